@@ -1,0 +1,523 @@
+//! The resource model: typed resource kinds, resources with explicit dependencies, and the
+//! dependency graph ([`ResourceGraph`]) the planner and executor work on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// Every kind of resource a stack can contain, on either cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResourceKind {
+    /// AWS VPC.
+    Vpc,
+    /// A subnet.
+    Subnet,
+    /// AWS internet gateway.
+    InternetGateway,
+    /// A route table (with its routes and associations).
+    RouteTable,
+    /// A security group (with its rules).
+    SecurityGroup,
+    /// Azure resource group.
+    ResourceGroup,
+    /// The role the cluster control plane assumes.
+    ClusterRole,
+    /// The role the worker nodes assume.
+    NodeRole,
+    /// The cluster's OIDC identity provider registration.
+    OidcProvider,
+    /// An identity for one Kubernetes service account (IRSA role / managed identity).
+    WorkloadIdentity,
+    /// A federated credential linking a managed identity to a service account (Azure).
+    FederatedCredential,
+    /// A role assignment (Azure RBAC).
+    RoleAssignment,
+    /// The Kubernetes control plane.
+    Cluster,
+    /// A node pool (managed node group / agent pool).
+    NodePool,
+    /// The subnet group a database is placed in.
+    DbSubnetGroup,
+    /// The PostgreSQL server.
+    Database,
+    /// The subnet group a cache is placed in.
+    CacheSubnetGroup,
+    /// The Redis cache.
+    Cache,
+    /// A container registry / repository.
+    Registry,
+    /// A secret vault (Azure Key Vault).
+    SecretVault,
+    /// A secret.
+    Secret,
+    /// A Kubernetes namespace.
+    Namespace,
+    /// An image pull secret.
+    PullSecret,
+    /// A Kubernetes service account.
+    ServiceAccount,
+    /// A Kubernetes Secret synced from the cloud secret store.
+    SyncedSecret,
+    /// A Kubernetes Deployment.
+    Deployment,
+    /// A Kubernetes Service.
+    Service,
+}
+
+/// The service family a [`ResourceKind`] belongs to; a provider handles each family with one
+/// ops trait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServiceFamily {
+    /// [`NetworkOps`](crate::provider::NetworkOps).
+    Network,
+    /// [`IdentityOps`](crate::provider::IdentityOps).
+    Identity,
+    /// [`ClusterOps`](crate::provider::ClusterOps).
+    Cluster,
+    /// [`DatabaseOps`](crate::provider::DatabaseOps).
+    Database,
+    /// [`CacheOps`](crate::provider::CacheOps).
+    Cache,
+    /// [`Registry`](crate::provider::Registry).
+    Registry,
+    /// [`SecretBackend`](crate::provider::SecretBackend).
+    Secrets,
+    /// [`WorkloadOps`](crate::provider::WorkloadOps).
+    Workloads,
+}
+
+impl ResourceKind {
+    /// The service family that manages this kind.
+    pub fn family(self) -> ServiceFamily {
+        use ResourceKind::*;
+        match self {
+            Vpc | Subnet | InternetGateway | RouteTable | SecurityGroup | ResourceGroup => {
+                ServiceFamily::Network
+            }
+            ClusterRole | NodeRole | OidcProvider | WorkloadIdentity | FederatedCredential
+            | RoleAssignment => ServiceFamily::Identity,
+            Cluster | NodePool => ServiceFamily::Cluster,
+            DbSubnetGroup | Database => ServiceFamily::Database,
+            CacheSubnetGroup | Cache => ServiceFamily::Cache,
+            Registry => ServiceFamily::Registry,
+            SecretVault | Secret => ServiceFamily::Secrets,
+            Namespace | PullSecret | ServiceAccount | SyncedSecret | Deployment | Service => {
+                ServiceFamily::Workloads
+            }
+        }
+    }
+
+    /// The snake_case name (`db_subnet_group`).
+    pub fn as_str(self) -> &'static str {
+        use ResourceKind::*;
+        match self {
+            Vpc => "vpc",
+            Subnet => "subnet",
+            InternetGateway => "internet_gateway",
+            RouteTable => "route_table",
+            SecurityGroup => "security_group",
+            ResourceGroup => "resource_group",
+            ClusterRole => "cluster_role",
+            NodeRole => "node_role",
+            OidcProvider => "oidc_provider",
+            WorkloadIdentity => "workload_identity",
+            FederatedCredential => "federated_credential",
+            RoleAssignment => "role_assignment",
+            Cluster => "cluster",
+            NodePool => "node_pool",
+            DbSubnetGroup => "db_subnet_group",
+            Database => "database",
+            CacheSubnetGroup => "cache_subnet_group",
+            Cache => "cache",
+            Registry => "registry",
+            SecretVault => "secret_vault",
+            Secret => "secret",
+            Namespace => "namespace",
+            PullSecret => "pull_secret",
+            ServiceAccount => "service_account",
+            SyncedSecret => "synced_secret",
+            Deployment => "deployment",
+            Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A resource's logical id within a stack, stable across runs: `<kind>/<key>`
+/// (`subnet/private-0`, `secret/db-password`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResourceId(String);
+
+impl ResourceId {
+    /// `<kind>/<key>`.
+    pub fn new(kind: ResourceKind, key: impl fmt::Display) -> Self {
+        Self(format!("{kind}/{key}"))
+    }
+    /// The id of the only resource of `kind` in a stack (`vpc/main`).
+    pub fn single(kind: ResourceKind) -> Self {
+        Self::new(kind, "main")
+    }
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ResourceId {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
+/// One desired resource: what it is, its deterministic physical name, what it needs, and its
+/// desired configuration. `config` must never hold a secret value (it is recorded in state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// Logical id.
+    pub id: ResourceId,
+    /// Kind.
+    pub kind: ResourceKind,
+    /// Physical name in the cloud, derived from stack + environment.
+    pub name: String,
+    /// Resources that must exist before this one (and be deleted after it).
+    #[serde(default)]
+    pub depends_on: Vec<ResourceId>,
+    /// Desired configuration, provider-specific JSON.
+    #[serde(default)]
+    pub config: Value,
+    /// Tags to put on it: the spec's tags plus the ownership tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Resource {
+    /// A resource of `kind` with id `<kind>/<key>` and physical `name`.
+    pub fn new(kind: ResourceKind, key: impl fmt::Display, name: impl Into<String>) -> Self {
+        Self {
+            id: ResourceId::new(kind, key),
+            kind,
+            name: name.into(),
+            depends_on: Vec::new(),
+            config: Value::Null,
+            tags: BTreeMap::new(),
+        }
+    }
+    /// Adds a dependency.
+    #[must_use]
+    pub fn depends_on(mut self, id: &ResourceId) -> Self {
+        if !self.depends_on.contains(id) {
+            self.depends_on.push(id.clone());
+        }
+        self
+    }
+    /// Adds several dependencies.
+    #[must_use]
+    pub fn depends_on_all<'a>(mut self, ids: impl IntoIterator<Item = &'a ResourceId>) -> Self {
+        for id in ids {
+            self = self.depends_on(id);
+        }
+        self
+    }
+    /// Sets the desired configuration.
+    #[must_use]
+    pub fn config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+    /// SHA-256 of the canonical JSON of `config` (object keys sorted), hex.
+    pub fn config_hash(&self) -> String {
+        config_hash(&self.config)
+    }
+}
+
+/// SHA-256 of the canonical JSON of a config value (object keys sorted), hex.
+pub fn config_hash(config: &Value) -> String {
+    fn canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let sorted: BTreeMap<_, _> = map.iter().collect();
+                out.push('{');
+                for (i, (k, v)) in sorted.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canonical(v, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(v, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(config, &mut text);
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A validated dependency graph of resources (no unknown dependencies, no cycles).
+#[derive(Debug, Clone, Default)]
+pub struct ResourceGraph {
+    nodes: Vec<Resource>,
+    index: HashMap<ResourceId, usize>,
+}
+
+impl ResourceGraph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds and validates a graph from resources.
+    pub fn from_resources(resources: impl IntoIterator<Item = Resource>) -> Result<Self, Error> {
+        let mut g = Self::new();
+        for r in resources {
+            g.add(r)?;
+        }
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// Adds a resource; call [`ResourceGraph::validate`] once all are added.
+    pub fn add(&mut self, resource: Resource) -> Result<&ResourceId, Error> {
+        if self.index.contains_key(&resource.id) {
+            return Err(Error::DuplicateResource(resource.id));
+        }
+        let i = self.nodes.len();
+        self.index.insert(resource.id.clone(), i);
+        self.nodes.push(resource);
+        Ok(&self.nodes[i].id)
+    }
+
+    /// Checks that every dependency exists and that there is no cycle.
+    pub fn validate(&self) -> Result<(), Error> {
+        for r in &self.nodes {
+            for d in &r.depends_on {
+                if !self.index.contains_key(d) {
+                    return Err(Error::UnknownDependency {
+                        resource: r.id.clone(),
+                        missing: d.clone(),
+                    });
+                }
+            }
+        }
+        self.find_cycle().map_or(Ok(()), |cycle| Err(Error::Cycle { cycle }))
+    }
+
+    fn find_cycle(&self) -> Option<Vec<ResourceId>> {
+        // Iterative DFS with colours: 0 = new, 1 = on stack, 2 = done.
+        let mut colour = vec![0u8; self.nodes.len()];
+        let mut parent = vec![usize::MAX; self.nodes.len()];
+        for start in 0..self.nodes.len() {
+            if colour[start] != 0 {
+                continue;
+            }
+            let mut stack = vec![(start, 0usize)];
+            colour[start] = 1;
+            while let Some((node, next)) = stack.pop() {
+                let deps = &self.nodes[node].depends_on;
+                if next < deps.len() {
+                    stack.push((node, next + 1));
+                    let Some(&d) = self.index.get(&deps[next]) else {
+                        continue;
+                    };
+                    match colour[d] {
+                        0 => {
+                            colour[d] = 1;
+                            parent[d] = node;
+                            stack.push((d, 0));
+                        }
+                        1 => {
+                            // Walk back from `node` to `d`.
+                            let mut cycle = vec![self.nodes[d].id.clone()];
+                            let mut cur = node;
+                            let mut back = vec![];
+                            while cur != d {
+                                back.push(self.nodes[cur].id.clone());
+                                cur = parent[cur];
+                            }
+                            back.reverse();
+                            cycle.extend(back);
+                            cycle.push(self.nodes[d].id.clone());
+                            return Some(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    colour[node] = 2;
+                }
+            }
+        }
+        None
+    }
+
+    /// The resources, in insertion order.
+    pub fn resources(&self) -> &[Resource] {
+        &self.nodes
+    }
+
+    /// The resource with `id`.
+    pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
+        self.index.get(id).map(|&i| &self.nodes[i])
+    }
+
+    /// Position of `id` in [`ResourceGraph::resources`].
+    pub fn position(&self, id: &ResourceId) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Number of resources.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Mutable access to every resource (to attach tags before planning).
+    pub fn resources_mut(&mut self) -> impl Iterator<Item = &mut Resource> {
+        self.nodes.iter_mut()
+    }
+
+    /// A topological order (dependencies first), stable with respect to insertion order.
+    pub fn topological_order(&self) -> Vec<usize> {
+        let n = self.nodes.len();
+        let mut indegree = vec![0usize; n];
+        let mut dependents = vec![Vec::new(); n];
+        for (i, r) in self.nodes.iter().enumerate() {
+            for d in &r.depends_on {
+                if let Some(&j) = self.index.get(d) {
+                    indegree[i] += 1;
+                    dependents[j].push(i);
+                }
+            }
+        }
+        let mut ready: std::collections::BTreeSet<usize> =
+            (0..n).filter(|&i| indegree[i] == 0).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(i) = ready.pop_first() {
+            order.push(i);
+            for &j in &dependents[i] {
+                indegree[j] -= 1;
+                if indegree[j] == 0 {
+                    ready.insert(j);
+                }
+            }
+        }
+        order
+    }
+
+    /// Length of the longest dependency chain, weighting each resource by `weight`.
+    pub fn critical_path(&self, weight: impl Fn(&Resource) -> f64) -> f64 {
+        let mut finish = vec![0.0f64; self.nodes.len()];
+        let mut longest = 0.0f64;
+        for i in self.topological_order() {
+            let r = &self.nodes[i];
+            let start = r
+                .depends_on
+                .iter()
+                .filter_map(|d| self.index.get(d))
+                .map(|&j| finish[j])
+                .fold(0.0, f64::max);
+            finish[i] = start + weight(r);
+            longest = longest.max(finish[i]);
+        }
+        longest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(kind: ResourceKind, key: &str, deps: &[&ResourceId]) -> Resource {
+        Resource::new(kind, key, key).depends_on_all(deps.iter().copied())
+    }
+
+    #[test]
+    fn topological_order_puts_dependencies_first() {
+        let vpc = r(ResourceKind::Vpc, "main", &[]);
+        let subnet = r(ResourceKind::Subnet, "a", &[&vpc.id]);
+        let cluster = r(ResourceKind::Cluster, "main", &[&subnet.id]);
+        let g = ResourceGraph::from_resources([cluster, subnet, vpc]).expect("valid graph");
+        let order: Vec<_> = g
+            .topological_order()
+            .into_iter()
+            .map(|i| g.resources()[i].id.to_string())
+            .collect();
+        assert_eq!(order, ["vpc/main", "subnet/a", "cluster/main"]);
+        assert_eq!(g.critical_path(|_| 1.0), 3.0);
+    }
+
+    #[test]
+    fn cycles_are_rejected_with_the_cycle_named() {
+        let a_id = ResourceId::new(ResourceKind::Subnet, "a");
+        let b = r(ResourceKind::Subnet, "b", &[&a_id]);
+        let c = r(ResourceKind::Subnet, "c", &[&b.id]);
+        let a = r(ResourceKind::Subnet, "a", &[&c.id]);
+        let err = ResourceGraph::from_resources([a, b, c]).expect_err("cycle");
+        match err {
+            Error::Cycle { cycle } => {
+                assert_eq!(cycle.first(), cycle.last());
+                assert_eq!(cycle.len(), 4, "{cycle:?}");
+            }
+            other => panic!("expected a cycle error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn unknown_dependencies_and_duplicates_are_rejected() {
+        let ghost = ResourceId::new(ResourceKind::Vpc, "ghost");
+        let s = r(ResourceKind::Subnet, "a", &[&ghost]);
+        assert!(matches!(
+            ResourceGraph::from_resources([s.clone()]),
+            Err(Error::UnknownDependency { .. })
+        ));
+        let v = r(ResourceKind::Vpc, "main", &[]);
+        assert!(matches!(
+            ResourceGraph::from_resources([v.clone(), v]),
+            Err(Error::DuplicateResource(_))
+        ));
+    }
+
+    #[test]
+    fn config_hash_ignores_key_order() {
+        let a = config_hash(&json!({"a": 1, "b": {"x": [1, 2], "y": "z"}}));
+        let b = config_hash(&json!({"b": {"y": "z", "x": [1, 2]}, "a": 1}));
+        assert_eq!(a, b);
+        assert_ne!(a, config_hash(&json!({"a": 2})));
+    }
+}

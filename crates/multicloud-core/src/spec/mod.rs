@@ -1,0 +1,210 @@
+//! The cloud-neutral description of a stack: [`StackSpec`].
+//!
+//! A spec is plain data (serde), built in code with [`StackSpec::builder`] or loaded from YAML
+//! with [`StackSpec::from_yaml`]. Both paths end in [`validate`](validate::validate), which
+//! collects every problem it finds, each naming the offending field path, before any cloud API
+//! is called. Per-cloud naming rules are supplied by the provider through
+//! [`NamingRules`](validate::NamingRules) and checked by the engine when it plans.
+
+mod duration;
+mod types;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use types::{
+    App, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres, Redis, RegistrySpec,
+    SecretSource, SecretSpec, WorkloadIdentity, Cluster,
+};
+pub use validate::{NamingRules, Rule, SpecErrors, ValidationError};
+
+use crate::error::Error;
+
+/// The whole stack: network, cluster, database, cache, registries, secrets, workload
+/// identities and apps, plus the stack's identity (name, environment, region) and lifetime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackSpec {
+    /// Stack name; prefix of every resource name (`shop`).
+    pub name: String,
+    /// Environment, e.g. `dev`, `prod` or an ephemeral `pr-1234`.
+    pub environment: String,
+    /// Cloud region (`us-east-1`, `westeurope`).
+    pub region: String,
+    /// The network; `None` only for stacks without cluster, database or cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// The Kubernetes cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
+    /// The PostgreSQL database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<Postgres>,
+    /// The Redis cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Redis>,
+    /// Container registries (repositories).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registries: Vec<RegistrySpec>,
+    /// Secrets kept in the cloud's secret store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretSpec>,
+    /// Workload identities (IRSA roles / federated managed identities).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workload_identities: Vec<WorkloadIdentity>,
+    /// Apps deployed on the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<App>,
+    /// Time to live: resources are tagged `multicloud:expires-at = created-at + ttl` so the
+    /// sweeper can remove forgotten ephemeral stacks. Written as `30m`, `4h`, `2d` in YAML.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Duration>,
+    /// Extra tags put on every resource (besides the ownership tags).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl StackSpec {
+    /// Starts a builder for a stack called `name` (environment `dev`, region `us-east-1` until
+    /// set).
+    pub fn builder(name: impl Into<String>) -> StackSpecBuilder {
+        StackSpecBuilder {
+            spec: StackSpec {
+                name: name.into(),
+                environment: "dev".into(),
+                region: "us-east-1".into(),
+                network: None,
+                cluster: None,
+                database: None,
+                cache: None,
+                registries: Vec::new(),
+                secrets: Vec::new(),
+                workload_identities: Vec::new(),
+                apps: Vec::new(),
+                ttl: None,
+                tags: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// Parses YAML and validates the result; both kinds of error come back as
+    /// [`Error::Spec`] or [`Error::Yaml`].
+    pub fn from_yaml(text: &str) -> Result<Self, Error> {
+        let spec: StackSpec = serde_yaml_ng::from_str(text).map_err(|e| Error::Yaml {
+            location: e.location().map(|l| (l.line(), l.column())),
+            message: e.to_string(),
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Serialises to YAML (the inverse of [`StackSpec::from_yaml`]).
+    pub fn to_yaml(&self) -> Result<String, Error> {
+        serde_yaml_ng::to_string(self).map_err(|e| Error::Yaml {
+            location: None,
+            message: e.to_string(),
+        })
+    }
+
+    /// Runs the cloud-independent validation rules, collecting every error.
+    pub fn validate(&self) -> Result<(), SpecErrors> {
+        validate::validate(self, None)
+    }
+
+    /// Runs the cloud-independent rules and `rules`' naming rules, collecting every error.
+    pub fn validate_for(&self, rules: &dyn NamingRules) -> Result<(), SpecErrors> {
+        validate::validate(self, Some(rules))
+    }
+
+    /// The secret called `name`, if declared.
+    pub fn secret(&self, name: &str) -> Option<&SecretSpec> {
+        self.secrets.iter().find(|s| s.name == name)
+    }
+
+    /// The registry called `name`, if declared.
+    pub fn registry(&self, name: &str) -> Option<&RegistrySpec> {
+        self.registries.iter().find(|r| r.name == name)
+    }
+}
+
+/// Builds a [`StackSpec`]; [`StackSpecBuilder::build`] validates it.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct StackSpecBuilder {
+    spec: StackSpec,
+}
+
+impl StackSpecBuilder {
+    /// Sets the environment.
+    pub fn environment(mut self, env: impl Into<String>) -> Self {
+        self.spec.environment = env.into();
+        self
+    }
+    /// Sets the region.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.spec.region = region.into();
+        self
+    }
+    /// Sets the network.
+    pub fn network(mut self, network: Network) -> Self {
+        self.spec.network = Some(network);
+        self
+    }
+    /// Sets the cluster.
+    pub fn cluster(mut self, cluster: Cluster) -> Self {
+        self.spec.cluster = Some(cluster);
+        self
+    }
+    /// Sets the database.
+    pub fn database(mut self, database: Postgres) -> Self {
+        self.spec.database = Some(database);
+        self
+    }
+    /// Sets the cache.
+    pub fn cache(mut self, cache: Redis) -> Self {
+        self.spec.cache = Some(cache);
+        self
+    }
+    /// Adds a registry.
+    pub fn registry(mut self, registry: RegistrySpec) -> Self {
+        self.spec.registries.push(registry);
+        self
+    }
+    /// Adds a secret.
+    pub fn secret(mut self, secret: SecretSpec) -> Self {
+        self.spec.secrets.push(secret);
+        self
+    }
+    /// Adds a workload identity.
+    pub fn workload_identity(mut self, identity: WorkloadIdentity) -> Self {
+        self.spec.workload_identities.push(identity);
+        self
+    }
+    /// Adds an app.
+    pub fn app(mut self, app: App) -> Self {
+        self.spec.apps.push(app);
+        self
+    }
+    /// Sets the time to live.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.spec.ttl = Some(ttl);
+        self
+    }
+    /// Adds a tag put on every resource.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.spec.tags.insert(key.into(), value.into());
+        self
+    }
+    /// Validates and returns the spec; every cloud-independent error is reported at once.
+    pub fn build(self) -> Result<StackSpec, SpecErrors> {
+        self.spec.validate()?;
+        Ok(self.spec)
+    }
+    /// Returns the spec without validating it (for tests of validation itself).
+    pub fn build_unchecked(self) -> StackSpec {
+        self.spec
+    }
+}
