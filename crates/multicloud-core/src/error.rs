@@ -39,6 +39,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The resource reached a failed state (e.g. `CREATE_FAILED`).
     Failed,
+    /// A readiness or deletion wait ran out of time.
+    Timeout,
     /// Anything else; not retried.
     Other,
 }
@@ -48,7 +50,10 @@ impl ErrorKind {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            Self::Throttling | Self::EventualConsistency | Self::DependencyViolation | Self::Transient
+            Self::Throttling
+                | Self::EventualConsistency
+                | Self::DependencyViolation
+                | Self::Transient
         )
     }
 }
@@ -202,7 +207,13 @@ pub enum Error {
     },
     /// Reading or writing state failed.
     #[error(transparent)]
-    State(#[from] StateError),
+    State(StateError),
+    /// The state changed between `plan` and `apply`; plan again.
+    #[error("the state of {key} changed since the plan was made; plan again")]
+    StalePlan {
+        /// Which stack.
+        key: crate::state::StateKey,
+    },
     /// Resources exist under our names without our ownership tags: we do not take them over.
     #[error("refusing to take over resources that exist without this stack's ownership tags: {}", resources.iter().map(|(id, name)| format!("{id} ({name})")).collect::<Vec<_>>().join(", "))]
     ForeignResources {
@@ -247,6 +258,20 @@ pub enum Error {
     /// A provider call outside the per-resource flow failed (outputs, credentials…).
     #[error(transparent)]
     Provider(#[from] ProviderError),
+}
+
+impl From<StateError> for Error {
+    /// [`StateError::Locked`] becomes [`Error::Locked`]; everything else [`Error::State`].
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Locked { key, holder } => Error::Locked {
+                stack: key.to_string(),
+                holder: holder.holder(),
+                since: holder.since,
+            },
+            other => Error::State(other),
+        }
+    }
 }
 
 impl Error {

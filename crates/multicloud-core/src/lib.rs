@@ -35,14 +35,27 @@
 //! # Ok(()) }
 //! ```
 
+mod dag;
 pub mod error;
+pub mod events;
+mod executor;
+pub mod expand;
+pub mod outputs;
 pub mod plan;
+mod planner;
 pub mod provider;
 pub mod resource;
+pub mod retry;
 pub mod secret;
 pub mod spec;
+mod stack;
 pub mod state;
 pub mod tags;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use executor::ApplyOptions;
+pub use stack::Stack;
 
 pub use error::{Error, ErrorKind, ProviderError};
 pub use secret::SecretString;
@@ -50,7 +63,10 @@ pub use spec::StackSpec;
 
 /// The names most programs need.
 pub mod prelude {
+    pub use crate::ApplyOptions;
     pub use crate::error::{Error, ErrorKind, ProviderError};
+    pub use crate::events::Event;
+    pub use crate::outputs::StackOutputs;
     pub use crate::plan::{Action, Plan};
     pub use crate::provider::CloudProvider;
     pub use crate::secret::SecretString;
@@ -58,5 +74,6 @@ pub mod prelude {
         App, Cluster, Expose, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec,
         StackSpec, WorkloadIdentity,
     };
+    pub use crate::stack::Stack;
     pub use crate::state::{LocalStateStore, StateStore};
 }

@@ -138,6 +138,8 @@ pub struct Plan {
     pub(crate) known_outputs: BTreeMap<ResourceId, (Option<String>, Outputs)>,
     /// The raw observations, by id.
     pub(crate) observations: BTreeMap<ResourceId, Observation>,
+    /// The state serial the plan was made against (`None`: no state yet).
+    pub(crate) state_serial: Option<u64>,
 }
 
 impl Plan {
@@ -175,7 +177,9 @@ impl Plan {
     /// Graphviz DOT, one node per resource coloured by action; edges point from a
     /// dependency to its dependent.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, style=filled, fontname=\"monospace\"];\n");
+        let mut out = String::from(
+            "digraph plan {\n  rankdir=LR;\n  node [shape=box, style=filled, fontname=\"monospace\"];\n",
+        );
         for a in &self.actions {
             out.push_str(&format!(
                 "  \"{}\" [label=\"{}\\n{} {}\", fillcolor=\"{}\"];\n",
@@ -235,9 +239,27 @@ impl Plan {
 impl fmt::Display for Plan {
     /// A table: action, resource id, kind, physical name, reason.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w_id = self.actions.iter().map(|a| a.id.as_str().len()).max().unwrap_or(2).max(8);
-        let w_kind = self.actions.iter().map(|a| a.kind.as_str().len()).max().unwrap_or(4).max(4);
-        let w_name = self.actions.iter().map(|a| a.name.len()).max().unwrap_or(4).max(4);
+        let w_id = self
+            .actions
+            .iter()
+            .map(|a| a.id.as_str().len())
+            .max()
+            .unwrap_or(2)
+            .max(8);
+        let w_kind = self
+            .actions
+            .iter()
+            .map(|a| a.kind.as_str().len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let w_name = self
+            .actions
+            .iter()
+            .map(|a| a.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         writeln!(f, "Plan for {} ({}):", self.key, self.provider)?;
         writeln!(
             f,

@@ -155,7 +155,10 @@ impl OpContext<'_> {
     }
 
     /// Every dependency of `kind` with its outputs, in id order.
-    pub fn deps_of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = (&ResourceId, &Outputs)> {
+    pub fn deps_of_kind(
+        &self,
+        kind: ResourceKind,
+    ) -> impl Iterator<Item = (&ResourceId, &Outputs)> {
         let prefix = format!("{kind}/");
         self.deps
             .iter()
@@ -164,7 +167,9 @@ impl OpContext<'_> {
 
     /// A string output recorded for this resource.
     pub fn recorded_str(&self, key: &str) -> Option<&str> {
-        self.recorded.and_then(|o| o.get(key)).and_then(Value::as_str)
+        self.recorded
+            .and_then(|o| o.get(key))
+            .and_then(Value::as_str)
     }
 
     /// A field of the desired config as a string, or an invalid-input error.
@@ -279,7 +284,10 @@ pub struct RegistryCredentials {
 #[async_trait]
 pub trait Registry: ResourceOps {
     /// Pull credentials for the registry whose recorded outputs are `registry`.
-    async fn pull_credentials(&self, registry: &Outputs) -> Result<RegistryCredentials, ProviderError>;
+    async fn pull_credentials(
+        &self,
+        registry: &Outputs,
+    ) -> Result<RegistryCredentials, ProviderError>;
 }
 
 /// A reference to a stored secret (never its value).
@@ -297,7 +305,11 @@ pub struct SecretRef {
 #[async_trait]
 pub trait SecretBackend: ResourceOps {
     /// Stores a new version of secret `name` (creating it, with our tags, if needed).
-    async fn put_secret(&self, name: &str, value: &SecretString) -> Result<SecretRef, ProviderError>;
+    async fn put_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+    ) -> Result<SecretRef, ProviderError>;
     /// The current value of secret `name`.
     async fn get_secret(&self, name: &str) -> Result<SecretString, ProviderError>;
     /// Secrets whose name starts with `prefix`.
@@ -352,5 +364,46 @@ pub trait CloudProvider: Send + Sync {
             ServiceFamily::Secrets => self.secrets(),
             ServiceFamily::Workloads => self.workloads()?,
         })
+    }
+}
+
+/// A shared provider is a provider, so `Stack::new` takes `Arc<AwsProvider>` or
+/// `Arc<dyn CloudProvider>` as well as a provider value.
+impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn naming_rules(&self) -> &dyn NamingRules {
+        (**self).naming_rules()
+    }
+    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
+        (**self).expand(spec)
+    }
+    fn network(&self) -> &dyn NetworkOps {
+        (**self).network()
+    }
+    fn identity(&self) -> &dyn IdentityOps {
+        (**self).identity()
+    }
+    fn cluster(&self) -> &dyn ClusterOps {
+        (**self).cluster()
+    }
+    fn database(&self) -> &dyn DatabaseOps {
+        (**self).database()
+    }
+    fn cache(&self) -> &dyn CacheOps {
+        (**self).cache()
+    }
+    fn registry(&self) -> &dyn Registry {
+        (**self).registry()
+    }
+    fn secrets(&self) -> &dyn SecretBackend {
+        (**self).secrets()
+    }
+    fn workloads(&self) -> Option<&dyn WorkloadOps> {
+        (**self).workloads()
+    }
+    fn ops_for(&self, kind: ResourceKind) -> Option<&dyn ResourceOps> {
+        (**self).ops_for(kind)
     }
 }

@@ -331,7 +331,8 @@ impl ResourceGraph {
                 }
             }
         }
-        self.find_cycle().map_or(Ok(()), |cycle| Err(Error::Cycle { cycle }))
+        self.find_cycle()
+            .map_or(Ok(()), |cycle| Err(Error::Cycle { cycle }))
     }
 
     fn find_cycle(&self) -> Option<Vec<ResourceId>> {

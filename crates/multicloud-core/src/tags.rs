@@ -160,7 +160,9 @@ pub fn fit(full: &str, style: NameStyle) -> String {
     }
     let hash = hex::encode(Sha256::digest(full.as_bytes()));
     let suffix = &hash[..6];
-    let keep = style.max_len.saturating_sub(suffix.len() + usize::from(!style.alphanumeric_only));
+    let keep = style
+        .max_len
+        .saturating_sub(suffix.len() + usize::from(!style.alphanumeric_only));
     let mut head: String = cleaned.chars().take(keep).collect();
     if !style.alphanumeric_only {
         while head.ends_with('-') {
@@ -183,8 +185,14 @@ mod tests {
         assert_eq!(n.name("acr", NameStyle::alphanumeric(50)), "shoppr1234acr");
         let long = n.name("a-very-long-part-name-indeed", NameStyle::hyphenated(24));
         assert_eq!(long.len(), 24);
-        assert_eq!(long, n.name("a-very-long-part-name-indeed", NameStyle::hyphenated(24)));
-        assert_ne!(long, n.name("a-very-long-part-name-indeed2", NameStyle::hyphenated(24)));
+        assert_eq!(
+            long,
+            n.name("a-very-long-part-name-indeed", NameStyle::hyphenated(24))
+        );
+        assert_ne!(
+            long,
+            n.name("a-very-long-part-name-indeed2", NameStyle::hyphenated(24))
+        );
     }
 
     #[test]

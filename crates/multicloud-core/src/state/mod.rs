@@ -5,6 +5,7 @@
 //! value is ever written: resource configs and outputs hold references only.
 
 mod local;
+mod local_lock;
 
 use std::collections::BTreeMap;
 use std::fmt;

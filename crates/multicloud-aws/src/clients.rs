@@ -1,0 +1,209 @@
+//! The SDK clients, built once from one `SdkConfig`, with an API-call counter on every
+//! client and the account id resolved (and checked non-empty) through STS.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
+use multicloud_core::{ErrorKind, ProviderError};
+use tokio::sync::OnceCell;
+
+use crate::error::{Op, classify};
+
+/// Counts API calls per `Service.Operation` (one per SDK execution, retries not counted), so
+/// the demo and benches can print how many calls an `up` or a no-op `plan` makes.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCalls(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl ApiCalls {
+    /// Calls so far, by `Service.Operation`.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+    /// Total calls so far.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+    /// Calls whose operation is a mutation (not `Describe*`, `Get*`, `List*`).
+    pub fn mutating(&self) -> u64 {
+        self.snapshot()
+            .iter()
+            .filter(|(k, _)| {
+                let op = k.rsplit('.').next().unwrap_or("");
+                !(op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("List"))
+            })
+            .map(|(_, v)| v)
+            .sum()
+    }
+    /// Forgets the counts.
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl Intercept for ApiCalls {
+    fn name(&self) -> &'static str {
+        "multicloud-api-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let key = cfg
+            .load::<Metadata>()
+            .map(|m| format!("{}.{}", m.service(), m.name()))
+            .unwrap_or_else(|| "unknown".into());
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Every SDK client the provider uses.
+#[derive(Debug)]
+pub struct AwsClients {
+    /// The config they were built from.
+    pub sdk: SdkConfig,
+    /// Region name.
+    pub region: String,
+    /// EC2 (VPC, subnets, gateways, security groups, ENIs).
+    pub ec2: aws_sdk_ec2::Client,
+    /// EKS.
+    pub eks: aws_sdk_eks::Client,
+    /// RDS.
+    pub rds: aws_sdk_rds::Client,
+    /// ElastiCache.
+    pub elasticache: aws_sdk_elasticache::Client,
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// ECR.
+    pub ecr: aws_sdk_ecr::Client,
+    /// Secrets Manager.
+    pub secrets: aws_sdk_secretsmanager::Client,
+    /// STS.
+    pub sts: aws_sdk_sts::Client,
+    /// The call counter installed on every client.
+    pub calls: ApiCalls,
+    account: OnceCell<String>,
+}
+
+macro_rules! client {
+    ($krate:ident, $sdk:expr, $calls:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+                .interceptor($calls.clone())
+                .build(),
+        )
+    };
+}
+
+impl AwsClients {
+    /// Builds all clients from `sdk` with adaptive retries and the call counter.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        let calls = ApiCalls::default();
+        Self {
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            ec2: client!(aws_sdk_ec2, sdk, calls),
+            eks: client!(aws_sdk_eks, sdk, calls),
+            rds: client!(aws_sdk_rds, sdk, calls),
+            elasticache: client!(aws_sdk_elasticache, sdk, calls),
+            iam: client!(aws_sdk_iam, sdk, calls),
+            ecr: client!(aws_sdk_ecr, sdk, calls),
+            secrets: client!(aws_sdk_secretsmanager, sdk, calls),
+            sts: client!(aws_sdk_sts, sdk, calls),
+            sdk: sdk.clone(),
+            calls,
+            account: OnceCell::new(),
+        }
+    }
+
+    /// The account id, from STS `GetCallerIdentity` (cached). An empty or missing id is an
+    /// error: we never build an ARN with an empty account.
+    pub async fn account_id(&self) -> Result<&str, ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, Op::Read, "sts GetCallerIdentity"))?;
+                match out.account() {
+                    Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => Ok(a.to_string()),
+                    other => Err(ProviderError::new(
+                        ErrorKind::Unauthorized,
+                        format!(
+                            "STS returned no usable account id ({other:?}); refusing to build ARNs with an empty account"
+                        ),
+                    )
+                    .with_code("EmptyAccountId")),
+                }
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The partition of the region (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> &'static str {
+        partition_of(&self.region)
+    }
+
+    /// `arn:<partition>:<service>:<region>:<account>:<resource>`; `global` services (IAM)
+    /// get an empty region, as AWS writes them.
+    pub async fn arn(&self, service: &str, global: bool, resource: &str) -> Result<String, ProviderError> {
+        let account = self.account_id().await?;
+        Ok(build_arn(self.partition(), service, if global { "" } else { &self.region }, account, resource)?)
+    }
+}
+
+/// The partition of `region`.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// Builds an ARN, refusing an empty or malformed account id.
+pub fn build_arn(partition: &str, service: &str, region: &str, account: &str, resource: &str) -> Result<String, ProviderError> {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProviderError::invalid(format!(
+            "refusing to build an ARN for `{resource}` with account id `{account}` (must be 12 digits)"
+        ))
+        .with_code("EmptyAccountId"));
+    }
+    Ok(format!("arn:{partition}:{service}:{region}:{account}:{resource}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_never_have_an_empty_account() {
+        assert!(build_arn("aws", "iam", "", "", "role/x").is_err());
+        assert!(build_arn("aws", "iam", "", "12345", "role/x").is_err());
+        assert_eq!(
+            build_arn("aws", "iam", "", "123456789012", "role/x").ok().as_deref(),
+            Some("arn:aws:iam::123456789012:role/x")
+        );
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("eu-west-1"), "aws");
+    }
+}

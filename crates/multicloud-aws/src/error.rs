@@ -1,0 +1,249 @@
+//! Classification of AWS SDK errors into [`ProviderError`]s, by error code: a
+//! retryable-error table in the manner of Terratest, with the operation's context deciding
+//! the ambiguous codes (a `*.NotFound` while creating a dependent is eventual consistency; the
+//! same code while reading means absent; EKS's `ResourceInUseException` means "exists" on
+//! create and "still in use" on delete).
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use multicloud_core::{ErrorKind, ProviderError};
+
+/// What kind of call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// A describe / get / list call.
+    Read,
+    /// A create / put / attach call.
+    Create,
+    /// A modify / update call.
+    Update,
+    /// A delete / detach call.
+    Delete,
+}
+
+/// Codes AWS uses for throttling.
+pub const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "BandwidthLimitExceeded",
+];
+
+/// Codes that mean "a dependency is still in use or still being deleted": retried after a
+/// wait, never fatal.
+pub const DEPENDENCY: &[&str] = &[
+    "DependencyViolation",
+    "InvalidDBSubnetGroupStateFault",
+    "InvalidDBSubnetGroupState",
+    "CacheSubnetGroupInUse",
+    "DeleteConflict",
+    "InvalidDBInstanceState",
+    "InvalidDBInstanceStateFault",
+    "InvalidReplicationGroupState",
+    "InvalidReplicationGroupStateFault",
+    "InvalidCacheClusterState",
+    "InvalidCacheClusterStateFault",
+    "IncorrectState",
+    "InvalidGroup.InUse",
+    "ConcurrentModification",
+    "ConcurrentModificationException",
+];
+
+/// Codes that mean "just created, not visible yet" when they come back from a mutating call.
+pub const EVENTUALLY_CONSISTENT: &[&str] = &[
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidNetworkInterfaceID.NotFound",
+];
+
+/// Codes that mean "does not exist".
+pub const NOT_FOUND: &[&str] = &[
+    "NoSuchEntity",
+    "ResourceNotFoundException",
+    "ResourceNotFoundFault",
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "DBSubnetGroupNotFoundFault",
+    "CacheSubnetGroupNotFoundFault",
+    "ReplicationGroupNotFoundFault",
+    "CacheClusterNotFound",
+    "CacheClusterNotFoundFault",
+    "RepositoryNotFoundException",
+    "ImageNotFoundException",
+    "LifecyclePolicyNotFoundException",
+    "NotFoundException",
+    "NotFound",
+];
+
+/// Codes that mean "already exists".
+pub const ALREADY_EXISTS: &[&str] = &[
+    "EntityAlreadyExists",
+    "ResourceExistsException",
+    "RepositoryAlreadyExistsException",
+    "DBInstanceAlreadyExists",
+    "DBInstanceAlreadyExistsFault",
+    "DBSubnetGroupAlreadyExists",
+    "DBSubnetGroupAlreadyExistsFault",
+    "CacheSubnetGroupAlreadyExists",
+    "CacheSubnetGroupAlreadyExistsFault",
+    "ReplicationGroupAlreadyExists",
+    "ReplicationGroupAlreadyExistsFault",
+    "InvalidPermission.Duplicate",
+    "InvalidGroup.Duplicate",
+    "Resource.AlreadyAssociated",
+];
+
+/// Codes for missing or insufficient credentials.
+pub const UNAUTHORIZED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+];
+
+/// Codes for quotas.
+pub const LIMIT: &[&str] = &[
+    "LimitExceeded",
+    "LimitExceededException",
+    "VpcLimitExceeded",
+    "SubnetLimitExceeded",
+    "InstanceQuotaExceeded",
+    "DBInstanceQuotaExceededFault",
+    "NodeQuotaForCustomerExceeded",
+    "ServiceQuotaExceededException",
+];
+
+/// Codes for transient server faults.
+pub const TRANSIENT: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServerException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Classifies an error code in the context of `op`.
+pub fn classify_code(code: &str, op: Op) -> ErrorKind {
+    let has = |table: &[&str]| table.contains(&code);
+    if has(THROTTLING) {
+        ErrorKind::Throttling
+    } else if code == "ResourceInUseException" {
+        // EKS: "already exists" on create, "node groups still attached" on delete.
+        if op == Op::Create {
+            ErrorKind::AlreadyExists
+        } else {
+            ErrorKind::DependencyViolation
+        }
+    } else if has(DEPENDENCY) {
+        ErrorKind::DependencyViolation
+    } else if has(EVENTUALLY_CONSISTENT) {
+        if op == Op::Read {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::EventualConsistency
+        }
+    } else if has(NOT_FOUND) || code.ends_with(".NotFound") || code.ends_with("NotFoundFault") {
+        ErrorKind::NotFound
+    } else if has(ALREADY_EXISTS) || code.ends_with("AlreadyExists") || code.ends_with("AlreadyExistsFault") {
+        ErrorKind::AlreadyExists
+    } else if has(UNAUTHORIZED) {
+        ErrorKind::Unauthorized
+    } else if has(LIMIT) || code.contains("QuotaExceeded") {
+        ErrorKind::LimitExceeded
+    } else if has(TRANSIENT) {
+        ErrorKind::Transient
+    } else if code.starts_with("Invalid") || code.starts_with("Validation") || code == "MalformedPolicyDocument" {
+        ErrorKind::InvalidInput
+    } else {
+        ErrorKind::Other
+    }
+}
+
+/// Converts an SDK error from a call of kind `op` described by `what` into a classified
+/// [`ProviderError`] that keeps the service's code and message and the SDK error as source.
+pub fn classify<E, R>(err: SdkError<E, R>, op: Op, what: &str) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let (kind, code, message) = match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let message = e.message().unwrap_or("").to_string();
+            (classify_code(&code, op), Some(code), message)
+        }
+        SdkError::TimeoutError(_) => (ErrorKind::Transient, None, "request timed out".to_string()),
+        SdkError::DispatchFailure(d) => (
+            ErrorKind::Transient,
+            None,
+            format!("could not send the request: {d:?}"),
+        ),
+        SdkError::ResponseError(_) => (ErrorKind::Transient, None, "unreadable response".to_string()),
+        SdkError::ConstructionFailure(_) => (ErrorKind::InvalidInput, None, "could not build the request".to_string()),
+        _ => (ErrorKind::Other, None, err.to_string()),
+    };
+    let mut pe = ProviderError::new(kind, format!("{what}: {message}")).with_source(err);
+    if let Some(code) = code {
+        pe = pe.with_code(code);
+    }
+    pe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dependency_codes_of_the_issue_are_retryable_with_wait() {
+        for code in [
+            "DependencyViolation",
+            "InvalidDBSubnetGroupStateFault",
+            "CacheSubnetGroupInUse",
+            "DeleteConflict",
+        ] {
+            assert_eq!(classify_code(code, Op::Delete), ErrorKind::DependencyViolation, "{code}");
+            assert!(classify_code(code, Op::Delete).retryable());
+        }
+        assert_eq!(classify_code("ResourceInUseException", Op::Delete), ErrorKind::DependencyViolation);
+        assert_eq!(classify_code("ResourceInUseException", Op::Create), ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn context_decides_not_found() {
+        assert_eq!(classify_code("InvalidVpcID.NotFound", Op::Read), ErrorKind::NotFound);
+        assert_eq!(classify_code("InvalidVpcID.NotFound", Op::Create), ErrorKind::EventualConsistency);
+        assert_eq!(classify_code("DBInstanceNotFound", Op::Read), ErrorKind::NotFound);
+        assert_eq!(classify_code("InvalidKeyPair.NotFound", Op::Read), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn throttling_auth_and_input_are_told_apart() {
+        assert_eq!(classify_code("RequestLimitExceeded", Op::Create), ErrorKind::Throttling);
+        assert_eq!(classify_code("ThrottlingException", Op::Read), ErrorKind::Throttling);
+        assert_eq!(classify_code("UnauthorizedOperation", Op::Create), ErrorKind::Unauthorized);
+        assert_eq!(classify_code("InvalidParameterValue", Op::Create), ErrorKind::InvalidInput);
+        assert_eq!(classify_code("EntityAlreadyExists", Op::Create), ErrorKind::AlreadyExists);
+        assert_eq!(classify_code("VpcLimitExceeded", Op::Create), ErrorKind::LimitExceeded);
+        assert!(!classify_code("InvalidParameterValue", Op::Create).retryable());
+    }
+}

@@ -1,0 +1,160 @@
+//! [`AwsProvider`]: the [`CloudProvider`] for AWS.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use multicloud_core::provider::{
+    CacheOps, CloudProvider, ClusterOps, DatabaseOps, IdentityOps, NetworkOps, Registry,
+    SecretBackend, WorkloadOps,
+};
+use multicloud_core::resource::ResourceGraph;
+use multicloud_core::spec::{AwsNamingRules, NamingRules, StackSpec};
+
+use crate::cache::CacheService;
+use crate::clients::{ApiCalls, AwsClients};
+use crate::cluster::ClusterService;
+use crate::database::DatabaseService;
+use crate::identity::IdentityService;
+use crate::network::NetworkService;
+use crate::registry::EcrRegistry;
+use crate::secrets::SecretsManager;
+
+/// The AWS provider: every service family on the official aws-sdk-rust clients.
+pub struct AwsProvider {
+    clients: Arc<AwsClients>,
+    network: NetworkService,
+    identity: IdentityService,
+    cluster: ClusterService,
+    database: DatabaseService,
+    cache: CacheService,
+    registry: EcrRegistry,
+    secrets: SecretsManager,
+    workloads: Option<Arc<dyn WorkloadOps>>,
+}
+
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProvider")
+            .field("region", &self.clients.region)
+            .field("workloads", &self.workloads.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AwsProvider`] through aws-config's default chain (environment, profile, SSO,
+/// IMDS…), with optional region, profile and endpoint overrides.
+#[derive(Debug, Default, Clone)]
+#[must_use]
+pub struct AwsProviderBuilder {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+impl AwsProviderBuilder {
+    /// Sets the region (else the default chain's).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+    /// Uses a named profile from the shared config files.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+    /// Sends every call to `url` (tests against moto, AWS-compatible endpoints).
+    pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(url.into());
+        self
+    }
+    /// Loads the config and builds the provider.
+    pub async fn build(self) -> AwsProvider {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = self.region {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(profile) = self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        AwsProvider::from_sdk_config(&loader.load().await)
+    }
+}
+
+impl AwsProvider {
+    /// A builder using aws-config's default chain.
+    pub fn builder() -> AwsProviderBuilder {
+        AwsProviderBuilder::default()
+    }
+
+    /// A provider on an already loaded config.
+    pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
+        let clients = Arc::new(AwsClients::new(sdk));
+        Self {
+            network: NetworkService::new(clients.clone()),
+            identity: IdentityService::new(clients.clone()),
+            cluster: ClusterService::new(clients.clone()),
+            database: DatabaseService::new(clients.clone()),
+            cache: CacheService::new(clients.clone()),
+            registry: EcrRegistry::new(clients.clone()),
+            secrets: SecretsManager::new(clients.clone()),
+            clients,
+            workloads: None,
+        }
+    }
+
+    /// Attaches a Kubernetes backend for the apps (from `multicloud-k8s`).
+    #[must_use]
+    pub fn with_workloads(mut self, workloads: Arc<dyn WorkloadOps>) -> Self {
+        self.workloads = Some(workloads);
+        self
+    }
+
+    /// The SDK clients.
+    pub fn clients(&self) -> &Arc<AwsClients> {
+        &self.clients
+    }
+
+    /// The API call counter shared by every client.
+    pub fn api_calls(&self) -> &ApiCalls {
+        &self.clients.calls
+    }
+}
+
+impl CloudProvider for AwsProvider {
+    fn name(&self) -> &str {
+        "aws"
+    }
+    fn naming_rules(&self) -> &dyn NamingRules {
+        &AwsNamingRules
+    }
+    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
+        crate::expand::expand(spec, self.workloads.is_some())
+    }
+    fn network(&self) -> &dyn NetworkOps {
+        &self.network
+    }
+    fn identity(&self) -> &dyn IdentityOps {
+        &self.identity
+    }
+    fn cluster(&self) -> &dyn ClusterOps {
+        &self.cluster
+    }
+    fn database(&self) -> &dyn DatabaseOps {
+        &self.database
+    }
+    fn cache(&self) -> &dyn CacheOps {
+        &self.cache
+    }
+    fn registry(&self) -> &dyn Registry {
+        &self.registry
+    }
+    fn secrets(&self) -> &dyn SecretBackend {
+        &self.secrets
+    }
+    fn workloads(&self) -> Option<&dyn WorkloadOps> {
+        self.workloads.as_deref()
+    }
+}

@@ -1,0 +1,435 @@
+//! Applying a [`Plan`]: concurrent along the dependency graph, retries for retryable errors,
+//! readiness and deletion waits through the shared poller, and state saved after every
+//! resource that completes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::dag::{self, NodeState};
+use crate::error::{Error, ErrorKind, ProviderError, ResourceFailure};
+use crate::events::{Event, EventBus};
+use crate::plan::{Action, Plan};
+use crate::planner::resource_of;
+use crate::provider::{CloudProvider, OpContext, Outputs, ResourceOps, StackContext};
+use crate::resource::{Resource, ResourceId, ResourceKind};
+use crate::retry::{Poller, RetryPolicy};
+use crate::state::{ResourceRecord, StackState, StateStore};
+
+/// How plans are applied.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Most resources worked on at once (default 10).
+    pub parallelism: usize,
+    /// Retries of retryable errors.
+    pub retry: RetryPolicy,
+    /// Readiness / deletion polling.
+    pub poller: Poller,
+    /// Per-kind wait timeouts; others use `default_timeout`.
+    pub timeouts: HashMap<ResourceKind, Duration>,
+    /// Wait timeout of kinds not in `timeouts` (default 10 minutes).
+    pub default_timeout: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        let mins = |m: u64| Duration::from_secs(60 * m);
+        let timeouts = HashMap::from([
+            (ResourceKind::Cluster, mins(30)),
+            (ResourceKind::NodePool, mins(20)),
+            (ResourceKind::Database, mins(40)),
+            (ResourceKind::Cache, mins(40)),
+            (ResourceKind::SecretVault, mins(15)),
+        ]);
+        Self {
+            parallelism: 10,
+            retry: RetryPolicy::default(),
+            poller: Poller::default(),
+            timeouts,
+            default_timeout: mins(10),
+        }
+    }
+}
+
+impl ApplyOptions {
+    /// The wait timeout for `kind`.
+    pub fn timeout(&self, kind: ResourceKind) -> Duration {
+        self.timeouts
+            .get(&kind)
+            .copied()
+            .unwrap_or(self.default_timeout)
+    }
+}
+
+/// Everything a run needs.
+pub(crate) struct Executor<'a> {
+    pub provider: &'a dyn CloudProvider,
+    pub store: &'a dyn StateStore,
+    pub options: &'a ApplyOptions,
+    pub events: &'a EventBus,
+    pub cancel: &'a CancellationToken,
+    pub stack: &'a StackContext,
+}
+
+struct Shared {
+    state: tokio::sync::Mutex<StackState>,
+    outputs: Mutex<BTreeMap<ResourceId, Outputs>>,
+    failures: Mutex<Vec<ResourceFailure>>,
+}
+
+impl Executor<'_> {
+    /// Applies `plan` to `state`; returns the final state or the failures.
+    pub(crate) async fn apply(&self, plan: &Plan, state: StackState) -> Result<StackState, Error> {
+        let started = Instant::now();
+        let n = plan.actions.len();
+        let index: HashMap<&ResourceId, usize> = plan
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (&a.id, i))
+            .collect();
+        // Forward actions wait for their dependencies; deletions wait for the deletion of
+        // everything that depends on them (reverse order).
+        let mut deps = vec![Vec::new(); n];
+        for (i, a) in plan.actions.iter().enumerate() {
+            if a.action == Action::Delete {
+                for d in &a.depends_on {
+                    if let Some(&j) = index.get(d) {
+                        if plan.actions[j].action == Action::Delete {
+                            deps[j].push(i);
+                        }
+                    }
+                }
+            } else {
+                deps[i] = a
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| index.get(d).copied())
+                    .filter(|&j| plan.actions[j].action != Action::Delete)
+                    .collect();
+            }
+        }
+        let mut outputs: BTreeMap<ResourceId, Outputs> = state
+            .resources
+            .iter()
+            .map(|(id, r)| (id.clone(), r.outputs.clone()))
+            .collect();
+        for (id, (_, o)) in &plan.known_outputs {
+            outputs.insert(id.clone(), o.clone());
+        }
+        for (id, rec) in &plan.to_delete {
+            outputs
+                .entry(id.clone())
+                .or_insert_with(|| rec.outputs.clone());
+        }
+        let shared = Shared {
+            state: tokio::sync::Mutex::new(state),
+            outputs: Mutex::new(outputs),
+            failures: Mutex::new(Vec::new()),
+        };
+        let (states, cancelled) = dag::run(&deps, self.options.parallelism, self.cancel, |i| {
+            let shared = &shared;
+            async move {
+                let a = &plan.actions[i];
+                if a.action == Action::NoOp {
+                    return true;
+                }
+                let span =
+                    tracing::info_span!("resource", id = %a.id, kind = %a.kind, action = %a.action);
+                self.run_one(plan, i, shared).instrument(span).await
+            }
+        })
+        .await;
+
+        let succeeded = states
+            .iter()
+            .zip(&plan.actions)
+            .filter(|(s, a)| **s == NodeState::Done && a.action != Action::NoOp)
+            .count();
+        let failures = shared.failures.into_inner().unwrap_or_default();
+        let skipped = states
+            .iter()
+            .filter(|s| **s == NodeState::NotStarted)
+            .count();
+        self.events.emit(Event::Finished {
+            succeeded,
+            failed: failures.len(),
+            elapsed: started.elapsed(),
+        });
+        let state = shared.state.into_inner();
+        if !failures.is_empty() {
+            return Err(Error::Apply {
+                failures,
+                succeeded,
+                skipped,
+            });
+        }
+        if cancelled {
+            return Err(Error::Cancelled {
+                completed: succeeded,
+            });
+        }
+        Ok(state)
+    }
+
+    async fn run_one(&self, plan: &Plan, i: usize, shared: &Shared) -> bool {
+        let a = &plan.actions[i];
+        let Some(resource) = resource_of(plan, &a.id) else {
+            return false;
+        };
+        let Some(ops) = self.provider.ops_for(resource.kind) else {
+            return self.fail(
+                shared,
+                a.action,
+                &resource.id,
+                ProviderError::new(
+                    ErrorKind::Unsupported,
+                    format!("no ops for {}", resource.kind),
+                ),
+            );
+        };
+        self.events.emit(Event::ResourceStarted {
+            id: a.id.clone(),
+            kind: a.kind,
+            action: a.action,
+        });
+        let started = Instant::now();
+        let dep_outputs: BTreeMap<ResourceId, Outputs> = {
+            let all = shared.outputs.lock().map(|o| o.clone()).unwrap_or_default();
+            resource
+                .depends_on
+                .iter()
+                .filter_map(|d| all.get(d).map(|o| (d.clone(), o.clone())))
+                .collect()
+        };
+        let recorded: Option<Outputs> = shared
+            .outputs
+            .lock()
+            .ok()
+            .and_then(|o| o.get(&a.id).cloned());
+        let result = match a.action {
+            Action::Create => self.create(ops, &resource, &dep_outputs).await.map(Some),
+            Action::Adopt => {
+                let observed = recorded.clone().unwrap_or_default();
+                self.wait_ready(ops, &resource, &dep_outputs, observed)
+                    .await
+                    .map(Some)
+            }
+            Action::Update => self
+                .update(ops, &resource, &dep_outputs, recorded.as_ref())
+                .await
+                .map(Some),
+            Action::Replace => {
+                match self
+                    .delete(ops, &resource, &dep_outputs, recorded.as_ref())
+                    .await
+                {
+                    Ok(()) => self.create(ops, &resource, &dep_outputs).await.map(Some),
+                    Err(e) => Err(e),
+                }
+            }
+            Action::Delete => self
+                .delete(ops, &resource, &dep_outputs, recorded.as_ref())
+                .await
+                .map(|()| None),
+            Action::NoOp => return true,
+        };
+        match result {
+            Ok(outputs) => {
+                let provider_id = plan.known_outputs.get(&a.id).and_then(|(p, _)| p.clone());
+                if let Err(e) = self.record(shared, &resource, provider_id, outputs).await {
+                    return self.fail(shared, a.action, &a.id, e);
+                }
+                self.events.emit(Event::ResourceSucceeded {
+                    id: a.id.clone(),
+                    action: a.action,
+                    elapsed: started.elapsed(),
+                });
+                true
+            }
+            Err(e) => self.fail(shared, a.action, &a.id, e),
+        }
+    }
+
+    fn fail(&self, shared: &Shared, action: Action, id: &ResourceId, error: ProviderError) -> bool {
+        tracing::warn!(error = %error, "resource failed");
+        self.events.emit(Event::ResourceFailed {
+            id: id.clone(),
+            action,
+            error: error.to_string(),
+        });
+        if let Ok(mut f) = shared.failures.lock() {
+            f.push(ResourceFailure {
+                id: id.clone(),
+                action,
+                error,
+            });
+        }
+        false
+    }
+
+    /// Records the outcome and saves state (`None` outputs = deleted).
+    async fn record(
+        &self,
+        shared: &Shared,
+        resource: &Resource,
+        provider_id: Option<String>,
+        outputs: Option<Outputs>,
+    ) -> Result<(), ProviderError> {
+        let mut state = shared.state.lock().await;
+        match outputs {
+            Some(outputs) => {
+                let provider_id = provider_id.or_else(|| {
+                    outputs
+                        .get(crate::outputs::keys::ARN)
+                        .or_else(|| outputs.get(crate::outputs::keys::ID))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                });
+                if let Ok(mut o) = shared.outputs.lock() {
+                    o.insert(resource.id.clone(), outputs.clone());
+                }
+                let mut rec = ResourceRecord::new(resource, provider_id, outputs);
+                if let Some(prev) = state.resources.get(&resource.id) {
+                    rec.created_at = prev.created_at;
+                }
+                state.resources.insert(resource.id.clone(), rec);
+            }
+            None => {
+                if let Ok(mut o) = shared.outputs.lock() {
+                    o.remove(&resource.id);
+                }
+                state.resources.remove(&resource.id);
+            }
+        }
+        state.serial += 1;
+        state.updated_at = chrono::Utc::now();
+        self.store.save(&state).await.map_err(|e| {
+            ProviderError::new(ErrorKind::Other, format!("could not save state: {e}"))
+                .with_source(e)
+        })
+    }
+
+    fn ctx<'c>(
+        &'c self,
+        resource: &'c Resource,
+        deps: &'c BTreeMap<ResourceId, Outputs>,
+        recorded: Option<&'c Outputs>,
+    ) -> OpContext<'c> {
+        OpContext {
+            resource,
+            stack: self.stack,
+            deps,
+            recorded,
+        }
+    }
+
+    fn on_retry<'s>(
+        &'s self,
+        id: &'s ResourceId,
+    ) -> impl FnMut(u32, Duration, &ProviderError) + 's {
+        move |attempt, delay, e| {
+            tracing::info!(attempt, ?delay, error = %e, "retrying");
+            self.events.emit(Event::ResourceRetrying {
+                id: id.clone(),
+                attempt,
+                delay,
+                error: e.to_string(),
+            });
+        }
+    }
+
+    async fn create(
+        &self,
+        ops: &dyn ResourceOps,
+        r: &Resource,
+        deps: &BTreeMap<ResourceId, Outputs>,
+    ) -> Result<Outputs, ProviderError> {
+        let ctx = self.ctx(r, deps, None);
+        let outputs = self
+            .options
+            .retry
+            .run(|| ops.create(&ctx), self.on_retry(&r.id))
+            .await?;
+        self.wait_ready(ops, r, deps, outputs).await
+    }
+
+    async fn update(
+        &self,
+        ops: &dyn ResourceOps,
+        r: &Resource,
+        deps: &BTreeMap<ResourceId, Outputs>,
+        recorded: Option<&Outputs>,
+    ) -> Result<Outputs, ProviderError> {
+        let ctx = self.ctx(r, deps, recorded);
+        let mut outputs = recorded.cloned().unwrap_or_default();
+        let updated = self
+            .options
+            .retry
+            .run(|| ops.update(&ctx), self.on_retry(&r.id))
+            .await?;
+        outputs.extend(updated);
+        self.wait_ready(ops, r, deps, outputs).await
+    }
+
+    async fn wait_ready(
+        &self,
+        ops: &dyn ResourceOps,
+        r: &Resource,
+        deps: &BTreeMap<ResourceId, Outputs>,
+        mut outputs: Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        let snapshot = outputs.clone();
+        let ctx = self.ctx(r, deps, Some(&snapshot));
+        let more = self
+            .options
+            .poller
+            .await_condition(
+                self.options.timeout(r.kind),
+                &self.options.retry,
+                || ops.ready(&ctx),
+                |status| {
+                    self.events.emit(Event::ResourceProgress {
+                        id: r.id.clone(),
+                        status: status.to_string(),
+                    })
+                },
+            )
+            .await?;
+        outputs.extend(more);
+        Ok(outputs)
+    }
+
+    async fn delete(
+        &self,
+        ops: &dyn ResourceOps,
+        r: &Resource,
+        deps: &BTreeMap<ResourceId, Outputs>,
+        recorded: Option<&Outputs>,
+    ) -> Result<(), ProviderError> {
+        let ctx = self.ctx(r, deps, recorded);
+        self.options
+            .retry
+            .run(|| ops.delete(&ctx), self.on_retry(&r.id))
+            .await?;
+        self.options
+            .poller
+            .await_condition(
+                self.options.timeout(r.kind),
+                &self.options.retry,
+                || ops.gone(&ctx),
+                |status| {
+                    self.events.emit(Event::ResourceProgress {
+                        id: r.id.clone(),
+                        status: status.to_string(),
+                    })
+                },
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! [`Stack`]: a spec bound to a provider and a state store, with `plan`, `up`, `down`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Error;
+use crate::events::{Event, EventBus};
+use crate::executor::{ApplyOptions, Executor};
+use crate::outputs::StackOutputs;
+use crate::plan::Plan;
+use crate::planner::{self, Mode};
+use crate::provider::{CloudProvider, StackContext};
+use crate::spec::StackSpec;
+use crate::state::{LocalStateStore, LockInfo, StackState, StateKey, StateLock, StateStore};
+use crate::tags::Ownership;
+
+/// A stack: what to build ([`StackSpec`]), where ([`CloudProvider`]), and where its state
+/// lives ([`StateStore`], `.multicloud/` by default).
+///
+/// `up` and `down` are safe to re-run: `up` adopts what exists with the stack's ownership
+/// tags, `down` deletes what is recorded plus what exists with its tags.
+pub struct Stack {
+    spec: StackSpec,
+    provider: Arc<dyn CloudProvider>,
+    store: Arc<dyn StateStore>,
+    options: ApplyOptions,
+    events: EventBus,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("stack", &self.spec.name)
+            .field("environment", &self.spec.environment)
+            .field("provider", &self.provider.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stack {
+    /// A stack of `spec` on `provider` (a provider value, an `Arc` of one, or an
+    /// `Arc<dyn CloudProvider>`), with state in `.multicloud/`.
+    pub fn new(spec: StackSpec, provider: impl CloudProvider + 'static) -> Self {
+        Self {
+            spec,
+            provider: Arc::new(provider),
+            store: Arc::new(LocalStateStore::new(".multicloud")),
+            options: ApplyOptions::default(),
+            events: EventBus::default(),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Keeps state in `store`.
+    #[must_use]
+    pub fn state(mut self, store: impl StateStore + 'static) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// Keeps state in a shared store.
+    #[must_use]
+    pub fn state_arc(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Sets the apply options.
+    #[must_use]
+    pub fn options(mut self, options: ApplyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets how many resources are worked on at once.
+    #[must_use]
+    pub fn parallelism(mut self, n: usize) -> Self {
+        self.options.parallelism = n.max(1);
+        self
+    }
+
+    /// Uses `token` to cancel runs: no new work starts, running work finishes and is
+    /// recorded, and the run returns [`Error::Cancelled`].
+    #[must_use]
+    pub fn cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &StackSpec {
+        &self.spec
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &Arc<dyn CloudProvider> {
+        &self.provider
+    }
+
+    /// The state key of this stack.
+    pub fn key(&self) -> StateKey {
+        StateKey::new(&self.spec.name, &self.spec.environment)
+    }
+
+    /// A stream of progress events of every later run.
+    pub fn events(&self) -> BoxStream<'static, Event> {
+        self.events.stream()
+    }
+
+    /// The event bus (to subscribe with a raw receiver).
+    pub fn event_bus(&self) -> &EventBus {
+        &self.events
+    }
+
+    fn context(&self, state: Option<&StackState>) -> StackContext {
+        let created_at = state.map(|s| s.created_at).unwrap_or_else(Utc::now);
+        let expires_at = self
+            .spec
+            .ttl
+            .and_then(|ttl| chrono::Duration::from_std(ttl).ok())
+            .map(|ttl| created_at + ttl);
+        StackContext {
+            stack: self.spec.name.clone(),
+            environment: self.spec.environment.clone(),
+            region: self.spec.region.clone(),
+            ownership: Ownership {
+                stack: self.spec.name.clone(),
+                environment: self.spec.environment.clone(),
+                created_at,
+                expires_at,
+            },
+        }
+    }
+
+    /// What `up` would do, without changing anything (reads state and observes each
+    /// resource once; takes no lock).
+    pub async fn plan(&self) -> Result<Plan, Error> {
+        let state = self.store.load(&self.key()).await?;
+        self.plan_with(state.as_ref(), Mode::Up).await
+    }
+
+    /// What `down` would do.
+    pub async fn plan_down(&self) -> Result<Plan, Error> {
+        let state = self.store.load(&self.key()).await?;
+        self.plan_with(state.as_ref(), Mode::Down).await
+    }
+
+    async fn plan_with(&self, state: Option<&StackState>, mode: Mode) -> Result<Plan, Error> {
+        let ctx = self.context(state);
+        planner::plan(
+            self.provider.as_ref(),
+            &self.spec,
+            state,
+            &ctx,
+            self.options.parallelism,
+            &self.options.retry,
+            mode,
+        )
+        .await
+    }
+
+    async fn locked<T>(
+        &self,
+        operation: &str,
+        f: impl AsyncFnOnce(Option<StackState>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let key = self.key();
+        let lock: Box<dyn StateLock> = self
+            .store
+            .lock(&key, LockInfo::for_current_process(operation))
+            .await?;
+        let result = match self.store.load(&key).await {
+            Ok(state) => f(state).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = lock.release().await {
+            tracing::warn!(error = %e, "could not release the state lock");
+        }
+        result
+    }
+
+    /// Creates, adopts and updates whatever is needed and returns the stack's outputs.
+    /// Takes the state lock; on an unchanged stack it is a pure no-op (one read per
+    /// resource, nothing written).
+    pub async fn up(&self) -> Result<StackOutputs, Error> {
+        self.locked("up", async |state| {
+            let plan = self.plan_with(state.as_ref(), Mode::Up).await?;
+            self.events.emit(Event::PlanReady {
+                summary: plan.summary(),
+            });
+            let state = match state {
+                Some(s) if plan.is_noop() => s,
+                state => self.execute(&plan, state).await?,
+            };
+            Ok(StackOutputs::from_state(&state)?)
+        })
+        .await
+    }
+
+    /// Applies a plan made earlier with [`Stack::plan`]. Fails with
+    /// [`Error::StalePlan`] if the state changed since.
+    pub async fn apply(&self, plan: &Plan) -> Result<StackOutputs, Error> {
+        self.locked("apply", async |state| {
+            if !self.matches(plan, state.as_ref()) {
+                return Err(Error::StalePlan { key: self.key() });
+            }
+            self.events.emit(Event::PlanReady {
+                summary: plan.summary(),
+            });
+            let state = self.execute(plan, state).await?;
+            Ok(StackOutputs::from_state(&state)?)
+        })
+        .await
+    }
+
+    fn matches(&self, plan: &Plan, state: Option<&StackState>) -> bool {
+        plan.key == self.key() && plan.state_serial == state.map(|s| s.serial)
+    }
+
+    /// Deletes everything the stack owns, in reverse dependency order, waiting for each
+    /// deletion; removes the state when done.
+    pub async fn down(&self) -> Result<(), Error> {
+        self.locked("down", async |state| {
+            let plan = self.plan_with(state.as_ref(), Mode::Down).await?;
+            self.events.emit(Event::PlanReady {
+                summary: plan.summary(),
+            });
+            if plan.actions.is_empty() {
+                if state.is_some() {
+                    self.store.delete(&self.key()).await?;
+                }
+                return Ok(());
+            }
+            let state = self.execute(&plan, state).await?;
+            if state.resources.is_empty() {
+                self.store.delete(&self.key()).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The outputs recorded in state (no cloud call).
+    pub async fn outputs(&self) -> Result<StackOutputs, Error> {
+        match self.store.load(&self.key()).await? {
+            Some(state) => Ok(StackOutputs::from_state(&state)?),
+            None => Ok(StackOutputs::default()),
+        }
+    }
+
+    /// Breaks the state lock whoever holds it (after a crash); returns who held it.
+    pub async fn force_unlock(&self) -> Result<Option<LockInfo>, Error> {
+        Ok(self.store.force_unlock(&self.key()).await?)
+    }
+
+    async fn execute(&self, plan: &Plan, state: Option<StackState>) -> Result<StackState, Error> {
+        let ctx = self.context(state.as_ref());
+        let mut state = state.unwrap_or_else(|| {
+            StackState::new(self.key(), &self.spec.region, self.provider.name())
+        });
+        state.expires_at = ctx.ownership.expires_at;
+        let exec = Executor {
+            provider: self.provider.as_ref(),
+            store: self.store.as_ref(),
+            options: &self.options,
+            events: &self.events,
+            cancel: &self.cancel,
+            stack: &ctx,
+        };
+        exec.apply(plan, state).await
+    }
+}

@@ -1,0 +1,471 @@
+//! The engine against the in-memory provider: ordering, concurrency, idempotency, adoption,
+//! crash recovery, throttling, locking and secret hygiene.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use multicloud_core::events::Event;
+use multicloud_core::plan::Action;
+use multicloud_core::prelude::*;
+use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::state::{LockInfo, StateKey};
+use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, Op};
+use tokio_util::sync::CancellationToken;
+
+fn spec() -> StackSpec {
+    StackSpec::builder("shop")
+        .environment("pr-1234")
+        .region("us-east-1")
+        .network(Network::default())
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 2, 5)))
+        .database(Postgres::new("16").storage_gb(20))
+        .cache(Redis::new("7.1"))
+        .registry(RegistrySpec::new("shop-api"))
+        .secret(SecretSpec::generated("db-password", 32))
+        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
+        .app(
+            App::new("api")
+                .image_from_registry("shop-api", "v1")
+                .port(8080)
+                .env_from_secret("DB_PASSWORD", "db-password")
+                .expose(Expose::LoadBalancer),
+        )
+        .ttl(Duration::from_secs(4 * 3600))
+        .build()
+        .expect("the issue's example spec is valid")
+}
+
+fn cloud() -> Arc<MemoryCloud> {
+    MemoryCloud::new(Latencies::realistic(Duration::from_secs(60)))
+}
+
+fn stack(cloud: &Arc<MemoryCloud>, dir: &std::path::Path) -> Stack {
+    Stack::new(spec(), InMemoryProvider::new(cloud.clone())).state(LocalStateStore::new(dir))
+}
+
+fn state_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("shop.pr-1234.json")
+}
+
+#[tokio::test(start_paused = true)]
+async fn up_creates_everything_with_complete_outputs_and_down_removes_it() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let plan = stack.plan().await.expect("plan");
+    let n = plan.actions.len();
+    assert!(n > 25, "the full stack expands to many resources, got {n}");
+    assert_eq!(plan.summary().create, n);
+
+    let out = stack.up().await.expect("up");
+    let cluster = out.cluster.expect("cluster output");
+    assert_eq!(cluster.name, "shop-pr-1234");
+    assert!(cluster.endpoint.starts_with("https://"));
+    let db = out.database.expect("database output");
+    assert_eq!(
+        (db.port, db.database.as_str(), db.username.as_str()),
+        (5432, "app", "app_admin")
+    );
+    assert_eq!(out.cache.expect("cache").port, 6379);
+    assert!(
+        out.registries["shop-api"]
+            .url
+            .ends_with("shop-pr-1234/shop-api")
+    );
+    assert!(out.secrets.contains_key("db-password"));
+    assert_eq!(
+        out.identities["shop-api"].subject.as_deref(),
+        Some("system:serviceaccount:shop:api")
+    );
+    assert!(out.services["api"].host.is_some());
+    assert_eq!(cloud.owned_by("shop", "pr-1234").len(), n);
+    assert!(cloud.creations().values().all(|&c| c == 1));
+
+    stack.down().await.expect("down");
+    assert!(cloud.resources().is_empty(), "{:?}", cloud.resources());
+    assert_eq!(
+        cloud.dependency_violations(),
+        0,
+        "down never deletes a dependency first"
+    );
+    assert!(
+        !state_file(dir.path()).exists(),
+        "state is removed after a complete down"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_resource_starts_before_its_dependencies_are_ready_and_destroy_runs_in_reverse() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let plan = stack.plan().await.expect("plan");
+    stack.up().await.expect("up");
+    let created = cloud.create_times();
+    let ready = cloud.ready_times();
+    for a in &plan.actions {
+        for d in &a.depends_on {
+            assert!(
+                created[&a.id] >= ready[d],
+                "{} was created at {:?} before its dependency {d} was ready at {:?}",
+                a.id,
+                created[&a.id],
+                ready[d]
+            );
+        }
+    }
+    cloud.reset_calls();
+    stack.down().await.expect("down");
+    let deletes: std::collections::BTreeMap<ResourceId, Duration> = cloud
+        .calls()
+        .into_iter()
+        .filter(|c| c.op == Op::Delete && c.ok)
+        .map(|c| (c.id, c.at))
+        .collect();
+    let gone = cloud.gone_times();
+    for a in &plan.actions {
+        for d in &a.depends_on {
+            assert!(
+                deletes[d] >= gone[&a.id],
+                "{d} was deleted at {:?} before its dependent {} was gone at {:?}",
+                deletes[d],
+                a.id,
+                gone[&a.id]
+            );
+        }
+    }
+    // The teardown lessons: services (load balancers) before the network, node pools before
+    // the cluster, the database before its subnet group.
+    let id = |k, key: &str| ResourceId::new(k, key);
+    assert!(gone[&id(ResourceKind::Service, "api")] <= deletes[&id(ResourceKind::Vpc, "main")]);
+    assert!(
+        gone[&id(ResourceKind::NodePool, "general")] <= deletes[&id(ResourceKind::Cluster, "main")]
+    );
+    assert!(
+        gone[&id(ResourceKind::Database, "main")]
+            <= deletes[&id(ResourceKind::DbSubnetGroup, "main")]
+    );
+    assert!(
+        gone[&id(ResourceKind::Cache, "main")]
+            <= deletes[&id(ResourceKind::CacheSubnetGroup, "main")]
+    );
+    assert_eq!(cloud.dependency_violations(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_branches_overlap_and_the_parallelism_bound_holds() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    stack(&cloud, dir.path()).up().await.expect("up");
+    let created = cloud.create_times();
+    let ready = cloud.ready_times();
+    let cluster = ResourceId::single(ResourceKind::Cluster);
+    let db = ResourceId::single(ResourceKind::Database);
+    assert!(
+        created[&db] < ready[&cluster],
+        "database and cluster are created concurrently"
+    );
+    assert!(
+        cloud.max_concurrent() >= 3,
+        "max concurrency {}",
+        cloud.max_concurrent()
+    );
+    assert!(cloud.max_concurrent() <= 10);
+
+    let cloud = self::cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    stack(&cloud, dir.path())
+        .parallelism(2)
+        .up()
+        .await
+        .expect("up");
+    assert!(
+        cloud.max_concurrent() <= 2,
+        "bound 2 exceeded: {}",
+        cloud.max_concurrent()
+    );
+    assert_eq!(cloud.max_concurrent(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rerunning_up_on_an_unchanged_stack_is_a_pure_noop_with_one_read_per_resource() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let first = stack.up().await.expect("up");
+    let before = std::fs::read_to_string(state_file(dir.path())).expect("state");
+    cloud.reset_calls();
+    let plan = stack.plan().await.expect("plan");
+    assert!(plan.is_noop(), "{plan}");
+    let resources = plan.actions.len();
+    assert_eq!(cloud.count(Op::Observe), resources);
+    cloud.reset_calls();
+    let second = stack.up().await.expect("second up");
+    assert_eq!(first, second);
+    assert_eq!(cloud.count(Op::Observe), resources, "one read per resource");
+    assert_eq!(cloud.calls().len(), resources, "and nothing else");
+    let after = std::fs::read_to_string(state_file(dir.path())).expect("state");
+    assert_eq!(before, after, "a no-op up writes nothing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn up_adopts_everything_after_the_state_file_is_deleted() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let first = stack.up().await.expect("up");
+    std::fs::remove_file(state_file(dir.path())).expect("delete state");
+    let plan = stack.plan().await.expect("plan");
+    assert_eq!(plan.summary().adopt, plan.actions.len(), "{plan}");
+    let second = stack.up().await.expect("up adopts");
+    assert_eq!(first, second);
+    assert!(
+        cloud.creations().values().all(|&c| c == 1),
+        "no duplicates: {:?}",
+        cloud.creations()
+    );
+    assert!(stack.plan().await.expect("plan").is_noop());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_up_midway_then_rerunning_converges_without_duplicates() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    // The cluster takes 12 minutes; stop after 5, with work in flight.
+    let dropped = tokio::time::timeout(Duration::from_secs(300), stack.up()).await;
+    assert!(dropped.is_err(), "up was still running and got dropped");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state_file(dir.path())).expect("state"))
+            .expect("json");
+    let recorded = state["resources"].as_object().map_or(0, |m| m.len());
+    assert!(
+        recorded > 0,
+        "completed resources were recorded before the drop"
+    );
+    assert!(
+        recorded < cloud.resources().len() || cloud.resources().len() < 30,
+        "some work was in flight"
+    );
+
+    // The dropped run's lock was released on drop; the re-run adopts what was in flight.
+    let plan = stack.plan().await.expect("plan after crash");
+    assert!(plan.summary().adopt > 0, "{plan}");
+    stack.up().await.expect("re-run converges");
+    assert!(
+        cloud.creations().values().all(|&c| c == 1),
+        "no duplicates: {:?}",
+        cloud.creations()
+    );
+    assert!(stack.plan().await.expect("plan").is_noop());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_stops_new_work_records_what_finished_and_rerun_converges() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = CancellationToken::new();
+    let stack = stack(&cloud, dir.path()).cancellation(token.clone());
+    let canceller = {
+        let token = token.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(90)).await;
+            token.cancel();
+        })
+    };
+    let err = stack.up().await.expect_err("cancelled");
+    canceller.await.expect("canceller");
+    let completed = match err {
+        Error::Cancelled { completed } => completed,
+        other => panic!("expected Cancelled, got {other}"),
+    };
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state_file(dir.path())).expect("state"))
+            .expect("json");
+    assert_eq!(
+        state["resources"].as_object().map_or(0, |m| m.len()),
+        completed
+    );
+    let stack = self::stack(&cloud, dir.path());
+    stack.up().await.expect("re-run converges");
+    assert!(cloud.creations().values().all(|&c| c == 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn twenty_percent_throttling_still_converges_up_and_down() {
+    let cloud = cloud();
+    cloud.set_throttle_probability(0.2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let mut events = stack.events();
+    stack.up().await.expect("up despite throttling");
+    stack.down().await.expect("down despite throttling");
+    assert!(cloud.resources().is_empty());
+    let throttled = cloud.calls().iter().filter(|c| !c.ok).count();
+    assert!(
+        throttled > 10,
+        "throttling was injected ({throttled} calls)"
+    );
+    let mut retrying = 0;
+    while let Some(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next())
+        .await
+        .ok()
+    {
+        if matches!(ev, Event::ResourceRetrying { .. }) {
+            retrying += 1;
+        }
+    }
+    assert!(retrying > 0, "retries are reported as events");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_writer_gets_locked_naming_the_holder() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalStateStore::new(dir.path());
+    let held = store
+        .lock(
+            &StateKey::new("shop", "pr-1234"),
+            LockInfo::for_current_process("someone else's up"),
+        )
+        .await
+        .expect("first lock");
+    let err = stack(&cloud, dir.path()).up().await.expect_err("locked");
+    match &err {
+        Error::Locked { holder, .. } => assert!(holder.contains("someone else's up"), "{holder}"),
+        other => panic!("expected Locked, got {other}"),
+    }
+    assert!(cloud.resources().is_empty(), "nothing was touched");
+    held.release().await.expect("release");
+    stack(&cloud, dir.path())
+        .up()
+        .await
+        .expect("up after release");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_is_reported_per_resource_and_what_succeeded_stays_recorded() {
+    let cloud = cloud();
+    cloud.fail(ResourceId::single(ResourceKind::Database), Op::Create, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let err = stack.up().await.expect_err("database fails");
+    match &err {
+        Error::Apply {
+            failures,
+            succeeded,
+            ..
+        } => {
+            assert_eq!(failures.len(), 1);
+            assert_eq!(failures[0].id, ResourceId::single(ResourceKind::Database));
+            assert_eq!(failures[0].action, Action::Create);
+            assert!(*succeeded > 0);
+        }
+        other => panic!("expected Apply, got {other}"),
+    }
+    let text = std::fs::read_to_string(state_file(dir.path())).expect("state");
+    assert!(text.contains("vpc/main"));
+    assert!(!text.contains("\"database/main\""));
+    stack.up().await.expect("re-run after the fault converges");
+    assert!(cloud.creations().values().all(|&c| c == 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resource_under_our_name_without_our_tags_is_refused() {
+    let cloud = cloud();
+    cloud.insert_foreign(ResourceKind::Vpc, "shop-pr-1234-vpc");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = stack(&cloud, dir.path()).up().await.expect_err("foreign");
+    assert!(
+        matches!(&err, Error::ForeignResources { resources } if resources[0].0 == ResourceId::single(ResourceKind::Vpc)),
+        "{err}"
+    );
+    assert_eq!(
+        cloud.count(Op::Create),
+        0,
+        "nothing is created once a foreign resource is found"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn changes_to_the_spec_plan_updates_and_deletes_only_what_changed() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    stack(&cloud, dir.path()).up().await.expect("up");
+    let mut changed = spec();
+    changed.cluster.as_mut().expect("cluster").node_pools[0].max = 8;
+    changed.cache = None;
+    let stack = Stack::new(changed, InMemoryProvider::new(cloud.clone()))
+        .state(LocalStateStore::new(dir.path()));
+    let plan = stack.plan().await.expect("plan");
+    let s = plan.summary();
+    assert_eq!((s.update, s.delete, s.create), (1, 3, 0), "{plan}");
+    assert_eq!(
+        plan.action(&ResourceId::new(ResourceKind::NodePool, "general"))
+            .map(|a| a.action),
+        Some(Action::Update)
+    );
+    let table = plan.to_string();
+    assert!(
+        table.contains("update") && table.contains("cache_subnet_group"),
+        "{table}"
+    );
+    assert!(
+        plan.to_dot()
+            .contains("\"cluster/main\" -> \"node_pool/general\"")
+    );
+    assert!(
+        plan.to_mermaid()
+            .contains("cluster_main --> node_pool_general")
+    );
+    stack.up().await.expect("apply the change");
+    assert!(
+        cloud
+            .resources()
+            .iter()
+            .all(|r| r.kind != ResourceKind::Cache)
+    );
+    assert_eq!(cloud.dependency_violations(), 0);
+    assert!(stack.plan().await.expect("plan").is_noop());
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_secret_value_appears_in_state_events_debug_output_or_errors() {
+    let cloud = cloud();
+    cloud.fail(
+        ResourceId::new(ResourceKind::Deployment, "api"),
+        Op::Create,
+        1,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let mut events = stack.events();
+    let err = stack.up().await.expect_err("the injected failure");
+    let outputs = stack.up().await.expect("second run");
+    let secrets = cloud.secret_values();
+    assert!(
+        secrets.len() >= 2,
+        "the db password and the generated secret exist"
+    );
+    let mut seen = vec![
+        std::fs::read_to_string(state_file(dir.path())).expect("state"),
+        format!("{err} {err:?}"),
+        format!("{outputs:?}"),
+        format!("{stack:?}"),
+        format!("{:?}", stack.plan().await.expect("plan")),
+        format!("{:?}", secrets),
+    ];
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next()).await {
+        seen.push(format!("{ev:?}"));
+    }
+    for s in &secrets {
+        for text in &seen {
+            assert!(
+                !text.contains(s.expose()),
+                "a secret value leaked into: {}",
+                &text[..text.len().min(200)]
+            );
+        }
+    }
+}
