@@ -198,14 +198,17 @@ impl Executor<'_> {
             action: a.action,
         });
         let started = Instant::now();
-        let dep_outputs: BTreeMap<ResourceId, Outputs> = {
-            let all = shared.outputs.lock().map(|o| o.clone()).unwrap_or_default();
-            resource
-                .depends_on
-                .iter()
-                .filter_map(|d| all.get(d).map(|o| (d.clone(), o.clone())))
-                .collect()
-        };
+        let dep_outputs: BTreeMap<ResourceId, Outputs> = shared
+            .outputs
+            .lock()
+            .map(|all| {
+                resource
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| all.get(d).map(|o| (d.clone(), o.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
         let recorded: Option<Outputs> = shared
             .outputs
             .lock()

@@ -96,20 +96,22 @@ async fn observe_all(
             if skip_recorded && recorded.is_some() {
                 return true;
             }
-            let dep_absent = {
-                let absent = absent.lock().map(|a| a.clone()).unwrap_or_default();
-                r.depends_on.iter().any(|d| absent.contains(d))
-            };
+            let dep_absent = absent
+                .lock()
+                .map(|a| r.depends_on.iter().any(|d| a.contains(d)))
+                .unwrap_or(false);
             let obs = if dep_absent && recorded.is_none() {
                 Ok(Observation::Absent)
             } else {
-                let dep_outputs: BTreeMap<ResourceId, Outputs> = {
-                    let k = known.lock().map(|k| k.clone()).unwrap_or_default();
-                    r.depends_on
-                        .iter()
-                        .filter_map(|d| k.get(d).map(|o| (d.clone(), o.clone())))
-                        .collect()
-                };
+                let dep_outputs: BTreeMap<ResourceId, Outputs> = known
+                    .lock()
+                    .map(|k| {
+                        r.depends_on
+                            .iter()
+                            .filter_map(|d| k.get(d).map(|o| (d.clone(), o.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let Some(ops) = provider.ops_for(r.kind) else {
                     return false;
                 };

@@ -6,7 +6,11 @@
 //! is called. Per-cloud naming rules are supplied by the provider through
 //! [`NamingRules`](validate::NamingRules) and checked by the engine when it plans.
 
+mod apps;
+mod cidr;
 mod duration;
+pub mod naming;
+mod shape;
 mod types;
 pub mod validate;
 
@@ -15,9 +19,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use naming::{AwsNamingRules, AzureNamingRules};
 pub use types::{
-    App, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres, Redis, RegistrySpec,
-    SecretSource, SecretSpec, WorkloadIdentity, Cluster,
+    App, Cluster, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres, Redis,
+    RegistrySpec, SecretSource, SecretSpec, WorkloadIdentity,
 };
 pub use validate::{NamingRules, Rule, SpecErrors, ValidationError};
 
@@ -60,7 +65,11 @@ pub struct StackSpec {
     pub apps: Vec<App>,
     /// Time to live: resources are tagged `multicloud:expires-at = created-at + ttl` so the
     /// sweeper can remove forgotten ephemeral stacks. Written as `30m`, `4h`, `2d` in YAML.
-    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ttl: Option<Duration>,
     /// Extra tags put on every resource (besides the ownership tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

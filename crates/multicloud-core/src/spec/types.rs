@@ -94,7 +94,12 @@ pub struct NodePool {
 
 impl NodePool {
     /// A pool of `instance_type` nodes scaling from `min` to `max`.
-    pub fn new(name: impl Into<String>, instance_type: impl Into<String>, min: u32, max: u32) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        instance_type: impl Into<String>,
+        min: u32,
+        max: u32,
+    ) -> Self {
         Self {
             name: name.into(),
             instance_type: instance_type.into(),
@@ -434,7 +439,11 @@ impl App {
     }
     /// Runs `tag` of the stack's registry `registry`.
     #[must_use]
-    pub fn image_from_registry(mut self, registry: impl Into<String>, tag: impl Into<String>) -> Self {
+    pub fn image_from_registry(
+        mut self,
+        registry: impl Into<String>,
+        tag: impl Into<String>,
+    ) -> Self {
         self.image = ImageRef::Registry {
             registry: registry.into(),
             tag: tag.into(),

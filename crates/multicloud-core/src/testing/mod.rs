@@ -124,6 +124,8 @@ pub struct MemResource {
     pub ready_at: Instant,
     /// When its deletion completes, once deleting.
     pub deleting_until: Option<Instant>,
+    /// Its key in the cloud (`kind/name`, or `kind/namespace/name` for Kubernetes objects).
+    pub key: String,
 }
 
 /// A recorded call.
@@ -169,6 +171,17 @@ pub struct MemoryCloud {
 
 fn key(kind: ResourceKind, name: &str) -> String {
     format!("{kind}/{name}")
+}
+
+/// The memory cloud's key of a resource: Kubernetes objects are namespaced, so two
+/// namespaces may hold objects of the same name.
+fn res_key(r: &crate::resource::Resource) -> String {
+    match r.config.get("namespace").and_then(Value::as_str) {
+        Some(ns) if r.kind.family() == crate::resource::ServiceFamily::Workloads => {
+            format!("{}/{ns}/{}", r.kind, r.name)
+        }
+        _ => key(r.kind, &r.name),
+    }
 }
 
 impl MemoryCloud {
@@ -224,6 +237,7 @@ impl MemoryCloud {
                 depends_on: Vec::new(),
                 ready_at: now,
                 deleting_until: None,
+                key: key(kind, name),
             },
         );
     }
@@ -344,6 +358,10 @@ impl MemoryCloud {
         }
         Ok(())
     }
+}
+
+fn dep_key(m: &MemResource) -> String {
+    m.key.clone()
 }
 
 /// A [`CloudProvider`] on a [`MemoryCloud`]. Its expansion mirrors the AWS graph of
@@ -484,7 +502,7 @@ impl ResourceOps for InMemoryProvider {
         let r = ctx.resource;
         self.cloud.enter(&r.id, Op::Observe)?;
         let i = self.cloud.lock();
-        Ok(match i.resources.get(&key(r.kind, &r.name)) {
+        Ok(match i.resources.get(&res_key(r)) {
             None => Observation::Absent,
             Some(m) => Observation::Present(Observed {
                 provider_id: None,
@@ -503,7 +521,7 @@ impl ResourceOps for InMemoryProvider {
         self.cloud.enter(&r.id, Op::Create)?;
         let now = Instant::now();
         let at = self.cloud.now();
-        let k = key(r.kind, &r.name);
+        let k = res_key(r);
         let mut i = self.cloud.lock();
         i.create_started.entry(r.id.clone()).or_insert(at);
         if let Some(existing) = i.resources.get(&k) {
@@ -527,7 +545,7 @@ impl ResourceOps for InMemoryProvider {
                 .values()
                 .find(|m| &m.id == d && m.deleting_until.is_none());
             match dep {
-                Some(m) if m.ready_at <= now => dep_keys.push(key(m.kind, &m.name)),
+                Some(m) if m.ready_at <= now => dep_keys.push(dep_key(m)),
                 Some(_) => {
                     return Err(ProviderError::invalid(format!(
                         "{}: dependency {d} is not ready yet",
@@ -558,6 +576,7 @@ impl ResourceOps for InMemoryProvider {
                 depends_on: dep_keys,
                 ready_at: now + self.cloud.latencies.of(r.kind),
                 deleting_until: None,
+                key: k.clone(),
             },
         );
         *i.creations.entry(k).or_default() += 1;
@@ -576,7 +595,7 @@ impl ResourceOps for InMemoryProvider {
         let mut i = self.cloud.lock();
         let m = i
             .resources
-            .get_mut(&key(r.kind, &r.name))
+            .get_mut(&res_key(r))
             .ok_or_else(|| ProviderError::not_found(format!("{} does not exist", r.id)))?;
         m.tags = r.tags.clone();
         Ok(m.outputs.clone())
@@ -590,7 +609,7 @@ impl ResourceOps for InMemoryProvider {
         let mut i = self.cloud.lock();
         let m = i
             .resources
-            .get(&key(r.kind, &r.name))
+            .get(&res_key(r))
             .ok_or_else(|| ProviderError::not_found(format!("{} does not exist", r.id)))?;
         if m.ready_at > now {
             return Ok(Readiness::Pending {
@@ -608,7 +627,7 @@ impl ResourceOps for InMemoryProvider {
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         let r = ctx.resource;
         self.cloud.enter(&r.id, Op::Delete)?;
-        let k = key(r.kind, &r.name);
+        let k = res_key(r);
         let now = Instant::now();
         let mut i = self.cloud.lock();
         if !i.resources.contains_key(&k) {
@@ -638,7 +657,7 @@ impl ResourceOps for InMemoryProvider {
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         let r = ctx.resource;
         self.cloud.enter(&r.id, Op::Gone)?;
-        let k = key(r.kind, &r.name);
+        let k = res_key(r);
         let now = Instant::now();
         let at = self.cloud.now();
         let mut i = self.cloud.lock();

@@ -1,0 +1,225 @@
+//! Rules for the Kubernetes side of a spec: workload identities and apps.
+
+use std::collections::HashSet;
+
+use super::StackSpec;
+use super::shape::{DNS_1035_LABEL, DNS_1123_LABEL, ENV_VAR};
+use super::types::{App, ImageRef};
+use super::validate::{Rule, ValidationError, duplicates, push};
+
+fn unknown_secret(spec: &StackSpec, path: String, name: &str) -> Option<ValidationError> {
+    spec.secret(name).is_none().then(|| {
+        ValidationError::new(
+            path,
+            Rule::UnknownReference,
+            format!("secret `{name}` is not declared in spec.secrets"),
+        )
+    })
+}
+
+fn unknown_registry(spec: &StackSpec, path: String, name: &str) -> Option<ValidationError> {
+    spec.registry(name).is_none().then(|| {
+        ValidationError::new(
+            path,
+            Rule::UnknownReference,
+            format!("registry `{name}` is not declared in spec.registries"),
+        )
+    })
+}
+
+/// Workload identities: DNS-1123 namespace and service account, one identity per service
+/// account (and per identity key), references to declared secrets and registries only.
+pub(super) fn check_workload_identities(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
+    let identities = &spec.workload_identities;
+    for (i, w) in identities.iter().enumerate() {
+        let path = format!("spec.workload_identities[{i}]");
+        push(
+            errors,
+            DNS_1123_LABEL.check(&format!("{path}.namespace"), "namespace", &w.namespace),
+        );
+        push(
+            errors,
+            DNS_1123_LABEL.check(
+                &format!("{path}.service_account"),
+                "service account",
+                &w.service_account,
+            ),
+        );
+        for (j, name) in w.read_secrets.iter().enumerate() {
+            push(
+                errors,
+                unknown_secret(spec, format!("{path}.read_secrets[{j}]"), name),
+            );
+        }
+        for (j, name) in w.pull_registries.iter().enumerate() {
+            push(
+                errors,
+                unknown_registry(spec, format!("{path}.pull_registries[{j}]"), name),
+            );
+        }
+    }
+    // The key `<namespace>-<service_account>` names the identity's resources, so two
+    // identities must differ in it, not only in the pair (`a-b`/`c` and `a`/`b-c` collide).
+    let keys: Vec<String> = identities.iter().map(|w| w.key()).collect();
+    for (i, first) in duplicates(keys.iter().map(String::as_str)) {
+        let (w, f) = (&identities[i], &identities[first]);
+        let message = if (w.namespace.as_str(), w.service_account.as_str())
+            == (f.namespace.as_str(), f.service_account.as_str())
+        {
+            format!(
+                "service account `{}` in namespace `{}` already has an identity at spec.workload_identities[{first}]",
+                w.service_account, w.namespace
+            )
+        } else {
+            format!(
+                "identity key `{}` is also the key of spec.workload_identities[{first}]; rename a namespace or service account",
+                keys[i]
+            )
+        };
+        errors.push(ValidationError::new(
+            format!("spec.workload_identities[{i}]"),
+            Rule::Duplicate,
+            message,
+        ));
+    }
+}
+
+/// Whether `tag` is a valid image tag: up to 128 letters, digits, `_`, `.` and `-`, not
+/// starting with `.` or `-`.
+fn valid_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && !tag.starts_with(['.', '-'])
+}
+
+/// App `i`: a unique DNS-1035 name (it names a Deployment and a Service), DNS-1123 namespace
+/// and service account, an image from a declared registry with a valid tag (or a non-empty
+/// external reference), port ≥ 1, at most 100 replicas, valid and unique variable names, and
+/// secrets that are declared.
+pub(super) fn check_app(spec: &StackSpec, i: usize, app: &App, errors: &mut Vec<ValidationError>) {
+    let path = format!("spec.apps[{i}]");
+    push(
+        errors,
+        DNS_1035_LABEL.check(&format!("{path}.name"), "app name", &app.name),
+    );
+    if let Some(first) = spec.apps[..i]
+        .iter()
+        .position(|a| a.name == app.name && !app.name.is_empty())
+    {
+        errors.push(ValidationError::new(
+            format!("{path}.name"),
+            Rule::Duplicate,
+            format!(
+                "app name `{}` is already used by spec.apps[{first}]",
+                app.name
+            ),
+        ));
+    }
+    if let Some(ns) = &app.namespace {
+        push(
+            errors,
+            DNS_1123_LABEL.check(&format!("{path}.namespace"), "namespace", ns),
+        );
+    }
+    if let Some(sa) = &app.service_account {
+        push(
+            errors,
+            DNS_1123_LABEL.check(&format!("{path}.service_account"), "service account", sa),
+        );
+    }
+    match &app.image {
+        ImageRef::Registry { registry, tag } => {
+            push(
+                errors,
+                unknown_registry(spec, format!("{path}.image.registry"), registry),
+            );
+            if tag.is_empty() {
+                errors.push(ValidationError::new(
+                    format!("{path}.image.tag"),
+                    Rule::Required,
+                    format!("app `{}` needs an image tag", app.name),
+                ));
+            } else if !valid_tag(tag) {
+                errors.push(ValidationError::new(
+                    format!("{path}.image.tag"),
+                    Rule::Format,
+                    format!(
+                        "image tag `{tag}` may only hold up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+                    ),
+                ));
+            }
+        }
+        ImageRef::External { image } => {
+            if image.trim().is_empty() {
+                errors.push(ValidationError::new(
+                    format!("{path}.image.image"),
+                    Rule::Required,
+                    format!("app `{}` needs an image reference", app.name),
+                ));
+            } else if image.chars().any(char::is_whitespace) {
+                errors.push(ValidationError::new(
+                    format!("{path}.image.image"),
+                    Rule::Format,
+                    format!("image reference `{image}` must not contain whitespace"),
+                ));
+            }
+        }
+    }
+    if app.port == 0 {
+        errors.push(ValidationError::new(
+            format!("{path}.port"),
+            Rule::Range,
+            format!("app `{}` has port 0; use 1 to 65535", app.name),
+        ));
+    }
+    if app.replicas > 100 {
+        errors.push(ValidationError::new(
+            format!("{path}.replicas"),
+            Rule::Range,
+            format!(
+                "app `{}` asks for {} replicas; at most 100 are allowed",
+                app.name, app.replicas
+            ),
+        ));
+    }
+    let mut vars: HashSet<&str> = HashSet::new();
+    for key in app.env.keys() {
+        push(
+            errors,
+            ENV_VAR.check(
+                &format!("{path}.env[{key:?}]"),
+                "environment variable name",
+                key,
+            ),
+        );
+        vars.insert(key);
+    }
+    for (j, env) in app.env_from_secrets.iter().enumerate() {
+        let var_path = format!("{path}.env_from_secrets[{j}].var");
+        match ENV_VAR.check(&var_path, "environment variable name", &env.var) {
+            Some(error) => errors.push(error),
+            None => {
+                if !vars.insert(&env.var) {
+                    errors.push(ValidationError::new(
+                        var_path,
+                        Rule::Duplicate,
+                        format!(
+                            "variable `{}` is set more than once in app `{}`",
+                            env.var, app.name
+                        ),
+                    ));
+                }
+            }
+        }
+        push(
+            errors,
+            unknown_secret(
+                spec,
+                format!("{path}.env_from_secrets[{j}].secret"),
+                &env.secret,
+            ),
+        );
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job of README.md: a full-stack up -> deploy -> down demo against the local
+# stand-ins (the in-memory engine cloud and a moto AWS server started by the demo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+scripts/install-moto.sh >/dev/null
+cargo run --locked -p multicloud-examples --bin demo -- "$@"
