@@ -61,8 +61,10 @@ impl ErrorKind {
 /// An error from a cloud operation, classified for the engine (modelled on smithy-rs errors:
 /// `code()` is the service's error code, `message()` its message).
 #[derive(Debug)]
-#[non_exhaustive]
-pub struct ProviderError {
+pub struct ProviderError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     code: Option<String>,
     message: String,
@@ -73,51 +75,51 @@ pub struct ProviderError {
 impl ProviderError {
     /// A new error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             code: None,
             message: message.into(),
             retry_after: None,
             source: None,
-        }
+        }))
     }
     /// Sets the service's error code.
     #[must_use]
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.0.code = Some(code.into());
         self
     }
     /// Sets a server-suggested delay before retrying.
     #[must_use]
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.0.retry_after = Some(delay);
         self
     }
     /// Sets the underlying error.
     #[must_use]
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
     /// The classification.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
     /// Whether the engine retries it.
     pub fn retryable(&self) -> bool {
-        self.kind.retryable()
+        self.0.kind.retryable()
     }
     /// The service's error code (`DependencyViolation`, `ThrottlingException`).
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
     /// The message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
     /// The server-suggested delay, if any.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
     /// Shorthand for a [`ErrorKind::NotFound`] error.
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -131,16 +133,17 @@ impl ProviderError {
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.code {
-            Some(code) => write!(f, "{code}: {}", self.message),
-            None => f.write_str(&self.message),
+        match &self.0.code {
+            Some(code) => write!(f, "{code}: {}", self.0.message),
+            None => f.write_str(&self.0.message),
         }
     }
 }
 
 impl std::error::Error for ProviderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }

@@ -98,10 +98,10 @@ impl Executor<'_> {
         for (i, a) in plan.actions.iter().enumerate() {
             if a.action == Action::Delete {
                 for d in &a.depends_on {
-                    if let Some(&j) = index.get(d) {
-                        if plan.actions[j].action == Action::Delete {
-                            deps[j].push(i);
-                        }
+                    if let Some(&j) = index.get(d)
+                        && plan.actions[j].action == Action::Delete
+                    {
+                        deps[j].push(i);
                     }
                 }
             } else {

@@ -293,8 +293,10 @@ pub(crate) async fn plan(
                 if to_delete.contains_key(&r.id) {
                     continue;
                 }
-                if let Some(Observation::Present(o)) = observations.get(&r.id) {
-                    if o.owner == Owner::Us {
+                if let Some(Observation::Present(o)) = observations.get(&r.id)
+                    && o.owner == Owner::Us
+                {
+                    {
                         let mut rec = crate::state::ResourceRecord::new(
                             r,
                             o.provider_id.clone(),

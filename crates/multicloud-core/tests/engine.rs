@@ -308,10 +308,7 @@ async fn twenty_percent_throttling_still_converges_up_and_down() {
         "throttling was injected ({throttled} calls)"
     );
     let mut retrying = 0;
-    while let Some(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next())
-        .await
-        .ok()
-    {
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next()).await {
         if matches!(ev, Event::ResourceRetrying { .. }) {
             retrying += 1;
         }

@@ -10,7 +10,6 @@
 //! The lock files live in [`super::local_lock`].
 
 // `StateError` (defined by the `StateStore` trait) is large; its helpers return it as is.
-#![allow(clippy::result_large_err)]
 
 use std::fs;
 use std::io::{self, Write};

@@ -9,7 +9,6 @@
 //! `force_unlock`, like `terraform force-unlock`.
 
 // `StateError` (defined by the `StateStore` trait) is large; its helpers return it as is.
-#![allow(clippy::result_large_err)]
 
 use std::fs;
 use std::io::{self, Write};
@@ -81,7 +80,10 @@ impl LocalLock {
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     if let Some(holder) = read_holder(&path)? {
-                        return Err(StateError::Locked { key, holder });
+                        return Err(StateError::Locked {
+                            key,
+                            holder: Box::new(holder),
+                        });
                     }
                     // Released between our two attempts: try again.
                 }
@@ -91,7 +93,7 @@ impl LocalLock {
         // The lock keeps changing hands under us: it is held, by someone we cannot name.
         Err(StateError::Locked {
             key,
-            holder: unreadable_holder(None),
+            holder: Box::new(unreadable_holder(None)),
         })
     }
 
@@ -249,7 +251,7 @@ mod tests {
         match store.lock(&key(), info("bob@ci", 7)).await.unwrap_err() {
             StateError::Locked { key: k, holder } => {
                 assert_eq!(k, key());
-                assert_eq!(&holder, first.info());
+                assert_eq!(&*holder, first.info());
                 assert_eq!(holder.owner, "alice@laptop");
                 assert_eq!(holder.pid, 4242);
                 assert_eq!(holder.since, first.info().since);

@@ -235,7 +235,7 @@ pub enum StateError {
         /// Which stack.
         key: StateKey,
         /// The holder.
-        holder: LockInfo,
+        holder: Box<LockInfo>,
     },
     /// Our lock was taken away (force-unlocked) while we held it.
     #[error("lock on {key} was lost (force-unlocked by someone else?)")]

@@ -661,10 +661,7 @@ impl ResourceOps for InMemoryProvider {
         let now = Instant::now();
         let at = self.cloud.now();
         let mut i = self.cloud.lock();
-        let until = match i.resources.get(&k) {
-            None => None,
-            Some(m) => Some(m.deleting_until.unwrap_or(now)),
-        };
+        let until = i.resources.get(&k).map(|m| m.deleting_until.unwrap_or(now));
         match until {
             Some(t) if t > now => Ok(Readiness::Pending {
                 status: "deleting".into(),
