@@ -1,1 +1,3 @@
-//! Cross-crate integration tests live in tests/.
+//! Cross-crate integration tests of multicloud live in `tests/tests/`; this crate also
+//! compiles the README's Rust examples as doc tests.
+#![doc = include_str!("../../README.md")]

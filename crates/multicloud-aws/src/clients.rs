@@ -10,6 +10,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use multicloud_core::{ErrorKind, ProviderError};
 use tokio::sync::OnceCell;
@@ -54,9 +55,12 @@ impl Intercept for ApiCalls {
         "multicloud-api-call-counter"
     }
 
-    fn read_before_execution(
+    // Called once per execution after the operation's config (which holds its `Metadata`)
+    // is applied; `read_before_execution` runs before that for client interceptors.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let key = cfg
@@ -162,9 +166,20 @@ impl AwsClients {
 
     /// `arn:<partition>:<service>:<region>:<account>:<resource>`; `global` services (IAM)
     /// get an empty region, as AWS writes them.
-    pub async fn arn(&self, service: &str, global: bool, resource: &str) -> Result<String, ProviderError> {
+    pub async fn arn(
+        &self,
+        service: &str,
+        global: bool,
+        resource: &str,
+    ) -> Result<String, ProviderError> {
         let account = self.account_id().await?;
-        Ok(build_arn(self.partition(), service, if global { "" } else { &self.region }, account, resource)?)
+        build_arn(
+            self.partition(),
+            service,
+            if global { "" } else { &self.region },
+            account,
+            resource,
+        )
     }
 }
 
@@ -180,14 +195,22 @@ pub fn partition_of(region: &str) -> &'static str {
 }
 
 /// Builds an ARN, refusing an empty or malformed account id.
-pub fn build_arn(partition: &str, service: &str, region: &str, account: &str, resource: &str) -> Result<String, ProviderError> {
+pub fn build_arn(
+    partition: &str,
+    service: &str,
+    region: &str,
+    account: &str,
+    resource: &str,
+) -> Result<String, ProviderError> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ProviderError::invalid(format!(
             "refusing to build an ARN for `{resource}` with account id `{account}` (must be 12 digits)"
         ))
         .with_code("EmptyAccountId"));
     }
-    Ok(format!("arn:{partition}:{service}:{region}:{account}:{resource}"))
+    Ok(format!(
+        "arn:{partition}:{service}:{region}:{account}:{resource}"
+    ))
 }
 
 #[cfg(test)]
@@ -199,7 +222,9 @@ mod tests {
         assert!(build_arn("aws", "iam", "", "", "role/x").is_err());
         assert!(build_arn("aws", "iam", "", "12345", "role/x").is_err());
         assert_eq!(
-            build_arn("aws", "iam", "", "123456789012", "role/x").ok().as_deref(),
+            build_arn("aws", "iam", "", "123456789012", "role/x")
+                .ok()
+                .as_deref(),
             Some("arn:aws:iam::123456789012:role/x")
         );
         assert_eq!(partition_of("cn-north-1"), "aws-cn");

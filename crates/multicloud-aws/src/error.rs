@@ -163,7 +163,10 @@ pub fn classify_code(code: &str, op: Op) -> ErrorKind {
         }
     } else if has(NOT_FOUND) || code.ends_with(".NotFound") || code.ends_with("NotFoundFault") {
         ErrorKind::NotFound
-    } else if has(ALREADY_EXISTS) || code.ends_with("AlreadyExists") || code.ends_with("AlreadyExistsFault") {
+    } else if has(ALREADY_EXISTS)
+        || code.ends_with("AlreadyExists")
+        || code.ends_with("AlreadyExistsFault")
+    {
         ErrorKind::AlreadyExists
     } else if has(UNAUTHORIZED) {
         ErrorKind::Unauthorized
@@ -171,7 +174,10 @@ pub fn classify_code(code: &str, op: Op) -> ErrorKind {
         ErrorKind::LimitExceeded
     } else if has(TRANSIENT) {
         ErrorKind::Transient
-    } else if code.starts_with("Invalid") || code.starts_with("Validation") || code == "MalformedPolicyDocument" {
+    } else if code.starts_with("Invalid")
+        || code.starts_with("Validation")
+        || code == "MalformedPolicyDocument"
+    {
         ErrorKind::InvalidInput
     } else {
         ErrorKind::Other
@@ -198,8 +204,16 @@ where
             None,
             format!("could not send the request: {d:?}"),
         ),
-        SdkError::ResponseError(_) => (ErrorKind::Transient, None, "unreadable response".to_string()),
-        SdkError::ConstructionFailure(_) => (ErrorKind::InvalidInput, None, "could not build the request".to_string()),
+        SdkError::ResponseError(_) => (
+            ErrorKind::Transient,
+            None,
+            "unreadable response".to_string(),
+        ),
+        SdkError::ConstructionFailure(_) => (
+            ErrorKind::InvalidInput,
+            None,
+            "could not build the request".to_string(),
+        ),
         _ => (ErrorKind::Other, None, err.to_string()),
     };
     let mut pe = ProviderError::new(kind, format!("{what}: {message}")).with_source(err);
@@ -221,29 +235,69 @@ mod tests {
             "CacheSubnetGroupInUse",
             "DeleteConflict",
         ] {
-            assert_eq!(classify_code(code, Op::Delete), ErrorKind::DependencyViolation, "{code}");
+            assert_eq!(
+                classify_code(code, Op::Delete),
+                ErrorKind::DependencyViolation,
+                "{code}"
+            );
             assert!(classify_code(code, Op::Delete).retryable());
         }
-        assert_eq!(classify_code("ResourceInUseException", Op::Delete), ErrorKind::DependencyViolation);
-        assert_eq!(classify_code("ResourceInUseException", Op::Create), ErrorKind::AlreadyExists);
+        assert_eq!(
+            classify_code("ResourceInUseException", Op::Delete),
+            ErrorKind::DependencyViolation
+        );
+        assert_eq!(
+            classify_code("ResourceInUseException", Op::Create),
+            ErrorKind::AlreadyExists
+        );
     }
 
     #[test]
     fn context_decides_not_found() {
-        assert_eq!(classify_code("InvalidVpcID.NotFound", Op::Read), ErrorKind::NotFound);
-        assert_eq!(classify_code("InvalidVpcID.NotFound", Op::Create), ErrorKind::EventualConsistency);
-        assert_eq!(classify_code("DBInstanceNotFound", Op::Read), ErrorKind::NotFound);
-        assert_eq!(classify_code("InvalidKeyPair.NotFound", Op::Read), ErrorKind::NotFound);
+        assert_eq!(
+            classify_code("InvalidVpcID.NotFound", Op::Read),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            classify_code("InvalidVpcID.NotFound", Op::Create),
+            ErrorKind::EventualConsistency
+        );
+        assert_eq!(
+            classify_code("DBInstanceNotFound", Op::Read),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            classify_code("InvalidKeyPair.NotFound", Op::Read),
+            ErrorKind::NotFound
+        );
     }
 
     #[test]
     fn throttling_auth_and_input_are_told_apart() {
-        assert_eq!(classify_code("RequestLimitExceeded", Op::Create), ErrorKind::Throttling);
-        assert_eq!(classify_code("ThrottlingException", Op::Read), ErrorKind::Throttling);
-        assert_eq!(classify_code("UnauthorizedOperation", Op::Create), ErrorKind::Unauthorized);
-        assert_eq!(classify_code("InvalidParameterValue", Op::Create), ErrorKind::InvalidInput);
-        assert_eq!(classify_code("EntityAlreadyExists", Op::Create), ErrorKind::AlreadyExists);
-        assert_eq!(classify_code("VpcLimitExceeded", Op::Create), ErrorKind::LimitExceeded);
+        assert_eq!(
+            classify_code("RequestLimitExceeded", Op::Create),
+            ErrorKind::Throttling
+        );
+        assert_eq!(
+            classify_code("ThrottlingException", Op::Read),
+            ErrorKind::Throttling
+        );
+        assert_eq!(
+            classify_code("UnauthorizedOperation", Op::Create),
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            classify_code("InvalidParameterValue", Op::Create),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            classify_code("EntityAlreadyExists", Op::Create),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            classify_code("VpcLimitExceeded", Op::Create),
+            ErrorKind::LimitExceeded
+        );
         assert!(!classify_code("InvalidParameterValue", Op::Create).retryable());
     }
 }

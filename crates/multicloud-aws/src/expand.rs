@@ -4,11 +4,11 @@
 //! Each resource's `config` is the contract between this expansion and the service modules
 //! that create it; the fields are listed on each `add_*` function.
 
+use multicloud_core::Error;
 use multicloud_core::expand::{WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{SecretSource, StackSpec};
 use multicloud_core::tags::{NameStyle, Naming};
-use multicloud_core::Error;
 use serde_json::json;
 
 /// AWS managed policies attached to the EKS cluster role.
@@ -106,8 +106,14 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
     let mut private = Vec::new();
     if let Some(net) = &spec.network {
         // vpc: {cidr}. outputs: id.
-        g.add(Resource::new(ResourceKind::Vpc, "main", n.name("vpc", NameStyle::hyphenated(255)))
-            .config(json!({ "cidr": net.cidr })))?;
+        g.add(
+            Resource::new(
+                ResourceKind::Vpc,
+                "main",
+                n.name("vpc", NameStyle::hyphenated(255)),
+            )
+            .config(json!({ "cidr": net.cidr })),
+        )?;
         // subnet: {cidr, zone_index, public, cluster_name}. outputs: id, zone.
         let mut public = Vec::new();
         for (public_flag, list) in [(true, &net.public_subnets), (false, &net.private_subnets)] {
@@ -119,33 +125,64 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
                         .depends_on(&ids::vpc())
                         .config(json!({ "cidr": cidr, "zone_index": i, "public": public_flag, "cluster_name": cluster_name })),
                 )?;
-                if public_flag { public.push(id) } else { private.push(id) }
+                if public_flag {
+                    public.push(id)
+                } else {
+                    private.push(id)
+                }
             }
         }
         // internet_gateway: {}. outputs: id.
-        g.add(Resource::new(ResourceKind::InternetGateway, "main", n.name("igw", NameStyle::hyphenated(255)))
+        g.add(
+            Resource::new(
+                ResourceKind::InternetGateway,
+                "main",
+                n.name("igw", NameStyle::hyphenated(255)),
+            )
             .depends_on(&ids::vpc())
-            .config(json!({})))?;
+            .config(json!({})),
+        )?;
         // route_table: {destination, subnets: [ids]}. outputs: id.
-        g.add(Resource::new(ResourceKind::RouteTable, "public", n.name("public", NameStyle::hyphenated(255)))
+        g.add(
+            Resource::new(
+                ResourceKind::RouteTable,
+                "public",
+                n.name("public", NameStyle::hyphenated(255)),
+            )
             .depends_on(&ids::vpc())
             .depends_on(&ids::igw())
             .depends_on_all(&public)
-            .config(json!({ "destination": "0.0.0.0/0", "subnets": public })))?;
+            .config(json!({ "destination": "0.0.0.0/0", "subnets": public })),
+        )?;
         // security_group: {description, ingress: [{port, from}]} where `from` is a
         // security-group resource id. outputs: id.
-        g.add(Resource::new(ResourceKind::SecurityGroup, "cluster", n.name("cluster", NameStyle::hyphenated(255)))
+        g.add(
+            Resource::new(
+                ResourceKind::SecurityGroup,
+                "cluster",
+                n.name("cluster", NameStyle::hyphenated(255)),
+            )
             .depends_on(&ids::vpc())
-            .config(json!({ "description": "EKS cluster and nodes", "ingress": [] })))?;
-        for (role, port, wanted) in [("database", 5432, spec.database.is_some()), ("cache", 6379, spec.cache.is_some())] {
+            .config(json!({ "description": "EKS cluster and nodes", "ingress": [] })),
+        )?;
+        for (role, port, wanted) in [
+            ("database", 5432, spec.database.is_some()),
+            ("cache", 6379, spec.cache.is_some()),
+        ] {
             if wanted {
-                g.add(Resource::new(ResourceKind::SecurityGroup, role, n.name(role, NameStyle::hyphenated(255)))
+                g.add(
+                    Resource::new(
+                        ResourceKind::SecurityGroup,
+                        role,
+                        n.name(role, NameStyle::hyphenated(255)),
+                    )
                     .depends_on(&ids::vpc())
                     .depends_on(&ids::sg("cluster"))
                     .config(json!({
                         "description": format!("{role}: port {port} from the cluster only"),
                         "ingress": [{ "port": port, "from": ids::sg("cluster") }],
-                    })))?;
+                    })),
+                )?;
             }
         }
     }
@@ -153,10 +190,24 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
     let mut cluster_ready = Vec::new();
     if let Some(cluster) = &spec.cluster {
         // cluster_role / node_role: {service, managed_policies}. outputs: name, arn.
-        g.add(Resource::new(ResourceKind::ClusterRole, "main", n.name("eks-cluster", NameStyle::hyphenated(64)))
-            .config(json!({ "service": "eks.amazonaws.com", "managed_policies": CLUSTER_POLICIES })))?;
-        g.add(Resource::new(ResourceKind::NodeRole, "main", n.name("eks-node", NameStyle::hyphenated(64)))
-            .config(json!({ "service": "ec2.amazonaws.com", "managed_policies": NODE_POLICIES })))?;
+        g.add(
+            Resource::new(
+                ResourceKind::ClusterRole,
+                "main",
+                n.name("eks-cluster", NameStyle::hyphenated(64)),
+            )
+            .config(
+                json!({ "service": "eks.amazonaws.com", "managed_policies": CLUSTER_POLICIES }),
+            ),
+        )?;
+        g.add(
+            Resource::new(
+                ResourceKind::NodeRole,
+                "main",
+                n.name("eks-node", NameStyle::hyphenated(64)),
+            )
+            .config(json!({ "service": "ec2.amazonaws.com", "managed_policies": NODE_POLICIES })),
+        )?;
         // cluster: {version, subnets: [ids], security_group}. outputs: name, arn, endpoint,
         // ca_data, oidc_issuer.
         g.add(Resource::new(ResourceKind::Cluster, "main", &cluster_name)
@@ -165,9 +216,11 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
             .depends_on(&ids::sg("cluster"))
             .config(json!({ "version": cluster.version, "subnets": private, "security_group": ids::sg("cluster") })))?;
         // oidc_provider: {audience}. outputs: arn, url.
-        g.add(Resource::new(ResourceKind::OidcProvider, "main", &cluster_name)
-            .depends_on(&ids::cluster())
-            .config(json!({ "audience": "sts.amazonaws.com" })))?;
+        g.add(
+            Resource::new(ResourceKind::OidcProvider, "main", &cluster_name)
+                .depends_on(&ids::cluster())
+                .config(json!({ "audience": "sts.amazonaws.com" })),
+        )?;
         // node_pool: {instance_type, min, max, desired, subnets}. outputs: name, arn.
         for pool in &cluster.node_pools {
             let r = Resource::new(ResourceKind::NodePool, &pool.name, &pool.name)
@@ -185,9 +238,15 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
 
     if let Some(db) = &spec.database {
         // db_subnet_group: {subnets}. outputs: name.
-        g.add(Resource::new(ResourceKind::DbSubnetGroup, "main", n.name("db", NameStyle::hyphenated(255)))
+        g.add(
+            Resource::new(
+                ResourceKind::DbSubnetGroup,
+                "main",
+                n.name("db", NameStyle::hyphenated(255)),
+            )
             .depends_on_all(&private)
-            .config(json!({ "subnets": private })))?;
+            .config(json!({ "subnets": private })),
+        )?;
         // database: {engine_version, storage_gb, instance_class, database_name, username,
         // deletion_protection, password_secret_name, security_group, subnet_group}.
         // outputs: host, port, database, username, password_secret, arn.
@@ -210,12 +269,23 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
 
     if let Some(cache) = &spec.cache {
         // cache_subnet_group: {subnets}. outputs: name.
-        g.add(Resource::new(ResourceKind::CacheSubnetGroup, "main", n.name("cache", NameStyle::hyphenated(255)))
+        g.add(
+            Resource::new(
+                ResourceKind::CacheSubnetGroup,
+                "main",
+                n.name("cache", NameStyle::hyphenated(255)),
+            )
             .depends_on_all(&private)
-            .config(json!({ "subnets": private })))?;
+            .config(json!({ "subnets": private })),
+        )?;
         // cache: {engine_version, node_type, replicas, security_group, subnet_group}.
         // outputs: host, port, arn.
-        g.add(Resource::new(ResourceKind::Cache, "main", n.name("redis", NameStyle::hyphenated(40)))
+        g.add(
+            Resource::new(
+                ResourceKind::Cache,
+                "main",
+                n.name("redis", NameStyle::hyphenated(40)),
+            )
             .depends_on(&ids::cache_subnet_group())
             .depends_on(&ids::sg("cache"))
             .config(json!({
@@ -224,13 +294,20 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
                 "replicas": cache.replicas,
                 "security_group": ids::sg("cache"),
                 "subnet_group": ids::cache_subnet_group(),
-            })))?;
+            })),
+        )?;
     }
 
     // registry: {keep_images, scan_on_push}. name `<stack>-<env>/<name>`. outputs: name, arn, url.
     for reg in &spec.registries {
-        g.add(Resource::new(ResourceKind::Registry, &reg.name, format!("{}/{}", n.name("", NameStyle::hyphenated(200)), reg.name))
-            .config(json!({ "keep_images": reg.keep_images, "scan_on_push": true })))?;
+        g.add(
+            Resource::new(
+                ResourceKind::Registry,
+                &reg.name,
+                format!("{}/{}", n.name("", NameStyle::hyphenated(200)), reg.name),
+            )
+            .config(json!({ "keep_images": reg.keep_images, "scan_on_push": true })),
+        )?;
     }
 
     // secret: {source: {generated: {length}} | {from_env: {var}}, force_delete}.
@@ -240,16 +317,31 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
             SecretSource::Generated { length } => json!({ "generated": { "length": length } }),
             SecretSource::FromEnv { var } => json!({ "from_env": { "var": var } }),
         };
-        g.add(Resource::new(ResourceKind::Secret, &s.name, secret_name(spec, &s.name))
-            .config(json!({ "source": source, "force_delete": ephemeral })))?;
+        g.add(
+            Resource::new(ResourceKind::Secret, &s.name, secret_name(spec, &s.name))
+                .config(json!({ "source": source, "force_delete": ephemeral })),
+        )?;
     }
 
     // workload_identity: {namespace, service_account, audience, read_secrets: [secret ids],
     // pull_registries: [registry ids]}. outputs: name, arn, identity, subject.
     for w in &spec.workload_identities {
-        let secrets: Vec<ResourceId> = w.read_secrets.iter().map(|s| ResourceId::new(ResourceKind::Secret, s)).collect();
-        let registries: Vec<ResourceId> = w.pull_registries.iter().map(|r| ResourceId::new(ResourceKind::Registry, r)).collect();
-        g.add(Resource::new(ResourceKind::WorkloadIdentity, w.key(), n.name(&w.key(), NameStyle::hyphenated(64)))
+        let secrets: Vec<ResourceId> = w
+            .read_secrets
+            .iter()
+            .map(|s| ResourceId::new(ResourceKind::Secret, s))
+            .collect();
+        let registries: Vec<ResourceId> = w
+            .pull_registries
+            .iter()
+            .map(|r| ResourceId::new(ResourceKind::Registry, r))
+            .collect();
+        g.add(
+            Resource::new(
+                ResourceKind::WorkloadIdentity,
+                w.key(),
+                n.name(&w.key(), NameStyle::hyphenated(64)),
+            )
             .depends_on(&ids::oidc())
             .depends_on_all(&secrets)
             .depends_on_all(&registries)
@@ -259,7 +351,8 @@ pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, E
                 "audience": "sts.amazonaws.com",
                 "read_secrets": secrets,
                 "pull_registries": registries,
-            })))?;
+            })),
+        )?;
     }
 
     if !spec.apps.is_empty() {

@@ -1,36 +1,518 @@
-//! Placeholder: replaced by the real implementation.
+//! [`IdentityService`]: the IAM side of the stack — the EKS cluster role, the node role, the
+//! cluster's OIDC provider and one IRSA role per workload identity.
+//!
+//! Roles are found by name and judged by their tags; the OIDC provider by its ARN
+//! (`arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>`). An IRSA role trusts
+//! exactly one service account of the cluster ([`irsa_trust_policy`]) and carries one inline
+//! policy, `multicloud-access` ([`irsa_access_policy`]), scoped to exactly the secrets and
+//! repositories the spec grants. Deleting a role first detaches its managed policies, deletes
+//! its inline policies and removes it from instance profiles; a `DeleteConflict` is returned
+//! classified retryable.
+
+mod oidc;
+mod roles;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use multicloud_core::provider::{IdentityOps, Observation, OpContext, Outputs, ResourceOps};
+use aws_sdk_iam::types::Role;
+use multicloud_core::provider::{
+    IdentityOps, Observation, Observed, OpContext, Outputs, Owner, ResourceOps,
+};
+use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::{Value, json};
 
 use crate::clients::AwsClients;
+use crate::expand::ids;
+use crate::network::unsupported;
+use crate::tagging::{desired_tags, foreign, judge};
 
-/// Placeholder.
+pub use oidc::{EKS_OIDC_THUMBPRINT, issuer_host_path};
+pub(crate) use oidc::{delete_oidc_provider, get_provider, list_provider_arns};
+pub(crate) use roles::{delete_role, role_tags};
+
+/// The name of the inline policy of an IRSA role.
+pub const ACCESS_POLICY_NAME: &str = "multicloud-access";
+
+/// The trust policy letting AWS service `service` (`eks.amazonaws.com`,
+/// `ec2.amazonaws.com`) assume a role.
+pub fn service_trust_policy(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole",
+        }],
+    })
+}
+
+/// The trust policy of an IRSA role: web identities from the cluster's OIDC provider
+/// `oidc_provider_arn`, for exactly `system:serviceaccount:<namespace>:<service_account>`
+/// and audience `sts.amazonaws.com`. `issuer` may be given with or without `https://`.
+pub fn irsa_trust_policy(
+    oidc_provider_arn: &str,
+    issuer: &str,
+    namespace: &str,
+    service_account: &str,
+) -> Value {
+    let issuer = issuer_host_path(issuer);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": oidc_provider_arn },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{issuer}:sub"): format!("system:serviceaccount:{namespace}:{service_account}"),
+                    format!("{issuer}:aud"): "sts.amazonaws.com",
+                }
+            },
+        }],
+    })
+}
+
+/// The inline policy of an IRSA role: read exactly `secret_arns` and pull from exactly
+/// `repository_arns` (plus `ecr:GetAuthorizationToken`, which cannot be scoped to a
+/// resource). `None` when it grants nothing.
+pub fn irsa_access_policy(secret_arns: &[String], repository_arns: &[String]) -> Option<Value> {
+    let mut statements = Vec::new();
+    if !secret_arns.is_empty() {
+        statements.push(json!({
+            "Sid": "ReadSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": secret_arns,
+        }));
+    }
+    if !repository_arns.is_empty() {
+        statements.push(json!({
+            "Sid": "PullImages",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+            ],
+            "Resource": repository_arns,
+        }));
+        statements.push(json!({
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        }));
+    }
+    (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
+}
+
+/// `arn` (an `arn:aws:...` managed policy ARN) in `partition` (`aws-cn`, `aws-us-gov`).
+pub fn policy_arn_in_partition(arn: &str, partition: &str) -> String {
+    match arn.strip_prefix("arn:aws:") {
+        Some(rest) if partition != "aws" => format!("arn:{partition}:{rest}"),
+        _ => arn.to_string(),
+    }
+}
+
+/// Parses a policy document as IAM returns it: URL-encoded (`%7B%22Version%22…`), or plain
+/// JSON.
+pub fn decode_policy_document(doc: &str) -> Result<Value, ProviderError> {
+    let text = if doc.trim_start().starts_with('{') {
+        doc.to_string()
+    } else {
+        let bytes = doc.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex_pair = doc.get(i + 1..i + 3).unwrap_or_default();
+                let byte = hex::decode(hex_pair)
+                    .ok()
+                    .and_then(|b| b.first().copied())
+                    .ok_or_else(|| {
+                        ProviderError::invalid(format!("bad escape at {i} in policy document"))
+                    })?;
+                out.push(byte);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out)
+            .map_err(|e| ProviderError::invalid(format!("policy document: {e}")))?
+    };
+    serde_json::from_str(&text).map_err(|e| ProviderError::invalid(format!("policy document: {e}")))
+}
+
+/// The IAM family: cluster and node roles, the OIDC provider and IRSA roles. Federated
+/// credentials and role assignments are Azure's and are refused.
 #[derive(Debug, Clone)]
 pub struct IdentityService {
     clients: Arc<AwsClients>,
+}
+
+/// The desired IRSA documents of a workload identity.
+struct Irsa {
+    trust: Value,
+    access: Option<Value>,
+    subject: String,
+}
+
+fn config_list<'a>(ctx: &'a OpContext<'_>, key: &str) -> impl Iterator<Item = &'a str> {
+    ctx.resource
+        .config
+        .get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
 }
 
 impl IdentityService {
     pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
         Self { clients }
     }
+
+    fn irsa(&self, ctx: &OpContext<'_>) -> Result<Irsa, ProviderError> {
+        let provider_arn = ctx.dep_str(&ids::oidc(), "arn")?;
+        let issuer = ctx.dep_str(&ids::oidc(), "url")?;
+        let namespace = ctx.config_str("namespace")?;
+        let service_account = ctx.config_str("service_account")?;
+        let arns = |key: &str| -> Result<Vec<String>, ProviderError> {
+            config_list(ctx, key)
+                .map(|id| {
+                    ctx.dep_str(&ResourceId::from(id), "arn")
+                        .map(str::to_string)
+                })
+                .collect()
+        };
+        Ok(Irsa {
+            trust: irsa_trust_policy(provider_arn, issuer, namespace, service_account),
+            access: irsa_access_policy(&arns("read_secrets")?, &arns("pull_registries")?),
+            subject: format!("system:serviceaccount:{namespace}:{service_account}"),
+        })
+    }
+
+    fn role_outputs(ctx: &OpContext<'_>, role: &Role) -> Outputs {
+        let mut o = Outputs::new();
+        o.insert("name".into(), json!(role.role_name()));
+        o.insert("arn".into(), json!(role.arn()));
+        if ctx.resource.kind == ResourceKind::WorkloadIdentity {
+            o.insert("identity".into(), json!(role.arn()));
+            if let (Ok(ns), Ok(sa)) = (
+                ctx.config_str("namespace"),
+                ctx.config_str("service_account"),
+            ) {
+                o.insert(
+                    "subject".into(),
+                    json!(format!("system:serviceaccount:{ns}:{sa}")),
+                );
+            }
+        }
+        o
+    }
+
+    fn role_name<'a>(ctx: &'a OpContext<'_>) -> &'a str {
+        ctx.recorded_str("name").unwrap_or(&ctx.resource.name)
+    }
+
+    /// The ARN of the OIDC provider of `ctx`: recorded, else derived from the cluster's issuer.
+    /// `None` when neither is known (no cluster yet: no provider either).
+    async fn oidc_arn(&self, ctx: &OpContext<'_>) -> Result<Option<String>, ProviderError> {
+        if let Some(arn) = ctx.recorded_str("arn") {
+            return Ok(Some(arn.to_string()));
+        }
+        match ctx.dep_str(&ids::cluster(), "oidc_issuer") {
+            Ok(issuer) => oidc::provider_arn(&self.clients, issuer).await.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The existing role of `ctx` if it is ours, else a new one trusting `trust`; with
+    /// whether it was created now.
+    async fn ensure_role(
+        &self,
+        ctx: &OpContext<'_>,
+        trust: &Value,
+    ) -> Result<(Role, bool), ProviderError> {
+        let c = &self.clients;
+        let name = &ctx.resource.name;
+        let adopt = |live: roles::LiveRole| match judge(&ctx.stack.ownership, &live.tags) {
+            Owner::Us => Ok((live.role, false)),
+            owner => Err(foreign(ctx.resource.id.as_str(), name, &owner)),
+        };
+        if let Some(live) = roles::find_role(c, name).await? {
+            return adopt(live);
+        }
+        let tags = desired_tags(name, &ctx.resource.tags, &[]);
+        let description = format!(
+            "multicloud {} of stack {}",
+            ctx.resource.id, ctx.stack.stack
+        );
+        match roles::create_role(c, name, trust, &description, &tags).await? {
+            Some(role) => Ok((role, true)),
+            None => match roles::find_role(c, name).await? {
+                Some(live) => adopt(live),
+                None => Err(ProviderError::new(
+                    ErrorKind::EventualConsistency,
+                    format!("role {name} exists but cannot be read yet"),
+                )),
+            },
+        }
+    }
+
+    /// Puts the trust policy (when it differs) and the inline access policy of an IRSA role.
+    async fn apply_irsa(
+        &self,
+        role: &Role,
+        irsa: &Irsa,
+        trust_current: bool,
+    ) -> Result<(), ProviderError> {
+        let c = &self.clients;
+        let name = role.role_name();
+        let same_trust = trust_current
+            || role
+                .assume_role_policy_document()
+                .and_then(|d| decode_policy_document(d).ok())
+                .is_some_and(|d| d == irsa.trust);
+        if !same_trust {
+            roles::update_trust(c, name, &irsa.trust).await?;
+        }
+        match &irsa.access {
+            Some(doc) => roles::put_inline_policy(c, name, ACCESS_POLICY_NAME, doc).await,
+            None => roles::delete_inline_policy(c, name, ACCESS_POLICY_NAME).await,
+        }
+    }
+
+    async fn create_oidc(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let c = &self.clients;
+        let issuer = ctx.dep_str(&ids::cluster(), "oidc_issuer")?;
+        let audience = ctx.config_str("audience").unwrap_or("sts.amazonaws.com");
+        let arn = oidc::provider_arn(c, issuer).await?;
+        let existing = match oidc::find_provider(c, &arn).await? {
+            Some(p) => Some(p),
+            None => {
+                let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+                match oidc::create_provider(c, issuer, audience, &tags).await? {
+                    Some(created) => return Ok(oidc_outputs(&created, issuer)),
+                    None => oidc::get_provider(c, &arn).await?,
+                }
+            }
+        };
+        let p = existing.ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::EventualConsistency,
+                format!("OIDC provider {arn} not visible yet"),
+            )
+        })?;
+        match judge(&ctx.stack.ownership, &p.tags) {
+            Owner::Us => {
+                oidc::ensure_audience(c, &p, audience).await?;
+                Ok(oidc_outputs(&p.arn, &p.url))
+            }
+            owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
+        }
+    }
+}
+
+fn oidc_outputs(arn: &str, issuer: &str) -> Outputs {
+    let mut o = Outputs::new();
+    o.insert("arn".into(), json!(arn));
+    o.insert("url".into(), json!(issuer_host_path(issuer)));
+    o
+}
+
+fn is_role(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::ClusterRole | ResourceKind::NodeRole | ResourceKind::WorkloadIdentity
+    )
 }
 
 #[async_trait]
 impl ResourceOps for IdentityService {
-    async fn observe(&self, _ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        let _ = &self.clients;
-        Err(ProviderError::new(ErrorKind::Unsupported, "not implemented"))
+    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        let c = &self.clients;
+        let kind = ctx.resource.kind;
+        if is_role(kind) {
+            let Some(live) = roles::find_role(c, Self::role_name(ctx)).await? else {
+                return Ok(Observation::Absent);
+            };
+            // Drift we can tell from the read: an IRSA trust policy that is not the desired one.
+            let drifted = kind == ResourceKind::WorkloadIdentity
+                && self.irsa(ctx).ok().is_some_and(|irsa| {
+                    live.role
+                        .assume_role_policy_document()
+                        .and_then(|d| decode_policy_document(d).ok())
+                        .is_some_and(|d| d != irsa.trust)
+                });
+            return Ok(Observation::Present(Observed {
+                provider_id: Some(live.role.arn().to_string()),
+                owner: judge(&ctx.stack.ownership, &live.tags),
+                outputs: Self::role_outputs(ctx, &live.role),
+                drifted,
+            }));
+        }
+        if kind != ResourceKind::OidcProvider {
+            return Err(unsupported("identity", kind));
+        }
+        let Some(arn) = self.oidc_arn(ctx).await? else {
+            return Ok(Observation::Absent);
+        };
+        Ok(match oidc::find_provider(c, &arn).await? {
+            None => Observation::Absent,
+            Some(p) => Observation::Present(Observed {
+                provider_id: Some(p.arn.clone()),
+                owner: judge(&ctx.stack.ownership, &p.tags),
+                outputs: oidc_outputs(&p.arn, &p.url),
+                drifted: false,
+            }),
+        })
     }
-    async fn create(&self, _ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        Err(ProviderError::new(ErrorKind::Unsupported, "not implemented"))
+
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let c = &self.clients;
+        match ctx.resource.kind {
+            ResourceKind::ClusterRole | ResourceKind::NodeRole => {
+                let trust = service_trust_policy(ctx.config_str("service")?);
+                let (role, _) = self.ensure_role(ctx, &trust).await?;
+                for arn in config_list(ctx, "managed_policies") {
+                    roles::attach_policy(
+                        c,
+                        role.role_name(),
+                        &policy_arn_in_partition(arn, c.partition()),
+                    )
+                    .await?;
+                }
+                Ok(Self::role_outputs(ctx, &role))
+            }
+            ResourceKind::WorkloadIdentity => {
+                let irsa = self.irsa(ctx)?;
+                let (role, created) = self.ensure_role(ctx, &irsa.trust).await?;
+                self.apply_irsa(&role, &irsa, created).await?;
+                Ok(Self::role_outputs(ctx, &role))
+            }
+            ResourceKind::OidcProvider => self.create_oidc(ctx).await,
+            kind => Err(unsupported("identity", kind)),
+        }
     }
-    async fn delete(&self, _ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        Err(ProviderError::new(ErrorKind::Unsupported, "not implemented"))
+
+    fn supports_update(&self, kind: ResourceKind) -> bool {
+        kind == ResourceKind::WorkloadIdentity
+    }
+
+    async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        if ctx.resource.kind != ResourceKind::WorkloadIdentity {
+            return Err(ProviderError::new(
+                ErrorKind::Unsupported,
+                format!("{} cannot be updated in place", ctx.resource.kind),
+            ));
+        }
+        let irsa = self.irsa(ctx)?;
+        let name = Self::role_name(ctx);
+        let live = roles::find_role(&self.clients, name)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::not_found(format!("{}: role {name} does not exist", ctx.resource.id))
+            })?;
+        let owner = judge(&ctx.stack.ownership, &live.tags);
+        if owner != Owner::Us {
+            return Err(foreign(ctx.resource.id.as_str(), name, &owner));
+        }
+        self.apply_irsa(&live.role, &irsa, false).await?;
+        let mut outputs = Self::role_outputs(ctx, &live.role);
+        outputs.insert("subject".into(), json!(irsa.subject));
+        Ok(outputs)
+    }
+
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        let c = &self.clients;
+        let kind = ctx.resource.kind;
+        if is_role(kind) {
+            let name = match ctx.recorded_str("name") {
+                Some(name) => name.to_string(),
+                None => match roles::find_role(c, &ctx.resource.name).await? {
+                    None => return Ok(()),
+                    Some(live) => match judge(&ctx.stack.ownership, &live.tags) {
+                        Owner::Us => ctx.resource.name.clone(),
+                        owner => {
+                            return Err(foreign(
+                                ctx.resource.id.as_str(),
+                                &ctx.resource.name,
+                                &owner,
+                            ));
+                        }
+                    },
+                },
+            };
+            return delete_role(c, &name).await;
+        }
+        if kind != ResourceKind::OidcProvider {
+            return Err(unsupported("identity", kind));
+        }
+        if let Some(arn) = ctx.recorded_str("arn") {
+            return delete_oidc_provider(c, arn).await;
+        }
+        let Some(arn) = self.oidc_arn(ctx).await? else {
+            return Ok(());
+        };
+        match oidc::find_provider(c, &arn).await? {
+            None => Ok(()),
+            Some(p) => match judge(&ctx.stack.ownership, &p.tags) {
+                Owner::Us => delete_oidc_provider(c, &arn).await,
+                owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
+            },
+        }
     }
 }
+
 impl IdentityOps for IdentityService {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_arns_follow_the_partition() {
+        let arn = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy";
+        assert_eq!(policy_arn_in_partition(arn, "aws"), arn);
+        assert_eq!(
+            policy_arn_in_partition(arn, "aws-cn"),
+            "arn:aws-cn:iam::aws:policy/AmazonEKSClusterPolicy"
+        );
+    }
+
+    #[test]
+    fn policy_documents_decode_url_encoded_or_plain() {
+        let doc = service_trust_policy("eks.amazonaws.com");
+        let encoded: String = doc
+            .to_string()
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        assert_eq!(decode_policy_document(&encoded).ok(), Some(doc.clone()));
+        assert_eq!(decode_policy_document(&doc.to_string()).ok(), Some(doc));
+        assert!(decode_policy_document("%7").is_err());
+    }
+
+    #[test]
+    fn access_policy_omits_empty_statements() {
+        assert_eq!(irsa_access_policy(&[], &[]), None);
+        let only_secrets = irsa_access_policy(&["arn:s".into()], &[]);
+        let statements = only_secrets
+            .as_ref()
+            .and_then(|p| p["Statement"].as_array())
+            .map(Vec::len);
+        assert_eq!(statements, Some(1));
+    }
+}

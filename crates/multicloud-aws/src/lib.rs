@@ -1,1 +1,37 @@
-//! placeholder
+//! # multicloud-aws
+//!
+//! The AWS provider of multicloud, built on the official `aws-sdk-rust` crates: it turns
+//! the cloud-neutral resources of a `multicloud_core::StackSpec` into VPCs, EKS clusters,
+//! RDS, ElastiCache, ECR, Secrets Manager and IAM resources.
+//!
+//! Besides the provider, the crate offers:
+//!
+//! - [`eks_token`]: bearer tokens for the Kubernetes API of an EKS cluster, computed
+//!   locally exactly like `aws eks get-token` (a SigV4-presigned STS `GetCallerIdentity`
+//!   URL), so no `aws` CLI or exec plugin is needed.
+//! - `testing` (feature `testing`): starts and resets a local
+//!   [moto](https://github.com/getmoto/moto) server and hands out SDK configurations
+//!   pointing at it, for integration tests that talk to a real AWS API implementation
+//!   without an AWS account.
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub mod eks_token;
+
+pub mod cache;
+pub mod clients;
+pub mod cluster;
+pub mod database;
+pub mod error;
+pub mod expand;
+pub mod identity;
+pub mod network;
+pub mod provider;
+pub mod registry;
+pub mod secrets;
+pub mod sweeper;
+pub mod tagging;
+
+pub use clients::{ApiCalls, AwsClients};
+pub use provider::{AwsProvider, AwsProviderBuilder};

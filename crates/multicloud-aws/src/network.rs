@@ -1,14 +1,135 @@
-//! Placeholder: replaced by the real implementation.
+//! [`NetworkService`]: the VPC, its subnets, the internet gateway, the public route table and
+//! the security groups, on EC2.
+//!
+//! Every resource is tagged at creation (`TagSpecifications`: `Name` = the resource's
+//! physical name plus the stack's ownership tags), found again by its recorded id or else by
+//! its `Name` tag within the stack's VPC, and judged by its ownership tags: `create` adopts a
+//! resource of ours (finishing any step an interrupted run left undone — VPC DNS attributes,
+//! gateway attachment, routes and associations, ingress rules) and refuses one that is not.
+//!
+//! ## Teardown
+//! Deletion removes what blocks each resource first: gateways are detached, route tables
+//! disassociated, security-group ingress revoked, and network interfaces left `available` in
+//! a subnet, security group or VPC (by the VPC CNI or by load balancers) deleted. Load
+//! balancers themselves (and the interfaces they hold) are not removed here: the engine
+//! deletes the Kubernetes `LoadBalancer` Services before the network, and the
+//! [`Sweeper`](crate::sweeper::Sweeper) handles stacks left behind. A `DependencyViolation`
+//! is returned classified as retryable: the engine retries it with backoff.
 
+mod enis;
+mod routes;
+mod security_groups;
+mod subnets;
+mod vpc;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use multicloud_core::provider::{NetworkOps, Observation, OpContext, Outputs, ResourceOps};
+use aws_sdk_ec2::types::{InternetGateway, RouteTable, SecurityGroup, Subnet, Vpc};
+use multicloud_core::provider::{
+    NetworkOps, Observation, Observed, OpContext, Outputs, Owner, ResourceOps,
+};
+use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
+use crate::expand::ids;
+use crate::tagging::{ec2_tag_map, foreign, judge};
 
-/// Placeholder.
+pub(crate) use enis::delete_leftover_enis;
+pub(crate) use routes::delete_route_table;
+pub(crate) use security_groups::{delete_security_group, revoke_security_group_ingress};
+pub(crate) use subnets::delete_subnet;
+pub(crate) use vpc::{delete_internet_gateway, delete_vpc};
+
+/// Turns a [`ErrorKind::NotFound`] error into `None`.
+pub(crate) fn none_if_not_found<T>(
+    r: Result<T, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Turns a "does not exist" error into success (deleting what is gone). Besides
+/// [`ErrorKind::NotFound`], this covers EC2's `*.NotFound` codes, which a mutating call
+/// classifies as eventual consistency.
+pub(crate) fn ok_if_not_found(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    match r {
+        Err(e)
+            if e.kind() == ErrorKind::NotFound
+                || e.code().is_some_and(|c| c.ends_with(".NotFound")) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// The error for a kind this service does not manage.
+pub(crate) fn unsupported(service: &str, kind: ResourceKind) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Unsupported,
+        format!("the AWS {service} service does not manage {kind} resources"),
+    )
+}
+
+/// A network resource as EC2 describes it.
+#[derive(Debug, Clone)]
+enum Live {
+    Vpc(Box<Vpc>),
+    Subnet(Box<Subnet>),
+    Igw(Box<InternetGateway>),
+    RouteTable(Box<RouteTable>),
+    SecurityGroup(Box<SecurityGroup>),
+}
+
+impl Live {
+    fn id(&self) -> &str {
+        match self {
+            Live::Vpc(v) => v.vpc_id(),
+            Live::Subnet(s) => s.subnet_id(),
+            Live::Igw(g) => g.internet_gateway_id(),
+            Live::RouteTable(r) => r.route_table_id(),
+            Live::SecurityGroup(g) => g.group_id(),
+        }
+        .unwrap_or_default()
+    }
+
+    fn tags(&self) -> BTreeMap<String, String> {
+        ec2_tag_map(match self {
+            Live::Vpc(v) => v.tags(),
+            Live::Subnet(s) => s.tags(),
+            Live::Igw(g) => g.tags(),
+            Live::RouteTable(r) => r.tags(),
+            Live::SecurityGroup(g) => g.tags(),
+        })
+    }
+
+    fn outputs(&self) -> Outputs {
+        match self {
+            Live::Vpc(v) => vpc::vpc_outputs(v),
+            Live::Subnet(s) => subnets::subnet_outputs(s),
+            Live::Igw(g) => vpc::igw_outputs(g),
+            Live::RouteTable(r) => routes::route_table_outputs(r),
+            Live::SecurityGroup(g) => security_groups::sg_outputs(g),
+        }
+    }
+}
+
+/// Where to look for a resource: its recorded id, else its `Name` tag (within the VPC).
+#[derive(Debug, Clone, Copy)]
+struct Lookup<'a> {
+    id: Option<&'a str>,
+    name: &'a str,
+    vpc: Option<&'a str>,
+}
+
+/// The network family on EC2: VPC, subnets, internet gateway, route tables and security
+/// groups. Resource groups are Azure's and are refused.
 #[derive(Debug, Clone)]
 pub struct NetworkService {
     clients: Arc<AwsClients>,
@@ -18,19 +139,134 @@ impl NetworkService {
     pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
         Self { clients }
     }
+
+    /// Every candidate for the resource of `ctx`, the one of ours first.
+    async fn find(&self, ctx: &OpContext<'_>) -> Result<Option<Live>, ProviderError> {
+        let c = &self.clients;
+        let lookup = Lookup {
+            id: ctx.recorded_str("id"),
+            name: &ctx.resource.name,
+            vpc: ctx.dep_str(&ids::vpc(), "id").ok(),
+        };
+        let found: Vec<Live> = match ctx.resource.kind {
+            ResourceKind::Vpc => vpc::find_vpcs(c, lookup)
+                .await?
+                .into_iter()
+                .map(|x| Live::Vpc(Box::new(x)))
+                .collect(),
+            ResourceKind::Subnet => subnets::find_subnets(c, lookup)
+                .await?
+                .into_iter()
+                .map(|x| Live::Subnet(Box::new(x)))
+                .collect(),
+            ResourceKind::InternetGateway => vpc::find_igws(c, lookup)
+                .await?
+                .into_iter()
+                .map(|x| Live::Igw(Box::new(x)))
+                .collect(),
+            ResourceKind::RouteTable => routes::find_route_tables(c, lookup)
+                .await?
+                .into_iter()
+                .map(|x| Live::RouteTable(Box::new(x)))
+                .collect(),
+            ResourceKind::SecurityGroup => security_groups::find_security_groups(c, lookup)
+                .await?
+                .into_iter()
+                .map(|x| Live::SecurityGroup(Box::new(x)))
+                .collect(),
+            kind => return Err(unsupported("network", kind)),
+        };
+        // Several resources may carry the same Name tag: prefer ours.
+        let ours = found
+            .iter()
+            .position(|l| judge(&ctx.stack.ownership, &l.tags()) == Owner::Us);
+        Ok(match ours {
+            Some(i) => found.into_iter().nth(i),
+            None => found.into_iter().next(),
+        })
+    }
+
+    /// Finishes the set-up of an adopted resource (steps an interrupted run left undone).
+    async fn complete(&self, ctx: &OpContext<'_>, live: &Live) -> Result<(), ProviderError> {
+        let c = &self.clients;
+        match live {
+            Live::Vpc(v) => vpc::ensure_vpc_attributes(c, v.vpc_id().unwrap_or_default()).await,
+            Live::Subnet(s) => subnets::ensure_subnet(c, ctx, s).await,
+            Live::Igw(g) => vpc::ensure_igw_attached(c, ctx, g).await,
+            Live::RouteTable(r) => routes::ensure_routes(c, ctx, r).await,
+            Live::SecurityGroup(g) => security_groups::ensure_ingress(c, ctx, g).await,
+        }
+    }
 }
 
 #[async_trait]
 impl ResourceOps for NetworkService {
-    async fn observe(&self, _ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        let _ = &self.clients;
-        Err(ProviderError::new(ErrorKind::Unsupported, "not implemented"))
+    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        Ok(match self.find(ctx).await? {
+            None => Observation::Absent,
+            Some(live) => Observation::Present(Observed {
+                provider_id: Some(live.id().to_string()),
+                owner: judge(&ctx.stack.ownership, &live.tags()),
+                outputs: live.outputs(),
+                drifted: false,
+            }),
+        })
     }
-    async fn create(&self, _ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        Err(ProviderError::new(ErrorKind::Unsupported, "not implemented"))
+
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        if let Some(live) = self.find(ctx).await? {
+            return match judge(&ctx.stack.ownership, &live.tags()) {
+                Owner::Us => {
+                    self.complete(ctx, &live).await?;
+                    Ok(live.outputs())
+                }
+                owner => Err(foreign(ctx.resource.id.as_str(), live.id(), &owner)),
+            };
+        }
+        let c = &self.clients;
+        match ctx.resource.kind {
+            ResourceKind::Vpc => vpc::create_vpc(c, ctx).await,
+            ResourceKind::Subnet => subnets::create_subnet(c, ctx).await,
+            ResourceKind::InternetGateway => vpc::create_igw(c, ctx).await,
+            ResourceKind::RouteTable => routes::create_route_table(c, ctx).await,
+            ResourceKind::SecurityGroup => security_groups::create_security_group(c, ctx).await,
+            kind => Err(unsupported("network", kind)),
+        }
     }
-    async fn delete(&self, _ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        Err(ProviderError::new(ErrorKind::Unsupported, "not implemented"))
+
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        let kind = ctx.resource.kind;
+        if !matches!(
+            kind,
+            ResourceKind::Vpc
+                | ResourceKind::Subnet
+                | ResourceKind::InternetGateway
+                | ResourceKind::RouteTable
+                | ResourceKind::SecurityGroup
+        ) {
+            return Err(unsupported("network", kind));
+        }
+        // The recorded id is ours by construction; without one, only delete what our tags
+        // say is ours.
+        let id = match ctx.recorded_str("id") {
+            Some(id) => id.to_string(),
+            None => match self.find(ctx).await? {
+                None => return Ok(()),
+                Some(live) => match judge(&ctx.stack.ownership, &live.tags()) {
+                    Owner::Us => live.id().to_string(),
+                    owner => return Err(foreign(ctx.resource.id.as_str(), live.id(), &owner)),
+                },
+            },
+        };
+        let c = &self.clients;
+        match kind {
+            ResourceKind::Vpc => delete_vpc(c, &id).await,
+            ResourceKind::Subnet => delete_subnet(c, &id).await,
+            ResourceKind::InternetGateway => delete_internet_gateway(c, &id).await,
+            ResourceKind::RouteTable => delete_route_table(c, &id).await,
+            _ => delete_security_group(c, &id).await,
+        }
     }
 }
+
 impl NetworkOps for NetworkService {}

@@ -1,0 +1,189 @@
+//! The IAM OpenID Connect provider registering the EKS cluster's issuer, which IRSA roles
+//! trust.
+
+use std::collections::BTreeMap;
+
+use multicloud_core::{ErrorKind, ProviderError};
+
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::network::{none_if_not_found, ok_if_not_found};
+use crate::tagging::{iam_tag_map, iam_tags};
+
+/// The thumbprint registered with the provider: the SHA-1 of the root CA of the EKS issuer
+/// endpoints (Amazon Root CA 1 / Starfield chain). IAM no longer validates thumbprints for
+/// issuers hosted by AWS (EKS included: it trusts them through its own CA library), but the
+/// API still requires one 40-hex-digit value.
+pub const EKS_OIDC_THUMBPRINT: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
+
+/// The issuer without its scheme and trailing slash (`oidc.eks.<region>.amazonaws.com/id/X`),
+/// as IAM writes it in provider ARNs and condition keys.
+pub fn issuer_host_path(issuer: &str) -> &str {
+    issuer
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+}
+
+/// `arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>`.
+pub(crate) async fn provider_arn(c: &AwsClients, issuer: &str) -> Result<String, ProviderError> {
+    c.arn(
+        "iam",
+        true,
+        &format!("oidc-provider/{}", issuer_host_path(issuer)),
+    )
+    .await
+}
+
+/// A registered provider.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveProvider {
+    pub(crate) arn: String,
+    pub(crate) url: String,
+    pub(crate) client_ids: Vec<String>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+/// Every registered provider ARN (`ListOpenIDConnectProviders`).
+pub(crate) async fn list_provider_arns(c: &AwsClients) -> Result<Vec<String>, ProviderError> {
+    let out = c
+        .iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Read, "iam ListOpenIDConnectProviders"))?;
+    Ok(out
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn().map(str::to_string))
+        .collect())
+}
+
+/// The provider with `arn` (listed, then read with its tags), or `None`.
+pub(crate) async fn find_provider(
+    c: &AwsClients,
+    arn: &str,
+) -> Result<Option<LiveProvider>, ProviderError> {
+    if !list_provider_arns(c).await?.iter().any(|a| a == arn) {
+        return Ok(None);
+    }
+    get_provider(c, arn).await
+}
+
+/// `GetOpenIDConnectProvider` with its tags, or `None`.
+pub(crate) async fn get_provider(
+    c: &AwsClients,
+    arn: &str,
+) -> Result<Option<LiveProvider>, ProviderError> {
+    let out = none_if_not_found(
+        c.iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "iam GetOpenIDConnectProvider")),
+    )?;
+    let Some(out) = out else {
+        return Ok(None);
+    };
+    let tags = if out.tags().is_empty() {
+        let listed = c
+            .iam
+            .list_open_id_connect_provider_tags()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "iam ListOpenIDConnectProviderTags"));
+        none_if_not_found(listed)?
+            .map(|o| iam_tag_map(o.tags()))
+            .unwrap_or_default()
+    } else {
+        iam_tag_map(out.tags())
+    };
+    Ok(Some(LiveProvider {
+        arn: arn.to_string(),
+        url: issuer_host_path(out.url().unwrap_or_default()).to_string(),
+        client_ids: out.client_id_list().to_vec(),
+        tags,
+    }))
+}
+
+/// Registers `issuer` for `audience`, tagged. `Ok(None)` when it exists already (the caller
+/// judges it).
+pub(crate) async fn create_provider(
+    c: &AwsClients,
+    issuer: &str,
+    audience: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<String>, ProviderError> {
+    let r = c
+        .iam
+        .create_open_id_connect_provider()
+        .url(format!("https://{}", issuer_host_path(issuer)))
+        .client_id_list(audience)
+        .thumbprint_list(EKS_OIDC_THUMBPRINT)
+        .set_tags(Some(iam_tags(tags)?))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "iam CreateOpenIDConnectProvider"));
+    match r {
+        Ok(out) => out
+            .open_id_connect_provider_arn()
+            .map(|a| Some(a.to_string()))
+            .ok_or_else(|| {
+                ProviderError::invalid("iam CreateOpenIDConnectProvider returned no ARN")
+            }),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Adds `audience` to an adopted provider that lacks it.
+pub(crate) async fn ensure_audience(
+    c: &AwsClients,
+    p: &LiveProvider,
+    audience: &str,
+) -> Result<(), ProviderError> {
+    if p.client_ids.iter().any(|id| id == audience) {
+        return Ok(());
+    }
+    c.iam
+        .add_client_id_to_open_id_connect_provider()
+        .open_id_connect_provider_arn(&p.arn)
+        .client_id(audience)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(e, Op::Update, "iam AddClientIDToOpenIDConnectProvider"))
+}
+
+/// Deletes the provider with `arn`; a missing one is not an error.
+pub(crate) async fn delete_oidc_provider(c: &AwsClients, arn: &str) -> Result<(), ProviderError> {
+    ok_if_not_found(
+        c.iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "iam DeleteOpenIDConnectProvider")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_host_path_drops_scheme_and_trailing_slash() {
+        assert_eq!(
+            issuer_host_path("https://oidc.eks.us-east-1.amazonaws.com/id/ABC/"),
+            "oidc.eks.us-east-1.amazonaws.com/id/ABC"
+        );
+        assert_eq!(
+            issuer_host_path("oidc.example.com/id/1"),
+            "oidc.example.com/id/1"
+        );
+        assert_eq!(EKS_OIDC_THUMBPRINT.len(), 40);
+    }
+}

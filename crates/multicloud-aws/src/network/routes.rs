@@ -1,0 +1,217 @@
+//! The public route table: a default route to the internet gateway, associated with the
+//! public subnets.
+
+use aws_sdk_ec2::types::{ResourceType, RouteTable};
+use multicloud_core::provider::{OpContext, Outputs};
+use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::{Value, json};
+
+use super::{Lookup, ok_if_not_found};
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::expand::ids;
+use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+
+/// Route tables matching `lookup` (by `Name` tag within the VPC when it is known).
+pub(super) async fn find_route_tables(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+) -> Result<Vec<RouteTable>, ProviderError> {
+    let req = c.ec2.describe_route_tables();
+    let req = match lookup.id {
+        Some(id) => req.route_table_ids(id),
+        None => {
+            let req = req.filters(ec2_filter("tag:Name", lookup.name));
+            match lookup.vpc {
+                Some(vpc) => req.filters(ec2_filter("vpc-id", vpc)),
+                None => req,
+            }
+        }
+    };
+    let out = super::none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables")),
+    )?;
+    Ok(out
+        .map(|o| o.route_tables.unwrap_or_default())
+        .unwrap_or_default())
+}
+
+/// Outputs of a route table: `id`, `vpc_id`.
+pub(super) fn route_table_outputs(r: &RouteTable) -> Outputs {
+    let mut o = Outputs::new();
+    o.insert("id".into(), json!(r.route_table_id().unwrap_or_default()));
+    o.insert("vpc_id".into(), json!(r.vpc_id().unwrap_or_default()));
+    o
+}
+
+/// The desired route: (destination, internet gateway id), and the subnet ids to associate.
+fn desired(ctx: &OpContext<'_>) -> Result<(String, String, Vec<String>), ProviderError> {
+    let destination = ctx.config_str("destination")?.to_string();
+    let igw = match ctx.dep_str(&ids::igw(), "id") {
+        Ok(id) => id.to_string(),
+        Err(e) => ctx
+            .deps_of_kind(ResourceKind::InternetGateway)
+            .find_map(|(_, o)| o.get("id").and_then(Value::as_str))
+            .map(str::to_string)
+            .ok_or(e)?,
+    };
+    let subnets = ctx
+        .resource
+        .config
+        .get("subnets")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            let id = s.as_str().ok_or_else(|| {
+                ProviderError::invalid(format!(
+                    "{}: `subnets` must list resource ids",
+                    ctx.resource.id
+                ))
+            })?;
+            ctx.dep_str(&ResourceId::from(id), "id").map(str::to_string)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((destination, igw, subnets))
+}
+
+/// Creates the route table in the VPC, tagged, with config `destination` routed to the
+/// internet gateway and associated with each subnet of config `subnets`.
+pub(super) async fn create_route_table(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+) -> Result<Outputs, ProviderError> {
+    let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
+    let (destination, igw, subnets) = desired(ctx)?;
+    let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+    let out = c
+        .ec2
+        .create_route_table()
+        .vpc_id(vpc_id)
+        .tag_specifications(ec2_tag_spec(ResourceType::RouteTable, &tags))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 CreateRouteTable"))?;
+    let table = out
+        .route_table
+        .ok_or_else(|| ProviderError::invalid("ec2 CreateRouteTable returned no route table"))?;
+    let rt_id = table.route_table_id().unwrap_or_default();
+    add_route(c, rt_id, &destination, &igw).await?;
+    for subnet in &subnets {
+        associate(c, rt_id, subnet).await?;
+    }
+    Ok(route_table_outputs(&table))
+}
+
+/// Adds the route and associations an interrupted run left out of an adopted table.
+pub(super) async fn ensure_routes(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    r: &RouteTable,
+) -> Result<(), ProviderError> {
+    let (destination, igw, subnets) = desired(ctx)?;
+    let rt_id = r.route_table_id().unwrap_or_default();
+    let has_route = r.routes().iter().any(|route| {
+        (route.destination_cidr_block() == Some(destination.as_str())
+            || route.destination_ipv6_cidr_block() == Some(destination.as_str()))
+            && route.gateway_id() == Some(igw.as_str())
+    });
+    if !has_route {
+        add_route(c, rt_id, &destination, &igw).await?;
+    }
+    for subnet in &subnets {
+        if !r
+            .associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.as_str()))
+        {
+            associate(c, rt_id, subnet).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn add_route(
+    c: &AwsClients,
+    rt_id: &str,
+    destination: &str,
+    igw: &str,
+) -> Result<(), ProviderError> {
+    let req = c.ec2.create_route().route_table_id(rt_id).gateway_id(igw);
+    let req = if destination.contains(':') {
+        req.destination_ipv6_cidr_block(destination)
+    } else {
+        req.destination_cidr_block(destination)
+    };
+    match req
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 CreateRoute"))
+    {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        r => r.map(|_| ()),
+    }
+}
+
+async fn associate(c: &AwsClients, rt_id: &str, subnet_id: &str) -> Result<(), ProviderError> {
+    match c
+        .ec2
+        .associate_route_table()
+        .route_table_id(rt_id)
+        .subnet_id(subnet_id)
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 AssociateRouteTable"))
+    {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        r => r.map(|_| ()),
+    }
+}
+
+/// Disassociates route table `rt_id` from its subnets, then deletes it (its routes go with
+/// it).
+pub(crate) async fn delete_route_table(c: &AwsClients, rt_id: &str) -> Result<(), ProviderError> {
+    let found = super::none_if_not_found(
+        c.ec2
+            .describe_route_tables()
+            .route_table_ids(rt_id)
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables")),
+    )?;
+    let Some(table) = found.and_then(|o| o.route_tables.unwrap_or_default().into_iter().next())
+    else {
+        return Ok(());
+    };
+    for assoc in table
+        .associations()
+        .iter()
+        .filter(|a| a.main() != Some(true))
+    {
+        let Some(assoc_id) = assoc.route_table_association_id() else {
+            continue;
+        };
+        ok_if_not_found(
+            c.ec2
+                .disassociate_route_table()
+                .association_id(assoc_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, Op::Delete, "ec2 DisassociateRouteTable")),
+        )?;
+    }
+    ok_if_not_found(
+        c.ec2
+            .delete_route_table()
+            .route_table_id(rt_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteRouteTable")),
+    )
+}

@@ -1,0 +1,235 @@
+//! Security groups with ingress rules `{port, from}`: TCP `port` from the members of another
+//! security group only (the database accepts 5432 and the cache 6379 from the cluster's
+//! group, nothing else).
+
+use aws_sdk_ec2::types::{IpPermission, ResourceType, SecurityGroup, UserIdGroupPair};
+use multicloud_core::provider::{OpContext, Outputs};
+use multicloud_core::resource::ResourceId;
+use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::{Value, json};
+
+use super::{Lookup, ok_if_not_found};
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::expand::ids;
+use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+
+/// Security groups matching `lookup`: by id, else by `Name` tag within the VPC, else by group
+/// name within the VPC (group names are unique per VPC, so a group holding our name blocks
+/// creation whether or not it is tagged).
+pub(super) async fn find_security_groups(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+) -> Result<Vec<SecurityGroup>, ProviderError> {
+    if let Some(id) = lookup.id {
+        return describe(c.ec2.describe_security_groups().group_ids(id)).await;
+    }
+    for filter in ["tag:Name", "group-name"] {
+        let req = c
+            .ec2
+            .describe_security_groups()
+            .filters(ec2_filter(filter, lookup.name));
+        let req = match lookup.vpc {
+            Some(vpc) => req.filters(ec2_filter("vpc-id", vpc)),
+            None => req,
+        };
+        let found = describe(req).await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
+}
+
+async fn describe(
+    req: aws_sdk_ec2::operation::describe_security_groups::builders::DescribeSecurityGroupsFluentBuilder,
+) -> Result<Vec<SecurityGroup>, ProviderError> {
+    let out = super::none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeSecurityGroups")),
+    )?;
+    Ok(out
+        .map(|o| o.security_groups.unwrap_or_default())
+        .unwrap_or_default())
+}
+
+/// Outputs of a security group: `id`, `vpc_id`, `name`.
+pub(super) fn sg_outputs(g: &SecurityGroup) -> Outputs {
+    let mut o = Outputs::new();
+    o.insert("id".into(), json!(g.group_id().unwrap_or_default()));
+    o.insert("vpc_id".into(), json!(g.vpc_id().unwrap_or_default()));
+    o.insert("name".into(), json!(g.group_name().unwrap_or_default()));
+    o
+}
+
+/// The desired ingress rules as (TCP port, source security group id), resolved through the
+/// dependencies' outputs.
+fn desired_ingress(ctx: &OpContext<'_>) -> Result<Vec<(i32, String)>, ProviderError> {
+    let bad = || {
+        ProviderError::invalid(format!(
+            "{}: `ingress` must list {{port, from}} with a port and a security-group resource id",
+            ctx.resource.id
+        ))
+    };
+    ctx.resource
+        .config
+        .get("ingress")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|rule| {
+            let port = rule
+                .get("port")
+                .and_then(Value::as_u64)
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(bad)?;
+            let from = rule.get("from").and_then(Value::as_str).ok_or_else(bad)?;
+            let group = ctx.dep_str(&ResourceId::from(from), "id")?;
+            Ok((port, group.to_string()))
+        })
+        .collect()
+}
+
+fn permission(port: i32, group: &str) -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
+        .build()
+}
+
+/// Whether `g` already allows TCP `port` from group `source`.
+fn allows(g: &SecurityGroup, port: i32, source: &str) -> bool {
+    g.ip_permissions().iter().any(|p| {
+        p.ip_protocol() == Some("tcp")
+            && p.from_port() == Some(port)
+            && p.to_port() == Some(port)
+            && p.user_id_group_pairs()
+                .iter()
+                .any(|u| u.group_id() == Some(source))
+    })
+}
+
+async fn authorize(
+    c: &AwsClients,
+    group_id: &str,
+    rules: &[(i32, String)],
+) -> Result<(), ProviderError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let perms = rules
+        .iter()
+        .map(|(port, src)| permission(*port, src))
+        .collect();
+    match c
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(group_id)
+        .set_ip_permissions(Some(perms))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 AuthorizeSecurityGroupIngress"))
+    {
+        // `InvalidPermission.Duplicate`: already there.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        r => r.map(|_| ()),
+    }
+}
+
+/// Creates the security group (config `description`, `ingress`) in the VPC, tagged, with its
+/// ingress rules. Egress keeps EC2's default (all outbound).
+pub(super) async fn create_security_group(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+) -> Result<Outputs, ProviderError> {
+    let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
+    let rules = desired_ingress(ctx)?;
+    let description = ctx
+        .resource
+        .config
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or(&ctx.resource.name);
+    let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+    let out = c
+        .ec2
+        .create_security_group()
+        .group_name(&ctx.resource.name)
+        .description(description)
+        .vpc_id(vpc_id)
+        .tag_specifications(ec2_tag_spec(ResourceType::SecurityGroup, &tags))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 CreateSecurityGroup"))?;
+    let group_id = out
+        .group_id()
+        .ok_or_else(|| ProviderError::invalid("ec2 CreateSecurityGroup returned no group id"))?;
+    authorize(c, group_id, &rules).await?;
+    let mut o = Outputs::new();
+    o.insert("id".into(), json!(group_id));
+    o.insert("vpc_id".into(), json!(vpc_id));
+    o.insert("name".into(), json!(ctx.resource.name));
+    Ok(o)
+}
+
+/// Adds the ingress rules an interrupted run left out of an adopted group.
+pub(super) async fn ensure_ingress(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    g: &SecurityGroup,
+) -> Result<(), ProviderError> {
+    let missing: Vec<(i32, String)> = desired_ingress(ctx)?
+        .into_iter()
+        .filter(|(port, src)| !allows(g, *port, src))
+        .collect();
+    authorize(c, g.group_id().unwrap_or_default(), &missing).await
+}
+
+/// Revokes every ingress rule of group `group_id`, so that groups it references can be
+/// deleted. A missing group is not an error.
+pub(crate) async fn revoke_security_group_ingress(
+    c: &AwsClients,
+    group_id: &str,
+) -> Result<(), ProviderError> {
+    let found = describe(c.ec2.describe_security_groups().group_ids(group_id)).await?;
+    let Some(group) = found.into_iter().next() else {
+        return Ok(());
+    };
+    if group.ip_permissions().is_empty() {
+        return Ok(());
+    }
+    ok_if_not_found(
+        c.ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(group.ip_permissions().to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 RevokeSecurityGroupIngress")),
+    )
+}
+
+/// Deletes security group `group_id`: deletes the network interfaces left `available` in it,
+/// revokes its ingress rules, then deletes the group. A group still used by an instance,
+/// interface or another group's rule answers `DependencyViolation` (retryable).
+pub(crate) async fn delete_security_group(
+    c: &AwsClients,
+    group_id: &str,
+) -> Result<(), ProviderError> {
+    super::delete_leftover_enis(c, "group-id", group_id).await?;
+    revoke_security_group_ingress(c, group_id).await?;
+    ok_if_not_found(
+        c.ec2
+            .delete_security_group()
+            .group_id(group_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSecurityGroup")),
+    )
+}

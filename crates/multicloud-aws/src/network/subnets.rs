@@ -1,0 +1,200 @@
+//! Subnets, spread over the region's availability zones and tagged for Kubernetes load
+//! balancer discovery.
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet};
+use multicloud_core::ProviderError;
+use multicloud_core::provider::{OpContext, Outputs};
+use serde_json::{Value, json};
+
+use super::{Lookup, ok_if_not_found};
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::expand::ids;
+use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+
+/// Subnets matching `lookup` (by `Name` tag within the VPC when it is known).
+pub(super) async fn find_subnets(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+) -> Result<Vec<Subnet>, ProviderError> {
+    let req = c.ec2.describe_subnets();
+    let req = match lookup.id {
+        Some(id) => req.subnet_ids(id),
+        None => {
+            let req = req.filters(ec2_filter("tag:Name", lookup.name));
+            match lookup.vpc {
+                Some(vpc) => req.filters(ec2_filter("vpc-id", vpc)),
+                None => req,
+            }
+        }
+    };
+    let out = super::none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeSubnets")),
+    )?;
+    Ok(out
+        .map(|o| o.subnets.unwrap_or_default())
+        .unwrap_or_default())
+}
+
+/// Outputs of a subnet: `id`, `zone`, `vpc_id`, `cidr`.
+pub(super) fn subnet_outputs(s: &Subnet) -> Outputs {
+    let mut o = Outputs::new();
+    o.insert("id".into(), json!(s.subnet_id().unwrap_or_default()));
+    o.insert(
+        "zone".into(),
+        json!(s.availability_zone().unwrap_or_default()),
+    );
+    o.insert("vpc_id".into(), json!(s.vpc_id().unwrap_or_default()));
+    o.insert("cidr".into(), json!(s.cidr_block().unwrap_or_default()));
+    o
+}
+
+/// The region's availability zones (not local or wavelength zones), sorted by name.
+pub(crate) async fn availability_zones(c: &AwsClients) -> Result<Vec<String>, ProviderError> {
+    let out = c
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Read, "ec2 DescribeAvailabilityZones"))?;
+    let mut zones: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+        .filter(|z| z.state().is_none_or(|s| s.as_str() == "available"))
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    zones.sort();
+    zones.dedup();
+    Ok(zones)
+}
+
+/// The Kubernetes discovery tags of a subnet: `kubernetes.io/role/elb` (public) or
+/// `kubernetes.io/role/internal-elb` (private), and `kubernetes.io/cluster/<name>=shared`.
+pub(crate) fn kubernetes_subnet_tags(
+    public: bool,
+    cluster_name: Option<&str>,
+) -> Vec<(String, String)> {
+    let role = if public {
+        "kubernetes.io/role/elb"
+    } else {
+        "kubernetes.io/role/internal-elb"
+    };
+    let mut tags = vec![(role.to_string(), "1".to_string())];
+    if let Some(cluster) = cluster_name.filter(|c| !c.is_empty()) {
+        tags.push((
+            format!("kubernetes.io/cluster/{cluster}"),
+            "shared".to_string(),
+        ));
+    }
+    tags
+}
+
+fn is_public(ctx: &OpContext<'_>) -> bool {
+    ctx.resource
+        .config
+        .get("public")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Creates a subnet (config `cidr`, `zone_index`, `public`, `cluster_name`) in the zone at
+/// `zone_index` of the sorted zone names; public subnets map public IPs on launch.
+pub(super) async fn create_subnet(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+) -> Result<Outputs, ProviderError> {
+    let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
+    let cidr = ctx.config_str("cidr")?;
+    let index = ctx
+        .resource
+        .config
+        .get("zone_index")
+        .and_then(Value::as_u64)
+        .and_then(|i| usize::try_from(i).ok())
+        .ok_or_else(|| {
+            ProviderError::invalid(format!("{}: config has no `zone_index`", ctx.resource.id))
+        })?;
+    let public = is_public(ctx);
+    let cluster_name = ctx
+        .resource
+        .config
+        .get("cluster_name")
+        .and_then(Value::as_str);
+    let zones = availability_zones(c).await?;
+    let zone = zones.get(index).ok_or_else(|| {
+        ProviderError::invalid(format!(
+            "{}: zone_index {index} but region {} has {} availability zone(s)",
+            ctx.resource.id,
+            c.region,
+            zones.len()
+        ))
+    })?;
+    let tags = desired_tags(
+        &ctx.resource.name,
+        &ctx.resource.tags,
+        &kubernetes_subnet_tags(public, cluster_name),
+    );
+    let out = c
+        .ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block(cidr)
+        .availability_zone(zone)
+        .tag_specifications(ec2_tag_spec(ResourceType::Subnet, &tags))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 CreateSubnet"))?;
+    let subnet = out
+        .subnet
+        .ok_or_else(|| ProviderError::invalid("ec2 CreateSubnet returned no subnet"))?;
+    if public {
+        map_public_ips(c, subnet.subnet_id().unwrap_or_default()).await?;
+    }
+    Ok(subnet_outputs(&subnet))
+}
+
+async fn map_public_ips(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderError> {
+    c.ec2
+        .modify_subnet_attribute()
+        .subnet_id(subnet_id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            classify(
+                e,
+                Op::Update,
+                "ec2 ModifySubnetAttribute mapPublicIpOnLaunch",
+            )
+        })
+}
+
+/// Maps public IPs on an adopted public subnet an interrupted run left without.
+pub(super) async fn ensure_subnet(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    s: &Subnet,
+) -> Result<(), ProviderError> {
+    if is_public(ctx) && s.map_public_ip_on_launch() != Some(true) {
+        map_public_ips(c, s.subnet_id().unwrap_or_default()).await?;
+    }
+    Ok(())
+}
+
+/// Deletes subnet `subnet_id` after removing the network interfaces left `available` in it.
+pub(crate) async fn delete_subnet(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderError> {
+    super::delete_leftover_enis(c, "subnet-id", subnet_id).await?;
+    ok_if_not_found(
+        c.ec2
+            .delete_subnet()
+            .subnet_id(subnet_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSubnet")),
+    )
+}

@@ -1,0 +1,232 @@
+//! The VPC and its internet gateway.
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, InternetGateway, ResourceType, Vpc};
+use multicloud_core::ProviderError;
+use multicloud_core::provider::{OpContext, Outputs};
+use serde_json::json;
+
+use super::{Lookup, ok_if_not_found};
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::expand::ids;
+use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+
+/// VPCs matching `lookup`.
+pub(super) async fn find_vpcs(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+) -> Result<Vec<Vpc>, ProviderError> {
+    let req = c.ec2.describe_vpcs();
+    let req = match lookup.id {
+        Some(id) => req.vpc_ids(id),
+        None => req.filters(ec2_filter("tag:Name", lookup.name)),
+    };
+    let out = super::none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs")),
+    )?;
+    Ok(out.map(|o| o.vpcs.unwrap_or_default()).unwrap_or_default())
+}
+
+/// Outputs of a VPC: `id`, `cidr`.
+pub(super) fn vpc_outputs(v: &Vpc) -> Outputs {
+    let mut o = Outputs::new();
+    o.insert("id".into(), json!(v.vpc_id().unwrap_or_default()));
+    o.insert("cidr".into(), json!(v.cidr_block().unwrap_or_default()));
+    o
+}
+
+/// Creates the VPC (config `cidr`), tagged, with DNS support and host names on (EKS needs
+/// both for private endpoint resolution and node registration).
+pub(super) async fn create_vpc(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+) -> Result<Outputs, ProviderError> {
+    let cidr = ctx.config_str("cidr")?;
+    let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+    let out = c
+        .ec2
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(ec2_tag_spec(ResourceType::Vpc, &tags))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 CreateVpc"))?;
+    let vpc = out
+        .vpc
+        .ok_or_else(|| ProviderError::invalid("ec2 CreateVpc returned no VPC"))?;
+    ensure_vpc_attributes(c, vpc.vpc_id().unwrap_or_default()).await?;
+    Ok(vpc_outputs(&vpc))
+}
+
+/// Turns DNS support and DNS host names on (one attribute per call, as EC2 requires).
+pub(super) async fn ensure_vpc_attributes(
+    c: &AwsClients,
+    vpc_id: &str,
+) -> Result<(), ProviderError> {
+    let on = || AttributeBooleanValue::builder().value(true).build();
+    c.ec2
+        .modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_support(on())
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Update, "ec2 ModifyVpcAttribute enableDnsSupport"))?;
+    c.ec2
+        .modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_hostnames(on())
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Update, "ec2 ModifyVpcAttribute enableDnsHostnames"))?;
+    Ok(())
+}
+
+/// Deletes VPC `vpc_id` after removing the network interfaces left `available` in it.
+/// Subnets, gateways, route tables and security groups must be gone already (the engine's
+/// order); otherwise EC2 answers `DependencyViolation`, classified retryable.
+pub(crate) async fn delete_vpc(c: &AwsClients, vpc_id: &str) -> Result<(), ProviderError> {
+    super::delete_leftover_enis(c, "vpc-id", vpc_id).await?;
+    ok_if_not_found(
+        c.ec2
+            .delete_vpc()
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteVpc")),
+    )
+}
+
+/// Internet gateways matching `lookup` (by `Name` tag, attached to the VPC or detached).
+pub(super) async fn find_igws(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+) -> Result<Vec<InternetGateway>, ProviderError> {
+    let req = c.ec2.describe_internet_gateways();
+    let req = match lookup.id {
+        Some(id) => req.internet_gateway_ids(id),
+        None => req.filters(ec2_filter("tag:Name", lookup.name)),
+    };
+    let out = super::none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways")),
+    )?;
+    let all = out
+        .map(|o| o.internet_gateways.unwrap_or_default())
+        .unwrap_or_default();
+    // A gateway attached to another VPC is not the one of this stack's VPC.
+    Ok(match (lookup.id, lookup.vpc) {
+        (None, Some(vpc)) => all
+            .into_iter()
+            .filter(|g| {
+                g.attachments().is_empty()
+                    || g.attachments().iter().any(|a| a.vpc_id() == Some(vpc))
+            })
+            .collect(),
+        _ => all,
+    })
+}
+
+/// Outputs of an internet gateway: `id`, and `vpc_id` when attached.
+pub(super) fn igw_outputs(g: &InternetGateway) -> Outputs {
+    let mut o = Outputs::new();
+    o.insert(
+        "id".into(),
+        json!(g.internet_gateway_id().unwrap_or_default()),
+    );
+    if let Some(vpc) = g.attachments().iter().find_map(|a| a.vpc_id()) {
+        o.insert("vpc_id".into(), json!(vpc));
+    }
+    o
+}
+
+/// Creates the internet gateway, tagged, and attaches it to the VPC.
+pub(super) async fn create_igw(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+) -> Result<Outputs, ProviderError> {
+    let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
+    let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+    let out = c
+        .ec2
+        .create_internet_gateway()
+        .tag_specifications(ec2_tag_spec(ResourceType::InternetGateway, &tags))
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Create, "ec2 CreateInternetGateway"))?;
+    let igw = out
+        .internet_gateway
+        .ok_or_else(|| ProviderError::invalid("ec2 CreateInternetGateway returned no gateway"))?;
+    let igw_id = igw.internet_gateway_id().unwrap_or_default();
+    attach_igw(c, igw_id, vpc_id).await?;
+    let mut o = igw_outputs(&igw);
+    o.insert("vpc_id".into(), json!(vpc_id));
+    Ok(o)
+}
+
+async fn attach_igw(c: &AwsClients, igw_id: &str, vpc_id: &str) -> Result<(), ProviderError> {
+    c.ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(igw_id)
+        .vpc_id(vpc_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(e, Op::Create, "ec2 AttachInternetGateway"))
+}
+
+/// Attaches an adopted gateway that an interrupted run left detached.
+pub(super) async fn ensure_igw_attached(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    g: &InternetGateway,
+) -> Result<(), ProviderError> {
+    let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
+    if g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)) {
+        return Ok(());
+    }
+    attach_igw(c, g.internet_gateway_id().unwrap_or_default(), vpc_id).await
+}
+
+/// Detaches internet gateway `igw_id` from its VPCs, then deletes it.
+pub(crate) async fn delete_internet_gateway(
+    c: &AwsClients,
+    igw_id: &str,
+) -> Result<(), ProviderError> {
+    let found = super::none_if_not_found(
+        c.ec2
+            .describe_internet_gateways()
+            .internet_gateway_ids(igw_id)
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways")),
+    )?;
+    let Some(igw) = found.and_then(|o| o.internet_gateways.unwrap_or_default().into_iter().next())
+    else {
+        return Ok(());
+    };
+    for vpc in igw.attachments().iter().filter_map(|a| a.vpc_id()) {
+        ok_if_not_found(
+            c.ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(igw_id)
+                .vpc_id(vpc)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, Op::Delete, "ec2 DetachInternetGateway")),
+        )?;
+    }
+    ok_if_not_found(
+        c.ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(igw_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteInternetGateway")),
+    )
+}

@@ -1,0 +1,468 @@
+//! [`Sweeper`]: finds and deletes what stacks left behind, by their ownership tags.
+//!
+//! Every resource multicloud creates carries `multicloud:stack` and `multicloud:env` (and,
+//! with a TTL, `multicloud:expires-at`). The sweeper lists, service by service, every
+//! resource carrying them — EC2 network resources, EKS clusters and node groups, RDS
+//! instances and DB subnet groups, ElastiCache replication groups and cache subnet groups,
+//! ECR repositories, Secrets Manager secrets, IAM roles and OIDC providers — and deletes
+//! those matching a [`SweepFilter`] in dependency order:
+//!
+//! node groups → clusters (waited until gone) → OIDC providers → databases and replication
+//! groups (waited until gone) → their subnet groups → repositories (with their images) →
+//! secrets (without recovery window) → roles (policies detached first) → leftover network
+//! interfaces → security groups (rules revoked first) → route tables → internet gateways
+//! (detached) → subnets → VPCs.
+//!
+//! It runs outside the engine, so it retries retryable errors (`DependencyViolation`,
+//! throttling…) itself, a bounded number of times with backoff. The deletions reuse the
+//! service modules' delete functions.
+
+mod list;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use multicloud_core::resource::ResourceKind;
+use multicloud_core::tags::{TAG_ENV, TAG_STACK, expired};
+use multicloud_core::{ErrorKind, ProviderError};
+
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::network::none_if_not_found;
+
+/// Which tagged resources to sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepFilter {
+    /// The resources of one stack, in one environment or (`None`) all of them.
+    Stack {
+        /// The `multicloud:stack` tag.
+        stack: String,
+        /// The `multicloud:env` tag; `None` for every environment.
+        environment: Option<String>,
+    },
+    /// Resources whose `multicloud:expires-at` is before `now`.
+    Expired {
+        /// The reference time.
+        now: DateTime<Utc>,
+    },
+    /// Every resource carrying a `multicloud:stack` tag.
+    All,
+}
+
+impl SweepFilter {
+    /// Whether a resource carrying `tags` is selected.
+    pub fn matches(&self, tags: &BTreeMap<String, String>) -> bool {
+        if !tags.contains_key(TAG_STACK) {
+            return false;
+        }
+        match self {
+            SweepFilter::All => true,
+            SweepFilter::Stack { stack, environment } => {
+                tags.get(TAG_STACK) == Some(stack)
+                    && environment
+                        .as_ref()
+                        .is_none_or(|e| tags.get(TAG_ENV) == Some(e))
+            }
+            SweepFilter::Expired { now } => {
+                expired(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), *now)
+            }
+        }
+    }
+}
+
+/// A resource found by the sweeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweptResource {
+    /// What it is. IAM roles are told apart by their trust policy (EKS: cluster role, EC2:
+    /// node role, web identity: workload identity).
+    pub kind: ResourceKind,
+    /// Its name (`Name` tag or id for EC2 resources; the issuer host/path for OIDC providers).
+    pub name: String,
+    /// Its ARN, or its id for EC2 resources.
+    pub id: String,
+    /// The cluster of a node group.
+    pub parent: Option<String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A resource the sweeper could not delete.
+#[derive(Debug)]
+pub struct SweepFailure {
+    /// The resource.
+    pub resource: SweptResource,
+    /// Why (after the retries).
+    pub error: ProviderError,
+}
+
+/// What a sweep found and did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Whether it was a dry run (nothing deleted).
+    pub dry_run: bool,
+    /// Every resource matching the filter, in deletion order.
+    pub found: Vec<SweptResource>,
+    /// The resources deleted.
+    pub deleted: Vec<SweptResource>,
+    /// The resources that could not be deleted.
+    pub failed: Vec<SweepFailure>,
+}
+
+impl SweepReport {
+    /// Whether everything found was deleted (or nothing was to be).
+    pub fn is_clean(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// The deletion order: kinds earlier in the list are deleted first.
+const ORDER: &[ResourceKind] = &[
+    ResourceKind::NodePool,
+    ResourceKind::Cluster,
+    ResourceKind::OidcProvider,
+    ResourceKind::Database,
+    ResourceKind::Cache,
+    ResourceKind::DbSubnetGroup,
+    ResourceKind::CacheSubnetGroup,
+    ResourceKind::Registry,
+    ResourceKind::Secret,
+    ResourceKind::WorkloadIdentity,
+    ResourceKind::NodeRole,
+    ResourceKind::ClusterRole,
+    ResourceKind::SecurityGroup,
+    ResourceKind::RouteTable,
+    ResourceKind::InternetGateway,
+    ResourceKind::Subnet,
+    ResourceKind::Vpc,
+];
+
+fn rank(kind: ResourceKind) -> usize {
+    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
+}
+
+/// Finds and deletes tagged resources across every service of a stack.
+#[derive(Debug, Clone)]
+pub struct Sweeper<'a> {
+    clients: &'a AwsClients,
+    attempts: u32,
+    backoff: Duration,
+    max_backoff: Duration,
+    wait_timeout: Duration,
+    poll_interval: Duration,
+}
+
+impl<'a> Sweeper<'a> {
+    /// A sweeper on `clients` (pass `&AwsClients` or `&Arc<AwsClients>`): 8 attempts per
+    /// deletion with backoff from 2 s to 30 s; waits up to 30 min for clusters, databases and
+    /// caches to be gone, polling every 15 s.
+    pub fn new(clients: &'a AwsClients) -> Self {
+        Self {
+            clients,
+            attempts: 8,
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
+            wait_timeout: Duration::from_secs(30 * 60),
+            poll_interval: Duration::from_secs(15),
+        }
+    }
+
+    /// Retries a deletion that fails with a retryable error up to `attempts` times in all,
+    /// waiting `backoff`, doubled each time up to `max_backoff` (or the server's delay).
+    #[must_use]
+    pub fn with_retries(mut self, attempts: u32, backoff: Duration, max_backoff: Duration) -> Self {
+        self.attempts = attempts.max(1);
+        self.backoff = backoff;
+        self.max_backoff = max_backoff.max(backoff);
+        self
+    }
+
+    /// Waits up to `timeout` for clusters, node groups, databases and caches to be gone,
+    /// checking every `interval`.
+    #[must_use]
+    pub fn with_wait(mut self, timeout: Duration, interval: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Every resource carrying our ownership tags that matches `filter`, in deletion order.
+    pub async fn find(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError> {
+        let c = self.clients;
+        let mut all = Vec::new();
+        list::ec2(c, &mut all).await?;
+        list::eks(c, &mut all).await?;
+        list::rds(c, &mut all).await?;
+        list::elasticache(c, &mut all).await?;
+        list::ecr(c, &mut all).await?;
+        list::secrets(c, &mut all).await?;
+        list::iam(c, &mut all).await?;
+        let mut found: Vec<SweptResource> = all
+            .into_iter()
+            .filter(|r| filter.matches(&r.tags))
+            .collect();
+        found.sort_by(|a, b| (rank(a.kind), &a.name, &a.id).cmp(&(rank(b.kind), &b.name, &b.id)));
+        Ok(found)
+    }
+
+    /// Finds the resources matching `filter` and, unless `dry_run`, deletes them in
+    /// dependency order. A failure is recorded in the report and the sweep goes on; only a
+    /// failure to list is an error.
+    pub async fn sweep(
+        &self,
+        filter: &SweepFilter,
+        dry_run: bool,
+    ) -> Result<SweepReport, ProviderError> {
+        let found = self.find(filter).await?;
+        let mut report = SweepReport {
+            dry_run,
+            found,
+            ..SweepReport::default()
+        };
+        if dry_run {
+            return Ok(report);
+        }
+        let mut network_prepared = false;
+        let found = report.found.clone();
+        for r in &found {
+            if !network_prepared && rank(r.kind) >= rank(ResourceKind::SecurityGroup) {
+                self.prepare_network(&report.found).await;
+                network_prepared = true;
+            }
+            match self.delete(r).await {
+                Ok(()) => report.deleted.push(r.clone()),
+                Err(error) => {
+                    tracing::warn!(kind = %r.kind, name = %r.name, %error, "sweep: could not delete");
+                    report.failed.push(SweepFailure {
+                        resource: r.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Before the first network deletion (clusters, node groups and databases are gone by
+    /// then): deletes the interfaces left in the swept VPCs, and revokes the ingress rules of
+    /// every swept security group (groups referencing each other could not be deleted
+    /// otherwise). Failures are logged; the deletions that follow report them.
+    async fn prepare_network(&self, found: &[SweptResource]) {
+        let c = self.clients;
+        for vpc in found.iter().filter(|r| r.kind == ResourceKind::Vpc) {
+            if let Err(error) = self
+                .retry(|| crate::network::delete_leftover_enis(c, "vpc-id", &vpc.id))
+                .await
+            {
+                tracing::warn!(vpc = %vpc.id, %error, "sweep: could not delete leftover network interfaces");
+            }
+        }
+        for sg in found
+            .iter()
+            .filter(|r| r.kind == ResourceKind::SecurityGroup)
+        {
+            if let Err(error) = self
+                .retry(|| crate::network::revoke_security_group_ingress(c, &sg.id))
+                .await
+            {
+                tracing::warn!(group = %sg.id, %error, "sweep: could not revoke ingress rules");
+            }
+        }
+    }
+
+    /// Deletes one resource (with retries) and, for the slow kinds, waits until it is gone.
+    async fn delete(&self, r: &SweptResource) -> Result<(), ProviderError> {
+        let c = self.clients;
+        let name = r.name.as_str();
+        match r.kind {
+            ResourceKind::NodePool => {
+                let cluster = r.parent.as_deref().unwrap_or_default();
+                self.retry(|| crate::cluster::delete_nodegroup(c, cluster, name))
+                    .await?;
+                self.wait_gone(r, || async move {
+                    let out = c
+                        .eks
+                        .describe_nodegroup()
+                        .cluster_name(cluster)
+                        .nodegroup_name(name)
+                        .send()
+                        .await;
+                    exists(out.map_err(|e| classify(e, Op::Read, "eks DescribeNodegroup")))
+                })
+                .await
+            }
+            ResourceKind::Cluster => {
+                self.retry(|| crate::cluster::delete_cluster_by_name(c, name))
+                    .await?;
+                self.wait_gone(r, || async move {
+                    let out = c.eks.describe_cluster().name(name).send().await;
+                    exists(out.map_err(|e| classify(e, Op::Read, "eks DescribeCluster")))
+                })
+                .await
+            }
+            ResourceKind::OidcProvider => {
+                self.retry(|| crate::identity::delete_oidc_provider(c, &r.id))
+                    .await
+            }
+            ResourceKind::Database => {
+                self.retry(|| crate::database::delete_db_instance(c, name))
+                    .await?;
+                self.wait_gone(r, || async move {
+                    let out = c
+                        .rds
+                        .describe_db_instances()
+                        .db_instance_identifier(name)
+                        .send()
+                        .await;
+                    exists(out.map_err(|e| classify(e, Op::Read, "rds DescribeDBInstances")))
+                })
+                .await
+            }
+            ResourceKind::Cache => {
+                self.retry(|| crate::cache::delete_replication_group(c, name))
+                    .await?;
+                self.wait_gone(r, || async move {
+                    let out = c
+                        .elasticache
+                        .describe_replication_groups()
+                        .replication_group_id(name)
+                        .send()
+                        .await;
+                    exists(out.map_err(|e| {
+                        classify(e, Op::Read, "elasticache DescribeReplicationGroups")
+                    }))
+                })
+                .await
+            }
+            ResourceKind::DbSubnetGroup => {
+                self.retry(|| crate::database::delete_db_subnet_group(c, name))
+                    .await
+            }
+            ResourceKind::CacheSubnetGroup => {
+                self.retry(|| crate::cache::delete_cache_subnet_group(c, name))
+                    .await
+            }
+            ResourceKind::Registry => {
+                self.retry(|| crate::registry::delete_repository_force(c, name))
+                    .await
+            }
+            ResourceKind::Secret => {
+                self.retry(|| crate::secrets::delete_secret_force(c, name))
+                    .await
+            }
+            ResourceKind::ClusterRole | ResourceKind::NodeRole | ResourceKind::WorkloadIdentity => {
+                self.retry(|| crate::identity::delete_role(c, name)).await
+            }
+            ResourceKind::SecurityGroup => {
+                self.retry(|| crate::network::delete_security_group(c, &r.id))
+                    .await
+            }
+            ResourceKind::RouteTable => {
+                self.retry(|| crate::network::delete_route_table(c, &r.id))
+                    .await
+            }
+            ResourceKind::InternetGateway => {
+                self.retry(|| crate::network::delete_internet_gateway(c, &r.id))
+                    .await
+            }
+            ResourceKind::Subnet => self.retry(|| crate::network::delete_subnet(c, &r.id)).await,
+            ResourceKind::Vpc => self.retry(|| crate::network::delete_vpc(c, &r.id)).await,
+            kind => Err(ProviderError::new(
+                ErrorKind::Unsupported,
+                format!("the sweeper does not delete {kind} resources"),
+            )),
+        }
+    }
+
+    /// Runs `op` until it succeeds, fails with a non-retryable error, or `attempts` runs out.
+    async fn retry<F, Fut>(&self, mut op: F) -> Result<(), ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), ProviderError>>,
+    {
+        let mut delay = self.backoff;
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Err(e) if e.retryable() && attempt < self.attempts => {
+                    let wait = e.retry_after().unwrap_or(delay).min(self.max_backoff);
+                    tracing::debug!(attempt, error = %e, ?wait, "sweep: retrying");
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(self.max_backoff);
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Polls `check` (does it still exist?) until it says no, or fails after the wait timeout.
+    async fn wait_gone<F, Fut>(&self, r: &SweptResource, mut check: F) -> Result<(), ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<bool, ProviderError>>,
+    {
+        let start = Instant::now();
+        loop {
+            match check().await {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) if e.retryable() => {}
+                Err(e) => return Err(e),
+            }
+            if start.elapsed() >= self.wait_timeout {
+                return Err(ProviderError::new(
+                    ErrorKind::Failed,
+                    format!(
+                        "{} {} still exists {:?} after its deletion started",
+                        r.kind, r.name, self.wait_timeout
+                    ),
+                ));
+            }
+            tokio::time::sleep(self.poll_interval).await;
+        }
+    }
+}
+
+/// Whether a describe call found its resource.
+fn exists<T>(r: Result<T, ProviderError>) -> Result<bool, ProviderError> {
+    none_if_not_found(r).map(|o| o.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn filters_select_by_stack_environment_and_expiry() {
+        let t = tags(&[
+            (TAG_STACK, "shop"),
+            (TAG_ENV, "dev"),
+            (
+                multicloud_core::tags::TAG_EXPIRES_AT,
+                "2020-01-01T00:00:00Z",
+            ),
+        ]);
+        let stack = |s: &str, e: Option<&str>| SweepFilter::Stack {
+            stack: s.into(),
+            environment: e.map(str::to_string),
+        };
+        assert!(stack("shop", None).matches(&t));
+        assert!(stack("shop", Some("dev")).matches(&t));
+        assert!(!stack("shop", Some("prod")).matches(&t));
+        assert!(!stack("other", None).matches(&t));
+        assert!(SweepFilter::Expired { now: Utc::now() }.matches(&t));
+        assert!(SweepFilter::All.matches(&t));
+        assert!(!SweepFilter::All.matches(&tags(&[("Name", "x")])));
+        assert!(rank(ResourceKind::NodePool) < rank(ResourceKind::Cluster));
+        assert!(rank(ResourceKind::SecurityGroup) < rank(ResourceKind::Vpc));
+    }
+}

@@ -1,0 +1,316 @@
+//! RDS: DB subnet group and PostgreSQL instance with its generated master password.
+
+use std::time::Duration;
+
+use aws_sdk_rds::error::ProvideErrorMetadata;
+use multicloud_core::ErrorKind;
+use multicloud_core::StackSpec;
+use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::resource::ResourceId;
+use multicloud_core::spec::{Network, Postgres};
+use serde_json::Value;
+
+use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+
+fn spec(name: &str) -> Result<StackSpec, Box<dyn std::error::Error>> {
+    Ok(StackSpec::builder(name)
+        .network(Network::default())
+        .database(Postgres::new("16").storage_gb(20))
+        .ttl(Duration::from_secs(3600))
+        .build()?)
+}
+
+#[tokio::test]
+async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> TestResult {
+    let mut t = TestStack::new(&spec("db1")?).await?;
+    t.network(31).await?;
+    let provider = t.provider.clone();
+    let ops = provider.database();
+
+    // Subnet group.
+    let group = t.resource("db_subnet_group/main")?;
+    let gctx = t.ctx(&group);
+    assert_eq!(ops.observe(&gctx).await?, Observation::Absent);
+    let g = ops.create(&gctx).await?;
+    assert_eq!(out_str(&g, "name")?, group.name);
+    let group_arn = out_str(&g, "arn")?.to_string();
+    assert_eq!(
+        group_arn,
+        format!("arn:aws:rds:us-east-1:123456789012:subgrp:{}", group.name)
+    );
+    assert_eq!(ops.ready(&gctx).await?, Readiness::ready());
+    let seen = present(ops.observe(&gctx).await?)?;
+    assert_eq!(seen.owner, Owner::Us);
+    assert_eq!(out_str(&ops.create(&gctx).await?, "arn")?, group_arn);
+    t.set_dep("db_subnet_group/main", g);
+
+    // Instance.
+    let db = t.resource("database/main")?;
+    let ctx = t.ctx(&db);
+    assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
+    let created = ops.create(&ctx).await?;
+    let arn = out_str(&created, "arn")?.to_string();
+    let ready = ready_outputs(ops.ready(&ctx).await?)?;
+    for key in ["host", "database", "username", "password_secret", "arn"] {
+        assert!(
+            ready
+                .get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|v| !v.is_empty()),
+            "{key}: {ready:?}"
+        );
+    }
+    assert_eq!(ready.get("port").and_then(Value::as_u64), Some(5432));
+    assert_eq!(out_str(&ready, "database")?, "app");
+    assert_eq!(out_str(&ready, "username")?, "app_admin");
+    assert_eq!(out_str(&ready, "arn")?, arn);
+
+    let live = t
+        .clients()
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&db.name)
+        .send()
+        .await?;
+    let live = &live.db_instances()[0];
+    assert_eq!(live.storage_encrypted(), Some(true));
+    assert_eq!(live.publicly_accessible(), Some(false));
+    assert_eq!(live.deletion_protection(), Some(false));
+    assert_eq!(live.engine(), Some("postgres"));
+    assert_eq!(live.allocated_storage(), Some(20));
+    assert_eq!(
+        live.db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some(group.name.as_str())
+    );
+    assert!(
+        live.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("multicloud:stack") && t.value() == Some("db1"))
+    );
+
+    // The password: in Secrets Manager (tagged as ours), nowhere else.
+    let secret_name = db.config["password_secret_name"]
+        .as_str()
+        .ok_or("no password_secret_name")?;
+    assert_eq!(secret_name, "db1/dev/database-master-password");
+    let secrets = provider.secrets();
+    let password = secrets.get_secret(secret_name).await?;
+    assert_eq!(password.len(), 32);
+    let described = t
+        .clients()
+        .secrets
+        .describe_secret()
+        .secret_id(secret_name)
+        .send()
+        .await?;
+    assert_eq!(described.arn(), Some(out_str(&ready, "password_secret")?));
+    assert!(
+        described
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("multicloud:stack") && t.value() == Some("db1"))
+    );
+    let seen = present(ops.observe(&ctx).await?)?;
+    assert_eq!(seen.owner, Owner::Us);
+    assert!(!seen.drifted, "{seen:?}");
+    for text in [
+        serde_json::to_string(&created)?,
+        serde_json::to_string(&ready)?,
+        format!("{created:?} {ready:?} {seen:?} {db:?}"),
+    ] {
+        assert!(!text.contains(password.expose()), "the password leaked");
+    }
+
+    // Create again: adopted, the password is neither regenerated nor rewritten.
+    let version = described.version_ids_to_stages().map(|v| v.len());
+    let adopted = ops.create(&ctx).await?;
+    assert_eq!(out_str(&adopted, "arn")?, arn);
+    assert_eq!(secrets.get_secret(secret_name).await?, password);
+    let after = t
+        .clients()
+        .secrets
+        .describe_secret()
+        .secret_id(secret_name)
+        .send()
+        .await?;
+    assert_eq!(after.version_ids_to_stages().map(|v| v.len()), version);
+    let all = t.clients().rds.describe_db_instances().send().await?;
+    assert_eq!(
+        all.db_instances()
+            .iter()
+            .filter(|d| d.db_instance_identifier() == Some(&db.name))
+            .count(),
+        1
+    );
+
+    // Deletion protection: turned on in place, then delete is refused with a clear error.
+    let mut protected = db.clone();
+    protected.config["deletion_protection"] = Value::Bool(true);
+    assert!(!ops.requires_replacement(db.kind, &db.config, &protected.config));
+    ops.update(&t.ctx(&protected)).await?;
+    let err = ops
+        .delete(&t.ctx(&protected))
+        .await
+        .err()
+        .ok_or("deleted a protected instance")?;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("deletion protection"), "{err}");
+    assert!(!err.to_string().contains(password.expose()));
+    assert_eq!(
+        secrets.get_secret(secret_name).await?,
+        password,
+        "the secret is kept while the instance is"
+    );
+    ops.update(&ctx).await?;
+
+    // Delete: instance gone, password secret force-deleted (TTL stack).
+    assert_eq!(db.config["force_delete_secret"], true);
+    ops.delete(&ctx).await?;
+    assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
+    let err = secrets
+        .get_secret(secret_name)
+        .await
+        .err()
+        .ok_or("the password secret survived")?;
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    ops.delete(&ctx).await?;
+
+    let gctx = t.ctx(&group);
+    ops.delete(&gctx).await?;
+    assert_eq!(ops.gone(&gctx).await?, Readiness::ready());
+    ops.delete(&gctx).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn foreign_database_and_subnet_group_are_refused_and_no_password_is_stored() -> TestResult {
+    let mut t = TestStack::new(&spec("db2")?).await?;
+    t.network(32).await?;
+    let provider = t.provider.clone();
+    let ops = provider.database();
+    let group = t.resource("db_subnet_group/main")?;
+    let db = t.resource("database/main")?;
+    let rds = &t.clients().rds;
+    let subnet_ids: Vec<String> = ["subnet/private-0", "subnet/private-1"]
+        .iter()
+        .map(|id| {
+            t.deps[&ResourceId::from(*id)]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    rds.create_db_subnet_group()
+        .db_subnet_group_name(&group.name)
+        .db_subnet_group_description("someone else's")
+        .set_subnet_ids(Some(subnet_ids))
+        .send()
+        .await?;
+    rds.create_db_instance()
+        .db_instance_identifier(&db.name)
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("other")
+        .master_user_password("other-password-123")
+        .send()
+        .await?;
+
+    assert_eq!(
+        present(ops.observe(&t.ctx(&group)).await?)?.owner,
+        Owner::Unowned
+    );
+    let err = ops
+        .create(&t.ctx(&group))
+        .await
+        .err()
+        .ok_or("took over a foreign subnet group")?;
+    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+
+    t.set_dep(
+        "db_subnet_group/main",
+        crate::outputs(&[("name", &group.name)]),
+    );
+    let ctx = t.ctx(&db);
+    assert_eq!(present(ops.observe(&ctx).await?)?.owner, Owner::Unowned);
+    let err = ops
+        .create(&ctx)
+        .await
+        .err()
+        .ok_or("took over a foreign instance")?;
+    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    let secret_name = db.config["password_secret_name"]
+        .as_str()
+        .ok_or("no password_secret_name")?;
+    let secret = t
+        .clients()
+        .secrets
+        .describe_secret()
+        .secret_id(secret_name)
+        .send()
+        .await;
+    assert_eq!(
+        secret
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
+        Some("ResourceNotFoundException"),
+        "no password is generated for a foreign instance"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_create_removes_the_password_secret_it_made() -> TestResult {
+    let mut t = TestStack::new(&spec("db3")?).await?;
+    t.network(33).await?;
+    let provider = t.provider.clone();
+    let ops = provider.database();
+    let group = t.resource("db_subnet_group/main")?;
+    let g = ops.create(&t.ctx(&group)).await?;
+    t.set_dep("db_subnet_group/main", g);
+    // An identifier RDS refuses (two hyphens in a row).
+    let mut bad = t.resource("database/main")?;
+    bad.name = "db3--refused".into();
+    let err = ops
+        .create(&t.ctx(&bad))
+        .await
+        .err()
+        .ok_or("RDS accepted an invalid identifier")?;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(
+        err.to_string().contains("CreateDBInstance"),
+        "refused by RDS, after the secret was stored: {err}"
+    );
+    let secret_name = bad.config["password_secret_name"]
+        .as_str()
+        .ok_or("no password_secret_name")?;
+    let listed = t
+        .clients()
+        .secrets
+        .list_secrets()
+        .include_planned_deletion(true)
+        .send()
+        .await?;
+    assert!(
+        !listed
+            .secret_list()
+            .iter()
+            .any(|s| s.name() == Some(secret_name)),
+        "the password secret of a refused instance was left behind"
+    );
+
+    // Deleting the database never deletes a secret of someone else under that name.
+    t.clients()
+        .secrets
+        .create_secret()
+        .name(secret_name)
+        .secret_string("not ours")
+        .send()
+        .await?;
+    ops.delete(&t.ctx(&bad)).await?;
+    let kept = provider.secrets().get_secret(secret_name).await?;
+    assert_eq!(kept.expose(), "not ours");
+    Ok(())
+}

@@ -1,0 +1,548 @@
+//! The sweeper against moto: it finds exactly the resources of a stack (or the expired ones)
+//! across EC2, EKS, RDS, ElastiCache, ECR, Secrets Manager and IAM, deletes nothing on a dry
+//! run, and deletes them all (and nothing else) in dependency order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{Duration as Days, Utc};
+use multicloud_aws::AwsProvider;
+use multicloud_aws::expand::{expand, ids};
+use multicloud_aws::sweeper::{SweepFilter, Sweeper, SweptResource};
+use multicloud_aws::testing::MotoServer;
+use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
+use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::spec::{Cluster, Network, NodePool, Postgres, Redis, StackSpec};
+use multicloud_core::tags::Ownership;
+
+const REGION: &str = "us-east-1";
+
+struct World {
+    /// Kept alive for the test.
+    _moto: MotoServer,
+    provider: AwsProvider,
+    sdk: aws_config::SdkConfig,
+}
+
+fn ownership(stack: &str, env: &str, expired: bool) -> Ownership {
+    let now = Utc::now();
+    Ownership {
+        stack: stack.into(),
+        environment: env.into(),
+        created_at: now - Days::days(2),
+        expires_at: expired.then(|| now - Days::days(1)),
+    }
+}
+
+/// Creates the network of `stack`/`env` (and its cluster and node roles when `roles`)
+/// through the provider; returns the outputs by resource id.
+async fn provision(
+    w: &World,
+    stack: &str,
+    env: &str,
+    expired: bool,
+    roles: bool,
+) -> BTreeMap<ResourceId, Outputs> {
+    let mut builder = StackSpec::builder(stack)
+        .environment(env)
+        .region(REGION)
+        .network(Network::default());
+    if roles {
+        builder = builder
+            .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 1, 2)))
+            .database(Postgres::new("16"))
+            .cache(Redis::new("7.1"));
+    }
+    let spec = builder.build().expect("valid spec");
+    let owner = ownership(stack, env, expired);
+    let mut graph = expand(&spec, false).expect("expands");
+    for r in graph.resources_mut() {
+        r.tags = owner.tags();
+    }
+    let ctx_stack = StackContext {
+        stack: stack.into(),
+        environment: env.into(),
+        region: REGION.into(),
+        ownership: owner,
+    };
+    let mut outputs = BTreeMap::new();
+    for i in graph.topological_order() {
+        let r = &graph.resources()[i];
+        let wanted = matches!(
+            r.kind,
+            ResourceKind::Vpc
+                | ResourceKind::Subnet
+                | ResourceKind::InternetGateway
+                | ResourceKind::RouteTable
+                | ResourceKind::SecurityGroup
+                | ResourceKind::ClusterRole
+                | ResourceKind::NodeRole
+        );
+        if !wanted {
+            continue;
+        }
+        let deps: BTreeMap<ResourceId, Outputs> = r
+            .depends_on
+            .iter()
+            .filter_map(|d| outputs.get(d).map(|o: &Outputs| (d.clone(), o.clone())))
+            .collect();
+        let ctx = OpContext {
+            resource: r,
+            stack: &ctx_stack,
+            deps: &deps,
+            recorded: None,
+        };
+        let ops = w.provider.ops_for(r.kind).expect("ops");
+        let out = ops
+            .create(&ctx)
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e}", r.id));
+        outputs.insert(r.id.clone(), out);
+    }
+    outputs
+}
+
+fn id_of(outputs: &BTreeMap<ResourceId, Outputs>, id: &ResourceId, key: &str) -> String {
+    outputs[id][key]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{id}.{key}"))
+}
+
+/// `alpha/dev` (full: network, roles, cluster + node group, OIDC provider, database, cache
+/// when `with_cache`, repository with an image, secret), `beta/dev` (VPC network and a
+/// secret), `gamma/pr-1` (expired: network and a secret) and an untagged VPC, secret and role.
+async fn world(with_cache: bool) -> World {
+    let moto = MotoServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("could not start moto: {e}"));
+    let sdk = moto.sdk_config(REGION).await;
+    let w = World {
+        provider: AwsProvider::from_sdk_config(&sdk),
+        sdk,
+        _moto: moto,
+    };
+    let alpha = provision(&w, "alpha", "dev", false, true).await;
+    provision(&w, "beta", "dev", false, false).await;
+    provision(&w, "gamma", "pr-1", true, false).await;
+
+    let tags = ownership("alpha", "dev", false).tags();
+    let private: Vec<String> = [0, 1]
+        .iter()
+        .map(|i| id_of(&alpha, &ids::subnet(false, *i), "id"))
+        .collect();
+    let eks = aws_sdk_eks::Client::new(&w.sdk);
+    let vpc_config = aws_sdk_eks::types::VpcConfigRequest::builder()
+        .set_subnet_ids(Some(private.clone()))
+        .build();
+    let mut req = eks
+        .create_cluster()
+        .name("alpha-dev")
+        .role_arn(id_of(&alpha, &ids::cluster_role(), "arn"))
+        .resources_vpc_config(vpc_config);
+    for (k, v) in &tags {
+        req = req.tags(k, v);
+    }
+    req.send().await.expect("eks cluster");
+    let mut req = eks
+        .create_nodegroup()
+        .cluster_name("alpha-dev")
+        .nodegroup_name("general")
+        .node_role(id_of(&alpha, &ids::node_role(), "arn"))
+        .set_subnets(Some(private.clone()));
+    for (k, v) in &tags {
+        req = req.tags(k, v);
+    }
+    req.send().await.expect("node group");
+
+    let iam = aws_sdk_iam::Client::new(&w.sdk);
+    let iam_tags: Vec<aws_sdk_iam::types::Tag> = tags
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("tag")
+        })
+        .collect();
+    iam.create_open_id_connect_provider()
+        .url("https://oidc.eks.us-east-1.amazonaws.com/id/ALPHA")
+        .client_id_list("sts.amazonaws.com")
+        .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
+        .set_tags(Some(iam_tags))
+        .send()
+        .await
+        .expect("oidc provider");
+
+    let rds = aws_sdk_rds::Client::new(&w.sdk);
+    let rds_tags: Vec<aws_sdk_rds::types::Tag> = tags
+        .iter()
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+        .collect();
+    rds.create_db_subnet_group()
+        .db_subnet_group_name("alpha-dev-db")
+        .db_subnet_group_description("alpha")
+        .set_subnet_ids(Some(private.clone()))
+        .set_tags(Some(rds_tags.clone()))
+        .send()
+        .await
+        .expect("db subnet group");
+    rds.create_db_instance()
+        .db_instance_identifier("alpha-dev-pg")
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("app_admin")
+        .master_user_password("not-a-real-password-1")
+        .db_subnet_group_name("alpha-dev-db")
+        .set_tags(Some(rds_tags))
+        .send()
+        .await
+        .expect("db instance");
+
+    if with_cache {
+        let cache_tags: Vec<aws_sdk_elasticache::types::Tag> = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_elasticache::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+            })
+            .collect();
+        aws_sdk_elasticache::Client::new(&w.sdk)
+            .create_replication_group()
+            .replication_group_id("alpha-dev-redis")
+            .replication_group_description("alpha")
+            .engine("redis")
+            .cache_node_type("cache.t3.micro")
+            .num_cache_clusters(1)
+            .set_tags(Some(cache_tags))
+            .send()
+            .await
+            .expect("replication group");
+    }
+
+    let ecr = aws_sdk_ecr::Client::new(&w.sdk);
+    let ecr_tags: Vec<aws_sdk_ecr::types::Tag> = tags
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_ecr::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("tag")
+        })
+        .collect();
+    ecr.create_repository()
+        .repository_name("alpha-dev/web")
+        .set_tags(Some(ecr_tags))
+        .send()
+        .await
+        .expect("repository");
+    let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7023,"digest":"sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},"layers":[]}"#;
+    ecr.put_image()
+        .repository_name("alpha-dev/web")
+        .image_manifest(manifest)
+        .image_tag("v1")
+        .send()
+        .await
+        .expect("image");
+
+    for (stack, env, expired) in [
+        ("alpha", "dev", false),
+        ("beta", "dev", false),
+        ("gamma", "pr-1", true),
+    ] {
+        secret(
+            &w,
+            &format!("{stack}/{env}/api-key"),
+            Some(ownership(stack, env, expired).tags()),
+        )
+        .await;
+    }
+    secret(&w, "someone-else/api-key", None).await;
+    aws_sdk_ec2::Client::new(&w.sdk)
+        .create_vpc()
+        .cidr_block("10.200.0.0/16")
+        .send()
+        .await
+        .expect("untagged vpc");
+    iam.create_role()
+        .role_name("someone-else")
+        .assume_role_policy_document(
+            multicloud_aws::identity::service_trust_policy("ec2.amazonaws.com").to_string(),
+        )
+        .send()
+        .await
+        .expect("untagged role");
+    w
+}
+
+async fn secret(w: &World, name: &str, tags: Option<BTreeMap<String, String>>) {
+    let sm_tags = tags.map(|t| {
+        t.iter()
+            .map(|(k, v)| {
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+            })
+            .collect()
+    });
+    aws_sdk_secretsmanager::Client::new(&w.sdk)
+        .create_secret()
+        .name(name)
+        .secret_string("x")
+        .set_tags(sm_tags)
+        .send()
+        .await
+        .expect("secret");
+}
+
+fn sweeper(w: &World) -> Sweeper<'_> {
+    Sweeper::new(w.provider.clients())
+        .with_retries(3, Duration::from_millis(20), Duration::from_millis(100))
+        .with_wait(Duration::from_secs(30), Duration::from_millis(200))
+}
+
+fn stack(name: &str, env: Option<&str>) -> SweepFilter {
+    SweepFilter::Stack {
+        stack: name.into(),
+        environment: env.map(str::to_string),
+    }
+}
+
+fn kinds(found: &[SweptResource]) -> BTreeMap<ResourceKind, usize> {
+    let mut counts = BTreeMap::new();
+    for r in found {
+        *counts.entry(r.kind).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn names(found: &[SweptResource], kind: ResourceKind) -> BTreeSet<String> {
+    found
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+fn tag<'a>(r: &'a SweptResource, key: &str) -> Option<&'a str> {
+    r.tags.get(key).map(String::as_str)
+}
+
+#[tokio::test]
+async fn find_selects_a_stack_or_the_expired_resources_across_services() {
+    let w = world(true).await;
+    let s = sweeper(&w);
+
+    let alpha = s.find(&stack("alpha", None)).await.expect("find alpha");
+    use ResourceKind::*;
+    let expected: BTreeMap<ResourceKind, usize> = [
+        (Vpc, 1),
+        (Subnet, 4),
+        (InternetGateway, 1),
+        (RouteTable, 1),
+        (SecurityGroup, 3),
+        (ClusterRole, 1),
+        (NodeRole, 1),
+        (Cluster, 1),
+        (NodePool, 1),
+        (OidcProvider, 1),
+        (Database, 1),
+        (DbSubnetGroup, 1),
+        (Cache, 1),
+        (Registry, 1),
+        (Secret, 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(kinds(&alpha), expected);
+    assert!(
+        alpha
+            .iter()
+            .all(|r| tag(r, "multicloud:stack") == Some("alpha"))
+    );
+    assert_eq!(
+        names(&alpha, Vpc),
+        BTreeSet::from(["alpha-dev-vpc".to_string()])
+    );
+    assert_eq!(
+        names(&alpha, Secret),
+        BTreeSet::from(["alpha/dev/api-key".to_string()])
+    );
+    assert_eq!(
+        names(&alpha, Registry),
+        BTreeSet::from(["alpha-dev/web".to_string()])
+    );
+    assert_eq!(
+        names(&alpha, ClusterRole),
+        BTreeSet::from(["alpha-dev-eks-cluster".to_string()])
+    );
+    let nodegroup = alpha
+        .iter()
+        .find(|r| r.kind == NodePool)
+        .expect("node group");
+    assert_eq!(nodegroup.parent.as_deref(), Some("alpha-dev"));
+    // Deletion order: node group before cluster before everything network; VPC last.
+    let position = |k: ResourceKind| alpha.iter().position(|r| r.kind == k).expect("present");
+    assert!(position(NodePool) < position(Cluster));
+    assert!(position(Cluster) < position(SecurityGroup));
+    assert!(position(Database) < position(DbSubnetGroup));
+    assert_eq!(alpha.last().map(|r| r.kind), Some(Vpc));
+
+    assert_eq!(
+        s.find(&stack("alpha", Some("dev"))).await.expect("find"),
+        alpha
+    );
+    assert!(
+        s.find(&stack("alpha", Some("prod")))
+            .await
+            .expect("find")
+            .is_empty()
+    );
+
+    let beta = s.find(&stack("beta", None)).await.expect("find beta");
+    assert_eq!(
+        names(&beta, Secret),
+        BTreeSet::from(["beta/dev/api-key".to_string()])
+    );
+    assert_eq!(
+        beta.len(),
+        1 + 4 + 1 + 1 + 1 + 1,
+        "vpc, subnets, igw, route table, cluster SG, secret"
+    );
+
+    let expired = s
+        .find(&SweepFilter::Expired { now: Utc::now() })
+        .await
+        .expect("find expired");
+    assert!(!expired.is_empty());
+    assert!(
+        expired
+            .iter()
+            .all(|r| tag(r, "multicloud:stack") == Some("gamma")
+                && tag(r, "multicloud:env") == Some("pr-1"))
+    );
+    assert_eq!(
+        names(&expired, Secret),
+        BTreeSet::from(["gamma/pr-1/api-key".to_string()])
+    );
+
+    let all = s.find(&SweepFilter::All).await.expect("find all");
+    assert_eq!(all.len(), alpha.len() + beta.len() + expired.len());
+    assert!(
+        all.iter()
+            .all(|r| r.name != "someone-else" && r.name != "someone-else/api-key")
+    );
+}
+
+#[tokio::test]
+async fn sweep_deletes_nothing_on_a_dry_run_then_exactly_the_stack() {
+    // No replication group here: moto never finishes deleting one (see the next test).
+    let w = world(false).await;
+    let s = sweeper(&w);
+    let filter = stack("alpha", None);
+    let before = s.find(&filter).await.expect("find");
+    let all_before = s.find(&SweepFilter::All).await.expect("find all");
+
+    let dry = s.sweep(&filter, true).await.expect("dry run");
+    assert!(dry.dry_run);
+    assert_eq!(dry.found, before);
+    assert!(dry.deleted.is_empty() && dry.failed.is_empty());
+    assert_eq!(
+        s.find(&filter).await.expect("find"),
+        before,
+        "a dry run deletes nothing"
+    );
+
+    let report = s.sweep(&filter, false).await.expect("sweep");
+    let failures: Vec<String> = report
+        .failed
+        .iter()
+        .map(|f| format!("{} {}: {}", f.resource.kind, f.resource.name, f.error))
+        .collect();
+    assert!(report.is_clean(), "{failures:#?}");
+    assert_eq!(report.deleted, before);
+    assert!(
+        s.find(&filter).await.expect("find").is_empty(),
+        "nothing of alpha is left"
+    );
+
+    // The others are untouched: other stacks, and what carries no ownership tags.
+    let rest = s.find(&SweepFilter::All).await.expect("find all");
+    assert_eq!(rest.len(), all_before.len() - before.len());
+    let role = aws_sdk_iam::Client::new(&w.sdk)
+        .get_role()
+        .role_name("someone-else")
+        .send()
+        .await;
+    assert!(role.is_ok(), "untagged role kept");
+    let secret = aws_sdk_secretsmanager::Client::new(&w.sdk)
+        .describe_secret()
+        .secret_id("someone-else/api-key")
+        .send()
+        .await;
+    assert!(secret.is_ok(), "untagged secret kept");
+    let ec2 = aws_sdk_ec2::Client::new(&w.sdk);
+    let untagged = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("cidr")
+                .values("10.200.0.0/16")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(untagged.vpcs().len(), 1, "untagged VPC kept");
+
+    // Then the expired stack goes, and only the beta stack is left.
+    let expired = s
+        .sweep(&SweepFilter::Expired { now: Utc::now() }, false)
+        .await
+        .expect("sweep expired");
+    assert!(expired.is_clean() && !expired.deleted.is_empty());
+    let left = s.find(&SweepFilter::All).await.expect("find all");
+    assert!(
+        left.iter()
+            .all(|r| r.tags.get("multicloud:stack").map(String::as_str) == Some("beta"))
+    );
+    assert!(!left.is_empty());
+}
+
+#[tokio::test]
+async fn a_replication_group_being_deleted_is_waited_for_and_no_longer_listed() {
+    // moto leaves a deleted replication group in status `deleting` forever: the sweeper
+    // deletes it, waits (here briefly), reports it as not gone, and lists it no more.
+    let w = world(true).await;
+    let s = Sweeper::new(w.provider.clients())
+        .with_retries(2, Duration::from_millis(20), Duration::from_millis(50))
+        .with_wait(Duration::from_millis(600), Duration::from_millis(200));
+    let filter = stack("alpha", None);
+    let report = s.sweep(&filter, false).await.expect("sweep");
+    let failed: Vec<(ResourceKind, &str)> = report
+        .failed
+        .iter()
+        .map(|f| (f.resource.kind, f.resource.name.as_str()))
+        .collect();
+    assert_eq!(failed, [(ResourceKind::Cache, "alpha-dev-redis")]);
+    assert!(
+        report.failed[0].error.message().contains("still exists"),
+        "{}",
+        report.failed[0].error
+    );
+    assert_eq!(report.deleted.len(), report.found.len() - 1);
+    let groups = aws_sdk_elasticache::Client::new(&w.sdk)
+        .describe_replication_groups()
+        .replication_group_id("alpha-dev-redis")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(groups.replication_groups()[0].status(), Some("deleting"));
+    assert!(s.find(&filter).await.expect("find").is_empty());
+}
