@@ -50,11 +50,13 @@ fn apply_full_stack(c: &mut Criterion) {
     let unit = Duration::from_millis(20);
     let report = rt.block_on(measure_apply(&spec, unit));
     eprintln!(
-        "apply full stack ({} resources, unit {unit:?}): wall {:?}, critical path {:?} (ratio {:.3}), sequential {:?} (ratio {:.3})",
+        "apply full stack ({} resources, unit {unit:?}): executor {:?}, critical path {:?} (ratio {:.3}; whole up {:?}, ratio {:.3}), sequential {:?} (ratio {:.3})",
         report.resources,
         report.wall,
         report.critical_path,
         report.vs_critical_path(),
+        report.up_wall,
+        report.up_vs_critical_path(),
         report.sequential,
         report.vs_sequential()
     );

@@ -76,7 +76,14 @@ pub(crate) struct Executor<'a> {
 }
 
 struct Shared {
-    state: tokio::sync::Mutex<StackState>,
+    /// The state as completed so far (ahead of what is saved while a write is running).
+    state: Mutex<StackState>,
+    /// Wakes the state writer.
+    dirty: tokio::sync::Notify,
+    /// Set when no more completions will come.
+    finished: std::sync::atomic::AtomicBool,
+    /// The first error of the state writer.
+    save_error: Mutex<Option<crate::state::StateError>>,
     outputs: Mutex<BTreeMap<ResourceId, Outputs>>,
     failures: Mutex<Vec<ResourceFailure>>,
 }
@@ -126,24 +133,36 @@ impl Executor<'_> {
                 .entry(id.clone())
                 .or_insert_with(|| rec.outputs.clone());
         }
+        let initial_serial = state.serial;
         let shared = Shared {
-            state: tokio::sync::Mutex::new(state),
+            state: Mutex::new(state),
+            dirty: tokio::sync::Notify::new(),
+            finished: std::sync::atomic::AtomicBool::new(false),
+            save_error: Mutex::new(None),
             outputs: Mutex::new(outputs),
             failures: Mutex::new(Vec::new()),
         };
-        let (states, cancelled) = dag::run(&deps, self.options.parallelism, self.cancel, |i| {
-            let shared = &shared;
-            async move {
-                let a = &plan.actions[i];
-                if a.action == Action::NoOp {
-                    return true;
+        let run = async {
+            let result = dag::run(&deps, self.options.parallelism, self.cancel, |i| {
+                let shared = &shared;
+                async move {
+                    let a = &plan.actions[i];
+                    if a.action == Action::NoOp {
+                        return true;
+                    }
+                    let span = tracing::info_span!("resource", id = %a.id, kind = %a.kind, action = %a.action);
+                    self.run_one(plan, i, shared).instrument(span).await
                 }
-                let span =
-                    tracing::info_span!("resource", id = %a.id, kind = %a.kind, action = %a.action);
-                self.run_one(plan, i, shared).instrument(span).await
-            }
-        })
-        .await;
+            })
+            .await;
+            shared
+                .finished
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            shared.dirty.notify_one();
+            result
+        };
+        let ((states, cancelled), ()) =
+            tokio::join!(run, self.write_state(&shared, initial_serial));
 
         let succeeded = states
             .iter()
@@ -160,7 +179,10 @@ impl Executor<'_> {
             failed: failures.len(),
             elapsed: started.elapsed(),
         });
-        let state = shared.state.into_inner();
+        let state = shared.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = shared.save_error.into_inner().ok().flatten() {
+            return Err(e.into());
+        }
         if !failures.is_empty() {
             return Err(Error::Apply {
                 failures,
@@ -244,7 +266,7 @@ impl Executor<'_> {
         match result {
             Ok(outputs) => {
                 let provider_id = plan.known_outputs.get(&a.id).and_then(|(p, _)| p.clone());
-                if let Err(e) = self.record(shared, &resource, provider_id, outputs).await {
+                if let Err(e) = self.record(shared, &resource, provider_id, outputs) {
                     return self.fail(shared, a.action, &a.id, e);
                 }
                 self.events.emit(Event::ResourceSucceeded {
@@ -275,15 +297,46 @@ impl Executor<'_> {
         false
     }
 
-    /// Records the outcome and saves state (`None` outputs = deleted).
-    async fn record(
+    /// The state writer: saves the state whenever completions made it newer than what is
+    /// saved. Completions that land while a write runs are coalesced into the next write, so
+    /// dependents never wait for a disk sync and a burst of completions costs one write.
+    async fn write_state(&self, shared: &Shared, mut saved: u64) {
+        loop {
+            let finished = shared.finished.load(std::sync::atomic::Ordering::SeqCst);
+            let snapshot = shared
+                .state
+                .lock()
+                .ok()
+                .filter(|s| s.serial != saved)
+                .map(|s| s.clone());
+            match snapshot {
+                Some(state) => {
+                    saved = state.serial;
+                    if let Err(e) = self.store.save(&state).await {
+                        tracing::error!(error = %e, "could not save state");
+                        if let Ok(mut slot) = shared.save_error.lock() {
+                            slot.get_or_insert(e);
+                        }
+                    }
+                }
+                None if finished => return,
+                None => shared.dirty.notified().await,
+            }
+        }
+    }
+
+    /// Records the outcome in the state (`None` outputs = deleted) and wakes the writer.
+    fn record(
         &self,
         shared: &Shared,
         resource: &Resource,
         provider_id: Option<String>,
         outputs: Option<Outputs>,
     ) -> Result<(), ProviderError> {
-        let mut state = shared.state.lock().await;
+        let mut state = shared
+            .state
+            .lock()
+            .map_err(|_| ProviderError::new(ErrorKind::Other, "state lock poisoned by a panic"))?;
         match outputs {
             Some(outputs) => {
                 let provider_id = provider_id.or_else(|| {
@@ -311,10 +364,9 @@ impl Executor<'_> {
         }
         state.serial += 1;
         state.updated_at = chrono::Utc::now();
-        self.store.save(&state).await.map_err(|e| {
-            ProviderError::new(ErrorKind::Other, format!("could not save state: {e}"))
-                .with_source(e)
-        })
+        drop(state);
+        shared.dirty.notify_one();
+        Ok(())
     }
 
     fn ctx<'c>(

@@ -250,39 +250,54 @@ impl Resource {
     }
 }
 
-/// SHA-256 of the canonical JSON of a config value (object keys sorted), hex.
+/// SHA-256 of the canonical JSON of a config value (object keys sorted), hex. The canonical
+/// text is streamed into the hasher, never built as a string.
 pub fn config_hash(config: &Value) -> String {
-    fn canonical(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(map) => {
-                let sorted: BTreeMap<_, _> = map.iter().collect();
-                out.push('{');
-                for (i, (k, v)) in sorted.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    canonical(v, out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    canonical(v, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
-    let mut text = String::new();
-    canonical(config, &mut text);
-    hex::encode(Sha256::digest(text.as_bytes()))
+    fn canonical(v: &Value, w: &mut HashWriter) {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                w.0.update(b"{");
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        w.0.update(b",");
+                    }
+                    // Writing JSON into a hasher cannot fail.
+                    let _ = serde_json::to_writer(&mut *w, k);
+                    w.0.update(b":");
+                    canonical(v, w);
+                }
+                w.0.update(b"}");
+            }
+            Value::Array(items) => {
+                w.0.update(b"[");
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        w.0.update(b",");
+                    }
+                    canonical(v, w);
+                }
+                w.0.update(b"]");
+            }
+            other => {
+                let _ = serde_json::to_writer(&mut *w, other);
+            }
+        }
+    }
+    let mut w = HashWriter(Sha256::new());
+    canonical(config, &mut w);
+    hex::encode(w.0.finalize())
 }
 
 /// A validated dependency graph of resources (no unknown dependencies, no cycles).
@@ -512,6 +527,15 @@ mod tests {
             ResourceGraph::from_resources([v.clone(), v]),
             Err(Error::DuplicateResource(_))
         ));
+    }
+
+    #[test]
+    fn config_hash_is_sha256_of_the_canonical_json() {
+        // sha256 of `{"a":1,"b":[true,"x"]}`
+        assert_eq!(
+            config_hash(&json!({"b": [true, "x"], "a": 1})),
+            hex::encode(Sha256::digest(br#"{"a":1,"b":[true,"x"]}"#))
+        );
     }
 
     #[test]

@@ -219,11 +219,15 @@ fn load_blocking(path: &Path, key: &StateKey) -> Result<Option<StackState>, Stat
         location: location.clone(),
         message,
     };
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    let Value::Object(fields) = &value else {
-        return Err(corrupt("the state is not a JSON object".into()));
-    };
-    let version = match fields.get("schema_version") {
+    // Read the version first (a cheap pass that skips everything else), so the current
+    // schema is parsed straight into `StackState` and only older ones go through `Value`.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<Value>,
+    }
+    let Version { schema_version } =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let version = match schema_version {
         // Files from before versioning (none were ever released) are rejected by `migrate`.
         None => 0,
         Some(v) => v
@@ -231,8 +235,13 @@ fn load_blocking(path: &Path, key: &StateKey) -> Result<Option<StackState>, Stat
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| corrupt(format!("schema_version {v} is not a version number")))?,
     };
-    let value = migrate(value, version).map_err(|e| at_location(e, &location))?;
-    let state: StackState = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    let state: StackState = if version == SCHEMA_VERSION {
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?
+    } else {
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let value = migrate(value, version).map_err(|e| at_location(e, &location))?;
+        serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?
+    };
     if &state.key != key {
         return Err(corrupt(format!(
             "the file holds the state of {}, not of {key}",

@@ -1,7 +1,9 @@
 //! Recorded state: what a stack created, with a versioned schema, and the stores that keep it.
 //!
-//! State is written after every resource completes (see the executor), so a crash loses at
-//! most the resources in flight, which the next run adopts by their ownership tags. No secret
+//! State is written after every resource completes (see the executor; completions that land
+//! while a write is running are coalesced into the next write, so no resource waits for a
+//! disk sync), so a crash loses at most the resources in flight or completed during the last
+//! write, which the next run adopts by their ownership tags. No secret
 //! value is ever written: resource configs and outputs hold references only.
 
 mod local;
