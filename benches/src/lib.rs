@@ -8,27 +8,13 @@ use multicloud_core::prelude::*;
 use multicloud_core::provider::CloudProvider;
 use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud};
 
-/// The example stack.
+/// The example stack (without the TTL), in environment `bench`.
 pub fn full_stack() -> StackSpec {
-    StackSpec::builder("shop")
-        .environment("bench")
-        .region("us-east-1")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 2, 5)))
-        .database(Postgres::new("16").storage_gb(20))
-        .cache(Redis::new("7.1"))
-        .registry(RegistrySpec::new("shop-api"))
-        .secret(SecretSpec::generated("db-password", 32))
-        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
-        .app(
-            App::new("api")
-                .image_from_registry("shop-api", "v1")
-                .port(8080)
-                .env_from_secret("DB_PASSWORD", "db-password")
-                .expose(Expose::LoadBalancer),
-        )
-        .build()
-        .expect("valid spec")
+    let mut spec = multicloud_core::testing::example_spec();
+    spec.environment = "bench".into();
+    spec.ttl = None;
+    spec.validate().expect("valid spec");
+    spec
 }
 
 /// A stack that expands to at least `resources` resources: the full stack plus many

@@ -258,7 +258,6 @@ pub(crate) async fn plan(
                     reason,
                     depends_on: r.depends_on.clone(),
                 });
-                desired.insert(r.id.clone(), r.clone());
             }
             if let Some(s) = state {
                 for (id, rec) in &s.resources {
@@ -296,28 +295,33 @@ pub(crate) async fn plan(
                 if let Some(Observation::Present(o)) = observations.get(&r.id)
                     && o.owner == Owner::Us
                 {
-                    {
-                        let mut rec = crate::state::ResourceRecord::new(
-                            r,
-                            o.provider_id.clone(),
-                            o.outputs.clone(),
-                        );
-                        rec.depends_on.retain(|d| graph.get(d).is_some());
-                        actions.push(delete_action(
-                            &r.id,
-                            r.kind,
-                            &r.name,
-                            &r.depends_on,
-                            "exists with our tags but not in state",
-                        ));
-                        to_delete.insert(r.id.clone(), rec);
-                    }
+                    let mut rec = crate::state::ResourceRecord::new(
+                        r,
+                        o.provider_id.clone(),
+                        o.outputs.clone(),
+                    );
+                    rec.depends_on.retain(|d| graph.get(d).is_some());
+                    actions.push(delete_action(
+                        &r.id,
+                        r.kind,
+                        &r.name,
+                        &r.depends_on,
+                        "exists with our tags but not in state",
+                    ));
+                    to_delete.insert(r.id.clone(), rec);
                 }
             }
         }
     }
     if !foreign.is_empty() {
         return Err(Error::ForeignResources { resources: foreign });
+    }
+    if mode == Mode::Up {
+        desired = graph
+            .into_resources()
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
     }
     Ok(Plan {
         key,

@@ -402,6 +402,11 @@ impl ResourceGraph {
         &self.nodes
     }
 
+    /// The resources, by value, in insertion order.
+    pub fn into_resources(self) -> Vec<Resource> {
+        self.nodes
+    }
+
     /// The resource with `id`.
     pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
         self.index.get(id).map(|&i| &self.nodes[i])

@@ -14,26 +14,9 @@ use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, Op};
 use tokio_util::sync::CancellationToken;
 
 fn spec() -> StackSpec {
-    StackSpec::builder("shop")
-        .environment("pr-1234")
-        .region("us-east-1")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 2, 5)))
-        .database(Postgres::new("16").storage_gb(20))
-        .cache(Redis::new("7.1"))
-        .registry(RegistrySpec::new("shop-api"))
-        .secret(SecretSpec::generated("db-password", 32))
-        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
-        .app(
-            App::new("api")
-                .image_from_registry("shop-api", "v1")
-                .port(8080)
-                .env_from_secret("DB_PASSWORD", "db-password")
-                .expose(Expose::LoadBalancer),
-        )
-        .ttl(Duration::from_secs(4 * 3600))
-        .build()
-        .expect("the issue's example spec is valid")
+    let spec = multicloud_core::testing::example_spec();
+    spec.validate().expect("the issue's example spec is valid");
+    spec
 }
 
 fn cloud() -> Arc<MemoryCloud> {

@@ -26,6 +26,36 @@ use crate::secret::SecretString;
 use crate::tags::{TAG_ENV, TAG_STACK};
 
 pub use expand::expand;
+
+/// The full stack of the README's example (`shop` / `pr-1234` in `us-east-1`: network,
+/// cluster with one node pool, PostgreSQL, Redis, a registry, a generated secret, a workload
+/// identity and an app behind a load balancer, 4 h TTL), not yet validated, so tests can
+/// change it first.
+pub fn example_spec() -> crate::spec::StackSpec {
+    use crate::spec::{
+        App, Cluster, Expose, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec,
+        StackSpec, WorkloadIdentity,
+    };
+    StackSpec::builder("shop")
+        .environment("pr-1234")
+        .region("us-east-1")
+        .network(Network::default())
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 2, 5)))
+        .database(Postgres::new("16").storage_gb(20))
+        .cache(Redis::new("7.1"))
+        .registry(RegistrySpec::new("shop-api"))
+        .secret(SecretSpec::generated("db-password", 32))
+        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
+        .app(
+            App::new("api")
+                .image_from_registry("shop-api", "v1")
+                .port(8080)
+                .env_from_secret("DB_PASSWORD", "db-password")
+                .expose(Expose::LoadBalancer),
+        )
+        .ttl(Duration::from_secs(4 * 3600))
+        .build_unchecked()
+}
 pub use provider::{InMemoryProvider, MemoryNaming};
 
 /// Which operation a recorded call was.
