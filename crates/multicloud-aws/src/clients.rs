@@ -89,6 +89,13 @@ pub struct AwsClients {
     pub rds: aws_sdk_rds::Client,
     /// ElastiCache.
     pub elasticache: aws_sdk_elasticache::Client,
+    /// Elastic Load Balancing v2 (NLB and ALB): the load balancers Kubernetes creates in the
+    /// VPC, found and deleted before the network. These are the ones the AWS Load Balancer
+    /// Controller (and EKS Auto Mode) creates, and the in-tree cloud provider's NLBs
+    /// (`service.beta.kubernetes.io/aws-load-balancer-type: nlb`). Classic ELBs — what the
+    /// in-tree provider creates for a `LoadBalancer` Service without that annotation — are
+    /// a different API (`elasticloadbalancing`) and are not handled.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// IAM.
     pub iam: aws_sdk_iam::Client,
     /// ECR.
@@ -123,6 +130,7 @@ impl AwsClients {
             eks: client!(aws_sdk_eks, sdk, calls),
             rds: client!(aws_sdk_rds, sdk, calls),
             elasticache: client!(aws_sdk_elasticache, sdk, calls),
+            elb: client!(aws_sdk_elasticloadbalancingv2, sdk, calls),
             iam: client!(aws_sdk_iam, sdk, calls),
             ecr: client!(aws_sdk_ecr, sdk, calls),
             secrets: client!(aws_sdk_secretsmanager, sdk, calls),

@@ -54,6 +54,8 @@ pub const DEPENDENCY: &[&str] = &[
     "InvalidGroup.InUse",
     "ConcurrentModification",
     "ConcurrentModificationException",
+    // ELBv2: a target group still used by a listener or rule (or a load balancer in use).
+    "ResourceInUse",
 ];
 
 /// Codes that mean "just created, not visible yet" when they come back from a mutating call.
@@ -81,6 +83,9 @@ pub const NOT_FOUND: &[&str] = &[
     "RepositoryNotFoundException",
     "ImageNotFoundException",
     "LifecyclePolicyNotFoundException",
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
+    "ListenerNotFound",
     "NotFoundException",
     "NotFound",
 ];
@@ -250,6 +255,26 @@ mod tests {
             classify_code("ResourceInUseException", Op::Create),
             ErrorKind::AlreadyExists
         );
+        assert_eq!(
+            classify_code("ResourceInUse", Op::Delete),
+            ErrorKind::DependencyViolation
+        );
+    }
+
+    #[test]
+    fn elbv2_not_found_codes_mean_absent() {
+        for code in [
+            "LoadBalancerNotFound",
+            "TargetGroupNotFound",
+            "ListenerNotFound",
+        ] {
+            assert_eq!(
+                classify_code(code, Op::Delete),
+                ErrorKind::NotFound,
+                "{code}"
+            );
+            assert_eq!(classify_code(code, Op::Read), ErrorKind::NotFound, "{code}");
+        }
     }
 
     #[test]

@@ -93,7 +93,13 @@ pub fn secret_name(spec: &StackSpec, name: &str) -> String {
 
 /// The EKS cluster name: `<stack>-<env>`.
 pub fn cluster_name(spec: &StackSpec) -> String {
-    Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(100))
+    cluster_name_of(&spec.name, &spec.environment)
+}
+
+/// The EKS cluster name of `stack` in `environment` (what [`cluster_name`] gives its spec):
+/// `<stack>-<env>`.
+pub fn cluster_name_of(stack: &str, environment: &str) -> String {
+    Naming::new(stack, environment).name("", NameStyle::hyphenated(100))
 }
 
 /// Expands `spec` into the AWS resource graph (apps included only when `with_workloads`).

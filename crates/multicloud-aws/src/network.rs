@@ -10,13 +10,17 @@
 //! ## Teardown
 //! Deletion removes what blocks each resource first: gateways are detached, route tables
 //! disassociated, security-group ingress revoked, and network interfaces left `available` in
-//! a subnet, security group or VPC (by the VPC CNI or by load balancers) deleted. Load
-//! balancers themselves (and the interfaces they hold) are not removed here: the engine
-//! deletes the Kubernetes `LoadBalancer` Services before the network, and the
-//! [`Sweeper`](crate::sweeper::Sweeper) handles stacks left behind. A `DependencyViolation`
-//! is returned classified as retryable: the engine retries it with backoff.
+//! a subnet, security group or VPC (by the VPC CNI or by load balancers) deleted. The ELBv2
+//! load balancers Kubernetes created for the stack's cluster and left behind (found by the
+//! tags `kubernetes.io/cluster/<cluster>` = `owned` or `elbv2.k8s.aws/cluster` =
+//! `<cluster>`) are deleted with the subnet they sit in and the internet gateway their
+//! public addresses hold — once the cluster is gone — and with the VPC, with the cluster's
+//! target groups; the [`Sweeper`](crate::sweeper::Sweeper) handles stacks left behind. A
+//! `DependencyViolation` is returned classified as retryable: the engine retries it with
+//! backoff.
 
 mod enis;
+pub(crate) mod load_balancers;
 mod routes;
 mod security_groups;
 mod subnets;
@@ -34,10 +38,13 @@ use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
-use crate::expand::ids;
+use crate::expand::{cluster_name_of, ids};
 use crate::tagging::{ec2_tag_map, foreign, judge};
 
 pub(crate) use enis::delete_leftover_enis;
+pub(crate) use load_balancers::{
+    delete_cluster_load_balancers, delete_load_balancer, find_kubernetes_load_balancers,
+};
 pub(crate) use routes::delete_route_table;
 pub(crate) use security_groups::{delete_security_group, revoke_security_group_ingress};
 pub(crate) use subnets::delete_subnet;
@@ -259,10 +266,37 @@ impl ResourceOps for NetworkService {
             },
         };
         let c = &self.clients;
+        // The stack's EKS cluster, whose leftover load balancers block the network.
+        let cluster = cluster_name_of(&ctx.stack.stack, &ctx.stack.environment);
         match kind {
-            ResourceKind::Vpc => delete_vpc(c, &id).await,
-            ResourceKind::Subnet => delete_subnet(c, &id).await,
-            ResourceKind::InternetGateway => delete_internet_gateway(c, &id).await,
+            ResourceKind::Vpc => {
+                delete_cluster_load_balancers(c, &id, Some(&cluster)).await?;
+                delete_vpc(c, &id).await
+            }
+            ResourceKind::Subnet => {
+                let cluster = ctx.config_str("cluster_name").unwrap_or(&cluster);
+                load_balancers::delete_orphaned_load_balancers(
+                    c,
+                    load_balancers::Scope::Subnet(&id),
+                    cluster,
+                )
+                .await?;
+                delete_subnet(c, &id).await
+            }
+            ResourceKind::InternetGateway => {
+                let vpc = ctx
+                    .recorded_str("vpc_id")
+                    .or_else(|| ctx.dep_str(&ids::vpc(), "id").ok());
+                if let Some(vpc) = vpc {
+                    load_balancers::delete_orphaned_load_balancers(
+                        c,
+                        load_balancers::Scope::InternetFacing(vpc),
+                        &cluster,
+                    )
+                    .await?;
+                }
+                delete_internet_gateway(c, &id).await
+            }
             ResourceKind::RouteTable => delete_route_table(c, &id).await,
             _ => delete_security_group(c, &id).await,
         }

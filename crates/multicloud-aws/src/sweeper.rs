@@ -4,14 +4,17 @@
 //! with a TTL, `multicloud:expires-at`). The sweeper lists, service by service, every
 //! resource carrying them — EC2 network resources, EKS clusters and node groups, RDS
 //! instances and DB subnet groups, ElastiCache replication groups and cache subnet groups,
-//! ECR repositories, Secrets Manager secrets, IAM roles and OIDC providers — and deletes
-//! those matching a [`SweepFilter`] in dependency order:
+//! ECR repositories, Secrets Manager secrets, IAM roles and OIDC providers — plus the load
+//! balancers Kubernetes left in those VPCs (by their cluster tags; listed as
+//! [`ResourceKind::Service`], selected with their VPC), and deletes those matching a
+//! [`SweepFilter`] in dependency order:
 //!
 //! node groups → clusters (waited until gone) → OIDC providers → databases and replication
 //! groups (waited until gone) → their subnet groups → repositories (with their images) →
-//! secrets (without recovery window) → roles (policies detached first) → leftover network
-//! interfaces → security groups (rules revoked first) → route tables → internet gateways
-//! (detached) → subnets → VPCs.
+//! secrets (without recovery window) → roles (policies detached first) → Kubernetes' load
+//! balancers and target groups in the swept VPCs → leftover network interfaces → security
+//! groups (rules revoked first) → route tables → internet gateways (detached) → subnets →
+//! VPCs.
 //!
 //! It runs outside the engine, so it retries retryable errors (`DependencyViolation`,
 //! throttling…) itself, a bounded number of times with backoff. The deletions reuse the
@@ -82,9 +85,9 @@ pub struct SweptResource {
     pub name: String,
     /// Its ARN, or its id for EC2 resources.
     pub id: String,
-    /// The cluster of a node group.
+    /// The cluster of a node group; the VPC of a load balancer.
     pub parent: Option<String>,
-    /// Its tags.
+    /// Its tags; a load balancer's also carry its VPC's ownership tags.
     pub tags: BTreeMap<String, String>,
 }
 
@@ -131,6 +134,7 @@ const ORDER: &[ResourceKind] = &[
     ResourceKind::WorkloadIdentity,
     ResourceKind::NodeRole,
     ResourceKind::ClusterRole,
+    ResourceKind::Service,
     ResourceKind::SecurityGroup,
     ResourceKind::RouteTable,
     ResourceKind::InternetGateway,
@@ -192,6 +196,7 @@ impl<'a> Sweeper<'a> {
         let c = self.clients;
         let mut all = Vec::new();
         list::ec2(c, &mut all).await?;
+        list::load_balancers(c, &mut all).await?;
         list::eks(c, &mut all).await?;
         list::rds(c, &mut all).await?;
         list::elasticache(c, &mut all).await?;
@@ -226,7 +231,7 @@ impl<'a> Sweeper<'a> {
         let mut network_prepared = false;
         let found = report.found.clone();
         for r in &found {
-            if !network_prepared && rank(r.kind) >= rank(ResourceKind::SecurityGroup) {
+            if !network_prepared && rank(r.kind) >= rank(ResourceKind::Service) {
                 self.prepare_network(&report.found).await;
                 network_prepared = true;
             }
@@ -245,12 +250,23 @@ impl<'a> Sweeper<'a> {
     }
 
     /// Before the first network deletion (clusters, node groups and databases are gone by
-    /// then): deletes the interfaces left in the swept VPCs, and revokes the ingress rules of
+    /// then): deletes the load balancers and target groups Kubernetes left in the swept VPCs
+    /// (for any cluster) and the interfaces left there, and revokes the ingress rules of
     /// every swept security group (groups referencing each other could not be deleted
     /// otherwise). Failures are logged; the deletions that follow report them.
     async fn prepare_network(&self, found: &[SweptResource]) {
         let c = self.clients;
         for vpc in found.iter().filter(|r| r.kind == ResourceKind::Vpc) {
+            if let Err(error) = self
+                .retry(|| async {
+                    crate::network::delete_cluster_load_balancers(c, &vpc.id, None)
+                        .await
+                        .map(|_| ())
+                })
+                .await
+            {
+                tracing::warn!(vpc = %vpc.id, %error, "sweep: could not delete the load balancers Kubernetes left");
+            }
             if let Err(error) = self
                 .retry(|| crate::network::delete_leftover_enis(c, "vpc-id", &vpc.id))
                 .await
@@ -353,6 +369,10 @@ impl<'a> Sweeper<'a> {
             }
             ResourceKind::ClusterRole | ResourceKind::NodeRole | ResourceKind::WorkloadIdentity => {
                 self.retry(|| crate::identity::delete_role(c, name)).await
+            }
+            ResourceKind::Service => {
+                self.retry(|| crate::network::delete_load_balancer(c, &r.id))
+                    .await
             }
             ResourceKind::SecurityGroup => {
                 self.retry(|| crate::network::delete_security_group(c, &r.id))
@@ -464,5 +484,7 @@ mod tests {
         assert!(!SweepFilter::All.matches(&tags(&[("Name", "x")])));
         assert!(rank(ResourceKind::NodePool) < rank(ResourceKind::Cluster));
         assert!(rank(ResourceKind::SecurityGroup) < rank(ResourceKind::Vpc));
+        assert!(rank(ResourceKind::Cluster) < rank(ResourceKind::Service));
+        assert!(rank(ResourceKind::Service) < rank(ResourceKind::Subnet));
     }
 }

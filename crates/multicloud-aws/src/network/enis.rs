@@ -3,8 +3,9 @@
 //! once the balancer is deleted. They block deleting subnets, security groups and the VPC.
 //!
 //! Interfaces still held by a live load balancer are requester-managed and cannot be removed
-//! here: they go with the balancer, which the engine deletes first (the Kubernetes
-//! `LoadBalancer` Services are deleted before the network) or the sweeper removes.
+//! here: they go with the balancer, which Kubernetes deletes with its `LoadBalancer` Service
+//! (deleted before the network), or else the network deletion or the sweeper removes (see
+//! [`load_balancers`](super::load_balancers)).
 
 use aws_sdk_ec2::types::{NetworkInterface, NetworkInterfaceStatus};
 use multicloud_core::{ErrorKind, ProviderError};

@@ -7,14 +7,17 @@ use std::collections::BTreeMap;
 
 use multicloud_core::ProviderError;
 use multicloud_core::resource::ResourceKind;
-use multicloud_core::tags::TAG_STACK;
+use multicloud_core::tags::{TAG_CREATED_AT, TAG_ENV, TAG_EXPIRES_AT, TAG_STACK};
 
 use super::SweptResource;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::identity::{decode_policy_document, get_provider, list_provider_arns, role_tags};
-use crate::network::none_if_not_found;
+use crate::network::{find_kubernetes_load_balancers, none_if_not_found};
 use crate::tagging::{TAG_NAME, ec2_owned_filter, ec2_tag_map};
+
+/// The ownership tags a load balancer takes from its VPC.
+const OWNERSHIP_TAGS: &[&str] = &[TAG_STACK, TAG_ENV, TAG_CREATED_AT, TAG_EXPIRES_AT];
 
 fn swept(
     kind: ResourceKind,
@@ -130,6 +133,42 @@ pub(super) async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<
             g.group_id(),
             g.tags(),
         ));
+    }
+    Ok(())
+}
+
+/// The load balancers Kubernetes made in the VPCs already listed in `out` (those carrying our
+/// tags), as [`ResourceKind::Service`] named by the balancer, with its VPC as `parent`. Their
+/// tags are the balancer's plus its VPC's ownership tags (`multicloud:stack`…), so they are
+/// selected with their VPC.
+pub(super) async fn load_balancers(
+    c: &AwsClients,
+    out: &mut Vec<SweptResource>,
+) -> Result<(), ProviderError> {
+    let vpcs: BTreeMap<String, BTreeMap<String, String>> = out
+        .iter()
+        .filter(|r| r.kind == ResourceKind::Vpc)
+        .map(|r| {
+            let ours = r
+                .tags
+                .iter()
+                .filter(|(k, _)| OWNERSHIP_TAGS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (r.id.clone(), ours)
+        })
+        .collect();
+    if vpcs.is_empty() {
+        return Ok(());
+    }
+    for lb in find_kubernetes_load_balancers(c, |vpc| vpcs.contains_key(vpc)).await? {
+        let mut tags = lb.tags;
+        if let Some(ours) = vpcs.get(&lb.vpc_id) {
+            tags.extend(ours.clone());
+        }
+        let mut r = swept(ResourceKind::Service, &lb.name, &lb.arn, tags);
+        r.parent = Some(lb.vpc_id);
+        out.push(r);
     }
     Ok(())
 }
