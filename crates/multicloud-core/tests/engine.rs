@@ -449,3 +449,25 @@ async fn no_secret_value_appears_in_state_events_debug_output_or_errors() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reviewed_plan_is_applied_as_is_and_a_stale_one_is_refused() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    let reviewed = stack.plan().await.expect("plan");
+    let stale = reviewed.clone();
+    let out = stack
+        .apply(&reviewed)
+        .await
+        .expect("apply the reviewed plan");
+    assert!(out.cluster.is_some());
+    assert_eq!(cloud.count(Op::Create), reviewed.actions.len());
+    let err = stack.apply(&stale).await.expect_err("the state moved on");
+    assert!(matches!(err, Error::StalePlan { .. }), "{err}");
+    assert_eq!(
+        cloud.count(Op::Create),
+        reviewed.actions.len(),
+        "nothing more was created"
+    );
+}
