@@ -30,8 +30,10 @@ pub mod network;
 pub mod provider;
 pub mod registry;
 pub mod secrets;
+pub mod state;
 pub mod sweeper;
 pub mod tagging;
 
 pub use clients::{ApiCalls, AwsClients};
 pub use provider::{AwsProvider, AwsProviderBuilder};
+pub use state::S3StateStore;

@@ -1,0 +1,576 @@
+//! [`S3StateStore`]: stack state in an S3 bucket, for teams.
+//!
+//! Layout, for the key `stack`/`env` under the prefix `p`:
+//!
+//! * `p/stack/env/state.json`: the state (pretty JSON), replaced by every save;
+//! * `p/stack/env/lock.json`: the lock, holding the holder's [`LockInfo`] as JSON.
+//!
+//! Both rely on S3 conditional writes (generally available on S3 since August 2024 for
+//! `If-None-Match`, November 2024 for `If-Match`):
+//!
+//! * the lock is created with `If-None-Match: *`, so exactly one writer wins; the others get
+//!   `412 PreconditionFailed` (or `409 ConditionalRequestConflict` while a concurrent
+//!   conditional write is in flight) and are told who holds it ([`StateError::Locked`]);
+//! * saves are optimistic: the store remembers the ETag of the state it last loaded or saved
+//!   for each key and overwrites with `If-Match: <etag>` (or creates with
+//!   `If-None-Match: *` when it saw no state), so a save never silently overwrites a state
+//!   written by someone else meanwhile (that save fails with [`StateError::Backend`] saying
+//!   the state changed underneath);
+//! * the lock guard, and [`StateStore::force_unlock`], delete the lock with
+//!   `If-Match: <etag of the lock they read>`, so they remove exactly the lock they looked
+//!   at and never one taken by someone else in between.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use multicloud_core::state::{
+    LockInfo, SCHEMA_VERSION, StackState, StateError, StateKey, StateLock, StateStore,
+};
+use serde_json::Value;
+
+/// Owner reported for a lock object that cannot be parsed.
+const UNREADABLE_OWNER: &str = "unknown (unreadable lock object)";
+
+/// How often to try again to take (or break) a lock that changes hands between our attempt
+/// to write (or delete) it and our read of it.
+const ATTEMPTS: usize = 3;
+
+/// State in an S3 bucket: `<prefix>/<stack>/<env>/state.json`, locked by
+/// `<prefix>/<stack>/<env>/lock.json` (see the [module docs](self) for the protocol).
+///
+/// The bucket must exist. Saves of one key through one store instance should follow a load
+/// (or an earlier save) of that key by the same instance, as [`multicloud_core::Stack`] does:
+/// a save of a key the instance never loaded is a first write (`If-None-Match: *`) and fails
+/// if a state exists.
+///
+/// Neither the stack nor the environment may be empty or contain `/` or control characters.
+#[derive(Clone)]
+pub struct S3StateStore {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    /// ETag of the state object this instance last loaded or saved, by object key (`None`:
+    /// it saw no state). Each key's slot is held across the request that reads or replaces
+    /// it, so a slow load never records an ETag older than a save that finished meanwhile.
+    etags: Arc<Mutex<HashMap<String, EtagSlot>>>,
+}
+
+type EtagSlot = Arc<tokio::sync::Mutex<Option<String>>>;
+
+impl fmt::Debug for S3StateStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3StateStore")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3StateStore {
+    /// A store in `bucket` under `prefix` (leading and trailing `/` are ignored; empty puts
+    /// the stacks at the top of the bucket).
+    pub fn new(client: Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into().trim_matches('/').to_owned(),
+            etags: Arc::default(),
+        }
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key prefix (without leading or trailing `/`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The object key of the state of `key`: `<prefix>/<stack>/<env>/state.json`.
+    pub fn state_key(&self, key: &StateKey) -> Result<String, StateError> {
+        Ok(format!("{}/state.json", self.base(key)?))
+    }
+
+    /// The object key of the lock of `key`: `<prefix>/<stack>/<env>/lock.json`.
+    pub fn lock_key(&self, key: &StateKey) -> Result<String, StateError> {
+        Ok(format!("{}/lock.json", self.base(key)?))
+    }
+
+    /// Who holds the lock of `key`, if anyone, without taking it.
+    pub async fn lock_holder(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError> {
+        let object = self.lock_key(key)?;
+        Ok(self.remote(object).read_lock().await?.map(|(info, _)| info))
+    }
+
+    /// `<prefix>/<stack>/<env>`, after checking both parts are safe in a key.
+    fn base(&self, key: &StateKey) -> Result<String, StateError> {
+        let bad = |s: &str| s.is_empty() || s.contains(|c: char| c == '/' || c.is_control());
+        if bad(&key.stack) || bad(&key.environment) {
+            return Err(StateError::Backend {
+                message: format!(
+                    "cannot store the state of {key:?} in s3://{}: stack and environment must \
+                     not be empty or contain '/' or control characters",
+                    self.bucket
+                ),
+                source: None,
+            });
+        }
+        Ok(if self.prefix.is_empty() {
+            format!("{}/{}", key.stack, key.environment)
+        } else {
+            format!("{}/{}/{}", self.prefix, key.stack, key.environment)
+        })
+    }
+
+    fn remote(&self, object: String) -> Remote {
+        Remote {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            object,
+        }
+    }
+
+    fn etag_slot(&self, object: &str) -> EtagSlot {
+        let mut etags = self.etags.lock().unwrap_or_else(|e| e.into_inner());
+        etags.entry(object.to_owned()).or_default().clone()
+    }
+}
+
+#[async_trait]
+impl StateStore for S3StateStore {
+    async fn load(&self, key: &StateKey) -> Result<Option<StackState>, StateError> {
+        let remote = self.remote(self.state_key(key)?);
+        let slot = self.etag_slot(&remote.object);
+        let mut etag = slot.lock().await;
+        let Some((bytes, tag, _)) = remote.get("load state").await? else {
+            *etag = None;
+            return Ok(None);
+        };
+        let state = parse_state(&bytes, key, &remote.location())?;
+        *etag = tag;
+        Ok(Some(state))
+    }
+
+    async fn save(&self, state: &StackState) -> Result<(), StateError> {
+        let remote = self.remote(self.state_key(&state.key)?);
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Backend {
+            message: format!("save state {}: cannot serialize: {e}", remote.location()),
+            source: Some(Box::new(e)),
+        })?;
+        let slot = self.etag_slot(&remote.object);
+        let mut etag = slot.lock().await;
+        let mut put = remote
+            .client
+            .put_object()
+            .bucket(&remote.bucket)
+            .key(&remote.object)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes));
+        put = match etag.as_deref() {
+            Some(tag) => put.if_match(tag),
+            None => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(out) => {
+                *etag = out.e_tag().map(str::to_owned);
+                Ok(())
+            }
+            Err(err) if is_precondition_failure(&err) || is_not_found(&err) => {
+                let expected = match etag.as_deref() {
+                    Some(tag) => format!("the version with ETag {tag} this store last read"),
+                    None => "no state, as this store last read".to_owned(),
+                };
+                Err(StateError::Backend {
+                    message: format!(
+                        "save state {}: the state changed underneath (expected {expected}); \
+                         someone else wrote or deleted it meanwhile, load it again",
+                        remote.location()
+                    ),
+                    source: Some(Box::new(err)),
+                })
+            }
+            Err(err) => Err(remote.error("save state", err)),
+        }
+    }
+
+    async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
+        let remote = self.remote(self.state_key(key)?);
+        let slot = self.etag_slot(&remote.object);
+        let mut etag = slot.lock().await;
+        remote
+            .client
+            .delete_object()
+            .bucket(&remote.bucket)
+            .key(&remote.object)
+            .send()
+            .await
+            .map_err(|e| remote.error("delete state", e))?;
+        *etag = None;
+        Ok(())
+    }
+
+    async fn lock(&self, key: &StateKey, info: LockInfo) -> Result<Box<dyn StateLock>, StateError> {
+        let remote = self.remote(self.lock_key(key)?);
+        let bytes = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Backend {
+            message: format!("lock {}: cannot serialize: {e}", remote.location()),
+            source: Some(Box::new(e)),
+        })?;
+        for _ in 0..ATTEMPTS {
+            let created = remote
+                .client
+                .put_object()
+                .bucket(&remote.bucket)
+                .key(&remote.object)
+                .content_type("application/json")
+                .if_none_match("*")
+                .body(ByteStream::from(bytes.clone()))
+                .send()
+                .await;
+            match created {
+                Ok(_) => {
+                    return Ok(Box::new(S3Lock {
+                        key: key.clone(),
+                        remote,
+                        info,
+                        released: false,
+                    }));
+                }
+                Err(err) if is_precondition_failure(&err) => {
+                    if let Some((holder, _)) = remote.read_lock().await? {
+                        return Err(StateError::Locked {
+                            key: key.clone(),
+                            holder: Box::new(holder),
+                        });
+                    }
+                    // Released between our two requests: try again.
+                }
+                Err(err) => return Err(remote.error("lock", err)),
+            }
+        }
+        // The lock keeps changing hands under us: it is held, by someone we cannot name.
+        Err(StateError::Locked {
+            key: key.clone(),
+            holder: Box::new(unreadable_holder(None)),
+        })
+    }
+
+    async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError> {
+        let remote = self.remote(self.lock_key(key)?);
+        for _ in 0..ATTEMPTS {
+            let Some((holder, etag)) = remote.read_lock().await? else {
+                return Ok(None);
+            };
+            // Delete exactly the lock we read, so what is reported is what was removed.
+            if remote
+                .delete_if_match(etag.as_deref(), "force-unlock")
+                .await?
+            {
+                tracing::warn!(
+                    lock = %remote.location(),
+                    holder = %holder.holder(),
+                    "state lock forcibly removed"
+                );
+                return Ok(Some(holder));
+            }
+        }
+        Err(StateError::Backend {
+            message: format!(
+                "force-unlock {}: the lock kept changing hands; try again",
+                remote.location()
+            ),
+            source: None,
+        })
+    }
+}
+
+/// One object of the store, with what is needed to reach it from a spawned task.
+#[derive(Debug, Clone)]
+struct Remote {
+    client: Client,
+    bucket: String,
+    object: String,
+}
+
+impl Remote {
+    /// `s3://bucket/key`.
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.object)
+    }
+
+    fn error<E>(
+        &self,
+        operation: &str,
+        err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+    ) -> StateError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        StateError::Backend {
+            message: format!(
+                "{operation} {}: {}",
+                self.location(),
+                DisplayErrorContext(&err)
+            ),
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// The object's bytes, ETag and last modification time, or `None` if it does not exist.
+    async fn get(
+        &self,
+        operation: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>, Option<DateTime<Utc>>)>, StateError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.object)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err) if is_not_found(&err) => return Ok(None),
+            Err(err) => return Err(self.error(operation, err)),
+        };
+        let etag = out.e_tag().map(str::to_owned);
+        let modified = out
+            .last_modified()
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StateError::Backend {
+                message: format!("{operation} {}: reading the body: {e}", self.location()),
+                source: Some(Box::new(e)),
+            })?
+            .into_bytes()
+            .to_vec();
+        Ok(Some((bytes, etag, modified)))
+    }
+
+    /// The lock held in this object and the object's ETag, if it exists. An object that does
+    /// not parse is reported as held by [`UNREADABLE_OWNER`] since its modification time.
+    async fn read_lock(&self) -> Result<Option<(LockInfo, Option<String>)>, StateError> {
+        Ok(self.get("read lock").await?.map(|(bytes, etag, modified)| {
+            let info = serde_json::from_slice::<LockInfo>(&bytes)
+                .unwrap_or_else(|_| unreadable_holder(modified));
+            (info, etag)
+        }))
+    }
+
+    /// Deletes the object if its ETag is still `etag` (unconditionally without one); `false`
+    /// if it changed or vanished meanwhile.
+    async fn delete_if_match(
+        &self,
+        etag: Option<&str>,
+        operation: &str,
+    ) -> Result<bool, StateError> {
+        let mut delete = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.object);
+        if let Some(tag) = etag {
+            delete = delete.if_match(tag);
+        }
+        match delete.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if is_precondition_failure(&err) || is_not_found(&err) => Ok(false),
+            // S3-compatible stores without conditional deletes: fall back to a plain delete.
+            Err(err) if etag.is_some() && err.code() == Some("NotImplemented") => {
+                tracing::debug!(
+                    object = %self.location(),
+                    "conditional delete not implemented; deleting unconditionally"
+                );
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(&self.object)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(operation, e))?;
+                Ok(true)
+            }
+            Err(err) => Err(self.error(operation, err)),
+        }
+    }
+}
+
+/// A held lock object; deleted by `release` or, best effort, on drop.
+#[derive(Debug)]
+struct S3Lock {
+    key: StateKey,
+    remote: Remote,
+    info: LockInfo,
+    /// Set once released (or found lost), so that drop does nothing more.
+    released: bool,
+}
+
+impl S3Lock {
+    /// Deletes the lock object if it still holds our lock id; [`StateError::LockLost`] if it
+    /// is gone or holds someone else's (it is then left alone).
+    async fn release_remote(key: &StateKey, remote: &Remote, id: &str) -> Result<(), StateError> {
+        let lost = || StateError::LockLost { key: key.clone() };
+        match remote.read_lock().await? {
+            Some((current, etag)) if current.id == id => {
+                if remote
+                    .delete_if_match(etag.as_deref(), "release lock")
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(lost())
+                }
+            }
+            _ => Err(lost()),
+        }
+    }
+}
+
+#[async_trait]
+impl StateLock for S3Lock {
+    fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    async fn release(self: Box<Self>) -> Result<(), StateError> {
+        // The guard moves into a task: if this future is dropped midway, the task still
+        // finishes, and the guard's drop runs after it, never concurrently.
+        let mut lock = self;
+        let task = tokio::spawn(async move {
+            let result = Self::release_remote(&lock.key, &lock.remote, &lock.info.id).await;
+            // A backend error is worth a retry on drop; anything else is final.
+            if !matches!(result, Err(StateError::Backend { .. })) {
+                lock.released = true;
+            }
+            result
+        });
+        task.await.unwrap_or_else(|join| {
+            Err(StateError::Backend {
+                message: format!("release lock: the release task failed: {join}"),
+                source: Some(Box::new(join)),
+            })
+        })
+    }
+}
+
+impl Drop for S3Lock {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        self.released = true;
+        let (key, remote, id) = (self.key.clone(), self.remote.clone(), self.info.id.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    match Self::release_remote(&key, &remote, &id).await {
+                        Ok(()) => tracing::debug!(%key, "state lock released on drop"),
+                        Err(e) => {
+                            tracing::warn!(%key, error = %e, "state lock not released on drop")
+                        }
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(
+                %key,
+                lock = %remote.location(),
+                "state lock dropped outside a tokio runtime: not released; break it with \
+                 force_unlock"
+            ),
+        }
+    }
+}
+
+/// 412 `PreconditionFailed`, or 409 `ConditionalRequestConflict` (a concurrent conditional
+/// write on the same key is in flight: it will have won or failed by the time we look).
+fn is_precondition_failure<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    matches!(
+        err.code(),
+        Some("PreconditionFailed" | "ConditionalRequestConflict")
+    ) || matches!(status(err), Some(412 | 409))
+}
+
+/// 404 (`NoSuchKey`).
+fn is_not_found<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    matches!(err.code(), Some("NoSuchKey" | "NotFound")) || status(err) == Some(404)
+}
+
+fn status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Parses a state object like the local store parses a state file: schema version first
+/// (newer -> [`StateError::UnsupportedVersion`]), then the state, which must be `key`'s.
+fn parse_state(bytes: &[u8], key: &StateKey, location: &str) -> Result<StackState, StateError> {
+    let corrupt = |message: String| StateError::Corrupt {
+        location: location.to_owned(),
+        message,
+    };
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<Value>,
+    }
+    let Version { schema_version } =
+        serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let version = match schema_version {
+        None => 0,
+        Some(v) => v
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| corrupt(format!("schema_version {v} is not a version number")))?,
+    };
+    let state: StackState = match version {
+        SCHEMA_VERSION => serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?,
+        0 => {
+            return Err(corrupt(
+                "schema_version is missing or 0; the oldest state schema this build reads is 1"
+                    .into(),
+            ));
+        }
+        found if found > SCHEMA_VERSION => {
+            return Err(StateError::UnsupportedVersion {
+                location: location.to_owned(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        found => {
+            return Err(corrupt(format!(
+                "no migration from state schema version {found}"
+            )));
+        }
+    };
+    if &state.key != key {
+        return Err(corrupt(format!(
+            "the object holds the state of {}, not of {key}",
+            state.key
+        )));
+    }
+    Ok(state)
+}
+
+/// The holder reported for a lock object that cannot be parsed: since its modification time
+/// (or now, without one).
+fn unreadable_holder(modified: Option<DateTime<Utc>>) -> LockInfo {
+    LockInfo {
+        id: String::new(),
+        owner: UNREADABLE_OWNER.into(),
+        pid: 0,
+        operation: "unknown".into(),
+        since: modified.unwrap_or_else(Utc::now),
+    }
+}
