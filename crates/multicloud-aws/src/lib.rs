@@ -4,6 +4,28 @@
 //! the cloud-neutral resources of a `multicloud_core::StackSpec` into VPCs, EKS clusters,
 //! RDS, ElastiCache, ECR, Secrets Manager and IAM resources.
 //!
+//! ```no_run
+//! use multicloud_aws::{AwsProvider, S3StateStore};
+//! use multicloud_aws::sweeper::{SweepFilter, Sweeper};
+//! use multicloud_core::prelude::*;
+//!
+//! # async fn run(spec: StackSpec) -> Result<(), Box<dyn std::error::Error>> {
+//! // Region, credentials and profile come from aws-config's default chain.
+//! let provider = std::sync::Arc::new(AwsProvider::builder().region("eu-west-1").build().await);
+//! let s3 = aws_sdk_s3::Client::new(&provider.clients().sdk);
+//! let stack = Stack::new(spec, provider.clone())
+//!     .state(S3StateStore::new(s3, "team-state-bucket", "multicloud"));
+//! let outputs = stack.up().await?;
+//! println!("{:?}; {} API calls", outputs.cluster, provider.api_calls().total());
+//!
+//! // Later: find everything whose TTL ran out, across every service, and delete it.
+//! let report = Sweeper::new(provider.clients())
+//!     .sweep(&SweepFilter::Expired { now: chrono::Utc::now() }, false)
+//!     .await?;
+//! println!("{} swept", report.deleted.len());
+//! # Ok(()) }
+//! ```
+//!
 //! Besides the provider, the crate offers:
 //!
 //! - [`eks_token`]: bearer tokens for the Kubernetes API of an EKS cluster, computed
