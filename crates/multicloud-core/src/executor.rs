@@ -99,25 +99,43 @@ impl Executor<'_> {
             .enumerate()
             .map(|(i, a)| (&a.id, i))
             .collect();
-        // Forward actions wait for their dependencies; deletions wait for the deletion of
-        // everything that depends on them (reverse order).
-        let mut deps = vec![Vec::new(); n];
+        // Nodes 0..n are the actions; a Replace gets a second node (n..) for deleting the old
+        // resource, which runs with the deletions. Forward actions wait for their
+        // dependencies (and a replacement for its own deletion); deletions wait for the
+        // deletion of everything that depends on them (reverse order).
+        let mut delete_node: HashMap<usize, usize> = HashMap::new();
+        let mut phase_of = Vec::new();
         for (i, a) in plan.actions.iter().enumerate() {
-            if a.action == Action::Delete {
+            if a.action == Action::Replace {
+                delete_node.insert(i, n + phase_of.len());
+                phase_of.push(i);
+            }
+        }
+        let removal = |j: usize| match plan.actions[j].action {
+            Action::Delete => Some(j),
+            Action::Replace => delete_node.get(&j).copied(),
+            _ => None,
+        };
+        let mut deps = vec![Vec::new(); n + phase_of.len()];
+        for (i, a) in plan.actions.iter().enumerate() {
+            // The node that removes this resource, if it is removed.
+            if let Some(me) = removal(i) {
                 for d in &a.depends_on {
-                    if let Some(&j) = index.get(d)
-                        && plan.actions[j].action == Action::Delete
-                    {
-                        deps[j].push(i);
+                    if let Some(other) = index.get(d).and_then(|&j| removal(j)) {
+                        deps[other].push(me);
                     }
                 }
-            } else {
+            }
+            if a.action != Action::Delete {
                 deps[i] = a
                     .depends_on
                     .iter()
                     .filter_map(|d| index.get(d).copied())
                     .filter(|&j| plan.actions[j].action != Action::Delete)
                     .collect();
+                if let Some(&k) = delete_node.get(&i) {
+                    deps[i].push(k);
+                }
             }
         }
         let mut outputs: BTreeMap<ResourceId, Outputs> = state
@@ -143,15 +161,19 @@ impl Executor<'_> {
             failures: Mutex::new(Vec::new()),
         };
         let run = async {
-            let result = dag::run(&deps, self.options.parallelism, self.cancel, |i| {
+            let result = dag::run(&deps, self.options.parallelism, self.cancel, |node| {
                 let shared = &shared;
+                let (i, removing_old) = match node.checked_sub(n) {
+                    Some(k) => (phase_of[k], true),
+                    None => (node, false),
+                };
                 async move {
                     let a = &plan.actions[i];
                     if a.action == Action::NoOp {
                         return true;
                     }
                     let span = tracing::info_span!("resource", id = %a.id, kind = %a.kind, action = %a.action);
-                    self.run_one(plan, i, shared).instrument(span).await
+                    self.run_one(plan, i, removing_old, shared).instrument(span).await
                 }
             })
             .await;
@@ -164,7 +186,7 @@ impl Executor<'_> {
         let ((states, cancelled), ()) =
             tokio::join!(run, self.write_state(&shared, initial_serial));
 
-        let succeeded = states
+        let succeeded = states[..n]
             .iter()
             .zip(&plan.actions)
             .filter(|(s, a)| **s == NodeState::Done && a.action != Action::NoOp)
@@ -198,15 +220,22 @@ impl Executor<'_> {
         Ok(state)
     }
 
-    async fn run_one(&self, plan: &Plan, i: usize, shared: &Shared) -> bool {
+    /// Runs action `i`; for a Replace, `removing_old` selects the deletion of the old resource
+    /// (its first half) instead of the creation of the new one.
+    async fn run_one(&self, plan: &Plan, i: usize, removing_old: bool, shared: &Shared) -> bool {
         let a = &plan.actions[i];
+        let action = if removing_old {
+            Action::Delete
+        } else {
+            a.action
+        };
         let Some(resource) = resource_of(plan, &a.id) else {
             return false;
         };
         let Some(ops) = self.provider.ops_for(resource.kind) else {
             return self.fail(
                 shared,
-                a.action,
+                action,
                 &resource.id,
                 ProviderError::new(
                     ErrorKind::Unsupported,
@@ -217,7 +246,7 @@ impl Executor<'_> {
         self.events.emit(Event::ResourceStarted {
             id: a.id.clone(),
             kind: a.kind,
-            action: a.action,
+            action,
         });
         let started = Instant::now();
         let dep_outputs: BTreeMap<ResourceId, Outputs> = shared
@@ -236,7 +265,7 @@ impl Executor<'_> {
             .lock()
             .ok()
             .and_then(|o| o.get(&a.id).cloned());
-        let result = match a.action {
+        let result = match action {
             Action::Create => self.create(ops, &resource, &dep_outputs).await.map(Some),
             Action::Adopt => {
                 let observed = recorded.clone().unwrap_or_default();
@@ -248,15 +277,8 @@ impl Executor<'_> {
                 .update(ops, &resource, &dep_outputs, recorded.as_ref())
                 .await
                 .map(Some),
-            Action::Replace => {
-                match self
-                    .delete(ops, &resource, &dep_outputs, recorded.as_ref())
-                    .await
-                {
-                    Ok(()) => self.create(ops, &resource, &dep_outputs).await.map(Some),
-                    Err(e) => Err(e),
-                }
-            }
+            // The old resource is gone by now (the deletion node ran first).
+            Action::Replace => self.create(ops, &resource, &dep_outputs).await.map(Some),
             Action::Delete => self
                 .delete(ops, &resource, &dep_outputs, recorded.as_ref())
                 .await
@@ -265,18 +287,23 @@ impl Executor<'_> {
         };
         match result {
             Ok(outputs) => {
-                let provider_id = plan.known_outputs.get(&a.id).and_then(|(p, _)| p.clone());
+                let provider_id = match action {
+                    Action::Adopt | Action::Update | Action::NoOp => {
+                        plan.known_outputs.get(&a.id).and_then(|(p, _)| p.clone())
+                    }
+                    _ => None,
+                };
                 if let Err(e) = self.record(shared, &resource, provider_id, outputs) {
-                    return self.fail(shared, a.action, &a.id, e);
+                    return self.fail(shared, action, &a.id, e);
                 }
                 self.events.emit(Event::ResourceSucceeded {
                     id: a.id.clone(),
-                    action: a.action,
+                    action,
                     elapsed: started.elapsed(),
                 });
                 true
             }
-            Err(e) => self.fail(shared, a.action, &a.id, e),
+            Err(e) => self.fail(shared, action, &a.id, e),
         }
     }
 

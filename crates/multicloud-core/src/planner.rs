@@ -259,6 +259,7 @@ pub(crate) async fn plan(
                     depends_on: r.depends_on.clone(),
                 });
             }
+            cascade_replacements(&mut actions);
             if let Some(s) = state {
                 for (id, rec) in &s.resources {
                     if graph.get(id).is_none() {
@@ -333,6 +334,30 @@ pub(crate) async fn plan(
         observations,
         state_serial: state.map(|s| s.serial),
     })
+}
+
+/// A replaced resource takes what depends on it along: those are deleted before it and
+/// created again after it (the executor orders both halves). `actions` is in dependency
+/// order, so one pass reaches every transitive dependent.
+fn cascade_replacements(actions: &mut [PlannedAction]) {
+    let mut replaced: BTreeSet<ResourceId> = actions
+        .iter()
+        .filter(|a| a.action == Action::Replace)
+        .map(|a| a.id.clone())
+        .collect();
+    if replaced.is_empty() {
+        return;
+    }
+    for a in actions.iter_mut() {
+        if !matches!(a.action, Action::NoOp | Action::Update | Action::Adopt) {
+            continue;
+        }
+        if let Some(d) = a.depends_on.iter().find(|d| replaced.contains(*d)) {
+            a.reason = format!("depends on {d}, which is replaced");
+            a.action = Action::Replace;
+            replaced.insert(a.id.clone());
+        }
+    }
 }
 
 fn merged(recorded: &Outputs, observed: &Outputs) -> Outputs {

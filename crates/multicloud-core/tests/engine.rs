@@ -471,3 +471,68 @@ async fn a_reviewed_plan_is_applied_as_is_and_a_stale_one_is_refused() {
         "nothing more was created"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn replacing_a_resource_replaces_its_dependents_in_a_safe_order() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    stack(&cloud, dir.path()).up().await.expect("up");
+    // The memory cloud cannot update a VPC in place: a new range means a new VPC.
+    let mut moved = spec();
+    moved.network = Some(Network::new(
+        "10.1.0.0/16",
+        &["10.1.0.0/24", "10.1.1.0/24"],
+        &["10.1.16.0/20", "10.1.32.0/20"],
+    ));
+    moved.validate().expect("valid");
+    let stack = Stack::new(moved, InMemoryProvider::new(cloud.clone()))
+        .state(LocalStateStore::new(dir.path()));
+    let plan = stack.plan().await.expect("plan");
+    let action = |kind, key: &str| plan.action(&ResourceId::new(kind, key)).map(|a| a.action);
+    assert_eq!(
+        action(ResourceKind::Vpc, "main"),
+        Some(Action::Replace),
+        "{plan}"
+    );
+    for (kind, key) in [
+        (ResourceKind::Subnet, "private-0"),
+        (ResourceKind::Cluster, "main"),
+        (ResourceKind::Database, "main"),
+        (ResourceKind::Deployment, "api"),
+    ] {
+        assert_eq!(
+            action(kind, key),
+            Some(Action::Replace),
+            "{kind}/{key} depends on the VPC: {plan}"
+        );
+    }
+    for (kind, key) in [
+        (ResourceKind::Registry, "shop-api"),
+        (ResourceKind::Secret, "db-password"),
+        (ResourceKind::ClusterRole, "main"),
+    ] {
+        assert_eq!(
+            action(kind, key),
+            Some(Action::NoOp),
+            "{kind}/{key} is independent of the VPC"
+        );
+    }
+    cloud.reset_calls();
+    stack.up().await.expect("replace");
+    assert_eq!(cloud.dependency_violations(), 0, "dependents went first");
+    assert_eq!(cloud.creations()["vpc/shop-pr-1234-vpc"], 2);
+    assert_eq!(cloud.creations()["registry/shop-pr-1234/shop-api"], 1);
+    // Every replaced resource was deleted before its dependencies and created after them.
+    let created = cloud.create_times();
+    let ready = cloud.ready_times();
+    for a in plan.actions.iter().filter(|a| a.action == Action::Replace) {
+        for d in a.depends_on.iter().filter(|d| created.contains_key(*d)) {
+            assert!(
+                created[&a.id] >= ready[d],
+                "{} re-created before {d} was ready",
+                a.id
+            );
+        }
+    }
+    assert!(stack.plan().await.expect("plan").is_noop());
+}
