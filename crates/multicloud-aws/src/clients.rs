@@ -92,10 +92,13 @@ pub struct AwsClients {
     /// Elastic Load Balancing v2 (NLB and ALB): the load balancers Kubernetes creates in the
     /// VPC, found and deleted before the network. These are the ones the AWS Load Balancer
     /// Controller (and EKS Auto Mode) creates, and the in-tree cloud provider's NLBs
-    /// (`service.beta.kubernetes.io/aws-load-balancer-type: nlb`). Classic ELBs — what the
-    /// in-tree provider creates for a `LoadBalancer` Service without that annotation — are
-    /// a different API (`elasticloadbalancing`) and are not handled.
+    /// (`service.beta.kubernetes.io/aws-load-balancer-type: nlb`). Classic ELBs are
+    /// [`elb_classic`](Self::elb_classic).
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// Elastic Load Balancing (v1, Classic ELBs): what the in-tree cloud provider creates
+    /// for a plain `LoadBalancer` Service; found and deleted before the network like the
+    /// v2 ones.
+    pub elb_classic: aws_sdk_elasticloadbalancing::Client,
     /// IAM.
     pub iam: aws_sdk_iam::Client,
     /// ECR.
@@ -131,6 +134,7 @@ impl AwsClients {
             rds: client!(aws_sdk_rds, sdk, calls),
             elasticache: client!(aws_sdk_elasticache, sdk, calls),
             elb: client!(aws_sdk_elasticloadbalancingv2, sdk, calls),
+            elb_classic: client!(aws_sdk_elasticloadbalancing, sdk, calls),
             iam: client!(aws_sdk_iam, sdk, calls),
             ecr: client!(aws_sdk_ecr, sdk, calls),
             secrets: client!(aws_sdk_secretsmanager, sdk, calls),

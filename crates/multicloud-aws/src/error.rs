@@ -84,6 +84,9 @@ pub const NOT_FOUND: &[&str] = &[
     "ImageNotFoundException",
     "LifecyclePolicyNotFoundException",
     "LoadBalancerNotFound",
+    // Classic ELB: the SDK's `AccessPointNotFoundException` (wire code `LoadBalancerNotFound`).
+    "AccessPointNotFound",
+    "AccessPointNotFoundException",
     "TargetGroupNotFound",
     "ListenerNotFound",
     "NotFoundException",
@@ -274,6 +277,23 @@ mod tests {
                 "{code}"
             );
             assert_eq!(classify_code(code, Op::Read), ErrorKind::NotFound, "{code}");
+        }
+    }
+
+    #[test]
+    fn classic_elb_not_found_codes_mean_absent() {
+        for code in [
+            "LoadBalancerNotFound",
+            "AccessPointNotFound",
+            "AccessPointNotFoundException",
+        ] {
+            for op in [Op::Read, Op::Delete] {
+                assert_eq!(
+                    classify_code(code, op),
+                    ErrorKind::NotFound,
+                    "{code} {op:?}"
+                );
+            }
         }
     }
 

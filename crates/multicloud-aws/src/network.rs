@@ -10,15 +10,16 @@
 //! ## Teardown
 //! Deletion removes what blocks each resource first: gateways are detached, route tables
 //! disassociated, security-group ingress revoked, and network interfaces left `available` in
-//! a subnet, security group or VPC (by the VPC CNI or by load balancers) deleted. The ELBv2
-//! load balancers Kubernetes created for the stack's cluster and left behind (found by the
-//! tags `kubernetes.io/cluster/<cluster>` = `owned` or `elbv2.k8s.aws/cluster` =
-//! `<cluster>`) are deleted with the subnet they sit in and the internet gateway their
+//! a subnet, security group or VPC (by the VPC CNI or by load balancers) deleted. The load
+//! balancers (ELBv2 and Classic) Kubernetes created for the stack's cluster and left behind
+//! (found by the tags `kubernetes.io/cluster/<cluster>` = `owned` or `elbv2.k8s.aws/cluster`
+//! = `<cluster>`) are deleted with the subnet they sit in and the internet gateway their
 //! public addresses hold — once the cluster is gone — and with the VPC, with the cluster's
 //! target groups; the [`Sweeper`](crate::sweeper::Sweeper) handles stacks left behind. A
 //! `DependencyViolation` is returned classified as retryable: the engine retries it with
 //! backoff.
 
+mod classic_elb;
 mod enis;
 pub(crate) mod load_balancers;
 mod routes;

@@ -1,5 +1,5 @@
-//! Load balancers Kubernetes created in the VPC (ELBv2: NLBs and ALBs), and their target
-//! groups. A balancer's network interfaces keep its subnets from being deleted, and an
+//! Load balancers Kubernetes created in the VPC — ELBv2 (NLBs and ALBs) with their target
+//! groups, and Classic ELBs ([`classic_elb`](super::classic_elb)). A balancer's network interfaces keep its subnets from being deleted, and an
 //! internet-facing balancer's public addresses keep the internet gateway from being
 //! detached; a balancer the cluster did not delete (its `LoadBalancer` Service or Ingress was
 //! not deleted before the cluster, or the controller was gone) would block the network
@@ -14,6 +14,9 @@
 //!   target groups in it that no remaining balancer uses;
 //! - the [`Sweeper`](crate::sweeper::Sweeper) does the same in the VPCs it sweeps, for any
 //!   cluster.
+//!
+//! Both APIs' balancers are listed as [`Candidate`]s and go through the same selection (scope,
+//! tags, cluster guard); only listing, tag reading and the delete call differ by API.
 //!
 //! A balancer (or target group) belongs to cluster `<name>` when it carries
 //! `kubernetes.io/cluster/<name>` = `owned` (the in-tree cloud provider) or
@@ -32,7 +35,7 @@ use aws_sdk_eks::types::ClusterStatus;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, LoadBalancerSchemeEnum, Tag};
 use multicloud_core::{ErrorKind, ProviderError};
 
-use super::{none_if_not_found, ok_if_not_found};
+use super::{classic_elb, none_if_not_found, ok_if_not_found};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 
@@ -42,6 +45,63 @@ pub(crate) const K8S_CLUSTER_TAG_PREFIX: &str = "kubernetes.io/cluster/";
 pub(crate) const LBC_CLUSTER_TAG: &str = "elbv2.k8s.aws/cluster";
 /// The most resources `DescribeTags` takes per call.
 const TAGS_PER_CALL: usize = 20;
+
+/// The API a load balancer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `elasticloadbalancingv2` (NLB, ALB): named by its ARN.
+    V2,
+    /// `elasticloadbalancing` (Classic ELB): named by its name.
+    Classic,
+}
+
+impl Api {
+    /// The API of the load balancer `id` names: an ARN is ELBv2's, a bare name a classic
+    /// ELB's (whose names hold only letters, digits and hyphens).
+    pub(crate) fn of_id(id: &str) -> Self {
+        if id.starts_with("arn:") {
+            Api::V2
+        } else {
+            Api::Classic
+        }
+    }
+}
+
+/// A load balancer of either API, as the selection sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// Its API.
+    pub api: Api,
+    /// What its API's calls take: the ARN (ELBv2) or the name (Classic).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its VPC.
+    pub vpc_id: Option<String>,
+    /// The subnets it has an interface in.
+    pub subnets: Vec<String>,
+    /// Whether it is internet-facing (holds public addresses).
+    pub internet_facing: bool,
+}
+
+impl Candidate {
+    /// An ELBv2 load balancer as the selection sees it; `None` without an ARN.
+    fn from_v2(lb: &LoadBalancer) -> Option<Self> {
+        let arn = lb.load_balancer_arn()?.to_string();
+        Some(Self {
+            api: Api::V2,
+            name: lb.load_balancer_name().unwrap_or(&arn).to_string(),
+            id: arn,
+            vpc_id: lb.vpc_id().map(str::to_string),
+            subnets: lb
+                .availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id().map(str::to_string))
+                .collect(),
+            internet_facing: lb.scheme() == Some(&LoadBalancerSchemeEnum::InternetFacing),
+        })
+    }
+}
 
 /// Which load balancers a deletion looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,17 +115,11 @@ pub(crate) enum Scope<'a> {
 }
 
 impl Scope<'_> {
-    fn holds(&self, lb: &LoadBalancer) -> bool {
+    fn holds(&self, lb: &Candidate) -> bool {
         match *self {
-            Scope::Vpc(vpc) => lb.vpc_id() == Some(vpc),
-            Scope::Subnet(subnet) => lb
-                .availability_zones()
-                .iter()
-                .any(|z| z.subnet_id() == Some(subnet)),
-            Scope::InternetFacing(vpc) => {
-                lb.vpc_id() == Some(vpc)
-                    && lb.scheme() == Some(&LoadBalancerSchemeEnum::InternetFacing)
-            }
+            Scope::Vpc(vpc) => lb.vpc_id.as_deref() == Some(vpc),
+            Scope::Subnet(subnet) => lb.subnets.iter().any(|s| s == subnet),
+            Scope::InternetFacing(vpc) => lb.vpc_id.as_deref() == Some(vpc) && lb.internet_facing,
         }
     }
 
@@ -96,13 +150,13 @@ pub(crate) fn made_by_kubernetes(tags: &BTreeMap<String, String>, cluster: Optio
     }
 }
 
-/// A load balancer Kubernetes made.
+/// A load balancer (ELBv2 or Classic) Kubernetes made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KubernetesLoadBalancer {
     /// Its name.
     pub name: String,
-    /// Its ARN.
-    pub arn: String,
+    /// Its ARN (ELBv2) or name (Classic): what [`delete_load_balancer`] takes.
+    pub id: String,
     /// Its VPC.
     pub vpc_id: String,
     /// Its tags.
@@ -120,26 +174,36 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every load balancer of the region.
-async fn list_load_balancers(c: &AwsClients) -> Result<Vec<LoadBalancer>, ProviderError> {
-    c.elb
+/// Every load balancer of the region, of both APIs.
+async fn list_load_balancers(c: &AwsClients) -> Result<Vec<Candidate>, ProviderError> {
+    let v2: Vec<LoadBalancer> = c
+        .elb
         .describe_load_balancers()
         .into_paginator()
         .items()
         .send()
         .try_collect()
         .await
-        .map_err(|e| classify(e, Op::Read, "elbv2 DescribeLoadBalancers"))
+        .map_err(|e| classify(e, Op::Read, "elbv2 DescribeLoadBalancers"))?;
+    let mut all: Vec<Candidate> = v2.iter().filter_map(Candidate::from_v2).collect();
+    all.extend(classic_elb::list(c).await?);
+    Ok(all)
 }
 
+/// The tags of `ids` (ARNs of ELBv2 load balancers or target groups, or names of classic
+/// ELBs), at most [`TAGS_PER_CALL`].
 async fn describe_tags(
     c: &AwsClients,
-    arns: &[String],
+    api: Api,
+    ids: &[String],
 ) -> Result<Vec<(String, BTreeMap<String, String>)>, ProviderError> {
+    if api == Api::Classic {
+        return classic_elb::describe_tags(c, ids).await;
+    }
     let out = c
         .elb
         .describe_tags()
-        .set_resource_arns(Some(arns.to_vec()))
+        .set_resource_arns(Some(ids.to_vec()))
         .send()
         .await
         .map_err(|e| classify(e, Op::Read, "elbv2 DescribeTags"))?;
@@ -150,21 +214,22 @@ async fn describe_tags(
         .collect())
 }
 
-/// The tags of `arns` (load balancers or target groups), [`TAGS_PER_CALL`] per call. Those
+/// The tags of `ids` (of `api`: see [`describe_tags`]), [`TAGS_PER_CALL`] per call. Those
 /// deleted since they were listed are left out.
 async fn tags_of(
     c: &AwsClients,
-    arns: &[String],
+    api: Api,
+    ids: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ProviderError> {
     let mut all = BTreeMap::new();
-    for chunk in arns.chunks(TAGS_PER_CALL) {
-        match none_if_not_found(describe_tags(c, chunk).await)? {
+    for chunk in ids.chunks(TAGS_PER_CALL) {
+        match none_if_not_found(describe_tags(c, api, chunk).await)? {
             Some(found) => all.extend(found),
             // One of them is gone, which fails the whole call: ask one by one.
             None => {
-                for arn in chunk {
+                for id in chunk {
                     if let Some(found) =
-                        none_if_not_found(describe_tags(c, std::slice::from_ref(arn)).await)?
+                        none_if_not_found(describe_tags(c, api, std::slice::from_ref(id)).await)?
                     {
                         all.extend(found);
                     }
@@ -175,36 +240,35 @@ async fn tags_of(
     Ok(all)
 }
 
-/// The load balancers `keep` selects that Kubernetes made for `cluster` (any cluster when
-/// `None`), and the ARNs of every load balancer listed.
+/// The load balancers (of both APIs) `keep` selects that Kubernetes made for `cluster` (any
+/// cluster when `None`), and the ids of every load balancer listed.
 async fn find(
     c: &AwsClients,
-    keep: impl Fn(&LoadBalancer) -> bool,
+    keep: impl Fn(&Candidate) -> bool,
     cluster: Option<&str>,
 ) -> Result<(Vec<KubernetesLoadBalancer>, BTreeSet<String>), ProviderError> {
     let all = list_load_balancers(c).await?;
-    let listed: BTreeSet<String> = all
-        .iter()
-        .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
-        .collect();
-    let candidates: Vec<&LoadBalancer> = all
-        .iter()
-        .filter(|lb| lb.load_balancer_arn().is_some() && keep(lb))
-        .collect();
-    let arns: Vec<String> = candidates
-        .iter()
-        .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
-        .collect();
-    let mut tags = tags_of(c, &arns).await?;
+    let listed: BTreeSet<String> = all.iter().map(|lb| lb.id.clone()).collect();
+    let candidates: Vec<&Candidate> = all.iter().filter(|lb| keep(lb)).collect();
+    let mut tags = BTreeMap::new();
+    for api in [Api::V2, Api::Classic] {
+        let ids: Vec<String> = candidates
+            .iter()
+            .filter(|lb| lb.api == api)
+            .map(|lb| lb.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            tags.extend(tags_of(c, api, &ids).await?);
+        }
+    }
     let found = candidates
         .into_iter()
         .filter_map(|lb| {
-            let arn = lb.load_balancer_arn()?;
-            let tags = tags.remove(arn)?;
+            let tags = tags.remove(&lb.id)?;
             made_by_kubernetes(&tags, cluster).then(|| KubernetesLoadBalancer {
-                name: lb.load_balancer_name().unwrap_or(arn).to_string(),
-                arn: arn.to_string(),
-                vpc_id: lb.vpc_id().unwrap_or_default().to_string(),
+                name: lb.name.clone(),
+                id: lb.id.clone(),
+                vpc_id: lb.vpc_id.clone().unwrap_or_default(),
                 tags,
             })
         })
@@ -217,21 +281,24 @@ pub(crate) async fn find_kubernetes_load_balancers(
     c: &AwsClients,
     in_vpc: impl Fn(&str) -> bool,
 ) -> Result<Vec<KubernetesLoadBalancer>, ProviderError> {
-    let (found, _) = find(c, |lb| lb.vpc_id().is_some_and(&in_vpc), None).await?;
+    let (found, _) = find(c, |lb| lb.vpc_id.as_deref().is_some_and(&in_vpc), None).await?;
     Ok(found)
 }
 
-/// Deletes load balancer `arn` (with its listeners and rules); a missing one is deleted.
-pub(crate) async fn delete_load_balancer(c: &AwsClients, arn: &str) -> Result<(), ProviderError> {
-    ok_if_not_found(
-        c.elb
+/// Deletes load balancer `id`: an ELBv2 one by its ARN (with its listeners and rules) or a
+/// classic ELB by its name (see [`Api::of_id`]). A missing one is deleted.
+pub(crate) async fn delete_load_balancer(c: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    ok_if_not_found(match Api::of_id(id) {
+        Api::Classic => classic_elb::delete(c, id).await,
+        Api::V2 => c
+            .elb
             .delete_load_balancer()
-            .load_balancer_arn(arn)
+            .load_balancer_arn(id)
             .send()
             .await
             .map(|_| ())
             .map_err(|e| classify(e, Op::Delete, "elbv2 DeleteLoadBalancer")),
-    )
+    })
 }
 
 async fn delete_all(
@@ -246,14 +313,14 @@ async fn delete_all(
             "deleting a load balancer Kubernetes left in {}",
             scope.describe()
         );
-        delete_load_balancer(c, &lb.arn).await?;
+        delete_load_balancer(c, &lb.id).await?;
     }
     Ok(())
 }
 
-/// Deletes the load balancers Kubernetes made for `cluster` (for any cluster when `None`) in
-/// VPC `vpc_id`, then the cluster's target groups in the VPC that no remaining load balancer
-/// uses. Returns how many load balancers were deleted.
+/// Deletes the load balancers (ELBv2 and Classic) Kubernetes made for `cluster` (for any
+/// cluster when `None`) in VPC `vpc_id`, then the cluster's target groups in the VPC that no
+/// remaining load balancer uses. Returns how many load balancers were deleted.
 pub(crate) async fn delete_cluster_load_balancers(
     clients: &AwsClients,
     vpc_id: &str,
@@ -262,7 +329,7 @@ pub(crate) async fn delete_cluster_load_balancers(
     let scope = Scope::Vpc(vpc_id);
     let (found, listed) = find(clients, |lb| scope.holds(lb), cluster_name).await?;
     delete_all(clients, &found, scope).await?;
-    let deleted: BTreeSet<&str> = found.iter().map(|lb| lb.arn.as_str()).collect();
+    let deleted: BTreeSet<&str> = found.iter().map(|lb| lb.id.as_str()).collect();
     let remaining: BTreeSet<&str> = listed
         .iter()
         .map(String::as_str)
@@ -306,7 +373,7 @@ async fn delete_cluster_target_groups(
         })
         .collect();
     let arns: Vec<String> = candidates.iter().map(|(arn, _)| arn.clone()).collect();
-    let tags = tags_of(c, &arns).await?;
+    let tags = tags_of(c, Api::V2, &arns).await?;
     for (arn, name) in &candidates {
         if !tags
             .get(arn)
@@ -346,7 +413,8 @@ async fn cluster_is_running(c: &AwsClients, name: &str) -> Result<bool, Provider
     }))
 }
 
-/// Deletes the load balancers Kubernetes made for `cluster` that `scope` (a subnet, or the
+/// Deletes the load balancers (ELBv2 and Classic) Kubernetes made for `cluster` that `scope`
+/// (a subnet, or the
 /// internet-facing ones of a VPC) selects, once the cluster is gone or being deleted. While
 /// it runs, they are its Services': a retryable
 /// [`ErrorKind::DependencyViolation`] names them. Returns how many were deleted.
@@ -414,19 +482,50 @@ mod tests {
     fn scopes_select_by_vpc_subnet_and_scheme() {
         use aws_sdk_elasticloadbalancingv2::types::AvailabilityZone;
         let lb = |scheme: LoadBalancerSchemeEnum| {
-            LoadBalancer::builder()
-                .vpc_id("vpc-1")
-                .scheme(scheme)
-                .availability_zones(AvailabilityZone::builder().subnet_id("subnet-a").build())
-                .build()
+            Candidate::from_v2(
+                &LoadBalancer::builder()
+                    .load_balancer_arn(
+                        "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/a/1",
+                    )
+                    .vpc_id("vpc-1")
+                    .scheme(scheme)
+                    .availability_zones(AvailabilityZone::builder().subnet_id("subnet-a").build())
+                    .build(),
+            )
+            .expect("an ARN")
         };
         let public = lb(LoadBalancerSchemeEnum::InternetFacing);
         let internal = lb(LoadBalancerSchemeEnum::Internal);
+        assert_eq!(public.api, Api::V2);
+        assert_eq!(public.name, public.id, "named by its ARN without a name");
         assert!(Scope::Vpc("vpc-1").holds(&internal));
         assert!(!Scope::Vpc("vpc-2").holds(&internal));
         assert!(Scope::Subnet("subnet-a").holds(&internal));
         assert!(!Scope::Subnet("subnet-b").holds(&internal));
         assert!(Scope::InternetFacing("vpc-1").holds(&public));
         assert!(!Scope::InternetFacing("vpc-1").holds(&internal));
+        // A classic ELB goes through the same scopes.
+        let classic = Candidate {
+            api: Api::Classic,
+            id: "a1b2".into(),
+            name: "a1b2".into(),
+            vpc_id: Some("vpc-1".into()),
+            subnets: vec!["subnet-a".into()],
+            internet_facing: true,
+        };
+        assert!(Scope::Vpc("vpc-1").holds(&classic));
+        assert!(Scope::Subnet("subnet-a").holds(&classic));
+        assert!(!Scope::Subnet("subnet-b").holds(&classic));
+        assert!(Scope::InternetFacing("vpc-1").holds(&classic));
+        assert!(!Scope::InternetFacing("vpc-2").holds(&classic));
+    }
+
+    #[test]
+    fn an_id_names_its_api() {
+        assert_eq!(
+            Api::of_id("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/x/1"),
+            Api::V2
+        );
+        assert_eq!(Api::of_id("a1b2c3d4e5f6"), Api::Classic);
     }
 }

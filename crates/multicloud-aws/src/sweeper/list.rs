@@ -137,8 +137,9 @@ pub(super) async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<
     Ok(())
 }
 
-/// The load balancers Kubernetes made in the VPCs already listed in `out` (those carrying our
-/// tags), as [`ResourceKind::Service`] named by the balancer, with its VPC as `parent`. Their
+/// The load balancers (ELBv2 and Classic) Kubernetes made in the VPCs already listed in `out`
+/// (those carrying our tags), as [`ResourceKind::Service`] named by the balancer, with its
+/// id (ARN, or a classic ELB's name) as id and its VPC as `parent`. Their
 /// tags are the balancer's plus its VPC's ownership tags (`multicloud:stack`…), so they are
 /// selected with their VPC.
 pub(super) async fn load_balancers(
@@ -166,7 +167,7 @@ pub(super) async fn load_balancers(
         if let Some(ours) = vpcs.get(&lb.vpc_id) {
             tags.extend(ours.clone());
         }
-        let mut r = swept(ResourceKind::Service, &lb.name, &lb.arn, tags);
+        let mut r = swept(ResourceKind::Service, &lb.name, &lb.id, tags);
         r.parent = Some(lb.vpc_id);
         out.push(r);
     }
