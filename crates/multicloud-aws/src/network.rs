@@ -15,12 +15,14 @@
 //! (found by the tags `kubernetes.io/cluster/<cluster>` = `owned` or `elbv2.k8s.aws/cluster`
 //! = `<cluster>`) are deleted with the subnet they sit in and the internet gateway their
 //! public addresses hold — once the cluster is gone — and with the VPC, with the cluster's
-//! target groups; the [`Sweeper`](crate::sweeper::Sweeper) handles stacks left behind. A
-//! `DependencyViolation` is returned classified as retryable: the engine retries it with
-//! backoff.
+//! target groups and the security groups Kubernetes made (after revoking the rules of the
+//! VPC's other groups that reference them); the [`Sweeper`](crate::sweeper::Sweeper) handles
+//! stacks left behind. A `DependencyViolation` is returned classified as retryable: the
+//! engine retries it with backoff.
 
 mod classic_elb;
 mod enis;
+mod k8s_security_groups;
 pub(crate) mod load_balancers;
 mod routes;
 mod security_groups;
@@ -43,6 +45,7 @@ use crate::expand::{cluster_name_of, ids};
 use crate::tagging::{ec2_tag_map, foreign, judge};
 
 pub(crate) use enis::delete_leftover_enis;
+pub(crate) use k8s_security_groups::delete_kubernetes_security_groups;
 pub(crate) use load_balancers::{
     delete_cluster_load_balancers, delete_load_balancer, find_kubernetes_load_balancers,
 };
@@ -272,6 +275,7 @@ impl ResourceOps for NetworkService {
         match kind {
             ResourceKind::Vpc => {
                 delete_cluster_load_balancers(c, &id, Some(&cluster)).await?;
+                delete_kubernetes_security_groups(c, &id, Some(&cluster)).await?;
                 delete_vpc(c, &id).await
             }
             ResourceKind::Subnet => {

@@ -250,8 +250,8 @@ impl<'a> Sweeper<'a> {
     }
 
     /// Before the first network deletion (clusters, node groups and databases are gone by
-    /// then): deletes the load balancers and target groups Kubernetes left in the swept VPCs
-    /// (for any cluster) and the interfaces left there, and revokes the ingress rules of
+    /// then): deletes the load balancers, target groups and security groups Kubernetes left in
+    /// the swept VPCs (for any cluster) and the interfaces left there, and revokes the ingress rules of
     /// every swept security group (groups referencing each other could not be deleted
     /// otherwise). Failures are logged; the deletions that follow report them.
     async fn prepare_network(&self, found: &[SweptResource]) {
@@ -266,6 +266,16 @@ impl<'a> Sweeper<'a> {
                 .await
             {
                 tracing::warn!(vpc = %vpc.id, %error, "sweep: could not delete the load balancers Kubernetes left");
+            }
+            if let Err(error) = self
+                .retry(|| async {
+                    crate::network::delete_kubernetes_security_groups(c, &vpc.id, None)
+                        .await
+                        .map(|_| ())
+                })
+                .await
+            {
+                tracing::warn!(vpc = %vpc.id, %error, "sweep: could not delete the security groups Kubernetes left");
             }
             if let Err(error) = self
                 .retry(|| crate::network::delete_leftover_enis(c, "vpc-id", &vpc.id))
