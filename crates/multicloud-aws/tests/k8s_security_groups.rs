@@ -4,64 +4,15 @@
 //! reference them, deletes them, then the VPC; groups that are not Kubernetes' (or are in
 //! another VPC) stay.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ec2::types::{
     Filter, IpPermission, ResourceType, SecurityGroup, Tag, TagSpecification, UserIdGroupPair,
 };
-use chrono::Utc;
-use multicloud_aws::AwsProvider;
-use multicloud_aws::expand::{expand, ids};
-use multicloud_aws::testing::MotoServer;
-use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
-use multicloud_core::resource::{ResourceGraph, ResourceId};
-use multicloud_core::spec::{Network, StackSpec};
-use multicloud_core::tags::Ownership;
+use multicloud_aws::expand::ids;
 
-const REGION: &str = "us-east-1";
+#[path = "support/network_world.rs"]
+mod network_world;
 
-struct World {
-    _moto: MotoServer,
-    provider: AwsProvider,
-    ec2: aws_sdk_ec2::Client,
-    graph: ResourceGraph,
-    stack: StackContext,
-}
-
-async fn world(stack: &str) -> World {
-    let moto = MotoServer::start()
-        .await
-        .unwrap_or_else(|e| panic!("could not start moto: {e}"));
-    let sdk = moto.sdk_config(REGION).await;
-    let spec = StackSpec::builder(stack)
-        .environment("dev")
-        .region(REGION)
-        .network(Network::default())
-        .build()
-        .expect("valid spec");
-    let ownership = Ownership {
-        stack: stack.into(),
-        environment: "dev".into(),
-        created_at: Utc::now(),
-        expires_at: None,
-    };
-    let mut graph = expand(&spec, false).expect("expands");
-    for r in graph.resources_mut() {
-        r.tags = ownership.tags();
-    }
-    World {
-        provider: AwsProvider::from_sdk_config(&sdk),
-        ec2: aws_sdk_ec2::Client::new(&sdk),
-        _moto: moto,
-        graph,
-        stack: StackContext {
-            stack: stack.into(),
-            environment: "dev".into(),
-            region: REGION.into(),
-            ownership,
-        },
-    }
-}
+use network_world::{World, world};
 
 fn ec2_tags(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
     TagSpecification::builder()
@@ -86,24 +37,7 @@ fn from_group(port: i32, group: &str) -> IpPermission {
 impl World {
     /// Deletes the VPC through the network service, with `vpc` as its recorded id.
     async fn delete_vpc(&self, vpc: &str) -> Result<(), multicloud_core::ProviderError> {
-        let r = self
-            .graph
-            .get(&ids::vpc())
-            .expect("the VPC is in the graph");
-        let mut recorded = Outputs::new();
-        recorded.insert("id".into(), serde_json::json!(vpc));
-        let deps: BTreeMap<ResourceId, Outputs> = BTreeMap::new();
-        let ctx = OpContext {
-            resource: r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded: Some(&recorded),
-        };
-        self.provider
-            .ops_for(r.kind)
-            .expect("ops")
-            .delete(&ctx)
-            .await
+        self.delete_recorded_id(&ids::vpc(), vpc).await
     }
 
     async fn vpc(&self, cidr: &str, tags: &[(&str, &str)]) -> String {

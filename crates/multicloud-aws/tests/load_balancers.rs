@@ -11,196 +11,29 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{ResourceType, Tag as Ec2Tag, TagSpecification};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag,
     TargetTypeEnum,
 };
-use chrono::Utc;
-use multicloud_aws::AwsProvider;
-use multicloud_aws::expand::{expand, ids};
+use multicloud_aws::expand::ids;
 use multicloud_aws::sweeper::{SweepFilter, Sweeper};
-use multicloud_aws::testing::MotoServer;
 use multicloud_core::ErrorKind;
-use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
-use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{Network, StackSpec};
-use multicloud_core::tags::{Ownership, TAG_ENV, TAG_STACK};
+use multicloud_core::provider::Outputs;
+use multicloud_core::resource::ResourceKind;
+use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
-const REGION: &str = "us-east-1";
+#[path = "support/network_world.rs"]
+mod network_world;
+
+use network_world::{World, world};
+
 const IN_TREE: &str = "kubernetes.io/cluster/";
 const CONTROLLER: &str = "elbv2.k8s.aws/cluster";
 
-/// A moto server, a provider on it, and the expanded, tagged network of `<stack>/dev`.
-struct World {
-    _moto: MotoServer,
-    provider: AwsProvider,
-    ec2: aws_sdk_ec2::Client,
-    elb: aws_sdk_elasticloadbalancingv2::Client,
-    eks: aws_sdk_eks::Client,
-    graph: ResourceGraph,
-    stack: StackContext,
-    /// Outputs of what was created through the provider.
-    outputs: BTreeMap<ResourceId, Outputs>,
-}
-
-async fn world(stack: &str) -> World {
-    let moto = MotoServer::start()
-        .await
-        .unwrap_or_else(|e| panic!("could not start moto: {e}"));
-    let sdk = moto.sdk_config(REGION).await;
-    let spec = StackSpec::builder(stack)
-        .environment("dev")
-        .region(REGION)
-        .network(Network::default())
-        .build()
-        .expect("valid spec");
-    let ownership = Ownership {
-        stack: stack.into(),
-        environment: "dev".into(),
-        created_at: Utc::now(),
-        expires_at: None,
-    };
-    let mut graph = expand(&spec, false).expect("expands");
-    for r in graph.resources_mut() {
-        r.tags = ownership.tags();
-    }
-    World {
-        provider: AwsProvider::from_sdk_config(&sdk),
-        ec2: aws_sdk_ec2::Client::new(&sdk),
-        elb: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
-        eks: aws_sdk_eks::Client::new(&sdk),
-        _moto: moto,
-        graph,
-        stack: StackContext {
-            stack: stack.into(),
-            environment: "dev".into(),
-            region: REGION.into(),
-            ownership,
-        },
-        outputs: BTreeMap::new(),
-    }
-}
-
 impl World {
-    fn resource(&self, id: &ResourceId) -> &Resource {
-        self.graph
-            .get(id)
-            .unwrap_or_else(|| panic!("{id} is in the graph"))
-    }
-
-    fn deps(&self, r: &Resource) -> BTreeMap<ResourceId, Outputs> {
-        r.depends_on
-            .iter()
-            .filter_map(|d| self.outputs.get(d).map(|o| (d.clone(), o.clone())))
-            .collect()
-    }
-
-    /// Creates `id` through the provider and records its outputs.
-    async fn create(&mut self, id: &ResourceId) -> String {
-        let r = self.resource(id).clone();
-        let deps = self.deps(&r);
-        let ctx = OpContext {
-            resource: &r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded: None,
-        };
-        let out = self
-            .provider
-            .ops_for(r.kind)
-            .expect("ops")
-            .create(&ctx)
-            .await
-            .unwrap_or_else(|e| panic!("create {id}: {e}"));
-        let provider_id = out["id"].as_str().expect("an id").to_string();
-        self.outputs.insert(id.clone(), out);
-        provider_id
-    }
-
-    /// Deletes `id` through the provider (the `ResourceOps` of its kind), with `recorded`
-    /// as its recorded outputs.
-    async fn delete(
-        &self,
-        id: &ResourceId,
-        recorded: &Outputs,
-    ) -> Result<(), multicloud_core::ProviderError> {
-        let r = self.resource(id);
-        let deps = self.deps(r);
-        let ctx = OpContext {
-            resource: r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded: Some(recorded),
-        };
-        self.provider
-            .ops_for(r.kind)
-            .expect("ops")
-            .delete(&ctx)
-            .await
-    }
-
-    /// Deletes `id`, created through the provider, with its recorded outputs.
-    async fn delete_created(&self, id: &ResourceId) -> Result<(), multicloud_core::ProviderError> {
-        self.delete(id, &self.outputs[id]).await
-    }
-
-    /// A VPC and a subnet in each of the first two zones, made with the EC2 client; the VPC
-    /// tagged `tags`. Returns the VPC id and the subnet ids.
-    async fn raw_vpc(&self, cidr: &str, tags: &BTreeMap<String, String>) -> (String, Vec<String>) {
-        let spec = TagSpecification::builder()
-            .resource_type(ResourceType::Vpc)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Ec2Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .build();
-        let vpc = self
-            .ec2
-            .create_vpc()
-            .cidr_block(cidr)
-            .tag_specifications(spec)
-            .send()
-            .await
-            .expect("CreateVpc");
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("a VPC id")
-            .to_string();
-        let zones = self
-            .ec2
-            .describe_availability_zones()
-            .send()
-            .await
-            .expect("zones");
-        let mut zones: Vec<String> = zones
-            .availability_zones()
-            .iter()
-            .filter_map(|z| z.zone_name().map(str::to_string))
-            .collect();
-        zones.sort();
-        let prefix = cidr.rsplit_once(".0.0/").expect("a /16").0;
-        let mut subnets = Vec::new();
-        for (i, zone) in zones.iter().take(2).enumerate() {
-            let s = self
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .availability_zone(zone)
-                .cidr_block(format!("{prefix}.{i}.0/24"))
-                .send()
-                .await
-                .expect("CreateSubnet");
-            subnets.push(
-                s.subnet()
-                    .and_then(|s| s.subnet_id())
-                    .expect("a subnet id")
-                    .to_string(),
-            );
-        }
-        (vpc_id, subnets)
+    /// A load balancing client on moto.
+    fn elb(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
     }
 
     /// A network load balancer `name` in `subnets`, tagged `tags`. Returns its ARN.
@@ -212,7 +45,7 @@ impl World {
         tags: &[(&str, &str)],
     ) -> String {
         let out = self
-            .elb
+            .elb()
             .create_load_balancer()
             .name(name)
             .set_subnets(Some(subnets.to_vec()))
@@ -238,7 +71,7 @@ impl World {
         lb: Option<&str>,
     ) -> String {
         let out = self
-            .elb
+            .elb()
             .create_target_group()
             .name(name)
             .protocol(ProtocolEnum::Tcp)
@@ -254,7 +87,7 @@ impl World {
             .expect("an ARN")
             .to_string();
         if let Some(lb) = lb {
-            self.elb
+            self.elb()
                 .create_listener()
                 .load_balancer_arn(lb)
                 .protocol(ProtocolEnum::Tcp)
@@ -275,7 +108,7 @@ impl World {
     /// The names of the load balancers left, sorted.
     async fn load_balancers(&self) -> Vec<String> {
         let out = self
-            .elb
+            .elb()
             .describe_load_balancers()
             .send()
             .await
@@ -292,7 +125,7 @@ impl World {
     /// The names of the target groups left, sorted.
     async fn target_groups(&self) -> Vec<String> {
         let out = self
-            .elb
+            .elb()
             .describe_target_groups()
             .send()
             .await
@@ -418,7 +251,7 @@ async fn deleting_the_vpc_removes_the_clusters_load_balancers_and_target_groups(
             .expect("DeleteSubnet");
     }
     let recorded = recorded_id(&vpc);
-    w.delete(&ids::vpc(), &recorded)
+    w.delete(&ids::vpc(), Some(&recorded))
         .await
         .unwrap_or_else(|e| panic!("delete the VPC: {e}"));
 
@@ -428,7 +261,7 @@ async fn deleting_the_vpc_removes_the_clusters_load_balancers_and_target_groups(
     assert!(w.vpc_exists(&other_vpc).await, "the other VPC stays");
 
     // Deleting again succeeds.
-    w.delete(&ids::vpc(), &recorded)
+    w.delete(&ids::vpc(), Some(&recorded))
         .await
         .unwrap_or_else(|e| panic!("delete the VPC again: {e}"));
 }
@@ -476,7 +309,7 @@ async fn deleting_a_subnet_or_gateway_removes_its_load_balancers_once_the_cluste
     // refused (retryably), naming them, and nothing is deleted.
     w.eks_cluster("shop-dev", &private).await;
     let e = w
-        .delete_created(&ids::igw())
+        .delete(&ids::igw(), None)
         .await
         .expect_err("the gateway holds a running cluster's load balancer");
     assert_eq!(e.kind(), ErrorKind::DependencyViolation, "{e}");
@@ -484,7 +317,7 @@ async fn deleting_a_subnet_or_gateway_removes_its_load_balancers_once_the_cluste
     assert!(e.message().contains("k8s-shop-public"), "{e}");
     assert!(!e.message().contains("k8s-other-public"), "{e}");
     let e = w
-        .delete_created(&ids::subnet(false, 1))
+        .delete(&ids::subnet(false, 1), None)
         .await
         .expect_err("the subnet holds a running cluster's load balancer");
     assert_eq!(e.kind(), ErrorKind::DependencyViolation, "{e}");
@@ -498,7 +331,7 @@ async fn deleting_a_subnet_or_gateway_removes_its_load_balancers_once_the_cluste
         .send()
         .await
         .expect("DeleteCluster");
-    w.delete_created(&ids::igw())
+    w.delete(&ids::igw(), None)
         .await
         .unwrap_or_else(|e| panic!("delete the gateway: {e}"));
     assert_eq!(
@@ -507,14 +340,14 @@ async fn deleting_a_subnet_or_gateway_removes_its_load_balancers_once_the_cluste
     );
     // ... and the private subnets the internal one.
     for i in 0..2 {
-        w.delete_created(&ids::subnet(false, i))
+        w.delete(&ids::subnet(false, i), None)
             .await
             .unwrap_or_else(|e| panic!("delete private subnet {i}: {e}"));
     }
     assert_eq!(w.load_balancers().await, names(&["k8s-other-public"]));
     // Another cluster's load balancer is never taken (AWS would then refuse the subnet).
     for i in 0..2 {
-        w.delete_created(&ids::subnet(true, i))
+        w.delete(&ids::subnet(true, i), None)
             .await
             .unwrap_or_else(|e| panic!("delete public subnet {i}: {e}"));
     }

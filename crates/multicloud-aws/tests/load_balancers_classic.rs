@@ -10,188 +10,26 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{ResourceType, Tag as Ec2Tag, TagSpecification};
 use aws_sdk_elasticloadbalancing::types::{Listener, Tag};
-use chrono::Utc;
-use multicloud_aws::AwsProvider;
-use multicloud_aws::expand::{expand, ids};
+use multicloud_aws::expand::ids;
 use multicloud_aws::sweeper::{SweepFilter, Sweeper};
-use multicloud_aws::testing::MotoServer;
-use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
-use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{Network, StackSpec};
-use multicloud_core::tags::{Ownership, TAG_ENV, TAG_STACK};
-use multicloud_core::{ErrorKind, ProviderError};
+use multicloud_core::ErrorKind;
+use multicloud_core::provider::Outputs;
+use multicloud_core::resource::ResourceKind;
+use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
-const REGION: &str = "us-east-1";
+#[path = "support/network_world.rs"]
+mod network_world;
+
+use network_world::{World, world};
+
 const IN_TREE: &str = "kubernetes.io/cluster/";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
 
-/// A moto server, a provider on it, and the expanded, tagged network of `<stack>/dev`.
-struct World {
-    _moto: MotoServer,
-    provider: AwsProvider,
-    ec2: aws_sdk_ec2::Client,
-    elb: aws_sdk_elasticloadbalancing::Client,
-    eks: aws_sdk_eks::Client,
-    graph: ResourceGraph,
-    stack: StackContext,
-    /// Outputs of what was created through the provider.
-    outputs: BTreeMap<ResourceId, Outputs>,
-}
-
-async fn world(stack: &str) -> World {
-    let moto = MotoServer::start()
-        .await
-        .unwrap_or_else(|e| panic!("could not start moto: {e}"));
-    let sdk = moto.sdk_config(REGION).await;
-    let spec = StackSpec::builder(stack)
-        .environment("dev")
-        .region(REGION)
-        .network(Network::default())
-        .build()
-        .expect("valid spec");
-    let ownership = Ownership {
-        stack: stack.into(),
-        environment: "dev".into(),
-        created_at: Utc::now(),
-        expires_at: None,
-    };
-    let mut graph = expand(&spec, false).expect("expands");
-    for r in graph.resources_mut() {
-        r.tags = ownership.tags();
-    }
-    World {
-        provider: AwsProvider::from_sdk_config(&sdk),
-        ec2: aws_sdk_ec2::Client::new(&sdk),
-        elb: aws_sdk_elasticloadbalancing::Client::new(&sdk),
-        eks: aws_sdk_eks::Client::new(&sdk),
-        _moto: moto,
-        graph,
-        stack: StackContext {
-            stack: stack.into(),
-            environment: "dev".into(),
-            region: REGION.into(),
-            ownership,
-        },
-        outputs: BTreeMap::new(),
-    }
-}
-
 impl World {
-    fn resource(&self, id: &ResourceId) -> &Resource {
-        self.graph
-            .get(id)
-            .unwrap_or_else(|| panic!("{id} is in the graph"))
-    }
-
-    fn deps(&self, r: &Resource) -> BTreeMap<ResourceId, Outputs> {
-        r.depends_on
-            .iter()
-            .filter_map(|d| self.outputs.get(d).map(|o| (d.clone(), o.clone())))
-            .collect()
-    }
-
-    /// Creates `id` through the provider and records its outputs.
-    async fn create(&mut self, id: &ResourceId) -> String {
-        let r = self.resource(id).clone();
-        let deps = self.deps(&r);
-        let ctx = OpContext {
-            resource: &r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded: None,
-        };
-        let out = self
-            .provider
-            .ops_for(r.kind)
-            .expect("ops")
-            .create(&ctx)
-            .await
-            .unwrap_or_else(|e| panic!("create {id}: {e}"));
-        let provider_id = out["id"].as_str().expect("an id").to_string();
-        self.outputs.insert(id.clone(), out);
-        provider_id
-    }
-
-    /// Deletes `id` through the provider (the `ResourceOps` of its kind), with `recorded`
-    /// as its recorded outputs (those recorded at creation when `None`).
-    async fn delete(
-        &self,
-        id: &ResourceId,
-        recorded: Option<&Outputs>,
-    ) -> Result<(), ProviderError> {
-        let r = self.resource(id);
-        let deps = self.deps(r);
-        let ctx = OpContext {
-            resource: r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded: Some(recorded.unwrap_or_else(|| &self.outputs[id])),
-        };
-        self.provider
-            .ops_for(r.kind)
-            .expect("ops")
-            .delete(&ctx)
-            .await
-    }
-
-    /// A VPC tagged `tags` with a subnet in each of the first two zones, made with the EC2
-    /// client. Returns the VPC id and the subnet ids.
-    async fn raw_vpc(&self, cidr: &str, tags: &BTreeMap<String, String>) -> (String, Vec<String>) {
-        let spec = TagSpecification::builder()
-            .resource_type(ResourceType::Vpc)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Ec2Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .build();
-        let vpc = self
-            .ec2
-            .create_vpc()
-            .cidr_block(cidr)
-            .tag_specifications(spec)
-            .send()
-            .await
-            .expect("CreateVpc");
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("a VPC id")
-            .to_string();
-        let zones = self
-            .ec2
-            .describe_availability_zones()
-            .send()
-            .await
-            .expect("zones");
-        let mut zones: Vec<String> = zones
-            .availability_zones()
-            .iter()
-            .filter_map(|z| z.zone_name().map(str::to_string))
-            .collect();
-        zones.sort();
-        let prefix = cidr.rsplit_once(".0.0/").expect("a /16").0;
-        let mut subnets = Vec::new();
-        for (i, zone) in zones.iter().take(2).enumerate() {
-            let s = self
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .availability_zone(zone)
-                .cidr_block(format!("{prefix}.{i}.0/24"))
-                .send()
-                .await
-                .expect("CreateSubnet");
-            subnets.push(
-                s.subnet()
-                    .and_then(|s| s.subnet_id())
-                    .expect("a subnet id")
-                    .to_string(),
-            );
-        }
-        (vpc_id, subnets)
+    /// A load balancing client on moto.
+    fn elb(&self) -> aws_sdk_elasticloadbalancing::Client {
+        aws_sdk_elasticloadbalancing::Client::new(&self.sdk)
     }
 
     /// A classic ELB `name` in `subnets` (internal unless `public`), as the in-tree provider
@@ -212,7 +50,7 @@ impl World {
             .build()
             .expect("a listener");
         let mut create = self
-            .elb
+            .elb()
             .create_load_balancer()
             .load_balancer_name(name)
             .listeners(listener)
@@ -226,7 +64,7 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("CreateLoadBalancer {name}: {e:?}"));
         if let Some(added) = elb_tags(added) {
-            self.elb
+            self.elb()
                 .add_tags()
                 .load_balancer_names(name)
                 .set_tags(Some(added))
@@ -239,7 +77,7 @@ impl World {
     /// The names of the classic ELBs left, sorted.
     async fn classic_elbs(&self) -> Vec<String> {
         let out = self
-            .elb
+            .elb()
             .describe_load_balancers()
             .send()
             .await

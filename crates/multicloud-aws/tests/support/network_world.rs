@@ -1,0 +1,213 @@
+//! Shared harness of the tests that exercise the network cleanup (load balancers, Kubernetes
+//! security groups) against moto: a server, a provider on it, and the expanded, tagged
+//! network of `<stack>/dev`, with helpers to create and delete its resources through the
+//! provider's `ResourceOps`. Included with `#[path]` by each test file, which adds its own
+//! `impl World` helpers.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{ResourceType, Tag as Ec2Tag, TagSpecification};
+use chrono::Utc;
+use multicloud_aws::AwsProvider;
+use multicloud_aws::expand::expand;
+use multicloud_aws::testing::MotoServer;
+use multicloud_core::ProviderError;
+use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
+use multicloud_core::resource::{Resource, ResourceGraph, ResourceId};
+use multicloud_core::spec::{Network, StackSpec};
+use multicloud_core::tags::Ownership;
+
+/// The region of every test.
+pub const REGION: &str = "us-east-1";
+
+/// A moto server, a provider on it, and the expanded, tagged network of `<stack>/dev`.
+pub struct World {
+    _moto: MotoServer,
+    /// The SDK config pointing at moto (to build further clients).
+    pub sdk: aws_config::SdkConfig,
+    /// The provider under test.
+    pub provider: AwsProvider,
+    /// A plain EC2 client.
+    pub ec2: aws_sdk_ec2::Client,
+    /// A plain EKS client.
+    pub eks: aws_sdk_eks::Client,
+    /// The expanded network, tagged with `stack`'s ownership.
+    pub graph: ResourceGraph,
+    /// The stack.
+    pub stack: StackContext,
+    /// Outputs of what was created through the provider.
+    pub outputs: BTreeMap<ResourceId, Outputs>,
+}
+
+/// A fresh moto server and the world of `<stack>/dev` on it.
+pub async fn world(stack: &str) -> World {
+    let moto = MotoServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("could not start moto: {e}"));
+    let sdk = moto.sdk_config(REGION).await;
+    let spec = StackSpec::builder(stack)
+        .environment("dev")
+        .region(REGION)
+        .network(Network::default())
+        .build()
+        .expect("valid spec");
+    let ownership = Ownership {
+        stack: stack.into(),
+        environment: "dev".into(),
+        created_at: Utc::now(),
+        expires_at: None,
+    };
+    let mut graph = expand(&spec, false).expect("expands");
+    for r in graph.resources_mut() {
+        r.tags = ownership.tags();
+    }
+    World {
+        provider: AwsProvider::from_sdk_config(&sdk),
+        ec2: aws_sdk_ec2::Client::new(&sdk),
+        eks: aws_sdk_eks::Client::new(&sdk),
+        sdk,
+        _moto: moto,
+        graph,
+        stack: StackContext {
+            stack: stack.into(),
+            environment: "dev".into(),
+            region: REGION.into(),
+            ownership,
+        },
+        outputs: BTreeMap::new(),
+    }
+}
+
+impl World {
+    /// The resource `id` of the graph.
+    pub fn resource(&self, id: &ResourceId) -> &Resource {
+        self.graph
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} is in the graph"))
+    }
+
+    fn deps(&self, r: &Resource) -> BTreeMap<ResourceId, Outputs> {
+        r.depends_on
+            .iter()
+            .filter_map(|d| self.outputs.get(d).map(|o| (d.clone(), o.clone())))
+            .collect()
+    }
+
+    /// Creates `id` through the provider and records its outputs; returns its cloud id.
+    pub async fn create(&mut self, id: &ResourceId) -> String {
+        let r = self.resource(id).clone();
+        let deps = self.deps(&r);
+        let ctx = OpContext {
+            resource: &r,
+            stack: &self.stack,
+            deps: &deps,
+            recorded: None,
+        };
+        let out = self
+            .provider
+            .ops_for(r.kind)
+            .expect("ops")
+            .create(&ctx)
+            .await
+            .unwrap_or_else(|e| panic!("create {id}: {e}"));
+        let provider_id = out["id"].as_str().expect("an id").to_string();
+        self.outputs.insert(id.clone(), out);
+        provider_id
+    }
+
+    /// Deletes `id` through the provider (the `ResourceOps` of its kind), with `recorded`
+    /// as its recorded outputs (those recorded at creation when `None`).
+    pub async fn delete(
+        &self,
+        id: &ResourceId,
+        recorded: Option<&Outputs>,
+    ) -> Result<(), ProviderError> {
+        let r = self.resource(id);
+        let deps = self.deps(r);
+        let ctx = OpContext {
+            resource: r,
+            stack: &self.stack,
+            deps: &deps,
+            recorded: Some(recorded.unwrap_or_else(|| &self.outputs[id])),
+        };
+        self.provider
+            .ops_for(r.kind)
+            .expect("ops")
+            .delete(&ctx)
+            .await
+    }
+
+    /// Deletes `id` with `cloud_id` as its recorded `id` output.
+    pub async fn delete_recorded_id(
+        &self,
+        id: &ResourceId,
+        cloud_id: &str,
+    ) -> Result<(), ProviderError> {
+        let mut recorded = Outputs::new();
+        recorded.insert("id".into(), serde_json::json!(cloud_id));
+        self.delete(id, Some(&recorded)).await
+    }
+
+    /// A VPC and a subnet in each of the first two zones, made with the EC2 client; the VPC
+    /// tagged `tags`. Returns the VPC id and the subnet ids.
+    pub async fn raw_vpc(
+        &self,
+        cidr: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> (String, Vec<String>) {
+        let spec = TagSpecification::builder()
+            .resource_type(ResourceType::Vpc)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Ec2Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .build();
+        let vpc = self
+            .ec2
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(spec)
+            .send()
+            .await
+            .expect("CreateVpc");
+        let vpc_id = vpc
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .expect("a VPC id")
+            .to_string();
+        let zones = self
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .expect("zones");
+        let mut zones: Vec<String> = zones
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.zone_name().map(str::to_string))
+            .collect();
+        zones.sort();
+        let prefix = cidr.rsplit_once(".0.0/").expect("a /16").0;
+        let mut subnets = Vec::new();
+        for (i, zone) in zones.iter().take(2).enumerate() {
+            let s = self
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc_id)
+                .availability_zone(zone)
+                .cidr_block(format!("{prefix}.{i}.0/24"))
+                .send()
+                .await
+                .expect("CreateSubnet");
+            subnets.push(
+                s.subnet()
+                    .and_then(|s| s.subnet_id())
+                    .expect("a subnet id")
+                    .to_string(),
+            );
+        }
+        (vpc_id, subnets)
+    }
+}
