@@ -31,6 +31,9 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The request was invalid (a bug or bad input); not retried.
     InvalidInput,
+    /// A resource's recorded or desired config, or a dependency's outputs, do not match the
+    /// kind's typed schema (a missing or unknown field); not retried.
+    InvalidConfig,
     /// Credentials are missing or lack permission; not retried.
     Unauthorized,
     /// A quota or limit was reached; not retried.
@@ -254,7 +257,7 @@ pub enum Error {
         /// Provider name.
         provider: String,
         /// The kind.
-        kind: crate::resource::ResourceKind,
+        kind: crate::kind::ResourceKind,
         /// The resource.
         resource: ResourceId,
     },

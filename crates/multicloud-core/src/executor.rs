@@ -10,12 +10,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::backends::Backends;
 use crate::dag::{self, NodeState};
 use crate::error::{Error, ErrorKind, ProviderError, ResourceFailure};
 use crate::events::{Event, EventBus};
 use crate::plan::{Action, Plan};
 use crate::planner::resource_of;
-use crate::provider::{CloudProvider, OpContext, Outputs, ResourceOps, StackContext};
+use crate::provider::{OpContext, Outputs, ResourceOps, StackContext};
 use crate::resource::{Resource, ResourceId, ResourceKind};
 use crate::retry::{Poller, RetryPolicy};
 use crate::state::{ResourceRecord, StackState, StateStore};
@@ -29,45 +30,36 @@ pub struct ApplyOptions {
     pub retry: RetryPolicy,
     /// Readiness / deletion polling.
     pub poller: Poller,
-    /// Per-kind wait timeouts; others use `default_timeout`.
+    /// Per-kind wait timeouts overriding the kinds' declared ones
+    /// ([`KindDef::timeout`](crate::kind::KindDef::timeout)); empty by default.
     pub timeouts: HashMap<ResourceKind, Duration>,
-    /// Wait timeout of kinds not in `timeouts` (default 10 minutes).
+    /// Wait timeout of a kind nobody declared a timeout for (default 10 minutes).
     pub default_timeout: Duration,
+    /// A resource whose holdings (a registry token in a pull secret…) expire sooner than
+    /// this is renewed by `up` (default 1 hour).
+    pub renew_before: Duration,
+    /// Cluster credentials are fetched again when they have less than this left (default
+    /// 60 s).
+    pub refresh_credentials_before: Duration,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        let mins = |m: u64| Duration::from_secs(60 * m);
-        let timeouts = HashMap::from([
-            (ResourceKind::Cluster, mins(30)),
-            (ResourceKind::NodePool, mins(20)),
-            (ResourceKind::Database, mins(40)),
-            (ResourceKind::Cache, mins(40)),
-            (ResourceKind::SecretVault, mins(15)),
-        ]);
         Self {
             parallelism: 10,
             retry: RetryPolicy::default(),
             poller: Poller::default(),
-            timeouts,
-            default_timeout: mins(10),
+            timeouts: HashMap::new(),
+            default_timeout: Duration::from_secs(600),
+            renew_before: Duration::from_secs(3600),
+            refresh_credentials_before: Duration::from_secs(60),
         }
-    }
-}
-
-impl ApplyOptions {
-    /// The wait timeout for `kind`.
-    pub fn timeout(&self, kind: ResourceKind) -> Duration {
-        self.timeouts
-            .get(&kind)
-            .copied()
-            .unwrap_or(self.default_timeout)
     }
 }
 
 /// Everything a run needs.
 pub(crate) struct Executor<'a> {
-    pub provider: &'a dyn CloudProvider,
+    pub backends: &'a Backends,
     pub store: &'a dyn StateStore,
     pub options: &'a ApplyOptions,
     pub events: &'a EventBus,
@@ -93,51 +85,7 @@ impl Executor<'_> {
     pub(crate) async fn apply(&self, plan: &Plan, state: StackState) -> Result<StackState, Error> {
         let started = Instant::now();
         let n = plan.actions.len();
-        let index: HashMap<&ResourceId, usize> = plan
-            .actions
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (&a.id, i))
-            .collect();
-        // Nodes 0..n are the actions; a Replace gets a second node (n..) for deleting the old
-        // resource, which runs with the deletions. Forward actions wait for their
-        // dependencies (and a replacement for its own deletion); deletions wait for the
-        // deletion of everything that depends on them (reverse order).
-        let mut delete_node: HashMap<usize, usize> = HashMap::new();
-        let mut phase_of = Vec::new();
-        for (i, a) in plan.actions.iter().enumerate() {
-            if a.action == Action::Replace {
-                delete_node.insert(i, n + phase_of.len());
-                phase_of.push(i);
-            }
-        }
-        let removal = |j: usize| match plan.actions[j].action {
-            Action::Delete => Some(j),
-            Action::Replace => delete_node.get(&j).copied(),
-            _ => None,
-        };
-        let mut deps = vec![Vec::new(); n + phase_of.len()];
-        for (i, a) in plan.actions.iter().enumerate() {
-            // The node that removes this resource, if it is removed.
-            if let Some(me) = removal(i) {
-                for d in &a.depends_on {
-                    if let Some(other) = index.get(d).and_then(|&j| removal(j)) {
-                        deps[other].push(me);
-                    }
-                }
-            }
-            if a.action != Action::Delete {
-                deps[i] = a
-                    .depends_on
-                    .iter()
-                    .filter_map(|d| index.get(d).copied())
-                    .filter(|&j| plan.actions[j].action != Action::Delete)
-                    .collect();
-                if let Some(&k) = delete_node.get(&i) {
-                    deps[i].push(k);
-                }
-            }
-        }
+        let (deps, phase_of) = dependency_nodes(plan);
         let mut outputs: BTreeMap<ResourceId, Outputs> = state
             .resources
             .iter()
@@ -145,6 +93,14 @@ impl Executor<'_> {
             .collect();
         for (id, (_, o)) in &plan.known_outputs {
             outputs.insert(id.clone(), o.clone());
+        }
+        if let Some(o) = plan
+            .known_outputs
+            .iter()
+            .find(|(id, _)| id.kind_name() == ResourceKind::CLUSTER.as_str())
+            .map(|(_, (_, o))| o)
+        {
+            self.backends.access.set_cluster(o);
         }
         for (id, rec) in &plan.to_delete {
             outputs
@@ -185,8 +141,19 @@ impl Executor<'_> {
         };
         let ((states, cancelled), ()) =
             tokio::join!(run, self.write_state(&shared, initial_serial));
+        self.finish(plan, &states, cancelled, shared, started)
+    }
 
-        let succeeded = states[..n]
+    /// Reports the end of a run and turns what happened into its result.
+    fn finish(
+        &self,
+        plan: &Plan,
+        states: &[NodeState],
+        cancelled: bool,
+        shared: Shared,
+        started: Instant,
+    ) -> Result<StackState, Error> {
+        let succeeded = states
             .iter()
             .zip(&plan.actions)
             .filter(|(s, a)| **s == NodeState::Done && a.action != Action::NoOp)
@@ -232,7 +199,7 @@ impl Executor<'_> {
         let Some(resource) = resource_of(plan, &a.id) else {
             return false;
         };
-        let Some(ops) = self.provider.ops_for(resource.kind) else {
+        let Some(ops) = self.backends.ops_for(resource.kind) else {
             return self.fail(
                 shared,
                 action,
@@ -366,13 +333,10 @@ impl Executor<'_> {
             .map_err(|_| ProviderError::new(ErrorKind::Other, "state lock poisoned by a panic"))?;
         match outputs {
             Some(outputs) => {
-                let provider_id = provider_id.or_else(|| {
-                    outputs
-                        .get(crate::outputs::keys::ARN)
-                        .or_else(|| outputs.get(crate::outputs::keys::ID))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
-                });
+                let provider_id = provider_id.or_else(|| outputs.cloud_id().map(str::to_string));
+                if resource.kind == ResourceKind::CLUSTER {
+                    self.backends.access.set_cluster(&outputs);
+                }
                 if let Ok(mut o) = shared.outputs.lock() {
                     o.insert(resource.id.clone(), outputs.clone());
                 }
@@ -407,6 +371,7 @@ impl Executor<'_> {
             stack: self.stack,
             deps,
             recorded,
+            run: Some(self.backends.services()),
         }
     }
 
@@ -454,7 +419,7 @@ impl Executor<'_> {
             .retry
             .run(|| ops.update(&ctx), self.on_retry(&r.id))
             .await?;
-        outputs.extend(updated);
+        outputs.merge(updated);
         self.wait_ready(ops, r, deps, outputs).await
     }
 
@@ -471,7 +436,8 @@ impl Executor<'_> {
             .options
             .poller
             .await_condition(
-                self.options.timeout(r.kind),
+                self.backends
+                    .timeout(r.kind, &self.options.timeouts, self.options.default_timeout),
                 &self.options.retry,
                 || ops.ready(&ctx),
                 |status| {
@@ -482,7 +448,7 @@ impl Executor<'_> {
                 },
             )
             .await?;
-        outputs.extend(more);
+        outputs.merge(more);
         Ok(outputs)
     }
 
@@ -501,7 +467,8 @@ impl Executor<'_> {
         self.options
             .poller
             .await_condition(
-                self.options.timeout(r.kind),
+                self.backends
+                    .timeout(r.kind, &self.options.timeouts, self.options.default_timeout),
                 &self.options.retry,
                 || ops.gone(&ctx),
                 |status| {
@@ -514,4 +481,55 @@ impl Executor<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// The DAG of a plan: nodes `0..n` are the actions; a Replace gets a second node (`n..`)
+/// for deleting the old resource, which runs with the deletions. Forward actions wait for
+/// their dependencies (and a replacement for its own deletion); deletions wait for the
+/// deletion of everything that depends on them (reverse order). Returns each node's
+/// dependencies and, for the extra nodes, the action they belong to.
+fn dependency_nodes(plan: &Plan) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let n = plan.actions.len();
+    let index: HashMap<&ResourceId, usize> = plan
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (&a.id, i))
+        .collect();
+    let mut delete_node: HashMap<usize, usize> = HashMap::new();
+    let mut phase_of = Vec::new();
+    for (i, a) in plan.actions.iter().enumerate() {
+        if a.action == Action::Replace {
+            delete_node.insert(i, n + phase_of.len());
+            phase_of.push(i);
+        }
+    }
+    let removal = |j: usize| match plan.actions[j].action {
+        Action::Delete => Some(j),
+        Action::Replace => delete_node.get(&j).copied(),
+        _ => None,
+    };
+    let mut deps = vec![Vec::new(); n + phase_of.len()];
+    for (i, a) in plan.actions.iter().enumerate() {
+        // The node that removes this resource, if it is removed.
+        if let Some(me) = removal(i) {
+            for d in &a.depends_on {
+                if let Some(other) = index.get(d).and_then(|&j| removal(j)) {
+                    deps[other].push(me);
+                }
+            }
+        }
+        if a.action != Action::Delete {
+            deps[i] = a
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(d).copied())
+                .filter(|&j| plan.actions[j].action != Action::Delete)
+                .collect();
+            if let Some(&k) = delete_node.get(&i) {
+                deps[i].push(k);
+            }
+        }
+    }
+    (deps, phase_of)
 }

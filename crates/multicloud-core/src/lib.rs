@@ -35,11 +35,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
+mod backends;
 mod dag;
 pub mod error;
 pub mod events;
 mod executor;
 pub mod expand;
+pub mod kind;
 pub mod outputs;
 pub mod plan;
 mod planner;
@@ -66,6 +69,7 @@ pub mod prelude {
     pub use crate::ApplyOptions;
     pub use crate::error::{Error, ErrorKind, ProviderError};
     pub use crate::events::Event;
+    pub use crate::kind::ResourceKind;
     pub use crate::outputs::StackOutputs;
     pub use crate::plan::{Action, Plan};
     pub use crate::provider::CloudProvider;

@@ -1,57 +1,127 @@
-//! Typed outputs of a stack, read from the recorded state.
+//! Outputs of resources: typed values, recorded in state as JSON objects.
 //!
-//! Providers record outputs under the keys in [`keys`]; [`StackOutputs::from_state`] turns
-//! them into typed values. Resource ids follow the convention of the expansion:
-//! `cluster/main`, `database/main`, `cache/main`, `registry/<name>`, `secret/<name>`,
-//! `workload_identity/<namespace>-<service account>`, `service/<app>`.
+//! A provider returns a kind's outputs as a Rust type ([`Outputs::of`]), and reads a
+//! dependency's outputs back as one ([`Outputs::read`],
+//! [`OpContext::dep`](crate::provider::OpContext::dep)); a missing field is an
+//! [`ErrorKind::InvalidConfig`] error naming the resource and the field. The
+//! cloud-neutral kinds have their output types here ([`ClusterOutputs`],
+//! [`DatabaseOutputs`]…), each with one cloud id field `id` (an ARN on AWS, a resource id on
+//! Azure); a provider records at least those fields for them (a provider type may
+//! `#[serde(flatten)]` one and add its own). [`StackOutputs`] is built from them.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
-use crate::error::ProviderError;
-use crate::provider::{Outputs, SecretRef};
-use crate::resource::{ResourceId, ResourceKind};
+use crate::error::{ErrorKind, ProviderError};
+use crate::provider::SecretRef;
+use crate::resource::{ResourceId, ResourceKind, typed};
 use crate::state::StackState;
 
-/// Output keys providers must use.
-pub mod keys {
-    /// The resource's physical name.
-    pub const NAME: &str = "name";
-    /// Cloud id (VPC id, subnet id…).
-    pub const ID: &str = "id";
-    /// ARN / Azure resource id.
-    pub const ARN: &str = "arn";
-    /// Cluster API server URL.
-    pub const ENDPOINT: &str = "endpoint";
-    /// Cluster CA bundle (base64 PEM).
-    pub const CA_DATA: &str = "ca_data";
-    /// Cluster OIDC issuer URL.
-    pub const OIDC_ISSUER: &str = "oidc_issuer";
-    /// Host name (database, cache, load balancer).
-    pub const HOST: &str = "host";
-    /// Port number.
-    pub const PORT: &str = "port";
-    /// Database name.
-    pub const DATABASE: &str = "database";
-    /// Database user name.
-    pub const USERNAME: &str = "username";
-    /// Reference (ARN / URI) of the secret holding the database password.
-    pub const PASSWORD_SECRET: &str = "password_secret";
-    /// Registry / repository URL.
-    pub const URL: &str = "url";
-    /// Version id of a secret.
-    pub const VERSION: &str = "version";
-    /// Identity id a service account is annotated with (role ARN / client id).
-    pub const IDENTITY: &str = "identity";
-    /// OIDC subject a workload identity trusts.
-    pub const SUBJECT: &str = "subject";
+/// Outputs of one resource (ids, endpoints, ARNs): the JSON object of a typed output value.
+/// Never secret values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Outputs(Map<String, Value>);
+
+impl Outputs {
+    /// No outputs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The outputs of a typed value (a struct serializing to a JSON object).
+    pub fn of<T: Serialize>(value: &T) -> Result<Self, ProviderError> {
+        match serde_json::to_value(value) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(other) => Err(ProviderError::new(
+                ErrorKind::InvalidConfig,
+                format!("outputs must be an object, got {other}"),
+            )),
+            Err(e) => Err(ProviderError::new(
+                ErrorKind::InvalidConfig,
+                format!("outputs do not serialize: {e}"),
+            )),
+        }
+    }
+
+    /// These outputs as `T`; `of` names the resource in the error.
+    pub fn read<T: DeserializeOwned>(&self, of: &ResourceId) -> Result<T, ProviderError> {
+        // `Map` is not a `Deserializer`; borrow it as a `Value` without copying the entries.
+        let value = Value::Object(self.0.clone());
+        typed(&value, || format!("outputs of {of}"))
+    }
+
+    /// The raw value of `key` (the engine's own bookkeeping; providers use typed reads).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// The string value of `key`.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(Value::as_str)
+    }
+
+    /// The cloud id (`id`), if recorded.
+    pub fn cloud_id(&self) -> Option<&str> {
+        self.get_str("id")
+    }
+
+    /// Adds every entry of `more`, replacing entries with the same key.
+    pub fn merge(&mut self, more: Outputs) {
+        self.0.extend(more.0);
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The JSON object, mutable (state migrations).
+    pub fn as_map_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.0
+    }
 }
 
-/// The cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClusterOutput {
+impl From<Map<String, Value>> for Outputs {
+    fn from(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+}
+
+/// A port recorded as a number or as text.
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Port {
+        N(u16),
+        S(String),
+    }
+    match Port::deserialize(d)? {
+        Port::N(n) => Ok(n),
+        Port::S(s) => s.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// A port that may be absent.
+fn opt_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "port")] u16);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+}
+
+/// The cluster ([`ResourceKind::CLUSTER`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterOutputs {
+    /// Cloud id (EKS cluster ARN, AKS resource id).
+    pub id: String,
     /// Cluster name.
     pub name: String,
     /// API server URL.
@@ -59,15 +129,28 @@ pub struct ClusterOutput {
     /// CA bundle (base64 PEM).
     pub ca_data: String,
     /// OIDC issuer URL, if the cluster has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_issuer: Option<String>,
 }
 
-/// The database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DatabaseOutput {
+/// A node pool ([`ResourceKind::NODE_POOL`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePoolOutputs {
+    /// Cloud id (node group ARN, agent pool id).
+    pub id: String,
+    /// Pool name.
+    pub name: String,
+}
+
+/// The database ([`ResourceKind::DATABASE`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseOutputs {
+    /// Cloud id.
+    pub id: String,
     /// Host name.
     pub host: String,
     /// Port.
+    #[serde(deserialize_with = "port")]
     pub port: u16,
     /// Database name.
     pub database: String,
@@ -77,37 +160,67 @@ pub struct DatabaseOutput {
     pub password_secret: String,
 }
 
-/// The cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CacheOutput {
+/// The cache ([`ResourceKind::CACHE`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheOutputs {
+    /// Cloud id.
+    pub id: String,
     /// Host name of the primary endpoint.
     pub host: String,
     /// Port.
+    #[serde(deserialize_with = "port")]
     pub port: u16,
 }
 
-/// A registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RegistryOutput {
+/// A registry ([`ResourceKind::REGISTRY`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryOutputs {
+    /// Cloud id.
+    pub id: String,
+    /// Repository / registry name.
+    pub name: String,
     /// Repository URL to push to / pull from.
     pub url: String,
 }
 
-/// A workload identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IdentityOutput {
-    /// The id to annotate the service account with (role ARN / client id).
+/// A secret ([`ResourceKind::SECRET`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretOutputs {
+    /// Cloud id (secret ARN, Key Vault secret id).
     pub id: String,
-    /// The OIDC subject it trusts.
+    /// Name in the secret store.
+    pub name: String,
+    /// Current version id, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A workload identity ([`ResourceKind::WORKLOAD_IDENTITY`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityOutputs {
+    /// Cloud id (role ARN, managed identity resource id).
+    pub id: String,
+    /// What the service account is annotated with: the role ARN on AWS
+    /// (`eks.amazonaws.com/role-arn`), the client id on Azure
+    /// (`azure.workload.identity/client-id`).
+    pub identity: String,
+    /// The OIDC subject it trusts (`system:serviceaccount:NS:SA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
 }
 
-/// An exposed service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceOutput {
+/// An exposed service ([`ResourceKind::SERVICE`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceOutputs {
     /// Load balancer host name or cluster IP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Port.
+    #[serde(
+        default,
+        deserialize_with = "opt_port",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub port: Option<u16>,
 }
 
@@ -115,117 +228,97 @@ pub struct ServiceOutput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StackOutputs {
     /// The cluster.
-    pub cluster: Option<ClusterOutput>,
+    pub cluster: Option<ClusterOutputs>,
     /// The database.
-    pub database: Option<DatabaseOutput>,
+    pub database: Option<DatabaseOutputs>,
     /// The cache.
-    pub cache: Option<CacheOutput>,
+    pub cache: Option<CacheOutputs>,
     /// Registries by name.
-    pub registries: BTreeMap<String, RegistryOutput>,
+    pub registries: BTreeMap<String, RegistryOutputs>,
     /// Secret references by name.
     pub secrets: BTreeMap<String, SecretRef>,
     /// Workload identities by `<namespace>-<service account>`.
-    pub identities: BTreeMap<String, IdentityOutput>,
+    pub identities: BTreeMap<String, IdentityOutputs>,
     /// Services by app name.
-    pub services: BTreeMap<String, ServiceOutput>,
-}
-
-fn get_str(id: &ResourceId, o: &Outputs, key: &str) -> Result<String, ProviderError> {
-    o.get(key)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| ProviderError::invalid(format!("{id} has no output `{key}`")))
-}
-
-fn get_port(id: &ResourceId, o: &Outputs) -> Result<u16, ProviderError> {
-    o.get(keys::PORT)
-        .and_then(|v| {
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-        .and_then(|p| u16::try_from(p).ok())
-        .ok_or_else(|| ProviderError::invalid(format!("{id} has no valid output `port`")))
-}
-
-fn opt_str(o: &Outputs, key: &str) -> Option<String> {
-    o.get(key).and_then(Value::as_str).map(str::to_string)
+    pub services: BTreeMap<String, ServiceOutputs>,
 }
 
 impl StackOutputs {
-    /// Reads the typed outputs from recorded state; a missing required key is an error naming
-    /// the resource and the key.
+    /// Reads the typed outputs from recorded state; a missing required field is an error
+    /// naming the resource and the field.
     pub fn from_state(state: &StackState) -> Result<Self, ProviderError> {
         let mut out = StackOutputs::default();
         for (id, rec) in &state.resources {
             let o = &rec.outputs;
-            let key = id
-                .as_str()
-                .split_once('/')
-                .map(|(_, k)| k)
-                .unwrap_or_default();
+            let key = id.key().to_string();
             match rec.kind {
-                ResourceKind::Cluster => {
-                    out.cluster = Some(ClusterOutput {
-                        name: get_str(id, o, keys::NAME)?,
-                        endpoint: get_str(id, o, keys::ENDPOINT)?,
-                        ca_data: get_str(id, o, keys::CA_DATA)?,
-                        oidc_issuer: opt_str(o, keys::OIDC_ISSUER),
-                    })
+                ResourceKind::CLUSTER => out.cluster = Some(o.read(id)?),
+                ResourceKind::DATABASE => out.database = Some(o.read(id)?),
+                ResourceKind::CACHE => out.cache = Some(o.read(id)?),
+                ResourceKind::REGISTRY => {
+                    out.registries.insert(key, o.read(id)?);
                 }
-                ResourceKind::Database => {
-                    out.database = Some(DatabaseOutput {
-                        host: get_str(id, o, keys::HOST)?,
-                        port: get_port(id, o)?,
-                        database: get_str(id, o, keys::DATABASE)?,
-                        username: get_str(id, o, keys::USERNAME)?,
-                        password_secret: get_str(id, o, keys::PASSWORD_SECRET)?,
-                    })
-                }
-                ResourceKind::Cache => {
-                    out.cache = Some(CacheOutput {
-                        host: get_str(id, o, keys::HOST)?,
-                        port: get_port(id, o)?,
-                    })
-                }
-                ResourceKind::Registry => {
-                    out.registries.insert(
-                        key.to_string(),
-                        RegistryOutput {
-                            url: get_str(id, o, keys::URL)?,
-                        },
-                    );
-                }
-                ResourceKind::Secret => {
+                ResourceKind::SECRET => {
+                    let s: SecretOutputs = o.read(id)?;
                     out.secrets.insert(
-                        key.to_string(),
+                        key,
                         SecretRef {
-                            name: get_str(id, o, keys::NAME)?,
-                            id: get_str(id, o, keys::ARN)?,
-                            version: opt_str(o, keys::VERSION),
+                            name: s.name,
+                            id: s.id,
+                            version: s.version,
                         },
                     );
                 }
-                ResourceKind::WorkloadIdentity => {
-                    out.identities.insert(
-                        key.to_string(),
-                        IdentityOutput {
-                            id: get_str(id, o, keys::IDENTITY)?,
-                            subject: opt_str(o, keys::SUBJECT),
-                        },
-                    );
+                ResourceKind::WORKLOAD_IDENTITY => {
+                    out.identities.insert(key, o.read(id)?);
                 }
-                ResourceKind::Service => {
-                    out.services.insert(
-                        key.to_string(),
-                        ServiceOutput {
-                            host: opt_str(o, keys::HOST),
-                            port: get_port(id, o).ok(),
-                        },
-                    );
+                ResourceKind::SERVICE => {
+                    out.services.insert(key, o.read(id)?);
                 }
                 _ => {}
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn typed_outputs_round_trip_and_name_missing_fields() {
+        let id = ResourceId::new(ResourceKind::CACHE, "main");
+        let o = Outputs::of(&CacheOutputs {
+            id: "arn:aws:elasticache:us-east-1:123456789012:replicationgroup:r".into(),
+            host: "r.cache".into(),
+            port: 6379,
+        })
+        .expect("object");
+        assert_eq!(o.cloud_id().map(|s| s.starts_with("arn:")), Some(true));
+        let back: CacheOutputs = o.read(&id).expect("reads");
+        assert_eq!(back.port, 6379);
+
+        let text_port = Outputs::from(
+            json!({"id": "x", "host": "h", "port": "6380"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        assert_eq!(
+            text_port
+                .read::<CacheOutputs>(&id)
+                .expect("port as text")
+                .port,
+            6380
+        );
+
+        let err = Outputs::new()
+            .read::<CacheOutputs>(&id)
+            .expect_err("missing");
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+        assert!(err.message().contains("cache/main"), "{err}");
+        assert!(err.message().contains("`id`"), "{err}");
     }
 }

@@ -3,15 +3,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::time::Duration;
 
+use chrono::Utc;
+
+use crate::backends::Backends;
 use crate::dag;
 use crate::error::Error;
 use crate::plan::{Action, Plan, PlannedAction};
-use crate::provider::{CloudProvider, Observation, OpContext, Outputs, Owner, StackContext};
-use crate::resource::{Resource, ResourceGraph, ResourceId};
+use crate::provider::{Observation, Observed, OpContext, Outputs, Owner, StackContext};
+use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::retry::RetryPolicy;
 use crate::spec::StackSpec;
-use crate::state::{StackState, StateKey};
+use crate::state::{ResourceRecord, StackState, StateKey};
 
 /// Whether the plan brings the stack up or takes it down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,10 +26,11 @@ pub(crate) enum Mode {
 
 /// The desired graph with tags attached, after validation.
 pub(crate) fn desired_graph(
-    provider: &dyn CloudProvider,
+    backends: &Backends,
     spec: &StackSpec,
     stack: &StackContext,
 ) -> Result<ResourceGraph, Error> {
+    let provider = backends.provider.as_ref();
     spec.validate_for(provider.naming_rules())?;
     let mut graph = provider.expand(spec)?;
     graph.validate()?;
@@ -37,7 +42,7 @@ pub(crate) fn desired_graph(
         }
     }
     for r in graph.resources() {
-        if provider.ops_for(r.kind).is_none() {
+        if backends.ops_for(r.kind).is_none() {
             return Err(Error::UnsupportedKind {
                 provider: provider.name().to_string(),
                 kind: r.kind,
@@ -52,14 +57,14 @@ pub(crate) fn desired_graph(
 /// can use its dependencies' outputs. A resource whose dependency is absent is absent too
 /// (no call made). With `skip_recorded`, resources in state are not observed.
 async fn observe_all(
-    provider: &dyn CloudProvider,
+    backends: &Backends,
     graph: &ResourceGraph,
     state: Option<&StackState>,
     stack: &StackContext,
-    parallelism: usize,
-    retry: &RetryPolicy,
+    limits: (usize, &RetryPolicy),
     skip_recorded: bool,
 ) -> Result<BTreeMap<ResourceId, Observation>, Error> {
+    let (parallelism, retry) = limits;
     let resources = graph.resources();
     let deps: Vec<Vec<usize>> = resources
         .iter()
@@ -112,7 +117,7 @@ async fn observe_all(
                             .collect()
                     })
                     .unwrap_or_default();
-                let Some(ops) = provider.ops_for(r.kind) else {
+                let Some(ops) = backends.ops_for(r.kind) else {
                     return false;
                 };
                 let ctx = OpContext {
@@ -120,6 +125,7 @@ async fn observe_all(
                     stack,
                     deps: &dep_outputs,
                     recorded: recorded.map(|rec| &rec.outputs),
+                    run: Some(backends.services()),
                 };
                 retry.run(|| ops.observe(&ctx), |_, _, _| {}).await
             };
@@ -132,6 +138,9 @@ async fn observe_all(
                             }
                         }
                         Observation::Present(o) => {
+                            if r.kind == ResourceKind::CLUSTER {
+                                backends.access.set_cluster(&o.outputs);
+                            }
                             if let Ok(mut k) = known.lock() {
                                 k.insert(r.id.clone(), o.outputs.clone());
                             }
@@ -161,179 +170,225 @@ async fn observe_all(
     Ok(results.into_inner().unwrap_or_default())
 }
 
+/// What the planner needs besides the spec and the state.
+pub(crate) struct PlanInputs<'a> {
+    pub backends: &'a Backends,
+    pub stack: &'a StackContext,
+    pub parallelism: usize,
+    pub retry: &'a RetryPolicy,
+    /// Resources whose holdings expire sooner than this are renewed (updated).
+    pub renew_before: Duration,
+}
+
+/// What the walk over the desired graph found.
+#[derive(Default)]
+struct Decisions {
+    actions: Vec<PlannedAction>,
+    to_delete: BTreeMap<ResourceId, ResourceRecord>,
+    known_outputs: BTreeMap<ResourceId, (Option<String>, Outputs)>,
+    foreign: Vec<(ResourceId, String)>,
+}
+
 /// Computes the plan.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn plan(
-    provider: &dyn CloudProvider,
+    inputs: &PlanInputs<'_>,
     spec: &StackSpec,
     state: Option<&StackState>,
-    stack: &StackContext,
-    parallelism: usize,
-    retry: &RetryPolicy,
     mode: Mode,
 ) -> Result<Plan, Error> {
-    let graph = desired_graph(provider, spec, stack)?;
+    let graph = desired_graph(inputs.backends, spec, inputs.stack)?;
+    inputs.backends.remember_cluster(state);
     let observations = observe_all(
-        provider,
+        inputs.backends,
         &graph,
         state,
-        stack,
-        parallelism,
-        retry,
+        inputs.stack,
+        (inputs.parallelism, inputs.retry),
         mode == Mode::Down,
     )
     .await?;
-    let key = StateKey::new(&spec.name, &spec.environment);
-    let mut actions = Vec::new();
-    let mut desired = BTreeMap::new();
-    let mut to_delete = BTreeMap::new();
-    let mut known_outputs = BTreeMap::new();
-    let mut foreign = Vec::new();
-
-    let order = graph.topological_order();
+    let mut d = Decisions::default();
     match mode {
-        Mode::Up => {
-            for i in order {
-                let r = &graph.resources()[i];
-                let recorded = state.and_then(|s| s.resources.get(&r.id));
-                let obs = observations.get(&r.id).unwrap_or(&Observation::Absent);
-                let (action, reason) = match (obs, recorded) {
-                    (Observation::Absent, None) => (Action::Create, "does not exist".to_string()),
-                    (Observation::Absent, Some(_)) => (
-                        Action::Create,
-                        "recorded in state but gone from the cloud; recreating".to_string(),
-                    ),
-                    (Observation::Present(o), _) if o.owner != Owner::Us => {
-                        foreign.push((r.id.clone(), r.name.clone()));
-                        continue;
-                    }
-                    (Observation::Present(o), None) => {
-                        known_outputs
-                            .insert(r.id.clone(), (o.provider_id.clone(), o.outputs.clone()));
-                        if o.drifted {
-                            (
-                                Action::Update,
-                                "exists with our tags, not in state, and drifted".to_string(),
-                            )
-                        } else {
-                            (
-                                Action::Adopt,
-                                "exists with our tags but not in state".to_string(),
-                            )
-                        }
-                    }
-                    (Observation::Present(o), Some(rec)) => {
-                        known_outputs.insert(
-                            r.id.clone(),
-                            (
-                                rec.provider_id.clone().or(o.provider_id.clone()),
-                                merged(&rec.outputs, &o.outputs),
-                            ),
-                        );
-                        let changed = rec.config_hash != r.config_hash();
-                        if !changed && !o.drifted {
-                            (Action::NoOp, "up to date".to_string())
-                        } else if provider.ops_for(r.kind).is_some_and(|ops| {
-                            ops.requires_replacement(r.kind, &rec.config, &r.config)
-                        }) {
-                            (
-                                Action::Replace,
-                                "config changed; cannot be updated in place".to_string(),
-                            )
-                        } else if changed {
-                            (Action::Update, "config changed".to_string())
-                        } else {
-                            (
-                                Action::Update,
-                                "drifted from the desired config".to_string(),
-                            )
-                        }
-                    }
-                };
-                actions.push(PlannedAction {
-                    id: r.id.clone(),
-                    kind: r.kind,
-                    name: r.name.clone(),
-                    action,
-                    reason,
-                    depends_on: r.depends_on.clone(),
-                });
-            }
-            cascade_replacements(&mut actions);
-            if let Some(s) = state {
-                for (id, rec) in &s.resources {
-                    if graph.get(id).is_none() {
-                        actions.push(delete_action(
-                            id,
-                            rec.kind,
-                            &rec.name,
-                            &rec.depends_on,
-                            "no longer in the spec",
-                        ));
-                        to_delete.insert(id.clone(), rec.clone());
-                    }
-                }
-            }
-        }
-        Mode::Down => {
-            if let Some(s) = state {
-                for (id, rec) in &s.resources {
-                    actions.push(delete_action(
-                        id,
-                        rec.kind,
-                        &rec.name,
-                        &rec.depends_on,
-                        "recorded in state",
-                    ));
-                    to_delete.insert(id.clone(), rec.clone());
-                }
-            }
-            for i in order {
-                let r = &graph.resources()[i];
-                if to_delete.contains_key(&r.id) {
-                    continue;
-                }
-                if let Some(Observation::Present(o)) = observations.get(&r.id)
-                    && o.owner == Owner::Us
-                {
-                    let mut rec = crate::state::ResourceRecord::new(
-                        r,
-                        o.provider_id.clone(),
-                        o.outputs.clone(),
-                    );
-                    rec.depends_on.retain(|d| graph.get(d).is_some());
-                    actions.push(delete_action(
-                        &r.id,
-                        r.kind,
-                        &r.name,
-                        &r.depends_on,
-                        "exists with our tags but not in state",
-                    ));
-                    to_delete.insert(r.id.clone(), rec);
-                }
-            }
-        }
+        Mode::Up => plan_up(inputs, &graph, state, &observations, &mut d),
+        Mode::Down => plan_down(&graph, state, &observations, &mut d),
     }
-    if !foreign.is_empty() {
-        return Err(Error::ForeignResources { resources: foreign });
+    if !d.foreign.is_empty() {
+        return Err(Error::ForeignResources {
+            resources: d.foreign,
+        });
     }
-    if mode == Mode::Up {
-        desired = graph
+    let desired = match mode {
+        Mode::Up => graph
             .into_resources()
             .into_iter()
             .map(|r| (r.id.clone(), r))
-            .collect();
-    }
+            .collect(),
+        Mode::Down => BTreeMap::new(),
+    };
     Ok(Plan {
-        key,
-        provider: provider.name().to_string(),
-        actions,
+        key: StateKey::new(&spec.name, &spec.environment),
+        provider: inputs.backends.provider.name().to_string(),
+        actions: d.actions,
         desired,
-        to_delete,
-        known_outputs,
+        to_delete: d.to_delete,
+        known_outputs: d.known_outputs,
         observations,
         state_serial: state.map(|s| s.serial),
     })
+}
+
+/// `up`: one decision per desired resource in dependency order, replacements cascaded to
+/// their dependents, then deletions of what state has and the spec no longer wants.
+fn plan_up(
+    inputs: &PlanInputs<'_>,
+    graph: &ResourceGraph,
+    state: Option<&StackState>,
+    observations: &BTreeMap<ResourceId, Observation>,
+    d: &mut Decisions,
+) {
+    for i in graph.topological_order() {
+        let r = &graph.resources()[i];
+        let recorded = state.and_then(|s| s.resources.get(&r.id));
+        let obs = observations.get(&r.id).unwrap_or(&Observation::Absent);
+        if let Some((action, reason)) = decide(inputs, r, obs, recorded, d) {
+            d.actions.push(PlannedAction {
+                id: r.id.clone(),
+                kind: r.kind,
+                name: r.name.clone(),
+                action,
+                reason,
+                depends_on: r.depends_on.clone(),
+            });
+        }
+    }
+    cascade_replacements(&mut d.actions);
+    for (id, rec) in state.iter().flat_map(|s| &s.resources) {
+        if graph.get(id).is_none() {
+            d.actions.push(delete_action(
+                id,
+                rec.kind,
+                &rec.name,
+                &rec.depends_on,
+                "no longer in the spec",
+            ));
+            d.to_delete.insert(id.clone(), rec.clone());
+        }
+    }
+}
+
+/// The action for one desired resource (`None` for a foreign one, which is recorded).
+fn decide(
+    inputs: &PlanInputs<'_>,
+    r: &Resource,
+    obs: &Observation,
+    recorded: Option<&ResourceRecord>,
+    d: &mut Decisions,
+) -> Option<(Action, String)> {
+    let o = match (obs, recorded) {
+        (Observation::Absent, None) => return Some((Action::Create, "does not exist".into())),
+        (Observation::Absent, Some(_)) => {
+            return Some((
+                Action::Create,
+                "recorded in state but gone from the cloud; recreating".into(),
+            ));
+        }
+        (Observation::Present(o), _) if o.owner != Owner::Us => {
+            d.foreign.push((r.id.clone(), r.name.clone()));
+            return None;
+        }
+        (Observation::Present(o), _) => o,
+    };
+    let renew = renewal(o, inputs.renew_before);
+    let Some(rec) = recorded else {
+        d.known_outputs
+            .insert(r.id.clone(), (o.provider_id.clone(), o.outputs.clone()));
+        return Some(match (o.drifted, renew) {
+            (true, _) => (
+                Action::Update,
+                "exists with our tags, not in state, and drifted".into(),
+            ),
+            (false, Some(why)) => (
+                Action::Update,
+                format!("exists with our tags, not in state; {why}"),
+            ),
+            (false, None) => (
+                Action::Adopt,
+                "exists with our tags but not in state".into(),
+            ),
+        });
+    };
+    let mut outputs = rec.outputs.clone();
+    outputs.merge(o.outputs.clone());
+    d.known_outputs.insert(
+        r.id.clone(),
+        (rec.provider_id.clone().or(o.provider_id.clone()), outputs),
+    );
+    let changed = rec.config_hash != r.config_hash();
+    let replace = changed
+        && inputs
+            .backends
+            .ops_for(r.kind)
+            .is_some_and(|ops| ops.requires_replacement(r.kind, &rec.config, &r.config));
+    Some(match (changed, o.drifted, renew) {
+        (false, false, None) => (Action::NoOp, "up to date".into()),
+        _ if replace => (
+            Action::Replace,
+            "config changed; cannot be updated in place".into(),
+        ),
+        (true, _, _) => (Action::Update, "config changed".into()),
+        (false, true, _) => (Action::Update, "drifted from the desired config".into()),
+        (false, false, Some(why)) => (Action::Update, why),
+    })
+}
+
+/// Why a resource must be renewed now, if it must: what it holds expires within
+/// `renew_before`.
+fn renewal(o: &Observed, renew_before: Duration) -> Option<String> {
+    let exp = o.expires_at?;
+    let margin = chrono::Duration::from_std(renew_before).unwrap_or(chrono::Duration::MAX);
+    let due = Utc::now()
+        .checked_add_signed(margin)
+        .is_none_or(|t| t >= exp);
+    due.then(|| format!("expires at {}; renewing", exp.to_rfc3339()))
+}
+
+/// `down`: everything in state, plus what exists with our tags but is not in state.
+fn plan_down(
+    graph: &ResourceGraph,
+    state: Option<&StackState>,
+    observations: &BTreeMap<ResourceId, Observation>,
+    d: &mut Decisions,
+) {
+    for (id, rec) in state.iter().flat_map(|s| &s.resources) {
+        d.actions.push(delete_action(
+            id,
+            rec.kind,
+            &rec.name,
+            &rec.depends_on,
+            "recorded in state",
+        ));
+        d.to_delete.insert(id.clone(), rec.clone());
+    }
+    for i in graph.topological_order() {
+        let r = &graph.resources()[i];
+        if d.to_delete.contains_key(&r.id) {
+            continue;
+        }
+        if let Some(Observation::Present(o)) = observations.get(&r.id)
+            && o.owner == Owner::Us
+        {
+            let mut rec = ResourceRecord::new(r, o.provider_id.clone(), o.outputs.clone());
+            rec.depends_on.retain(|dep| graph.get(dep).is_some());
+            d.actions.push(delete_action(
+                &r.id,
+                r.kind,
+                &r.name,
+                &r.depends_on,
+                "exists with our tags but not in state",
+            ));
+            d.to_delete.insert(r.id.clone(), rec);
+        }
+    }
 }
 
 /// A replaced resource takes what depends on it along: those are deleted before it and
@@ -360,17 +415,9 @@ fn cascade_replacements(actions: &mut [PlannedAction]) {
     }
 }
 
-fn merged(recorded: &Outputs, observed: &Outputs) -> Outputs {
-    let mut out = recorded.clone();
-    for (k, v) in observed {
-        out.insert(k.clone(), v.clone());
-    }
-    out
-}
-
 fn delete_action(
     id: &ResourceId,
-    kind: crate::resource::ResourceKind,
+    kind: ResourceKind,
     name: &str,
     depends_on: &[ResourceId],
     reason: &str,

@@ -21,16 +21,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
+pub use crate::access::{ClusterAccess, ClusterCredential, ClusterCredentials, CredentialSource};
 use crate::error::{ErrorKind, ProviderError};
-use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind, ServiceFamily};
+use crate::kind::{KindDef, ServiceFamily, WORKLOAD_KINDS};
+pub use crate::outputs::Outputs;
+use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::secret::SecretString;
 use crate::spec::{NamingRules, StackSpec};
 use crate::tags::Ownership;
-
-/// Outputs of a resource (ids, endpoints, ARNs), recorded in state. Never secret values.
-pub type Outputs = Map<String, Value>;
 
 /// Who owns an existing resource, judged from its tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,10 @@ pub struct Observed {
     /// Whether its live configuration differs from the desired one in a way the provider
     /// can tell.
     pub drifted: bool,
+    /// When what it holds expires (a registry token in a pull secret, a certificate): the
+    /// planner plans an update ("renew") once this is closer than
+    /// [`ApplyOptions::renew_before`](crate::ApplyOptions::renew_before).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Observed {
@@ -70,6 +77,7 @@ impl Observed {
             owner: Owner::Us,
             outputs,
             drifted: false,
+            expires_at: None,
         }
     }
 }
@@ -124,8 +132,28 @@ pub struct StackContext {
     pub ownership: Ownership,
 }
 
-/// Everything an operation on one resource gets: the resource, the stack, and the outputs of
-/// the resources it depends on.
+/// What the operations of one run share beyond their resource: the provider (registry pull
+/// credentials, secret values) and the stack's cluster access. This is how the Kubernetes
+/// side reaches the cloud without the provider holding it.
+#[derive(Clone, Copy)]
+pub struct RunServices<'a> {
+    /// The stack's cloud provider.
+    pub cloud: &'a dyn CloudProvider,
+    /// The stack's cluster access (an explicit override, or the provider's credentials for
+    /// the stack's cluster), cached and refreshed before expiry.
+    pub cluster: &'a ClusterAccess,
+}
+
+impl std::fmt::Debug for RunServices<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunServices")
+            .field("cloud", &self.cloud.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything an operation on one resource gets: the resource, the stack, the outputs of
+/// the resources it depends on, and the run's shared services.
 #[derive(Debug)]
 pub struct OpContext<'a> {
     /// The resource.
@@ -137,21 +165,43 @@ pub struct OpContext<'a> {
     /// Outputs recorded in state for this resource (present for update, delete and for
     /// resources adopted or created by an earlier run).
     pub recorded: Option<&'a Outputs>,
+    /// The run's shared services; `None` when an operation is called outside the engine
+    /// (a provider's own tests).
+    pub run: Option<RunServices<'a>>,
 }
 
 impl OpContext<'_> {
+    /// The desired config as the kind's typed config `C` (an
+    /// [`ErrorKind::InvalidConfig`] error naming the field when it does not match).
+    pub fn config<C: DeserializeOwned>(&self) -> Result<C, ProviderError> {
+        self.resource.config_as()
+    }
+
+    /// The outputs of dependency `id` as `O`; an [`ErrorKind::InvalidInput`] error when
+    /// `id` is not a dependency with outputs, [`ErrorKind::InvalidConfig`] when a field is
+    /// missing.
+    pub fn dep<O: DeserializeOwned>(&self, id: &ResourceId) -> Result<O, ProviderError> {
+        self.dep_outputs(id)?.read(id)
+    }
+
+    /// The raw outputs of dependency `id`.
+    pub fn dep_outputs(&self, id: &ResourceId) -> Result<&Outputs, ProviderError> {
+        self.deps.get(id).ok_or_else(|| {
+            ProviderError::invalid(format!(
+                "{}: dependency {id} has no outputs",
+                self.resource.id
+            ))
+        })
+    }
+
     /// A string output of dependency `id`, or an [`ErrorKind::InvalidInput`] error naming it.
     pub fn dep_str(&self, id: &ResourceId, key: &str) -> Result<&str, ProviderError> {
-        self.deps
-            .get(id)
-            .and_then(|o| o.get(key))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ProviderError::invalid(format!(
-                    "{}: dependency {id} has no output `{key}`",
-                    self.resource.id
-                ))
-            })
+        self.dep_outputs(id)?.get_str(key).ok_or_else(|| {
+            ProviderError::invalid(format!(
+                "{}: dependency {id} has no output `{key}`",
+                self.resource.id
+            ))
+        })
     }
 
     /// Every dependency of `kind` with its outputs, in id order.
@@ -159,29 +209,44 @@ impl OpContext<'_> {
         &self,
         kind: ResourceKind,
     ) -> impl Iterator<Item = (&ResourceId, &Outputs)> {
-        let prefix = format!("{kind}/");
         self.deps
             .iter()
-            .filter(move |(id, _)| id.as_str().starts_with(&prefix))
+            .filter(move |(id, _)| id.kind_name() == kind.as_str())
+    }
+
+    /// The outputs recorded for this resource as `O`, if recorded and complete.
+    pub fn recorded_as<O: DeserializeOwned>(&self) -> Option<O> {
+        self.recorded.and_then(|o| o.read(&self.resource.id).ok())
     }
 
     /// A string output recorded for this resource.
     pub fn recorded_str(&self, key: &str) -> Option<&str> {
-        self.recorded
-            .and_then(|o| o.get(key))
-            .and_then(Value::as_str)
+        self.recorded.and_then(|o| o.get_str(key))
     }
 
-    /// A field of the desired config as a string, or an invalid-input error.
-    pub fn config_str(&self, key: &str) -> Result<&str, ProviderError> {
-        self.resource
-            .config
-            .get(key)
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ProviderError::invalid(format!("{}: config has no `{key}`", self.resource.id))
-            })
+    /// The run's shared services, or an error when called outside the engine.
+    pub fn run(&self) -> Result<RunServices<'_>, ProviderError> {
+        self.run.ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{}: needs the engine's run services (called outside a Stack run)",
+                    self.resource.id
+                ),
+            )
+        })
     }
+
+    /// Credentials for the stack's cluster, fresh (refreshed when close to expiry).
+    pub async fn cluster_credentials(&self) -> Result<ClusterCredentials, ProviderError> {
+        let run = self.run()?;
+        run.cluster.credentials(run.cloud).await
+    }
+}
+
+/// Typed outputs into [`Outputs`] (shorthand for [`Outputs::of`]).
+pub fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
+    Outputs::of(value)
 }
 
 /// The lifecycle of resources of one service family.
@@ -240,24 +305,12 @@ pub trait NetworkOps: ResourceOps {}
 /// credentials, role assignments.
 pub trait IdentityOps: ResourceOps {}
 
-/// Credentials to reach a cluster's API server.
-#[derive(Debug, Clone)]
-pub struct ClusterCredentials {
-    /// API server URL.
-    pub endpoint: String,
-    /// PEM certificate authority bundle (base64 as the cloud returns it).
-    pub ca_data: String,
-    /// A bearer token.
-    pub token: SecretString,
-    /// When the token expires, if known.
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// The Kubernetes control plane and node pools.
 #[async_trait]
 pub trait ClusterOps: ResourceOps {
-    /// Credentials for the cluster whose recorded outputs are `cluster`. Token generation
-    /// happens in-process (no CLI).
+    /// Credentials for the cluster whose recorded outputs are `cluster` (endpoint, CA and a
+    /// bearer token or client certificate). Token generation happens in-process (no CLI);
+    /// [`ClusterAccess`] caches them and asks again before they expire.
     async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError>;
 }
 
@@ -318,13 +371,26 @@ pub trait SecretBackend: ResourceOps {
     async fn delete_secret(&self, name: &str, force: bool) -> Result<(), ProviderError>;
 }
 
-/// Kubernetes resources of the apps (implemented by `multicloud-k8s`).
-pub trait WorkloadOps: ResourceOps {}
+/// Kubernetes resources of the apps (implemented by `multicloud-k8s`), attached to a
+/// [`Stack`](crate::Stack) with [`Stack::workloads`](crate::Stack::workloads). Operations
+/// reach the cloud (pull credentials, secret values) and the cluster through
+/// [`OpContext::run`].
+pub trait WorkloadOps: ResourceOps {
+    /// The kinds this backend handles (default: the six app kinds of
+    /// [`WORKLOAD_KINDS`]).
+    fn kinds(&self) -> &[KindDef] {
+        WORKLOAD_KINDS
+    }
+}
 
 /// One cloud.
 pub trait CloudProvider: Send + Sync {
     /// Short name (`aws`, `azure`, `memory`).
     fn name(&self) -> &str;
+
+    /// The kinds this provider manages, with their families and durations (its own kinds and
+    /// the cloud-neutral ones of [`NEUTRAL_CLOUD_KINDS`](crate::kind::NEUTRAL_CLOUD_KINDS)).
+    fn kinds(&self) -> &[KindDef];
 
     /// The cloud's naming rules, checked before any API call.
     fn naming_rules(&self) -> &dyn NamingRules;
@@ -347,14 +413,11 @@ pub trait CloudProvider: Send + Sync {
     fn registry(&self) -> &dyn Registry;
     /// Secrets.
     fn secrets(&self) -> &dyn SecretBackend;
-    /// Kubernetes workloads, when a cluster backend is attached.
-    fn workloads(&self) -> Option<&dyn WorkloadOps> {
-        None
-    }
 
-    /// The ops handling `kind`, or `None` if this provider cannot manage it.
-    fn ops_for(&self, kind: ResourceKind) -> Option<&dyn ResourceOps> {
-        Some(match kind.family() {
+    /// The ops of `family`, or `None` if this provider has none (workloads are attached to
+    /// the stack, not the provider).
+    fn ops_for_family(&self, family: ServiceFamily) -> Option<&dyn ResourceOps> {
+        Some(match family {
             ServiceFamily::Network => self.network(),
             ServiceFamily::Identity => self.identity(),
             ServiceFamily::Cluster => self.cluster(),
@@ -362,7 +425,7 @@ pub trait CloudProvider: Send + Sync {
             ServiceFamily::Cache => self.cache(),
             ServiceFamily::Registry => self.registry(),
             ServiceFamily::Secrets => self.secrets(),
-            ServiceFamily::Workloads => self.workloads()?,
+            ServiceFamily::Workloads => return None,
         })
     }
 }
@@ -372,6 +435,9 @@ pub trait CloudProvider: Send + Sync {
 impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+    fn kinds(&self) -> &[KindDef] {
+        (**self).kinds()
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         (**self).naming_rules()
@@ -400,10 +466,7 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     fn secrets(&self) -> &dyn SecretBackend {
         (**self).secrets()
     }
-    fn workloads(&self) -> Option<&dyn WorkloadOps> {
-        (**self).workloads()
-    }
-    fn ops_for(&self, kind: ResourceKind) -> Option<&dyn ResourceOps> {
-        (**self).ops_for(kind)
+    fn ops_for_family(&self, family: ServiceFamily) -> Option<&dyn ResourceOps> {
+        (**self).ops_for_family(family)
     }
 }

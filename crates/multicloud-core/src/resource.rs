@@ -1,160 +1,22 @@
-//! The resource model: typed resource kinds, resources with explicit dependencies, and the
+//! The resource model: resources with explicit dependencies and typed configs, and the
 //! dependency graph ([`ResourceGraph`]) the planner and executor work on.
+//!
+//! A resource's config is a Rust type declared by the crate that implements its kind
+//! (`#[serde(deny_unknown_fields)]`, no silent defaults); it is stored as JSON in the
+//! resource and in state, and read back with [`Resource::config_as`] (or
+//! [`OpContext::config`](crate::provider::OpContext::config)), where a missing or unknown
+//! field is an [`ErrorKind::InvalidConfig`] error naming the resource and the field.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
-
-/// Every kind of resource a stack can contain, on either cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ResourceKind {
-    /// AWS VPC.
-    Vpc,
-    /// A subnet.
-    Subnet,
-    /// AWS internet gateway.
-    InternetGateway,
-    /// A route table (with its routes and associations).
-    RouteTable,
-    /// A security group (with its rules).
-    SecurityGroup,
-    /// Azure resource group.
-    ResourceGroup,
-    /// The role the cluster control plane assumes.
-    ClusterRole,
-    /// The role the worker nodes assume.
-    NodeRole,
-    /// The cluster's OIDC identity provider registration.
-    OidcProvider,
-    /// An identity for one Kubernetes service account (IRSA role / managed identity).
-    WorkloadIdentity,
-    /// A federated credential linking a managed identity to a service account (Azure).
-    FederatedCredential,
-    /// A role assignment (Azure RBAC).
-    RoleAssignment,
-    /// The Kubernetes control plane.
-    Cluster,
-    /// A node pool (managed node group / agent pool).
-    NodePool,
-    /// The subnet group a database is placed in.
-    DbSubnetGroup,
-    /// The PostgreSQL server.
-    Database,
-    /// The subnet group a cache is placed in.
-    CacheSubnetGroup,
-    /// The Redis cache.
-    Cache,
-    /// A container registry / repository.
-    Registry,
-    /// A secret vault (Azure Key Vault).
-    SecretVault,
-    /// A secret.
-    Secret,
-    /// A Kubernetes namespace.
-    Namespace,
-    /// An image pull secret.
-    PullSecret,
-    /// A Kubernetes service account.
-    ServiceAccount,
-    /// A Kubernetes Secret synced from the cloud secret store.
-    SyncedSecret,
-    /// A Kubernetes Deployment.
-    Deployment,
-    /// A Kubernetes Service.
-    Service,
-}
-
-/// The service family a [`ResourceKind`] belongs to; a provider handles each family with one
-/// ops trait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ServiceFamily {
-    /// [`NetworkOps`](crate::provider::NetworkOps).
-    Network,
-    /// [`IdentityOps`](crate::provider::IdentityOps).
-    Identity,
-    /// [`ClusterOps`](crate::provider::ClusterOps).
-    Cluster,
-    /// [`DatabaseOps`](crate::provider::DatabaseOps).
-    Database,
-    /// [`CacheOps`](crate::provider::CacheOps).
-    Cache,
-    /// [`Registry`](crate::provider::Registry).
-    Registry,
-    /// [`SecretBackend`](crate::provider::SecretBackend).
-    Secrets,
-    /// [`WorkloadOps`](crate::provider::WorkloadOps).
-    Workloads,
-}
-
-impl ResourceKind {
-    /// The service family that manages this kind.
-    pub fn family(self) -> ServiceFamily {
-        use ResourceKind::*;
-        match self {
-            Vpc | Subnet | InternetGateway | RouteTable | SecurityGroup | ResourceGroup => {
-                ServiceFamily::Network
-            }
-            ClusterRole | NodeRole | OidcProvider | WorkloadIdentity | FederatedCredential
-            | RoleAssignment => ServiceFamily::Identity,
-            Cluster | NodePool => ServiceFamily::Cluster,
-            DbSubnetGroup | Database => ServiceFamily::Database,
-            CacheSubnetGroup | Cache => ServiceFamily::Cache,
-            Registry => ServiceFamily::Registry,
-            SecretVault | Secret => ServiceFamily::Secrets,
-            Namespace | PullSecret | ServiceAccount | SyncedSecret | Deployment | Service => {
-                ServiceFamily::Workloads
-            }
-        }
-    }
-
-    /// The snake_case name (`db_subnet_group`).
-    pub fn as_str(self) -> &'static str {
-        use ResourceKind::*;
-        match self {
-            Vpc => "vpc",
-            Subnet => "subnet",
-            InternetGateway => "internet_gateway",
-            RouteTable => "route_table",
-            SecurityGroup => "security_group",
-            ResourceGroup => "resource_group",
-            ClusterRole => "cluster_role",
-            NodeRole => "node_role",
-            OidcProvider => "oidc_provider",
-            WorkloadIdentity => "workload_identity",
-            FederatedCredential => "federated_credential",
-            RoleAssignment => "role_assignment",
-            Cluster => "cluster",
-            NodePool => "node_pool",
-            DbSubnetGroup => "db_subnet_group",
-            Database => "database",
-            CacheSubnetGroup => "cache_subnet_group",
-            Cache => "cache",
-            Registry => "registry",
-            SecretVault => "secret_vault",
-            Secret => "secret",
-            Namespace => "namespace",
-            PullSecret => "pull_secret",
-            ServiceAccount => "service_account",
-            SyncedSecret => "synced_secret",
-            Deployment => "deployment",
-            Service => "service",
-        }
-    }
-}
-
-impl fmt::Display for ResourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::error::{Error, ErrorKind, ProviderError};
+pub use crate::kind::{KindDef, ResourceKind, ServiceFamily};
 
 /// A resource's logical id within a stack, stable across runs: `<kind>/<key>`
 /// (`subnet/private-0`, `secret/db-password`).
@@ -174,6 +36,14 @@ impl ResourceId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+    /// The kind part (`subnet` of `subnet/private-0`).
+    pub fn kind_name(&self) -> &str {
+        self.0.split_once('/').map_or(self.0.as_str(), |(k, _)| k)
+    }
+    /// The key part (`private-0` of `subnet/private-0`).
+    pub fn key(&self) -> &str {
+        self.0.split_once('/').map_or("", |(_, k)| k)
     }
 }
 
@@ -202,7 +72,8 @@ pub struct Resource {
     /// Resources that must exist before this one (and be deleted after it).
     #[serde(default)]
     pub depends_on: Vec<ResourceId>,
-    /// Desired configuration, provider-specific JSON.
+    /// Desired configuration: the JSON form of the kind's typed config (see
+    /// [`Resource::with_config`]).
     #[serde(default)]
     pub config: Value,
     /// Tags to put on it: the spec's tags plus the ownership tags.
@@ -238,11 +109,21 @@ impl Resource {
         }
         self
     }
-    /// Sets the desired configuration.
-    #[must_use]
-    pub fn config(mut self, config: Value) -> Self {
-        self.config = config;
-        self
+    /// Sets the desired configuration from the kind's typed config.
+    pub fn with_config<C: Serialize>(mut self, config: &C) -> Result<Self, Error> {
+        self.config = serde_json::to_value(config).map_err(|e| {
+            Error::Provider(ProviderError::new(
+                ErrorKind::InvalidConfig,
+                format!("{}: config does not serialize: {e}", self.id),
+            ))
+        })?;
+        Ok(self)
+    }
+    /// The desired configuration as the kind's typed config `C`; a missing, unknown or
+    /// mistyped field is an [`ErrorKind::InvalidConfig`] error naming the resource and the
+    /// field.
+    pub fn config_as<C: DeserializeOwned>(&self) -> Result<C, ProviderError> {
+        typed(&self.config, || format!("{}: config", self.id))
     }
     /// SHA-256 of the canonical JSON of `config` (object keys sorted), hex.
     pub fn config_hash(&self) -> String {
@@ -298,6 +179,15 @@ pub fn config_hash(config: &Value) -> String {
     let mut w = HashWriter(Sha256::new());
     canonical(config, &mut w);
     hex::encode(w.0.finalize())
+}
+
+/// Reads `value` as `T`; `what` names the value in the error.
+pub(crate) fn typed<T: DeserializeOwned>(
+    value: &Value,
+    what: impl FnOnce() -> String,
+) -> Result<T, ProviderError> {
+    T::deserialize(value)
+        .map_err(|e| ProviderError::new(ErrorKind::InvalidConfig, format!("{}: {e}", what())))
 }
 
 /// A validated dependency graph of resources (no unknown dependencies, no cycles).
@@ -484,15 +374,55 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const VPC: ResourceKind = ResourceKind::new("vpc");
+    const SUBNET: ResourceKind = ResourceKind::new("subnet");
+
+    /// A typed config as a provider crate declares one.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct DbConfig {
+        storage_gb: u32,
+        deletion_protection: bool,
+    }
+
+    #[test]
+    fn typed_configs_round_trip_and_reject_misspelled_or_missing_fields() {
+        let wanted = DbConfig {
+            storage_gb: 20,
+            deletion_protection: true,
+        };
+        let r = Resource::new(ResourceKind::DATABASE, "main", "pg")
+            .with_config(&wanted)
+            .expect("serializes");
+        assert_eq!(r.config_as::<DbConfig>().expect("reads back"), wanted);
+
+        let typo = Resource {
+            config: json!({ "storage_gb": 20, "deletion_protecton": true }),
+            ..r.clone()
+        };
+        let err = typo.config_as::<DbConfig>().expect_err("misspelled field");
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+        assert!(err.message().contains("database/main"), "{err}");
+        assert!(err.message().contains("deletion_protecton"), "{err}");
+
+        let missing = Resource {
+            config: json!({ "storage_gb": 20 }),
+            ..r
+        };
+        let err = missing.config_as::<DbConfig>().expect_err("missing field");
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+        assert!(err.message().contains("deletion_protection"), "{err}");
+    }
+
     fn r(kind: ResourceKind, key: &str, deps: &[&ResourceId]) -> Resource {
         Resource::new(kind, key, key).depends_on_all(deps.iter().copied())
     }
 
     #[test]
     fn topological_order_puts_dependencies_first() {
-        let vpc = r(ResourceKind::Vpc, "main", &[]);
-        let subnet = r(ResourceKind::Subnet, "a", &[&vpc.id]);
-        let cluster = r(ResourceKind::Cluster, "main", &[&subnet.id]);
+        let vpc = r(VPC, "main", &[]);
+        let subnet = r(SUBNET, "a", &[&vpc.id]);
+        let cluster = r(ResourceKind::CLUSTER, "main", &[&subnet.id]);
         let g = ResourceGraph::from_resources([cluster, subnet, vpc]).expect("valid graph");
         let order: Vec<_> = g
             .topological_order()
@@ -505,10 +435,10 @@ mod tests {
 
     #[test]
     fn cycles_are_rejected_with_the_cycle_named() {
-        let a_id = ResourceId::new(ResourceKind::Subnet, "a");
-        let b = r(ResourceKind::Subnet, "b", &[&a_id]);
-        let c = r(ResourceKind::Subnet, "c", &[&b.id]);
-        let a = r(ResourceKind::Subnet, "a", &[&c.id]);
+        let a_id = ResourceId::new(SUBNET, "a");
+        let b = r(SUBNET, "b", &[&a_id]);
+        let c = r(SUBNET, "c", &[&b.id]);
+        let a = r(SUBNET, "a", &[&c.id]);
         let err = ResourceGraph::from_resources([a, b, c]).expect_err("cycle");
         match err {
             Error::Cycle { cycle } => {
@@ -521,13 +451,13 @@ mod tests {
 
     #[test]
     fn unknown_dependencies_and_duplicates_are_rejected() {
-        let ghost = ResourceId::new(ResourceKind::Vpc, "ghost");
-        let s = r(ResourceKind::Subnet, "a", &[&ghost]);
+        let ghost = ResourceId::new(VPC, "ghost");
+        let s = r(SUBNET, "a", &[&ghost]);
         assert!(matches!(
             ResourceGraph::from_resources([s.clone()]),
             Err(Error::UnknownDependency { .. })
         ));
-        let v = r(ResourceKind::Vpc, "main", &[]);
+        let v = r(VPC, "main", &[]);
         assert!(matches!(
             ResourceGraph::from_resources([v.clone(), v]),
             Err(Error::DuplicateResource(_))

@@ -6,13 +6,15 @@ use chrono::Utc;
 use futures::stream::BoxStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::{ClusterAccess, CredentialSource};
+use crate::backends::Backends;
 use crate::error::Error;
 use crate::events::{Event, EventBus};
 use crate::executor::{ApplyOptions, Executor};
 use crate::outputs::StackOutputs;
 use crate::plan::Plan;
-use crate::planner::{self, Mode};
-use crate::provider::{CloudProvider, StackContext};
+use crate::planner::{self, Mode, PlanInputs};
+use crate::provider::{CloudProvider, StackContext, WorkloadOps};
 use crate::spec::StackSpec;
 use crate::state::{LocalStateStore, LockInfo, StackState, StateKey, StateLock, StateStore};
 use crate::tags::Ownership;
@@ -25,6 +27,8 @@ use crate::tags::Ownership;
 pub struct Stack {
     spec: StackSpec,
     provider: Arc<dyn CloudProvider>,
+    workloads: Option<Arc<dyn WorkloadOps>>,
+    cluster_access: Option<Arc<dyn CredentialSource>>,
     store: Arc<dyn StateStore>,
     options: ApplyOptions,
     events: EventBus,
@@ -48,6 +52,8 @@ impl Stack {
         Self {
             spec,
             provider: Arc::new(provider),
+            workloads: None,
+            cluster_access: None,
             store: Arc::new(LocalStateStore::new(".multicloud")),
             options: ApplyOptions::default(),
             events: EventBus::default(),
@@ -66,6 +72,24 @@ impl Stack {
     #[must_use]
     pub fn state_arc(mut self, store: Arc<dyn StateStore>) -> Self {
         self.store = store;
+        self
+    }
+
+    /// Attaches the backend that puts the apps on the cluster (`multicloud-k8s`); without
+    /// one, a spec with apps is refused at plan time. Its operations reach the provider
+    /// (pull credentials, secret values) and the cluster through their
+    /// [`OpContext::run`](crate::provider::OpContext::run).
+    #[must_use]
+    pub fn workloads(mut self, workloads: impl WorkloadOps + 'static) -> Self {
+        self.workloads = Some(Arc::new(workloads));
+        self
+    }
+
+    /// Reaches the cluster with `source` instead of the provider's credentials for the
+    /// stack's cluster (a kubeconfig, a local control plane in tests).
+    #[must_use]
+    pub fn cluster_access(mut self, source: impl CredentialSource + 'static) -> Self {
+        self.cluster_access = Some(Arc::new(source));
         self
     }
 
@@ -149,18 +173,37 @@ impl Stack {
         self.plan_with(state.as_ref(), Mode::Down).await
     }
 
-    async fn plan_with(&self, state: Option<&StackState>, mode: Mode) -> Result<Plan, Error> {
-        let ctx = self.context(state);
-        planner::plan(
-            self.provider.as_ref(),
-            &self.spec,
-            state,
-            &ctx,
-            self.options.parallelism,
-            &self.options.retry,
-            mode,
+    /// The backends of one run.
+    fn backends(&self) -> Backends {
+        Backends::new(
+            self.provider.clone(),
+            self.workloads.clone(),
+            ClusterAccess::new(
+                self.cluster_access.clone(),
+                self.options.refresh_credentials_before,
+            ),
         )
-        .await
+    }
+
+    async fn plan_with(&self, state: Option<&StackState>, mode: Mode) -> Result<Plan, Error> {
+        self.plan_on(&self.backends(), state, mode).await
+    }
+
+    async fn plan_on(
+        &self,
+        backends: &Backends,
+        state: Option<&StackState>,
+        mode: Mode,
+    ) -> Result<Plan, Error> {
+        let ctx = self.context(state);
+        let inputs = PlanInputs {
+            backends,
+            stack: &ctx,
+            parallelism: self.options.parallelism,
+            retry: &self.options.retry,
+            renew_before: self.options.renew_before,
+        };
+        planner::plan(&inputs, &self.spec, state, mode).await
     }
 
     async fn locked<T>(
@@ -188,13 +231,14 @@ impl Stack {
     /// resource, nothing written).
     pub async fn up(&self) -> Result<StackOutputs, Error> {
         self.locked("up", async |state| {
-            let plan = self.plan_with(state.as_ref(), Mode::Up).await?;
+            let backends = self.backends();
+            let plan = self.plan_on(&backends, state.as_ref(), Mode::Up).await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
             let state = match state {
                 Some(s) if plan.is_noop() => s,
-                state => self.execute(&plan, state).await?,
+                state => self.execute(&backends, &plan, state).await?,
             };
             Ok(StackOutputs::from_state(&state)?)
         })
@@ -211,7 +255,7 @@ impl Stack {
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
-            let state = self.execute(plan, state).await?;
+            let state = self.execute(&self.backends(), plan, state).await?;
             Ok(StackOutputs::from_state(&state)?)
         })
         .await
@@ -225,7 +269,8 @@ impl Stack {
     /// deletion; removes the state when done.
     pub async fn down(&self) -> Result<(), Error> {
         self.locked("down", async |state| {
-            let plan = self.plan_with(state.as_ref(), Mode::Down).await?;
+            let backends = self.backends();
+            let plan = self.plan_on(&backends, state.as_ref(), Mode::Down).await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
@@ -235,7 +280,7 @@ impl Stack {
                 }
                 return Ok(());
             }
-            let state = self.execute(&plan, state).await?;
+            let state = self.execute(&backends, &plan, state).await?;
             if state.resources.is_empty() {
                 self.store.delete(&self.key()).await?;
             }
@@ -257,14 +302,19 @@ impl Stack {
         Ok(self.store.force_unlock(&self.key()).await?)
     }
 
-    async fn execute(&self, plan: &Plan, state: Option<StackState>) -> Result<StackState, Error> {
+    async fn execute(
+        &self,
+        backends: &Backends,
+        plan: &Plan,
+        state: Option<StackState>,
+    ) -> Result<StackState, Error> {
         let ctx = self.context(state.as_ref());
         let mut state = state.unwrap_or_else(|| {
             StackState::new(self.key(), &self.spec.region, self.provider.name())
         });
         state.expires_at = ctx.ownership.expires_at;
         let exec = Executor {
-            provider: self.provider.as_ref(),
+            backends,
             store: self.store.as_ref(),
             options: &self.options,
             events: &self.events,

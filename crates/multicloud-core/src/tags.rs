@@ -20,6 +20,22 @@ pub const TAG_CREATED_AT: &str = "multicloud:created-at";
 /// Tag with the RFC 3339 time after which the sweeper may delete the resource.
 pub const TAG_EXPIRES_AT: &str = "multicloud:expires-at";
 
+/// Kubernetes label marking objects multicloud manages (`app.kubernetes.io/managed-by`).
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`LABEL_MANAGED_BY`].
+pub const MANAGED_BY: &str = "multicloud";
+/// Kubernetes label naming the stack (label keys cannot hold `multicloud:stack`).
+pub const LABEL_STACK: &str = "multicloud.dev/stack";
+/// Kubernetes label naming the environment.
+pub const LABEL_ENV: &str = "multicloud.dev/env";
+/// Kubernetes label with the expiry as Unix seconds (RFC 3339 is not a valid label value;
+/// seconds are, and sort and compare in a label selector).
+pub const LABEL_EXPIRES_AT: &str = "multicloud.dev/expires-at";
+/// Kubernetes annotation with the RFC 3339 creation time of the stack.
+pub const ANNOTATION_CREATED_AT: &str = "multicloud.dev/created-at";
+/// Kubernetes annotation with the RFC 3339 expiry of the stack.
+pub const ANNOTATION_EXPIRES_AT: &str = "multicloud.dev/expires-at";
+
 /// The ownership of one stack instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
@@ -52,6 +68,60 @@ impl Ownership {
         tags
     }
 
+    /// The ownership as Kubernetes labels: every key and value valid for the API server
+    /// (see [`is_valid_label_key`], [`is_valid_label_value`]).
+    pub fn kubernetes_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::from([
+            (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+            (LABEL_STACK.to_string(), label_value(&self.stack)),
+            (LABEL_ENV.to_string(), label_value(&self.environment)),
+        ]);
+        if let Some(exp) = self.expires_at {
+            labels.insert(LABEL_EXPIRES_AT.to_string(), exp.timestamp().to_string());
+        }
+        labels
+    }
+
+    /// The ownership facts labels cannot hold, as Kubernetes annotations (RFC 3339 times).
+    pub fn kubernetes_annotations(&self) -> BTreeMap<String, String> {
+        let mut a = BTreeMap::from([(
+            ANNOTATION_CREATED_AT.to_string(),
+            self.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )]);
+        if let Some(exp) = self.expires_at {
+            a.insert(
+                ANNOTATION_EXPIRES_AT.to_string(),
+                exp.to_rfc3339_opts(SecondsFormat::Secs, true),
+            );
+        }
+        a
+    }
+
+    /// Who owns a Kubernetes object carrying `labels`, from this stack's point of view.
+    pub fn judge_labels<'a>(&self, labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Owner {
+        let mut stack = None;
+        let mut env = None;
+        for (k, v) in labels {
+            match k {
+                LABEL_STACK => stack = Some(v),
+                LABEL_ENV => env = Some(v),
+                _ => {}
+            }
+        }
+        match (stack, env) {
+            (Some(s), Some(e))
+                if s == label_value(&self.stack) && e == label_value(&self.environment) =>
+            {
+                Owner::Us
+            }
+            (Some(s), e) => Owner::OtherStack {
+                stack: s.to_string(),
+                environment: e.unwrap_or_default().to_string(),
+            },
+            (None, _) => Owner::Unowned,
+        }
+    }
+
     /// Who owns a resource carrying `tags`, from this stack's point of view.
     pub fn judge<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Owner {
         let mut stack = None;
@@ -72,6 +142,61 @@ impl Ownership {
             (None, _) => Owner::Unowned,
         }
     }
+}
+
+/// `text` as a valid Kubernetes label value: characters outside `[A-Za-z0-9._-]` become
+/// `-`, at most 63 characters, starting and ending alphanumeric. Stack and environment names
+/// already are valid values, so for them this is the identity.
+pub fn label_value(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    mapped
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// Whether `value` is a valid Kubernetes label value (empty, or at most 63 characters of
+/// `[A-Za-z0-9._-]` beginning and ending alphanumeric).
+pub fn is_valid_label_value(value: &str) -> bool {
+    value.is_empty()
+        || (value.len() <= 63
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+}
+
+/// Whether `key` is a valid Kubernetes label key: an optional DNS-subdomain prefix (at most
+/// 253 characters) and `/`, then a name that is a non-empty valid label value.
+pub fn is_valid_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part.len() <= 63
+                    && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+    });
+    prefix_ok && !name.is_empty() && is_valid_label_value(name)
 }
 
 /// Whether tags carry an `expires-at` earlier than `now`.
@@ -214,6 +339,30 @@ mod tests {
                 environment: "prod".into()
             }
         );
+    }
+
+    #[test]
+    fn kubernetes_labels_are_valid_and_judged_back() {
+        let o = Ownership {
+            stack: "shop".into(),
+            environment: "pr-1234".into(),
+            created_at: Utc::now(),
+            expires_at: Some(Utc::now() + chrono::Duration::hours(4)),
+        };
+        let labels = o.kubernetes_labels();
+        assert_eq!(labels.len(), 4);
+        for (k, v) in &labels {
+            assert!(is_valid_label_key(k), "key {k}");
+            assert!(is_valid_label_value(v), "value {v} of {k}");
+        }
+        // The cloud tags are not valid labels, which is why these exist.
+        assert!(!is_valid_label_key(TAG_STACK));
+        assert!(!is_valid_label_value(&o.tags()[TAG_CREATED_AT]));
+        assert!(o.kubernetes_annotations()[ANNOTATION_CREATED_AT].ends_with('Z'));
+        let pairs = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        assert_eq!(o.judge_labels(pairs), Owner::Us);
+        assert_eq!(o.judge_labels([("app", "x")]), Owner::Unowned);
+        assert_eq!(label_value("a b/c"), "a-b-c");
     }
 
     #[test]

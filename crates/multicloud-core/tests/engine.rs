@@ -10,7 +10,7 @@ use multicloud_core::plan::Action;
 use multicloud_core::prelude::*;
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::state::{LockInfo, StateKey};
-use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, Op};
+use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, Op, kinds, memory_stack};
 use tokio_util::sync::CancellationToken;
 
 fn spec() -> StackSpec {
@@ -24,7 +24,7 @@ fn cloud() -> Arc<MemoryCloud> {
 }
 
 fn stack(cloud: &Arc<MemoryCloud>, dir: &std::path::Path) -> Stack {
-    Stack::new(spec(), InMemoryProvider::new(cloud.clone())).state(LocalStateStore::new(dir))
+    memory_stack(spec(), InMemoryProvider::new(cloud.clone())).state(LocalStateStore::new(dir))
 }
 
 fn state_file(dir: &std::path::Path) -> std::path::PathBuf {
@@ -121,17 +121,16 @@ async fn no_resource_starts_before_its_dependencies_are_ready_and_destroy_runs_i
     // The teardown lessons: services (load balancers) before the network, node pools before
     // the cluster, the database before its subnet group.
     let id = |k, key: &str| ResourceId::new(k, key);
-    assert!(gone[&id(ResourceKind::Service, "api")] <= deletes[&id(ResourceKind::Vpc, "main")]);
+    assert!(gone[&id(ResourceKind::SERVICE, "api")] <= deletes[&id(kinds::VPC, "main")]);
     assert!(
-        gone[&id(ResourceKind::NodePool, "general")] <= deletes[&id(ResourceKind::Cluster, "main")]
+        gone[&id(ResourceKind::NODE_POOL, "general")]
+            <= deletes[&id(ResourceKind::CLUSTER, "main")]
     );
     assert!(
-        gone[&id(ResourceKind::Database, "main")]
-            <= deletes[&id(ResourceKind::DbSubnetGroup, "main")]
+        gone[&id(ResourceKind::DATABASE, "main")] <= deletes[&id(kinds::DB_SUBNET_GROUP, "main")]
     );
     assert!(
-        gone[&id(ResourceKind::Cache, "main")]
-            <= deletes[&id(ResourceKind::CacheSubnetGroup, "main")]
+        gone[&id(ResourceKind::CACHE, "main")] <= deletes[&id(kinds::CACHE_SUBNET_GROUP, "main")]
     );
     assert_eq!(cloud.dependency_violations(), 0);
 }
@@ -143,8 +142,8 @@ async fn independent_branches_overlap_and_the_parallelism_bound_holds() {
     stack(&cloud, dir.path()).up().await.expect("up");
     let created = cloud.create_times();
     let ready = cloud.ready_times();
-    let cluster = ResourceId::single(ResourceKind::Cluster);
-    let db = ResourceId::single(ResourceKind::Database);
+    let cluster = ResourceId::single(ResourceKind::CLUSTER);
+    let db = ResourceId::single(ResourceKind::DATABASE);
     assert!(
         created[&db] < ready[&cluster],
         "database and cluster are created concurrently"
@@ -327,7 +326,7 @@ async fn a_second_writer_gets_locked_naming_the_holder() {
 #[tokio::test(start_paused = true)]
 async fn a_failure_is_reported_per_resource_and_what_succeeded_stays_recorded() {
     let cloud = cloud();
-    cloud.fail(ResourceId::single(ResourceKind::Database), Op::Create, 1);
+    cloud.fail(ResourceId::single(ResourceKind::DATABASE), Op::Create, 1);
     let dir = tempfile::tempdir().expect("tempdir");
     let stack = stack(&cloud, dir.path());
     let err = stack.up().await.expect_err("database fails");
@@ -338,7 +337,7 @@ async fn a_failure_is_reported_per_resource_and_what_succeeded_stays_recorded() 
             ..
         } => {
             assert_eq!(failures.len(), 1);
-            assert_eq!(failures[0].id, ResourceId::single(ResourceKind::Database));
+            assert_eq!(failures[0].id, ResourceId::single(ResourceKind::DATABASE));
             assert_eq!(failures[0].action, Action::Create);
             assert!(*succeeded > 0);
         }
@@ -354,11 +353,11 @@ async fn a_failure_is_reported_per_resource_and_what_succeeded_stays_recorded() 
 #[tokio::test(start_paused = true)]
 async fn a_resource_under_our_name_without_our_tags_is_refused() {
     let cloud = cloud();
-    cloud.insert_foreign(ResourceKind::Vpc, "shop-pr-1234-vpc");
+    cloud.insert_foreign(kinds::VPC, "shop-pr-1234-vpc");
     let dir = tempfile::tempdir().expect("tempdir");
     let err = stack(&cloud, dir.path()).up().await.expect_err("foreign");
     assert!(
-        matches!(&err, Error::ForeignResources { resources } if resources[0].0 == ResourceId::single(ResourceKind::Vpc)),
+        matches!(&err, Error::ForeignResources { resources } if resources[0].0 == ResourceId::single(kinds::VPC)),
         "{err}"
     );
     assert_eq!(
@@ -376,13 +375,13 @@ async fn changes_to_the_spec_plan_updates_and_deletes_only_what_changed() {
     let mut changed = spec();
     changed.cluster.as_mut().expect("cluster").node_pools[0].max = 8;
     changed.cache = None;
-    let stack = Stack::new(changed, InMemoryProvider::new(cloud.clone()))
+    let stack = memory_stack(changed, InMemoryProvider::new(cloud.clone()))
         .state(LocalStateStore::new(dir.path()));
     let plan = stack.plan().await.expect("plan");
     let s = plan.summary();
     assert_eq!((s.update, s.delete, s.create), (1, 3, 0), "{plan}");
     assert_eq!(
-        plan.action(&ResourceId::new(ResourceKind::NodePool, "general"))
+        plan.action(&ResourceId::new(ResourceKind::NODE_POOL, "general"))
             .map(|a| a.action),
         Some(Action::Update)
     );
@@ -404,7 +403,7 @@ async fn changes_to_the_spec_plan_updates_and_deletes_only_what_changed() {
         cloud
             .resources()
             .iter()
-            .all(|r| r.kind != ResourceKind::Cache)
+            .all(|r| r.kind != ResourceKind::CACHE)
     );
     assert_eq!(cloud.dependency_violations(), 0);
     assert!(stack.plan().await.expect("plan").is_noop());
@@ -414,7 +413,7 @@ async fn changes_to_the_spec_plan_updates_and_deletes_only_what_changed() {
 async fn no_secret_value_appears_in_state_events_debug_output_or_errors() {
     let cloud = cloud();
     cloud.fail(
-        ResourceId::new(ResourceKind::Deployment, "api"),
+        ResourceId::new(ResourceKind::DEPLOYMENT, "api"),
         Op::Create,
         1,
     );
@@ -485,20 +484,16 @@ async fn replacing_a_resource_replaces_its_dependents_in_a_safe_order() {
         &["10.1.16.0/20", "10.1.32.0/20"],
     ));
     moved.validate().expect("valid");
-    let stack = Stack::new(moved, InMemoryProvider::new(cloud.clone()))
+    let stack = memory_stack(moved, InMemoryProvider::new(cloud.clone()))
         .state(LocalStateStore::new(dir.path()));
     let plan = stack.plan().await.expect("plan");
     let action = |kind, key: &str| plan.action(&ResourceId::new(kind, key)).map(|a| a.action);
-    assert_eq!(
-        action(ResourceKind::Vpc, "main"),
-        Some(Action::Replace),
-        "{plan}"
-    );
+    assert_eq!(action(kinds::VPC, "main"), Some(Action::Replace), "{plan}");
     for (kind, key) in [
-        (ResourceKind::Subnet, "private-0"),
-        (ResourceKind::Cluster, "main"),
-        (ResourceKind::Database, "main"),
-        (ResourceKind::Deployment, "api"),
+        (kinds::SUBNET, "private-0"),
+        (ResourceKind::CLUSTER, "main"),
+        (ResourceKind::DATABASE, "main"),
+        (ResourceKind::DEPLOYMENT, "api"),
     ] {
         assert_eq!(
             action(kind, key),
@@ -507,9 +502,9 @@ async fn replacing_a_resource_replaces_its_dependents_in_a_safe_order() {
         );
     }
     for (kind, key) in [
-        (ResourceKind::Registry, "shop-api"),
-        (ResourceKind::Secret, "db-password"),
-        (ResourceKind::ClusterRole, "main"),
+        (ResourceKind::REGISTRY, "shop-api"),
+        (ResourceKind::SECRET, "db-password"),
+        (kinds::CLUSTER_ROLE, "main"),
     ] {
         assert_eq!(
             action(kind, key),

@@ -16,10 +16,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use super::local_lock::{self, LocalLock};
-use super::{LockInfo, SCHEMA_VERSION, StackState, StateError, StateKey, StateLock, StateStore};
+use super::schema::parse_state;
+use super::{LockInfo, StackState, StateError, StateKey, StateLock, StateStore};
 
 /// State as JSON files in a directory: `<dir>/<stack>.<env>.json` (previous version in
 /// `<dir>/<stack>.<env>.json.backup`), locked by `<dir>/<stack>.<env>.lock`.
@@ -214,84 +214,7 @@ fn load_blocking(path: &Path, key: &StateKey) -> Result<Option<StackState>, Stat
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
     };
-    let location = path.display().to_string();
-    let corrupt = |message: String| StateError::Corrupt {
-        location: location.clone(),
-        message,
-    };
-    // Read the version first (a cheap pass that skips everything else), so the current
-    // schema is parsed straight into `StackState` and only older ones go through `Value`.
-    #[derive(serde::Deserialize)]
-    struct Version {
-        schema_version: Option<Value>,
-    }
-    let Version { schema_version } =
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    let version = match schema_version {
-        // Files from before versioning (none were ever released) are rejected by `migrate`.
-        None => 0,
-        Some(v) => v
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| corrupt(format!("schema_version {v} is not a version number")))?,
-    };
-    let state: StackState = if version == SCHEMA_VERSION {
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?
-    } else {
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let value = migrate(value, version).map_err(|e| at_location(e, &location))?;
-        serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?
-    };
-    if &state.key != key {
-        return Err(corrupt(format!(
-            "the file holds the state of {}, not of {key}",
-            state.key
-        )));
-    }
-    Ok(Some(state))
-}
-
-/// Brings the JSON of a state written with schema version `from` to [`SCHEMA_VERSION`].
-///
-/// The hook for future schema changes: add a step per version (`1 => v1_to_v2(value)`, ...)
-/// and loop until the current version. Errors carry no location; the caller adds it.
-fn migrate(value: Value, from: u32) -> Result<Value, StateError> {
-    match from {
-        SCHEMA_VERSION => Ok(value),
-        0 => Err(StateError::Corrupt {
-            location: String::new(),
-            message: "schema_version is missing or 0; the oldest state schema this build reads \
-                      is 1"
-                .into(),
-        }),
-        found if found > SCHEMA_VERSION => Err(StateError::UnsupportedVersion {
-            location: String::new(),
-            found,
-            supported: SCHEMA_VERSION,
-        }),
-        found => Err(StateError::Corrupt {
-            location: String::new(),
-            message: format!("no migration from state schema version {found}"),
-        }),
-    }
-}
-
-/// `err` with its location set to `location`.
-fn at_location(err: StateError, location: &str) -> StateError {
-    match err {
-        StateError::Corrupt { message, .. } => StateError::Corrupt {
-            location: location.into(),
-            message,
-        },
-        StateError::UnsupportedVersion {
-            found, supported, ..
-        } => StateError::UnsupportedVersion {
-            location: location.into(),
-            found,
-            supported,
-        },
-        other => other,
-    }
+    parse_state(&bytes, key, &path.display().to_string()).map(Some)
 }
 
 fn save_blocking(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
@@ -347,8 +270,10 @@ fn keep_backup(path: &Path) -> Result<(), StateError> {
 mod tests {
     use super::*;
     use crate::provider::Outputs;
-    use crate::resource::{Resource, ResourceKind};
+    use crate::resource::Resource;
     use crate::state::ResourceRecord;
+    use crate::state::SCHEMA_VERSION;
+    use serde_json::Value;
 
     fn key() -> StateKey {
         StateKey::new("app", "dev")
@@ -375,10 +300,12 @@ mod tests {
         let store = LocalStateStore::new(tmp.path().join("nested").join("state"));
         let mut saved = state(7);
         let mut outputs = Outputs::new();
-        outputs.insert("cidr".into(), "10.0.0.0/16".into());
+        outputs
+            .as_map_mut()
+            .insert("cidr".into(), "10.0.0.0/16".into());
         let mut config = serde_json::Map::new();
         config.insert("cidr".into(), "10.0.0.0/16".into());
-        let mut resource = Resource::new(ResourceKind::Vpc, "main", "app-dev-vpc");
+        let mut resource = Resource::new(crate::testing::kinds::VPC, "main", "app-dev-vpc");
         resource.config = Value::Object(config);
         let record = ResourceRecord::new(&resource, Some("vpc-0123".into()), outputs);
         saved.resources.insert(record.id.clone(), record);
@@ -422,7 +349,7 @@ mod tests {
         assert_eq!(backup.serial, 2);
         // Pretty JSON, for humans reading the file.
         let text = fs::read_to_string(tmp.path().join("app.dev.json")).unwrap();
-        assert!(text.contains("\n  \"schema_version\": 1"), "{text}");
+        assert!(text.contains("\n  \"schema_version\": 2"), "{text}");
     }
 
     #[tokio::test]

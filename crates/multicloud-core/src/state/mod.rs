@@ -8,6 +8,7 @@
 
 mod local;
 mod local_lock;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,13 +19,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::provider::Outputs;
+use crate::outputs::Outputs;
 use crate::resource::{Resource, ResourceId, ResourceKind};
 
 pub use local::LocalStateStore;
+pub use schema::parse_state;
 
 /// The state schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Identifies one stack instance's state: stack name + environment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

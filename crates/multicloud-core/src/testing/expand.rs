@@ -1,36 +1,83 @@
 //! The memory cloud's expansion: the AWS-shaped graph of STACK-GRAPH.md with generic names,
 //! so engine tests and benches run on a realistic dependency structure.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::expand::{WorkloadAnchors, workloads};
-use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind as K};
+use crate::kind::{KindDef, NEUTRAL_CLOUD_KINDS, ServiceFamily};
+use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::spec::{SecretSource, StackSpec};
 use crate::tags::{NameStyle, Naming};
 
+/// The kinds the memory cloud declares itself (the AWS-shaped network and IAM kinds), as a
+/// provider crate does: core does not know them.
+pub mod kinds {
+    use crate::resource::ResourceKind;
+    /// A virtual network.
+    pub const VPC: ResourceKind = ResourceKind::new("vpc");
+    /// A subnet.
+    pub const SUBNET: ResourceKind = ResourceKind::new("subnet");
+    /// An internet gateway.
+    pub const INTERNET_GATEWAY: ResourceKind = ResourceKind::new("internet_gateway");
+    /// A route table.
+    pub const ROUTE_TABLE: ResourceKind = ResourceKind::new("route_table");
+    /// A security group.
+    pub const SECURITY_GROUP: ResourceKind = ResourceKind::new("security_group");
+    /// The cluster's role.
+    pub const CLUSTER_ROLE: ResourceKind = ResourceKind::new("cluster_role");
+    /// The nodes' role.
+    pub const NODE_ROLE: ResourceKind = ResourceKind::new("node_role");
+    /// The cluster's OIDC provider.
+    pub const OIDC_PROVIDER: ResourceKind = ResourceKind::new("oidc_provider");
+    /// The database's subnet group.
+    pub const DB_SUBNET_GROUP: ResourceKind = ResourceKind::new("db_subnet_group");
+    /// The cache's subnet group.
+    pub const CACHE_SUBNET_GROUP: ResourceKind = ResourceKind::new("cache_subnet_group");
+}
+
+/// Every kind of the memory cloud with its family.
+pub fn kind_defs() -> Vec<KindDef> {
+    use kinds::*;
+    let net = |k| KindDef::new(k, ServiceFamily::Network).expected(Duration::from_secs(2));
+    let id = |k| KindDef::new(k, ServiceFamily::Identity);
+    let mut defs = vec![
+        net(VPC),
+        net(SUBNET),
+        net(INTERNET_GATEWAY),
+        net(ROUTE_TABLE),
+        net(SECURITY_GROUP),
+        id(CLUSTER_ROLE),
+        id(NODE_ROLE),
+        id(OIDC_PROVIDER),
+        KindDef::new(DB_SUBNET_GROUP, ServiceFamily::Database),
+        KindDef::new(CACHE_SUBNET_GROUP, ServiceFamily::Cache),
+    ];
+    defs.extend_from_slice(NEUTRAL_CLOUD_KINDS);
+    defs
+}
+
 /// Expands `spec` into the memory cloud's resources.
 pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
+    use kinds::*;
     let n = Naming::new(&spec.name, &spec.environment);
     let name = |part: &str| n.name(part, NameStyle::hyphenated(63));
     let mut g = ResourceGraph::new();
-    let vpc = ResourceId::single(K::Vpc);
+    let vpc = ResourceId::single(VPC);
     let mut private = Vec::new();
-    let cluster_sg = ResourceId::new(K::SecurityGroup, "cluster");
+    let cluster_sg = ResourceId::new(SECURITY_GROUP, "cluster");
     if let Some(net) = &spec.network {
-        g.add(Resource::new(K::Vpc, "main", name("vpc")).config(json!({ "cidr": net.cidr })))?;
+        g.add(Resource::new(VPC, "main", name("vpc")).with_config(&json!({ "cidr": net.cidr }))?)?;
         let mut public = Vec::new();
         for (kind, list) in [
             ("public", &net.public_subnets),
             ("private", &net.private_subnets),
         ] {
             for (i, cidr) in list.iter().enumerate() {
-                let r = Resource::new(
-                    K::Subnet,
-                    format!("{kind}-{i}"),
-                    name(&format!("{kind}-{i}")),
-                )
-                .depends_on(&vpc)
-                .config(json!({ "cidr": cidr }));
+                let r = Resource::new(SUBNET, format!("{kind}-{i}"), name(&format!("{kind}-{i}")))
+                    .depends_on(&vpc)
+                    .with_config(&json!({ "cidr": cidr }))?;
                 if kind == "public" {
                     public.push(r.id.clone())
                 } else {
@@ -40,83 +87,87 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
             }
         }
         let igw = g
-            .add(Resource::new(K::InternetGateway, "main", name("igw")).depends_on(&vpc))?
+            .add(Resource::new(INTERNET_GATEWAY, "main", name("igw")).depends_on(&vpc))?
             .clone();
         g.add(
-            Resource::new(K::RouteTable, "public", name("public"))
+            Resource::new(ROUTE_TABLE, "public", name("public"))
                 .depends_on(&vpc)
                 .depends_on(&igw)
                 .depends_on_all(&public),
         )?;
-        g.add(Resource::new(K::SecurityGroup, "cluster", name("cluster")).depends_on(&vpc))?;
+        g.add(Resource::new(SECURITY_GROUP, "cluster", name("cluster")).depends_on(&vpc))?;
         for (role, port, wanted) in [
             ("database", 5432, spec.database.is_some()),
             ("cache", 6379, spec.cache.is_some()),
         ] {
             if wanted {
                 g.add(
-                    Resource::new(K::SecurityGroup, role, name(role))
+                    Resource::new(SECURITY_GROUP, role, name(role))
                         .depends_on(&vpc)
                         .depends_on(&cluster_sg)
-                        .config(json!({ "port": port })),
+                        .with_config(&json!({ "port": port }))?,
                 )?;
             }
         }
     }
     let mut anchors = WorkloadAnchors::default();
-    let cluster = ResourceId::single(K::Cluster);
-    let oidc = ResourceId::single(K::OidcProvider);
+    let cluster = ResourceId::single(ResourceKind::CLUSTER);
+    let oidc = ResourceId::single(OIDC_PROVIDER);
     if let Some(c) = &spec.cluster {
         let cluster_role = g
-            .add(Resource::new(K::ClusterRole, "main", name("eks-cluster")))?
+            .add(Resource::new(CLUSTER_ROLE, "main", name("eks-cluster")))?
             .clone();
         let node_role = g
-            .add(Resource::new(K::NodeRole, "main", name("eks-node")))?
+            .add(Resource::new(NODE_ROLE, "main", name("eks-node")))?
             .clone();
         g.add(
-            Resource::new(K::Cluster, "main", name(""))
+            Resource::new(ResourceKind::CLUSTER, "main", name(""))
                 .depends_on(&cluster_role)
                 .depends_on_all(&private)
                 .depends_on(&cluster_sg)
-                .config(json!({ "version": c.version })),
+                .with_config(&json!({ "version": c.version }))?,
         )?;
-        g.add(Resource::new(K::OidcProvider, "main", name("oidc")).depends_on(&cluster))?;
+        g.add(Resource::new(OIDC_PROVIDER, "main", name("oidc")).depends_on(&cluster))?;
         for p in &c.node_pools {
-            let r = Resource::new(K::NodePool, &p.name, &p.name)
+            let r = Resource::new(ResourceKind::NODE_POOL, &p.name, &p.name)
                 .depends_on(&cluster)
                 .depends_on(&node_role)
                 .depends_on_all(&private)
-                .config(json!({ "instance_type": p.instance_type, "min": p.min, "max": p.max, "desired": p.desired_count() }));
+                .with_config(&json!({ "instance_type": p.instance_type, "min": p.min, "max": p.max, "desired": p.desired_count() }))?;
             anchors.cluster_ready.push(r.id.clone());
             g.add(r)?;
         }
     }
     if let Some(db) = &spec.database {
         let group = g
-            .add(Resource::new(K::DbSubnetGroup, "main", name("db")).depends_on_all(&private))?
+            .add(Resource::new(DB_SUBNET_GROUP, "main", name("db")).depends_on_all(&private))?
             .clone();
-        g.add(Resource::new(K::Database, "main", name("pg"))
+        g.add(Resource::new(ResourceKind::DATABASE, "main", name("pg"))
             .depends_on(&group)
-            .depends_on(&ResourceId::new(K::SecurityGroup, "database"))
-            .config(json!({ "engine_version": db.version, "storage_gb": db.storage_gb, "database_name": db.database_name, "username": db.username })))?;
+            .depends_on(&ResourceId::new(SECURITY_GROUP, "database"))
+            .with_config(&json!({ "engine_version": db.version, "storage_gb": db.storage_gb, "database_name": db.database_name, "username": db.username }))?)?;
     }
     if let Some(cache) = &spec.cache {
         let group = g
-            .add(
-                Resource::new(K::CacheSubnetGroup, "main", name("cache")).depends_on_all(&private),
-            )?
+            .add(Resource::new(CACHE_SUBNET_GROUP, "main", name("cache")).depends_on_all(&private))?
             .clone();
         g.add(
-            Resource::new(K::Cache, "main", name("redis"))
+            Resource::new(ResourceKind::CACHE, "main", name("redis"))
                 .depends_on(&group)
-                .depends_on(&ResourceId::new(K::SecurityGroup, "cache"))
-                .config(json!({ "engine_version": cache.version, "replicas": cache.replicas })),
+                .depends_on(&ResourceId::new(SECURITY_GROUP, "cache"))
+                .with_config(
+                    &json!({ "engine_version": cache.version, "replicas": cache.replicas }),
+                )?,
         )?;
     }
     for r in &spec.registries {
         g.add(
-            Resource::new(K::Registry, &r.name, format!("{}/{}", name(""), r.name))
-                .config(json!({ "keep_images": r.keep_images })),
+            Resource::new(
+                ResourceKind::REGISTRY,
+                &r.name,
+                format!("{}/{}", name(""), r.name),
+            )
+            .with_config(&json!({ "keep_images": r.keep_images }))?,
         )?;
     }
     for s in &spec.secrets {
@@ -126,23 +177,23 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
         };
         g.add(
             Resource::new(
-                K::Secret,
+                ResourceKind::SECRET,
                 &s.name,
                 format!("{}/{}/{}", spec.name, spec.environment, s.name),
             )
-            .config(json!({ "source": source })),
+            .with_config(&json!({ "source": source }))?,
         )?;
     }
     for w in &spec.workload_identities {
         let secrets: Vec<ResourceId> = w
             .read_secrets
             .iter()
-            .map(|s| ResourceId::new(K::Secret, s))
+            .map(|s| ResourceId::new(ResourceKind::SECRET, s))
             .collect();
-        g.add(Resource::new(K::WorkloadIdentity, w.key(), name(&w.key()))
+        g.add(Resource::new(ResourceKind::WORKLOAD_IDENTITY, w.key(), name(&w.key()))
             .depends_on(&oidc)
             .depends_on_all(&secrets)
-            .config(json!({ "namespace": w.namespace, "service_account": w.service_account, "read_secrets": secrets })))?;
+            .with_config(&json!({ "namespace": w.namespace, "service_account": w.service_account, "read_secrets": secrets }))?)?;
     }
     if !spec.apps.is_empty() {
         if anchors.cluster_ready.is_empty() {

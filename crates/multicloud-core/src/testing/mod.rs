@@ -25,7 +25,7 @@ use crate::resource::{ResourceId, ResourceKind};
 use crate::secret::SecretString;
 use crate::tags::{TAG_ENV, TAG_STACK};
 
-pub use expand::expand;
+pub use expand::{expand, kind_defs, kinds};
 
 /// The full stack of the README's example (`shop` / `pr-1234` in `us-east-1`: network,
 /// cluster with one node pool, PostgreSQL, Redis, a registry, a generated secret, a workload
@@ -57,6 +57,12 @@ pub fn example_spec() -> crate::spec::StackSpec {
         .build_unchecked()
 }
 pub use provider::{InMemoryProvider, MemoryNaming};
+
+/// A [`Stack`](crate::Stack) of `spec` on the memory cloud, its Kubernetes side attached.
+pub fn memory_stack(spec: crate::StackSpec, provider: InMemoryProvider) -> crate::Stack {
+    let workloads = provider.workloads();
+    crate::Stack::new(spec, provider).workloads(workloads)
+}
 
 /// Which operation a recorded call was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,24 +96,17 @@ impl Latencies {
     /// Realistic relative latencies (cluster 12, node pool 4, database 8, cache 6, network
     /// 1, everything else 0.5 units), after STACK-GRAPH.md.
     pub fn realistic(unit: Duration) -> Self {
-        use ResourceKind::*;
+        use expand::kinds::*;
         let mut units = HashMap::new();
         for (k, u) in [
-            (Cluster, 12.0),
-            (NodePool, 4.0),
-            (Database, 8.0),
-            (Cache, 6.0),
+            (ResourceKind::CLUSTER, 12.0),
+            (ResourceKind::NODE_POOL, 4.0),
+            (ResourceKind::DATABASE, 8.0),
+            (ResourceKind::CACHE, 6.0),
         ] {
             units.insert(k, u);
         }
-        for k in [
-            Vpc,
-            Subnet,
-            InternetGateway,
-            RouteTable,
-            SecurityGroup,
-            ResourceGroup,
-        ] {
+        for k in [VPC, SUBNET, INTERNET_GATEWAY, ROUTE_TABLE, SECURITY_GROUP] {
             units.insert(k, 1.0);
         }
         Self {
@@ -150,6 +149,9 @@ pub struct MemResource {
     pub ready_at: Instant,
     /// When its deletion completes, once deleting.
     pub deleting_until: Option<Instant>,
+    /// When what it holds expires (reported by `observe`; see
+    /// [`MemoryCloud::set_expiry`]).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Its key in the cloud (`kind/name`, or `kind/namespace/name` for Kubernetes objects).
     pub key: String,
 }
@@ -203,7 +205,7 @@ fn key(kind: ResourceKind, name: &str) -> String {
 /// namespaces may hold objects of the same name.
 fn res_key(r: &crate::resource::Resource) -> String {
     match r.config.get("namespace").and_then(Value::as_str) {
-        Some(ns) if r.kind.family() == crate::resource::ServiceFamily::Workloads => {
+        Some(ns) if crate::kind::WORKLOAD_KINDS.iter().any(|d| d.kind == r.kind) => {
             format!("{}/{ns}/{}", r.kind, r.name)
         }
         _ => key(r.kind, &r.name),
@@ -263,6 +265,7 @@ impl MemoryCloud {
                 depends_on: Vec::new(),
                 ready_at: now,
                 deleting_until: None,
+                expires_at: None,
                 key: key(kind, name),
             },
         );
@@ -338,6 +341,23 @@ impl MemoryCloud {
     /// Every secret value stored in the cloud (to check none leaks anywhere else).
     pub fn secret_values(&self) -> Vec<SecretString> {
         self.lock().secrets.values().cloned().collect()
+    }
+
+    /// Sets when what resource `kind`/`name` holds expires (what `observe` reports as
+    /// [`Observed::expires_at`](crate::provider::Observed::expires_at)); false if absent.
+    pub fn set_expiry(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> bool {
+        match self.lock().resources.get_mut(&key(kind, name)) {
+            Some(m) => {
+                m.expires_at = at;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes a resource behind the engine's back (drift).

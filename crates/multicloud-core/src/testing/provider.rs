@@ -3,11 +3,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{MemResource, MemoryCloud, Op, expand, res_key};
 use crate::error::{ErrorKind, ProviderError};
+use crate::kind::KindDef;
+use crate::outputs::{
+    CacheOutputs, ClusterOutputs, DatabaseOutputs, IdentityOutputs, NodePoolOutputs,
+    RegistryOutputs, SecretOutputs, ServiceOutputs,
+};
 use crate::provider::{
     CacheOps, CloudProvider, ClusterCredentials, ClusterOps, DatabaseOps, IdentityOps, NetworkOps,
     Observation, Observed, OpContext, Outputs, Readiness, Registry, RegistryCredentials,
@@ -27,12 +32,45 @@ fn dep_key(m: &MemResource) -> String {
 #[derive(Debug, Clone)]
 pub struct InMemoryProvider {
     cloud: Arc<MemoryCloud>,
+    kinds: Arc<Vec<KindDef>>,
+    token_lifetime: Option<chrono::Duration>,
+    tokens_issued: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl InMemoryProvider {
     /// A provider on `cloud`.
     pub fn new(cloud: Arc<MemoryCloud>) -> Self {
-        Self { cloud }
+        Self {
+            cloud,
+            kinds: Arc::new(super::kind_defs()),
+            token_lifetime: None,
+            tokens_issued: Arc::default(),
+        }
+    }
+    /// Cluster tokens expire `lifetime` after they are issued (default: never).
+    #[must_use]
+    pub fn with_token_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.token_lifetime = chrono::Duration::from_std(lifetime).ok();
+        self
+    }
+    /// Also declares `defs` (kinds of a test's own, handled by the memory cloud's ops for
+    /// their family).
+    #[must_use]
+    pub fn with_kinds(mut self, defs: &[KindDef]) -> Self {
+        let mut all = (*self.kinds).clone();
+        all.extend_from_slice(defs);
+        self.kinds = Arc::new(all);
+        self
+    }
+    /// How many cluster tokens were issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.tokens_issued
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// The memory cloud's Kubernetes side, to attach with
+    /// [`Stack::workloads`](crate::Stack::workloads).
+    pub fn workloads(&self) -> Self {
+        self.clone()
     }
     /// The cloud.
     pub fn cloud(&self) -> &Arc<MemoryCloud> {
@@ -54,6 +92,9 @@ impl NamingRules for MemoryNaming {
 impl CloudProvider for InMemoryProvider {
     fn name(&self) -> &str {
         "memory"
+    }
+    fn kinds(&self) -> &[KindDef] {
+        &self.kinds
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         &MemoryNaming
@@ -82,9 +123,6 @@ impl CloudProvider for InMemoryProvider {
     fn secrets(&self) -> &dyn SecretBackend {
         self
     }
-    fn workloads(&self) -> Option<&dyn WorkloadOps> {
-        Some(self)
-    }
 }
 
 impl NetworkOps for InMemoryProvider {}
@@ -93,33 +131,52 @@ impl DatabaseOps for InMemoryProvider {}
 impl CacheOps for InMemoryProvider {}
 impl WorkloadOps for InMemoryProvider {}
 
-fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Outputs {
+/// The typed outputs of a memory resource (the neutral output types for neutral kinds).
+fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, ProviderError> {
     let r = ctx.resource;
     let name = r.name.as_str();
-    let mut o = match r.kind {
-        ResourceKind::Cluster => json!({
-            "endpoint": format!("https://{name}.eks.memory.local"),
-            "ca_data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t",
-            "oidc_issuer": format!("https://oidc.memory.local/id/{name}"),
+    let id = format!("mem-{}", r.id);
+    let text = |key: &str, default: &str| {
+        r.config
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    match r.kind {
+        ResourceKind::CLUSTER => Outputs::of(&ClusterOutputs {
+            id,
+            name: name.into(),
+            endpoint: format!("https://{name}.eks.memory.local"),
+            ca_data: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".into(),
+            oidc_issuer: Some(format!("https://oidc.memory.local/id/{name}")),
         }),
-        ResourceKind::Database => {
+        ResourceKind::DATABASE => {
             let secret_name = format!("{name}/master-password");
             cloud
                 .lock()
                 .secrets
                 .insert(secret_name.clone(), SecretString::generate(32));
-            json!({
-                "host": format!("{name}.db.memory.local"), "port": 5432,
-                "database": r.config.get("database_name").cloned().unwrap_or(Value::from("app")),
-                "username": r.config.get("username").cloned().unwrap_or(Value::from("app_admin")),
-                "password_secret": format!("memory:secret:{secret_name}"),
+            Outputs::of(&DatabaseOutputs {
+                id,
+                host: format!("{name}.db.memory.local"),
+                port: 5432,
+                database: text("database_name", "app"),
+                username: text("username", "app_admin"),
+                password_secret: format!("memory:secret:{secret_name}"),
             })
         }
-        ResourceKind::Cache => {
-            json!({ "host": format!("{name}.cache.memory.local"), "port": 6379 })
-        }
-        ResourceKind::Registry => json!({ "url": format!("registry.memory.local/{name}") }),
-        ResourceKind::Secret => {
+        ResourceKind::CACHE => Outputs::of(&CacheOutputs {
+            id,
+            host: format!("{name}.cache.memory.local"),
+            port: 6379,
+        }),
+        ResourceKind::REGISTRY => Outputs::of(&RegistryOutputs {
+            id,
+            name: name.into(),
+            url: format!("registry.memory.local/{name}"),
+        }),
+        ResourceKind::SECRET => {
             let length = r
                 .config
                 .pointer("/source/generated/length")
@@ -129,27 +186,34 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Outputs {
                 .lock()
                 .secrets
                 .insert(name.to_string(), SecretString::generate(length as usize));
-            json!({ "arn": format!("memory:secret:{name}"), "version": "v1" })
+            Outputs::of(&SecretOutputs {
+                id: format!("memory:secret:{name}"),
+                name: name.into(),
+                version: Some("v1".into()),
+            })
         }
-        ResourceKind::WorkloadIdentity => json!({
-            "identity": format!("memory:role/{name}"),
-            "subject": format!("system:serviceaccount:{}:{}",
-                r.config.get("namespace").and_then(Value::as_str).unwrap_or_default(),
-                r.config.get("service_account").and_then(Value::as_str).unwrap_or_default()),
+        ResourceKind::WORKLOAD_IDENTITY => Outputs::of(&IdentityOutputs {
+            identity: format!("memory:role/{name}"),
+            id,
+            subject: Some(format!(
+                "system:serviceaccount:{}:{}",
+                text("namespace", ""),
+                text("service_account", "")
+            )),
         }),
-        ResourceKind::Service => {
-            json!({ "host": format!("{name}.lb.memory.local"), "port": r.config.get("port").cloned().unwrap_or(Value::from(80)) })
-        }
-        _ => json!({}),
-    };
-    if let Some(map) = o.as_object_mut() {
-        map.insert("name".into(), Value::from(name));
-        map.insert("id".into(), Value::from(format!("mem-{}", r.id)));
-        map.into_iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    } else {
-        Outputs::new()
+        ResourceKind::SERVICE => Outputs::of(&ServiceOutputs {
+            host: Some(format!("{name}.lb.memory.local")),
+            port: r
+                .config
+                .get("port")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .or(Some(80)),
+        }),
+        _ => Outputs::of(&NodePoolOutputs {
+            id,
+            name: name.into(),
+        }),
     }
 }
 
@@ -169,6 +233,7 @@ impl ResourceOps for InMemoryProvider {
                     .judge(m.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
                 outputs: m.outputs.clone(),
                 drifted: false,
+                expires_at: m.expires_at,
             }),
         })
     }
@@ -220,7 +285,7 @@ impl ResourceOps for InMemoryProvider {
             }
         }
         drop(i);
-        let outputs = outputs_for(ctx, &self.cloud);
+        let outputs = outputs_for(ctx, &self.cloud)?;
         let mut i = self.cloud.lock();
         i.resources.insert(
             k.clone(),
@@ -233,6 +298,7 @@ impl ResourceOps for InMemoryProvider {
                 depends_on: dep_keys,
                 ready_at: now + self.cloud.latencies.of(r.kind),
                 deleting_until: None,
+                expires_at: None,
                 key: k.clone(),
             },
         );
@@ -243,7 +309,7 @@ impl ResourceOps for InMemoryProvider {
     }
 
     fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind != ResourceKind::Vpc
+        kind != super::kinds::VPC
     }
 
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
@@ -326,7 +392,7 @@ impl ResourceOps for InMemoryProvider {
             }),
             _ => {
                 i.resources.remove(&k);
-                if r.kind == ResourceKind::Secret {
+                if r.kind == ResourceKind::SECRET {
                     i.secrets.remove(&r.name);
                 }
                 i.gone_seen.entry(r.id.clone()).or_insert(at);
@@ -339,13 +405,17 @@ impl ResourceOps for InMemoryProvider {
 #[async_trait]
 impl ClusterOps for InMemoryProvider {
     async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError> {
-        let get = |k: &str| cluster.get(k).and_then(Value::as_str).map(str::to_string);
-        Ok(ClusterCredentials {
-            endpoint: get("endpoint").ok_or_else(|| ProviderError::invalid("no endpoint"))?,
-            ca_data: get("ca_data").unwrap_or_default(),
-            token: SecretString::generate(40),
-            expires_at: None,
-        })
+        let c: ClusterOutputs =
+            cluster.read(&crate::resource::ResourceId::single(ResourceKind::CLUSTER))?;
+        self.tokens_issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let expires_at = self.token_lifetime.map(|l| chrono::Utc::now() + l);
+        Ok(ClusterCredentials::bearer(
+            c.endpoint,
+            c.ca_data,
+            SecretString::generate(40),
+            expires_at,
+        ))
     }
 }
 

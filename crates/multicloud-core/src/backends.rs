@@ -1,0 +1,86 @@
+//! What one run works with: the provider, the attached workload backend, the kinds both
+//! declare, and the stack's cluster access. The planner and the executor dispatch every
+//! resource through [`Backends::ops_for`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::access::ClusterAccess;
+use crate::kind::{KindCatalog, KindDef, ResourceKind, ServiceFamily};
+use crate::provider::{CloudProvider, ResourceOps, RunServices, WorkloadOps};
+use crate::state::StackState;
+
+/// The backends of one run.
+pub(crate) struct Backends {
+    pub provider: Arc<dyn CloudProvider>,
+    pub workloads: Option<Arc<dyn WorkloadOps>>,
+    pub catalog: KindCatalog,
+    pub access: ClusterAccess,
+}
+
+impl Backends {
+    /// The backends of a run on `provider` with an optional workload backend.
+    pub fn new(
+        provider: Arc<dyn CloudProvider>,
+        workloads: Option<Arc<dyn WorkloadOps>>,
+        access: ClusterAccess,
+    ) -> Self {
+        let mut catalog = KindCatalog::new(provider.kinds());
+        if let Some(w) = &workloads {
+            catalog.extend(w.kinds());
+        }
+        Self {
+            provider,
+            workloads,
+            catalog,
+            access,
+        }
+    }
+
+    /// The declaration of `kind`.
+    pub fn def(&self, kind: ResourceKind) -> Option<&KindDef> {
+        self.catalog.get(kind)
+    }
+
+    /// The ops handling `kind`, or `None` if no backend of this run declares it.
+    pub fn ops_for(&self, kind: ResourceKind) -> Option<&dyn ResourceOps> {
+        match self.def(kind)?.family {
+            ServiceFamily::Workloads => self.workloads.as_deref().map(|w| w as &dyn ResourceOps),
+            family => self.provider.ops_for_family(family),
+        }
+    }
+
+    /// The wait timeout of `kind`: an explicit override, else its declaration's, else
+    /// `default`.
+    pub fn timeout(
+        &self,
+        kind: ResourceKind,
+        overrides: &std::collections::HashMap<ResourceKind, Duration>,
+        default: Duration,
+    ) -> Duration {
+        overrides
+            .get(&kind)
+            .copied()
+            .or_else(|| self.def(kind).map(|d| d.timeout))
+            .unwrap_or(default)
+    }
+
+    /// The services operations share.
+    pub fn services(&self) -> RunServices<'_> {
+        RunServices {
+            cloud: self.provider.as_ref(),
+            cluster: &self.access,
+        }
+    }
+
+    /// Tells the cluster access the stack's cluster outputs recorded in `state`.
+    pub fn remember_cluster(&self, state: Option<&StackState>) {
+        if let Some(rec) = state.and_then(|s| {
+            s.resources
+                .values()
+                .find(|r| r.kind == ResourceKind::CLUSTER)
+        }) {
+            self.access.set_cluster(&rec.outputs);
+        }
+    }
+}
