@@ -206,7 +206,8 @@ impl<'a> Sweeper<'a> {
         let c = self.clients;
         let mut all = Vec::new();
         for listing in list::Listing::ALL {
-            all.extend(self.retry(|| listing.run(c)).await?);
+            let listed = self.retry(|| listing.run(c, &all)).await?;
+            all.extend(listed);
         }
         let mut found: Vec<SweptResource> = all
             .into_iter()

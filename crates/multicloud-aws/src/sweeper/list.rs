@@ -42,12 +42,17 @@ impl Listing {
         Listing::Iam,
     ];
 
-    /// The resources this listing finds.
-    pub(super) async fn run(self, c: &AwsClients) -> Result<Vec<SweptResource>, ProviderError> {
+    /// The resources this listing finds; `earlier` is what the listings before it found (the
+    /// load balancers are looked for in the VPCs listed there).
+    pub(super) async fn run(
+        self,
+        c: &AwsClients,
+        earlier: &[SweptResource],
+    ) -> Result<Vec<SweptResource>, ProviderError> {
         let mut out = Vec::new();
         match self {
             Listing::Ec2 => ec2(c, &mut out).await?,
-            Listing::LoadBalancers => load_balancers(c, &mut out).await?,
+            Listing::LoadBalancers => load_balancers(c, earlier, &mut out).await?,
             Listing::Eks => eks(c, &mut out).await?,
             Listing::Rds => rds(c, &mut out).await?,
             Listing::Elasticache => elasticache(c, &mut out).await?,
@@ -180,13 +185,17 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
     Ok(())
 }
 
-/// The load balancers (ELBv2 and Classic) Kubernetes made in the VPCs already listed in `out`
+/// The load balancers (ELBv2 and Classic) Kubernetes made in the VPCs listed in `earlier`
 /// (those carrying our tags), as [`ResourceKind::Service`] named by the balancer, with its
 /// id (ARN, or a classic ELB's name) as id and its VPC as `parent`. Their
 /// tags are the balancer's plus its VPC's ownership tags (`multicloud:stack`…), so they are
 /// selected with their VPC.
-async fn load_balancers(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let vpcs: BTreeMap<String, BTreeMap<String, String>> = out
+async fn load_balancers(
+    c: &AwsClients,
+    earlier: &[SweptResource],
+    out: &mut Vec<SweptResource>,
+) -> Result<(), ProviderError> {
+    let vpcs: BTreeMap<String, BTreeMap<String, String>> = earlier
         .iter()
         .filter(|r| r.kind == ResourceKind::Vpc)
         .map(|r| {
