@@ -37,7 +37,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::network::none_if_not_found;
+use crate::support::none_if_not_found;
 
 /// Which tagged resources to sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,8 @@ use super::SweptResource;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::identity::{decode_policy_document, get_provider, list_provider_arns, role_tags};
-use crate::network::{find_kubernetes_load_balancers, none_if_not_found};
+use crate::network::find_kubernetes_load_balancers;
+use crate::support::none_if_not_found;
 use crate::tagging::{TAG_NAME, ec2_owned_filter, ec2_tag_map};
 
 /// One service's listing; `find` runs each, retrying it as a whole.
