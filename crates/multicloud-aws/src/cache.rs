@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use support::{
-    absent_if_not_found, dep_id, dep_ids, dep_output, ensure_ours, observed, ok_if_not_found,
-    outputs, unsupported,
+use crate::support::{
+    dep_id, dep_ids, dep_output, ensure_ours, none_if_not_found, observed, ok_if_not_found,
+    outputs, tag_pairs, unsupported,
 };
 
 /// ElastiCache Redis replication groups and their subnet groups.
@@ -44,11 +44,6 @@ fn tags(ctx: &OpContext<'_>) -> Vec<Tag> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-fn tag_pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
-    tags.iter()
-        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
 }
 
 async fn list_tags(clients: &AwsClients, arn: &str) -> Result<Vec<Tag>, ProviderError> {
@@ -88,7 +83,7 @@ async fn describe_subnet_group(
         .cache_subnet_group_name(name)
         .send()
         .await;
-    let out = absent_if_not_found(
+    let out = none_if_not_found(
         res.map_err(|e| classify(e, Op::Read, "elasticache DescribeCacheSubnetGroups")),
     )?;
     let Some(arn) = out
@@ -136,7 +131,7 @@ async fn describe_group(
         .replication_group_id(name)
         .send()
         .await;
-    let out = absent_if_not_found(
+    let out = none_if_not_found(
         res.map_err(|e| classify(e, Op::Read, "elasticache DescribeReplicationGroups")),
     )?;
     Ok(out.and_then(|o| o.replication_groups().first().cloned()))
@@ -297,7 +292,7 @@ impl ResourceOps for CacheService {
                     ))
                 }
             },
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 
@@ -305,7 +300,7 @@ impl ResourceOps for CacheService {
         match ctx.resource.kind {
             ResourceKind::CacheSubnetGroup => self.create_subnet_group(ctx).await,
             ResourceKind::Cache => self.create_group(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 
@@ -317,7 +312,7 @@ impl ResourceOps for CacheService {
             ResourceKind::Cache => {
                 delete_replication_group(&self.clients, &ctx.resource.name).await
             }
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 
@@ -325,7 +320,7 @@ impl ResourceOps for CacheService {
         match ctx.resource.kind {
             ResourceKind::CacheSubnetGroup => Ok(Readiness::ready()),
             ResourceKind::Cache => self.group_ready(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 
@@ -342,160 +337,9 @@ impl ResourceOps for CacheService {
                 None => Readiness::ready(),
                 Some(g) => Readiness::pending(g.status().unwrap_or("deleting")),
             }),
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 }
 
 impl CacheOps for CacheService {}
-
-/// Helpers shared by the service modules of this crate (cluster, database, cache, registry,
-/// secrets): dependency lookups, ownership checks and NotFound handling. (Kept here to keep
-/// each module file small; a candidate for a crate-level module of its own.)
-pub(crate) mod support {
-    use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner};
-    use multicloud_core::resource::ResourceId;
-    use multicloud_core::{ErrorKind, ProviderError};
-    use serde_json::Value;
-
-    /// Outputs from key/value pairs; `null` values are left out.
-    pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
-        pairs
-            .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
-    }
-
-    /// `Ok(None)` for a [`ErrorKind::NotFound`] error, the value or the error otherwise.
-    pub(crate) fn absent_if_not_found<T>(
-        res: Result<T, ProviderError>,
-    ) -> Result<Option<T>, ProviderError> {
-        match res {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `Ok(())` for success or a [`ErrorKind::NotFound`] error (deleting what is gone).
-    pub(crate) fn ok_if_not_found(res: Result<(), ProviderError>) -> Result<(), ProviderError> {
-        absent_if_not_found(res).map(|_| ())
-    }
-
-    /// The error for a kind this service does not manage.
-    pub(crate) fn unsupported(ctx: &OpContext<'_>) -> ProviderError {
-        ProviderError::new(
-            ErrorKind::Unsupported,
-            format!(
-                "{}: {} resources are not handled here",
-                ctx.resource.id, ctx.resource.kind
-            ),
-        )
-    }
-
-    /// Who owns a resource with these tags, from the stack's point of view.
-    pub(crate) fn owner<'a, K, V>(
-        ctx: &OpContext<'_>,
-        tags: impl IntoIterator<Item = (&'a K, &'a V)>,
-    ) -> Owner
-    where
-        K: AsRef<str> + ?Sized + 'a,
-        V: AsRef<str> + ?Sized + 'a,
-    {
-        ctx.stack
-            .ownership
-            .judge(tags.into_iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
-    }
-
-    /// `Ok` when the tags are ours, else [`ErrorKind::ForeignResource`] naming the resource
-    /// and who owns it (adoption contract of `create`).
-    pub(crate) fn ensure_ours<'a, K, V>(
-        ctx: &OpContext<'_>,
-        tags: impl IntoIterator<Item = (&'a K, &'a V)>,
-    ) -> Result<(), ProviderError>
-    where
-        K: AsRef<str> + ?Sized + 'a,
-        V: AsRef<str> + ?Sized + 'a,
-    {
-        match owner(ctx, tags) {
-            Owner::Us => Ok(()),
-            other => Err(foreign(ctx, &other)),
-        }
-    }
-
-    /// The [`ErrorKind::ForeignResource`] error for `ctx.resource` owned by `owner`.
-    pub(crate) fn foreign(ctx: &OpContext<'_>, owner: &Owner) -> ProviderError {
-        let who = match owner {
-            Owner::Us => "this stack".to_string(),
-            Owner::OtherStack { stack, environment } => format!("stack {stack}/{environment}"),
-            Owner::Unowned => "no multicloud stack (no ownership tags)".to_string(),
-        };
-        ProviderError::new(
-            ErrorKind::ForeignResource,
-            format!(
-                "{} {} already exists and belongs to {who}; refusing to take it over",
-                ctx.resource.kind, ctx.resource.name
-            ),
-        )
-        .with_code("ForeignResource")
-    }
-
-    /// A `Present` observation.
-    pub(crate) fn observed<'a, K, V>(
-        ctx: &OpContext<'_>,
-        provider_id: Option<&str>,
-        tags: impl IntoIterator<Item = (&'a K, &'a V)>,
-        outputs: Outputs,
-        drifted: bool,
-    ) -> Observation
-    where
-        K: AsRef<str> + ?Sized + 'a,
-        V: AsRef<str> + ?Sized + 'a,
-    {
-        Observation::Present(Observed {
-            provider_id: provider_id.map(str::to_string),
-            owner: owner(ctx, tags),
-            outputs,
-            drifted,
-        })
-    }
-
-    /// The cloud ids (output `id`) of the dependencies listed in config array `key`.
-    pub(crate) fn dep_ids(ctx: &OpContext<'_>, key: &str) -> Result<Vec<String>, ProviderError> {
-        let list = ctx
-            .resource
-            .config
-            .get(key)
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                ProviderError::invalid(format!("{}: config has no list `{key}`", ctx.resource.id))
-            })?;
-        list.iter()
-            .map(|v| {
-                let id = v.as_str().ok_or_else(|| {
-                    ProviderError::invalid(format!(
-                        "{}: config `{key}` holds a non-string",
-                        ctx.resource.id
-                    ))
-                })?;
-                ctx.dep_str(&ResourceId::from(id), "id").map(str::to_string)
-            })
-            .collect()
-    }
-
-    /// The output `out` of the dependency named by config string `key`.
-    pub(crate) fn dep_output(
-        ctx: &OpContext<'_>,
-        key: &str,
-        out: &str,
-    ) -> Result<String, ProviderError> {
-        let id = ctx.config_str(key)?;
-        ctx.dep_str(&ResourceId::from(id), out).map(str::to_string)
-    }
-
-    /// The cloud id (output `id`) of the dependency named by config string `key`.
-    pub(crate) fn dep_id(ctx: &OpContext<'_>, key: &str) -> Result<String, ProviderError> {
-        dep_output(ctx, key, "id")
-    }
-}

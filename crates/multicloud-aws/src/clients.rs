@@ -1,5 +1,13 @@
 //! The SDK clients, built once from one `SdkConfig`, with an API-call counter on every
 //! client and the account id resolved (and checked non-empty) through STS.
+//!
+//! ## One retry layer
+//! SDK clients never retry ([`RetryConfig::disabled`]); every retry and wait goes through
+//! multicloud-core's [`RetryPolicy`](multicloud_core::retry::RetryPolicy) and
+//! [`Poller`](multicloud_core::retry::Poller) — the engine's for resources, and the same
+//! types for the [`Sweeper`](crate::sweeper::Sweeper) and the
+//! [`S3StateStore`](crate::S3StateStore). Stacking the SDK's retries under the engine's would
+//! multiply them: one throttled call was sent up to 5 × 10 = 50 times.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -7,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -17,7 +25,8 @@ use tokio::sync::OnceCell;
 
 use crate::error::{Op, classify};
 
-/// Counts API calls per `Service.Operation` (one per SDK execution, retries not counted), so
+/// Counts API calls per `Service.Operation`: one per request sent (per SDK attempt, so SDK
+/// retries would be counted too; the clients of [`AwsClients`] make one attempt per call), so
 /// the demo and benches can print how many calls an `up` or a no-op `plan` makes.
 #[derive(Debug, Clone, Default)]
 pub struct ApiCalls(Arc<Mutex<BTreeMap<String, u64>>>);
@@ -55,11 +64,12 @@ impl Intercept for ApiCalls {
         "multicloud-api-call-counter"
     }
 
-    // Called once per execution after the operation's config (which holds its `Metadata`)
-    // is applied; `read_before_execution` runs before that for client interceptors.
-    fn read_before_serialization(
+    // Called once per attempt (request sent), after the operation's config (which holds its
+    // `Metadata`) is applied; `read_before_execution` runs before that for client
+    // interceptors.
+    fn read_before_attempt(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -112,33 +122,44 @@ pub struct AwsClients {
     account: OnceCell<String>,
 }
 
+/// Builds a client of SDK crate `$krate` from `$sdk`: SDK retries disabled, then every
+/// interceptor of `$interceptors` (the call counter first).
 macro_rules! client {
-    ($krate:ident, $sdk:expr, $calls:expr) => {
-        $krate::Client::from_conf(
-            $krate::config::Builder::from($sdk)
-                .retry_config(RetryConfig::adaptive().with_max_attempts(5))
-                .interceptor($calls.clone())
-                .build(),
-        )
-    };
+    ($krate:ident, $sdk:expr, $interceptors:expr) => {{
+        let mut config = $krate::config::Builder::from($sdk).retry_config(RetryConfig::disabled());
+        for interceptor in $interceptors {
+            config.push_interceptor(interceptor.clone());
+        }
+        $krate::Client::from_conf(config.build())
+    }};
 }
 
 impl AwsClients {
-    /// Builds all clients from `sdk` with adaptive retries and the call counter.
+    /// Builds all clients from `sdk`, with SDK retries disabled (see the
+    /// [module docs](self)) and the call counter.
     pub fn new(sdk: &SdkConfig) -> Self {
+        Self::with_interceptors(sdk, &[])
+    }
+
+    /// [`new`](Self::new), with `interceptors` installed on every client after the call
+    /// counter (tests inject faults this way, e.g. `multicloud_aws::testing::Throttle`).
+    pub fn with_interceptors(sdk: &SdkConfig, interceptors: &[SharedInterceptor]) -> Self {
         let calls = ApiCalls::default();
+        let all: Vec<SharedInterceptor> = std::iter::once(SharedInterceptor::new(calls.clone()))
+            .chain(interceptors.iter().cloned())
+            .collect();
         Self {
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-            ec2: client!(aws_sdk_ec2, sdk, calls),
-            eks: client!(aws_sdk_eks, sdk, calls),
-            rds: client!(aws_sdk_rds, sdk, calls),
-            elasticache: client!(aws_sdk_elasticache, sdk, calls),
-            elb: client!(aws_sdk_elasticloadbalancingv2, sdk, calls),
-            elb_classic: client!(aws_sdk_elasticloadbalancing, sdk, calls),
-            iam: client!(aws_sdk_iam, sdk, calls),
-            ecr: client!(aws_sdk_ecr, sdk, calls),
-            secrets: client!(aws_sdk_secretsmanager, sdk, calls),
-            sts: client!(aws_sdk_sts, sdk, calls),
+            ec2: client!(aws_sdk_ec2, sdk, &all),
+            eks: client!(aws_sdk_eks, sdk, &all),
+            rds: client!(aws_sdk_rds, sdk, &all),
+            elasticache: client!(aws_sdk_elasticache, sdk, &all),
+            elb: client!(aws_sdk_elasticloadbalancingv2, sdk, &all),
+            elb_classic: client!(aws_sdk_elasticloadbalancing, sdk, &all),
+            iam: client!(aws_sdk_iam, sdk, &all),
+            ecr: client!(aws_sdk_ecr, sdk, &all),
+            secrets: client!(aws_sdk_secretsmanager, sdk, &all),
+            sts: client!(aws_sdk_sts, sdk, &all),
             sdk: sdk.clone(),
             calls,
             account: OnceCell::new(),

@@ -24,13 +24,13 @@ use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
-use crate::cache::support::{
-    absent_if_not_found, dep_id, dep_ids, ensure_ours, observed, ok_if_not_found, outputs,
-    unsupported,
-};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::support::{
+    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, outputs,
+    unsupported,
+};
 
 /// EKS clusters and managed node groups.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ impl ClusterService {
 
     async fn describe_cluster(&self, name: &str) -> Result<Option<EksCluster>, ProviderError> {
         let res = self.clients.eks.describe_cluster().name(name).send().await;
-        absent_if_not_found(
+        none_if_not_found(
             res.map(|o| o.cluster)
                 .map_err(|e| classify(e, Op::Read, "eks DescribeCluster")),
         )
@@ -65,7 +65,7 @@ impl ClusterService {
             .nodegroup_name(name)
             .send()
             .await;
-        absent_if_not_found(
+        none_if_not_found(
             res.map(|o| o.nodegroup)
                 .map_err(|e| classify(e, Op::Read, "eks DescribeNodegroup")),
         )
@@ -384,7 +384,7 @@ impl ResourceOps for ClusterService {
                     },
                 )
             }
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
@@ -392,7 +392,7 @@ impl ResourceOps for ClusterService {
         match ctx.resource.kind {
             ResourceKind::Cluster => self.create_cluster(ctx).await,
             ResourceKind::NodePool => self.create_nodegroup(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
@@ -402,7 +402,7 @@ impl ResourceOps for ClusterService {
         match ctx.resource.kind {
             ResourceKind::Cluster => self.update_cluster(ctx).await,
             ResourceKind::NodePool => self.update_nodegroup(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
@@ -430,7 +430,7 @@ impl ResourceOps for ClusterService {
                 let cluster = Self::pool_cluster_required(ctx)?;
                 delete_nodegroup(&self.clients, cluster, &ctx.resource.name).await
             }
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
@@ -438,7 +438,7 @@ impl ResourceOps for ClusterService {
         match ctx.resource.kind {
             ResourceKind::Cluster => self.cluster_ready(ctx).await,
             ResourceKind::NodePool => self.nodegroup_ready(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
@@ -467,7 +467,7 @@ impl ResourceOps for ClusterService {
                     },
                 }
             }
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 }

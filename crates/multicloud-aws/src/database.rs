@@ -23,13 +23,13 @@ use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError, SecretString};
 use serde_json::{Value, json};
 
-use crate::cache::support::{
-    absent_if_not_found, dep_id, dep_ids, dep_output, ensure_ours, observed, ok_if_not_found,
-    outputs, owner, unsupported,
-};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::secrets;
+use crate::support::{
+    dep_id, dep_ids, dep_output, ensure_ours, none_if_not_found, observed, ok_if_not_found,
+    outputs, owner, tag_pairs, unsupported,
+};
 
 /// Length of generated master passwords.
 pub const PASSWORD_LENGTH: usize = 32;
@@ -52,11 +52,6 @@ fn rds_tags(ctx: &OpContext<'_>) -> Vec<Tag> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-fn tag_pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
-    tags.iter()
-        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
 }
 
 fn config_bool(ctx: &OpContext<'_>, key: &str) -> bool {
@@ -95,7 +90,7 @@ async fn describe_subnet_group(
         .send()
         .await;
     let Some(out) =
-        absent_if_not_found(res.map_err(|e| classify(e, Op::Read, "rds DescribeDBSubnetGroups")))?
+        none_if_not_found(res.map_err(|e| classify(e, Op::Read, "rds DescribeDBSubnetGroups")))?
     else {
         return Ok(None);
     };
@@ -150,8 +145,7 @@ async fn describe_instance(
         .db_instance_identifier(name)
         .send()
         .await;
-    let out =
-        absent_if_not_found(res.map_err(|e| classify(e, Op::Read, "rds DescribeDBInstances")))?;
+    let out = none_if_not_found(res.map_err(|e| classify(e, Op::Read, "rds DescribeDBInstances")))?;
     Ok(out.and_then(|o| o.db_instances().first().cloned()))
 }
 
@@ -488,7 +482,7 @@ impl ResourceOps for DatabaseService {
                     )
                 }
             }),
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 
@@ -496,7 +490,7 @@ impl ResourceOps for DatabaseService {
         match ctx.resource.kind {
             ResourceKind::DbSubnetGroup => self.create_subnet_group(ctx).await,
             ResourceKind::Database => self.create_instance(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 
@@ -540,7 +534,7 @@ impl ResourceOps for DatabaseService {
                 let Some(info) = secrets::describe_secret(&self.clients, name).await? else {
                     return Ok(());
                 };
-                if owner(ctx, info.tag_pairs()) != Owner::Us {
+                if owner(ctx, tag_pairs(&info.tags)) != Owner::Us {
                     tracing::warn!(
                         secret = name,
                         "not deleting a password secret we do not own"
@@ -550,7 +544,7 @@ impl ResourceOps for DatabaseService {
                 let force = config_bool(ctx, "force_delete_secret");
                 secrets::delete_secret(&self.clients, name, force).await
             }
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 
@@ -558,7 +552,7 @@ impl ResourceOps for DatabaseService {
         match ctx.resource.kind {
             ResourceKind::DbSubnetGroup => Ok(Readiness::ready()),
             ResourceKind::Database => self.instance_ready(ctx).await,
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 
@@ -575,7 +569,7 @@ impl ResourceOps for DatabaseService {
                 None => Readiness::ready(),
                 Some(db) => Readiness::pending(db.db_instance_status().unwrap_or("deleting")),
             }),
-            _ => Err(unsupported(ctx)),
+            _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 }

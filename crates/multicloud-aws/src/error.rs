@@ -192,37 +192,43 @@ pub fn classify_code(code: &str, op: Op) -> ErrorKind {
     }
 }
 
+/// The [`ErrorKind`] of an SDK error from a call of kind `op`, as [`classify`] judges it:
+/// the service's code by [`classify_code`]; timeouts, dispatch failures and unreadable
+/// responses are transient; a request that could not be built is invalid input.
+pub fn classify_kind<E, R>(err: &SdkError<E, R>, op: Op) -> ErrorKind
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(se) => classify_code(se.err().code().unwrap_or("Unknown"), op),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorKind::Transient
+        }
+        SdkError::ConstructionFailure(_) => ErrorKind::InvalidInput,
+        _ => ErrorKind::Other,
+    }
+}
+
 /// Converts an SDK error from a call of kind `op` described by `what` into a classified
-/// [`ProviderError`] that keeps the service's code and message and the SDK error as source.
+/// [`ProviderError`] (kind by [`classify_kind`]) that keeps the service's code and message
+/// and the SDK error as source.
 pub fn classify<E, R>(err: SdkError<E, R>, op: Op, what: &str) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let (kind, code, message) = match &err {
+    let kind = classify_kind(&err, op);
+    let (code, message) = match &err {
         SdkError::ServiceError(se) => {
             let e = se.err();
             let code = e.code().unwrap_or("Unknown").to_string();
-            let message = e.message().unwrap_or("").to_string();
-            (classify_code(&code, op), Some(code), message)
+            (Some(code), e.message().unwrap_or("").to_string())
         }
-        SdkError::TimeoutError(_) => (ErrorKind::Transient, None, "request timed out".to_string()),
-        SdkError::DispatchFailure(d) => (
-            ErrorKind::Transient,
-            None,
-            format!("could not send the request: {d:?}"),
-        ),
-        SdkError::ResponseError(_) => (
-            ErrorKind::Transient,
-            None,
-            "unreadable response".to_string(),
-        ),
-        SdkError::ConstructionFailure(_) => (
-            ErrorKind::InvalidInput,
-            None,
-            "could not build the request".to_string(),
-        ),
-        _ => (ErrorKind::Other, None, err.to_string()),
+        SdkError::TimeoutError(_) => (None, "request timed out".to_string()),
+        SdkError::DispatchFailure(d) => (None, format!("could not send the request: {d:?}")),
+        SdkError::ResponseError(_) => (None, "unreadable response".to_string()),
+        SdkError::ConstructionFailure(_) => (None, "could not build the request".to_string()),
+        _ => (None, err.to_string()),
     };
     let mut pe = ProviderError::new(kind, format!("{what}: {message}")).with_source(err);
     if let Some(code) = code {

@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 
 use crate::clients::AwsClients;
 use crate::expand::ids;
-use crate::network::unsupported;
-use crate::tagging::{desired_tags, foreign, judge};
+use crate::support::{foreign, unsupported};
+use crate::tagging::{desired_tags, judge};
 
 pub use oidc::{EKS_OIDC_THUMBPRINT, issuer_host_path};
 pub(crate) use oidc::{delete_oidc_provider, get_provider, list_provider_arns};

@@ -56,6 +56,8 @@ pub mod state;
 pub mod sweeper;
 pub mod tagging;
 
+pub(crate) mod support;
+
 pub use clients::{ApiCalls, AwsClients};
 pub use provider::{AwsProvider, AwsProviderBuilder};
 pub use state::S3StateStore;

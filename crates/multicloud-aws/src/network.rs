@@ -34,15 +34,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway, RouteTable, SecurityGroup, Subnet, Vpc};
+use multicloud_core::ProviderError;
 use multicloud_core::provider::{
     NetworkOps, Observation, Observed, OpContext, Outputs, Owner, ResourceOps,
 };
 use multicloud_core::resource::ResourceKind;
-use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::expand::{cluster_name_of, ids};
-use crate::tagging::{ec2_tag_map, foreign, judge};
+use crate::support::{foreign, unsupported};
+use crate::tagging::{ec2_tag_map, judge};
 
 pub(crate) use enis::delete_leftover_enis;
 pub(crate) use k8s_security_groups::delete_kubernetes_security_groups;
@@ -53,40 +54,6 @@ pub(crate) use routes::delete_route_table;
 pub(crate) use security_groups::{delete_security_group, revoke_security_group_ingress};
 pub(crate) use subnets::delete_subnet;
 pub(crate) use vpc::{delete_internet_gateway, delete_vpc};
-
-/// Turns a [`ErrorKind::NotFound`] error into `None`.
-pub(crate) fn none_if_not_found<T>(
-    r: Result<T, ProviderError>,
-) -> Result<Option<T>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Turns a "does not exist" error into success (deleting what is gone). Besides
-/// [`ErrorKind::NotFound`], this covers EC2's `*.NotFound` codes, which a mutating call
-/// classifies as eventual consistency.
-pub(crate) fn ok_if_not_found(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match r {
-        Err(e)
-            if e.kind() == ErrorKind::NotFound
-                || e.code().is_some_and(|c| c.ends_with(".NotFound")) =>
-        {
-            Ok(())
-        }
-        r => r,
-    }
-}
-
-/// The error for a kind this service does not manage.
-pub(crate) fn unsupported(service: &str, kind: ResourceKind) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Unsupported,
-        format!("the AWS {service} service does not manage {kind} resources"),
-    )
-}
 
 /// A network resource as EC2 describes it.
 #[derive(Debug, Clone)]

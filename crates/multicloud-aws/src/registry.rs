@@ -19,11 +19,11 @@ use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError, SecretString};
 use serde_json::{Value, json};
 
-use crate::cache::support::{
-    absent_if_not_found, ensure_ours, observed, ok_if_not_found, outputs, unsupported,
-};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::support::{
+    ensure_ours, none_if_not_found, observed, ok_if_not_found, outputs, tag_pairs, unsupported,
+};
 
 /// ECR repositories.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ async fn describe_repository(
         .send()
         .await;
     let out =
-        absent_if_not_found(res.map_err(|e| classify(e, Op::Read, "ecr DescribeRepositories")))?;
+        none_if_not_found(res.map_err(|e| classify(e, Op::Read, "ecr DescribeRepositories")))?;
     let Some(repo) = out.and_then(|o| o.repositories().first().cloned()) else {
         return Ok(None);
     };
@@ -80,10 +80,6 @@ async fn describe_repository(
         .await
         .map_err(|e| classify(e, Op::Read, "ecr ListTagsForResource"))?;
     Ok(Some((repo, tags.tags().to_vec())))
-}
-
-fn tag_pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
-    tags.iter().map(|t| (t.key(), t.value()))
 }
 
 fn repo_outputs(repo: &Repository) -> Outputs {
@@ -196,7 +192,7 @@ impl EcrRegistry {
 impl ResourceOps for EcrRegistry {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         if ctx.resource.kind != ResourceKind::Registry {
-            return Err(unsupported(ctx));
+            return Err(unsupported("registry", ctx.resource.kind));
         }
         Ok(
             match describe_repository(&self.clients, &ctx.resource.name).await? {
@@ -220,7 +216,7 @@ impl ResourceOps for EcrRegistry {
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         if ctx.resource.kind != ResourceKind::Registry {
-            return Err(unsupported(ctx));
+            return Err(unsupported("registry", ctx.resource.kind));
         }
         self.create_repository(ctx).await
     }
@@ -228,7 +224,7 @@ impl ResourceOps for EcrRegistry {
     /// Applies `scan_on_push` and the lifecycle policy (`keep_images`) in place.
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         if ctx.resource.kind != ResourceKind::Registry {
-            return Err(unsupported(ctx));
+            return Err(unsupported("registry", ctx.resource.kind));
         }
         let name = &ctx.resource.name;
         self.clients
@@ -263,14 +259,14 @@ impl ResourceOps for EcrRegistry {
     /// Deletes the repository with its images (`force`).
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         if ctx.resource.kind != ResourceKind::Registry {
-            return Err(unsupported(ctx));
+            return Err(unsupported("registry", ctx.resource.kind));
         }
         delete_repository_force(&self.clients, &ctx.resource.name).await
     }
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         if ctx.resource.kind != ResourceKind::Registry {
-            return Err(unsupported(ctx));
+            return Err(unsupported("registry", ctx.resource.kind));
         }
         Ok(Readiness::ready())
     }

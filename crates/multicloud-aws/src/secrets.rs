@@ -20,11 +20,11 @@ use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ProviderError, SecretString};
 use serde_json::{Value, json};
 
-use crate::cache::support::{
-    absent_if_not_found, ensure_ours, observed, ok_if_not_found, outputs, unsupported,
-};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::support::{
+    ensure_ours, none_if_not_found, observed, ok_if_not_found, outputs, tag_pairs, unsupported,
+};
 
 /// Recovery window of a secret deleted without `force_delete`.
 pub const RECOVERY_WINDOW_DAYS: i64 = 7;
@@ -64,10 +64,6 @@ impl SecretInfo {
             version: self.version.clone(),
         }
     }
-
-    pub(crate) fn tag_pairs(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.tags.iter().map(|(k, v)| (k, v))
-    }
 }
 
 /// The outputs of a secret resource.
@@ -99,9 +95,8 @@ pub(crate) async fn describe_secret(
         .secret_id(name)
         .send()
         .await;
-    let Some(out) = absent_if_not_found(
-        res.map_err(|e| classify(e, Op::Read, "secretsmanager DescribeSecret")),
-    )?
+    let Some(out) =
+        none_if_not_found(res.map_err(|e| classify(e, Op::Read, "secretsmanager DescribeSecret")))?
     else {
         return Ok(None);
     };
@@ -298,7 +293,7 @@ pub(crate) async fn adopt_secret(
     ctx: &OpContext<'_>,
     info: &SecretInfo,
 ) -> Result<SecretRef, ProviderError> {
-    ensure_ours(ctx, info.tag_pairs())?;
+    ensure_ours(ctx, tag_pairs(&info.tags))?;
     if info.deleted {
         restore_secret(clients, &info.name).await?;
     }
@@ -310,7 +305,7 @@ impl SecretsManager {
         if ctx.resource.kind == ResourceKind::Secret {
             Ok(())
         } else {
-            Err(unsupported(ctx))
+            Err(unsupported("secrets", ctx.resource.kind))
         }
     }
 }
@@ -325,7 +320,7 @@ impl ResourceOps for SecretsManager {
                 Some(info) if !info.deleted => observed(
                     ctx,
                     Some(&info.arn),
-                    info.tag_pairs(),
+                    tag_pairs(&info.tags),
                     secret_outputs(&info.secret_ref()),
                     false,
                 ),

@@ -19,6 +19,12 @@
 //! * the lock guard, and [`StateStore::force_unlock`], delete the lock with
 //!   `If-Match: <etag of the lock they read>`, so they remove exactly the lock they looked
 //!   at and never one taken by someone else in between.
+//!
+//! Like every client of this crate, the store's S3 client never retries by itself (it is
+//! rebuilt with SDK retries disabled): each request that fails with a retryable error
+//! (throttling `SlowDown`, 5xx faults, timeouts, as [`classify`](crate::error::classify)
+//! judges them for the engine) is retried by multicloud-core's [`RetryPolicy`] — by default
+//! the engine's, set another with [`S3StateStore::with_retry`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,13 +32,18 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
+use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{
     LockInfo, SCHEMA_VERSION, StackState, StateError, StateKey, StateLock, StateStore,
 };
 use serde_json::Value;
+
+use self::remote::{Remote, is_not_found, is_precondition_failure};
+
+mod remote;
 
 /// Owner reported for a lock object that cannot be parsed.
 const UNREADABLE_OWNER: &str = "unknown (unreadable lock object)";
@@ -53,6 +64,7 @@ const ATTEMPTS: usize = 3;
 #[derive(Clone)]
 pub struct S3StateStore {
     client: Client,
+    retry: RetryPolicy,
     bucket: String,
     prefix: String,
     /// ETag of the state object this instance last loaded or saved, by object key (`None`:
@@ -68,20 +80,37 @@ impl fmt::Debug for S3StateStore {
         f.debug_struct("S3StateStore")
             .field("bucket", &self.bucket)
             .field("prefix", &self.prefix)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
 
 impl S3StateStore {
     /// A store in `bucket` under `prefix` (leading and trailing `/` are ignored; empty puts
-    /// the stacks at the top of the bucket).
+    /// the stacks at the top of the bucket). `client` is used with its configuration, but
+    /// with SDK retries disabled: the store retries with a [`RetryPolicy`] (the engine's
+    /// default; see [`with_retry`](Self::with_retry)).
     pub fn new(client: Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        let config = client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
         Self {
-            client,
+            client: Client::from_conf(config),
+            retry: RetryPolicy::default(),
             bucket: bucket.into(),
             prefix: prefix.into().trim_matches('/').to_owned(),
             etags: Arc::default(),
         }
+    }
+
+    /// Retries the requests that fail with a retryable error with `retry` instead of the
+    /// engine's default policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The bucket.
@@ -133,6 +162,7 @@ impl S3StateStore {
     fn remote(&self, object: String) -> Remote {
         Remote {
             client: self.client.clone(),
+            retry: self.retry,
             bucket: self.bucket.clone(),
             object,
         }
@@ -167,18 +197,21 @@ impl StateStore for S3StateStore {
         })?;
         let slot = self.etag_slot(&remote.object);
         let mut etag = slot.lock().await;
-        let mut put = remote
-            .client
-            .put_object()
-            .bucket(&remote.bucket)
-            .key(&remote.object)
-            .content_type("application/json")
-            .body(ByteStream::from(bytes));
-        put = match etag.as_deref() {
-            Some(tag) => put.if_match(tag),
-            None => put.if_none_match("*"),
+        let put = || {
+            let put = remote
+                .client
+                .put_object()
+                .bucket(&remote.bucket)
+                .key(&remote.object)
+                .content_type("application/json")
+                .body(ByteStream::from(bytes.clone()));
+            match etag.as_deref() {
+                Some(tag) => put.if_match(tag),
+                None => put.if_none_match("*"),
+            }
+            .send()
         };
-        match put.send().await {
+        match remote.send("save state", put).await {
             Ok(out) => {
                 *etag = out.e_tag().map(str::to_owned);
                 Ok(())
@@ -206,11 +239,14 @@ impl StateStore for S3StateStore {
         let slot = self.etag_slot(&remote.object);
         let mut etag = slot.lock().await;
         remote
-            .client
-            .delete_object()
-            .bucket(&remote.bucket)
-            .key(&remote.object)
-            .send()
+            .send("delete state", || {
+                remote
+                    .client
+                    .delete_object()
+                    .bucket(&remote.bucket)
+                    .key(&remote.object)
+                    .send()
+            })
             .await
             .map_err(|e| remote.error("delete state", e))?;
         *etag = None;
@@ -225,14 +261,17 @@ impl StateStore for S3StateStore {
         })?;
         for _ in 0..ATTEMPTS {
             let created = remote
-                .client
-                .put_object()
-                .bucket(&remote.bucket)
-                .key(&remote.object)
-                .content_type("application/json")
-                .if_none_match("*")
-                .body(ByteStream::from(bytes.clone()))
-                .send()
+                .send("lock", || {
+                    remote
+                        .client
+                        .put_object()
+                        .bucket(&remote.bucket)
+                        .key(&remote.object)
+                        .content_type("application/json")
+                        .if_none_match("*")
+                        .body(ByteStream::from(bytes.clone()))
+                        .send()
+                })
                 .await;
             match created {
                 Ok(_) => {
@@ -288,120 +327,6 @@ impl StateStore for S3StateStore {
             ),
             source: None,
         })
-    }
-}
-
-/// One object of the store, with what is needed to reach it from a spawned task.
-#[derive(Debug, Clone)]
-struct Remote {
-    client: Client,
-    bucket: String,
-    object: String,
-}
-
-impl Remote {
-    /// `s3://bucket/key`.
-    fn location(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.object)
-    }
-
-    fn error<E>(
-        &self,
-        operation: &str,
-        err: SdkError<E, aws_smithy_runtime_api::http::Response>,
-    ) -> StateError
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        StateError::Backend {
-            message: format!(
-                "{operation} {}: {}",
-                self.location(),
-                DisplayErrorContext(&err)
-            ),
-            source: Some(Box::new(err)),
-        }
-    }
-
-    /// The object's bytes, ETag and last modification time, or `None` if it does not exist.
-    async fn get(
-        &self,
-        operation: &str,
-    ) -> Result<Option<(Vec<u8>, Option<String>, Option<DateTime<Utc>>)>, StateError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.object)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) if is_not_found(&err) => return Ok(None),
-            Err(err) => return Err(self.error(operation, err)),
-        };
-        let etag = out.e_tag().map(str::to_owned);
-        let modified = out
-            .last_modified()
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| StateError::Backend {
-                message: format!("{operation} {}: reading the body: {e}", self.location()),
-                source: Some(Box::new(e)),
-            })?
-            .into_bytes()
-            .to_vec();
-        Ok(Some((bytes, etag, modified)))
-    }
-
-    /// The lock held in this object and the object's ETag, if it exists. An object that does
-    /// not parse is reported as held by [`UNREADABLE_OWNER`] since its modification time.
-    async fn read_lock(&self) -> Result<Option<(LockInfo, Option<String>)>, StateError> {
-        Ok(self.get("read lock").await?.map(|(bytes, etag, modified)| {
-            let info = serde_json::from_slice::<LockInfo>(&bytes)
-                .unwrap_or_else(|_| unreadable_holder(modified));
-            (info, etag)
-        }))
-    }
-
-    /// Deletes the object if its ETag is still `etag` (unconditionally without one); `false`
-    /// if it changed or vanished meanwhile.
-    async fn delete_if_match(
-        &self,
-        etag: Option<&str>,
-        operation: &str,
-    ) -> Result<bool, StateError> {
-        let mut delete = self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&self.object);
-        if let Some(tag) = etag {
-            delete = delete.if_match(tag);
-        }
-        match delete.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if is_precondition_failure(&err) || is_not_found(&err) => Ok(false),
-            // S3-compatible stores without conditional deletes: fall back to a plain delete.
-            Err(err) if etag.is_some() && err.code() == Some("NotImplemented") => {
-                tracing::debug!(
-                    object = %self.location(),
-                    "conditional delete not implemented; deleting unconditionally"
-                );
-                self.client
-                    .delete_object()
-                    .bucket(&self.bucket)
-                    .key(&self.object)
-                    .send()
-                    .await
-                    .map_err(|e| self.error(operation, e))?;
-                Ok(true)
-            }
-            Err(err) => Err(self.error(operation, err)),
-        }
     }
 }
 
@@ -489,28 +414,6 @@ impl Drop for S3Lock {
             ),
         }
     }
-}
-
-/// 412 `PreconditionFailed`, or 409 `ConditionalRequestConflict` (a concurrent conditional
-/// write on the same key is in flight: it will have won or failed by the time we look).
-fn is_precondition_failure<E: ProvideErrorMetadata>(
-    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> bool {
-    matches!(
-        err.code(),
-        Some("PreconditionFailed" | "ConditionalRequestConflict")
-    ) || matches!(status(err), Some(412 | 409))
-}
-
-/// 404 (`NoSuchKey`).
-fn is_not_found<E: ProvideErrorMetadata>(
-    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> bool {
-    matches!(err.code(), Some("NoSuchKey" | "NotFound")) || status(err) == Some(404)
-}
-
-fn status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
-    err.raw_response().map(|r| r.status().as_u16())
 }
 
 /// Parses a state object like the local store parses a state file: schema version first

@@ -16,24 +16,28 @@
 //! groups (rules revoked first) → route tables → internet gateways (detached) → subnets →
 //! VPCs.
 //!
-//! It runs outside the engine, so it retries retryable errors (`DependencyViolation`,
-//! throttling…) itself, a bounded number of times with backoff. The deletions reuse the
-//! service modules' delete functions.
+//! It runs outside the engine, but retries and waits with the engine's own types (the SDK
+//! clients never retry, see [`clients`](crate::clients)): every listing and deletion that
+//! fails with a retryable error (`DependencyViolation`, throttling…) is retried by a
+//! [`RetryPolicy`], and the slow deletions are awaited by a [`Poller`]. The deletions reuse
+//! the service modules' delete functions.
 
 mod list;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use multicloud_core::provider::Readiness;
 use multicloud_core::resource::ResourceKind;
+use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK, expired};
 use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::network::none_if_not_found;
+use crate::support::none_if_not_found;
 
 /// Which tagged resources to sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,44 +154,50 @@ fn rank(kind: ResourceKind) -> usize {
 #[derive(Debug, Clone)]
 pub struct Sweeper<'a> {
     clients: &'a AwsClients,
-    attempts: u32,
-    backoff: Duration,
-    max_backoff: Duration,
+    retry: RetryPolicy,
+    poller: Poller,
     wait_timeout: Duration,
-    poll_interval: Duration,
 }
 
 impl<'a> Sweeper<'a> {
     /// A sweeper on `clients` (pass `&AwsClients` or `&Arc<AwsClients>`): 8 attempts per
-    /// deletion with backoff from 2 s to 30 s; waits up to 30 min for clusters, databases and
-    /// caches to be gone, polling every 15 s.
+    /// listing and deletion with backoff from 2 s to 30 s; waits up to 30 min for clusters,
+    /// databases and caches to be gone, polling every 15 s.
     pub fn new(clients: &'a AwsClients) -> Self {
         Self {
             clients,
-            attempts: 8,
-            backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(30),
+            retry: RetryPolicy {
+                max_attempts: 8,
+                base: Duration::from_secs(2),
+                cap: Duration::from_secs(30),
+            },
+            poller: Poller {
+                interval: Duration::from_secs(15),
+                max_interval: Duration::from_secs(15),
+            },
             wait_timeout: Duration::from_secs(30 * 60),
-            poll_interval: Duration::from_secs(15),
         }
     }
 
-    /// Retries a deletion that fails with a retryable error up to `attempts` times in all,
-    /// waiting `backoff`, doubled each time up to `max_backoff` (or the server's delay).
+    /// Retries a listing or deletion that fails with a retryable error with `retry` (the
+    /// engine's policy type: `max_attempts` in all, full-jitter backoff, at least the
+    /// server's delay); it also bounds the retryable errors in a row while waiting.
     #[must_use]
-    pub fn with_retries(mut self, attempts: u32, backoff: Duration, max_backoff: Duration) -> Self {
-        self.attempts = attempts.max(1);
-        self.backoff = backoff;
-        self.max_backoff = max_backoff.max(backoff);
+    pub fn with_retries(mut self, retry: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            max_attempts: retry.max_attempts.max(1),
+            ..retry
+        };
         self
     }
 
     /// Waits up to `timeout` for clusters, node groups, databases and caches to be gone,
-    /// checking every `interval`.
+    /// checking as `poller` says (the engine's poller type; `interval` = `max_interval` for a
+    /// fixed interval).
     #[must_use]
-    pub fn with_wait(mut self, timeout: Duration, interval: Duration) -> Self {
+    pub fn with_wait(mut self, timeout: Duration, poller: Poller) -> Self {
         self.wait_timeout = timeout;
-        self.poll_interval = interval;
+        self.poller = poller;
         self
     }
 
@@ -195,14 +205,10 @@ impl<'a> Sweeper<'a> {
     pub async fn find(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError> {
         let c = self.clients;
         let mut all = Vec::new();
-        list::ec2(c, &mut all).await?;
-        list::load_balancers(c, &mut all).await?;
-        list::eks(c, &mut all).await?;
-        list::rds(c, &mut all).await?;
-        list::elasticache(c, &mut all).await?;
-        list::ecr(c, &mut all).await?;
-        list::secrets(c, &mut all).await?;
-        list::iam(c, &mut all).await?;
+        for listing in list::Listing::ALL {
+            let listed = self.retry(|| listing.run(c, &all)).await?;
+            all.extend(listed);
+        }
         let mut found: Vec<SweptResource> = all
             .into_iter()
             .filter(|r| filter.matches(&r.tags))
@@ -405,52 +411,55 @@ impl<'a> Sweeper<'a> {
         }
     }
 
-    /// Runs `op` until it succeeds, fails with a non-retryable error, or `attempts` runs out.
-    async fn retry<F, Fut>(&self, mut op: F) -> Result<(), ProviderError>
+    /// Runs `op` with the sweeper's [`RetryPolicy`].
+    async fn retry<T, F, Fut>(&self, op: F) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), ProviderError>>,
+        Fut: Future<Output = Result<T, ProviderError>>,
     {
-        let mut delay = self.backoff;
-        let mut attempt = 1;
-        loop {
-            match op().await {
-                Err(e) if e.retryable() && attempt < self.attempts => {
-                    let wait = e.retry_after().unwrap_or(delay).min(self.max_backoff);
-                    tracing::debug!(attempt, error = %e, ?wait, "sweep: retrying");
-                    tokio::time::sleep(wait).await;
-                    delay = (delay * 2).min(self.max_backoff);
-                    attempt += 1;
-                }
-                r => return r,
-            }
-        }
+        self.retry
+            .run(op, |attempt, wait, error| {
+                tracing::debug!(attempt, %error, ?wait, "sweep: retrying");
+            })
+            .await
     }
 
-    /// Polls `check` (does it still exist?) until it says no, or fails after the wait timeout.
+    /// Polls `check` (does it still exist?) with the sweeper's [`Poller`] until it says no;
+    /// fails after the wait timeout, or on an error that is not retryable or retryable errors
+    /// `max_attempts` times in a row.
     async fn wait_gone<F, Fut>(&self, r: &SweptResource, mut check: F) -> Result<(), ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<bool, ProviderError>>,
     {
-        let start = Instant::now();
-        loop {
-            match check().await {
-                Ok(false) => return Ok(()),
-                Ok(true) => {}
-                Err(e) if e.retryable() => {}
-                Err(e) => return Err(e),
-            }
-            if start.elapsed() >= self.wait_timeout {
-                return Err(ProviderError::new(
-                    ErrorKind::Failed,
-                    format!(
-                        "{} {} still exists {:?} after its deletion started",
-                        r.kind, r.name, self.wait_timeout
-                    ),
-                ));
-            }
-            tokio::time::sleep(self.poll_interval).await;
+        let waited = self
+            .poller
+            .await_condition(
+                self.wait_timeout,
+                &self.retry,
+                || {
+                    let exists = check();
+                    async move {
+                        Ok(if exists.await? {
+                            Readiness::pending("still exists")
+                        } else {
+                            Readiness::ready()
+                        })
+                    }
+                },
+                |status| tracing::debug!(kind = %r.kind, name = %r.name, status, "sweep: waiting"),
+            )
+            .await;
+        match waited {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Timeout => Err(ProviderError::new(
+                ErrorKind::Failed,
+                format!(
+                    "{} {} still exists {:?} after its deletion started",
+                    r.kind, r.name, self.wait_timeout
+                ),
+            )),
+            Err(e) => Err(e),
         }
     }
 }

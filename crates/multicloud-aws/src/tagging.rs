@@ -95,23 +95,6 @@ pub fn judge(ownership: &Ownership, tags: &BTreeMap<String, String>) -> Owner {
     ownership.judge(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
-/// The [`ErrorKind::ForeignResource`](multicloud_core::ErrorKind::ForeignResource) error for
-/// resource `what` (`vpc/main`) found as `found` (`vpc-0abc`) owned by `owner`.
-pub fn foreign(what: &str, found: &str, owner: &Owner) -> ProviderError {
-    let whose = match owner {
-        Owner::Us => "this stack".to_string(),
-        Owner::OtherStack { stack, environment } => {
-            format!("stack `{stack}` environment `{environment}`")
-        }
-        Owner::Unowned => "nobody (no multicloud ownership tags)".to_string(),
-    };
-    ProviderError::new(
-        multicloud_core::ErrorKind::ForeignResource,
-        format!("{what}: `{found}` already exists under this name and belongs to {whose}; refusing to take it over"),
-    )
-    .with_code("ForeignResource")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

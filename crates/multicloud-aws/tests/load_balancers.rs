@@ -20,6 +20,7 @@ use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
 use multicloud_core::resource::ResourceKind;
+use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
 #[path = "support/network_world.rs"]
@@ -396,8 +397,18 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     .await;
 
     let sweeper = Sweeper::new(w.provider.clients())
-        .with_retries(3, Duration::from_millis(20), Duration::from_millis(100))
-        .with_wait(Duration::from_secs(30), Duration::from_millis(200));
+        .with_retries(RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+        })
+        .with_wait(
+            Duration::from_secs(30),
+            Poller {
+                interval: Duration::from_millis(200),
+                max_interval: Duration::from_millis(200),
+            },
+        );
     let alpha = SweepFilter::Stack {
         stack: "alpha".into(),
         environment: Some("dev".into()),

@@ -16,6 +16,7 @@ use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
 use multicloud_core::resource::ResourceKind;
+use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
 #[path = "support/network_world.rs"]
@@ -284,8 +285,18 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
     .await;
 
     let sweeper = Sweeper::new(w.provider.clients())
-        .with_retries(3, Duration::from_millis(20), Duration::from_millis(100))
-        .with_wait(Duration::from_secs(30), Duration::from_millis(200));
+        .with_retries(RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+        })
+        .with_wait(
+            Duration::from_secs(30),
+            Poller {
+                interval: Duration::from_millis(200),
+                max_interval: Duration::from_millis(200),
+            },
+        );
     let alpha = SweepFilter::Stack {
         stack: "alpha".into(),
         environment: Some("dev".into()),

@@ -12,6 +12,7 @@ use multicloud_aws::sweeper::{SweepFilter, Sweeper, SweptResource};
 use multicloud_aws::testing::MotoServer;
 use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
 use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::spec::{Cluster, Network, NodePool, Postgres, Redis, StackSpec};
 use multicloud_core::tags::Ownership;
 
@@ -303,8 +304,18 @@ async fn secret(w: &World, name: &str, tags: Option<BTreeMap<String, String>>) {
 
 fn sweeper(w: &World) -> Sweeper<'_> {
     Sweeper::new(w.provider.clients())
-        .with_retries(3, Duration::from_millis(20), Duration::from_millis(100))
-        .with_wait(Duration::from_secs(30), Duration::from_millis(200))
+        .with_retries(RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+        })
+        .with_wait(
+            Duration::from_secs(30),
+            Poller {
+                interval: Duration::from_millis(200),
+                max_interval: Duration::from_millis(200),
+            },
+        )
 }
 
 fn stack(name: &str, env: Option<&str>) -> SweepFilter {
@@ -521,8 +532,18 @@ async fn a_replication_group_being_deleted_is_waited_for_and_no_longer_listed() 
     // deletes it, waits (here briefly), reports it as not gone, and lists it no more.
     let w = world(true).await;
     let s = Sweeper::new(w.provider.clients())
-        .with_retries(2, Duration::from_millis(20), Duration::from_millis(50))
-        .with_wait(Duration::from_millis(600), Duration::from_millis(200));
+        .with_retries(RetryPolicy {
+            max_attempts: 2,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(50),
+        })
+        .with_wait(
+            Duration::from_millis(600),
+            Poller {
+                interval: Duration::from_millis(200),
+                max_interval: Duration::from_millis(200),
+            },
+        );
     let filter = stack("alpha", None);
     let report = s.sweep(&filter, false).await.expect("sweep");
     let failed: Vec<(ResourceKind, &str)> = report

@@ -7,7 +7,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::network::{none_if_not_found, ok_if_not_found};
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{iam_tag_map, iam_tags};
 
 /// The thumbprint registered with the provider: the SHA-1 of the root CA of the EKS issuer

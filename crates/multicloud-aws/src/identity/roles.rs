@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::network::{none_if_not_found, ok_if_not_found};
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{iam_tag_map, iam_tags};
 
 /// IAM is eventually consistent: a role or OIDC provider created a moment ago may be

@@ -10,9 +10,9 @@
 use aws_sdk_ec2::types::{NetworkInterface, NetworkInterfaceStatus};
 use multicloud_core::{ErrorKind, ProviderError};
 
-use super::ok_if_not_found;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::ec2_filter;
 
 /// The description prefix of the VPC CNI's interfaces.
@@ -33,10 +33,8 @@ pub(crate) async fn list_enis(
         .send()
         .try_collect()
         .await;
-    super::none_if_not_found(
-        pages.map_err(|e| classify(e, Op::Read, "ec2 DescribeNetworkInterfaces")),
-    )
-    .map(Option::unwrap_or_default)
+    none_if_not_found(pages.map_err(|e| classify(e, Op::Read, "ec2 DescribeNetworkInterfaces")))
+        .map(Option::unwrap_or_default)
 }
 
 /// Deletes the interfaces matching `filter` = `value` that are `available`, and force-detaches

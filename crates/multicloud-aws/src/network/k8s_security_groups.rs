@@ -14,9 +14,9 @@ use aws_sdk_ec2::types::{IpPermission, SecurityGroup, UserIdGroupPair};
 use multicloud_core::ProviderError;
 
 use super::load_balancers::{K8S_CLUSTER_TAG_PREFIX, LBC_CLUSTER_TAG, made_by_kubernetes};
-use super::{none_if_not_found, ok_if_not_found};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{ec2_filter, ec2_tag_map};
 
 /// The security groups of VPC `vpc_id`, narrowed by `tag_keys` (any of them) when given.

@@ -35,9 +35,10 @@ use aws_sdk_eks::types::ClusterStatus;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, LoadBalancerSchemeEnum, Tag};
 use multicloud_core::{ErrorKind, ProviderError};
 
-use super::{classic_elb, none_if_not_found, ok_if_not_found};
+use super::classic_elb;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::support::{none_if_not_found, ok_if_not_found};
 
 /// The prefix of the in-tree cloud provider's cluster tag, `kubernetes.io/cluster/<name>`.
 pub(crate) const K8S_CLUSTER_TAG_PREFIX: &str = "kubernetes.io/cluster/";

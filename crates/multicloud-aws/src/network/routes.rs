@@ -7,10 +7,11 @@ use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
-use super::{Lookup, ok_if_not_found};
+use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Route tables matching `lookup` (by `Name` tag within the VPC when it is known).
@@ -29,7 +30,7 @@ pub(super) async fn find_route_tables(
             }
         }
     };
-    let out = super::none_if_not_found(
+    let out = none_if_not_found(
         req.send()
             .await
             .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables")),
@@ -175,7 +176,7 @@ async fn associate(c: &AwsClients, rt_id: &str, subnet_id: &str) -> Result<(), P
 /// Disassociates route table `rt_id` from its subnets, then deletes it (its routes go with
 /// it).
 pub(crate) async fn delete_route_table(c: &AwsClients, rt_id: &str) -> Result<(), ProviderError> {
-    let found = super::none_if_not_found(
+    let found = none_if_not_found(
         c.ec2
             .describe_route_tables()
             .route_table_ids(rt_id)

@@ -8,10 +8,11 @@ use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
-use super::{Lookup, ok_if_not_found};
+use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Security groups matching `lookup`: by id, else by `Name` tag within the VPC, else by group
@@ -44,7 +45,7 @@ pub(super) async fn find_security_groups(
 async fn describe(
     req: aws_sdk_ec2::operation::describe_security_groups::builders::DescribeSecurityGroupsFluentBuilder,
 ) -> Result<Vec<SecurityGroup>, ProviderError> {
-    let out = super::none_if_not_found(
+    let out = none_if_not_found(
         req.send()
             .await
             .map_err(|e| classify(e, Op::Read, "ec2 DescribeSecurityGroups")),

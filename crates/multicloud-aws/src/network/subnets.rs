@@ -6,10 +6,11 @@ use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 use serde_json::{Value, json};
 
-use super::{Lookup, ok_if_not_found};
+use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Subnets matching `lookup` (by `Name` tag within the VPC when it is known).
@@ -28,7 +29,7 @@ pub(super) async fn find_subnets(
             }
         }
     };
-    let out = super::none_if_not_found(
+    let out = none_if_not_found(
         req.send()
             .await
             .map_err(|e| classify(e, Op::Read, "ec2 DescribeSubnets")),

@@ -5,10 +5,11 @@ use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 use serde_json::json;
 
-use super::{Lookup, ok_if_not_found};
+use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// VPCs matching `lookup`.
@@ -21,7 +22,7 @@ pub(super) async fn find_vpcs(
         Some(id) => req.vpc_ids(id),
         None => req.filters(ec2_filter("tag:Name", lookup.name)),
     };
-    let out = super::none_if_not_found(
+    let out = none_if_not_found(
         req.send()
             .await
             .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs")),
@@ -109,7 +110,7 @@ pub(super) async fn find_igws(
         Some(id) => req.internet_gateway_ids(id),
         None => req.filters(ec2_filter("tag:Name", lookup.name)),
     };
-    let out = super::none_if_not_found(
+    let out = none_if_not_found(
         req.send()
             .await
             .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways")),
@@ -196,7 +197,7 @@ pub(crate) async fn delete_internet_gateway(
     c: &AwsClients,
     igw_id: &str,
 ) -> Result<(), ProviderError> {
-    let found = super::none_if_not_found(
+    let found = none_if_not_found(
         c.ec2
             .describe_internet_gateways()
             .internet_gateway_ids(igw_id)

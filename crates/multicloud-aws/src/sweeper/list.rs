@@ -13,8 +13,57 @@ use super::SweptResource;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::identity::{decode_policy_document, get_provider, list_provider_arns, role_tags};
-use crate::network::{find_kubernetes_load_balancers, none_if_not_found};
+use crate::network::find_kubernetes_load_balancers;
+use crate::support::none_if_not_found;
 use crate::tagging::{TAG_NAME, ec2_owned_filter, ec2_tag_map};
+
+/// One service's listing; `find` runs each, retrying it as a whole.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Listing {
+    Ec2,
+    LoadBalancers,
+    Eks,
+    Rds,
+    Elasticache,
+    Ecr,
+    Secrets,
+    Iam,
+}
+
+impl Listing {
+    /// Every listing, in the order `find` runs them.
+    pub(super) const ALL: [Listing; 8] = [
+        Listing::Ec2,
+        Listing::LoadBalancers,
+        Listing::Eks,
+        Listing::Rds,
+        Listing::Elasticache,
+        Listing::Ecr,
+        Listing::Secrets,
+        Listing::Iam,
+    ];
+
+    /// The resources this listing finds; `earlier` is what the listings before it found (the
+    /// load balancers are looked for in the VPCs listed there).
+    pub(super) async fn run(
+        self,
+        c: &AwsClients,
+        earlier: &[SweptResource],
+    ) -> Result<Vec<SweptResource>, ProviderError> {
+        let mut out = Vec::new();
+        match self {
+            Listing::Ec2 => ec2(c, &mut out).await?,
+            Listing::LoadBalancers => load_balancers(c, earlier, &mut out).await?,
+            Listing::Eks => eks(c, &mut out).await?,
+            Listing::Rds => rds(c, &mut out).await?,
+            Listing::Elasticache => elasticache(c, &mut out).await?,
+            Listing::Ecr => ecr(c, &mut out).await?,
+            Listing::Secrets => secrets(c, &mut out).await?,
+            Listing::Iam => iam(c, &mut out).await?,
+        }
+        Ok(out)
+    }
+}
 
 /// The ownership tags a load balancer takes from its VPC.
 const OWNERSHIP_TAGS: &[&str] = &[TAG_STACK, TAG_ENV, TAG_CREATED_AT, TAG_EXPIRES_AT];
@@ -51,7 +100,7 @@ fn ec2_named(
 }
 
 /// VPCs, subnets, internet gateways, route tables and security groups carrying our tag.
-pub(super) async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let vpcs = c
         .ec2
         .describe_vpcs()
@@ -137,16 +186,17 @@ pub(super) async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<
     Ok(())
 }
 
-/// The load balancers (ELBv2 and Classic) Kubernetes made in the VPCs already listed in `out`
+/// The load balancers (ELBv2 and Classic) Kubernetes made in the VPCs listed in `earlier`
 /// (those carrying our tags), as [`ResourceKind::Service`] named by the balancer, with its
 /// id (ARN, or a classic ELB's name) as id and its VPC as `parent`. Their
 /// tags are the balancer's plus its VPC's ownership tags (`multicloud:stack`…), so they are
 /// selected with their VPC.
-pub(super) async fn load_balancers(
+async fn load_balancers(
     c: &AwsClients,
+    earlier: &[SweptResource],
     out: &mut Vec<SweptResource>,
 ) -> Result<(), ProviderError> {
-    let vpcs: BTreeMap<String, BTreeMap<String, String>> = out
+    let vpcs: BTreeMap<String, BTreeMap<String, String>> = earlier
         .iter()
         .filter(|r| r.kind == ResourceKind::Vpc)
         .map(|r| {
@@ -180,7 +230,7 @@ fn hash_tags(tags: Option<&std::collections::HashMap<String, String>>) -> BTreeM
 }
 
 /// EKS clusters and their node groups (with the cluster as `parent`).
-pub(super) async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let names = c
         .eks
         .list_clusters()
@@ -275,7 +325,7 @@ async fn rds_tags(c: &AwsClients, arn: &str) -> Result<BTreeMap<String, String>,
 }
 
 /// RDS instances and DB subnet groups.
-pub(super) async fn rds(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+async fn rds(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let instances = c
         .rds
         .describe_db_instances()
@@ -342,10 +392,7 @@ async fn elasticache_tags(
 }
 
 /// ElastiCache replication groups and cache subnet groups.
-pub(super) async fn elasticache(
-    c: &AwsClients,
-    out: &mut Vec<SweptResource>,
-) -> Result<(), ProviderError> {
+async fn elasticache(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let groups = c
         .elasticache
         .describe_replication_groups()
@@ -395,7 +442,7 @@ pub(super) async fn elasticache(
 }
 
 /// ECR repositories.
-pub(super) async fn ecr(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+async fn ecr(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let repos = c
         .ecr
         .describe_repositories()
@@ -432,10 +479,7 @@ pub(super) async fn ecr(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<
 
 /// Secrets Manager secrets with our tag key (secrets already scheduled for deletion are not
 /// listed).
-pub(super) async fn secrets(
-    c: &AwsClients,
-    out: &mut Vec<SweptResource>,
-) -> Result<(), ProviderError> {
+async fn secrets(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
     let filter = Filter::builder()
         .key(FilterNameStringType::TagKey)
@@ -474,7 +518,7 @@ fn role_kind(trust: Option<&str>) -> ResourceKind {
 }
 
 /// IAM roles (outside the service-linked and SSO paths) and OIDC providers.
-pub(super) async fn iam(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+async fn iam(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let roles = c
         .iam
         .list_roles()

@@ -17,6 +17,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`Throttle`] is an SDK interceptor answering chosen operations with the service's real
+//! throttling error, to measure and test retries under sustained throttling.
+//!
 //! Environment variables:
 //!
 //! - `MULTICLOUD_MOTO_VENV`: the venv holding `moto[server]` (default
@@ -31,6 +34,9 @@
 mod http;
 mod install;
 mod process;
+mod throttle;
+
+pub use self::throttle::Throttle;
 
 use std::fmt;
 use std::io;

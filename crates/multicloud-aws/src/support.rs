@@ -1,0 +1,211 @@
+//! Helpers shared by the service modules of this crate, each in one place with one
+//! behaviour: NotFound handling, the errors for foreign resources and unmanaged kinds,
+//! ownership checks and observations, dependency lookups, and the tags of the SDKs whose
+//! tag type is a key/value pair.
+
+use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner};
+use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::Value;
+
+/// Whether `e` says "does not exist": [`ErrorKind::NotFound`], or an EC2 `*.NotFound` code.
+///
+/// The classification ([`crate::error::classify_code`]) already makes every `*.NotFound`
+/// code [`ErrorKind::NotFound`] on reads, and every other service's "not found" codes
+/// (`NoSuchEntity`, `DBInstanceNotFound`, `RepositoryNotFoundException`…) NotFound whatever
+/// the call; but on a mutating call (a delete) the EC2 codes that can also mean "just
+/// created, not visible yet" (`InvalidVpcID.NotFound`, `InvalidGroup.NotFound`…) are
+/// classified as eventual consistency, so the code is checked too. For services other than
+/// EC2 this is exactly the kind check.
+fn is_not_found(e: &ProviderError) -> bool {
+    e.kind() == ErrorKind::NotFound || e.code().is_some_and(|c| c.ends_with(".NotFound"))
+}
+
+/// `Ok(None)` for a "does not exist" error (see [`is_not_found`]), the value or the error
+/// otherwise.
+pub(crate) fn none_if_not_found<T>(
+    r: Result<T, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `Ok(())` for success or a "does not exist" error (see [`is_not_found`]): deleting what is
+/// gone succeeds.
+pub(crate) fn ok_if_not_found(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    none_if_not_found(r).map(|_| ())
+}
+
+/// The error for a kind the AWS `service` (`network`, `cache`…) does not manage.
+pub(crate) fn unsupported(service: &str, kind: ResourceKind) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Unsupported,
+        format!("the AWS {service} service does not manage {kind} resources"),
+    )
+}
+
+/// The [`ErrorKind::ForeignResource`] error for resource `what` (`vpc/main`) found as `found`
+/// (`vpc-0abc`, a name or an ARN) owned by `owner`.
+pub(crate) fn foreign(what: &str, found: &str, owner: &Owner) -> ProviderError {
+    let whose = match owner {
+        Owner::Us => "this stack".to_string(),
+        Owner::OtherStack { stack, environment } => {
+            format!("stack `{stack}` environment `{environment}`")
+        }
+        Owner::Unowned => "nobody (no multicloud ownership tags)".to_string(),
+    };
+    ProviderError::new(
+        ErrorKind::ForeignResource,
+        format!(
+            "{what}: `{found}` already exists under this name and belongs to {whose}; \
+             refusing to take it over"
+        ),
+    )
+    .with_code("ForeignResource")
+}
+
+/// A tag of an SDK whose tag type is a key/value pair (RDS, ElastiCache, ECR), or such a
+/// pair itself; an absent key or value reads as `""`.
+pub(crate) trait TagPair {
+    /// The key and the value.
+    fn pair(&self) -> (&str, &str);
+}
+
+impl TagPair for aws_sdk_rds::types::Tag {
+    fn pair(&self) -> (&str, &str) {
+        (
+            self.key().unwrap_or_default(),
+            self.value().unwrap_or_default(),
+        )
+    }
+}
+
+impl TagPair for aws_sdk_elasticache::types::Tag {
+    fn pair(&self) -> (&str, &str) {
+        (
+            self.key().unwrap_or_default(),
+            self.value().unwrap_or_default(),
+        )
+    }
+}
+
+impl TagPair for aws_sdk_ecr::types::Tag {
+    fn pair(&self) -> (&str, &str) {
+        (self.key(), self.value())
+    }
+}
+
+impl TagPair for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+/// `tags` as `(key, value)` pairs, to judge ownership from.
+pub(crate) fn tag_pairs<T: TagPair>(tags: &[T]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().map(TagPair::pair)
+}
+
+/// Outputs from key/value pairs; `null` values are left out.
+pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
+    pairs
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// Who owns a resource with these tags, from the stack's point of view.
+pub(crate) fn owner<'a, K, V>(
+    ctx: &OpContext<'_>,
+    tags: impl IntoIterator<Item = (&'a K, &'a V)>,
+) -> Owner
+where
+    K: AsRef<str> + ?Sized + 'a,
+    V: AsRef<str> + ?Sized + 'a,
+{
+    ctx.stack
+        .ownership
+        .judge(tags.into_iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+}
+
+/// `Ok` when the tags are ours, else [`ErrorKind::ForeignResource`] naming the resource
+/// and who owns it (adoption contract of `create`).
+pub(crate) fn ensure_ours<'a, K, V>(
+    ctx: &OpContext<'_>,
+    tags: impl IntoIterator<Item = (&'a K, &'a V)>,
+) -> Result<(), ProviderError>
+where
+    K: AsRef<str> + ?Sized + 'a,
+    V: AsRef<str> + ?Sized + 'a,
+{
+    match owner(ctx, tags) {
+        Owner::Us => Ok(()),
+        other => Err(foreign(
+            ctx.resource.id.as_str(),
+            &ctx.resource.name,
+            &other,
+        )),
+    }
+}
+
+/// A `Present` observation.
+pub(crate) fn observed<'a, K, V>(
+    ctx: &OpContext<'_>,
+    provider_id: Option<&str>,
+    tags: impl IntoIterator<Item = (&'a K, &'a V)>,
+    outputs: Outputs,
+    drifted: bool,
+) -> Observation
+where
+    K: AsRef<str> + ?Sized + 'a,
+    V: AsRef<str> + ?Sized + 'a,
+{
+    Observation::Present(Observed {
+        provider_id: provider_id.map(str::to_string),
+        owner: owner(ctx, tags),
+        outputs,
+        drifted,
+    })
+}
+
+/// The cloud ids (output `id`) of the dependencies listed in config array `key`.
+pub(crate) fn dep_ids(ctx: &OpContext<'_>, key: &str) -> Result<Vec<String>, ProviderError> {
+    let list = ctx
+        .resource
+        .config
+        .get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ProviderError::invalid(format!("{}: config has no list `{key}`", ctx.resource.id))
+        })?;
+    list.iter()
+        .map(|v| {
+            let id = v.as_str().ok_or_else(|| {
+                ProviderError::invalid(format!(
+                    "{}: config `{key}` holds a non-string",
+                    ctx.resource.id
+                ))
+            })?;
+            ctx.dep_str(&ResourceId::from(id), "id").map(str::to_string)
+        })
+        .collect()
+}
+
+/// The output `out` of the dependency named by config string `key`.
+pub(crate) fn dep_output(
+    ctx: &OpContext<'_>,
+    key: &str,
+    out: &str,
+) -> Result<String, ProviderError> {
+    let id = ctx.config_str(key)?;
+    ctx.dep_str(&ResourceId::from(id), out).map(str::to_string)
+}
+
+/// The cloud id (output `id`) of the dependency named by config string `key`.
+pub(crate) fn dep_id(ctx: &OpContext<'_>, key: &str) -> Result<String, ProviderError> {
+    dep_output(ctx, key, "id")
+}
