@@ -12,9 +12,9 @@ use multicloud_aws::S3StateStore;
 use multicloud_aws::error::{Op, classify};
 use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_aws::testing::{MotoServer, Throttle};
-use multicloud_core::ErrorKind;
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{StateError, StateKey, StateStore};
+use multicloud_core::{ErrorKind, ProviderError};
 
 const REGION: &str = "us-east-1";
 const DESCRIBE_VPCS: &str = "EC2.DescribeVpcs";
@@ -42,6 +42,17 @@ async fn throttled_clients(throttle: &Throttle) -> (Arc<MotoServer>, AwsClients)
     (moto, clients)
 }
 
+/// One `DescribeVpcs`, classified as the provider classifies it.
+async fn describe_vpcs(clients: &AwsClients) -> Result<(), ProviderError> {
+    clients
+        .ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs"))
+}
+
 #[tokio::test]
 async fn a_throttled_call_is_sent_exactly_max_attempts_times() {
     let throttle = Throttle::operations([DESCRIBE_VPCS]);
@@ -51,17 +62,7 @@ async fn a_throttled_call_is_sent_exactly_max_attempts_times() {
         let sent_before = throttle.sent(DESCRIBE_VPCS);
         let mut retries = 0;
         let out = fast(max_attempts)
-            .run(
-                || async {
-                    clients
-                        .ec2
-                        .describe_vpcs()
-                        .send()
-                        .await
-                        .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs"))
-                },
-                |_, _, _| retries += 1,
-            )
+            .run(|| describe_vpcs(&clients), |_, _, _| retries += 1)
             .await;
         let error = out.expect_err("every attempt is throttled");
         assert_eq!(error.kind(), ErrorKind::Throttling, "{error}");
@@ -93,19 +94,7 @@ async fn a_throttled_call_is_sent_exactly_max_attempts_times() {
 async fn a_call_throttled_every_other_time_succeeds_on_its_second_send() {
     let throttle = Throttle::operations([DESCRIBE_VPCS]).percent(50);
     let (_moto, clients) = throttled_clients(&throttle).await;
-    let out = fast(4)
-        .run(
-            || async {
-                clients
-                    .ec2
-                    .describe_vpcs()
-                    .send()
-                    .await
-                    .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs"))
-            },
-            |_, _, _| {},
-        )
-        .await;
+    let out = fast(4).run(|| describe_vpcs(&clients), |_, _, _| {}).await;
     assert!(out.is_ok(), "{:?}", out.err());
     assert_eq!(throttle.sent(DESCRIBE_VPCS), 2);
     assert_eq!(
