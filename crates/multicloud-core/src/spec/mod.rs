@@ -4,13 +4,18 @@
 //! with [`StackSpec::from_yaml`]. Both paths end in [`validate`](validate::validate), which
 //! collects every problem it finds, each naming the offending field path, before any cloud API
 //! is called. Per-cloud naming rules are supplied by the provider through
-//! [`NamingRules`](validate::NamingRules) and checked by the engine when it plans.
+//! [`NamingRules`] and checked by the engine when it plans.
+//!
+//! Core holds no cloud's rules: each provider crate writes its own `NamingRules` with the
+//! cloud-independent toolkit here: [`Shape`](shape::Shape) and the character sets in
+//! [`shape`], [`NamingReport`] to append errors once per path, and the [`STACK_NAME`] and
+//! [`ENVIRONMENT`] shapes for rules that derive names from the stack's identity.
 
 mod apps;
 mod cidr;
 mod duration;
-pub mod naming;
-mod shape;
+mod report;
+pub mod shape;
 mod types;
 pub mod validate;
 
@@ -19,12 +24,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use naming::{AwsNamingRules, AzureNamingRules};
+pub use report::NamingReport;
 pub use types::{
     App, Cluster, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres, Redis,
     RegistrySpec, SecretSource, SecretSpec, WorkloadIdentity,
 };
-pub use validate::{NamingRules, Rule, SpecErrors, ValidationError};
+pub use validate::{ENVIRONMENT, NamingRules, Rule, STACK_NAME, SpecErrors, ValidationError};
 
 use crate::error::Error;
 

@@ -1,20 +1,53 @@
 //! Name-shape checks shared by the cloud-independent rules ([`super::validate`]) and the
-//! per-cloud naming rules ([`super::naming`]): length bounds, allowed characters, first and
-//! last character, no `--`. Plain char checks, no regex.
+//! per-cloud naming rules that provider crates write (see [`NamingRules`]): length bounds,
+//! allowed characters, first and last character, no `--`. Plain char checks, no regex.
+//!
+//! A provider describes each of its names as a [`Shape`] built from the character sets here
+//! (or its own [`Chars`]) and reports breaches through [`NamingReport`]:
+//!
+//! ```
+//! use multicloud_core::spec::shape::{A_LOWER, LOWER_ALNUM, Shape};
+//! use multicloud_core::spec::Rule;
+//!
+//! // 1–12 lowercase letters and digits, starting with a letter.
+//! const POOL: Shape = Shape::new(1, 12, LOWER_ALNUM).starts_with(A_LOWER);
+//!
+//! assert!(POOL.problems("general2").is_empty());
+//! let error = POOL
+//!     .check("spec.cluster.node_pools[0].name", "pool name", "general-pool")
+//!     .expect("a hyphen is not allowed");
+//! assert_eq!(error.rule, Rule::Name);
+//! assert!(error.message.contains("may only contain lowercase letters and digits"));
+//! ```
+//!
+//! [`NamingRules`]: super::NamingRules
+//! [`NamingReport`]: super::NamingReport
 
 use super::validate::{Rule, ValidationError};
 
 /// A set of characters and how to describe it to a person.
+///
+/// The description is used in messages: plural for sets a whole name is made of ("may only
+/// contain lowercase letters and digits"), singular for a first or last character ("must
+/// start with a letter").
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Chars {
+pub struct Chars {
     test: fn(char) -> bool,
     describe: &'static str,
 }
 
 impl Chars {
+    /// The characters for which `test` holds, described as `describe`.
+    pub const fn new(test: fn(char) -> bool, describe: &'static str) -> Self {
+        Self { test, describe }
+    }
     /// Whether `c` is in the set.
-    pub(super) fn contains(self, c: char) -> bool {
+    pub fn contains(self, c: char) -> bool {
         (self.test)(c)
+    }
+    /// How the set is described to a person (`lowercase letters and digits`).
+    pub fn describe(self) -> &'static str {
+        self.describe
     }
 }
 
@@ -49,32 +82,32 @@ fn letter_underscore(c: char) -> bool {
 // Character sets (plural descriptions, for "may only contain …").
 
 /// `a-z0-9-`.
-pub(super) const LOWER_ALNUM_HYPHEN: Chars = Chars {
+pub const LOWER_ALNUM_HYPHEN: Chars = Chars {
     test: lower_alnum_hyphen,
     describe: "lowercase letters, digits and hyphens",
 };
 /// `a-z0-9`.
-pub(super) const LOWER_ALNUM: Chars = Chars {
+pub const LOWER_ALNUM: Chars = Chars {
     test: lower_alnum,
     describe: "lowercase letters and digits",
 };
 /// `A-Za-z0-9`.
-pub(super) const ALNUM: Chars = Chars {
+pub const ALNUM: Chars = Chars {
     test: alnum,
     describe: "letters and digits",
 };
 /// `A-Za-z0-9-`.
-pub(super) const ALNUM_HYPHEN: Chars = Chars {
+pub const ALNUM_HYPHEN: Chars = Chars {
     test: alnum_hyphen,
     describe: "letters, digits and hyphens",
 };
 /// `A-Za-z0-9_`.
-pub(super) const ALNUM_UNDERSCORE: Chars = Chars {
+pub const ALNUM_UNDERSCORE: Chars = Chars {
     test: alnum_underscore,
     describe: "letters, digits and underscores",
 };
 /// `A-Za-z0-9-_`.
-pub(super) const ALNUM_HYPHEN_UNDERSCORE: Chars = Chars {
+pub const ALNUM_HYPHEN_UNDERSCORE: Chars = Chars {
     test: alnum_hyphen_underscore,
     describe: "letters, digits, hyphens and underscores",
 };
@@ -82,34 +115,36 @@ pub(super) const ALNUM_HYPHEN_UNDERSCORE: Chars = Chars {
 // Single characters (for "must start with …" / "must end with …").
 
 /// `a-z`.
-pub(super) const A_LOWER: Chars = Chars {
+pub const A_LOWER: Chars = Chars {
     test: lower,
     describe: "a lowercase letter",
 };
 /// `A-Za-z`.
-pub(super) const A_LETTER: Chars = Chars {
+pub const A_LETTER: Chars = Chars {
     test: letter,
     describe: "a letter",
 };
 /// `a-z0-9`.
-pub(super) const A_LOWER_ALNUM: Chars = Chars {
+pub const A_LOWER_ALNUM: Chars = Chars {
     test: lower_alnum,
     describe: "a lowercase letter or digit",
 };
 /// `A-Za-z0-9`.
-pub(super) const AN_ALNUM: Chars = Chars {
+pub const AN_ALNUM: Chars = Chars {
     test: alnum,
     describe: "a letter or digit",
 };
 /// `A-Za-z_`.
-pub(super) const A_LETTER_UNDERSCORE: Chars = Chars {
+pub const A_LETTER_UNDERSCORE: Chars = Chars {
     test: letter_underscore,
     describe: "a letter or an underscore",
 };
 
-/// The shape a name must have.
+/// The shape a name must have: a length range, the characters allowed, optionally the
+/// characters allowed first and last, optionally no `--`; breaches are reported as
+/// [`Rule::Name`] unless [`Shape::rule`] says otherwise.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Shape {
+pub struct Shape {
     rule: Rule,
     min: usize,
     max: usize,
@@ -121,7 +156,7 @@ pub(super) struct Shape {
 
 impl Shape {
     /// `min..=max` characters of `chars`, breaking [`Rule::Name`].
-    pub(super) const fn new(min: usize, max: usize, chars: Chars) -> Self {
+    pub const fn new(min: usize, max: usize, chars: Chars) -> Self {
         Self {
             rule: Rule::Name,
             min,
@@ -133,28 +168,28 @@ impl Shape {
         }
     }
     /// The first character must be in `first`.
-    pub(super) const fn starts_with(mut self, first: Chars) -> Self {
+    pub const fn starts_with(mut self, first: Chars) -> Self {
         self.first = Some(first);
         self
     }
     /// The last character must be in `last`.
-    pub(super) const fn ends_with(mut self, last: Chars) -> Self {
+    pub const fn ends_with(mut self, last: Chars) -> Self {
         self.last = Some(last);
         self
     }
     /// `--` is not allowed.
-    pub(super) const fn no_double_hyphen(mut self) -> Self {
+    pub const fn no_double_hyphen(mut self) -> Self {
         self.no_double_hyphen = true;
         self
     }
     /// Reports breaches as `rule` instead of [`Rule::Name`].
-    pub(super) const fn rule(mut self, rule: Rule) -> Self {
+    pub const fn rule(mut self, rule: Rule) -> Self {
         self.rule = rule;
         self
     }
 
     /// Every way `value` breaks the shape (empty when it fits).
-    pub(super) fn problems(&self, value: &str) -> Vec<String> {
+    pub fn problems(&self, value: &str) -> Vec<String> {
         let mut out = Vec::new();
         let len = value.chars().count();
         if len < self.min || len > self.max {
@@ -198,7 +233,7 @@ impl Shape {
     /// The error for `value` at `path`, if it breaks the shape: [`Rule::Required`] when empty
     /// (and a minimum length applies), else this shape's rule with every problem listed.
     /// `what` names the value for the message (`stack name`).
-    pub(super) fn check(&self, path: &str, what: &str, value: &str) -> Option<ValidationError> {
+    pub fn check(&self, path: &str, what: &str, value: &str) -> Option<ValidationError> {
         if value.is_empty() && self.min > 0 {
             return Some(ValidationError::new(
                 path,
@@ -220,8 +255,9 @@ impl Shape {
 }
 
 /// Why `name` is not a container repository name as ECR and ACR accept it: lowercase
-/// components `[a-z0-9]+(?:[._-][a-z0-9]+)*` joined by `/` (None when it is one).
-pub(super) fn repository_problem(name: &str) -> Option<String> {
+/// components `[a-z0-9]+(?:[._-][a-z0-9]+)*` joined by `/` (None when it is one). Length is
+/// not checked here (see [`NamingReport::repository`](super::NamingReport::repository)).
+pub fn repository_problem(name: &str) -> Option<String> {
     for component in name.split('/') {
         if component.is_empty() {
             return Some("has an empty path component (`//`, or a leading or trailing `/`)".into());
@@ -247,21 +283,21 @@ pub(super) fn repository_problem(name: &str) -> Option<String> {
 }
 
 /// A portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-pub(super) const ENV_VAR: Shape =
+pub const ENV_VAR: Shape =
     Shape::new(1, usize::MAX, ALNUM_UNDERSCORE).starts_with(A_LETTER_UNDERSCORE);
 
 /// A Kubernetes DNS-1123 label: 1–63 lowercase letters, digits and `-`, starting and ending
 /// with a letter or digit.
-pub(super) const DNS_1123_LABEL: Shape = Shape::new(1, 63, LOWER_ALNUM_HYPHEN)
+pub const DNS_1123_LABEL: Shape = Shape::new(1, 63, LOWER_ALNUM_HYPHEN)
     .starts_with(A_LOWER_ALNUM)
     .ends_with(A_LOWER_ALNUM);
 
 /// A Kubernetes DNS-1035 label (Service names): a DNS-1123 label starting with a letter.
-pub(super) const DNS_1035_LABEL: Shape = DNS_1123_LABEL.starts_with(A_LOWER);
+pub const DNS_1035_LABEL: Shape = DNS_1123_LABEL.starts_with(A_LOWER);
 
 /// A PostgreSQL identifier as RDS and Azure accept it for database and user names: a letter,
 /// then letters, digits and underscores, at most 63 (PostgreSQL's `NAMEDATALEN - 1`).
-pub(super) const PG_IDENTIFIER: Shape = Shape::new(1, 63, ALNUM_UNDERSCORE).starts_with(A_LETTER);
+pub const PG_IDENTIFIER: Shape = Shape::new(1, 63, ALNUM_UNDERSCORE).starts_with(A_LETTER);
 
 #[cfg(test)]
 mod tests {

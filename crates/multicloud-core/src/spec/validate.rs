@@ -176,13 +176,17 @@ pub fn validate(spec: &StackSpec, rules: Option<&dyn NamingRules>) -> Result<(),
     }
 }
 
-/// The stack name's shape: it prefixes every physical name and is the default namespace.
-pub(super) const STACK_NAME: Shape = Shape::new(1, 20, LOWER_ALNUM_HYPHEN)
+/// The stack name's shape: 1–20 lowercase letters, digits and hyphens, starting with a
+/// letter, ending with a letter or digit, no `--`. It prefixes every physical name and is the
+/// apps' default namespace.
+pub const STACK_NAME: Shape = Shape::new(1, 20, LOWER_ALNUM_HYPHEN)
     .starts_with(A_LOWER)
     .ends_with(A_LOWER_ALNUM)
     .no_double_hyphen();
-/// The environment's shape: the second part of every physical name (`shop-pr-1234-vpc`).
-pub(super) const ENVIRONMENT: Shape = Shape::new(1, 20, LOWER_ALNUM_HYPHEN)
+/// The environment's shape: 1–20 lowercase letters, digits and hyphens, starting and ending
+/// with a letter or digit, no `--`. It is the second part of every physical name
+/// (`shop-pr-1234-vpc`).
+pub const ENVIRONMENT: Shape = Shape::new(1, 20, LOWER_ALNUM_HYPHEN)
     .starts_with(A_LOWER_ALNUM)
     .ends_with(A_LOWER_ALNUM)
     .no_double_hyphen();

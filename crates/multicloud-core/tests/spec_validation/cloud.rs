@@ -1,136 +1,121 @@
-//! The AWS and Azure naming rules, through `StackSpec::validate_for`.
+//! Cloud naming rules through `StackSpec::validate_for`, with rules written outside core from
+//! its public toolkit (`NamingReport`, `shape`, `STACK_NAME`, `ENVIRONMENT`). Each cloud's own
+//! rules are tested in its crate (`multicloud-aws`, `multicloud-azure`).
 
+use multicloud_core::spec::shape::{A_LOWER, LOWER_ALNUM, Shape};
 use multicloud_core::spec::{
-    AwsNamingRules, AzureNamingRules, NamingRules, Network, Postgres, Redis, Rule, SecretSpec,
-    StackSpec,
+    ENVIRONMENT, NamingReport, NamingRules, Network, RegistrySpec, Rule, STACK_NAME, StackSpec,
+    ValidationError,
 };
+use multicloud_core::testing::MemoryNaming;
 
 use super::{bad_for, example, good_for, pool};
 
-const AWS: Option<&dyn NamingRules> = Some(&AwsNamingRules);
-const AZURE: Option<&dyn NamingRules> = Some(&AzureNamingRules);
+/// Rules of a made-up cloud: pool names are lowercase letters and digits, registries follow
+/// the ECR / ACR repository pattern, and a name derived from the stack's identity
+/// (`<stack><env>`) is at most 12 characters.
+struct TestRules;
 
-/// The example as an Azure stack (region and VM size in Azure's terms).
-fn azure(spec: &mut StackSpec) {
-    spec.region = "westeurope".into();
-    pool(spec).instance_type = "Standard_D4s_v5".into();
-}
+const TEST_POOL: Shape = Shape::new(1, 12, LOWER_ALNUM).starts_with(A_LOWER);
 
-/// Renames the registry (and the app's image reference to it).
-fn rename_registry(spec: &mut StackSpec, name: &str) {
-    spec.registries[0].name = name.into();
-    spec.apps[0] = spec.apps[0].clone().image_from_registry(name, "v1");
-}
-
-// ---- AWS ----
-
-#[test]
-fn aws_rules_accept_the_example() {
-    assert_eq!(AwsNamingRules.cloud(), "aws");
-    example()
-        .validate_for(&AwsNamingRules)
-        .expect("the example suits AWS");
-}
-
-#[test]
-fn aws_region_names() {
-    good_for(AWS, |s| s.region = "us-gov-west-1".into());
-    good_for(AWS, |s| s.region = "ap-southeast-2".into());
-    for region in [
-        "US-East-1",
-        "useast1",
-        "mars-north-7x",
-        "us-east-100",
-        "westeurope",
-    ] {
-        let message = bad_for(
-            AWS,
-            |s| s.region = region.into(),
-            "spec.region",
-            Rule::Format,
-        );
-        assert!(message.contains(region), "{message}");
+impl NamingRules for TestRules {
+    fn cloud(&self) -> &str {
+        "test"
+    }
+    fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
+        let mut r = NamingReport::new(errors);
+        if STACK_NAME.problems(&spec.name).is_empty()
+            && ENVIRONMENT.problems(&spec.environment).is_empty()
+            && spec.name.len() + spec.environment.len() > 12
+        {
+            r.push(
+                "spec.name".into(),
+                Rule::Name,
+                "derived name is too long".into(),
+            );
+        }
+        for (i, reg) in spec.registries.iter().enumerate() {
+            r.repository(format!("spec.registries[{i}].name"), "Test", &reg.name, 2);
+        }
+        if let Some(cluster) = &spec.cluster {
+            for (i, pool) in cluster.node_pools.iter().enumerate() {
+                r.shape(
+                    &TEST_POOL,
+                    format!("spec.cluster.node_pools[{i}].name"),
+                    "pool name",
+                    &pool.name,
+                );
+            }
+        }
     }
 }
 
-#[test]
-fn aws_ecr_repository_names() {
-    good_for(AWS, |s| rename_registry(s, "team/shop_api.v2"));
-    for name in ["Shop-API", "shop--api", "a", "shop/", "-shop"] {
-        let message = bad_for(
-            AWS,
-            |s| rename_registry(s, name),
-            "spec.registries[0].name",
-            Rule::Name,
-        );
-        assert!(message.contains(name), "{message}");
-    }
-    bad_for(
-        AWS,
-        |s| rename_registry(s, &"r".repeat(250)),
-        "spec.registries[0].name",
-        Rule::Name,
-    );
-}
+const TEST: Option<&dyn NamingRules> = Some(&TestRules);
 
 #[test]
-fn aws_node_group_names() {
-    good_for(AWS, |s| pool(s).name = "General_Pool-1".into());
-    bad_for(
-        AWS,
-        |s| pool(s).name = "_general".into(),
+fn rules_written_outside_core_run_after_the_common_rules() {
+    good_for(TEST, |_| {});
+    let message = bad_for(
+        TEST,
+        |s| pool(s).name = "general-1".into(),
         "spec.cluster.node_pools[0].name",
         Rule::Name,
     );
+    assert!(message.contains("`general-1`"), "{message}");
+    // Fine for the common rules, too long for the made-up cloud.
+    good_for(None, |s| s.environment = "pr-123456".into());
     bad_for(
-        AWS,
-        |s| pool(s).name = "n".repeat(64),
-        "spec.cluster.node_pools[0].name",
+        TEST,
+        |s| s.environment = "pr-123456".into(),
+        "spec.name",
         Rule::Name,
     );
+    // A stack name the common rules reject gets their message only.
+    let message = bad_for(
+        TEST,
+        |s| s.name = "Shop-with-a-long-name".into(),
+        "spec.name",
+        Rule::Name,
+    );
+    assert!(message.starts_with("stack name"), "{message}");
+    // An empty registry name is the common rules' error (required), not a second one.
+    bad_for(
+        TEST,
+        |s| s.registries.push(RegistrySpec::new("")),
+        "spec.registries[1].name",
+        Rule::Required,
+    );
+    let message = bad_for(
+        TEST,
+        |s| s.registries.push(RegistrySpec::new("Shop")),
+        "spec.registries[1].name",
+        Rule::Name,
+    );
+    assert!(
+        message.starts_with("Test repository name `Shop`"),
+        "{message}"
+    );
+    let errors = example()
+        .validate_for(&TestRules)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(errors, None);
 }
 
 #[test]
-fn aws_instance_types() {
-    good_for(AWS, |s| pool(s).instance_type = "m7g.2xlarge".into());
-    let path = "spec.cluster.node_pools[0].instance_type";
-    bad_for(
-        AWS,
-        |s| pool(s).instance_type = "t3medium".into(),
-        path,
-        Rule::Format,
-    );
-    bad_for(
-        AWS,
-        |s| pool(s).instance_type = "Standard_D4s_v5".into(),
-        path,
-        Rule::Format,
-    );
-
-    good_for(AWS, |s| {
-        s.database = Some(Postgres::new("16").instance_class("db.r6g.large"))
+fn memory_naming_adds_no_rule() {
+    assert_eq!(MemoryNaming.cloud(), "memory");
+    good_for(Some(&MemoryNaming), |s| {
+        s.region = "anywhere-1".into();
+        pool(s).name = "Any_Pool".into();
     });
-    bad_for(
-        AWS,
-        |s| s.database = Some(Postgres::new("16").instance_class("t3.micro")),
-        "spec.database.instance_class",
-        Rule::Format,
-    );
-
-    good_for(AWS, |s| {
-        s.cache = Some(Redis::new("7.1").node_type("cache.t4g.micro"))
-    });
-    bad_for(
-        AWS,
-        |s| s.cache = Some(Redis::new("7.1").node_type("t4g.micro")),
-        "spec.cache.node_type",
-        Rule::Format,
-    );
 }
 
 #[test]
-fn aws_database_needs_two_zones() {
-    let one_zone_database = |s: &mut StackSpec| {
+fn a_one_zone_database_suits_the_common_rules() {
+    // Some clouds need two zones for a database (AWS: an RDS DB subnet group); the common
+    // rules do not.
+    good_for(None, |s| {
         s.network = Some(Network::new(
             "10.0.0.0/16",
             &["10.0.0.0/24"],
@@ -139,206 +124,5 @@ fn aws_database_needs_two_zones() {
         s.cluster = None;
         s.apps.clear();
         s.workload_identities.clear();
-    };
-    // Fine for the cloud-independent rules, not for an RDS DB subnet group.
-    good_for(None, one_zone_database);
-    good_for(AWS, |s| {
-        one_zone_database(s);
-        s.database = None;
     });
-    bad_for(AWS, one_zone_database, "spec.network.zones", Rule::Range);
-}
-
-#[test]
-fn aws_reserves_aws_tags() {
-    good_for(AWS, |s| {
-        s.tags.insert("cost-center".into(), "42".into());
-    });
-    bad_for(
-        AWS,
-        |s| {
-            s.tags.insert("aws:cost".into(), "42".into());
-        },
-        r#"spec.tags["aws:cost"]"#,
-        Rule::Name,
-    );
-}
-
-// ---- Azure ----
-
-#[test]
-fn azure_rules_accept_the_example_in_azure_terms() {
-    assert_eq!(AzureNamingRules.cloud(), "azure");
-    good_for(AZURE, azure);
-}
-
-#[test]
-fn azure_region_names() {
-    good_for(AZURE, |s| {
-        azure(s);
-        s.region = "eastus2".into();
-    });
-    let path = "spec.region";
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            s.region = "West Europe".into()
-        },
-        path,
-        Rule::Format,
-    );
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            s.region = "west-europe".into()
-        },
-        path,
-        Rule::Format,
-    );
-}
-
-#[test]
-fn azure_agent_pool_names() {
-    good_for(AZURE, |s| {
-        azure(s);
-        pool(s).name = "general2".into();
-    });
-    let path = "spec.cluster.node_pools[0].name";
-    let message = bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            pool(s).name = "general-pool".into()
-        },
-        path,
-        Rule::Name,
-    );
-    assert!(message.contains("general-pool"), "{message}");
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            pool(s).name = "generalpool12".into()
-        },
-        path,
-        Rule::Name,
-    );
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            pool(s).name = "1general".into()
-        },
-        path,
-        Rule::Name,
-    );
-}
-
-#[test]
-fn azure_vm_sizes_and_database_skus() {
-    let path = "spec.cluster.node_pools[0].instance_type";
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            pool(s).instance_type = "t3.medium".into()
-        },
-        path,
-        Rule::Format,
-    );
-    good_for(AZURE, |s| {
-        azure(s);
-        s.database = Some(Postgres::new("16").instance_class("Standard_B1ms"));
-    });
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            s.database = Some(Postgres::new("16").instance_class("db.t3.micro"));
-        },
-        "spec.database.instance_class",
-        Rule::Format,
-    );
-}
-
-#[test]
-fn azure_key_vault_secret_names() {
-    good_for(AZURE, |s| {
-        azure(s);
-        s.secrets.push(SecretSpec::generated("api-key", 32));
-    });
-    // Breaks the common rule too; reported once.
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            s.secrets.push(SecretSpec::generated("db_password", 32));
-        },
-        "spec.secrets[1].name",
-        Rule::Name,
-    );
-}
-
-#[test]
-fn azure_reserves_administrator() {
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            s.database.as_mut().expect("database").username = "administrator".into();
-        },
-        "spec.database.username",
-        Rule::Name,
-    );
-}
-
-#[test]
-fn azure_repository_names() {
-    good_for(AZURE, |s| {
-        azure(s);
-        rename_registry(s, "team/api");
-    });
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            rename_registry(s, "Shop-API");
-        },
-        "spec.registries[0].name",
-        Rule::Name,
-    );
-}
-
-#[test]
-fn azure_tag_names() {
-    bad_for(
-        AZURE,
-        |s| {
-            azure(s);
-            s.tags.insert("team/owner".into(), "x".into());
-        },
-        r#"spec.tags["team/owner"]"#,
-        Rule::Name,
-    );
-}
-
-#[test]
-fn azure_derived_names_fit_short_and_long_stacks() {
-    for (name, env) in [("a", "b"), ("a-very-long-stack-n", "a-long-environment-x")] {
-        good_for(AZURE, |s| {
-            azure(s);
-            s.name = name.into();
-            s.environment = env.into();
-        });
-    }
-    assert_eq!(
-        AzureNamingRules::registry_name("shop", "pr-1234"),
-        "shoppr1234acr"
-    );
-    assert_eq!(
-        AzureNamingRules::key_vault_name("shop", "pr-1234"),
-        "shop-pr-1234-kv"
-    );
 }

@@ -1,0 +1,175 @@
+//! The naming rules of Azure, checked on top of the cloud-independent rules before any API is
+//! called: [`AzureNamingRules`].
+//!
+//! A rule reports nothing at a path that already has an error (the cloud-independent rules
+//! run first), so a bad value gets one message, not two.
+
+use multicloud_core::spec::shape::{
+    A_LETTER, A_LOWER, ALNUM, ALNUM_HYPHEN, AN_ALNUM, LOWER_ALNUM, Shape,
+};
+use multicloud_core::spec::{
+    ENVIRONMENT, NamingReport, NamingRules, Rule, STACK_NAME, StackSpec, ValidationError,
+};
+use multicloud_core::tags::{NameStyle, Naming};
+
+/// AKS agent pool names (Linux): 1–12 lowercase letters and digits, starting with a letter.
+const AKS_AGENT_POOL: Shape = Shape::new(1, 12, LOWER_ALNUM).starts_with(A_LOWER);
+/// Azure region names as ARM spells them: lowercase letters and digits (`westeurope`).
+const AZURE_REGION: Shape = Shape::new(1, usize::MAX, LOWER_ALNUM).rule(Rule::Format);
+/// Key Vault names: 3–24 letters, digits and hyphens, starting with a letter, ending with a
+/// letter or digit, no `--`.
+const KEY_VAULT: Shape = Shape::new(3, 24, ALNUM_HYPHEN)
+    .starts_with(A_LETTER)
+    .ends_with(AN_ALNUM)
+    .no_double_hyphen();
+/// Key Vault secret names: 1–127 letters, digits and hyphens.
+const KEY_VAULT_SECRET: Shape = Shape::new(1, 127, ALNUM_HYPHEN);
+/// Container registry (ACR) names: 5–50 letters and digits.
+const ACR: Shape = Shape::new(5, 50, ALNUM);
+/// Characters Azure does not allow in tag names.
+const AZURE_TAG_FORBIDDEN: [char; 7] = ['<', '>', '%', '&', '\\', '?', '/'];
+
+/// Whether `value` is an Azure SKU such as `Standard_D4s_v5` or `Standard_B1ms`.
+fn azure_sku(value: &str) -> bool {
+    value.strip_prefix("Standard_").is_some_and(|rest| {
+        rest.starts_with(|c: char| c.is_ascii_alphabetic())
+            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// The naming rules of Azure:
+///
+/// - region: ARM location names, lowercase letters and digits (`westeurope`, `eastus2`);
+/// - node pools become AKS agent pools: 1–12 lowercase letters and digits starting with a
+///   letter (Linux pools); VM sizes start with `Standard_` (`Standard_D4s_v5`);
+/// - the container registry is named [`AzureNamingRules::registry_name`]: ACR names are 5–50
+///   alphanumerics (reported at `spec.name`);
+/// - the Key Vault is named [`AzureNamingRules::key_vault_name`]: 3–24 letters, digits and
+///   hyphens, starting with a letter, ending with a letter or digit, no `--`;
+/// - secrets become Key Vault secrets: 1–127 letters, digits and hyphens (no `_`);
+/// - registries become ACR repositories: lowercase, the same pattern as ECR;
+/// - the PostgreSQL flexible server SKU (`instance_class`) looks like `Standard_B1ms`; the
+///   administrator login must not be `administrator` either (besides the common reserved
+///   names);
+/// - tag names are at most 512 characters without `<`, `>`, `%`, `&`, `\`, `?` or `/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AzureNamingRules;
+
+impl AzureNamingRules {
+    /// The container registry's name: `<stack><env>acr` in alphanumerics, at most 50.
+    pub fn registry_name(stack: &str, environment: &str) -> String {
+        Naming::new(stack, environment).name("acr", NameStyle::alphanumeric(50))
+    }
+
+    /// The Key Vault's name: `<stack>-<env>-kv`, fitted to 24 characters.
+    pub fn key_vault_name(stack: &str, environment: &str) -> String {
+        Naming::new(stack, environment).name("kv", NameStyle::hyphenated(24))
+    }
+}
+
+impl NamingRules for AzureNamingRules {
+    fn cloud(&self) -> &str {
+        "azure"
+    }
+
+    fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
+        let mut r = NamingReport::new(errors);
+        r.shape(
+            &AZURE_REGION,
+            "spec.region".into(),
+            "Azure region",
+            &spec.region,
+        );
+        // Derived names are only worth checking for a valid stack name and environment.
+        if STACK_NAME.problems(&spec.name).is_empty()
+            && ENVIRONMENT.problems(&spec.environment).is_empty()
+        {
+            let acr = Self::registry_name(&spec.name, &spec.environment);
+            if let Some(e) = ACR.check("spec.name", "derived container registry name", &acr) {
+                r.push(e.path, e.rule, e.message);
+            }
+            let kv = Self::key_vault_name(&spec.name, &spec.environment);
+            if let Some(e) = KEY_VAULT.check("spec.name", "derived Key Vault name", &kv) {
+                r.push(e.path, e.rule, e.message);
+            }
+        }
+        for (i, reg) in spec.registries.iter().enumerate() {
+            r.repository(format!("spec.registries[{i}].name"), "ACR", &reg.name, 1);
+        }
+        for (i, secret) in spec.secrets.iter().enumerate() {
+            r.shape(
+                &KEY_VAULT_SECRET,
+                format!("spec.secrets[{i}].name"),
+                "Key Vault secret name",
+                &secret.name,
+            );
+        }
+        if let Some(cluster) = &spec.cluster {
+            for (i, pool) in cluster.node_pools.iter().enumerate() {
+                let path = format!("spec.cluster.node_pools[{i}]");
+                r.shape(
+                    &AKS_AGENT_POOL,
+                    format!("{path}.name"),
+                    "AKS agent pool name",
+                    &pool.name,
+                );
+                r.instance_type(
+                    format!("{path}.instance_type"),
+                    Some(&pool.instance_type),
+                    azure_sku,
+                    "an Azure VM size such as `Standard_D4s_v5`",
+                );
+            }
+        }
+        if let Some(db) = &spec.database {
+            r.instance_type(
+                "spec.database.instance_class".into(),
+                db.instance_class.as_deref(),
+                azure_sku,
+                "a PostgreSQL flexible server SKU such as `Standard_B1ms`",
+            );
+            if db.username.eq_ignore_ascii_case("administrator") {
+                r.push(
+                    "spec.database.username".into(),
+                    Rule::Name,
+                    format!("database user name `{}` is reserved on Azure; pick another, e.g. `app_admin`", db.username),
+                );
+            }
+        }
+        for key in spec.tags.keys() {
+            let len = key.chars().count();
+            if len > 512 || key.contains(AZURE_TAG_FORBIDDEN) {
+                r.push(
+                    format!("spec.tags[{key:?}]"),
+                    Rule::Name,
+                    format!("Azure tag name `{key}` must be at most 512 characters without `<`, `>`, `%`, `&`, `\\`, `?` or `/`"),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skus() {
+        assert!(azure_sku("Standard_D4s_v5") && azure_sku("Standard_B1ms"));
+        assert!(!azure_sku("Standard_") && !azure_sku("D4s_v5") && !azure_sku("t3.medium"));
+    }
+
+    #[test]
+    fn derived_azure_names() {
+        assert_eq!(
+            AzureNamingRules::registry_name("shop", "pr-1234"),
+            "shoppr1234acr"
+        );
+        assert_eq!(
+            AzureNamingRules::key_vault_name("shop", "pr-1234"),
+            "shop-pr-1234-kv"
+        );
+        let long = AzureNamingRules::key_vault_name("a-very-long-stack", "a-long-environment");
+        assert!(KEY_VAULT.problems(&long).is_empty(), "{long}");
+    }
+}
