@@ -18,7 +18,9 @@ fn plan_1000(c: &mut Criterion) {
     let provider = Arc::new(InMemoryProvider::new(cloud));
     let n = provider.expand(&spec).expect("expand").len();
     let dir = tempfile::tempdir().expect("tempdir");
-    let stack = Stack::new(spec.clone(), provider.clone()).state(LocalStateStore::new(dir.path()));
+    let stack = Stack::new(spec.clone(), provider.clone())
+        .workloads(provider.workloads())
+        .state(LocalStateStore::new(dir.path()));
     let t = std::time::Instant::now();
     for _ in 0..10 {
         spec.validate_for(provider.naming_rules()).expect("valid");

@@ -99,7 +99,9 @@ pub async fn measure_apply(spec: &StackSpec, unit: Duration) -> ApplyReport {
         std::process::id(),
         rand_suffix()
     ));
-    let stack = Stack::new(spec.clone(), provider).state(LocalStateStore::new(&dir));
+    let stack = Stack::new(spec.clone(), provider.clone())
+        .workloads(provider.workloads())
+        .state(LocalStateStore::new(&dir));
     let mut events = stack.event_bus().subscribe();
     let start = Instant::now();
     stack.up().await.expect("up");

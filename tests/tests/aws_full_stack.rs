@@ -95,13 +95,17 @@ async fn full_stack_without_cache_on_moto_up_noop_adopt_down_and_sweep_finds_not
         identity.id
     );
     assert_eq!(
+        identity.identity, identity.id,
+        "annotated with the role ARN"
+    );
+    assert_eq!(
         identity.subject.as_deref(),
         Some("system:serviceaccount:shop:api")
     );
 
     // The IRSA trust policy names exactly this service account and audience.
     let st = state(dir.path());
-    let oidc_arn = st["resources"]["oidc_provider/main"]["outputs"]["arn"]
+    let oidc_arn = st["resources"]["oidc_provider/main"]["outputs"]["id"]
         .as_str()
         .expect("oidc arn")
         .to_string();

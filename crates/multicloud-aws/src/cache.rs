@@ -1,29 +1,36 @@
-//! ElastiCache: the cache subnet group ([`ResourceKind::CacheSubnetGroup`]) and the Redis
-//! replication group ([`ResourceKind::Cache`]).
+//! ElastiCache: the cache subnet group ([`kinds::CACHE_SUBNET_GROUP`]) and the Redis
+//! replication group ([`ResourceKind::CACHE`]).
 //!
-//! Config contract (see [`crate::expand`]):
-//! - `cache_subnet_group`: `{subnets: [subnet ids]}`. Outputs: `name`, `arn`.
-//! - `cache`: `{engine_version, node_type, replicas, security_group, subnet_group}`.
-//!   Outputs: `host`, `port` (once available), `arn`, `name`.
+//! Config contract (see [`crate::expand`] and [`crate::model`]):
+//! - `cache_subnet_group`: [`SubnetGroupConfig`]. Outputs: [`SubnetGroupOutputs`] (`id` is
+//!   the ARN).
+//! - `cache`: [`CacheConfig`]; depends on its subnet group and security group. Outputs:
+//!   [`CacheOutputs`] (`id` is the replication group ARN); `host` and `port` once the
+//!   group is available (only `id` before).
 //!
-//! Ownership is read with `ListTagsForResource` on the group's ARN.
+//! Ownership is read with `ListTagsForResource` on the group's ARN. Observe, delete and the
+//! deletion check do not need the config (a resource removed from the spec may carry a
+//! config of an older shape).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{ReplicationGroup, Tag};
+use multicloud_core::outputs::CacheOutputs;
 use multicloud_core::provider::{
     CacheOps, Observation, OpContext, Outputs, Readiness, ResourceOps,
 };
-use multicloud_core::resource::ResourceKind;
+use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::{ErrorKind, ProviderError};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::kinds;
+use crate::model::{CacheConfig, SubnetGroupConfig, SubnetGroupOutputs};
 use crate::support::{
-    dep_id, dep_ids, dep_output, ensure_ours, none_if_not_found, observed, ok_if_not_found,
-    outputs, tag_pairs, unsupported,
+    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs,
+    unsupported,
 };
 
 /// ElastiCache Redis replication groups and their subnet groups.
@@ -57,18 +64,21 @@ async fn list_tags(clients: &AwsClients, arn: &str) -> Result<Vec<Tag>, Provider
     Ok(out.tag_list().to_vec())
 }
 
-/// The replica count of the config (`replicas`), 0 when absent.
-fn replicas(ctx: &OpContext<'_>) -> Result<i32, ProviderError> {
-    match ctx.resource.config.get("replicas") {
-        None | Some(Value::Null) => Ok(0),
-        Some(v) => v
-            .as_u64()
-            .and_then(|r| i32::try_from(r).ok())
-            .filter(|r| *r <= 5)
-            .ok_or_else(|| {
-                ProviderError::invalid(format!("{}: `replicas` must be 0 to 5", ctx.resource.id))
-            }),
-    }
+/// Most read replicas of a replication group (cluster mode disabled).
+const MAX_REPLICAS: u32 = 5;
+
+/// The replica count of the config as the `i32` ElastiCache takes;
+/// [`ErrorKind::InvalidInput`] beyond [`MAX_REPLICAS`].
+fn replicas(cfg: &CacheConfig, id: &ResourceId) -> Result<i32, ProviderError> {
+    i32::try_from(cfg.replicas)
+        .ok()
+        .filter(|_| cfg.replicas <= MAX_REPLICAS)
+        .ok_or_else(|| {
+            ProviderError::invalid(format!(
+                "{id}: `replicas` must be 0 to {MAX_REPLICAS}, not {}",
+                cfg.replicas
+            ))
+        })
 }
 
 // ----- subnet group -----
@@ -96,8 +106,11 @@ async fn describe_subnet_group(
     Ok(Some((arn.to_string(), list_tags(clients, arn).await?)))
 }
 
-fn subnet_group_outputs(name: &str, arn: &str) -> Outputs {
-    outputs([("name", json!(name)), ("arn", json!(arn))])
+fn subnet_group_outputs(name: &str, arn: &str) -> Result<Outputs, ProviderError> {
+    Outputs::of(&SubnetGroupOutputs {
+        id: arn.to_string(),
+        name: name.to_string(),
+    })
 }
 
 /// Deletes cache subnet group `name`. Succeeds if it does not exist;
@@ -161,26 +174,38 @@ pub(crate) async fn delete_replication_group(
     )
 }
 
-/// Outputs of a group: the primary endpoint (cluster mode disabled) or the configuration
-/// endpoint (cluster mode enabled), once known.
-fn group_outputs(name: &str, g: &ReplicationGroup) -> Outputs {
+/// What a group records before its endpoint is known: its ARN, if known.
+#[derive(Serialize)]
+struct PendingGroup<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+}
+
+/// Outputs of a group: [`CacheOutputs`] with the primary endpoint (cluster mode disabled)
+/// or the configuration endpoint (cluster mode enabled) once known, else [`PendingGroup`].
+fn group_outputs(g: &ReplicationGroup) -> Result<Outputs, ProviderError> {
     let endpoint = g
         .node_groups()
         .first()
         .and_then(|n| n.primary_endpoint())
         .or_else(|| g.configuration_endpoint());
-    outputs([
-        ("name", json!(name)),
-        ("host", json!(endpoint.and_then(|e| e.address()))),
-        ("port", json!(endpoint.and_then(|e| e.port()))),
-        ("arn", json!(g.arn())),
-    ])
+    let host = endpoint.and_then(|e| e.address());
+    let port = endpoint
+        .and_then(|e| e.port())
+        .and_then(|p| u16::try_from(p).ok());
+    match (g.arn(), host, port) {
+        (Some(id), Some(host), Some(port)) => Outputs::of(&CacheOutputs {
+            id: id.to_string(),
+            host: host.to_string(),
+            port,
+        }),
+        (id, ..) => Outputs::of(&PendingGroup { id }),
+    }
 }
 
-fn group_drifted(ctx: &OpContext<'_>, g: &ReplicationGroup) -> bool {
-    let nodes = replicas(ctx).ok().and_then(|r| usize::try_from(r + 1).ok());
-    ctx.config_str("node_type").ok() != g.cache_node_type()
-        || nodes != Some(g.member_clusters().len())
+fn group_drifted(cfg: &CacheConfig, g: &ReplicationGroup) -> bool {
+    let nodes = usize::try_from(cfg.replicas).ok().map(|r| r + 1);
+    Some(cfg.node_type.as_str()) != g.cache_node_type() || nodes != Some(g.member_clusters().len())
 }
 
 impl CacheService {
@@ -188,24 +213,30 @@ impl CacheService {
         let name = &ctx.resource.name;
         if let Some((arn, tags)) = describe_subnet_group(&self.clients, name).await? {
             ensure_ours(ctx, tag_pairs(&tags))?;
-            return Ok(subnet_group_outputs(name, &arn));
+            return subnet_group_outputs(name, &arn);
         }
+        let cfg: SubnetGroupConfig = ctx.config()?;
         let out = self
             .clients
             .elasticache
             .create_cache_subnet_group()
             .cache_subnet_group_name(name)
             .cache_subnet_group_description(format!("{} (multicloud)", ctx.resource.id))
-            .set_subnet_ids(Some(dep_ids(ctx, "subnets")?))
+            .set_subnet_ids(Some(dep_ids(ctx, &cfg.subnets)?))
             .set_tags(Some(tags(ctx)))
             .send()
             .await
             .map_err(|e| classify(e, Op::Create, "elasticache CreateCacheSubnetGroup"))?;
-        let arn = out
-            .cache_subnet_group()
-            .and_then(|g| g.arn())
-            .unwrap_or_default();
-        Ok(subnet_group_outputs(name, arn))
+        match out.cache_subnet_group().and_then(|g| g.arn()) {
+            Some(arn) => subnet_group_outputs(name, arn),
+            None => match describe_subnet_group(&self.clients, name).await? {
+                Some((arn, _)) => subnet_group_outputs(name, &arn),
+                None => Err(ProviderError::new(
+                    ErrorKind::EventualConsistency,
+                    format!("cache subnet group {name} was created but is not visible yet"),
+                )),
+            },
+        }
     }
 
     async fn create_group(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
@@ -213,9 +244,11 @@ impl CacheService {
         if let Some(g) = describe_group(&self.clients, name).await? {
             let arn = g.arn().unwrap_or_default();
             ensure_ours(ctx, tag_pairs(&list_tags(&self.clients, arn).await?))?;
-            return Ok(group_outputs(name, &g));
+            return group_outputs(&g);
         }
-        let replicas = replicas(ctx)?;
+        let cfg: CacheConfig = ctx.config()?;
+        let replicas = replicas(&cfg, &ctx.resource.id)?;
+        let subnet_group: SubnetGroupOutputs = ctx.dep(&cfg.subnet_group)?;
         let failover = replicas >= 1;
         let out = self
             .clients
@@ -224,23 +257,23 @@ impl CacheService {
             .replication_group_id(name)
             .replication_group_description(format!("{} (multicloud)", ctx.resource.id))
             .engine("redis")
-            .engine_version(ctx.config_str("engine_version")?)
-            .cache_node_type(ctx.config_str("node_type")?)
+            .engine_version(&cfg.engine_version)
+            .cache_node_type(&cfg.node_type)
             .num_cache_clusters(1 + replicas)
             .automatic_failover_enabled(failover)
             .multi_az_enabled(failover)
-            .cache_subnet_group_name(dep_output(ctx, "subnet_group", "name")?)
-            .security_group_ids(dep_id(ctx, "security_group")?)
+            .cache_subnet_group_name(subnet_group.name)
+            .security_group_ids(dep_id(ctx, &cfg.security_group)?)
             .at_rest_encryption_enabled(true)
             .transit_encryption_enabled(true)
             .set_tags(Some(tags(ctx)))
             .send()
             .await
             .map_err(|e| classify(e, Op::Create, "elasticache CreateReplicationGroup"))?;
-        Ok(match out.replication_group() {
-            Some(g) => group_outputs(name, g),
-            None => outputs([("name", json!(name))]),
-        })
+        match out.replication_group() {
+            Some(g) => group_outputs(g),
+            None => Outputs::of(&PendingGroup { id: None }),
+        }
     }
 
     async fn group_ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
@@ -251,7 +284,7 @@ impl CacheService {
             )));
         };
         match g.status().unwrap_or("unknown") {
-            "available" => Ok(Readiness::Ready(group_outputs(name, &g))),
+            "available" => Ok(Readiness::Ready(group_outputs(&g)?)),
             status @ ("create-failed" | "deleting") => Err(ProviderError::new(
                 ErrorKind::Failed,
                 format!("replication group {name} is {status}"),
@@ -260,6 +293,23 @@ impl CacheService {
             other => Ok(Readiness::pending(other)),
         }
     }
+
+    async fn observe_group(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        let Some(g) = describe_group(&self.clients, &ctx.resource.name).await? else {
+            return Ok(Observation::Absent);
+        };
+        let tags = list_tags(&self.clients, g.arn().unwrap_or_default()).await?;
+        let drifted = ctx
+            .config::<CacheConfig>()
+            .is_ok_and(|cfg| group_drifted(&cfg, &g));
+        Ok(observed(
+            ctx,
+            g.arn(),
+            tag_pairs(&tags),
+            group_outputs(&g)?,
+            drifted,
+        ))
+    }
 }
 
 #[async_trait]
@@ -267,49 +317,37 @@ impl ResourceOps for CacheService {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         let name = &ctx.resource.name;
         match ctx.resource.kind {
-            ResourceKind::CacheSubnetGroup => {
+            kinds::CACHE_SUBNET_GROUP => {
                 Ok(match describe_subnet_group(&self.clients, name).await? {
                     None => Observation::Absent,
                     Some((arn, tags)) => observed(
                         ctx,
                         Some(&arn),
                         tag_pairs(&tags),
-                        subnet_group_outputs(name, &arn),
+                        subnet_group_outputs(name, &arn)?,
                         false,
                     ),
                 })
             }
-            ResourceKind::Cache => match describe_group(&self.clients, name).await? {
-                None => Ok(Observation::Absent),
-                Some(g) => {
-                    let tags = list_tags(&self.clients, g.arn().unwrap_or_default()).await?;
-                    Ok(observed(
-                        ctx,
-                        g.arn(),
-                        tag_pairs(&tags),
-                        group_outputs(name, &g),
-                        group_drifted(ctx, &g),
-                    ))
-                }
-            },
+            ResourceKind::CACHE => self.observe_group(ctx).await,
             _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::CacheSubnetGroup => self.create_subnet_group(ctx).await,
-            ResourceKind::Cache => self.create_group(ctx).await,
+            kinds::CACHE_SUBNET_GROUP => self.create_subnet_group(ctx).await,
+            ResourceKind::CACHE => self.create_group(ctx).await,
             _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
 
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::CacheSubnetGroup => {
+            kinds::CACHE_SUBNET_GROUP => {
                 delete_cache_subnet_group(&self.clients, &ctx.resource.name).await
             }
-            ResourceKind::Cache => {
+            ResourceKind::CACHE => {
                 delete_replication_group(&self.clients, &ctx.resource.name).await
             }
             _ => Err(unsupported("cache", ctx.resource.kind)),
@@ -318,8 +356,8 @@ impl ResourceOps for CacheService {
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::CacheSubnetGroup => Ok(Readiness::ready()),
-            ResourceKind::Cache => self.group_ready(ctx).await,
+            kinds::CACHE_SUBNET_GROUP => Ok(Readiness::ready()),
+            ResourceKind::CACHE => self.group_ready(ctx).await,
             _ => Err(unsupported("cache", ctx.resource.kind)),
         }
     }
@@ -327,13 +365,13 @@ impl ResourceOps for CacheService {
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         let name = &ctx.resource.name;
         match ctx.resource.kind {
-            ResourceKind::CacheSubnetGroup => {
+            kinds::CACHE_SUBNET_GROUP => {
                 Ok(match describe_subnet_group(&self.clients, name).await? {
                     None => Readiness::ready(),
                     Some(_) => Readiness::pending("exists"),
                 })
             }
-            ResourceKind::Cache => Ok(match describe_group(&self.clients, name).await? {
+            ResourceKind::CACHE => Ok(match describe_group(&self.clients, name).await? {
                 None => Readiness::ready(),
                 Some(g) => Readiness::pending(g.status().unwrap_or("deleting")),
             }),

@@ -1,14 +1,21 @@
-//! EKS: the control plane ([`ResourceKind::Cluster`]) and managed node groups
-//! ([`ResourceKind::NodePool`]), plus in-process cluster credentials.
+//! EKS: the control plane ([`ResourceKind::CLUSTER`]) and managed node groups
+//! ([`ResourceKind::NODE_POOL`]), plus in-process cluster credentials.
 //!
-//! Config contract (see [`crate::expand`]):
-//! - `cluster`: `{version, subnets: [subnet ids], security_group: sg id}`; depends on
-//!   `cluster_role/main` (output `arn`). Outputs: `name`, `arn`, `endpoint`, `ca_data`,
-//!   `oidc_issuer`, `version` (the last four once `ACTIVE`).
-//! - `node_pool`: `{instance_type, min, max, desired, subnets}`; depends on `cluster/main`
-//!   (output `name`) and `node_role/main` (output `arn`). Outputs: `name`, `arn`, `cluster`.
+//! Config contract (see [`crate::expand`] and [`crate::model`]):
+//! - `cluster`: [`ClusterConfig`]; depends on `cluster_role/main` ([`RoleOutputs`]), its
+//!   subnets and security group ([`NetworkOutputs`]). Outputs: [`ClusterOutputs`] (`id` is
+//!   the cluster ARN) plus `version`; until the cluster is `ACTIVE` only `id`, `name` and
+//!   `version` (the endpoint and CA come with readiness).
+//! - `node_pool`: [`NodePoolConfig`]; depends on `cluster/main` (output `name`) and
+//!   `node_role/main` ([`RoleOutputs`]). Outputs: [`NodePoolOutputs`] (`id` is the node
+//!   group ARN) plus `cluster`, the cluster's name (what deletion uses once the cluster's
+//!   outputs are gone).
 //!
-//! Ownership is read from the tags `DescribeCluster` / `DescribeNodegroup` return.
+//! Ownership is read from the tags `DescribeCluster` / `DescribeNodegroup` return. Observe,
+//! delete and the deletion check do not need the config (a resource removed from the spec
+//! may carry a config of an older shape).
+//!
+//! [`NetworkOutputs`]: crate::model::NetworkOutputs
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,19 +24,21 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::{
     Cluster as EksCluster, Nodegroup, NodegroupScalingConfig, VpcConfigRequest,
 };
+use multicloud_core::outputs::{ClusterOutputs, NodePoolOutputs};
 use multicloud_core::provider::{
     ClusterCredentials, ClusterOps, Observation, OpContext, Outputs, Readiness, ResourceOps,
 };
-use multicloud_core::resource::ResourceKind;
+use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::{ErrorKind, ProviderError};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::model::{ClusterConfig, NodePoolConfig, RoleOutputs};
 use crate::support::{
-    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, outputs,
-    unsupported,
+    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, unsupported,
 };
 
 /// EKS clusters and managed node groups.
@@ -78,12 +87,13 @@ impl ClusterService {
         let name = &ctx.resource.name;
         if let Some(existing) = self.describe_cluster(name).await? {
             ensure_ours(ctx, existing.tags().into_iter().flatten())?;
-            return Ok(cluster_outputs(&existing));
+            return cluster_outputs(name, &existing);
         }
-        let role_arn = ctx.dep_str(&ids::cluster_role(), "arn")?;
+        let cfg: ClusterConfig = ctx.config()?;
+        let role: RoleOutputs = ctx.dep(&ids::cluster_role())?;
         let vpc = VpcConfigRequest::builder()
-            .set_subnet_ids(Some(dep_ids(ctx, "subnets")?))
-            .security_group_ids(dep_id(ctx, "security_group")?)
+            .set_subnet_ids(Some(dep_ids(ctx, &cfg.subnets)?))
+            .security_group_ids(dep_id(ctx, &cfg.security_group)?)
             .endpoint_public_access(true)
             .endpoint_private_access(true)
             .build();
@@ -92,17 +102,21 @@ impl ClusterService {
             .eks
             .create_cluster()
             .name(name)
-            .version(ctx.config_str("version")?)
-            .role_arn(role_arn)
+            .version(&cfg.version)
+            .role_arn(role.id)
             .resources_vpc_config(vpc)
             .set_tags(Some(hash_tags(ctx)))
             .send()
             .await
             .map_err(|e| classify(e, Op::Create, "eks CreateCluster"))?;
-        Ok(out
-            .cluster()
-            .map(cluster_outputs)
-            .unwrap_or_else(|| outputs([("name", json!(name))])))
+        match out.cluster() {
+            Some(c) => cluster_outputs(name, c),
+            None => Outputs::of(&ClusterFacts {
+                id: None,
+                name,
+                version: None,
+            }),
+        }
     }
 
     async fn cluster_ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
@@ -114,7 +128,7 @@ impl ClusterService {
         };
         let status = c.status().map(|s| s.as_str()).unwrap_or("UNKNOWN");
         match status {
-            "ACTIVE" => Ok(Readiness::Ready(cluster_outputs(&c))),
+            "ACTIVE" => Ok(Readiness::Ready(cluster_outputs(name, &c)?)),
             "FAILED" | "DELETING" => Err(ProviderError::new(
                 ErrorKind::Failed,
                 format!("EKS cluster {name} is {status}"),
@@ -126,43 +140,23 @@ impl ClusterService {
 
     async fn update_cluster(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let name = &ctx.resource.name;
+        let cfg: ClusterConfig = ctx.config()?;
         let Some(c) = self.describe_cluster(name).await? else {
             return Err(ProviderError::not_found(format!(
                 "EKS cluster {name} does not exist"
             )));
         };
-        let version = ctx.config_str("version")?;
-        if c.version() != Some(version) {
+        if c.version() != Some(cfg.version.as_str()) {
             self.clients
                 .eks
                 .update_cluster_version()
                 .name(name)
-                .version(version)
+                .version(&cfg.version)
                 .send()
                 .await
                 .map_err(|e| classify(e, Op::Update, "eks UpdateClusterVersion"))?;
         }
-        Ok(cluster_outputs(&c))
-    }
-
-    async fn update_nodegroup(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let cluster = Self::pool_cluster_required(ctx)?;
-        self.clients
-            .eks
-            .update_nodegroup_config()
-            .cluster_name(cluster)
-            .nodegroup_name(&ctx.resource.name)
-            .scaling_config(scaling(ctx)?)
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Update, "eks UpdateNodegroupConfig"))?;
-        match self.describe_nodegroup(cluster, &ctx.resource.name).await? {
-            Some(ng) => Ok(nodegroup_outputs(cluster, &ng)),
-            None => Err(ProviderError::not_found(format!(
-                "node group {} of {cluster} vanished during update",
-                ctx.resource.name
-            ))),
-        }
+        cluster_outputs(name, &c)
     }
 
     // ----- node group -----
@@ -190,26 +184,46 @@ impl ClusterService {
         let name = &ctx.resource.name;
         if let Some(existing) = self.describe_nodegroup(cluster, name).await? {
             ensure_ours(ctx, existing.tags().into_iter().flatten())?;
-            return Ok(nodegroup_outputs(cluster, &existing));
+            return nodegroup_outputs(cluster, name, Some(&existing));
         }
+        let cfg: NodePoolConfig = ctx.config()?;
+        let role: RoleOutputs = ctx.dep(&ids::node_role())?;
         let out = self
             .clients
             .eks
             .create_nodegroup()
             .cluster_name(cluster)
             .nodegroup_name(name)
-            .node_role(ctx.dep_str(&ids::node_role(), "arn")?)
-            .set_subnets(Some(dep_ids(ctx, "subnets")?))
-            .scaling_config(scaling(ctx)?)
-            .instance_types(ctx.config_str("instance_type")?)
+            .node_role(role.id)
+            .set_subnets(Some(dep_ids(ctx, &cfg.subnets)?))
+            .scaling_config(scaling(&cfg, &ctx.resource.id)?)
+            .instance_types(&cfg.instance_type)
             .set_tags(Some(hash_tags(ctx)))
             .send()
             .await
             .map_err(|e| classify(e, Op::Create, "eks CreateNodegroup"))?;
-        Ok(match out.nodegroup() {
-            Some(ng) => nodegroup_outputs(cluster, ng),
-            None => outputs([("name", json!(name)), ("cluster", json!(cluster))]),
-        })
+        nodegroup_outputs(cluster, name, out.nodegroup())
+    }
+
+    async fn update_nodegroup(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let cluster = Self::pool_cluster_required(ctx)?;
+        let cfg: NodePoolConfig = ctx.config()?;
+        let name = &ctx.resource.name;
+        self.clients
+            .eks
+            .update_nodegroup_config()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .scaling_config(scaling(&cfg, &ctx.resource.id)?)
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Update, "eks UpdateNodegroupConfig"))?;
+        match self.describe_nodegroup(cluster, name).await? {
+            Some(ng) => nodegroup_outputs(cluster, name, Some(&ng)),
+            None => Err(ProviderError::not_found(format!(
+                "node group {name} of {cluster} vanished during update"
+            ))),
+        }
     }
 
     async fn nodegroup_ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
@@ -222,28 +236,76 @@ impl ClusterService {
         };
         let status = ng.status().map(|s| s.as_str()).unwrap_or("UNKNOWN");
         match status {
-            "ACTIVE" => Ok(Readiness::Ready(nodegroup_outputs(cluster, &ng))),
-            "CREATE_FAILED" | "DEGRADED" | "DELETING" | "DELETE_FAILED" => {
-                let issues: Vec<String> = ng
-                    .health()
-                    .map(|h| h.issues())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|i| {
-                        format!(
-                            "{}: {}",
-                            i.code().map(|c| c.as_str()).unwrap_or("?"),
-                            i.message().unwrap_or("")
-                        )
-                    })
-                    .collect();
-                Err(ProviderError::new(
-                    ErrorKind::Failed,
-                    format!("node group {name} of {cluster} is {status} {issues:?}"),
-                )
-                .with_code(status))
-            }
+            "ACTIVE" => Ok(Readiness::Ready(nodegroup_outputs(
+                cluster,
+                name,
+                Some(&ng),
+            )?)),
+            "CREATE_FAILED" | "DEGRADED" | "DELETING" | "DELETE_FAILED" => Err(ProviderError::new(
+                ErrorKind::Failed,
+                format!(
+                    "node group {name} of {cluster} is {status} {:?}",
+                    health_issues(&ng)
+                ),
+            )
+            .with_code(status)),
             other => Ok(Readiness::pending(other)),
+        }
+    }
+
+    async fn observe_cluster(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        let name = &ctx.resource.name;
+        let Some(c) = self.describe_cluster(name).await? else {
+            return Ok(Observation::Absent);
+        };
+        let drifted = ctx
+            .config::<ClusterConfig>()
+            .is_ok_and(|cfg| c.version() != Some(cfg.version.as_str()));
+        Ok(observed(
+            ctx,
+            c.arn(),
+            c.tags().into_iter().flatten(),
+            cluster_outputs(name, &c)?,
+            drifted,
+        ))
+    }
+
+    async fn observe_nodegroup(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        let Some(cluster) = Self::pool_cluster(ctx) else {
+            // The cluster is not known yet, so neither can its node groups be.
+            return Ok(Observation::Absent);
+        };
+        let name = &ctx.resource.name;
+        let Some(ng) = self.describe_nodegroup(cluster, name).await? else {
+            return Ok(Observation::Absent);
+        };
+        let drifted = ctx
+            .config::<NodePoolConfig>()
+            .is_ok_and(|cfg| scaling_drifted(&cfg, &ng));
+        Ok(observed(
+            ctx,
+            ng.nodegroup_arn(),
+            ng.tags().into_iter().flatten(),
+            nodegroup_outputs(cluster, name, Some(&ng))?,
+            drifted,
+        ))
+    }
+
+    async fn nodegroup_gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+        let Some(cluster) = Self::pool_cluster(ctx) else {
+            return Ok(Readiness::ready());
+        };
+        let name = &ctx.resource.name;
+        let Some(ng) = self.describe_nodegroup(cluster, name).await? else {
+            return Ok(Readiness::ready());
+        };
+        match ng.status().map(|s| s.as_str()) {
+            Some("DELETE_FAILED") => Err(ProviderError::new(
+                ErrorKind::Failed,
+                format!("node group {name} of {cluster} failed to delete"),
+            )
+            .with_code("DELETE_FAILED")),
+            status => Ok(Readiness::pending(status.unwrap_or("DELETING"))),
         }
     }
 }
@@ -289,109 +351,142 @@ fn hash_tags(ctx: &OpContext<'_>) -> HashMap<String, String> {
         .collect()
 }
 
-fn config_i32(ctx: &OpContext<'_>, key: &str) -> Result<i32, ProviderError> {
-    ctx.resource
-        .config
-        .get(key)
-        .and_then(Value::as_u64)
-        .and_then(|v| i32::try_from(v).ok())
-        .ok_or_else(|| {
-            ProviderError::invalid(format!(
-                "{}: config has no integer `{key}`",
-                ctx.resource.id
-            ))
-        })
+/// A size of the config as the `i32` EKS takes; [`ErrorKind::InvalidInput`] when too large.
+fn size(value: u32, field: &str, id: &ResourceId) -> Result<i32, ProviderError> {
+    i32::try_from(value)
+        .map_err(|_| ProviderError::invalid(format!("{id}: `{field}` ({value}) is out of range")))
 }
 
-fn scaling(ctx: &OpContext<'_>) -> Result<NodegroupScalingConfig, ProviderError> {
+fn scaling(cfg: &NodePoolConfig, id: &ResourceId) -> Result<NodegroupScalingConfig, ProviderError> {
     Ok(NodegroupScalingConfig::builder()
-        .min_size(config_i32(ctx, "min")?)
-        .max_size(config_i32(ctx, "max")?)
-        .desired_size(config_i32(ctx, "desired")?)
+        .min_size(size(cfg.min, "min", id)?)
+        .max_size(size(cfg.max, "max", id)?)
+        .desired_size(size(cfg.desired, "desired", id)?)
         .build())
 }
 
-fn cluster_outputs(c: &EksCluster) -> Outputs {
-    let mut o = outputs([("name", json!(c.name())), ("arn", json!(c.arn()))]);
-    let mut put = |k: &str, v: Option<&str>| {
-        if let Some(v) = v {
-            o.insert(k.to_string(), json!(v));
-        }
-    };
-    put("endpoint", c.endpoint());
-    put("ca_data", c.certificate_authority().and_then(|a| a.data()));
-    put(
-        "oidc_issuer",
-        c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()),
-    );
-    put("version", c.version());
-    o
-}
-
-fn nodegroup_outputs(cluster: &str, ng: &Nodegroup) -> Outputs {
-    outputs([
-        ("name", json!(ng.nodegroup_name())),
-        ("arn", json!(ng.nodegroup_arn())),
-        ("cluster", json!(cluster)),
-    ])
-}
-
 /// Whether the live scaling config differs from the desired one.
-fn scaling_drifted(ctx: &OpContext<'_>, ng: &Nodegroup) -> bool {
+fn scaling_drifted(cfg: &NodePoolConfig, ng: &Nodegroup) -> bool {
     let live = ng.scaling_config();
     let pairs = [
-        ("min", live.and_then(|s| s.min_size())),
-        ("max", live.and_then(|s| s.max_size())),
-        ("desired", live.and_then(|s| s.desired_size())),
+        (cfg.min, live.and_then(|s| s.min_size())),
+        (cfg.max, live.and_then(|s| s.max_size())),
+        (cfg.desired, live.and_then(|s| s.desired_size())),
     ];
-    pairs.iter().any(|(k, v)| config_i32(ctx, k).ok() != *v)
+    pairs
+        .iter()
+        .any(|(want, have)| i32::try_from(*want).ok() != *have)
+}
+
+/// The health issues of a node group, as `CODE: message`.
+fn health_issues(ng: &Nodegroup) -> Vec<String> {
+    ng.health()
+        .map(|h| h.issues())
+        .unwrap_or_default()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i.code().map(|c| c.as_str()).unwrap_or("?"),
+                i.message().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// What a cluster records once `ACTIVE`: the neutral outputs and its Kubernetes version.
+#[derive(Serialize)]
+struct ClusterRecord<'a> {
+    #[serde(flatten)]
+    neutral: ClusterOutputs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+}
+
+/// What a cluster records before it has an endpoint and a CA.
+#[derive(Serialize)]
+struct ClusterFacts<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+}
+
+/// The outputs of cluster `name`: a [`ClusterRecord`] once it has an endpoint and a CA,
+/// else [`ClusterFacts`].
+fn cluster_outputs(name: &str, c: &EksCluster) -> Result<Outputs, ProviderError> {
+    let ca = c.certificate_authority().and_then(|a| a.data());
+    match (c.arn(), c.endpoint(), ca) {
+        (Some(arn), Some(endpoint), Some(ca)) => Outputs::of(&ClusterRecord {
+            neutral: ClusterOutputs {
+                id: arn.to_string(),
+                name: name.to_string(),
+                endpoint: endpoint.to_string(),
+                ca_data: ca.to_string(),
+                oidc_issuer: c
+                    .identity()
+                    .and_then(|i| i.oidc())
+                    .and_then(|o| o.issuer())
+                    .map(str::to_string),
+            },
+            version: c.version(),
+        }),
+        (id, ..) => Outputs::of(&ClusterFacts {
+            id,
+            name,
+            version: c.version(),
+        }),
+    }
+}
+
+/// What a node pool records: the neutral outputs and the name of its cluster.
+#[derive(Serialize)]
+struct PoolRecord<'a> {
+    #[serde(flatten)]
+    neutral: NodePoolOutputs,
+    cluster: &'a str,
+}
+
+/// What a node pool records while its ARN is not known.
+#[derive(Serialize)]
+struct PoolFacts<'a> {
+    name: &'a str,
+    cluster: &'a str,
+}
+
+/// The outputs of node group `name` of `cluster`.
+fn nodegroup_outputs(
+    cluster: &str,
+    name: &str,
+    ng: Option<&Nodegroup>,
+) -> Result<Outputs, ProviderError> {
+    match ng.and_then(Nodegroup::nodegroup_arn) {
+        Some(arn) => Outputs::of(&PoolRecord {
+            neutral: NodePoolOutputs {
+                id: arn.to_string(),
+                name: name.to_string(),
+            },
+            cluster,
+        }),
+        None => Outputs::of(&PoolFacts { name, cluster }),
+    }
 }
 
 #[async_trait]
 impl ResourceOps for ClusterService {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Cluster => Ok(match self.describe_cluster(&ctx.resource.name).await? {
-                None => Observation::Absent,
-                Some(c) => {
-                    let drifted = ctx
-                        .config_str("version")
-                        .is_ok_and(|v| c.version() != Some(v));
-                    observed(
-                        ctx,
-                        c.arn(),
-                        c.tags().into_iter().flatten(),
-                        cluster_outputs(&c),
-                        drifted,
-                    )
-                }
-            }),
-            ResourceKind::NodePool => {
-                let Some(cluster) = Self::pool_cluster(ctx) else {
-                    // The cluster is not known yet, so neither can its node groups be.
-                    return Ok(Observation::Absent);
-                };
-                Ok(
-                    match self.describe_nodegroup(cluster, &ctx.resource.name).await? {
-                        None => Observation::Absent,
-                        Some(ng) => observed(
-                            ctx,
-                            ng.nodegroup_arn(),
-                            ng.tags().into_iter().flatten(),
-                            nodegroup_outputs(cluster, &ng),
-                            scaling_drifted(ctx, &ng),
-                        ),
-                    },
-                )
-            }
+            ResourceKind::CLUSTER => self.observe_cluster(ctx).await,
+            ResourceKind::NODE_POOL => self.observe_nodegroup(ctx).await,
             _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Cluster => self.create_cluster(ctx).await,
-            ResourceKind::NodePool => self.create_nodegroup(ctx).await,
+            ResourceKind::CLUSTER => self.create_cluster(ctx).await,
+            ResourceKind::NODE_POOL => self.create_nodegroup(ctx).await,
             _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
@@ -400,22 +495,22 @@ impl ResourceOps for ClusterService {
     /// version at a time). Node pools: `UpdateNodegroupConfig` with the desired scaling.
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Cluster => self.update_cluster(ctx).await,
-            ResourceKind::NodePool => self.update_nodegroup(ctx).await,
+            ResourceKind::CLUSTER => self.update_cluster(ctx).await,
+            ResourceKind::NODE_POOL => self.update_nodegroup(ctx).await,
             _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
     fn supports_update(&self, kind: ResourceKind) -> bool {
-        matches!(kind, ResourceKind::Cluster | ResourceKind::NodePool)
+        matches!(kind, ResourceKind::CLUSTER | ResourceKind::NODE_POOL)
     }
 
     /// In place: a cluster's `version`, a node pool's scaling (`min`, `max`, `desired`).
     /// Anything else (subnets, security group, instance type) replaces the resource.
     fn requires_replacement(&self, kind: ResourceKind, old: &Value, new: &Value) -> bool {
         let fixed: &[&str] = match kind {
-            ResourceKind::Cluster => &["subnets", "security_group"],
-            ResourceKind::NodePool => &["instance_type", "subnets"],
+            ResourceKind::CLUSTER => &["subnets", "security_group"],
+            ResourceKind::NODE_POOL => &["instance_type", "subnets"],
             _ => return true,
         };
         fixed.iter().any(|k| old.get(k) != new.get(k))
@@ -423,10 +518,10 @@ impl ResourceOps for ClusterService {
 
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Cluster => {
+            ResourceKind::CLUSTER => {
                 delete_cluster_by_name(&self.clients, &ctx.resource.name).await
             }
-            ResourceKind::NodePool => {
+            ResourceKind::NODE_POOL => {
                 let cluster = Self::pool_cluster_required(ctx)?;
                 delete_nodegroup(&self.clients, cluster, &ctx.resource.name).await
             }
@@ -436,75 +531,51 @@ impl ResourceOps for ClusterService {
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Cluster => self.cluster_ready(ctx).await,
-            ResourceKind::NodePool => self.nodegroup_ready(ctx).await,
+            ResourceKind::CLUSTER => self.cluster_ready(ctx).await,
+            ResourceKind::NODE_POOL => self.nodegroup_ready(ctx).await,
             _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Cluster => Ok(match self.describe_cluster(&ctx.resource.name).await? {
+            ResourceKind::CLUSTER => Ok(match self.describe_cluster(&ctx.resource.name).await? {
                 None => Readiness::ready(),
                 Some(c) => Readiness::pending(c.status().map(|s| s.as_str()).unwrap_or("DELETING")),
             }),
-            ResourceKind::NodePool => {
-                let Some(cluster) = Self::pool_cluster(ctx) else {
-                    return Ok(Readiness::ready());
-                };
-                match self.describe_nodegroup(cluster, &ctx.resource.name).await? {
-                    None => Ok(Readiness::ready()),
-                    Some(ng) => match ng.status().map(|s| s.as_str()) {
-                        Some("DELETE_FAILED") => Err(ProviderError::new(
-                            ErrorKind::Failed,
-                            format!(
-                                "node group {} of {cluster} failed to delete",
-                                ctx.resource.name
-                            ),
-                        )
-                        .with_code("DELETE_FAILED")),
-                        status => Ok(Readiness::pending(status.unwrap_or("DELETING"))),
-                    },
-                }
-            }
+            ResourceKind::NODE_POOL => self.nodegroup_gone(ctx).await,
             _ => Err(unsupported("cluster", ctx.resource.kind)),
         }
     }
 }
 
+/// Maps a token error to the kind the engine acts on.
+fn token_error(name: &str, e: crate::eks_token::TokenError) -> ProviderError {
+    use crate::eks_token::TokenError;
+    let kind = match &e {
+        TokenError::InvalidClusterName { .. }
+        | TokenError::InvalidRegion { .. }
+        | TokenError::NoRegion => ErrorKind::InvalidInput,
+        TokenError::NoCredentialsProvider | TokenError::Credentials(_) => ErrorKind::Unauthorized,
+        _ => ErrorKind::Other,
+    };
+    ProviderError::new(kind, format!("EKS token for {name}: {e}")).with_source(e)
+}
+
 #[async_trait]
 impl ClusterOps for ClusterService {
-    /// Endpoint and CA from the recorded outputs; a bearer token signed in-process with the
-    /// provider's credentials (like `aws eks get-token`).
+    /// Endpoint and CA from the recorded [`ClusterOutputs`]; a bearer token signed
+    /// in-process with the provider's credentials (like `aws eks get-token`).
     async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError> {
-        let get = |key: &str| {
-            cluster
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| ProviderError::invalid(format!("cluster outputs have no `{key}`")))
-        };
-        let name = get("name")?;
-        let endpoint = get("endpoint")?;
-        let ca_data = get("ca_data")?;
-        let token = crate::eks_token::token(&self.clients.sdk, &name)
+        let c: ClusterOutputs = cluster.read(&ids::cluster())?;
+        let token = crate::eks_token::token(&self.clients.sdk, &c.name)
             .await
-            .map_err(|e| {
-                let kind = match &e {
-                    crate::eks_token::TokenError::InvalidClusterName { .. }
-                    | crate::eks_token::TokenError::InvalidRegion { .. }
-                    | crate::eks_token::TokenError::NoRegion => ErrorKind::InvalidInput,
-                    crate::eks_token::TokenError::NoCredentialsProvider
-                    | crate::eks_token::TokenError::Credentials(_) => ErrorKind::Unauthorized,
-                    _ => ErrorKind::Other,
-                };
-                ProviderError::new(kind, format!("EKS token for {name}: {e}")).with_source(e)
-            })?;
-        Ok(ClusterCredentials {
-            endpoint,
-            ca_data,
-            token: token.token,
-            expires_at: Some(token.expires_at),
-        })
+            .map_err(|e| token_error(&c.name, e))?;
+        Ok(ClusterCredentials::bearer(
+            c.endpoint,
+            c.ca_data,
+            token.token,
+            Some(token.expires_at),
+        ))
     }
 }

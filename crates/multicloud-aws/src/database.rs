@@ -1,38 +1,48 @@
-//! RDS: the DB subnet group ([`ResourceKind::DbSubnetGroup`]) and the PostgreSQL instance
-//! ([`ResourceKind::Database`]).
+//! RDS: the DB subnet group ([`kinds::DB_SUBNET_GROUP`]) and the PostgreSQL instance
+//! ([`ResourceKind::DATABASE`]).
 //!
-//! Config contract (see [`crate::expand`]):
-//! - `db_subnet_group`: `{subnets: [subnet ids]}`. Outputs: `name`, `arn`.
-//! - `database`: `{engine_version, storage_gb, instance_class, database_name, username,
-//!   deletion_protection, password_secret_name, force_delete_secret, security_group,
-//!   subnet_group}`. Outputs: `host`, `port` (once available), `database`, `username`,
-//!   `password_secret` (the secret's ARN), `arn`.
+//! Config contract (see [`crate::expand`] and [`crate::model`]):
+//! - `db_subnet_group`: [`SubnetGroupConfig`]. Outputs: [`SubnetGroupOutputs`] (`id` is the
+//!   ARN).
+//! - `database`: [`DatabaseConfig`]; depends on its subnet group, its security group and
+//!   the `secret` node `password_secret` (`secret/database-master-password`). Outputs:
+//!   [`DatabaseOutputs`] (`id` is the instance ARN, `password_secret` the secret's ARN);
+//!   `host` and `port` once the instance is available.
 //!
-//! The master password is generated here and stored in Secrets Manager under
-//! `password_secret_name` **before** the instance is created; it never appears in config,
-//! outputs, state, logs or errors. Adopting an existing instance never regenerates it.
+//! The master password is its own graph node: the secret is generated and stored by the
+//! secrets service before the instance is created, and deleted by the engine after the
+//! instance. This module only reads its value (`GetSecretValue`) when it creates the
+//! instance, to pass it as the master password; the value never appears in config,
+//! outputs, state, logs or errors. Adopting an existing instance never touches the secret,
+//! but is refused when the secret is younger than the instance (it was made anew, so it
+//! does not hold the instance's password).
+//!
+//! Observe, delete and the deletion check do not need the config (a resource removed from
+//! the spec may carry a config of an older shape).
 
+mod password;
+
+use crate::kinds;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, Tag};
+use multicloud_core::outputs::{DatabaseOutputs, SecretOutputs};
 use multicloud_core::provider::{
-    DatabaseOps, Observation, OpContext, Outputs, Owner, Readiness, ResourceOps,
+    DatabaseOps, Observation, OpContext, Outputs, Readiness, ResourceOps,
 };
-use multicloud_core::resource::ResourceKind;
-use multicloud_core::{ErrorKind, ProviderError, SecretString};
-use serde_json::{Value, json};
+use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::{ErrorKind, ProviderError};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::secrets;
+use crate::model::{DatabaseConfig, SubnetGroupConfig, SubnetGroupOutputs};
 use crate::support::{
-    dep_id, dep_ids, dep_output, ensure_ours, none_if_not_found, observed, ok_if_not_found,
-    outputs, owner, tag_pairs, unsupported,
+    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs,
+    unsupported,
 };
-
-/// Length of generated master passwords.
-pub const PASSWORD_LENGTH: usize = 32;
 
 /// RDS PostgreSQL instances and their subnet groups.
 #[derive(Debug, Clone)]
@@ -54,26 +64,14 @@ fn rds_tags(ctx: &OpContext<'_>) -> Vec<Tag> {
         .collect()
 }
 
-fn config_bool(ctx: &OpContext<'_>, key: &str) -> bool {
-    ctx.resource
-        .config
-        .get(key)
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-}
-
-fn config_i32(ctx: &OpContext<'_>, key: &str) -> Result<i32, ProviderError> {
-    ctx.resource
-        .config
-        .get(key)
-        .and_then(Value::as_u64)
-        .and_then(|v| i32::try_from(v).ok())
-        .ok_or_else(|| {
-            ProviderError::invalid(format!(
-                "{}: config has no integer `{key}`",
-                ctx.resource.id
-            ))
-        })
+/// The allocated storage as the `i32` RDS takes; [`ErrorKind::InvalidInput`] when too large.
+fn storage(cfg: &DatabaseConfig, id: &ResourceId) -> Result<i32, ProviderError> {
+    i32::try_from(cfg.storage_gb).map_err(|_| {
+        ProviderError::invalid(format!(
+            "{id}: `storage_gb` ({}) is out of range",
+            cfg.storage_gb
+        ))
+    })
 }
 
 // ----- subnet group -----
@@ -111,8 +109,11 @@ async fn describe_subnet_group(
     Ok(Some((arn.to_string(), tags.tag_list().to_vec())))
 }
 
-fn subnet_group_outputs(name: &str, arn: &str) -> Outputs {
-    outputs([("name", json!(name)), ("arn", json!(arn))])
+fn subnet_group_outputs(name: &str, arn: &str) -> Result<Outputs, ProviderError> {
+    Outputs::of(&SubnetGroupOutputs {
+        id: arn.to_string(),
+        name: name.to_string(),
+    })
 }
 
 /// Deletes DB subnet group `name`. Succeeds if it does not exist; an
@@ -151,7 +152,8 @@ async fn describe_instance(
 
 /// Deletes DB instance `name` without final snapshot, with its automated backups. Succeeds
 /// if it does not exist or is already being deleted; fails with
-/// [`ErrorKind::InvalidInput`] when deletion protection is on.
+/// [`ErrorKind::InvalidInput`] when deletion protection is on. Its password secret is a
+/// node of its own, deleted after it.
 pub(crate) async fn delete_db_instance(
     clients: &AwsClients,
     name: &str,
@@ -183,27 +185,72 @@ pub(crate) async fn delete_db_instance(
     )
 }
 
-fn instance_outputs(db: &DbInstance, password_secret: Option<&str>) -> Outputs {
-    let endpoint = db.endpoint();
-    outputs([
-        ("host", json!(endpoint.and_then(|e| e.address()))),
-        ("port", json!(endpoint.and_then(|e| e.port()))),
-        ("database", json!(db.db_name())),
-        ("username", json!(db.master_username())),
-        ("password_secret", json!(password_secret)),
-        ("arn", json!(db.db_instance_arn())),
-    ])
+/// What is known of an instance; recorded as [`DatabaseOutputs`] once complete (the
+/// endpoint comes when it is available), as the fields known so far before.
+#[derive(Serialize)]
+struct DatabaseFacts<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_secret: Option<&'a str>,
+}
+
+impl<'a> DatabaseFacts<'a> {
+    fn of(db: &'a DbInstance, password_secret: Option<&'a str>) -> Self {
+        let endpoint = db.endpoint();
+        Self {
+            id: db.db_instance_arn(),
+            host: endpoint.and_then(|e| e.address()),
+            port: endpoint
+                .and_then(|e| e.port())
+                .and_then(|p| u16::try_from(p).ok()),
+            database: db.db_name(),
+            username: db.master_username(),
+            password_secret,
+        }
+    }
+
+    fn complete(&self) -> Option<DatabaseOutputs> {
+        Some(DatabaseOutputs {
+            id: self.id?.to_string(),
+            host: self.host?.to_string(),
+            port: self.port?,
+            database: self.database?.to_string(),
+            username: self.username?.to_string(),
+            password_secret: self.password_secret?.to_string(),
+        })
+    }
+
+    fn outputs(&self) -> Result<Outputs, ProviderError> {
+        match self.complete() {
+            Some(full) => Outputs::of(&full),
+            None => Outputs::of(self),
+        }
+    }
+}
+
+fn instance_outputs(
+    db: &DbInstance,
+    password_secret: Option<&str>,
+) -> Result<Outputs, ProviderError> {
+    DatabaseFacts::of(db, password_secret).outputs()
 }
 
 /// Whether the live instance differs from the config in what [`ResourceOps::update`] can
 /// change.
-fn drifted(ctx: &OpContext<'_>, db: &DbInstance) -> bool {
-    config_i32(ctx, "storage_gb").ok() != db.allocated_storage()
-        || ctx.config_str("instance_class").ok() != db.db_instance_class()
-        || Some(config_bool(ctx, "deletion_protection")) != db.deletion_protection()
-        || ctx
-            .config_str("engine_version")
-            .is_ok_and(|v| !version_matches(db.engine_version().unwrap_or_default(), v))
+fn drifted(cfg: &DatabaseConfig, db: &DbInstance) -> bool {
+    i32::try_from(cfg.storage_gb).ok() != db.allocated_storage()
+        || Some(cfg.instance_class.as_str()) != db.db_instance_class()
+        || Some(cfg.deletion_protection) != db.deletion_protection()
+        || !version_matches(db.engine_version().unwrap_or_default(), &cfg.engine_version)
 }
 
 /// `16.3` matches `16` and `16.3`.
@@ -219,148 +266,90 @@ fn major(version: &str) -> &str {
 }
 
 impl DatabaseService {
-    /// The ARN of the password secret: recorded, else from `DescribeSecret`.
-    async fn password_secret_arn(
-        &self,
-        ctx: &OpContext<'_>,
-    ) -> Result<Option<String>, ProviderError> {
-        if let Some(arn) = ctx.recorded_str("password_secret") {
-            return Ok(Some(arn.to_string()));
-        }
-        let name = ctx.config_str("password_secret_name")?;
-        Ok(secrets::describe_secret(&self.clients, name)
-            .await?
-            .map(|i| i.arn))
-    }
-
     async fn create_subnet_group(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let name = &ctx.resource.name;
         if let Some((arn, tags)) = describe_subnet_group(&self.clients, name).await? {
             ensure_ours(ctx, tag_pairs(&tags))?;
-            return Ok(subnet_group_outputs(name, &arn));
+            return subnet_group_outputs(name, &arn);
         }
+        let cfg: SubnetGroupConfig = ctx.config()?;
         let out = self
             .clients
             .rds
             .create_db_subnet_group()
             .db_subnet_group_name(name)
             .db_subnet_group_description(format!("{} (multicloud)", ctx.resource.id))
-            .set_subnet_ids(Some(dep_ids(ctx, "subnets")?))
+            .set_subnet_ids(Some(dep_ids(ctx, &cfg.subnets)?))
             .set_tags(Some(rds_tags(ctx)))
             .send()
             .await
             .map_err(|e| classify(e, Op::Create, "rds CreateDBSubnetGroup"))?;
-        let arn = out
-            .db_subnet_group()
-            .and_then(|g| g.db_subnet_group_arn())
-            .unwrap_or_default();
-        Ok(subnet_group_outputs(name, arn))
-    }
-
-    /// Stores a freshly generated master password under `password_secret_name` (creating
-    /// the secret with the resource's tags, or putting a new version into ours) and returns
-    /// it with the secret's ARN and whether the secret was created by this call.
-    async fn store_new_password(
-        &self,
-        ctx: &OpContext<'_>,
-    ) -> Result<(SecretString, String, bool), ProviderError> {
-        let name = ctx.config_str("password_secret_name")?;
-        let password = SecretString::generate(PASSWORD_LENGTH);
-        let (stored, created) = match secrets::describe_secret(&self.clients, name).await? {
-            None => (
-                secrets::create_secret(&self.clients, name, &password, &ctx.resource.tags).await?,
-                true,
-            ),
-            Some(info) => {
-                secrets::adopt_secret(&self.clients, ctx, &info).await?;
-                (
-                    secrets::put_secret_value(&self.clients, name, &password).await?,
-                    false,
-                )
-            }
-        };
-        Ok((password, stored.id, created))
+        match out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()) {
+            Some(arn) => subnet_group_outputs(name, arn),
+            None => match describe_subnet_group(&self.clients, name).await? {
+                Some((arn, _)) => subnet_group_outputs(name, &arn),
+                None => Err(ProviderError::new(
+                    ErrorKind::EventualConsistency,
+                    format!("DB subnet group {name} was created but is not visible yet"),
+                )),
+            },
+        }
     }
 
     async fn create_instance(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let name = &ctx.resource.name;
+        let cfg: DatabaseConfig = ctx.config()?;
         if let Some(db) = describe_instance(&self.clients, name).await? {
             ensure_ours(ctx, tag_pairs(db.tag_list()))?;
-            // Adopt: the password in the secret is the one the instance was created with.
-            let secret_name = ctx.config_str("password_secret_name")?;
-            let Some(info) = secrets::describe_secret(&self.clients, secret_name).await? else {
-                return Err(ProviderError::new(
-                    ErrorKind::Failed,
-                    format!(
-                        "RDS instance {name} exists but its master password secret {secret_name} does not; \
-                         reset the master password and store it there, or delete the instance"
-                    ),
-                )
-                .with_code("PasswordSecretMissing"));
-            };
-            let secret = secrets::adopt_secret(&self.clients, ctx, &info).await?;
-            return Ok(instance_outputs(&db, Some(&secret.id)));
+            let secret_arn = ctx.dep::<SecretOutputs>(&cfg.password_secret)?.id;
+            password::ensure_predates(&self.clients, &db, &secret_arn).await?;
+            return instance_outputs(&db, Some(&secret_arn));
         }
-        // Resolve every input before touching the password secret.
-        let security_group = dep_id(ctx, "security_group")?;
-        let subnet_group = dep_output(ctx, "subnet_group", "name")?;
-        let (engine_version, class, db_name, username) = (
-            ctx.config_str("engine_version")?,
-            ctx.config_str("instance_class")?,
-            ctx.config_str("database_name")?,
-            ctx.config_str("username")?,
-        );
-        let storage = config_i32(ctx, "storage_gb")?;
-        let (password, secret_arn, secret_created) = self.store_new_password(ctx).await?;
-        let res = self
+        // Resolve every input before reading the password.
+        let secret_arn = ctx.dep::<SecretOutputs>(&cfg.password_secret)?.id;
+        let security_group = dep_id(ctx, &cfg.security_group)?;
+        let subnet_group: SubnetGroupOutputs = ctx.dep(&cfg.subnet_group)?;
+        let storage = storage(&cfg, &ctx.resource.id)?;
+        let password = password::value(&self.clients, &secret_arn).await?;
+        let out = self
             .clients
             .rds
             .create_db_instance()
             .db_instance_identifier(name)
             .engine("postgres")
-            .engine_version(engine_version)
+            .engine_version(&cfg.engine_version)
             .allocated_storage(storage)
-            .db_instance_class(class)
-            .db_name(db_name)
-            .master_username(username)
+            .db_instance_class(&cfg.instance_class)
+            .db_name(&cfg.database_name)
+            .master_username(&cfg.username)
             .master_user_password(password.expose())
             .storage_encrypted(true)
             .publicly_accessible(false)
-            .deletion_protection(config_bool(ctx, "deletion_protection"))
+            .deletion_protection(cfg.deletion_protection)
             .vpc_security_group_ids(security_group)
-            .db_subnet_group_name(subnet_group)
+            .db_subnet_group_name(subnet_group.name)
             .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(ctx)))
             .send()
             .await
-            .map_err(|e| classify(e, Op::Create, "rds CreateDBInstance"));
-        let out = match res {
-            Ok(out) => out,
-            Err(e) => {
-                // A definite refusal (bad input, quota…) leaves no instance behind: remove
-                // the secret this call created rather than orphan it. Retryable errors and
-                // races (AlreadyExists) keep it: the instance may exist or be retried.
-                if secret_created && !e.retryable() && e.kind() != ErrorKind::AlreadyExists {
-                    let name = ctx.config_str("password_secret_name")?;
-                    if let Err(cleanup) = secrets::delete_secret_force(&self.clients, name).await {
-                        tracing::warn!(secret = name, error = %cleanup, "could not remove the unused password secret");
-                    }
-                }
-                return Err(e);
-            }
-        };
-        Ok(match out.db_instance() {
+            .map_err(|e| classify(e, Op::Create, "rds CreateDBInstance"))?;
+        match out.db_instance() {
             Some(db) => instance_outputs(db, Some(&secret_arn)),
-            None => outputs([
-                ("database", json!(db_name)),
-                ("username", json!(username)),
-                ("password_secret", json!(secret_arn)),
-            ]),
-        })
+            None => DatabaseFacts {
+                id: None,
+                host: None,
+                port: None,
+                database: Some(&cfg.database_name),
+                username: Some(&cfg.username),
+                password_secret: Some(&secret_arn),
+            }
+            .outputs(),
+        }
     }
 
     async fn update_instance(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let name = &ctx.resource.name;
+        let cfg: DatabaseConfig = ctx.config()?;
         let Some(db) = describe_instance(&self.clients, name).await? else {
             return Err(ProviderError::not_found(format!(
                 "RDS instance {name} does not exist"
@@ -373,23 +362,21 @@ impl DatabaseService {
             .db_instance_identifier(name)
             .apply_immediately(true);
         let mut changed = false;
-        let storage = config_i32(ctx, "storage_gb")?;
+        let storage = storage(&cfg, &ctx.resource.id)?;
         if db.allocated_storage() != Some(storage) {
             req = req.allocated_storage(storage);
             changed = true;
         }
-        let class = ctx.config_str("instance_class")?;
-        if db.db_instance_class() != Some(class) {
-            req = req.db_instance_class(class);
+        if db.db_instance_class() != Some(cfg.instance_class.as_str()) {
+            req = req.db_instance_class(&cfg.instance_class);
             changed = true;
         }
-        let protection = config_bool(ctx, "deletion_protection");
-        if db.deletion_protection() != Some(protection) {
-            req = req.deletion_protection(protection);
+        if db.deletion_protection() != Some(cfg.deletion_protection) {
+            req = req.deletion_protection(cfg.deletion_protection);
             changed = true;
         }
-        let version = ctx.config_str("engine_version")?;
-        let live_version = db.engine_version().unwrap_or_default();
+        let (version, live_version) =
+            (&cfg.engine_version, db.engine_version().unwrap_or_default());
         if !version_matches(live_version, version) {
             req = req
                 .engine_version(version)
@@ -401,10 +388,7 @@ impl DatabaseService {
                 .await
                 .map_err(|e| classify(e, Op::Update, "rds ModifyDBInstance"))?;
         }
-        Ok(instance_outputs(
-            &db,
-            self.password_secret_arn(ctx).await?.as_deref(),
-        ))
+        instance_outputs(&db, password::secret_arn(ctx).as_deref())
     }
 
     async fn instance_ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
@@ -418,8 +402,8 @@ impl DatabaseService {
         match status {
             "available" => Ok(Readiness::Ready(instance_outputs(
                 &db,
-                self.password_secret_arn(ctx).await?.as_deref(),
-            ))),
+                password::secret_arn(ctx).as_deref(),
+            )?)),
             "failed"
             | "deleting"
             | "stopped"
@@ -432,6 +416,22 @@ impl DatabaseService {
             }
             other => Ok(Readiness::pending(other)),
         }
+    }
+
+    async fn observe_instance(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        let Some(db) = describe_instance(&self.clients, &ctx.resource.name).await? else {
+            return Ok(Observation::Absent);
+        };
+        let drifted = ctx
+            .config::<DatabaseConfig>()
+            .is_ok_and(|cfg| drifted(&cfg, &db));
+        Ok(observed(
+            ctx,
+            db.db_instance_arn(),
+            tag_pairs(db.tag_list()),
+            instance_outputs(&db, password::secret_arn(ctx).as_deref())?,
+            drifted,
+        ))
     }
 }
 
@@ -447,7 +447,7 @@ fn failed(name: &str, status: &str) -> ProviderError {
 const REPLACING_FIELDS: &[&str] = &[
     "database_name",
     "username",
-    "password_secret_name",
+    "password_secret",
     "subnet_group",
     "security_group",
 ];
@@ -457,39 +457,27 @@ impl ResourceOps for DatabaseService {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         let name = &ctx.resource.name;
         match ctx.resource.kind {
-            ResourceKind::DbSubnetGroup => {
+            kinds::DB_SUBNET_GROUP => {
                 Ok(match describe_subnet_group(&self.clients, name).await? {
                     None => Observation::Absent,
                     Some((arn, tags)) => observed(
                         ctx,
                         Some(&arn),
                         tag_pairs(&tags),
-                        subnet_group_outputs(name, &arn),
+                        subnet_group_outputs(name, &arn)?,
                         false,
                     ),
                 })
             }
-            ResourceKind::Database => Ok(match describe_instance(&self.clients, name).await? {
-                None => Observation::Absent,
-                Some(db) => {
-                    let secret = self.password_secret_arn(ctx).await?;
-                    observed(
-                        ctx,
-                        db.db_instance_arn(),
-                        tag_pairs(db.tag_list()),
-                        instance_outputs(&db, secret.as_deref()),
-                        drifted(ctx, &db),
-                    )
-                }
-            }),
+            ResourceKind::DATABASE => self.observe_instance(ctx).await,
             _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::DbSubnetGroup => self.create_subnet_group(ctx).await,
-            ResourceKind::Database => self.create_instance(ctx).await,
+            kinds::DB_SUBNET_GROUP => self.create_subnet_group(ctx).await,
+            ResourceKind::DATABASE => self.create_instance(ctx).await,
             _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
@@ -498,7 +486,7 @@ impl ResourceOps for DatabaseService {
     /// protection and engine version, sending only what differs.
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::Database => self.update_instance(ctx).await,
+            ResourceKind::DATABASE => self.update_instance(ctx).await,
             kind => Err(ProviderError::new(
                 ErrorKind::Unsupported,
                 format!("{kind} cannot be updated in place"),
@@ -507,51 +495,35 @@ impl ResourceOps for DatabaseService {
     }
 
     fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::Database
+        kind == ResourceKind::DATABASE
     }
 
     /// A database is replaced only when its name, user, password secret or placement
-    /// changes; storage, class, version, deletion protection and `force_delete_secret` are
-    /// updated in place. Subnet groups are replaced.
+    /// changes; storage, class, version and deletion protection are updated in place.
+    /// Subnet groups are replaced.
     fn requires_replacement(&self, kind: ResourceKind, old: &Value, new: &Value) -> bool {
-        if kind != ResourceKind::Database {
+        if kind != ResourceKind::DATABASE {
             return true;
         }
         REPLACING_FIELDS.iter().any(|k| old.get(k) != new.get(k))
     }
 
-    /// Databases: deletes the instance (refused with deletion protection on), then its
-    /// password secret (at once when `force_delete_secret`, else with the recovery window)
-    /// if it carries our ownership tags; a secret of someone else under that name is left.
+    /// Databases: deletes the instance (refused with deletion protection on). Its password
+    /// secret is left to its own node, which the engine deletes afterwards.
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::DbSubnetGroup => {
+            kinds::DB_SUBNET_GROUP => {
                 delete_db_subnet_group(&self.clients, &ctx.resource.name).await
             }
-            ResourceKind::Database => {
-                delete_db_instance(&self.clients, &ctx.resource.name).await?;
-                let name = ctx.config_str("password_secret_name")?;
-                let Some(info) = secrets::describe_secret(&self.clients, name).await? else {
-                    return Ok(());
-                };
-                if owner(ctx, tag_pairs(&info.tags)) != Owner::Us {
-                    tracing::warn!(
-                        secret = name,
-                        "not deleting a password secret we do not own"
-                    );
-                    return Ok(());
-                }
-                let force = config_bool(ctx, "force_delete_secret");
-                secrets::delete_secret(&self.clients, name, force).await
-            }
+            ResourceKind::DATABASE => delete_db_instance(&self.clients, &ctx.resource.name).await,
             _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         match ctx.resource.kind {
-            ResourceKind::DbSubnetGroup => Ok(Readiness::ready()),
-            ResourceKind::Database => self.instance_ready(ctx).await,
+            kinds::DB_SUBNET_GROUP => Ok(Readiness::ready()),
+            ResourceKind::DATABASE => self.instance_ready(ctx).await,
             _ => Err(unsupported("database", ctx.resource.kind)),
         }
     }
@@ -559,13 +531,13 @@ impl ResourceOps for DatabaseService {
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         let name = &ctx.resource.name;
         match ctx.resource.kind {
-            ResourceKind::DbSubnetGroup => {
+            kinds::DB_SUBNET_GROUP => {
                 Ok(match describe_subnet_group(&self.clients, name).await? {
                     None => Readiness::ready(),
                     Some(_) => Readiness::pending("exists"),
                 })
             }
-            ResourceKind::Database => Ok(match describe_instance(&self.clients, name).await? {
+            ResourceKind::DATABASE => Ok(match describe_instance(&self.clients, name).await? {
                 None => Readiness::ready(),
                 Some(db) => Readiness::pending(db.db_instance_status().unwrap_or("deleting")),
             }),
@@ -587,5 +559,26 @@ mod tests {
         assert!(!version_matches("16.3", "1"));
         assert!(!version_matches("17.1", "16"));
         assert_eq!(major("16.3"), "16");
+    }
+
+    #[test]
+    fn outputs_are_the_neutral_ones_once_complete() {
+        let mut facts = DatabaseFacts {
+            id: Some("arn:aws:rds:us-east-1:123456789012:db:pg"),
+            host: None,
+            port: None,
+            database: Some("app"),
+            username: Some("app_admin"),
+            password_secret: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:pw"),
+        };
+        let pending = facts.outputs().expect("outputs");
+        assert_eq!(pending.get("host"), None);
+        assert_eq!(pending.get("arn"), None);
+        facts.host = Some("pg.example");
+        facts.port = Some(5432);
+        let id = ResourceId::new(ResourceKind::DATABASE, "main");
+        let full: DatabaseOutputs = facts.outputs().expect("outputs").read(&id).expect("typed");
+        assert_eq!(full.port, 5432);
+        assert!(full.id.starts_with("arn:aws:rds:"));
     }
 }

@@ -1,15 +1,21 @@
 //! The AWS shape of a stack: [`expand`] turns a [`StackSpec`] into the AWS resources of
-//! `STACK-GRAPH.md` with their dependencies, deterministic names and desired configs.
-//!
-//! Each resource's `config` is the contract between this expansion and the service modules
-//! that create it; the fields are listed on each `add_*` function.
+//! `STACK-GRAPH.md` with their dependencies, deterministic names and typed configs
+//! ([`crate::model`]). The graph is the one description of what depends on what: the
+//! engine's create and teardown orders and the sweeper's deletion order
+//! ([`crate::order`]) all come from it.
 
 use multicloud_core::Error;
 use multicloud_core::expand::{WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{SecretSource, StackSpec};
 use multicloud_core::tags::{NameStyle, Naming};
-use serde_json::json;
+
+use crate::kinds;
+use crate::model::{
+    CacheConfig, ClusterConfig, DatabaseConfig, IngressRule, InternetGatewayConfig, NodePoolConfig,
+    OidcConfig, RegistryConfig, RoleConfig, RouteTableConfig, SecretConfig, SecretSourceConfig,
+    SecurityGroupConfig, SubnetConfig, SubnetGroupConfig, VpcConfig, WorkloadIdentityConfig,
+};
 
 /// AWS managed policies attached to the EKS cluster role.
 pub const CLUSTER_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"];
@@ -29,60 +35,62 @@ pub const DEFAULT_CACHE_NODE: &str = "cache.t3.micro";
 pub mod ids {
     use multicloud_core::resource::{ResourceId, ResourceKind};
 
+    use crate::kinds;
+
     /// `vpc/main`.
     pub fn vpc() -> ResourceId {
-        ResourceId::single(ResourceKind::Vpc)
+        ResourceId::single(kinds::VPC)
     }
     /// `subnet/public-<i>` or `subnet/private-<i>`.
     pub fn subnet(public: bool, i: usize) -> ResourceId {
         ResourceId::new(
-            ResourceKind::Subnet,
+            kinds::SUBNET,
             format!("{}-{i}", if public { "public" } else { "private" }),
         )
     }
     /// `internet_gateway/main`.
     pub fn igw() -> ResourceId {
-        ResourceId::single(ResourceKind::InternetGateway)
+        ResourceId::single(kinds::INTERNET_GATEWAY)
     }
     /// `route_table/public`.
     pub fn public_routes() -> ResourceId {
-        ResourceId::new(ResourceKind::RouteTable, "public")
+        ResourceId::new(kinds::ROUTE_TABLE, "public")
     }
     /// `security_group/<role>` with role `cluster`, `database` or `cache`.
     pub fn sg(role: &str) -> ResourceId {
-        ResourceId::new(ResourceKind::SecurityGroup, role)
+        ResourceId::new(kinds::SECURITY_GROUP, role)
     }
     /// `cluster_role/main`.
     pub fn cluster_role() -> ResourceId {
-        ResourceId::single(ResourceKind::ClusterRole)
+        ResourceId::single(kinds::CLUSTER_ROLE)
     }
     /// `node_role/main`.
     pub fn node_role() -> ResourceId {
-        ResourceId::single(ResourceKind::NodeRole)
+        ResourceId::single(kinds::NODE_ROLE)
     }
     /// `cluster/main`.
     pub fn cluster() -> ResourceId {
-        ResourceId::single(ResourceKind::Cluster)
+        ResourceId::single(ResourceKind::CLUSTER)
     }
     /// `oidc_provider/main`.
     pub fn oidc() -> ResourceId {
-        ResourceId::single(ResourceKind::OidcProvider)
+        ResourceId::single(kinds::OIDC_PROVIDER)
     }
     /// `db_subnet_group/main`.
     pub fn db_subnet_group() -> ResourceId {
-        ResourceId::single(ResourceKind::DbSubnetGroup)
+        ResourceId::single(kinds::DB_SUBNET_GROUP)
     }
     /// `database/main`.
     pub fn database() -> ResourceId {
-        ResourceId::single(ResourceKind::Database)
+        ResourceId::single(ResourceKind::DATABASE)
     }
     /// `cache_subnet_group/main`.
     pub fn cache_subnet_group() -> ResourceId {
-        ResourceId::single(ResourceKind::CacheSubnetGroup)
+        ResourceId::single(kinds::CACHE_SUBNET_GROUP)
     }
     /// `cache/main`.
     pub fn cache() -> ResourceId {
-        ResourceId::single(ResourceKind::Cache)
+        ResourceId::single(ResourceKind::CACHE)
     }
 }
 
@@ -102,278 +110,354 @@ pub fn cluster_name_of(stack: &str, environment: &str) -> String {
     Naming::new(stack, environment).name("", NameStyle::hyphenated(100))
 }
 
-/// Expands `spec` into the AWS resource graph (apps included only when `with_workloads`).
-pub fn expand(spec: &StackSpec, with_workloads: bool) -> Result<ResourceGraph, Error> {
+/// The resource id of the database's master-password secret (a node of the graph, created
+/// before the database and deleted after it).
+pub fn db_password_id() -> ResourceId {
+    ResourceId::new(ResourceKind::SECRET, DB_PASSWORD_SECRET)
+}
+
+/// The spec-independent name of the database master-password secret.
+pub const DB_PASSWORD_SECRET: &str = "database-master-password";
+
+/// Expands `spec` into the AWS resource graph, apps included (the engine refuses a spec
+/// with apps when no workload backend is attached to the stack).
+pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, Error> {
     let n = Naming::new(&spec.name, &spec.environment);
     let mut g = ResourceGraph::new();
-    let ephemeral = spec.ttl.is_some();
-    let cluster_name = cluster_name(spec);
+    let private = network(spec, &n, &mut g)?;
+    let mut cluster_ready = cluster(spec, &n, &private, &mut g)?;
+    database(spec, &n, &private, &mut g)?;
+    cache(spec, &n, &private, &mut g)?;
+    registries_and_secrets(spec, &n, &mut g)?;
+    identities(spec, &n, &mut g)?;
+    if !spec.apps.is_empty() {
+        if cluster_ready.is_empty() {
+            cluster_ready.push(ids::cluster());
+        }
+        workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
+    }
+    g.validate()?;
+    Ok(g)
+}
 
-    let mut private = Vec::new();
-    if let Some(net) = &spec.network {
-        // vpc: {cidr}. outputs: id.
-        g.add(
-            Resource::new(
-                ResourceKind::Vpc,
-                "main",
-                n.name("vpc", NameStyle::hyphenated(255)),
-            )
-            .config(json!({ "cidr": net.cidr })),
-        )?;
-        // subnet: {cidr, zone_index, public, cluster_name}. outputs: id, zone.
-        let mut public = Vec::new();
-        for (public_flag, list) in [(true, &net.public_subnets), (false, &net.private_subnets)] {
-            for (i, cidr) in list.iter().enumerate() {
-                let id = ids::subnet(public_flag, i);
-                let kind = if public_flag { "public" } else { "private" };
-                g.add(
-                    Resource::new(ResourceKind::Subnet, format!("{kind}-{i}"), n.name(&format!("{kind}-{i}"), NameStyle::hyphenated(255)))
-                        .depends_on(&ids::vpc())
-                        .config(json!({ "cidr": cidr, "zone_index": i, "public": public_flag, "cluster_name": cluster_name })),
-                )?;
-                if public_flag {
-                    public.push(id)
-                } else {
-                    private.push(id)
-                }
+/// VPC, subnets, internet gateway, public route table and security groups; returns the
+/// private subnets.
+fn network(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<Vec<ResourceId>, Error> {
+    let Some(net) = &spec.network else {
+        return Ok(Vec::new());
+    };
+    let name = |part: &str| n.name(part, NameStyle::hyphenated(255));
+    let cluster_name = cluster_name(spec);
+    g.add(
+        Resource::new(kinds::VPC, "main", name("vpc")).with_config(&VpcConfig {
+            cidr: net.cidr.clone(),
+        })?,
+    )?;
+    let (mut public, mut private) = (Vec::new(), Vec::new());
+    for (is_public, list) in [(true, &net.public_subnets), (false, &net.private_subnets)] {
+        for (i, cidr) in list.iter().enumerate() {
+            let id = ids::subnet(is_public, i);
+            g.add(
+                Resource::new(kinds::SUBNET, id.key(), name(id.key()))
+                    .depends_on(&ids::vpc())
+                    .with_config(&SubnetConfig {
+                        cidr: cidr.clone(),
+                        zone_index: i,
+                        public: is_public,
+                        cluster_name: cluster_name.clone(),
+                    })?,
+            )?;
+            if is_public {
+                public.push(id)
+            } else {
+                private.push(id)
             }
         }
-        // internet_gateway: {}. outputs: id.
-        g.add(
-            Resource::new(
-                ResourceKind::InternetGateway,
-                "main",
-                n.name("igw", NameStyle::hyphenated(255)),
-            )
+    }
+    g.add(
+        Resource::new(kinds::INTERNET_GATEWAY, "main", name("igw"))
             .depends_on(&ids::vpc())
-            .config(json!({})),
-        )?;
-        // route_table: {destination, subnets: [ids]}. outputs: id.
-        g.add(
-            Resource::new(
-                ResourceKind::RouteTable,
-                "public",
-                n.name("public", NameStyle::hyphenated(255)),
-            )
+            .with_config(&InternetGatewayConfig {})?,
+    )?;
+    g.add(
+        Resource::new(kinds::ROUTE_TABLE, "public", name("public"))
             .depends_on(&ids::vpc())
             .depends_on(&ids::igw())
             .depends_on_all(&public)
-            .config(json!({ "destination": "0.0.0.0/0", "subnets": public })),
-        )?;
-        // security_group: {description, ingress: [{port, from}]} where `from` is a
-        // security-group resource id. outputs: id.
-        g.add(
-            Resource::new(
-                ResourceKind::SecurityGroup,
-                "cluster",
-                n.name("cluster", NameStyle::hyphenated(255)),
-            )
+            .with_config(&RouteTableConfig {
+                destination: "0.0.0.0/0".into(),
+                subnets: public.clone(),
+            })?,
+    )?;
+    g.add(
+        Resource::new(kinds::SECURITY_GROUP, "cluster", name("cluster"))
             .depends_on(&ids::vpc())
-            .config(json!({ "description": "EKS cluster and nodes", "ingress": [] })),
-        )?;
-        for (role, port, wanted) in [
-            ("database", 5432, spec.database.is_some()),
-            ("cache", 6379, spec.cache.is_some()),
-        ] {
-            if wanted {
-                g.add(
-                    Resource::new(
-                        ResourceKind::SecurityGroup,
-                        role,
-                        n.name(role, NameStyle::hyphenated(255)),
-                    )
+            .with_config(&SecurityGroupConfig {
+                description: "EKS cluster and nodes".into(),
+                ingress: Vec::new(),
+            })?,
+    )?;
+    for (role, port, wanted) in [
+        ("database", 5432, spec.database.is_some()),
+        ("cache", 6379, spec.cache.is_some()),
+    ] {
+        if wanted {
+            g.add(
+                Resource::new(kinds::SECURITY_GROUP, role, name(role))
                     .depends_on(&ids::vpc())
                     .depends_on(&ids::sg("cluster"))
-                    .config(json!({
-                        "description": format!("{role}: port {port} from the cluster only"),
-                        "ingress": [{ "port": port, "from": ids::sg("cluster") }],
-                    })),
-                )?;
-            }
+                    .with_config(&SecurityGroupConfig {
+                        description: format!("{role}: port {port} from the cluster only"),
+                        ingress: vec![IngressRule {
+                            port,
+                            from: ids::sg("cluster"),
+                        }],
+                    })?,
+            )?;
         }
     }
+    Ok(private)
+}
 
-    let mut cluster_ready = Vec::new();
-    if let Some(cluster) = &spec.cluster {
-        // cluster_role / node_role: {service, managed_policies}. outputs: name, arn.
-        g.add(
-            Resource::new(
-                ResourceKind::ClusterRole,
-                "main",
-                n.name("eks-cluster", NameStyle::hyphenated(64)),
-            )
-            .config(
-                json!({ "service": "eks.amazonaws.com", "managed_policies": CLUSTER_POLICIES }),
-            ),
-        )?;
-        g.add(
-            Resource::new(
-                ResourceKind::NodeRole,
-                "main",
-                n.name("eks-node", NameStyle::hyphenated(64)),
-            )
-            .config(json!({ "service": "ec2.amazonaws.com", "managed_policies": NODE_POLICIES })),
-        )?;
-        // cluster: {version, subnets: [ids], security_group}. outputs: name, arn, endpoint,
-        // ca_data, oidc_issuer.
-        g.add(Resource::new(ResourceKind::Cluster, "main", &cluster_name)
+/// Roles, the EKS cluster, its OIDC provider and the node groups; returns the node groups
+/// (what the apps wait for).
+fn cluster(
+    spec: &StackSpec,
+    n: &Naming,
+    private: &[ResourceId],
+    g: &mut ResourceGraph,
+) -> Result<Vec<ResourceId>, Error> {
+    let Some(cluster) = &spec.cluster else {
+        return Ok(Vec::new());
+    };
+    let cluster_name = cluster_name(spec);
+    let role = |kind, part: &str, service: &str, policies: &[&str]| {
+        Resource::new(kind, "main", n.name(part, NameStyle::hyphenated(64))).with_config(
+            &RoleConfig {
+                service: service.into(),
+                managed_policies: policies.iter().map(|p| p.to_string()).collect(),
+            },
+        )
+    };
+    g.add(role(
+        kinds::CLUSTER_ROLE,
+        "eks-cluster",
+        "eks.amazonaws.com",
+        CLUSTER_POLICIES,
+    )?)?;
+    g.add(role(
+        kinds::NODE_ROLE,
+        "eks-node",
+        "ec2.amazonaws.com",
+        NODE_POLICIES,
+    )?)?;
+    g.add(
+        Resource::new(ResourceKind::CLUSTER, "main", &cluster_name)
             .depends_on(&ids::cluster_role())
-            .depends_on_all(&private)
+            .depends_on_all(private)
             .depends_on(&ids::sg("cluster"))
-            .config(json!({ "version": cluster.version, "subnets": private, "security_group": ids::sg("cluster") })))?;
-        // oidc_provider: {audience}. outputs: arn, url.
-        g.add(
-            Resource::new(ResourceKind::OidcProvider, "main", &cluster_name)
-                .depends_on(&ids::cluster())
-                .config(json!({ "audience": "sts.amazonaws.com" })),
-        )?;
-        // node_pool: {instance_type, min, max, desired, subnets}. outputs: name, arn.
-        for pool in &cluster.node_pools {
-            let r = Resource::new(ResourceKind::NodePool, &pool.name, &pool.name)
-                .depends_on(&ids::cluster())
-                .depends_on(&ids::node_role())
-                .depends_on_all(&private)
-                .config(json!({
-                    "instance_type": pool.instance_type, "min": pool.min, "max": pool.max,
-                    "desired": pool.desired_count(), "subnets": private,
-                }));
-            cluster_ready.push(r.id.clone());
-            g.add(r)?;
-        }
+            .with_config(&ClusterConfig {
+                version: cluster.version.clone(),
+                subnets: private.to_vec(),
+                security_group: ids::sg("cluster"),
+            })?,
+    )?;
+    g.add(
+        Resource::new(kinds::OIDC_PROVIDER, "main", &cluster_name)
+            .depends_on(&ids::cluster())
+            .with_config(&OidcConfig {
+                audience: "sts.amazonaws.com".into(),
+            })?,
+    )?;
+    let mut pools = Vec::new();
+    for pool in &cluster.node_pools {
+        let r = Resource::new(ResourceKind::NODE_POOL, &pool.name, &pool.name)
+            .depends_on(&ids::cluster())
+            .depends_on(&ids::node_role())
+            .depends_on_all(private)
+            .with_config(&NodePoolConfig {
+                instance_type: pool.instance_type.clone(),
+                min: pool.min,
+                max: pool.max,
+                desired: pool.desired_count(),
+                subnets: private.to_vec(),
+            })?;
+        pools.push(r.id.clone());
+        g.add(r)?;
     }
+    Ok(pools)
+}
 
-    if let Some(db) = &spec.database {
-        // db_subnet_group: {subnets}. outputs: name.
-        g.add(
-            Resource::new(
-                ResourceKind::DbSubnetGroup,
-                "main",
-                n.name("db", NameStyle::hyphenated(255)),
-            )
-            .depends_on_all(&private)
-            .config(json!({ "subnets": private })),
-        )?;
-        // database: {engine_version, storage_gb, instance_class, database_name, username,
-        // deletion_protection, password_secret_name, security_group, subnet_group}.
-        // outputs: host, port, database, username, password_secret, arn.
-        g.add(Resource::new(ResourceKind::Database, "main", n.name("pg", NameStyle::hyphenated(63)))
-            .depends_on(&ids::db_subnet_group())
-            .depends_on(&ids::sg("database"))
-            .config(json!({
-                "engine_version": db.version,
-                "storage_gb": db.storage_gb,
-                "instance_class": db.instance_class.clone().unwrap_or_else(|| DEFAULT_DB_CLASS.into()),
-                "database_name": db.database_name,
-                "username": db.username,
-                "deletion_protection": db.deletion_protection,
-                "password_secret_name": secret_name(spec, "database-master-password"),
-                "force_delete_secret": ephemeral,
-                "security_group": ids::sg("database"),
-                "subnet_group": ids::db_subnet_group(),
-            })))?;
-    }
+/// A DB or cache subnet group over the private subnets.
+fn subnet_group(
+    kind: ResourceKind,
+    name: String,
+    private: &[ResourceId],
+) -> Result<Resource, Error> {
+    Resource::new(kind, "main", name)
+        .depends_on_all(private)
+        .with_config(&SubnetGroupConfig {
+            subnets: private.to_vec(),
+        })
+}
 
-    if let Some(cache) = &spec.cache {
-        // cache_subnet_group: {subnets}. outputs: name.
-        g.add(
-            Resource::new(
-                ResourceKind::CacheSubnetGroup,
-                "main",
-                n.name("cache", NameStyle::hyphenated(255)),
-            )
-            .depends_on_all(&private)
-            .config(json!({ "subnets": private })),
-        )?;
-        // cache: {engine_version, node_type, replicas, security_group, subnet_group}.
-        // outputs: host, port, arn.
-        g.add(
-            Resource::new(
-                ResourceKind::Cache,
-                "main",
-                n.name("redis", NameStyle::hyphenated(40)),
-            )
-            .depends_on(&ids::cache_subnet_group())
-            .depends_on(&ids::sg("cache"))
-            .config(json!({
-                "engine_version": cache.version,
-                "node_type": cache.node_type.clone().unwrap_or_else(|| DEFAULT_CACHE_NODE.into()),
-                "replicas": cache.replicas,
-                "security_group": ids::sg("cache"),
-                "subnet_group": ids::cache_subnet_group(),
-            })),
-        )?;
-    }
+/// The DB subnet group, the master-password secret and the RDS instance.
+fn database(
+    spec: &StackSpec,
+    n: &Naming,
+    private: &[ResourceId],
+    g: &mut ResourceGraph,
+) -> Result<(), Error> {
+    let Some(db) = &spec.database else {
+        return Ok(());
+    };
+    g.add(subnet_group(
+        kinds::DB_SUBNET_GROUP,
+        n.name("db", NameStyle::hyphenated(255)),
+        private,
+    )?)?;
+    g.add(
+        Resource::new(
+            ResourceKind::SECRET,
+            DB_PASSWORD_SECRET,
+            secret_name(spec, DB_PASSWORD_SECRET),
+        )
+        .with_config(&SecretConfig {
+            // RDS master passwords: 8-41 printable characters.
+            source: SecretSourceConfig::Generated { length: 32 },
+            force_delete: spec.ttl.is_some(),
+        })?,
+    )?;
+    g.add(
+        Resource::new(
+            ResourceKind::DATABASE,
+            "main",
+            n.name("pg", NameStyle::hyphenated(63)),
+        )
+        .depends_on(&ids::db_subnet_group())
+        .depends_on(&ids::sg("database"))
+        .depends_on(&db_password_id())
+        .with_config(&DatabaseConfig {
+            engine_version: db.version.clone(),
+            storage_gb: db.storage_gb,
+            instance_class: db
+                .instance_class
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DB_CLASS.into()),
+            database_name: db.database_name.clone(),
+            username: db.username.clone(),
+            deletion_protection: db.deletion_protection,
+            password_secret: db_password_id(),
+            security_group: ids::sg("database"),
+            subnet_group: ids::db_subnet_group(),
+        })?,
+    )?;
+    Ok(())
+}
 
-    // registry: {keep_images, scan_on_push}. name `<stack>-<env>/<name>`. outputs: name, arn, url.
+/// The cache subnet group and the replication group.
+fn cache(
+    spec: &StackSpec,
+    n: &Naming,
+    private: &[ResourceId],
+    g: &mut ResourceGraph,
+) -> Result<(), Error> {
+    let Some(cache) = &spec.cache else {
+        return Ok(());
+    };
+    g.add(subnet_group(
+        kinds::CACHE_SUBNET_GROUP,
+        n.name("cache", NameStyle::hyphenated(255)),
+        private,
+    )?)?;
+    g.add(
+        Resource::new(
+            ResourceKind::CACHE,
+            "main",
+            n.name("redis", NameStyle::hyphenated(40)),
+        )
+        .depends_on(&ids::cache_subnet_group())
+        .depends_on(&ids::sg("cache"))
+        .with_config(&CacheConfig {
+            engine_version: cache.version.clone(),
+            node_type: cache
+                .node_type
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CACHE_NODE.into()),
+            replicas: cache.replicas,
+            security_group: ids::sg("cache"),
+            subnet_group: ids::cache_subnet_group(),
+        })?,
+    )?;
+    Ok(())
+}
+
+/// ECR repositories (`<stack>-<env>/<name>`) and Secrets Manager secrets.
+fn registries_and_secrets(
+    spec: &StackSpec,
+    n: &Naming,
+    g: &mut ResourceGraph,
+) -> Result<(), Error> {
     for reg in &spec.registries {
         g.add(
             Resource::new(
-                ResourceKind::Registry,
+                ResourceKind::REGISTRY,
                 &reg.name,
                 format!("{}/{}", n.name("", NameStyle::hyphenated(200)), reg.name),
             )
-            .config(json!({ "keep_images": reg.keep_images, "scan_on_push": true })),
+            .with_config(&RegistryConfig {
+                keep_images: reg.keep_images,
+                scan_on_push: true,
+            })?,
         )?;
     }
-
-    // secret: {source: {generated: {length}} | {from_env: {var}}, force_delete}.
-    // outputs: name, arn, version.
     for s in &spec.secrets {
         let source = match &s.source {
-            SecretSource::Generated { length } => json!({ "generated": { "length": length } }),
-            SecretSource::FromEnv { var } => json!({ "from_env": { "var": var } }),
+            SecretSource::Generated { length } => SecretSourceConfig::Generated { length: *length },
+            SecretSource::FromEnv { var } => SecretSourceConfig::FromEnv { var: var.clone() },
         };
         g.add(
-            Resource::new(ResourceKind::Secret, &s.name, secret_name(spec, &s.name))
-                .config(json!({ "source": source, "force_delete": ephemeral })),
+            Resource::new(ResourceKind::SECRET, &s.name, secret_name(spec, &s.name)).with_config(
+                &SecretConfig {
+                    source,
+                    force_delete: spec.ttl.is_some(),
+                },
+            )?,
         )?;
     }
+    Ok(())
+}
 
-    // workload_identity: {namespace, service_account, audience, read_secrets: [secret ids],
-    // pull_registries: [registry ids]}. outputs: name, arn, identity, subject.
+/// IRSA roles, one per declared workload identity.
+fn identities(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<(), Error> {
     for w in &spec.workload_identities {
         let secrets: Vec<ResourceId> = w
             .read_secrets
             .iter()
-            .map(|s| ResourceId::new(ResourceKind::Secret, s))
+            .map(|s| ResourceId::new(ResourceKind::SECRET, s))
             .collect();
         let registries: Vec<ResourceId> = w
             .pull_registries
             .iter()
-            .map(|r| ResourceId::new(ResourceKind::Registry, r))
+            .map(|r| ResourceId::new(ResourceKind::REGISTRY, r))
             .collect();
         g.add(
             Resource::new(
-                ResourceKind::WorkloadIdentity,
+                ResourceKind::WORKLOAD_IDENTITY,
                 w.key(),
                 n.name(&w.key(), NameStyle::hyphenated(64)),
             )
             .depends_on(&ids::oidc())
             .depends_on_all(&secrets)
             .depends_on_all(&registries)
-            .config(json!({
-                "namespace": w.namespace,
-                "service_account": w.service_account,
-                "audience": "sts.amazonaws.com",
-                "read_secrets": secrets,
-                "pull_registries": registries,
-            })),
+            .with_config(&WorkloadIdentityConfig {
+                namespace: w.namespace.clone(),
+                service_account: w.service_account.clone(),
+                audience: "sts.amazonaws.com".into(),
+                read_secrets: secrets,
+                pull_registries: registries,
+            })?,
         )?;
     }
-
-    if !spec.apps.is_empty() {
-        if !with_workloads {
-            return Err(Error::Provider(multicloud_core::ProviderError::new(
-                multicloud_core::ErrorKind::Unsupported,
-                "the spec has apps but no Kubernetes backend is attached to the AWS provider (attach multicloud-k8s with AwsProvider::with_workloads)",
-            )));
-        }
-        if cluster_ready.is_empty() {
-            cluster_ready.push(ids::cluster());
-        }
-        workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
-    }
-
-    g.validate()?;
-    Ok(g)
+    Ok(())
 }

@@ -16,15 +16,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Role;
+use multicloud_core::outputs::IdentityOutputs;
 use multicloud_core::provider::{
     IdentityOps, Observation, Observed, OpContext, Outputs, Owner, ResourceOps,
 };
-use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
 use crate::clients::AwsClients;
 use crate::expand::ids;
+use crate::kinds;
+use crate::model::{OidcConfig, OidcOutputs, RoleConfig, RoleOutputs, WorkloadIdentityConfig};
+use crate::support::dep_ids;
 use crate::support::{foreign, unsupported};
 use crate::tagging::{desired_tags, judge};
 
@@ -158,18 +162,6 @@ pub struct IdentityService {
 struct Irsa {
     trust: Value,
     access: Option<Value>,
-    subject: String,
-}
-
-fn config_list<'a>(ctx: &'a OpContext<'_>, key: &str) -> impl Iterator<Item = &'a str> {
-    ctx.resource
-        .config
-        .get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_str)
 }
 
 impl IdentityService {
@@ -178,42 +170,34 @@ impl IdentityService {
     }
 
     fn irsa(&self, ctx: &OpContext<'_>) -> Result<Irsa, ProviderError> {
-        let provider_arn = ctx.dep_str(&ids::oidc(), "arn")?;
-        let issuer = ctx.dep_str(&ids::oidc(), "url")?;
-        let namespace = ctx.config_str("namespace")?;
-        let service_account = ctx.config_str("service_account")?;
-        let arns = |key: &str| -> Result<Vec<String>, ProviderError> {
-            config_list(ctx, key)
-                .map(|id| {
-                    ctx.dep_str(&ResourceId::from(id), "arn")
-                        .map(str::to_string)
-                })
-                .collect()
-        };
+        let oidc: OidcOutputs = ctx.dep(&ids::oidc())?;
+        let config: WorkloadIdentityConfig = ctx.config()?;
+        let (namespace, service_account) = (&config.namespace, &config.service_account);
         Ok(Irsa {
-            trust: irsa_trust_policy(provider_arn, issuer, namespace, service_account),
-            access: irsa_access_policy(&arns("read_secrets")?, &arns("pull_registries")?),
-            subject: format!("system:serviceaccount:{namespace}:{service_account}"),
+            trust: irsa_trust_policy(&oidc.id, &oidc.url, namespace, service_account),
+            access: irsa_access_policy(
+                &dep_ids(ctx, &config.read_secrets)?,
+                &dep_ids(ctx, &config.pull_registries)?,
+            ),
         })
     }
 
-    fn role_outputs(ctx: &OpContext<'_>, role: &Role) -> Outputs {
-        let mut o = Outputs::new();
-        o.insert("name".into(), json!(role.role_name()));
-        o.insert("arn".into(), json!(role.arn()));
-        if ctx.resource.kind == ResourceKind::WorkloadIdentity {
-            o.insert("identity".into(), json!(role.arn()));
-            if let (Ok(ns), Ok(sa)) = (
-                ctx.config_str("namespace"),
-                ctx.config_str("service_account"),
-            ) {
-                o.insert(
-                    "subject".into(),
-                    json!(format!("system:serviceaccount:{ns}:{sa}")),
-                );
-            }
+    /// A role's outputs; a workload identity's also carry what its service account is
+    /// annotated with and the subject it trusts.
+    fn role_outputs(ctx: &OpContext<'_>, role: &Role) -> Result<Outputs, ProviderError> {
+        let mut o = Outputs::of(&RoleOutputs {
+            id: role.arn().to_string(),
+            name: role.role_name().to_string(),
+        })?;
+        if ctx.resource.kind == ResourceKind::WORKLOAD_IDENTITY {
+            let config: WorkloadIdentityConfig = ctx.config()?;
+            o.merge(Outputs::of(&IdentityOutputs {
+                id: role.arn().to_string(),
+                identity: role.arn().to_string(),
+                subject: Some(subject(&config.namespace, &config.service_account)),
+            })?);
         }
-        o
+        Ok(o)
     }
 
     fn role_name<'a>(ctx: &'a OpContext<'_>) -> &'a str {
@@ -223,7 +207,7 @@ impl IdentityService {
     /// The ARN of the OIDC provider of `ctx`: recorded, else derived from the cluster's issuer.
     /// `None` when neither is known (no cluster yet: no provider either).
     async fn oidc_arn(&self, ctx: &OpContext<'_>) -> Result<Option<String>, ProviderError> {
-        if let Some(arn) = ctx.recorded_str("arn") {
+        if let Some(arn) = ctx.recorded.and_then(|o| o.cloud_id()) {
             return Ok(Some(arn.to_string()));
         }
         match ctx.dep_str(&ids::cluster(), "oidc_issuer") {
@@ -291,14 +275,15 @@ impl IdentityService {
     async fn create_oidc(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let c = &self.clients;
         let issuer = ctx.dep_str(&ids::cluster(), "oidc_issuer")?;
-        let audience = ctx.config_str("audience").unwrap_or("sts.amazonaws.com");
+        let OidcConfig { audience } = ctx.config()?;
+        let audience = audience.as_str();
         let arn = oidc::provider_arn(c, issuer).await?;
         let existing = match oidc::find_provider(c, &arn).await? {
             Some(p) => Some(p),
             None => {
                 let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
                 match oidc::create_provider(c, issuer, audience, &tags).await? {
-                    Some(created) => return Ok(oidc_outputs(&created, issuer)),
+                    Some(created) => return oidc_outputs(&created, issuer),
                     None => oidc::get_provider(c, &arn).await?,
                 }
             }
@@ -312,24 +297,30 @@ impl IdentityService {
         match judge(&ctx.stack.ownership, &p.tags) {
             Owner::Us => {
                 oidc::ensure_audience(c, &p, audience).await?;
-                Ok(oidc_outputs(&p.arn, &p.url))
+                oidc_outputs(&p.arn, &p.url)
             }
             owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
         }
     }
 }
 
-fn oidc_outputs(arn: &str, issuer: &str) -> Outputs {
-    let mut o = Outputs::new();
-    o.insert("arn".into(), json!(arn));
-    o.insert("url".into(), json!(issuer_host_path(issuer)));
-    o
+fn oidc_outputs(arn: &str, issuer: &str) -> Result<Outputs, ProviderError> {
+    Outputs::of(&OidcOutputs {
+        id: arn.to_string(),
+        url: issuer_host_path(issuer).to_string(),
+    })
+}
+
+/// The OIDC subject of service account `sa` in namespace `ns`: exactly
+/// `system:serviceaccount:NS:SA`.
+fn subject(ns: &str, sa: &str) -> String {
+    format!("system:serviceaccount:{ns}:{sa}")
 }
 
 fn is_role(kind: ResourceKind) -> bool {
     matches!(
         kind,
-        ResourceKind::ClusterRole | ResourceKind::NodeRole | ResourceKind::WorkloadIdentity
+        kinds::CLUSTER_ROLE | kinds::NODE_ROLE | ResourceKind::WORKLOAD_IDENTITY
     )
 }
 
@@ -343,7 +334,7 @@ impl ResourceOps for IdentityService {
                 return Ok(Observation::Absent);
             };
             // Drift we can tell from the read: an IRSA trust policy that is not the desired one.
-            let drifted = kind == ResourceKind::WorkloadIdentity
+            let drifted = kind == ResourceKind::WORKLOAD_IDENTITY
                 && self.irsa(ctx).ok().is_some_and(|irsa| {
                     live.role
                         .assume_role_policy_document()
@@ -353,11 +344,12 @@ impl ResourceOps for IdentityService {
             return Ok(Observation::Present(Observed {
                 provider_id: Some(live.role.arn().to_string()),
                 owner: judge(&ctx.stack.ownership, &live.tags),
-                outputs: Self::role_outputs(ctx, &live.role),
+                outputs: Self::role_outputs(ctx, &live.role)?,
                 drifted,
+                expires_at: None,
             }));
         }
-        if kind != ResourceKind::OidcProvider {
+        if kind != kinds::OIDC_PROVIDER {
             return Err(unsupported("identity", kind));
         }
         let Some(arn) = self.oidc_arn(ctx).await? else {
@@ -368,8 +360,9 @@ impl ResourceOps for IdentityService {
             Some(p) => Observation::Present(Observed {
                 provider_id: Some(p.arn.clone()),
                 owner: judge(&ctx.stack.ownership, &p.tags),
-                outputs: oidc_outputs(&p.arn, &p.url),
+                outputs: oidc_outputs(&p.arn, &p.url)?,
                 drifted: false,
+                expires_at: None,
             }),
         })
     }
@@ -377,10 +370,11 @@ impl ResourceOps for IdentityService {
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let c = &self.clients;
         match ctx.resource.kind {
-            ResourceKind::ClusterRole | ResourceKind::NodeRole => {
-                let trust = service_trust_policy(ctx.config_str("service")?);
+            kinds::CLUSTER_ROLE | kinds::NODE_ROLE => {
+                let config: RoleConfig = ctx.config()?;
+                let trust = service_trust_policy(&config.service);
                 let (role, _) = self.ensure_role(ctx, &trust).await?;
-                for arn in config_list(ctx, "managed_policies") {
+                for arn in &config.managed_policies {
                     roles::attach_policy(
                         c,
                         role.role_name(),
@@ -388,25 +382,25 @@ impl ResourceOps for IdentityService {
                     )
                     .await?;
                 }
-                Ok(Self::role_outputs(ctx, &role))
+                Self::role_outputs(ctx, &role)
             }
-            ResourceKind::WorkloadIdentity => {
+            ResourceKind::WORKLOAD_IDENTITY => {
                 let irsa = self.irsa(ctx)?;
                 let (role, created) = self.ensure_role(ctx, &irsa.trust).await?;
                 self.apply_irsa(&role, &irsa, created).await?;
-                Ok(Self::role_outputs(ctx, &role))
+                Self::role_outputs(ctx, &role)
             }
-            ResourceKind::OidcProvider => self.create_oidc(ctx).await,
+            kinds::OIDC_PROVIDER => self.create_oidc(ctx).await,
             kind => Err(unsupported("identity", kind)),
         }
     }
 
     fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::WorkloadIdentity
+        kind == ResourceKind::WORKLOAD_IDENTITY
     }
 
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        if ctx.resource.kind != ResourceKind::WorkloadIdentity {
+        if ctx.resource.kind != ResourceKind::WORKLOAD_IDENTITY {
             return Err(ProviderError::new(
                 ErrorKind::Unsupported,
                 format!("{} cannot be updated in place", ctx.resource.kind),
@@ -424,9 +418,7 @@ impl ResourceOps for IdentityService {
             return Err(foreign(ctx.resource.id.as_str(), name, &owner));
         }
         self.apply_irsa(&live.role, &irsa, false).await?;
-        let mut outputs = Self::role_outputs(ctx, &live.role);
-        outputs.insert("subject".into(), json!(irsa.subject));
-        Ok(outputs)
+        Self::role_outputs(ctx, &live.role)
     }
 
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
@@ -451,10 +443,10 @@ impl ResourceOps for IdentityService {
             };
             return delete_role(c, &name).await;
         }
-        if kind != ResourceKind::OidcProvider {
+        if kind != kinds::OIDC_PROVIDER {
             return Err(unsupported("identity", kind));
         }
-        if let Some(arn) = ctx.recorded_str("arn") {
+        if let Some(arn) = ctx.recorded.and_then(|o| o.cloud_id()) {
             return delete_oidc_provider(c, arn).await;
         }
         let Some(arn) = self.oidc_arn(ctx).await? else {

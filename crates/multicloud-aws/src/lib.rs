@@ -26,6 +26,39 @@
 //! # Ok(()) }
 //! ```
 //!
+//! How the crate is put together (the seams of `multicloud-core`):
+//!
+//! - [`kinds`] declares the AWS kinds (VPC, subnets, roles, subnet groups…) with their
+//!   families, durations and wait timeouts; [`model`] holds each kind's typed config and
+//!   outputs, the contract between [`expand`] and the service modules, which read
+//!   `ctx.config::<T>()` (a misspelled or missing field is an error, never a default).
+//! - [`expand`] is the one description of what depends on what: the engine orders creation
+//!   and teardown by it, and [`order`] derives the [`sweeper`]'s deletion order from it.
+//! - [`naming`] holds the AWS naming rules checked before any call.
+//! - One retry layer: the SDK clients never retry ([`clients`]); the engine's
+//!   `RetryPolicy` and `Poller` do, for resources, the sweeper and [`S3StateStore`] alike.
+//! - The apps are not the provider's business: a workload backend is attached to the
+//!   `Stack` (`Stack::workloads`) and reaches the cluster through the provider's
+//!   `ClusterOps::credentials` (an in-process EKS token, renewed before it expires).
+//!
+//! ```no_run
+//! use multicloud_aws::{AwsProvider, kinds, order};
+//! use multicloud_core::kind::ResourceKind;
+//! use multicloud_core::prelude::*;
+//!
+//! # async fn run(spec: StackSpec) -> Result<(), Box<dyn std::error::Error>> {
+//! let provider = AwsProvider::builder().region("us-east-1").build().await;
+//! // Every kind the provider manages, and the order the sweeper deletes them in.
+//! for def in provider.kinds() {
+//!     println!("{} ({:?}, waits up to {:?})", def.kind, def.family, def.timeout);
+//! }
+//! assert!(order::rank(ResourceKind::NODE_POOL) < order::rank(ResourceKind::CLUSTER));
+//! assert!(order::rank(kinds::LOAD_BALANCER) < order::rank(kinds::VPC));
+//! let graph = provider.expand(&spec)?;
+//! println!("{} resources", graph.len());
+//! # Ok(()) }
+//! ```
+//!
 //! Besides the provider, the crate offers:
 //!
 //! - [`eks_token`]: bearer tokens for the Kubernetes API of an EKS cluster, computed
@@ -48,7 +81,11 @@ pub mod database;
 pub mod error;
 pub mod expand;
 pub mod identity;
+pub mod kinds;
+pub mod model;
+pub mod naming;
 pub mod network;
+pub mod order;
 pub mod provider;
 pub mod registry;
 pub mod secrets;

@@ -38,10 +38,11 @@ use multicloud_core::ProviderError;
 use multicloud_core::provider::{
     NetworkOps, Observation, Observed, OpContext, Outputs, Owner, ResourceOps,
 };
-use multicloud_core::resource::ResourceKind;
 
 use crate::clients::AwsClients;
 use crate::expand::{cluster_name_of, ids};
+use crate::kinds;
+use crate::model::SubnetConfig;
 use crate::support::{foreign, unsupported};
 use crate::tagging::{ec2_tag_map, judge};
 
@@ -87,14 +88,14 @@ impl Live {
         })
     }
 
-    fn outputs(&self) -> Outputs {
-        match self {
+    fn outputs(&self) -> Result<Outputs, ProviderError> {
+        Outputs::of(&match self {
             Live::Vpc(v) => vpc::vpc_outputs(v),
             Live::Subnet(s) => subnets::subnet_outputs(s),
             Live::Igw(g) => vpc::igw_outputs(g),
             Live::RouteTable(r) => routes::route_table_outputs(r),
             Live::SecurityGroup(g) => security_groups::sg_outputs(g),
-        }
+        })
     }
 }
 
@@ -127,27 +128,27 @@ impl NetworkService {
             vpc: ctx.dep_str(&ids::vpc(), "id").ok(),
         };
         let found: Vec<Live> = match ctx.resource.kind {
-            ResourceKind::Vpc => vpc::find_vpcs(c, lookup)
+            kinds::VPC => vpc::find_vpcs(c, lookup)
                 .await?
                 .into_iter()
                 .map(|x| Live::Vpc(Box::new(x)))
                 .collect(),
-            ResourceKind::Subnet => subnets::find_subnets(c, lookup)
+            kinds::SUBNET => subnets::find_subnets(c, lookup)
                 .await?
                 .into_iter()
                 .map(|x| Live::Subnet(Box::new(x)))
                 .collect(),
-            ResourceKind::InternetGateway => vpc::find_igws(c, lookup)
+            kinds::INTERNET_GATEWAY => vpc::find_igws(c, lookup)
                 .await?
                 .into_iter()
                 .map(|x| Live::Igw(Box::new(x)))
                 .collect(),
-            ResourceKind::RouteTable => routes::find_route_tables(c, lookup)
+            kinds::ROUTE_TABLE => routes::find_route_tables(c, lookup)
                 .await?
                 .into_iter()
                 .map(|x| Live::RouteTable(Box::new(x)))
                 .collect(),
-            ResourceKind::SecurityGroup => security_groups::find_security_groups(c, lookup)
+            kinds::SECURITY_GROUP => security_groups::find_security_groups(c, lookup)
                 .await?
                 .into_iter()
                 .map(|x| Live::SecurityGroup(Box::new(x)))
@@ -185,8 +186,9 @@ impl ResourceOps for NetworkService {
             Some(live) => Observation::Present(Observed {
                 provider_id: Some(live.id().to_string()),
                 owner: judge(&ctx.stack.ownership, &live.tags()),
-                outputs: live.outputs(),
+                outputs: live.outputs()?,
                 drifted: false,
+                expires_at: None,
             }),
         })
     }
@@ -196,18 +198,18 @@ impl ResourceOps for NetworkService {
             return match judge(&ctx.stack.ownership, &live.tags()) {
                 Owner::Us => {
                     self.complete(ctx, &live).await?;
-                    Ok(live.outputs())
+                    live.outputs()
                 }
                 owner => Err(foreign(ctx.resource.id.as_str(), live.id(), &owner)),
             };
         }
         let c = &self.clients;
         match ctx.resource.kind {
-            ResourceKind::Vpc => vpc::create_vpc(c, ctx).await,
-            ResourceKind::Subnet => subnets::create_subnet(c, ctx).await,
-            ResourceKind::InternetGateway => vpc::create_igw(c, ctx).await,
-            ResourceKind::RouteTable => routes::create_route_table(c, ctx).await,
-            ResourceKind::SecurityGroup => security_groups::create_security_group(c, ctx).await,
+            kinds::VPC => vpc::create_vpc(c, ctx).await,
+            kinds::SUBNET => subnets::create_subnet(c, ctx).await,
+            kinds::INTERNET_GATEWAY => vpc::create_igw(c, ctx).await,
+            kinds::ROUTE_TABLE => routes::create_route_table(c, ctx).await,
+            kinds::SECURITY_GROUP => security_groups::create_security_group(c, ctx).await,
             kind => Err(unsupported("network", kind)),
         }
     }
@@ -216,11 +218,11 @@ impl ResourceOps for NetworkService {
         let kind = ctx.resource.kind;
         if !matches!(
             kind,
-            ResourceKind::Vpc
-                | ResourceKind::Subnet
-                | ResourceKind::InternetGateway
-                | ResourceKind::RouteTable
-                | ResourceKind::SecurityGroup
+            kinds::VPC
+                | kinds::SUBNET
+                | kinds::INTERNET_GATEWAY
+                | kinds::ROUTE_TABLE
+                | kinds::SECURITY_GROUP
         ) {
             return Err(unsupported("network", kind));
         }
@@ -240,22 +242,22 @@ impl ResourceOps for NetworkService {
         // The stack's EKS cluster, whose leftover load balancers block the network.
         let cluster = cluster_name_of(&ctx.stack.stack, &ctx.stack.environment);
         match kind {
-            ResourceKind::Vpc => {
+            kinds::VPC => {
                 delete_cluster_load_balancers(c, &id, Some(&cluster)).await?;
                 delete_kubernetes_security_groups(c, &id, Some(&cluster)).await?;
                 delete_vpc(c, &id).await
             }
-            ResourceKind::Subnet => {
-                let cluster = ctx.config_str("cluster_name").unwrap_or(&cluster);
+            kinds::SUBNET => {
+                let config: SubnetConfig = ctx.config()?;
                 load_balancers::delete_orphaned_load_balancers(
                     c,
                     load_balancers::Scope::Subnet(&id),
-                    cluster,
+                    &config.cluster_name,
                 )
                 .await?;
                 delete_subnet(c, &id).await
             }
-            ResourceKind::InternetGateway => {
+            kinds::INTERNET_GATEWAY => {
                 let vpc = ctx
                     .recorded_str("vpc_id")
                     .or_else(|| ctx.dep_str(&ids::vpc(), "id").ok());
@@ -269,7 +271,7 @@ impl ResourceOps for NetworkService {
                 }
                 delete_internet_gateway(c, &id).await
             }
-            ResourceKind::RouteTable => delete_route_table(c, &id).await,
+            kinds::ROUTE_TABLE => delete_route_table(c, &id).await,
             _ => delete_security_group(c, &id).await,
         }
     }

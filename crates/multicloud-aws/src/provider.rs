@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use multicloud_core::kind::KindDef;
 use multicloud_core::provider::{
     CacheOps, CloudProvider, ClusterOps, DatabaseOps, IdentityOps, NetworkOps, Registry,
-    SecretBackend, WorkloadOps,
+    SecretBackend,
 };
 use multicloud_core::resource::ResourceGraph;
-use multicloud_core::spec::{AwsNamingRules, NamingRules, StackSpec};
+use multicloud_core::spec::{NamingRules, StackSpec};
+
+use crate::naming::AwsNamingRules;
 
 use crate::cache::CacheService;
 use crate::clients::{ApiCalls, AwsClients};
@@ -29,14 +32,12 @@ pub struct AwsProvider {
     cache: CacheService,
     registry: EcrRegistry,
     secrets: SecretsManager,
-    workloads: Option<Arc<dyn WorkloadOps>>,
 }
 
 impl std::fmt::Debug for AwsProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsProvider")
             .field("region", &self.clients.region)
-            .field("workloads", &self.workloads.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -101,15 +102,7 @@ impl AwsProvider {
             registry: EcrRegistry::new(clients.clone()),
             secrets: SecretsManager::new(clients.clone()),
             clients,
-            workloads: None,
         }
-    }
-
-    /// Attaches a Kubernetes backend for the apps (from `multicloud-k8s`).
-    #[must_use]
-    pub fn with_workloads(mut self, workloads: Arc<dyn WorkloadOps>) -> Self {
-        self.workloads = Some(workloads);
-        self
     }
 
     /// The SDK clients.
@@ -127,11 +120,14 @@ impl CloudProvider for AwsProvider {
     fn name(&self) -> &str {
         "aws"
     }
+    fn kinds(&self) -> &[KindDef] {
+        crate::kinds::defs()
+    }
     fn naming_rules(&self) -> &dyn NamingRules {
         &AwsNamingRules
     }
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
-        crate::expand::expand(spec, self.workloads.is_some())
+        crate::expand::expand(spec)
     }
     fn network(&self) -> &dyn NetworkOps {
         &self.network
@@ -153,8 +149,5 @@ impl CloudProvider for AwsProvider {
     }
     fn secrets(&self) -> &dyn SecretBackend {
         &self.secrets
-    }
-    fn workloads(&self) -> Option<&dyn WorkloadOps> {
-        self.workloads.as_deref()
     }
 }

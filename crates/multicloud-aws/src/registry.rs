@@ -1,4 +1,4 @@
-//! ECR: repositories ([`ResourceKind::Registry`]) and pull credentials.
+//! ECR: repositories ([`ResourceKind::REGISTRY`]) and pull credentials.
 //!
 //! Config contract (see [`crate::expand`]): `{keep_images, scan_on_push}`; the physical name
 //! is `<stack>-<env>/<name>`. Outputs: `name`, `arn`, `url` (the repository URI).
@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, Repository, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use multicloud_core::outputs::RegistryOutputs;
 use multicloud_core::provider::{
     Observation, OpContext, Outputs, Readiness, Registry, RegistryCredentials, ResourceOps,
 };
@@ -21,8 +22,9 @@ use serde_json::{Value, json};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::model::RegistryConfig;
 use crate::support::{
-    ensure_ours, none_if_not_found, observed, ok_if_not_found, outputs, tag_pairs, unsupported,
+    ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs, unsupported,
 };
 
 /// ECR repositories.
@@ -82,12 +84,12 @@ async fn describe_repository(
     Ok(Some((repo, tags.tags().to_vec())))
 }
 
-fn repo_outputs(repo: &Repository) -> Outputs {
-    outputs([
-        ("name", json!(repo.repository_name())),
-        ("arn", json!(repo.repository_arn())),
-        ("url", json!(repo.repository_uri())),
-    ])
+fn repo_outputs(repo: &Repository) -> Result<Outputs, ProviderError> {
+    Outputs::of(&RegistryOutputs {
+        id: repo.repository_arn().unwrap_or_default().to_string(),
+        name: repo.repository_name().unwrap_or_default().to_string(),
+        url: repo.repository_uri().unwrap_or_default().to_string(),
+    })
 }
 
 /// Deletes repository `name` with every image in it. Succeeds if it does not exist.
@@ -110,25 +112,18 @@ pub(crate) async fn delete_repository_force(
 
 impl EcrRegistry {
     fn keep_images(ctx: &OpContext<'_>) -> Result<u64, ProviderError> {
-        ctx.resource
-            .config
-            .get("keep_images")
-            .and_then(Value::as_u64)
-            .filter(|k| *k > 0)
-            .ok_or_else(|| {
-                ProviderError::invalid(format!(
-                    "{}: `keep_images` must be a positive integer",
-                    ctx.resource.id
-                ))
-            })
+        let RegistryConfig { keep_images, .. } = ctx.config()?;
+        if keep_images == 0 {
+            return Err(ProviderError::invalid(format!(
+                "{}: `keep_images` must be a positive integer",
+                ctx.resource.id
+            )));
+        }
+        Ok(u64::from(keep_images))
     }
 
-    fn scan_on_push(ctx: &OpContext<'_>) -> bool {
-        ctx.resource
-            .config
-            .get("scan_on_push")
-            .and_then(Value::as_bool)
-            .unwrap_or(true)
+    fn scan_on_push(ctx: &OpContext<'_>) -> Result<bool, ProviderError> {
+        Ok(ctx.config::<RegistryConfig>()?.scan_on_push)
     }
 
     async fn put_lifecycle(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
@@ -149,7 +144,7 @@ impl EcrRegistry {
             ensure_ours(ctx, tag_pairs(&tags))?;
             // Finish what an interrupted create may have left undone.
             self.put_lifecycle(ctx).await?;
-            return Ok(repo_outputs(&repo));
+            return repo_outputs(&repo);
         }
         let tags = ctx
             .resource
@@ -170,7 +165,7 @@ impl EcrRegistry {
             .repository_name(name)
             .image_scanning_configuration(
                 ImageScanningConfiguration::builder()
-                    .scan_on_push(Self::scan_on_push(ctx))
+                    .scan_on_push(Self::scan_on_push(ctx)?)
                     .build(),
             )
             .set_tags(Some(tags))
@@ -179,7 +174,7 @@ impl EcrRegistry {
             .map_err(|e| classify(e, Op::Create, "ecr CreateRepository"))?;
         self.put_lifecycle(ctx).await?;
         match out.repository() {
-            Some(repo) => Ok(repo_outputs(repo)),
+            Some(repo) => repo_outputs(repo),
             None => Err(ProviderError::new(
                 ErrorKind::Other,
                 format!("ecr CreateRepository returned no repository for {name}"),
@@ -191,7 +186,7 @@ impl EcrRegistry {
 #[async_trait]
 impl ResourceOps for EcrRegistry {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        if ctx.resource.kind != ResourceKind::Registry {
+        if ctx.resource.kind != ResourceKind::REGISTRY {
             return Err(unsupported("registry", ctx.resource.kind));
         }
         Ok(
@@ -201,12 +196,12 @@ impl ResourceOps for EcrRegistry {
                     let scan = repo
                         .image_scanning_configuration()
                         .is_some_and(|c| c.scan_on_push());
-                    let drifted = scan != Self::scan_on_push(ctx);
+                    let drifted = scan != Self::scan_on_push(ctx)?;
                     observed(
                         ctx,
                         repo.repository_arn(),
                         tag_pairs(&tags),
-                        repo_outputs(&repo),
+                        repo_outputs(&repo)?,
                         drifted,
                     )
                 }
@@ -215,7 +210,7 @@ impl ResourceOps for EcrRegistry {
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        if ctx.resource.kind != ResourceKind::Registry {
+        if ctx.resource.kind != ResourceKind::REGISTRY {
             return Err(unsupported("registry", ctx.resource.kind));
         }
         self.create_repository(ctx).await
@@ -223,7 +218,7 @@ impl ResourceOps for EcrRegistry {
 
     /// Applies `scan_on_push` and the lifecycle policy (`keep_images`) in place.
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        if ctx.resource.kind != ResourceKind::Registry {
+        if ctx.resource.kind != ResourceKind::REGISTRY {
             return Err(unsupported("registry", ctx.resource.kind));
         }
         let name = &ctx.resource.name;
@@ -233,7 +228,7 @@ impl ResourceOps for EcrRegistry {
             .repository_name(name)
             .image_scanning_configuration(
                 ImageScanningConfiguration::builder()
-                    .scan_on_push(Self::scan_on_push(ctx))
+                    .scan_on_push(Self::scan_on_push(ctx)?)
                     .build(),
             )
             .send()
@@ -241,7 +236,7 @@ impl ResourceOps for EcrRegistry {
             .map_err(|e| classify(e, Op::Update, "ecr PutImageScanningConfiguration"))?;
         self.put_lifecycle(ctx).await?;
         match describe_repository(&self.clients, name).await? {
-            Some((repo, _)) => Ok(repo_outputs(&repo)),
+            Some((repo, _)) => repo_outputs(&repo),
             None => Err(ProviderError::not_found(format!(
                 "ECR repository {name} does not exist"
             ))),
@@ -249,23 +244,23 @@ impl ResourceOps for EcrRegistry {
     }
 
     fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::Registry
+        kind == ResourceKind::REGISTRY
     }
 
     fn requires_replacement(&self, kind: ResourceKind, _old: &Value, _new: &Value) -> bool {
-        kind != ResourceKind::Registry
+        kind != ResourceKind::REGISTRY
     }
 
     /// Deletes the repository with its images (`force`).
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        if ctx.resource.kind != ResourceKind::Registry {
+        if ctx.resource.kind != ResourceKind::REGISTRY {
             return Err(unsupported("registry", ctx.resource.kind));
         }
         delete_repository_force(&self.clients, &ctx.resource.name).await
     }
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        if ctx.resource.kind != ResourceKind::Registry {
+        if ctx.resource.kind != ResourceKind::REGISTRY {
             return Err(unsupported("registry", ctx.resource.kind));
         }
         Ok(Readiness::ready())

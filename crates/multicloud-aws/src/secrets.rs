@@ -1,4 +1,4 @@
-//! Secrets Manager: [`ResourceKind::Secret`] resources and the [`SecretBackend`] data plane.
+//! Secrets Manager: [`ResourceKind::SECRET`] resources and the [`SecretBackend`] data plane.
 //!
 //! Config contract (see [`crate::expand`]): `{source: {generated: {length}} | {from_env:
 //! {var}}, force_delete}`; the physical name is `<stack>/<env>/<name>`. Outputs: `name`,
@@ -13,17 +13,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use multicloud_core::outputs::SecretOutputs;
 use multicloud_core::provider::{
     Observation, OpContext, Outputs, Readiness, ResourceOps, SecretBackend, SecretRef,
 };
 use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ProviderError, SecretString};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::model::{SecretConfig, SecretSourceConfig};
 use crate::support::{
-    ensure_ours, none_if_not_found, observed, ok_if_not_found, outputs, tag_pairs, unsupported,
+    ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs, unsupported,
 };
 
 /// Recovery window of a secret deleted without `force_delete`.
@@ -67,12 +69,12 @@ impl SecretInfo {
 }
 
 /// The outputs of a secret resource.
-pub(crate) fn secret_outputs(r: &SecretRef) -> Outputs {
-    outputs([
-        ("name", json!(r.name)),
-        ("arn", json!(r.id)),
-        ("version", json!(r.version)),
-    ])
+pub(crate) fn secret_outputs(r: &SecretRef) -> Result<Outputs, ProviderError> {
+    Outputs::of(&SecretOutputs {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        version: r.version.clone(),
+    })
 }
 
 fn current_version<'a, I: IntoIterator<Item = (&'a String, &'a Vec<String>)>>(
@@ -246,44 +248,34 @@ pub(crate) async fn delete_secret_force(
 /// The value a secret resource is created with, from its config `source`. A missing
 /// environment variable is an `InvalidInput` error naming the variable.
 fn source_value(ctx: &OpContext<'_>) -> Result<SecretString, ProviderError> {
-    let source = ctx.resource.config.get("source");
-    if let Some(length) = source.and_then(|s| s.pointer("/generated/length")) {
-        let length = length
-            .as_u64()
-            .and_then(|l| usize::try_from(l).ok())
-            .filter(|l| *l > 0)
-            .ok_or_else(|| {
-                ProviderError::invalid(format!(
-                    "{}: source.generated.length must be a positive integer",
-                    ctx.resource.id
-                ))
-            })?;
-        return Ok(SecretString::generate(length));
+    let SecretConfig { source, .. } = ctx.config()?;
+    let var = match source {
+        SecretSourceConfig::Generated { length } if length > 0 => {
+            return Ok(SecretString::generate(length as usize));
+        }
+        SecretSourceConfig::Generated { .. } => {
+            return Err(ProviderError::invalid(format!(
+                "{}: source.generated.length must be a positive integer",
+                ctx.resource.id
+            )));
+        }
+        SecretSourceConfig::FromEnv { var } => var,
+    };
+    match std::env::var(&var) {
+        Ok(v) if !v.is_empty() => Ok(SecretString::new(v)),
+        Ok(_) => Err(ProviderError::invalid(format!(
+            "{}: environment variable `{var}` (the source of secret {}) is empty",
+            ctx.resource.id, ctx.resource.name
+        ))),
+        Err(std::env::VarError::NotPresent) => Err(ProviderError::invalid(format!(
+            "{}: environment variable `{var}` (the source of secret {}) is not set",
+            ctx.resource.id, ctx.resource.name
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ProviderError::invalid(format!(
+            "{}: environment variable `{var}` (the source of secret {}) is not valid UTF-8",
+            ctx.resource.id, ctx.resource.name
+        ))),
     }
-    if let Some(var) = source
-        .and_then(|s| s.pointer("/from_env/var"))
-        .and_then(Value::as_str)
-    {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(SecretString::new(v)),
-            Ok(_) => Err(ProviderError::invalid(format!(
-                "{}: environment variable `{var}` (the source of secret {}) is empty",
-                ctx.resource.id, ctx.resource.name
-            ))),
-            Err(std::env::VarError::NotPresent) => Err(ProviderError::invalid(format!(
-                "{}: environment variable `{var}` (the source of secret {}) is not set",
-                ctx.resource.id, ctx.resource.name
-            ))),
-            Err(std::env::VarError::NotUnicode(_)) => Err(ProviderError::invalid(format!(
-                "{}: environment variable `{var}` (the source of secret {}) is not valid UTF-8",
-                ctx.resource.id, ctx.resource.name
-            ))),
-        };
-    }
-    Err(ProviderError::invalid(format!(
-        "{}: config `source` must be {{generated: {{length}}}} or {{from_env: {{var}}}}",
-        ctx.resource.id
-    )))
 }
 
 /// Adopts the secret `info` when it is ours (restoring it if it is scheduled for deletion,
@@ -302,7 +294,7 @@ pub(crate) async fn adopt_secret(
 
 impl SecretsManager {
     fn check_kind(ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        if ctx.resource.kind == ResourceKind::Secret {
+        if ctx.resource.kind == ResourceKind::SECRET {
             Ok(())
         } else {
             Err(unsupported("secrets", ctx.resource.kind))
@@ -321,7 +313,7 @@ impl ResourceOps for SecretsManager {
                     ctx,
                     Some(&info.arn),
                     tag_pairs(&info.tags),
-                    secret_outputs(&info.secret_ref()),
+                    secret_outputs(&info.secret_ref())?,
                     false,
                 ),
                 _ => Observation::Absent,
@@ -332,9 +324,7 @@ impl ResourceOps for SecretsManager {
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         Self::check_kind(ctx)?;
         if let Some(info) = describe_secret(&self.clients, &ctx.resource.name).await? {
-            return Ok(secret_outputs(
-                &adopt_secret(&self.clients, ctx, &info).await?,
-            ));
+            return secret_outputs(&adopt_secret(&self.clients, ctx, &info).await?);
         }
         let value = source_value(ctx)?;
         let r = create_secret(
@@ -344,7 +334,7 @@ impl ResourceOps for SecretsManager {
             &ctx.resource.tags,
         )
         .await?;
-        Ok(secret_outputs(&r))
+        secret_outputs(&r)
     }
 
     /// Config changes (`force_delete`, the source) never rewrite the value: the update only
@@ -352,7 +342,7 @@ impl ResourceOps for SecretsManager {
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         Self::check_kind(ctx)?;
         match describe_secret(&self.clients, &ctx.resource.name).await? {
-            Some(info) if !info.deleted => Ok(secret_outputs(&info.secret_ref())),
+            Some(info) if !info.deleted => secret_outputs(&info.secret_ref()),
             _ => Err(ProviderError::not_found(format!(
                 "secret {} does not exist",
                 ctx.resource.name
@@ -361,23 +351,18 @@ impl ResourceOps for SecretsManager {
     }
 
     fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::Secret
+        kind == ResourceKind::SECRET
     }
 
     fn requires_replacement(&self, kind: ResourceKind, _old: &Value, _new: &Value) -> bool {
-        kind != ResourceKind::Secret
+        kind != ResourceKind::SECRET
     }
 
     /// `force_delete` config: delete at once; else schedule deletion with a 7-day window.
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         Self::check_kind(ctx)?;
-        let force = ctx
-            .resource
-            .config
-            .get("force_delete")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        delete_secret(&self.clients, &ctx.resource.name, force).await
+        let SecretConfig { force_delete, .. } = ctx.config()?;
+        delete_secret(&self.clients, &ctx.resource.name, force_delete).await
     }
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {

@@ -37,9 +37,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{
-    LockInfo, SCHEMA_VERSION, StackState, StateError, StateKey, StateLock, StateStore,
+    LockInfo, StackState, StateError, StateKey, StateLock, StateStore, parse_state,
 };
-use serde_json::Value;
 
 use self::remote::{Remote, is_not_found, is_precondition_failure};
 
@@ -414,56 +413,6 @@ impl Drop for S3Lock {
             ),
         }
     }
-}
-
-/// Parses a state object like the local store parses a state file: schema version first
-/// (newer -> [`StateError::UnsupportedVersion`]), then the state, which must be `key`'s.
-fn parse_state(bytes: &[u8], key: &StateKey, location: &str) -> Result<StackState, StateError> {
-    let corrupt = |message: String| StateError::Corrupt {
-        location: location.to_owned(),
-        message,
-    };
-    #[derive(serde::Deserialize)]
-    struct Version {
-        schema_version: Option<Value>,
-    }
-    let Version { schema_version } =
-        serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    let version = match schema_version {
-        None => 0,
-        Some(v) => v
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| corrupt(format!("schema_version {v} is not a version number")))?,
-    };
-    let state: StackState = match version {
-        SCHEMA_VERSION => serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?,
-        0 => {
-            return Err(corrupt(
-                "schema_version is missing or 0; the oldest state schema this build reads is 1"
-                    .into(),
-            ));
-        }
-        found if found > SCHEMA_VERSION => {
-            return Err(StateError::UnsupportedVersion {
-                location: location.to_owned(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        found => {
-            return Err(corrupt(format!(
-                "no migration from state schema version {found}"
-            )));
-        }
-    };
-    if &state.key != key {
-        return Err(corrupt(format!(
-            "the object holds the state of {}, not of {key}",
-            state.key
-        )));
-    }
-    Ok(state)
 }
 
 /// The holder reported for a lock object that cannot be parsed: since its modification time

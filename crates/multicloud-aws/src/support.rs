@@ -6,7 +6,6 @@
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner};
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::{ErrorKind, ProviderError};
-use serde_json::Value;
 
 /// Whether `e` says "does not exist": [`ErrorKind::NotFound`], or an EC2 `*.NotFound` code.
 ///
@@ -109,15 +108,6 @@ pub(crate) fn tag_pairs<T: TagPair>(tags: &[T]) -> impl Iterator<Item = (&str, &
     tags.iter().map(TagPair::pair)
 }
 
-/// Outputs from key/value pairs; `null` values are left out.
-pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
-    pairs
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-}
-
 /// Who owns a resource with these tags, from the stack's point of view.
 pub(crate) fn owner<'a, K, V>(
     ctx: &OpContext<'_>,
@@ -169,43 +159,21 @@ where
         owner: owner(ctx, tags),
         outputs,
         drifted,
+        expires_at: None,
     })
 }
 
-/// The cloud ids (output `id`) of the dependencies listed in config array `key`.
-pub(crate) fn dep_ids(ctx: &OpContext<'_>, key: &str) -> Result<Vec<String>, ProviderError> {
-    let list = ctx
-        .resource
-        .config
-        .get(key)
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            ProviderError::invalid(format!("{}: config has no list `{key}`", ctx.resource.id))
-        })?;
-    list.iter()
-        .map(|v| {
-            let id = v.as_str().ok_or_else(|| {
-                ProviderError::invalid(format!(
-                    "{}: config `{key}` holds a non-string",
-                    ctx.resource.id
-                ))
-            })?;
-            ctx.dep_str(&ResourceId::from(id), "id").map(str::to_string)
-        })
+/// The cloud ids (output `id`) of the dependencies `ids` (a typed config's list).
+pub(crate) fn dep_ids(
+    ctx: &OpContext<'_>,
+    ids: &[ResourceId],
+) -> Result<Vec<String>, ProviderError> {
+    ids.iter()
+        .map(|id| ctx.dep_str(id, "id").map(str::to_string))
         .collect()
 }
 
-/// The output `out` of the dependency named by config string `key`.
-pub(crate) fn dep_output(
-    ctx: &OpContext<'_>,
-    key: &str,
-    out: &str,
-) -> Result<String, ProviderError> {
-    let id = ctx.config_str(key)?;
-    ctx.dep_str(&ResourceId::from(id), out).map(str::to_string)
-}
-
-/// The cloud id (output `id`) of the dependency named by config string `key`.
-pub(crate) fn dep_id(ctx: &OpContext<'_>, key: &str) -> Result<String, ProviderError> {
-    dep_output(ctx, key, "id")
+/// The cloud id (output `id`) of dependency `id`.
+pub(crate) fn dep_id(ctx: &OpContext<'_>, id: &ResourceId) -> Result<String, ProviderError> {
+    ctx.dep_str(id, "id").map(str::to_string)
 }

@@ -6,15 +6,16 @@
 //! instances and DB subnet groups, ElastiCache replication groups and cache subnet groups,
 //! ECR repositories, Secrets Manager secrets, IAM roles and OIDC providers — plus the load
 //! balancers Kubernetes left in those VPCs (by their cluster tags; listed as
-//! [`ResourceKind::Service`], selected with their VPC), and deletes those matching a
-//! [`SweepFilter`] in dependency order:
+//! [`kinds::LOAD_BALANCER`], selected with their VPC), and deletes those matching a
+//! [`SweepFilter`] in dependency order.
 //!
-//! node groups → clusters (waited until gone) → OIDC providers → databases and replication
-//! groups (waited until gone) → their subnet groups → repositories (with their images) →
-//! secrets (without recovery window) → roles (policies detached first) → Kubernetes' load
-//! balancers and target groups in the swept VPCs → leftover network interfaces → security
-//! groups (rules revoked first) → route tables → internet gateways (detached) → subnets →
-//! VPCs.
+//! That order is not written here: it is [`teardown_order`](crate::order::teardown_order), the reverse of the
+//! expansion's dependency order, so the sweeper and the engine's teardown come from the
+//! same graph (node groups before clusters, databases and caches before their subnet
+//! groups, roles after what uses them, Kubernetes' load balancers before the network…).
+//! Clusters, node groups, databases and caches are awaited until gone; before the first
+//! network deletion, the load balancers, target groups, security groups and interfaces
+//! Kubernetes left in the swept VPCs are removed and ingress rules revoked.
 //!
 //! It runs outside the engine, but retries and waits with the engine's own types (the SDK
 //! clients never retry, see [`clients`](crate::clients)): every listing and deletion that
@@ -37,6 +38,8 @@ use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::kinds;
+use crate::order::rank;
 use crate::support::none_if_not_found;
 
 /// Which tagged resources to sweep.
@@ -122,32 +125,6 @@ impl SweepReport {
     pub fn is_clean(&self) -> bool {
         self.failed.is_empty()
     }
-}
-
-/// The deletion order: kinds earlier in the list are deleted first.
-const ORDER: &[ResourceKind] = &[
-    ResourceKind::NodePool,
-    ResourceKind::Cluster,
-    ResourceKind::OidcProvider,
-    ResourceKind::Database,
-    ResourceKind::Cache,
-    ResourceKind::DbSubnetGroup,
-    ResourceKind::CacheSubnetGroup,
-    ResourceKind::Registry,
-    ResourceKind::Secret,
-    ResourceKind::WorkloadIdentity,
-    ResourceKind::NodeRole,
-    ResourceKind::ClusterRole,
-    ResourceKind::Service,
-    ResourceKind::SecurityGroup,
-    ResourceKind::RouteTable,
-    ResourceKind::InternetGateway,
-    ResourceKind::Subnet,
-    ResourceKind::Vpc,
-];
-
-fn rank(kind: ResourceKind) -> usize {
-    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
 /// Finds and deletes tagged resources across every service of a stack.
@@ -237,7 +214,7 @@ impl<'a> Sweeper<'a> {
         let mut network_prepared = false;
         let found = report.found.clone();
         for r in &found {
-            if !network_prepared && rank(r.kind) >= rank(ResourceKind::Service) {
+            if !network_prepared && rank(r.kind) >= rank(kinds::LOAD_BALANCER) {
                 self.prepare_network(&report.found).await;
                 network_prepared = true;
             }
@@ -262,7 +239,7 @@ impl<'a> Sweeper<'a> {
     /// otherwise). Failures are logged; the deletions that follow report them.
     async fn prepare_network(&self, found: &[SweptResource]) {
         let c = self.clients;
-        for vpc in found.iter().filter(|r| r.kind == ResourceKind::Vpc) {
+        for vpc in found.iter().filter(|r| r.kind == kinds::VPC) {
             if let Err(error) = self
                 .retry(|| async {
                     crate::network::delete_cluster_load_balancers(c, &vpc.id, None)
@@ -290,10 +267,7 @@ impl<'a> Sweeper<'a> {
                 tracing::warn!(vpc = %vpc.id, %error, "sweep: could not delete leftover network interfaces");
             }
         }
-        for sg in found
-            .iter()
-            .filter(|r| r.kind == ResourceKind::SecurityGroup)
-        {
+        for sg in found.iter().filter(|r| r.kind == kinds::SECURITY_GROUP) {
             if let Err(error) = self
                 .retry(|| crate::network::revoke_security_group_ingress(c, &sg.id))
                 .await
@@ -308,7 +282,7 @@ impl<'a> Sweeper<'a> {
         let c = self.clients;
         let name = r.name.as_str();
         match r.kind {
-            ResourceKind::NodePool => {
+            ResourceKind::NODE_POOL => {
                 let cluster = r.parent.as_deref().unwrap_or_default();
                 self.retry(|| crate::cluster::delete_nodegroup(c, cluster, name))
                     .await?;
@@ -324,7 +298,7 @@ impl<'a> Sweeper<'a> {
                 })
                 .await
             }
-            ResourceKind::Cluster => {
+            ResourceKind::CLUSTER => {
                 self.retry(|| crate::cluster::delete_cluster_by_name(c, name))
                     .await?;
                 self.wait_gone(r, || async move {
@@ -333,11 +307,11 @@ impl<'a> Sweeper<'a> {
                 })
                 .await
             }
-            ResourceKind::OidcProvider => {
+            kinds::OIDC_PROVIDER => {
                 self.retry(|| crate::identity::delete_oidc_provider(c, &r.id))
                     .await
             }
-            ResourceKind::Database => {
+            ResourceKind::DATABASE => {
                 self.retry(|| crate::database::delete_db_instance(c, name))
                     .await?;
                 self.wait_gone(r, || async move {
@@ -351,7 +325,7 @@ impl<'a> Sweeper<'a> {
                 })
                 .await
             }
-            ResourceKind::Cache => {
+            ResourceKind::CACHE => {
                 self.retry(|| crate::cache::delete_replication_group(c, name))
                     .await?;
                 self.wait_gone(r, || async move {
@@ -367,43 +341,43 @@ impl<'a> Sweeper<'a> {
                 })
                 .await
             }
-            ResourceKind::DbSubnetGroup => {
+            kinds::DB_SUBNET_GROUP => {
                 self.retry(|| crate::database::delete_db_subnet_group(c, name))
                     .await
             }
-            ResourceKind::CacheSubnetGroup => {
+            kinds::CACHE_SUBNET_GROUP => {
                 self.retry(|| crate::cache::delete_cache_subnet_group(c, name))
                     .await
             }
-            ResourceKind::Registry => {
+            ResourceKind::REGISTRY => {
                 self.retry(|| crate::registry::delete_repository_force(c, name))
                     .await
             }
-            ResourceKind::Secret => {
+            ResourceKind::SECRET => {
                 self.retry(|| crate::secrets::delete_secret_force(c, name))
                     .await
             }
-            ResourceKind::ClusterRole | ResourceKind::NodeRole | ResourceKind::WorkloadIdentity => {
+            kinds::CLUSTER_ROLE | kinds::NODE_ROLE | ResourceKind::WORKLOAD_IDENTITY => {
                 self.retry(|| crate::identity::delete_role(c, name)).await
             }
-            ResourceKind::Service => {
+            kinds::LOAD_BALANCER => {
                 self.retry(|| crate::network::delete_load_balancer(c, &r.id))
                     .await
             }
-            ResourceKind::SecurityGroup => {
+            kinds::SECURITY_GROUP => {
                 self.retry(|| crate::network::delete_security_group(c, &r.id))
                     .await
             }
-            ResourceKind::RouteTable => {
+            kinds::ROUTE_TABLE => {
                 self.retry(|| crate::network::delete_route_table(c, &r.id))
                     .await
             }
-            ResourceKind::InternetGateway => {
+            kinds::INTERNET_GATEWAY => {
                 self.retry(|| crate::network::delete_internet_gateway(c, &r.id))
                     .await
             }
-            ResourceKind::Subnet => self.retry(|| crate::network::delete_subnet(c, &r.id)).await,
-            ResourceKind::Vpc => self.retry(|| crate::network::delete_vpc(c, &r.id)).await,
+            kinds::SUBNET => self.retry(|| crate::network::delete_subnet(c, &r.id)).await,
+            kinds::VPC => self.retry(|| crate::network::delete_vpc(c, &r.id)).await,
             kind => Err(ProviderError::new(
                 ErrorKind::Unsupported,
                 format!("the sweeper does not delete {kind} resources"),
@@ -501,9 +475,9 @@ mod tests {
         assert!(SweepFilter::Expired { now: Utc::now() }.matches(&t));
         assert!(SweepFilter::All.matches(&t));
         assert!(!SweepFilter::All.matches(&tags(&[("Name", "x")])));
-        assert!(rank(ResourceKind::NodePool) < rank(ResourceKind::Cluster));
-        assert!(rank(ResourceKind::SecurityGroup) < rank(ResourceKind::Vpc));
-        assert!(rank(ResourceKind::Cluster) < rank(ResourceKind::Service));
-        assert!(rank(ResourceKind::Service) < rank(ResourceKind::Subnet));
+        assert!(rank(ResourceKind::NODE_POOL) < rank(ResourceKind::CLUSTER));
+        assert!(rank(kinds::SECURITY_GROUP) < rank(kinds::VPC));
+        assert!(rank(ResourceKind::CLUSTER) < rank(kinds::LOAD_BALANCER));
+        assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
     }
 }

@@ -16,10 +16,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use multicloud_aws::expand::ids;
+use multicloud_aws::kinds;
 use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
-use multicloud_core::resource::ResourceKind;
 use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
@@ -189,7 +189,7 @@ fn names(list: &[&str]) -> Vec<String> {
 
 fn recorded_id(id: &str) -> Outputs {
     let mut o = Outputs::new();
-    o.insert("id".into(), serde_json::json!(id));
+    o.as_map_mut().insert("id".into(), serde_json::json!(id));
     o
 }
 
@@ -416,7 +416,7 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     let found = sweeper.find(&alpha).await.expect("find");
     let lbs: Vec<_> = found
         .iter()
-        .filter(|r| r.kind == ResourceKind::Service)
+        .filter(|r| r.kind == kinds::LOAD_BALANCER)
         .collect();
     assert_eq!(lbs.len(), 1, "{found:#?}");
     assert_eq!(lbs[0].name, "k8s-alpha-web");
@@ -429,7 +429,7 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     assert_eq!(lbs[0].tags.get(TAG_ENV).map(String::as_str), Some("dev"));
     // Deleted after the roles, before the network.
     let rank = |kind| found.iter().position(|r| r.kind == kind).expect("found");
-    assert!(rank(ResourceKind::Service) < rank(ResourceKind::Subnet));
+    assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
     let beta = SweepFilter::Stack {
         stack: "beta".into(),
         environment: None,
@@ -442,7 +442,7 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
         report
             .deleted
             .iter()
-            .any(|r| r.kind == ResourceKind::Service && r.name == "k8s-alpha-web")
+            .any(|r| r.kind == kinds::LOAD_BALANCER && r.name == "k8s-alpha-web")
     );
     assert_eq!(w.load_balancers().await, names(&["k8s-x-web"]));
     assert_eq!(w.target_groups().await, names(&["k8s-x-web-80"]));

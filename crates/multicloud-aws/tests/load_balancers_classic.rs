@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use aws_sdk_elasticloadbalancing::types::{Listener, Tag};
 use multicloud_aws::expand::ids;
+use multicloud_aws::kinds;
 use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
-use multicloud_core::resource::ResourceKind;
 use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
@@ -125,7 +125,7 @@ fn names(list: &[&str]) -> Vec<String> {
 
 fn recorded_id(id: &str) -> Outputs {
     let mut o = Outputs::new();
-    o.insert("id".into(), serde_json::json!(id));
+    o.as_map_mut().insert("id".into(), serde_json::json!(id));
     o
 }
 
@@ -304,7 +304,7 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
     let found = sweeper.find(&alpha).await.expect("find");
     let lbs: Vec<_> = found
         .iter()
-        .filter(|r| r.kind == ResourceKind::Service)
+        .filter(|r| r.kind == kinds::LOAD_BALANCER)
         .collect();
     assert_eq!(lbs.len(), 1, "{found:#?}");
     assert_eq!(lbs[0].name, "a0alphaweb");
@@ -320,7 +320,7 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
         Some("alpha/web")
     );
     let rank = |kind| found.iter().position(|r| r.kind == kind).expect("found");
-    assert!(rank(ResourceKind::Service) < rank(ResourceKind::Subnet));
+    assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
 
     let report = sweeper.sweep(&alpha, false).await.expect("sweep");
     assert!(report.is_clean(), "{:#?}", report.failed);
@@ -328,7 +328,7 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
         report
             .deleted
             .iter()
-            .any(|r| r.kind == ResourceKind::Service && r.name == "a0alphaweb")
+            .any(|r| r.kind == kinds::LOAD_BALANCER && r.name == "a0alphaweb")
     );
     assert_eq!(w.classic_elbs().await, names(&["a1xweb"]));
     assert!(!w.vpc_exists(&vpc).await, "the swept VPC is gone");

@@ -19,6 +19,7 @@ use multicloud_aws::identity::{
 };
 use multicloud_aws::testing::MOTO_ACCOUNT_ID;
 use multicloud_core::ErrorKind;
+use multicloud_core::outputs::{RegistryOutputs, SecretOutputs};
 use multicloud_core::provider::{CloudProvider, Observation, OpContext, Outputs, Owner};
 use multicloud_core::resource::{Resource, ResourceId, ResourceKind};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
@@ -287,6 +288,7 @@ async fn resources_under_our_name_without_our_tags_are_foreign() {
         stack: &h.stack,
         deps: &deps,
         recorded: None,
+        run: None,
     };
     let err = h
         .ops(&ids::vpc())
@@ -325,12 +327,13 @@ async fn resources_under_our_name_without_our_tags_are_foreign() {
     );
 
     // Families refuse kinds that are not theirs.
-    let rg = Resource::new(ResourceKind::ResourceGroup, "main", "rg");
+    let rg = Resource::new(ResourceKind::new("resource_group"), "main", "rg");
     let ctx = OpContext {
         resource: &rg,
         stack: &h.stack,
         deps: &deps,
         recorded: None,
+        run: None,
     };
     let err = h
         .provider
@@ -352,7 +355,7 @@ async fn cluster_and_node_roles_trust_their_service_with_managed_policies() {
         let name = h.resource(&id).name.clone();
         assert_eq!(out_str(&out, "name"), name);
         assert_eq!(
-            out_str(&out, "arn"),
+            out_str(&out, "id"),
             format!("arn:aws:iam::{MOTO_ACCOUNT_ID}:role/{name}")
         );
         let role = h
@@ -461,7 +464,9 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
     let sdk = h.moto.sdk_config(REGION).await;
     // The IRSA role's dependencies: the cluster's issuer, the secret and the repository.
     let mut cluster = Outputs::new();
-    cluster.insert("oidc_issuer".into(), json!(ISSUER));
+    cluster
+        .as_map_mut()
+        .insert("oidc_issuer".into(), json!(ISSUER));
     h.outputs.insert(ids::cluster(), cluster);
     let secret = aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
@@ -472,8 +477,13 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
         .expect("secret");
     let secret_arn = secret.arn().expect("secret arn").to_string();
     h.outputs.insert(
-        ResourceId::new(ResourceKind::Secret, "api-key"),
-        Outputs::from_iter([("arn".to_string(), json!(secret_arn))]),
+        ResourceId::new(ResourceKind::SECRET, "api-key"),
+        Outputs::of(&SecretOutputs {
+            id: secret_arn.clone(),
+            name: "shop/dev/api-key".into(),
+            version: None,
+        })
+        .expect("secret outputs"),
     );
     let repo = aws_sdk_ecr::Client::new(&sdk)
         .create_repository()
@@ -481,20 +491,22 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
         .send()
         .await
         .expect("repo");
-    let repo_arn = repo
-        .repository()
-        .and_then(|r| r.repository_arn())
-        .expect("repo arn")
-        .to_string();
+    let repo = repo.repository().expect("repo");
+    let repo_arn = repo.repository_arn().expect("repo arn").to_string();
     h.outputs.insert(
-        ResourceId::new(ResourceKind::Registry, "web"),
-        Outputs::from_iter([("arn".to_string(), json!(repo_arn))]),
+        ResourceId::new(ResourceKind::REGISTRY, "web"),
+        Outputs::of(&RegistryOutputs {
+            id: repo_arn.clone(),
+            name: "shop-dev/web".into(),
+            url: repo.repository_uri().expect("repo uri").to_string(),
+        })
+        .expect("registry outputs"),
     );
 
     // OIDC provider.
     let oidc = h.create(&ids::oidc()).await;
     let provider_arn = format!("arn:aws:iam::{MOTO_ACCOUNT_ID}:oidc-provider/{ISSUER_HOST}");
-    assert_eq!(out_str(&oidc, "arn"), provider_arn);
+    assert_eq!(out_str(&oidc, "id"), provider_arn);
     assert_eq!(out_str(&oidc, "url"), ISSUER_HOST);
     let p = h
         .iam
@@ -516,11 +528,11 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
     assert_eq!(listed.open_id_connect_provider_list().len(), 1);
 
     // IRSA role: trust and access policies exactly as expected.
-    let wi = ResourceId::new(ResourceKind::WorkloadIdentity, "shop-web");
+    let wi = ResourceId::new(ResourceKind::WORKLOAD_IDENTITY, "shop-web");
     let out = h.create(&wi).await;
     let name = h.resource(&wi).name.clone();
     let role_arn = format!("arn:aws:iam::{MOTO_ACCOUNT_ID}:role/{name}");
-    assert_eq!(out_str(&out, "arn"), role_arn);
+    assert_eq!(out_str(&out, "id"), role_arn);
     assert_eq!(out_str(&out, "identity"), role_arn);
     assert_eq!(out_str(&out, "subject"), "system:serviceaccount:shop:web");
     let expected_trust = json!({
@@ -592,7 +604,7 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
     assert!(
         h.provider
             .identity()
-            .supports_update(ResourceKind::WorkloadIdentity)
+            .supports_update(ResourceKind::WORKLOAD_IDENTITY)
     );
     let mut changed = h.resource(&wi).clone();
     changed.config["read_secrets"] = json!([]);
@@ -604,6 +616,7 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
         stack: &h.stack,
         deps: &deps,
         recorded: Some(&recorded),
+        run: None,
     };
     let updated = h.provider.identity().update(&ctx).await.expect("update");
     assert_eq!(out_str(&updated, "identity"), role_arn);

@@ -22,8 +22,8 @@ use chrono::Utc;
 use multicloud_aws::AwsProvider;
 use multicloud_aws::testing::MotoServer;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{OpContext, Outputs, StackContext};
-use multicloud_core::resource::{Resource, ResourceGraph, ResourceId};
+use multicloud_core::provider::{CloudProvider, OpContext, Outputs, ResourceOps, StackContext};
+use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::tags::Ownership;
 use serde_json::json;
 
@@ -64,7 +64,7 @@ impl TestStack {
                 .and_then(|ttl| chrono::Duration::from_std(ttl).ok())
                 .map(|ttl| Utc::now() + ttl),
         };
-        let mut graph = multicloud_aws::expand::expand(spec, false)?;
+        let mut graph = multicloud_aws::expand::expand(spec)?;
         for r in graph.resources_mut() {
             r.tags = spec.tags.clone();
             r.tags.extend(ownership.tags());
@@ -98,12 +98,38 @@ impl TestStack {
             stack: &self.stack,
             deps: &self.deps,
             recorded: None,
+            run: None,
         }
     }
 
     /// Records the outputs of dependency `id`.
     pub fn set_dep(&mut self, id: &str, outputs: Outputs) {
         self.deps.insert(ResourceId::from(id), outputs);
+    }
+
+    /// The ops of `kind` (the service of its family, as the provider declares it).
+    pub fn ops_for(
+        &self,
+        kind: ResourceKind,
+    ) -> Result<&dyn ResourceOps, Box<dyn std::error::Error>> {
+        self.provider
+            .kinds()
+            .iter()
+            .find(|d| d.kind == kind)
+            .and_then(|d| self.provider.ops_for_family(d.family))
+            .ok_or_else(|| format!("no ops for kind {kind}").into())
+    }
+
+    /// Creates graph resource `id` through the service of its kind (with the dependency
+    /// outputs recorded so far), records its outputs as a dependency and returns them.
+    pub async fn create_dep(
+        &mut self,
+        id: &ResourceId,
+    ) -> Result<Outputs, Box<dyn std::error::Error>> {
+        let r = self.resource(id.as_str())?;
+        let out = self.ops_for(r.kind)?.create(&self.ctx(&r)).await?;
+        self.deps.insert(id.clone(), out.clone());
+        Ok(out)
     }
 
     /// The SDK clients of the provider.
@@ -163,7 +189,7 @@ impl TestStack {
     }
 
     /// Creates IAM role `name` trusted by `service` directly with IAM and records it as
-    /// dependency `id` (outputs `name`, `arn`).
+    /// dependency `id` (outputs `id`, the role ARN, and `name`).
     pub async fn role(&mut self, id: &str, name: &str, service: &str) -> TestResult {
         let trust = json!({
             "Version": "2012-10-17",
@@ -181,23 +207,24 @@ impl TestStack {
             .role()
             .map(|r| r.arn().to_string())
             .ok_or("no role arn")?;
-        self.set_dep(id, outputs(&[("name", name), ("arn", &arn)]));
+        self.set_dep(id, outputs(&[("id", &arn), ("name", name)]));
         Ok(())
     }
 }
 
 /// Outputs from string pairs.
 pub fn outputs(pairs: &[(&str, &str)]) -> Outputs {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect()
+    Outputs::from(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect::<serde_json::Map<_, _>>(),
+    )
 }
 
 /// The string output `key`, or an error naming it.
 pub fn out_str<'a>(o: &'a Outputs, key: &str) -> Result<&'a str, Box<dyn std::error::Error>> {
-    o.get(key)
-        .and_then(|v| v.as_str())
+    o.get_str(key)
         .ok_or_else(|| format!("outputs have no string `{key}`: {o:?}").into())
 }
 

@@ -123,7 +123,10 @@ async fn save_then_load_round_trips_as_pretty_json() {
     assert_eq!(w.store().load(&key()).await.unwrap(), Some(saved));
 
     let text = w.get(STATE_OBJECT).await.expect("state object");
-    assert!(text.contains("\n  \"schema_version\": 1"), "{text}");
+    assert!(
+        text.contains(&format!("\n  \"schema_version\": {SCHEMA_VERSION}")),
+        "{text}"
+    );
     assert!(text.contains("\"serial\": 3"), "{text}");
 }
 
@@ -365,7 +368,10 @@ async fn stack_up_replan_down_with_s3_state() {
     let stack_key = StateKey::new(&spec.name, &spec.environment);
     let object = w.store().state_key(&stack_key).unwrap();
     let lock_object = w.store().lock_key(&stack_key).unwrap();
-    let stack = Stack::new(spec, InMemoryProvider::new(cloud.clone())).state(w.store());
+    let memory = InMemoryProvider::new(cloud.clone());
+    let stack = Stack::new(spec, memory.clone())
+        .workloads(memory.workloads())
+        .state(w.store());
 
     let outputs = stack.up().await.expect("up");
     drop(outputs);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use multicloud_aws::AwsProvider;
 use multicloud_aws::expand::{expand, ids};
+use multicloud_aws::kinds;
 use multicloud_aws::sweeper::{SweepFilter, Sweeper, SweptResource};
 use multicloud_aws::testing::MotoServer;
 use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
@@ -56,7 +57,7 @@ async fn provision(
     }
     let spec = builder.build().expect("valid spec");
     let owner = ownership(stack, env, expired);
-    let mut graph = expand(&spec, false).expect("expands");
+    let mut graph = expand(&spec).expect("expands");
     for r in graph.resources_mut() {
         r.tags = owner.tags();
     }
@@ -71,13 +72,13 @@ async fn provision(
         let r = &graph.resources()[i];
         let wanted = matches!(
             r.kind,
-            ResourceKind::Vpc
-                | ResourceKind::Subnet
-                | ResourceKind::InternetGateway
-                | ResourceKind::RouteTable
-                | ResourceKind::SecurityGroup
-                | ResourceKind::ClusterRole
-                | ResourceKind::NodeRole
+            kinds::VPC
+                | kinds::SUBNET
+                | kinds::INTERNET_GATEWAY
+                | kinds::ROUTE_TABLE
+                | kinds::SECURITY_GROUP
+                | kinds::CLUSTER_ROLE
+                | kinds::NODE_ROLE
         );
         if !wanted {
             continue;
@@ -92,8 +93,16 @@ async fn provision(
             stack: &ctx_stack,
             deps: &deps,
             recorded: None,
+            run: None,
         };
-        let ops = w.provider.ops_for(r.kind).expect("ops");
+        let family = w
+            .provider
+            .kinds()
+            .iter()
+            .find(|d| d.kind == r.kind)
+            .map(|d| d.family)
+            .unwrap_or_else(|| panic!("{} is an AWS kind", r.kind));
+        let ops = w.provider.ops_for_family(family).expect("ops");
         let out = ops
             .create(&ctx)
             .await
@@ -104,8 +113,8 @@ async fn provision(
 }
 
 fn id_of(outputs: &BTreeMap<ResourceId, Outputs>, id: &ResourceId, key: &str) -> String {
-    outputs[id][key]
-        .as_str()
+    outputs[id]
+        .get_str(key)
         .map(str::to_string)
         .unwrap_or_else(|| panic!("{id}.{key}"))
 }
@@ -139,7 +148,7 @@ async fn world(with_cache: bool) -> World {
     let mut req = eks
         .create_cluster()
         .name("alpha-dev")
-        .role_arn(id_of(&alpha, &ids::cluster_role(), "arn"))
+        .role_arn(id_of(&alpha, &ids::cluster_role(), "id"))
         .resources_vpc_config(vpc_config);
     for (k, v) in &tags {
         req = req.tags(k, v);
@@ -149,7 +158,7 @@ async fn world(with_cache: bool) -> World {
         .create_nodegroup()
         .cluster_name("alpha-dev")
         .nodegroup_name("general")
-        .node_role(id_of(&alpha, &ids::node_role(), "arn"))
+        .node_role(id_of(&alpha, &ids::node_role(), "id"))
         .set_subnets(Some(private.clone()));
     for (k, v) in &tags {
         req = req.tags(k, v);
@@ -325,7 +334,7 @@ fn stack(name: &str, env: Option<&str>) -> SweepFilter {
     }
 }
 
-fn kinds(found: &[SweptResource]) -> BTreeMap<ResourceKind, usize> {
+fn counts(found: &[SweptResource]) -> BTreeMap<ResourceKind, usize> {
     let mut counts = BTreeMap::new();
     for r in found {
         *counts.entry(r.kind).or_insert(0) += 1;
@@ -351,59 +360,68 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
     let s = sweeper(&w);
 
     let alpha = s.find(&stack("alpha", None)).await.expect("find alpha");
-    use ResourceKind::*;
+    use kinds::{
+        CLUSTER_ROLE, DB_SUBNET_GROUP, INTERNET_GATEWAY, NODE_ROLE, OIDC_PROVIDER, ROUTE_TABLE,
+        SECURITY_GROUP, SUBNET, VPC,
+    };
+    const CLUSTER: ResourceKind = ResourceKind::CLUSTER;
+    const NODE_POOL: ResourceKind = ResourceKind::NODE_POOL;
+    const DATABASE: ResourceKind = ResourceKind::DATABASE;
+    const CACHE: ResourceKind = ResourceKind::CACHE;
+    const REGISTRY: ResourceKind = ResourceKind::REGISTRY;
+    const SECRET: ResourceKind = ResourceKind::SECRET;
     let expected: BTreeMap<ResourceKind, usize> = [
-        (Vpc, 1),
-        (Subnet, 4),
-        (InternetGateway, 1),
-        (RouteTable, 1),
-        (SecurityGroup, 3),
-        (ClusterRole, 1),
-        (NodeRole, 1),
-        (Cluster, 1),
-        (NodePool, 1),
-        (OidcProvider, 1),
-        (Database, 1),
-        (DbSubnetGroup, 1),
-        (Cache, 1),
-        (Registry, 1),
-        (Secret, 1),
+        (VPC, 1),
+        (SUBNET, 4),
+        (INTERNET_GATEWAY, 1),
+        (ROUTE_TABLE, 1),
+        (SECURITY_GROUP, 3),
+        (CLUSTER_ROLE, 1),
+        (NODE_ROLE, 1),
+        (CLUSTER, 1),
+        (NODE_POOL, 1),
+        (OIDC_PROVIDER, 1),
+        (DATABASE, 1),
+        (DB_SUBNET_GROUP, 1),
+        (CACHE, 1),
+        (REGISTRY, 1),
+        (SECRET, 1),
     ]
     .into_iter()
     .collect();
-    assert_eq!(kinds(&alpha), expected);
+    assert_eq!(counts(&alpha), expected);
     assert!(
         alpha
             .iter()
             .all(|r| tag(r, "multicloud:stack") == Some("alpha"))
     );
     assert_eq!(
-        names(&alpha, Vpc),
+        names(&alpha, VPC),
         BTreeSet::from(["alpha-dev-vpc".to_string()])
     );
     assert_eq!(
-        names(&alpha, Secret),
+        names(&alpha, SECRET),
         BTreeSet::from(["alpha/dev/api-key".to_string()])
     );
     assert_eq!(
-        names(&alpha, Registry),
+        names(&alpha, REGISTRY),
         BTreeSet::from(["alpha-dev/web".to_string()])
     );
     assert_eq!(
-        names(&alpha, ClusterRole),
+        names(&alpha, CLUSTER_ROLE),
         BTreeSet::from(["alpha-dev-eks-cluster".to_string()])
     );
     let nodegroup = alpha
         .iter()
-        .find(|r| r.kind == NodePool)
+        .find(|r| r.kind == NODE_POOL)
         .expect("node group");
     assert_eq!(nodegroup.parent.as_deref(), Some("alpha-dev"));
     // Deletion order: node group before cluster before everything network; VPC last.
     let position = |k: ResourceKind| alpha.iter().position(|r| r.kind == k).expect("present");
-    assert!(position(NodePool) < position(Cluster));
-    assert!(position(Cluster) < position(SecurityGroup));
-    assert!(position(Database) < position(DbSubnetGroup));
-    assert_eq!(alpha.last().map(|r| r.kind), Some(Vpc));
+    assert!(position(NODE_POOL) < position(CLUSTER));
+    assert!(position(CLUSTER) < position(SECURITY_GROUP));
+    assert!(position(DATABASE) < position(DB_SUBNET_GROUP));
+    assert_eq!(alpha.last().map(|r| r.kind), Some(VPC));
 
     assert_eq!(
         s.find(&stack("alpha", Some("dev"))).await.expect("find"),
@@ -418,7 +436,7 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
 
     let beta = s.find(&stack("beta", None)).await.expect("find beta");
     assert_eq!(
-        names(&beta, Secret),
+        names(&beta, SECRET),
         BTreeSet::from(["beta/dev/api-key".to_string()])
     );
     assert_eq!(
@@ -439,7 +457,7 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
                 && tag(r, "multicloud:env") == Some("pr-1"))
     );
     assert_eq!(
-        names(&expired, Secret),
+        names(&expired, SECRET),
         BTreeSet::from(["gamma/pr-1/api-key".to_string()])
     );
 
@@ -551,7 +569,7 @@ async fn a_replication_group_being_deleted_is_waited_for_and_no_longer_listed() 
         .iter()
         .map(|f| (f.resource.kind, f.resource.name.as_str()))
         .collect();
-    assert_eq!(failed, [(ResourceKind::Cache, "alpha-dev-redis")]);
+    assert_eq!(failed, [(ResourceKind::CACHE, "alpha-dev-redis")]);
     assert!(
         report.failed[0].error.message().contains("still exists"),
         "{}",

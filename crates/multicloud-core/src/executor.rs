@@ -216,41 +216,9 @@ impl Executor<'_> {
             action,
         });
         let started = Instant::now();
-        let dep_outputs: BTreeMap<ResourceId, Outputs> = shared
-            .outputs
-            .lock()
-            .map(|all| {
-                resource
-                    .depends_on
-                    .iter()
-                    .filter_map(|d| all.get(d).map(|o| (d.clone(), o.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let recorded: Option<Outputs> = shared
-            .outputs
-            .lock()
-            .ok()
-            .and_then(|o| o.get(&a.id).cloned());
         let result = match action {
-            Action::Create => self.create(ops, &resource, &dep_outputs).await.map(Some),
-            Action::Adopt => {
-                let observed = recorded.clone().unwrap_or_default();
-                self.wait_ready(ops, &resource, &dep_outputs, observed)
-                    .await
-                    .map(Some)
-            }
-            Action::Update => self
-                .update(ops, &resource, &dep_outputs, recorded.as_ref())
-                .await
-                .map(Some),
-            // The old resource is gone by now (the deletion node ran first).
-            Action::Replace => self.create(ops, &resource, &dep_outputs).await.map(Some),
-            Action::Delete => self
-                .delete(ops, &resource, &dep_outputs, recorded.as_ref())
-                .await
-                .map(|()| None),
             Action::NoOp => return true,
+            action => self.dispatch(action, ops, &resource, shared).await,
         };
         match result {
             Ok(outputs) => {
@@ -271,6 +239,46 @@ impl Executor<'_> {
                 true
             }
             Err(e) => self.fail(shared, action, &a.id, e),
+        }
+    }
+
+    /// Carries out `action` on `resource`: its new outputs, or `None` once deleted.
+    async fn dispatch(
+        &self,
+        action: Action,
+        ops: &dyn ResourceOps,
+        resource: &Resource,
+        shared: &Shared,
+    ) -> Result<Option<Outputs>, ProviderError> {
+        let (deps, recorded) = match shared.outputs.lock() {
+            Ok(all) => (
+                resource
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| all.get(d).map(|o| (d.clone(), o.clone())))
+                    .collect(),
+                all.get(&resource.id).cloned(),
+            ),
+            Err(_) => (BTreeMap::new(), None),
+        };
+        match action {
+            // A replacement's old resource is gone by now (its deletion node ran first).
+            Action::Create | Action::Replace => self.create(ops, resource, &deps).await.map(Some),
+            Action::Adopt => {
+                let observed = recorded.unwrap_or_default();
+                self.wait_ready(ops, resource, &deps, observed)
+                    .await
+                    .map(Some)
+            }
+            Action::Update => self
+                .update(ops, resource, &deps, recorded.as_ref())
+                .await
+                .map(Some),
+            Action::Delete => self
+                .delete(ops, resource, &deps, recorded.as_ref())
+                .await
+                .map(|()| None),
+            Action::NoOp => Ok(recorded),
         }
     }
 

@@ -87,104 +87,31 @@ pub fn workloads(
     graph: &mut ResourceGraph,
     anchors: &WorkloadAnchors,
 ) -> Result<(), crate::Error> {
-    let naming = Naming::new(&spec.name, &spec.environment);
-    let label = NameStyle::hyphenated(63);
     for app in &spec.apps {
         let ns = app.namespace_or(&spec.name).to_string();
-        let ns_id = ResourceId::new(ResourceKind::NAMESPACE, &ns);
-        if graph.get(&ns_id).is_none() {
-            graph.add(
-                Resource::new(ResourceKind::NAMESPACE, &ns, &ns)
-                    .depends_on_all(&anchors.cluster_ready)
-                    .with_config(&NamespaceConfig {
-                        namespace: ns.clone(),
-                    })?,
-            )?;
+        let mut deps = vec![add_once(graph, namespace(&ns, anchors)?)?];
+        if matches!(app.image, ImageRef::Registry { .. }) {
+            deps.push(add_once(graph, pull_secret(spec, &ns)?)?);
         }
-        let mut deployment_deps = vec![ns_id.clone()];
-
-        let registries: Vec<&str> = match &app.image {
-            ImageRef::Registry { registry, .. } => vec![registry.as_str()],
-            ImageRef::External { .. } => vec![],
-        };
-        if !registries.is_empty() {
-            let pull_id = ResourceId::new(ResourceKind::PULL_SECRET, &ns);
-            if graph.get(&pull_id).is_none() {
-                let regs: Vec<ResourceId> = spec
-                    .registries
-                    .iter()
-                    .map(|r| ResourceId::new(ResourceKind::REGISTRY, &r.name))
-                    .collect();
-                graph.add(
-                    Resource::new(
-                        ResourceKind::PULL_SECRET,
-                        &ns,
-                        naming.name("registry", label),
-                    )
-                    .depends_on(&ns_id)
-                    .depends_on_all(&regs)
-                    .with_config(&NamespaceConfig {
-                        namespace: ns.clone(),
-                    })?,
-                )?;
-            }
-            deployment_deps.push(pull_id);
-        }
-
-        let sa = app.service_account_name().to_string();
-        let sa_key = format!("{ns}.{sa}");
-        let sa_id = ResourceId::new(ResourceKind::SERVICE_ACCOUNT, &sa_key);
-        if graph.get(&sa_id).is_none() {
-            let identity = spec
-                .workload_identities
-                .iter()
-                .find(|w| w.namespace == ns && w.service_account == sa)
-                .map(|w| ResourceId::new(ResourceKind::WORKLOAD_IDENTITY, w.key()));
-            let mut r = Resource::new(ResourceKind::SERVICE_ACCOUNT, &sa_key, &sa)
-                .depends_on(&ns_id)
-                .with_config(&ServiceAccountConfig {
-                    namespace: ns.clone(),
-                    identity: identity.clone(),
-                })?;
-            if let Some(identity) = &identity {
-                r = r.depends_on(identity);
-            }
-            graph.add(r)?;
-        }
-        deployment_deps.push(sa_id);
-
+        deps.push(add_once(graph, service_account(spec, &ns, app)?)?);
         for env in &app.env_from_secrets {
-            let key = format!("{ns}.{}", env.secret);
-            let synced = ResourceId::new(ResourceKind::SYNCED_SECRET, &key);
-            if graph.get(&synced).is_none() {
-                graph.add(
-                    Resource::new(ResourceKind::SYNCED_SECRET, &key, &env.secret)
-                        .depends_on(&ns_id)
-                        .depends_on(&ResourceId::new(ResourceKind::SECRET, &env.secret))
-                        .with_config(&SyncedSecretConfig {
-                            namespace: ns.clone(),
-                            secret: env.secret.clone(),
-                        })?,
-                )?;
-            }
-            if !deployment_deps.contains(&synced) {
-                deployment_deps.push(synced);
+            let synced = add_once(graph, synced_secret(&ns, &env.secret)?)?;
+            if !deps.contains(&synced) {
+                deps.push(synced);
             }
         }
-
         let deployment = Resource::new(ResourceKind::DEPLOYMENT, &app.name, &app.name)
-            .depends_on_all(&deployment_deps)
+            .depends_on_all(&deps)
             .with_config(&DeploymentConfig {
                 namespace: ns.clone(),
-                service_account: sa,
+                service_account: app.service_account_name().to_string(),
                 image: app.image.clone(),
                 port: app.port,
                 replicas: app.replicas,
                 env: app.env.clone(),
                 env_from_secrets: app.env_from_secrets.clone(),
             })?;
-        let dep_id = deployment.id.clone();
-        graph.add(deployment)?;
+        let dep_id = graph.add(deployment)?.clone();
         graph.add(
             Resource::new(ResourceKind::SERVICE, &app.name, &app.name)
                 .depends_on(&dep_id)
@@ -196,4 +123,79 @@ pub fn workloads(
         )?;
     }
     Ok(())
+}
+
+/// Adds `r` unless a resource with its id is there already (apps share namespaces, pull
+/// secrets, service accounts and synced secrets); returns its id.
+fn add_once(graph: &mut ResourceGraph, r: Resource) -> Result<ResourceId, crate::Error> {
+    if graph.get(&r.id).is_none() {
+        graph.add(r.clone())?;
+    }
+    Ok(r.id)
+}
+
+/// `namespace/<ns>`, after what must exist before anything is put on the cluster.
+fn namespace(ns: &str, anchors: &WorkloadAnchors) -> Result<Resource, crate::Error> {
+    Resource::new(ResourceKind::NAMESPACE, ns, ns)
+        .depends_on_all(&anchors.cluster_ready)
+        .with_config(&NamespaceConfig {
+            namespace: ns.to_string(),
+        })
+}
+
+/// `pull_secret/<ns>`: credentials for every registry of the stack.
+fn pull_secret(spec: &StackSpec, ns: &str) -> Result<Resource, crate::Error> {
+    let naming = Naming::new(&spec.name, &spec.environment);
+    let registries: Vec<ResourceId> = spec
+        .registries
+        .iter()
+        .map(|r| ResourceId::new(ResourceKind::REGISTRY, &r.name))
+        .collect();
+    Resource::new(
+        ResourceKind::PULL_SECRET,
+        ns,
+        naming.name("registry", NameStyle::hyphenated(63)),
+    )
+    .depends_on(&ResourceId::new(ResourceKind::NAMESPACE, ns))
+    .depends_on_all(&registries)
+    .with_config(&NamespaceConfig {
+        namespace: ns.to_string(),
+    })
+}
+
+/// `service_account/<ns>.<sa>`, after the workload identity declared for it, if any.
+fn service_account(
+    spec: &StackSpec,
+    ns: &str,
+    app: &crate::spec::App,
+) -> Result<Resource, crate::Error> {
+    let sa = app.service_account_name();
+    let identity = spec
+        .workload_identities
+        .iter()
+        .find(|w| w.namespace == ns && w.service_account == sa)
+        .map(|w| ResourceId::new(ResourceKind::WORKLOAD_IDENTITY, w.key()));
+    let r = Resource::new(ResourceKind::SERVICE_ACCOUNT, format!("{ns}.{sa}"), sa)
+        .depends_on(&ResourceId::new(ResourceKind::NAMESPACE, ns))
+        .depends_on_all(identity.iter())
+        .with_config(&ServiceAccountConfig {
+            namespace: ns.to_string(),
+            identity,
+        })?;
+    Ok(r)
+}
+
+/// `synced_secret/<ns>.<secret>`: spec secret `secret` copied into the namespace.
+fn synced_secret(ns: &str, secret: &str) -> Result<Resource, crate::Error> {
+    Resource::new(
+        ResourceKind::SYNCED_SECRET,
+        format!("{ns}.{secret}"),
+        secret,
+    )
+    .depends_on(&ResourceId::new(ResourceKind::NAMESPACE, ns))
+    .depends_on(&ResourceId::new(ResourceKind::SECRET, secret))
+    .with_config(&SyncedSecretConfig {
+        namespace: ns.to_string(),
+        secret: secret.to_string(),
+    })
 }

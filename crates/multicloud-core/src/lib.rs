@@ -1,8 +1,8 @@
 //! # multicloud-core
 //!
 //! The cloud-neutral model and engine of multicloud: a [`StackSpec`] (from code or YAML) is
-//! validated, expanded by a [`CloudProvider`] into a dependency graph of resources, compared
-//! with recorded state and with what the cloud reports into a [`Plan`], and applied
+//! validated, expanded by a [`CloudProvider`](provider::CloudProvider) into a dependency graph of resources, compared
+//! with recorded state and with what the cloud reports into a [`Plan`](plan::Plan), and applied
 //! concurrently along the graph with retries, readiness waits and state written after every
 //! resource.
 //!
@@ -33,6 +33,57 @@
 //! println!("{:?}", outputs.cluster);
 //! stack.down().await?;
 //! # Ok(()) }
+//! ```
+//!
+//! ## The seams a provider crate builds on
+//!
+//! - **Kinds** are declared by the crate that implements them ([`kind`]): a
+//!   [`ResourceKind`](kind::ResourceKind) is a name; its [`KindDef`](kind::KindDef) (family,
+//!   expected duration, wait timeout) comes from [`CloudProvider::kinds`](provider::CloudProvider::kinds). Core only names
+//!   the cloud-neutral kinds the spec and the Kubernetes side need.
+//! - **Configs and outputs are Rust types**: a resource carries its kind's typed config
+//!   ([`Resource::with_config`](resource::Resource::with_config)); an operation reads it
+//!   with [`OpContext::config`](provider::OpContext::config) (unknown or missing fields are
+//!   [`ErrorKind::InvalidConfig`]) and returns [`Outputs::of`](outputs::Outputs::of) a typed
+//!   value; the neutral kinds' outputs ([`outputs::ClusterOutputs`]…) carry one cloud id `id`.
+//! - **Cluster access** ([`access`]): endpoint, CA and a bearer token or client certificate,
+//!   from the provider's [`ClusterOps::credentials`](provider::ClusterOps::credentials) for
+//!   the stack's cluster or from an override ([`Stack::cluster_access`]), cached and renewed
+//!   before expiry; ownership as valid Kubernetes labels
+//!   ([`Ownership::kubernetes_labels`](tags::Ownership::kubernetes_labels)).
+//! - **Workloads** are attached to the [`Stack`] ([`Stack::workloads`]), not to the provider;
+//!   their operations reach the provider and the cluster through
+//!   [`OpContext::run`](provider::OpContext::run).
+//! - **Renewal**: an observation may say when what a resource holds expires
+//!   ([`Observed::expires_at`](provider::Observed::expires_at)); `up` renews it in time.
+//! - **One retry layer**: the engine's [`RetryPolicy`](retry::RetryPolicy) and
+//!   [`Poller`](retry::Poller); provider SDK clients do not retry on their own.
+//!
+//! ```no_run
+//! use multicloud_core::kind::{KindDef, ResourceKind, ServiceFamily};
+//! use multicloud_core::provider::{OpContext, Outputs};
+//! use multicloud_core::ProviderError;
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A kind of this crate's own.
+//! pub const DNS_RECORD: ResourceKind = ResourceKind::new("dns_record");
+//! /// Its declaration, listed in the provider's `kinds()`.
+//! pub const DNS_RECORD_DEF: KindDef = KindDef::new(DNS_RECORD, ServiceFamily::Network);
+//!
+//! /// Its config: built by the expansion, read back by the operations.
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! pub struct DnsRecordConfig { pub ttl: u32, pub target: String }
+//!
+//! /// Its outputs.
+//! #[derive(Serialize, Deserialize)]
+//! pub struct DnsRecordOutputs { pub id: String, pub fqdn: String }
+//!
+//! async fn create(ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+//!     let config: DnsRecordConfig = ctx.config()?;
+//!     // ... one call to the cloud with `config` ...
+//!     Outputs::of(&DnsRecordOutputs { id: "rec-1".into(), fqdn: config.target })
+//! }
 //! ```
 
 pub mod access;

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::backends::Backends;
 use crate::dag;
-use crate::error::Error;
+use crate::error::{Error, ProviderError};
 use crate::plan::{Action, Plan, PlannedAction};
 use crate::provider::{Observation, Observed, OpContext, Outputs, Owner, StackContext};
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
@@ -53,6 +53,76 @@ pub(crate) fn desired_graph(
     Ok(graph)
 }
 
+/// What the observation walk has learnt so far, shared by its concurrent steps.
+#[derive(Default)]
+struct Observations {
+    results: Mutex<BTreeMap<ResourceId, Observation>>,
+    /// Outputs of what exists (from state, then from observations).
+    known: Mutex<BTreeMap<ResourceId, Outputs>>,
+    absent: Mutex<BTreeSet<ResourceId>>,
+    first_error: Mutex<Option<Error>>,
+}
+
+impl Observations {
+    fn any_absent(&self, ids: &[ResourceId]) -> bool {
+        self.absent
+            .lock()
+            .map(|a| ids.iter().any(|d| a.contains(d)))
+            .unwrap_or(false)
+    }
+
+    fn outputs_of(&self, ids: &[ResourceId]) -> BTreeMap<ResourceId, Outputs> {
+        self.known
+            .lock()
+            .map(|k| {
+                ids.iter()
+                    .filter_map(|d| k.get(d).map(|o| (d.clone(), o.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Records the outcome of observing `r`; false on error (the walk stops there).
+    fn record(
+        &self,
+        backends: &Backends,
+        r: &Resource,
+        obs: Result<Observation, ProviderError>,
+    ) -> bool {
+        let obs = match obs {
+            Ok(obs) => obs,
+            Err(source) => {
+                if let Ok(mut e) = self.first_error.lock() {
+                    e.get_or_insert(Error::Observe {
+                        resource: r.id.clone(),
+                        source,
+                    });
+                }
+                return false;
+            }
+        };
+        match &obs {
+            Observation::Absent => {
+                if let Ok(mut a) = self.absent.lock() {
+                    a.insert(r.id.clone());
+                }
+            }
+            Observation::Present(o) => {
+                if r.kind == ResourceKind::CLUSTER {
+                    backends.access.set_cluster(&o.outputs);
+                }
+                if let Ok(mut k) = self.known.lock() {
+                    k.insert(r.id.clone(), o.outputs.clone());
+                }
+            }
+        }
+        if let Ok(mut res) = self.results.lock() {
+            res.insert(r.id.clone(), obs);
+        }
+        true
+    }
+}
+
 /// Observes the resources of `graph` along the dependency order, so that each observation
 /// can use its dependencies' outputs. A resource whose dependency is absent is absent too
 /// (no call made). With `skip_recorded`, resources in state are not observed.
@@ -75,99 +145,45 @@ async fn observe_all(
                 .collect()
         })
         .collect();
-    let results: Mutex<BTreeMap<ResourceId, Observation>> = Mutex::new(BTreeMap::new());
-    let known: Mutex<BTreeMap<ResourceId, Outputs>> = Mutex::new(
-        state
-            .map(|s| {
-                s.resources
-                    .iter()
-                    .map(|(id, r)| (id.clone(), r.outputs.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    );
-    let absent: Mutex<BTreeSet<ResourceId>> = Mutex::new(BTreeSet::new());
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let seen = Observations::default();
+    if let (Some(s), Ok(mut k)) = (state, seen.known.lock()) {
+        k.extend(
+            s.resources
+                .iter()
+                .map(|(id, r)| (id.clone(), r.outputs.clone())),
+        );
+    }
     let never = tokio_util::sync::CancellationToken::new();
-
     dag::run(&deps, parallelism, &never, |i| {
-        let r = &resources[i];
-        let results = &results;
-        let known = &known;
-        let absent = &absent;
-        let first_error = &first_error;
+        let (r, seen) = (&resources[i], &seen);
         async move {
             let recorded = state.and_then(|s| s.resources.get(&r.id));
             if skip_recorded && recorded.is_some() {
                 return true;
             }
-            let dep_absent = absent
-                .lock()
-                .map(|a| r.depends_on.iter().any(|d| a.contains(d)))
-                .unwrap_or(false);
-            let obs = if dep_absent && recorded.is_none() {
-                Ok(Observation::Absent)
-            } else {
-                let dep_outputs: BTreeMap<ResourceId, Outputs> = known
-                    .lock()
-                    .map(|k| {
-                        r.depends_on
-                            .iter()
-                            .filter_map(|d| k.get(d).map(|o| (d.clone(), o.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let Some(ops) = backends.ops_for(r.kind) else {
-                    return false;
-                };
-                let ctx = OpContext {
-                    resource: r,
-                    stack,
-                    deps: &dep_outputs,
-                    recorded: recorded.map(|rec| &rec.outputs),
-                    run: Some(backends.services()),
-                };
-                retry.run(|| ops.observe(&ctx), |_, _, _| {}).await
-            };
-            match obs {
-                Ok(obs) => {
-                    match &obs {
-                        Observation::Absent => {
-                            if let Ok(mut a) = absent.lock() {
-                                a.insert(r.id.clone());
-                            }
-                        }
-                        Observation::Present(o) => {
-                            if r.kind == ResourceKind::CLUSTER {
-                                backends.access.set_cluster(&o.outputs);
-                            }
-                            if let Ok(mut k) = known.lock() {
-                                k.insert(r.id.clone(), o.outputs.clone());
-                            }
-                        }
-                    }
-                    if let Ok(mut res) = results.lock() {
-                        res.insert(r.id.clone(), obs);
-                    }
-                    true
-                }
-                Err(source) => {
-                    if let Ok(mut e) = first_error.lock() {
-                        e.get_or_insert(Error::Observe {
-                            resource: r.id.clone(),
-                            source,
-                        });
-                    }
-                    false
-                }
+            if recorded.is_none() && seen.any_absent(&r.depends_on) {
+                return seen.record(backends, r, Ok(Observation::Absent));
             }
+            let Some(ops) = backends.ops_for(r.kind) else {
+                return false;
+            };
+            let dep_outputs = seen.outputs_of(&r.depends_on);
+            let ctx = OpContext {
+                resource: r,
+                stack,
+                deps: &dep_outputs,
+                recorded: recorded.map(|rec| &rec.outputs),
+                run: Some(backends.services()),
+            };
+            let obs = retry.run(|| ops.observe(&ctx), |_, _, _| {}).await;
+            seen.record(backends, r, obs)
         }
     })
     .await;
-    if let Some(e) = first_error.into_inner().ok().flatten() {
+    if let Some(e) = seen.first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    Ok(results.into_inner().unwrap_or_default())
+    Ok(seen.results.into_inner().unwrap_or_default())
 }
 
 /// What the planner needs besides the spec and the state.

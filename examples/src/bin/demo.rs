@@ -128,7 +128,9 @@ async fn memory_demo(verbose: bool) -> anyhow::Result<()> {
         .map(|r| latencies.of(r.kind).as_secs_f64())
         .sum();
     let dir = tempfile::tempdir()?;
-    let stack = Stack::new(spec, provider).state(LocalStateStore::new(dir.path()));
+    let stack = Stack::new(spec, provider.clone())
+        .workloads(provider.workloads())
+        .state(LocalStateStore::new(dir.path()));
     let plan = stack.plan().await?;
     println!("{plan}");
     let printer = print_events(&stack, verbose);

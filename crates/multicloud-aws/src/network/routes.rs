@@ -3,14 +3,15 @@
 
 use aws_sdk_ec2::types::{ResourceType, RouteTable};
 use multicloud_core::provider::{OpContext, Outputs};
-use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::{ErrorKind, ProviderError};
-use serde_json::{Value, json};
 
 use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::kinds;
+use crate::model::{NetworkOutputs, RouteTableConfig};
+use crate::support::dep_ids;
 use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
@@ -41,42 +42,29 @@ pub(super) async fn find_route_tables(
 }
 
 /// Outputs of a route table: `id`, `vpc_id`.
-pub(super) fn route_table_outputs(r: &RouteTable) -> Outputs {
-    let mut o = Outputs::new();
-    o.insert("id".into(), json!(r.route_table_id().unwrap_or_default()));
-    o.insert("vpc_id".into(), json!(r.vpc_id().unwrap_or_default()));
-    o
+pub(super) fn route_table_outputs(r: &RouteTable) -> NetworkOutputs {
+    NetworkOutputs {
+        id: r.route_table_id().unwrap_or_default().into(),
+        vpc_id: r.vpc_id().map(str::to_string),
+        ..NetworkOutputs::default()
+    }
 }
 
 /// The desired route: (destination, internet gateway id), and the subnet ids to associate.
 fn desired(ctx: &OpContext<'_>) -> Result<(String, String, Vec<String>), ProviderError> {
-    let destination = ctx.config_str("destination")?.to_string();
+    let RouteTableConfig {
+        destination,
+        subnets,
+    } = ctx.config()?;
     let igw = match ctx.dep_str(&ids::igw(), "id") {
         Ok(id) => id.to_string(),
         Err(e) => ctx
-            .deps_of_kind(ResourceKind::InternetGateway)
-            .find_map(|(_, o)| o.get("id").and_then(Value::as_str))
+            .deps_of_kind(kinds::INTERNET_GATEWAY)
+            .find_map(|(_, o)| o.cloud_id())
             .map(str::to_string)
             .ok_or(e)?,
     };
-    let subnets = ctx
-        .resource
-        .config
-        .get("subnets")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|s| {
-            let id = s.as_str().ok_or_else(|| {
-                ProviderError::invalid(format!(
-                    "{}: `subnets` must list resource ids",
-                    ctx.resource.id
-                ))
-            })?;
-            ctx.dep_str(&ResourceId::from(id), "id").map(str::to_string)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let subnets = dep_ids(ctx, &subnets)?;
     Ok((destination, igw, subnets))
 }
 
@@ -105,7 +93,7 @@ pub(super) async fn create_route_table(
     for subnet in &subnets {
         associate(c, rt_id, subnet).await?;
     }
-    Ok(route_table_outputs(&table))
+    Outputs::of(&route_table_outputs(&table))
 }
 
 /// Adds the route and associations an interrupted run left out of an adopted table.

@@ -4,14 +4,14 @@
 
 use aws_sdk_ec2::types::{IpPermission, ResourceType, SecurityGroup, UserIdGroupPair};
 use multicloud_core::provider::{OpContext, Outputs};
-use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
-use serde_json::{Value, json};
 
 use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::model::{NetworkOutputs, SecurityGroupConfig};
+use crate::support::dep_id;
 use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
@@ -56,40 +56,23 @@ async fn describe(
 }
 
 /// Outputs of a security group: `id`, `vpc_id`, `name`.
-pub(super) fn sg_outputs(g: &SecurityGroup) -> Outputs {
-    let mut o = Outputs::new();
-    o.insert("id".into(), json!(g.group_id().unwrap_or_default()));
-    o.insert("vpc_id".into(), json!(g.vpc_id().unwrap_or_default()));
-    o.insert("name".into(), json!(g.group_name().unwrap_or_default()));
-    o
+pub(super) fn sg_outputs(g: &SecurityGroup) -> NetworkOutputs {
+    NetworkOutputs {
+        id: g.group_id().unwrap_or_default().into(),
+        vpc_id: g.vpc_id().map(str::to_string),
+        name: g.group_name().map(str::to_string),
+        ..NetworkOutputs::default()
+    }
 }
 
 /// The desired ingress rules as (TCP port, source security group id), resolved through the
 /// dependencies' outputs.
 fn desired_ingress(ctx: &OpContext<'_>) -> Result<Vec<(i32, String)>, ProviderError> {
-    let bad = || {
-        ProviderError::invalid(format!(
-            "{}: `ingress` must list {{port, from}} with a port and a security-group resource id",
-            ctx.resource.id
-        ))
-    };
-    ctx.resource
-        .config
-        .get("ingress")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let config: SecurityGroupConfig = ctx.config()?;
+    config
+        .ingress
         .iter()
-        .map(|rule| {
-            let port = rule
-                .get("port")
-                .and_then(Value::as_u64)
-                .and_then(|p| i32::try_from(p).ok())
-                .ok_or_else(bad)?;
-            let from = rule.get("from").and_then(Value::as_str).ok_or_else(bad)?;
-            let group = ctx.dep_str(&ResourceId::from(from), "id")?;
-            Ok((port, group.to_string()))
-        })
+        .map(|rule| Ok((i32::from(rule.port), dep_id(ctx, &rule.from)?)))
         .collect()
 }
 
@@ -149,12 +132,7 @@ pub(super) async fn create_security_group(
 ) -> Result<Outputs, ProviderError> {
     let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
     let rules = desired_ingress(ctx)?;
-    let description = ctx
-        .resource
-        .config
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or(&ctx.resource.name);
+    let SecurityGroupConfig { description, .. } = ctx.config()?;
     let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
     let out = c
         .ec2
@@ -170,11 +148,12 @@ pub(super) async fn create_security_group(
         .group_id()
         .ok_or_else(|| ProviderError::invalid("ec2 CreateSecurityGroup returned no group id"))?;
     authorize(c, group_id, &rules).await?;
-    let mut o = Outputs::new();
-    o.insert("id".into(), json!(group_id));
-    o.insert("vpc_id".into(), json!(vpc_id));
-    o.insert("name".into(), json!(ctx.resource.name));
-    Ok(o)
+    Outputs::of(&NetworkOutputs {
+        id: group_id.to_string(),
+        vpc_id: Some(vpc_id.to_string()),
+        name: Some(ctx.resource.name.clone()),
+        ..NetworkOutputs::default()
+    })
 }
 
 /// Adds the ingress rules an interrupted run left out of an adopted group.

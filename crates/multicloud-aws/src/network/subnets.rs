@@ -4,12 +4,12 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet};
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
-use serde_json::{Value, json};
 
 use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::model::{NetworkOutputs, SubnetConfig};
 use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
@@ -40,16 +40,14 @@ pub(super) async fn find_subnets(
 }
 
 /// Outputs of a subnet: `id`, `zone`, `vpc_id`, `cidr`.
-pub(super) fn subnet_outputs(s: &Subnet) -> Outputs {
-    let mut o = Outputs::new();
-    o.insert("id".into(), json!(s.subnet_id().unwrap_or_default()));
-    o.insert(
-        "zone".into(),
-        json!(s.availability_zone().unwrap_or_default()),
-    );
-    o.insert("vpc_id".into(), json!(s.vpc_id().unwrap_or_default()));
-    o.insert("cidr".into(), json!(s.cidr_block().unwrap_or_default()));
-    o
+pub(super) fn subnet_outputs(s: &Subnet) -> NetworkOutputs {
+    NetworkOutputs {
+        id: s.subnet_id().unwrap_or_default().into(),
+        zone: s.availability_zone().map(str::to_string),
+        vpc_id: s.vpc_id().map(str::to_string),
+        cidr: s.cidr_block().map(str::to_string),
+        name: None,
+    }
 }
 
 /// The region's availability zones (not local or wavelength zones), sorted by name.
@@ -93,12 +91,8 @@ pub(crate) fn kubernetes_subnet_tags(
     tags
 }
 
-fn is_public(ctx: &OpContext<'_>) -> bool {
-    ctx.resource
-        .config
-        .get("public")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+fn is_public(ctx: &OpContext<'_>) -> Result<bool, ProviderError> {
+    Ok(ctx.config::<SubnetConfig>()?.public)
 }
 
 /// Creates a subnet (config `cidr`, `zone_index`, `public`, `cluster_name`) in the zone at
@@ -108,22 +102,13 @@ pub(super) async fn create_subnet(
     ctx: &OpContext<'_>,
 ) -> Result<Outputs, ProviderError> {
     let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
-    let cidr = ctx.config_str("cidr")?;
-    let index = ctx
-        .resource
-        .config
-        .get("zone_index")
-        .and_then(Value::as_u64)
-        .and_then(|i| usize::try_from(i).ok())
-        .ok_or_else(|| {
-            ProviderError::invalid(format!("{}: config has no `zone_index`", ctx.resource.id))
-        })?;
-    let public = is_public(ctx);
-    let cluster_name = ctx
-        .resource
-        .config
-        .get("cluster_name")
-        .and_then(Value::as_str);
+    let SubnetConfig {
+        cidr,
+        zone_index: index,
+        public,
+        cluster_name,
+    } = ctx.config()?;
+    let cluster_name = Some(cluster_name.as_str());
     let zones = availability_zones(c).await?;
     let zone = zones.get(index).ok_or_else(|| {
         ProviderError::invalid(format!(
@@ -154,7 +139,7 @@ pub(super) async fn create_subnet(
     if public {
         map_public_ips(c, subnet.subnet_id().unwrap_or_default()).await?;
     }
-    Ok(subnet_outputs(&subnet))
+    Outputs::of(&subnet_outputs(&subnet))
 }
 
 async fn map_public_ips(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderError> {
@@ -180,7 +165,7 @@ pub(super) async fn ensure_subnet(
     ctx: &OpContext<'_>,
     s: &Subnet,
 ) -> Result<(), ProviderError> {
-    if is_public(ctx) && s.map_public_ip_on_launch() != Some(true) {
+    if is_public(ctx)? && s.map_public_ip_on_launch() != Some(true) {
         map_public_ips(c, s.subnet_id().unwrap_or_default()).await?;
     }
     Ok(())

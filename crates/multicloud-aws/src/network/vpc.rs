@@ -3,12 +3,12 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, InternetGateway, ResourceType, Vpc};
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
-use serde_json::json;
 
 use super::Lookup;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::model::{NetworkOutputs, VpcConfig};
 use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
@@ -31,11 +31,12 @@ pub(super) async fn find_vpcs(
 }
 
 /// Outputs of a VPC: `id`, `cidr`.
-pub(super) fn vpc_outputs(v: &Vpc) -> Outputs {
-    let mut o = Outputs::new();
-    o.insert("id".into(), json!(v.vpc_id().unwrap_or_default()));
-    o.insert("cidr".into(), json!(v.cidr_block().unwrap_or_default()));
-    o
+pub(super) fn vpc_outputs(v: &Vpc) -> NetworkOutputs {
+    NetworkOutputs {
+        id: v.vpc_id().unwrap_or_default().into(),
+        cidr: v.cidr_block().map(str::to_string),
+        ..NetworkOutputs::default()
+    }
 }
 
 /// Creates the VPC (config `cidr`), tagged, with DNS support and host names on (EKS needs
@@ -44,7 +45,7 @@ pub(super) async fn create_vpc(
     c: &AwsClients,
     ctx: &OpContext<'_>,
 ) -> Result<Outputs, ProviderError> {
-    let cidr = ctx.config_str("cidr")?;
+    let VpcConfig { cidr } = ctx.config()?;
     let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
     let out = c
         .ec2
@@ -58,7 +59,7 @@ pub(super) async fn create_vpc(
         .vpc
         .ok_or_else(|| ProviderError::invalid("ec2 CreateVpc returned no VPC"))?;
     ensure_vpc_attributes(c, vpc.vpc_id().unwrap_or_default()).await?;
-    Ok(vpc_outputs(&vpc))
+    Outputs::of(&vpc_outputs(&vpc))
 }
 
 /// Turns DNS support and DNS host names on (one attribute per call, as EC2 requires).
@@ -132,16 +133,16 @@ pub(super) async fn find_igws(
 }
 
 /// Outputs of an internet gateway: `id`, and `vpc_id` when attached.
-pub(super) fn igw_outputs(g: &InternetGateway) -> Outputs {
-    let mut o = Outputs::new();
-    o.insert(
-        "id".into(),
-        json!(g.internet_gateway_id().unwrap_or_default()),
-    );
-    if let Some(vpc) = g.attachments().iter().find_map(|a| a.vpc_id()) {
-        o.insert("vpc_id".into(), json!(vpc));
+pub(super) fn igw_outputs(g: &InternetGateway) -> NetworkOutputs {
+    NetworkOutputs {
+        id: g.internet_gateway_id().unwrap_or_default().into(),
+        vpc_id: g
+            .attachments()
+            .iter()
+            .find_map(|a| a.vpc_id())
+            .map(str::to_string),
+        ..NetworkOutputs::default()
     }
-    o
 }
 
 /// Creates the internet gateway, tagged, and attaches it to the VPC.
@@ -163,9 +164,10 @@ pub(super) async fn create_igw(
         .ok_or_else(|| ProviderError::invalid("ec2 CreateInternetGateway returned no gateway"))?;
     let igw_id = igw.internet_gateway_id().unwrap_or_default();
     attach_igw(c, igw_id, vpc_id).await?;
-    let mut o = igw_outputs(&igw);
-    o.insert("vpc_id".into(), json!(vpc_id));
-    Ok(o)
+    Outputs::of(&NetworkOutputs {
+        vpc_id: Some(vpc_id.to_string()),
+        ..igw_outputs(&igw)
+    })
 }
 
 async fn attach_igw(c: &AwsClients, igw_id: &str, vpc_id: &str) -> Result<(), ProviderError> {

@@ -13,6 +13,7 @@ use super::SweptResource;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::identity::{decode_policy_document, get_provider, list_provider_arns, role_tags};
+use crate::kinds;
 use crate::network::find_kubernetes_load_balancers;
 use crate::support::none_if_not_found;
 use crate::tagging::{TAG_NAME, ec2_owned_filter, ec2_tag_map};
@@ -113,7 +114,7 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .await
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs"))?
     {
-        out.push(ec2_named(ResourceKind::Vpc, v.vpc_id(), v.tags()));
+        out.push(ec2_named(kinds::VPC, v.vpc_id(), v.tags()));
     }
     let subnets = c
         .ec2
@@ -127,7 +128,7 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .await
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeSubnets"))?
     {
-        out.push(ec2_named(ResourceKind::Subnet, s.subnet_id(), s.tags()));
+        out.push(ec2_named(kinds::SUBNET, s.subnet_id(), s.tags()));
     }
     let igws = c
         .ec2
@@ -142,7 +143,7 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways"))?
     {
         out.push(ec2_named(
-            ResourceKind::InternetGateway,
+            kinds::INTERNET_GATEWAY,
             g.internet_gateway_id(),
             g.tags(),
         ));
@@ -159,11 +160,7 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .await
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables"))?
     {
-        out.push(ec2_named(
-            ResourceKind::RouteTable,
-            r.route_table_id(),
-            r.tags(),
-        ));
+        out.push(ec2_named(kinds::ROUTE_TABLE, r.route_table_id(), r.tags()));
     }
     let groups = c
         .ec2
@@ -177,17 +174,13 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .await
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeSecurityGroups"))?
     {
-        out.push(ec2_named(
-            ResourceKind::SecurityGroup,
-            g.group_id(),
-            g.tags(),
-        ));
+        out.push(ec2_named(kinds::SECURITY_GROUP, g.group_id(), g.tags()));
     }
     Ok(())
 }
 
 /// The load balancers (ELBv2 and Classic) Kubernetes made in the VPCs listed in `earlier`
-/// (those carrying our tags), as [`ResourceKind::Service`] named by the balancer, with its
+/// (those carrying our tags), as [`kinds::LOAD_BALANCER`] named by the balancer, with its
 /// id (ARN, or a classic ELB's name) as id and its VPC as `parent`. Their
 /// tags are the balancer's plus its VPC's ownership tags (`multicloud:stack`…), so they are
 /// selected with their VPC.
@@ -198,7 +191,7 @@ async fn load_balancers(
 ) -> Result<(), ProviderError> {
     let vpcs: BTreeMap<String, BTreeMap<String, String>> = earlier
         .iter()
-        .filter(|r| r.kind == ResourceKind::Vpc)
+        .filter(|r| r.kind == kinds::VPC)
         .map(|r| {
             let ours = r
                 .tags
@@ -217,7 +210,7 @@ async fn load_balancers(
         if let Some(ours) = vpcs.get(&lb.vpc_id) {
             tags.extend(ours.clone());
         }
-        let mut r = swept(ResourceKind::Service, &lb.name, &lb.id, tags);
+        let mut r = swept(kinds::LOAD_BALANCER, &lb.name, &lb.id, tags);
         r.parent = Some(lb.vpc_id);
         out.push(r);
     }
@@ -256,7 +249,7 @@ async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
             continue;
         }
         out.push(swept(
-            ResourceKind::Cluster,
+            ResourceKind::CLUSTER,
             &name,
             cluster.arn().unwrap_or(&name),
             hash_tags(cluster.tags()),
@@ -290,7 +283,7 @@ async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
                 continue;
             }
             let mut r = swept(
-                ResourceKind::NodePool,
+                ResourceKind::NODE_POOL,
                 &group,
                 ng.nodegroup_arn().unwrap_or(&group),
                 hash_tags(ng.tags()),
@@ -347,7 +340,7 @@ async fn rds(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         } else {
             pairs(db.tag_list().iter().map(|t| (t.key(), t.value())))
         };
-        out.push(swept(ResourceKind::Database, name, arn, tags));
+        out.push(swept(ResourceKind::DATABASE, name, arn, tags));
     }
     let groups = c
         .rds
@@ -364,7 +357,7 @@ async fn rds(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         };
         if name != "default" {
             out.push(swept(
-                ResourceKind::DbSubnetGroup,
+                kinds::DB_SUBNET_GROUP,
                 name,
                 arn,
                 rds_tags(c, arn).await?,
@@ -410,7 +403,7 @@ async fn elasticache(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(),
             continue;
         }
         out.push(swept(
-            ResourceKind::Cache,
+            ResourceKind::CACHE,
             name,
             arn,
             elasticache_tags(c, arn).await?,
@@ -431,7 +424,7 @@ async fn elasticache(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(),
         };
         if name != "default" {
             out.push(swept(
-                ResourceKind::CacheSubnetGroup,
+                kinds::CACHE_SUBNET_GROUP,
                 name,
                 arn,
                 elasticache_tags(c, arn).await?,
@@ -472,7 +465,7 @@ async fn ecr(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
                     .collect()
             })
             .unwrap_or_default();
-        out.push(swept(ResourceKind::Registry, name, arn, tags));
+        out.push(swept(ResourceKind::REGISTRY, name, arn, tags));
     }
     Ok(())
 }
@@ -499,7 +492,7 @@ async fn secrets(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Pro
             continue;
         };
         let tags = pairs(s.tags().iter().map(|t| (t.key(), t.value())));
-        out.push(swept(ResourceKind::Secret, name, arn, tags));
+        out.push(swept(ResourceKind::SECRET, name, arn, tags));
     }
     Ok(())
 }
@@ -511,9 +504,9 @@ fn role_kind(trust: Option<&str>) -> ResourceKind {
         .and_then(|d| decode_policy_document(d).ok())
         .map(|d| d.to_string());
     match doc {
-        Some(d) if d.contains("eks.amazonaws.com") => ResourceKind::ClusterRole,
-        Some(d) if d.contains("ec2.amazonaws.com") => ResourceKind::NodeRole,
-        _ => ResourceKind::WorkloadIdentity,
+        Some(d) if d.contains("eks.amazonaws.com") => kinds::CLUSTER_ROLE,
+        Some(d) if d.contains("ec2.amazonaws.com") => kinds::NODE_ROLE,
+        _ => ResourceKind::WORKLOAD_IDENTITY,
     }
 }
 
@@ -544,7 +537,7 @@ async fn iam(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
     }
     for arn in list_provider_arns(c).await? {
         if let Some(p) = get_provider(c, &arn).await? {
-            out.push(swept(ResourceKind::OidcProvider, &p.url, &arn, p.tags));
+            out.push(swept(kinds::OIDC_PROVIDER, &p.url, &arn, p.tags));
         }
     }
     Ok(())

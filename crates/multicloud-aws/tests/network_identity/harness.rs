@@ -12,7 +12,7 @@ use multicloud_aws::testing::MotoServer;
 use multicloud_core::provider::{
     CloudProvider, Observation, OpContext, Outputs, Owner, Readiness, ResourceOps, StackContext,
 };
-use multicloud_core::resource::{Resource, ResourceGraph, ResourceId};
+use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{
     Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
     WorkloadIdentity,
@@ -65,7 +65,7 @@ pub async fn harness() -> Harness {
         created_at: Utc::now(),
         expires_at: None,
     };
-    let mut graph = expand(&spec, false).expect("expands");
+    let mut graph = expand(&spec).expect("expands");
     for r in graph.resources_mut() {
         r.tags = ownership.tags();
     }
@@ -93,9 +93,7 @@ impl Harness {
     }
 
     pub fn ops(&self, id: &ResourceId) -> &dyn ResourceOps {
-        self.provider
-            .ops_for(self.resource(id).kind)
-            .expect("ops for the kind")
+        ops_for(&self.provider, self.resource(id).kind)
     }
 
     /// The outputs of `resource`'s dependencies among those created so far.
@@ -115,6 +113,7 @@ impl Harness {
             stack: &self.stack,
             deps: &deps,
             recorded,
+            run: None,
         };
         self.ops(id)
             .observe(&ctx)
@@ -132,12 +131,9 @@ impl Harness {
             stack: &self.stack,
             deps: &deps,
             recorded: None,
+            run: None,
         };
-        self.provider
-            .ops_for(resource.kind)
-            .expect("ops")
-            .create(&ctx)
-            .await
+        ops_for(&self.provider, resource.kind).create(&ctx).await
     }
 
     /// Creates `id`, checking it is absent before and ours after, and records its outputs.
@@ -155,10 +151,7 @@ impl Harness {
         match self.observe(id, Some(&out)).await {
             Observation::Present(o) => {
                 assert_eq!(o.owner, Owner::Us, "{id} after create");
-                assert_eq!(
-                    o.outputs.get("id").or(o.outputs.get("arn")),
-                    out.get("id").or(out.get("arn"))
-                );
+                assert_eq!(o.outputs.cloud_id(), out.cloud_id());
             }
             Observation::Absent => panic!("{id} absent after create"),
         }
@@ -175,6 +168,7 @@ impl Harness {
             stack: &self.stack,
             deps: &deps,
             recorded,
+            run: None,
         };
         let ops = self.ops(id);
         ops.delete(&ctx)
@@ -197,6 +191,19 @@ impl Harness {
     }
 }
 
+/// The ops of `kind`: the provider's service of its family (as `CloudProvider::kinds`
+/// declares it).
+pub fn ops_for(provider: &AwsProvider, kind: ResourceKind) -> &dyn ResourceOps {
+    let def = provider
+        .kinds()
+        .iter()
+        .find(|d| d.kind == kind)
+        .unwrap_or_else(|| panic!("{kind} is an AWS kind"));
+    provider
+        .ops_for_family(def.family)
+        .unwrap_or_else(|| panic!("ops for {kind}"))
+}
+
 pub fn network_ids() -> Vec<ResourceId> {
     vec![
         ids::vpc(),
@@ -213,8 +220,7 @@ pub fn network_ids() -> Vec<ResourceId> {
 }
 
 pub fn out_str<'a>(o: &'a Outputs, key: &str) -> &'a str {
-    o.get(key)
-        .and_then(Value::as_str)
+    o.get_str(key)
         .unwrap_or_else(|| panic!("output {key} in {o:?}"))
 }
 

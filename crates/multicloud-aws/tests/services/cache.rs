@@ -29,7 +29,7 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     assert_eq!(ops.observe(&gctx).await?, Observation::Absent);
     let g = ops.create(&gctx).await?;
     assert_eq!(out_str(&g, "name")?, group.name);
-    let group_arn = out_str(&g, "arn")?.to_string();
+    let group_arn = out_str(&g, "id")?.to_string();
     assert_eq!(
         group_arn,
         format!(
@@ -39,14 +39,14 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     );
     assert_eq!(ops.ready(&gctx).await?, Readiness::ready());
     assert_eq!(present(ops.observe(&gctx).await?)?.owner, Owner::Us);
-    assert_eq!(out_str(&ops.create(&gctx).await?, "arn")?, group_arn);
+    assert_eq!(out_str(&ops.create(&gctx).await?, "id")?, group_arn);
     t.set_dep("cache_subnet_group/main", g);
 
     let cache = t.resource("cache/main")?;
     let ctx = t.ctx(&cache);
     assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
     let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "arn")?.to_string();
+    let arn = out_str(&created, "id")?.to_string();
     assert_eq!(
         arn,
         format!(
@@ -57,7 +57,7 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     let ready = ready_outputs(ops.ready(&ctx).await?)?;
     assert!(out_str(&ready, "host")?.contains(&cache.name), "{ready:?}");
     assert_eq!(ready.get("port").and_then(Value::as_u64), Some(6379));
-    assert_eq!(out_str(&ready, "arn")?, arn);
+    assert_eq!(out_str(&ready, "id")?, arn);
 
     let live = t
         .clients()
@@ -79,7 +79,7 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     let seen = present(ops.observe(&ctx).await?)?;
     assert_eq!(seen.owner, Owner::Us);
     assert!(!seen.drifted, "{seen:?}");
-    assert_eq!(out_str(&ops.create(&ctx).await?, "arn")?, arn);
+    assert_eq!(out_str(&ops.create(&ctx).await?, "id")?, arn);
     let all = t
         .clients()
         .elasticache
@@ -148,8 +148,8 @@ async fn foreign_cache_and_subnet_group_are_refused() -> TestResult {
     let ops = provider.cache();
     let group = t.resource("cache_subnet_group/main")?;
     let cache = t.resource("cache/main")?;
-    let subnet = t.deps[&ResourceId::from("subnet/private-0")]["id"]
-        .as_str()
+    let subnet = t.deps[&ResourceId::from("subnet/private-0")]
+        .get_str("id")
         .unwrap_or_default()
         .to_string();
     let ec = &t.clients().elasticache;

@@ -49,7 +49,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
         let ctx = t.ctx(&cluster);
         assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
         let created = ops.create(&ctx).await?;
-        let arn = out_str(&created, "arn")?.to_string();
+        let arn = out_str(&created, "id")?.to_string();
         assert_eq!(arn, "arn:aws:eks:us-east-1:123456789012:cluster/eks1-dev");
         let ready = ready_outputs(ops.ready(&ctx).await?)?;
         assert_eq!(out_str(&ready, "name")?, "eks1-dev");
@@ -63,7 +63,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
         let seen = present(ops.observe(&ctx).await?)?;
         assert_eq!(seen.owner, Owner::Us);
         assert!(!seen.drifted);
-        assert_eq!(out_str(&ops.create(&ctx).await?, "arn")?, arn);
+        assert_eq!(out_str(&ops.create(&ctx).await?, "id")?, arn);
         let live = t
             .clients()
             .eks
@@ -79,7 +79,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
             live.role_arn(),
             Some(out_str(
                 &t.deps[&ResourceId::from("cluster_role/main")],
-                "arn"
+                "id"
             )?)
         );
         ready
@@ -97,11 +97,12 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
 
     // Credentials.
     let creds = t.provider.cluster().credentials(&cluster_outputs).await?;
-    assert!(creds.token.expose().starts_with("k8s-aws-v1."));
+    let token = creds.token().ok_or("no bearer token")?;
+    assert!(token.expose().starts_with("k8s-aws-v1."));
     assert_eq!(creds.endpoint, out_str(&cluster_outputs, "endpoint")?);
     assert_eq!(creds.ca_data, out_str(&cluster_outputs, "ca_data")?);
-    assert!(creds.expires_at.is_some_and(|e| e > chrono::Utc::now()));
-    assert!(!format!("{creds:?}").contains(creds.token.expose()));
+    assert!(creds.expires_at().is_some_and(|e| e > chrono::Utc::now()));
+    assert!(!format!("{creds:?}").contains(token.expose()));
 
     // Node group.
     let pool = t.resource("node_pool/general")?;
@@ -109,7 +110,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     let pctx = t.ctx(&pool);
     assert_eq!(ops.observe(&pctx).await?, Observation::Absent);
     let created = ops.create(&pctx).await?;
-    let pool_arn = out_str(&created, "arn")?.to_string();
+    let pool_arn = out_str(&created, "id")?.to_string();
     assert!(
         pool_arn.starts_with("arn:aws:eks:us-east-1:123456789012:nodegroup/eks1-dev/general/"),
         "{pool_arn}"
@@ -119,7 +120,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     let seen = present(ops.observe(&pctx).await?)?;
     assert_eq!(seen.owner, Owner::Us);
     assert!(!seen.drifted);
-    assert_eq!(out_str(&ops.create(&pctx).await?, "arn")?, pool_arn);
+    assert_eq!(out_str(&ops.create(&pctx).await?, "id")?, pool_arn);
     let eks = &t.clients().eks;
     let live = eks
         .describe_nodegroup()
@@ -191,7 +192,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
 async fn a_cluster_without_ownership_tags_is_foreign() -> TestResult {
     let t = stack("eks2", 52).await?;
     let cluster = t.resource("cluster/main")?;
-    let role = out_str(&t.deps[&ResourceId::from("cluster_role/main")], "arn")?;
+    let role = out_str(&t.deps[&ResourceId::from("cluster_role/main")], "id")?;
     t.clients()
         .eks
         .create_cluster()
@@ -249,7 +250,7 @@ async fn cluster_version_change_is_in_place_moto_lacks_update_cluster_version() 
     let ops = t.provider.cluster();
     let cluster = t.resource("cluster/main")?;
     let ctx = t.ctx(&cluster);
-    let arn = out_str(&ops.create(&ctx).await?, "arn")?.to_string();
+    let arn = out_str(&ops.create(&ctx).await?, "id")?.to_string();
 
     let mut newer = cluster.clone();
     newer.config["version"] = Value::from("1.32");
@@ -261,7 +262,7 @@ async fn cluster_version_change_is_in_place_moto_lacks_update_cluster_version() 
     assert!(present(ops.observe(&t.ctx(&newer)).await?)?.drifted);
 
     // Same version: nothing to call.
-    assert_eq!(out_str(&ops.update(&ctx).await?, "arn")?, arn);
+    assert_eq!(out_str(&ops.update(&ctx).await?, "id")?, arn);
     // moto does not implement UpdateClusterVersion (no route: the SDK reports code
     // `Unknown`): its error is passed on, not retried.
     let err = ops

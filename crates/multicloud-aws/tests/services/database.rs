@@ -2,15 +2,59 @@
 
 use std::time::Duration;
 
-use aws_sdk_rds::error::ProvideErrorMetadata;
+use multicloud_aws::expand::db_password_id;
+use multicloud_aws::model::{DatabaseConfig, SecretConfig, SecretSourceConfig};
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
-use multicloud_core::resource::ResourceId;
+use multicloud_core::provider::{CloudProvider, Observation, Outputs, Owner, Readiness};
+use multicloud_core::resource::{Resource, ResourceId};
 use multicloud_core::spec::{Network, Postgres};
 use serde_json::Value;
 
 use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+
+/// The master-password secret node of the database (`secret/database-master-password`),
+/// created through the secrets service as the engine does before the database; its outputs
+/// are recorded as the database's dependency. Checks it is the generated, force-deleted
+/// (TTL stack) secret `<stack>/dev/database-master-password` the database refers to.
+async fn password_secret(
+    t: &mut TestStack,
+    stack: &str,
+) -> Result<(Resource, Outputs), Box<dyn std::error::Error>> {
+    let secret = t.resource(db_password_id().as_str())?;
+    assert_eq!(secret.name, format!("{stack}/dev/database-master-password"));
+    assert_eq!(
+        secret.config_as::<SecretConfig>()?,
+        SecretConfig {
+            source: SecretSourceConfig::Generated { length: 32 },
+            force_delete: true,
+        }
+    );
+    let db = t.resource("database/main")?;
+    assert_eq!(
+        db.config_as::<DatabaseConfig>()?.password_secret,
+        db_password_id()
+    );
+    assert!(db.depends_on.contains(&db_password_id()));
+    let out = t.create_dep(&db_password_id()).await?;
+    Ok((secret, out))
+}
+
+/// Secrets Manager calls that read, write or create a secret value, made so far by `t`'s
+/// provider.
+fn secret_value_calls(t: &TestStack) -> u64 {
+    t.provider
+        .api_calls()
+        .snapshot()
+        .iter()
+        .filter(|(op, _)| {
+            ["GetSecretValue", "PutSecretValue", "CreateSecret"]
+                .iter()
+                .any(|name| op.ends_with(&format!(".{name}")))
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
 
 fn spec(name: &str) -> Result<StackSpec, Box<dyn std::error::Error>> {
     Ok(StackSpec::builder(name)
@@ -33,7 +77,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     assert_eq!(ops.observe(&gctx).await?, Observation::Absent);
     let g = ops.create(&gctx).await?;
     assert_eq!(out_str(&g, "name")?, group.name);
-    let group_arn = out_str(&g, "arn")?.to_string();
+    let group_arn = out_str(&g, "id")?.to_string();
     assert_eq!(
         group_arn,
         format!("arn:aws:rds:us-east-1:123456789012:subgrp:{}", group.name)
@@ -41,17 +85,21 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     assert_eq!(ops.ready(&gctx).await?, Readiness::ready());
     let seen = present(ops.observe(&gctx).await?)?;
     assert_eq!(seen.owner, Owner::Us);
-    assert_eq!(out_str(&ops.create(&gctx).await?, "arn")?, group_arn);
+    assert_eq!(out_str(&ops.create(&gctx).await?, "id")?, group_arn);
     t.set_dep("db_subnet_group/main", g);
+
+    // The master password: its own secret node, created before the instance.
+    let (secret, secret_out) = password_secret(&mut t, "db1").await?;
+    let secrets = provider.secrets();
 
     // Instance.
     let db = t.resource("database/main")?;
     let ctx = t.ctx(&db);
     assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
     let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "arn")?.to_string();
+    let arn = out_str(&created, "id")?.to_string();
     let ready = ready_outputs(ops.ready(&ctx).await?)?;
-    for key in ["host", "database", "username", "password_secret", "arn"] {
+    for key in ["host", "database", "username", "password_secret", "id"] {
         assert!(
             ready
                 .get(key)
@@ -63,7 +111,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     assert_eq!(ready.get("port").and_then(Value::as_u64), Some(5432));
     assert_eq!(out_str(&ready, "database")?, "app");
     assert_eq!(out_str(&ready, "username")?, "app_admin");
-    assert_eq!(out_str(&ready, "arn")?, arn);
+    assert_eq!(out_str(&ready, "id")?, arn);
 
     let live = t
         .clients()
@@ -90,11 +138,8 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     );
 
     // The password: in Secrets Manager (tagged as ours), nowhere else.
-    let secret_name = db.config["password_secret_name"]
-        .as_str()
-        .ok_or("no password_secret_name")?;
+    let secret_name = secret.name.as_str();
     assert_eq!(secret_name, "db1/dev/database-master-password");
-    let secrets = provider.secrets();
     let password = secrets.get_secret(secret_name).await?;
     assert_eq!(password.len(), 32);
     let described = t
@@ -105,6 +150,10 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
         .send()
         .await?;
     assert_eq!(described.arn(), Some(out_str(&ready, "password_secret")?));
+    assert_eq!(
+        out_str(&secret_out, "id")?,
+        out_str(&ready, "password_secret")?
+    );
     assert!(
         described
             .tags()
@@ -117,7 +166,8 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     for text in [
         serde_json::to_string(&created)?,
         serde_json::to_string(&ready)?,
-        format!("{created:?} {ready:?} {seen:?} {db:?}"),
+        serde_json::to_string(&secret_out)?,
+        format!("{created:?} {ready:?} {seen:?} {db:?} {secret:?} {secret_out:?}"),
     ] {
         assert!(!text.contains(password.expose()), "the password leaked");
     }
@@ -125,7 +175,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     // Create again: adopted, the password is neither regenerated nor rewritten.
     let version = described.version_ids_to_stages().map(|v| v.len());
     let adopted = ops.create(&ctx).await?;
-    assert_eq!(out_str(&adopted, "arn")?, arn);
+    assert_eq!(out_str(&adopted, "id")?, arn);
     assert_eq!(secrets.get_secret(secret_name).await?, password);
     let after = t
         .clients()
@@ -164,17 +214,26 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     );
     ops.update(&ctx).await?;
 
-    // Delete: instance gone, password secret force-deleted (TTL stack).
-    assert_eq!(db.config["force_delete_secret"], true);
+    // Delete: instance gone; the password secret is its own node, deleted after the
+    // instance through the secrets service: force-deleted (TTL stack, checked in
+    // `password_secret`), so nothing is left.
     ops.delete(&ctx).await?;
     assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
+    assert_eq!(
+        secrets.get_secret(secret_name).await?,
+        password,
+        "the database delete leaves the secret to its own node"
+    );
+    ops.delete(&ctx).await?;
+    let sctx = t.ctx(&secret);
+    secrets.delete(&sctx).await?;
+    assert_eq!(secrets.gone(&sctx).await?, Readiness::ready());
     let err = secrets
         .get_secret(secret_name)
         .await
         .err()
         .ok_or("the password secret survived")?;
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    ops.delete(&ctx).await?;
 
     let gctx = t.ctx(&group);
     ops.delete(&gctx).await?;
@@ -184,7 +243,8 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
 }
 
 #[tokio::test]
-async fn foreign_database_and_subnet_group_are_refused_and_no_password_is_stored() -> TestResult {
+async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untouched() -> TestResult
+{
     let mut t = TestStack::new(&spec("db2")?).await?;
     t.network(32).await?;
     let provider = t.provider.clone();
@@ -195,8 +255,8 @@ async fn foreign_database_and_subnet_group_are_refused_and_no_password_is_stored
     let subnet_ids: Vec<String> = ["subnet/private-0", "subnet/private-1"]
         .iter()
         .map(|id| {
-            t.deps[&ResourceId::from(*id)]["id"]
-                .as_str()
+            t.deps[&ResourceId::from(*id)]
+                .get_str("id")
                 .unwrap_or_default()
                 .to_string()
         })
@@ -232,6 +292,29 @@ async fn foreign_database_and_subnet_group_are_refused_and_no_password_is_stored
         "db_subnet_group/main",
         crate::outputs(&[("name", &group.name)]),
     );
+    // The password secret is its own node, created before the database: the refused
+    // create must neither read, rewrite nor add a password.
+    let (secret, _) = password_secret(&mut t, "db2").await?;
+    let secrets = provider.secrets();
+    let password = secrets.get_secret(&secret.name).await?;
+    let versions =
+        |d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput| {
+            d.version_ids_to_stages().cloned().unwrap_or_default()
+        };
+    let before = versions(
+        &t.clients()
+            .secrets
+            .describe_secret()
+            .secret_id(&secret.name)
+            .send()
+            .await?,
+    );
+    let calls = secret_value_calls(&t);
+    assert!(
+        calls >= 2,
+        "the counter sees CreateSecret and GetSecretValue"
+    );
+
     let ctx = t.ctx(&db);
     assert_eq!(present(ops.observe(&ctx).await?)?.owner, Owner::Unowned);
     let err = ops
@@ -240,29 +323,38 @@ async fn foreign_database_and_subnet_group_are_refused_and_no_password_is_stored
         .err()
         .ok_or("took over a foreign instance")?;
     assert_eq!(err.kind(), ErrorKind::ForeignResource);
-    let secret_name = db.config["password_secret_name"]
-        .as_str()
-        .ok_or("no password_secret_name")?;
-    let secret = t
-        .clients()
-        .secrets
-        .describe_secret()
-        .secret_id(secret_name)
-        .send()
-        .await;
+    assert!(!err.to_string().contains(password.expose()));
     assert_eq!(
-        secret
-            .err()
-            .and_then(|e| e.code().map(str::to_string))
-            .as_deref(),
-        Some("ResourceNotFoundException"),
-        "no password is generated for a foreign instance"
+        secret_value_calls(&t),
+        calls,
+        "no password is generated (or read) for a foreign instance"
+    );
+    let after = versions(
+        &t.clients()
+            .secrets
+            .describe_secret()
+            .secret_id(&secret.name)
+            .send()
+            .await?,
+    );
+    assert_eq!(after, before, "the password secret is not rewritten");
+    assert_eq!(secrets.get_secret(&secret.name).await?, password);
+    let stored: Vec<String> = secrets
+        .list_secrets("db2/")
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        stored,
+        [secret.name.as_str()],
+        "no other password is stored for a foreign instance"
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn a_refused_create_removes_the_password_secret_it_made() -> TestResult {
+async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     let mut t = TestStack::new(&spec("db3")?).await?;
     t.network(33).await?;
     let provider = t.provider.clone();
@@ -270,6 +362,10 @@ async fn a_refused_create_removes_the_password_secret_it_made() -> TestResult {
     let group = t.resource("db_subnet_group/main")?;
     let g = ops.create(&t.ctx(&group)).await?;
     t.set_dep("db_subnet_group/main", g);
+    let (secret, _) = password_secret(&mut t, "db3").await?;
+    let secrets = provider.secrets();
+    let secret_name = secret.name.as_str();
+    let password = secrets.get_secret(secret_name).await?;
     // An identifier RDS refuses (two hyphens in a row).
     let mut bad = t.resource("database/main")?;
     bad.name = "db3--refused".into();
@@ -283,9 +379,13 @@ async fn a_refused_create_removes_the_password_secret_it_made() -> TestResult {
         err.to_string().contains("CreateDBInstance"),
         "refused by RDS, after the secret was stored: {err}"
     );
-    let secret_name = bad.config["password_secret_name"]
-        .as_str()
-        .ok_or("no password_secret_name")?;
+    assert!(!err.to_string().contains(password.expose()));
+    // The secret belongs to its own node (the engine deletes it on teardown): the refused
+    // create keeps it, and deleting that node removes it entirely (TTL stack).
+    assert_eq!(secrets.get_secret(secret_name).await?, password);
+    let sctx = t.ctx(&secret);
+    secrets.delete(&sctx).await?;
+    assert_eq!(secrets.gone(&sctx).await?, Readiness::ready());
     let listed = t
         .clients()
         .secrets

@@ -33,7 +33,7 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
 
     assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
     let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "arn")?.to_string();
+    let arn = out_str(&created, "id")?.to_string();
     let url = out_str(&created, "url")?.to_string();
     assert_eq!(out_str(&created, "name")?, r.name);
     assert_eq!(
@@ -78,7 +78,7 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
     assert_eq!(seen.provider_id.as_deref(), Some(arn.as_str()));
 
     let adopted = ops.create(&ctx).await?;
-    assert_eq!(out_str(&adopted, "arn")?, arn);
+    assert_eq!(out_str(&adopted, "id")?, arn);
     let all = ecr.describe_repositories().send().await?;
     assert_eq!(
         all.repositories()

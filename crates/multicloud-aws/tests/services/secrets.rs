@@ -25,7 +25,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
 
     assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
     let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "arn")?.to_string();
+    let arn = out_str(&created, "id")?.to_string();
     let version = out_str(&created, "version")?.to_string();
     assert_eq!(out_str(&created, "name")?, r.name);
     assert!(
@@ -45,7 +45,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
 
     // Create again: adopted, same ARN and version, value untouched.
     let adopted = ops.create(&ctx).await?;
-    assert_eq!(out_str(&adopted, "arn")?, arn);
+    assert_eq!(out_str(&adopted, "id")?, arn);
     assert_eq!(out_str(&adopted, "version")?, version);
     assert_eq!(ops.get_secret(&r.name).await?, value);
 
@@ -67,7 +67,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
 
     // Creating it again restores it, with its value.
     let restored = ops.create(&ctx).await?;
-    assert_eq!(out_str(&restored, "arn")?, arn);
+    assert_eq!(out_str(&restored, "id")?, arn);
     assert_eq!(ops.get_secret(&r.name).await?, value);
 
     ops.delete_secret(&r.name, true).await?;

@@ -13,8 +13,8 @@ use multicloud_aws::AwsProvider;
 use multicloud_aws::expand::expand;
 use multicloud_aws::testing::MotoServer;
 use multicloud_core::ProviderError;
-use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
-use multicloud_core::resource::{Resource, ResourceGraph, ResourceId};
+use multicloud_core::provider::{CloudProvider, OpContext, Outputs, ResourceOps, StackContext};
+use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, StackSpec};
 use multicloud_core::tags::Ownership;
 
@@ -58,7 +58,7 @@ pub async fn world(stack: &str) -> World {
         created_at: Utc::now(),
         expires_at: None,
     };
-    let mut graph = expand(&spec, false).expect("expands");
+    let mut graph = expand(&spec).expect("expands");
     for r in graph.resources_mut() {
         r.tags = ownership.tags();
     }
@@ -87,6 +87,20 @@ impl World {
             .unwrap_or_else(|| panic!("{id} is in the graph"))
     }
 
+    /// The ops of `kind`: the provider's service of its family (as `CloudProvider::kinds`
+    /// declares it).
+    pub fn ops_for(&self, kind: ResourceKind) -> &dyn ResourceOps {
+        let def = self
+            .provider
+            .kinds()
+            .iter()
+            .find(|d| d.kind == kind)
+            .unwrap_or_else(|| panic!("{kind} is an AWS kind"));
+        self.provider
+            .ops_for_family(def.family)
+            .unwrap_or_else(|| panic!("ops for {kind}"))
+    }
+
     fn deps(&self, r: &Resource) -> BTreeMap<ResourceId, Outputs> {
         r.depends_on
             .iter()
@@ -103,15 +117,14 @@ impl World {
             stack: &self.stack,
             deps: &deps,
             recorded: None,
+            run: None,
         };
         let out = self
-            .provider
             .ops_for(r.kind)
-            .expect("ops")
             .create(&ctx)
             .await
             .unwrap_or_else(|e| panic!("create {id}: {e}"));
-        let provider_id = out["id"].as_str().expect("an id").to_string();
+        let provider_id = out.cloud_id().expect("an id").to_string();
         self.outputs.insert(id.clone(), out);
         provider_id
     }
@@ -130,12 +143,9 @@ impl World {
             stack: &self.stack,
             deps: &deps,
             recorded: Some(recorded.unwrap_or_else(|| &self.outputs[id])),
+            run: None,
         };
-        self.provider
-            .ops_for(r.kind)
-            .expect("ops")
-            .delete(&ctx)
-            .await
+        self.ops_for(r.kind).delete(&ctx).await
     }
 
     /// Deletes `id` with `cloud_id` as its recorded `id` output.
@@ -145,7 +155,9 @@ impl World {
         cloud_id: &str,
     ) -> Result<(), ProviderError> {
         let mut recorded = Outputs::new();
-        recorded.insert("id".into(), serde_json::json!(cloud_id));
+        recorded
+            .as_map_mut()
+            .insert("id".into(), serde_json::json!(cloud_id));
         self.delete(id, Some(&recorded)).await
     }
 

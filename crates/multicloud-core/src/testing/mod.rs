@@ -9,6 +9,7 @@
 
 mod expand;
 mod provider;
+pub mod spec_checks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,0 +1,163 @@
+//! The deletion order of AWS kinds, derived from the expansion: the one description of what
+//! depends on what. The engine orders a stack's teardown by its graph; the sweeper, which
+//! finds resources by tag without a graph, orders them by [`teardown_order`], computed from
+//! the graph of a spec that has every part.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use multicloud_core::kind::ResourceKind;
+use multicloud_core::resource::ResourceGraph;
+use multicloud_core::spec::{
+    Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
+    WorkloadIdentity,
+};
+
+use crate::kinds;
+
+/// A spec with one of every AWS part, whose graph holds every AWS kind and every kind of
+/// dependency between them.
+pub fn full_spec() -> StackSpec {
+    let mut spec = StackSpec::builder("order")
+        .environment("all")
+        .region("us-east-1")
+        .network(Network::default())
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 1, 2)))
+        .database(Postgres::new("16"))
+        .cache(Redis::new("7.1"))
+        .registry(RegistrySpec::new("app"))
+        .secret(SecretSpec::generated("token", 32))
+        .workload_identity(
+            WorkloadIdentity::new("app", "api")
+                .can_read_secret("token")
+                .can_pull("app"),
+        )
+        .ttl(Duration::from_secs(3600))
+        .build_unchecked();
+    spec.apps.clear();
+    spec
+}
+
+/// The AWS kinds in deletion order: every kind comes before the kinds it depends on
+/// ([`reverse_kind_order`] of the kind-level graph of [`full_spec`]'s expansion). [`kinds::LOAD_BALANCER`], which Kubernetes creates and
+/// no graph holds, joins that graph with the edges of [`load_balancer_edges`].
+pub fn teardown_order() -> &'static [ResourceKind] {
+    static ORDER: OnceLock<Vec<ResourceKind>> = OnceLock::new();
+    ORDER.get_or_init(|| match crate::expand::expand(&full_spec()) {
+        Ok(graph) => reverse_kind_order(&kind_graph(&graph)),
+        // The full spec always expands; a failure is a bug caught by the tests.
+        Err(_) => Vec::new(),
+    })
+}
+
+/// Position of `kind` in [`teardown_order`]; unknown kinds go last.
+pub fn rank(kind: ResourceKind) -> usize {
+    let order = teardown_order();
+    order.iter().position(|k| *k == kind).unwrap_or(order.len())
+}
+
+/// Kind-level dependencies: `a -> {b…}` when a resource of kind `a` depends on one of
+/// kind `b`.
+pub type KindGraph = BTreeMap<ResourceKind, BTreeSet<ResourceKind>>;
+
+/// The kind-level dependencies of `graph`, plus [`load_balancer_edges`].
+pub fn kind_graph(graph: &ResourceGraph) -> KindGraph {
+    let mut deps = KindGraph::new();
+    for r in graph.resources() {
+        let entry = deps.entry(r.kind).or_default();
+        for d in &r.depends_on {
+            if let Some(dep) = graph.get(d)
+                && dep.kind != r.kind
+            {
+                entry.insert(dep.kind);
+            }
+        }
+    }
+    for (kind, on) in load_balancer_edges() {
+        deps.entry(kind).or_default().extend(on);
+    }
+    deps
+}
+
+/// What Kubernetes' load balancers add to the graph: the cluster makes them (so it goes
+/// first: a live controller would make them again), and they sit on the network (their
+/// interfaces in the subnets, their security groups' rules, internet-facing ones behind
+/// the gateway), which must wait for them.
+pub fn load_balancer_edges() -> Vec<(ResourceKind, Vec<ResourceKind>)> {
+    vec![
+        (ResourceKind::CLUSTER, vec![kinds::LOAD_BALANCER]),
+        (
+            kinds::LOAD_BALANCER,
+            vec![
+                kinds::SUBNET,
+                kinds::SECURITY_GROUP,
+                kinds::INTERNET_GATEWAY,
+                kinds::VPC,
+            ],
+        ),
+    ]
+}
+
+/// Kinds in deletion order: a kind comes once every kind depending on it has come (a
+/// reverse topological order of `deps`), taken in rounds, each round in name order.
+pub fn reverse_kind_order(deps: &KindGraph) -> Vec<ResourceKind> {
+    let mut all: BTreeSet<ResourceKind> = deps.keys().copied().collect();
+    all.extend(deps.values().flatten().copied());
+    let mut dependents: KindGraph = KindGraph::new();
+    for (kind, on) in deps {
+        for dep in on {
+            dependents.entry(*dep).or_default().insert(*kind);
+        }
+    }
+    let mut order = Vec::new();
+    let mut done = BTreeSet::new();
+    while done.len() < all.len() {
+        let ready: Vec<ResourceKind> = all
+            .iter()
+            .filter(|k| !done.contains(*k))
+            .filter(|k| dependents.get(k).is_none_or(|ds| ds.is_subset(&done)))
+            .copied()
+            .collect();
+        if ready.is_empty() {
+            // A kind-level cycle: keep what remains in name order (the tests forbid it).
+            order.extend(all.iter().filter(|k| !done.contains(*k)));
+            break;
+        }
+        done.extend(ready.iter().copied());
+        order.extend(ready);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweeper_order_is_the_reverse_of_the_expansion_order_for_every_kind() {
+        let graph = crate::expand::expand(&full_spec()).expect("expands");
+        let order = teardown_order();
+        for def in crate::kinds::defs() {
+            assert!(order.contains(&def.kind), "{} has no place", def.kind);
+        }
+        for r in graph.resources() {
+            for d in &r.depends_on {
+                let dep = graph.get(d).expect("known dependency");
+                if dep.kind != r.kind {
+                    assert!(
+                        rank(r.kind) < rank(dep.kind),
+                        "{} depends on {} so it must be deleted first: {order:?}",
+                        r.id,
+                        dep.id
+                    );
+                }
+            }
+        }
+        for (kind, on) in load_balancer_edges() {
+            for dep in on {
+                assert!(rank(kind) < rank(dep), "{kind} before {dep}: {order:?}");
+            }
+        }
+    }
+}
