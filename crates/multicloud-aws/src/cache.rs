@@ -106,13 +106,6 @@ async fn describe_subnet_group(
     Ok(Some((arn.to_string(), list_tags(clients, arn).await?)))
 }
 
-fn subnet_group_outputs(name: &str, arn: &str) -> Result<Outputs, ProviderError> {
-    Outputs::of(&SubnetGroupOutputs {
-        id: arn.to_string(),
-        name: name.to_string(),
-    })
-}
-
 /// Deletes cache subnet group `name`. Succeeds if it does not exist;
 /// `CacheSubnetGroupInUse` is retryable. (moto does not implement this call: the error it
 /// returns is passed on as is.)
@@ -213,7 +206,7 @@ impl CacheService {
         let name = &ctx.resource.name;
         if let Some((arn, tags)) = describe_subnet_group(&self.clients, name).await? {
             ensure_ours(ctx, tag_pairs(&tags))?;
-            return subnet_group_outputs(name, &arn);
+            return SubnetGroupOutputs::of(name, &arn);
         }
         let cfg: SubnetGroupConfig = ctx.config()?;
         let out = self
@@ -228,9 +221,9 @@ impl CacheService {
             .await
             .map_err(|e| classify(e, Op::Create, "elasticache CreateCacheSubnetGroup"))?;
         match out.cache_subnet_group().and_then(|g| g.arn()) {
-            Some(arn) => subnet_group_outputs(name, arn),
+            Some(arn) => SubnetGroupOutputs::of(name, arn),
             None => match describe_subnet_group(&self.clients, name).await? {
-                Some((arn, _)) => subnet_group_outputs(name, &arn),
+                Some((arn, _)) => SubnetGroupOutputs::of(name, &arn),
                 None => Err(ProviderError::new(
                     ErrorKind::EventualConsistency,
                     format!("cache subnet group {name} was created but is not visible yet"),
@@ -324,7 +317,7 @@ impl ResourceOps for CacheService {
                         ctx,
                         Some(&arn),
                         tag_pairs(&tags),
-                        subnet_group_outputs(name, &arn)?,
+                        SubnetGroupOutputs::of(name, &arn)?,
                         false,
                     ),
                 })

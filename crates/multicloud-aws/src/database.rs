@@ -109,13 +109,6 @@ async fn describe_subnet_group(
     Ok(Some((arn.to_string(), tags.tag_list().to_vec())))
 }
 
-fn subnet_group_outputs(name: &str, arn: &str) -> Result<Outputs, ProviderError> {
-    Outputs::of(&SubnetGroupOutputs {
-        id: arn.to_string(),
-        name: name.to_string(),
-    })
-}
-
 /// Deletes DB subnet group `name`. Succeeds if it does not exist; an
 /// `InvalidDBSubnetGroupStateFault` (an instance still in it) is retryable.
 pub(crate) async fn delete_db_subnet_group(
@@ -270,7 +263,7 @@ impl DatabaseService {
         let name = &ctx.resource.name;
         if let Some((arn, tags)) = describe_subnet_group(&self.clients, name).await? {
             ensure_ours(ctx, tag_pairs(&tags))?;
-            return subnet_group_outputs(name, &arn);
+            return SubnetGroupOutputs::of(name, &arn);
         }
         let cfg: SubnetGroupConfig = ctx.config()?;
         let out = self
@@ -285,9 +278,9 @@ impl DatabaseService {
             .await
             .map_err(|e| classify(e, Op::Create, "rds CreateDBSubnetGroup"))?;
         match out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()) {
-            Some(arn) => subnet_group_outputs(name, arn),
+            Some(arn) => SubnetGroupOutputs::of(name, arn),
             None => match describe_subnet_group(&self.clients, name).await? {
-                Some((arn, _)) => subnet_group_outputs(name, &arn),
+                Some((arn, _)) => SubnetGroupOutputs::of(name, &arn),
                 None => Err(ProviderError::new(
                     ErrorKind::EventualConsistency,
                     format!("DB subnet group {name} was created but is not visible yet"),
@@ -464,7 +457,7 @@ impl ResourceOps for DatabaseService {
                         ctx,
                         Some(&arn),
                         tag_pairs(&tags),
-                        subnet_group_outputs(name, &arn)?,
+                        SubnetGroupOutputs::of(name, &arn)?,
                         false,
                     ),
                 })

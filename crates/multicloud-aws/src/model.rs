@@ -181,6 +181,19 @@ pub struct SubnetGroupOutputs {
     pub name: String,
 }
 
+impl SubnetGroupOutputs {
+    /// The outputs of subnet group `name` with ARN `arn`.
+    pub fn of(
+        name: &str,
+        arn: &str,
+    ) -> Result<multicloud_core::provider::Outputs, multicloud_core::ProviderError> {
+        multicloud_core::provider::Outputs::of(&Self {
+            id: arn.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
 /// `database`: an RDS PostgreSQL instance whose master password is the `secret` node
 /// `password_secret` (generated and stored before the instance is created).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
