@@ -10,12 +10,15 @@
 //!
 //! * the lock is created with `If-None-Match: *`, so exactly one writer wins; the others get
 //!   `412 PreconditionFailed` (or `409 ConditionalRequestConflict` while a concurrent
-//!   conditional write is in flight) and are told who holds it ([`StateError::Locked`]);
+//!   conditional write is in flight) and are told who holds it ([`StateError::Locked`]),
+//!   unless its lease ran out: then it is taken over with `If-Match: <etag of the lock they
+//!   read>`, so of several runs taking over the same dead lock exactly one wins; the holder
+//!   renews its lease the same way, and learns it lost the lock when that fails;
 //! * saves are optimistic: the store remembers the ETag of the state it last loaded or saved
 //!   for each key and overwrites with `If-Match: <etag>` (or creates with
 //!   `If-None-Match: *` when it saw no state), so a save never silently overwrites a state
-//!   written by someone else meanwhile (that save fails with [`StateError::Backend`] saying
-//!   the state changed underneath);
+//!   written by someone else meanwhile, nor one this store has seen a newer serial of (that
+//!   save fails with [`StateError::Conflict`] and writes nothing);
 //! * the lock guard, and [`StateStore::force_unlock`], delete the lock with
 //!   `If-Match: <etag of the lock they read>`, so they remove exactly the lock they looked
 //!   at and never one taken by someone else in between.
@@ -42,6 +45,7 @@ use multicloud_core::state::{
 
 use self::remote::{Remote, is_not_found, is_precondition_failure};
 
+mod lock;
 mod remote;
 
 /// Owner reported for a lock object that cannot be parsed.
@@ -72,7 +76,16 @@ pub struct S3StateStore {
     etags: Arc<Mutex<HashMap<String, EtagSlot>>>,
 }
 
-type EtagSlot = Arc<tokio::sync::Mutex<Option<String>>>;
+type EtagSlot = Arc<tokio::sync::Mutex<Seen>>;
+
+/// What this store last read or wrote of a state object.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Its ETag (`None`: no object).
+    etag: Option<String>,
+    /// The serial of the state in it.
+    serial: Option<u64>,
+}
 
 impl fmt::Debug for S3StateStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,13 +191,16 @@ impl StateStore for S3StateStore {
     async fn load(&self, key: &StateKey) -> Result<Option<StackState>, StateError> {
         let remote = self.remote(self.state_key(key)?);
         let slot = self.etag_slot(&remote.object);
-        let mut etag = slot.lock().await;
+        let mut seen = slot.lock().await;
         let Some((bytes, tag, _)) = remote.get("load state").await? else {
-            *etag = None;
+            *seen = Seen::default();
             return Ok(None);
         };
         let state = parse_state(&bytes, key, &remote.location())?;
-        *etag = tag;
+        *seen = Seen {
+            etag: tag,
+            serial: Some(state.serial),
+        };
         Ok(Some(state))
     }
 
@@ -195,7 +211,17 @@ impl StateStore for S3StateStore {
             source: Some(Box::new(e)),
         })?;
         let slot = self.etag_slot(&remote.object);
-        let mut etag = slot.lock().await;
+        let mut seen = slot.lock().await;
+        if let Some(last) = seen.serial.filter(|last| state.serial <= *last) {
+            return Err(StateError::Conflict {
+                location: remote.location(),
+                message: format!(
+                    "this store last saw serial {last}, as new as the {} being saved; load it again",
+                    state.serial
+                ),
+            });
+        }
+        let etag = seen.etag.clone();
         let put = || {
             let put = remote
                 .client
@@ -212,7 +238,10 @@ impl StateStore for S3StateStore {
         };
         match remote.send("save state", put).await {
             Ok(out) => {
-                *etag = out.e_tag().map(str::to_owned);
+                *seen = Seen {
+                    etag: out.e_tag().map(str::to_owned),
+                    serial: Some(state.serial),
+                };
                 Ok(())
             }
             Err(err) if is_precondition_failure(&err) || is_not_found(&err) => {
@@ -220,13 +249,13 @@ impl StateStore for S3StateStore {
                     Some(tag) => format!("the version with ETag {tag} this store last read"),
                     None => "no state, as this store last read".to_owned(),
                 };
-                Err(StateError::Backend {
+                Err(StateError::Conflict {
+                    location: remote.location(),
                     message: format!(
-                        "save state {}: the state changed underneath (expected {expected}); \
-                         someone else wrote or deleted it meanwhile, load it again",
-                        remote.location()
+                        "expected {expected}; someone else wrote or deleted it meanwhile \
+                         ({}), load it again",
+                        remote.error("save state", err)
                     ),
-                    source: Some(Box::new(err)),
                 })
             }
             Err(err) => Err(remote.error("save state", err)),
@@ -236,7 +265,7 @@ impl StateStore for S3StateStore {
     async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
         let remote = self.remote(self.state_key(key)?);
         let slot = self.etag_slot(&remote.object);
-        let mut etag = slot.lock().await;
+        let mut seen = slot.lock().await;
         remote
             .send("delete state", || {
                 remote
@@ -248,56 +277,12 @@ impl StateStore for S3StateStore {
             })
             .await
             .map_err(|e| remote.error("delete state", e))?;
-        *etag = None;
+        *seen = Seen::default();
         Ok(())
     }
 
     async fn lock(&self, key: &StateKey, info: LockInfo) -> Result<Box<dyn StateLock>, StateError> {
-        let remote = self.remote(self.lock_key(key)?);
-        let bytes = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Backend {
-            message: format!("lock {}: cannot serialize: {e}", remote.location()),
-            source: Some(Box::new(e)),
-        })?;
-        for _ in 0..ATTEMPTS {
-            let created = remote
-                .send("lock", || {
-                    remote
-                        .client
-                        .put_object()
-                        .bucket(&remote.bucket)
-                        .key(&remote.object)
-                        .content_type("application/json")
-                        .if_none_match("*")
-                        .body(ByteStream::from(bytes.clone()))
-                        .send()
-                })
-                .await;
-            match created {
-                Ok(_) => {
-                    return Ok(Box::new(S3Lock {
-                        key: key.clone(),
-                        remote,
-                        info,
-                        released: false,
-                    }));
-                }
-                Err(err) if is_precondition_failure(&err) => {
-                    if let Some((holder, _)) = remote.read_lock().await? {
-                        return Err(StateError::Locked {
-                            key: key.clone(),
-                            holder: Box::new(holder),
-                        });
-                    }
-                    // Released between our two requests: try again.
-                }
-                Err(err) => return Err(remote.error("lock", err)),
-            }
-        }
-        // The lock keeps changing hands under us: it is held, by someone we cannot name.
-        Err(StateError::Locked {
-            key: key.clone(),
-            holder: Box::new(unreadable_holder(None)),
-        })
+        lock::acquire(self.remote(self.lock_key(key)?), key, info).await
     }
 
     async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError> {
@@ -329,92 +314,6 @@ impl StateStore for S3StateStore {
     }
 }
 
-/// A held lock object; deleted by `release` or, best effort, on drop.
-#[derive(Debug)]
-struct S3Lock {
-    key: StateKey,
-    remote: Remote,
-    info: LockInfo,
-    /// Set once released (or found lost), so that drop does nothing more.
-    released: bool,
-}
-
-impl S3Lock {
-    /// Deletes the lock object if it still holds our lock id; [`StateError::LockLost`] if it
-    /// is gone or holds someone else's (it is then left alone).
-    async fn release_remote(key: &StateKey, remote: &Remote, id: &str) -> Result<(), StateError> {
-        let lost = || StateError::LockLost { key: key.clone() };
-        match remote.read_lock().await? {
-            Some((current, etag)) if current.id == id => {
-                if remote
-                    .delete_if_match(etag.as_deref(), "release lock")
-                    .await?
-                {
-                    Ok(())
-                } else {
-                    Err(lost())
-                }
-            }
-            _ => Err(lost()),
-        }
-    }
-}
-
-#[async_trait]
-impl StateLock for S3Lock {
-    fn info(&self) -> &LockInfo {
-        &self.info
-    }
-
-    async fn release(self: Box<Self>) -> Result<(), StateError> {
-        // The guard moves into a task: if this future is dropped midway, the task still
-        // finishes, and the guard's drop runs after it, never concurrently.
-        let mut lock = self;
-        let task = tokio::spawn(async move {
-            let result = Self::release_remote(&lock.key, &lock.remote, &lock.info.id).await;
-            // A backend error is worth a retry on drop; anything else is final.
-            if !matches!(result, Err(StateError::Backend { .. })) {
-                lock.released = true;
-            }
-            result
-        });
-        task.await.unwrap_or_else(|join| {
-            Err(StateError::Backend {
-                message: format!("release lock: the release task failed: {join}"),
-                source: Some(Box::new(join)),
-            })
-        })
-    }
-}
-
-impl Drop for S3Lock {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        self.released = true;
-        let (key, remote, id) = (self.key.clone(), self.remote.clone(), self.info.id.clone());
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    match Self::release_remote(&key, &remote, &id).await {
-                        Ok(()) => tracing::debug!(%key, "state lock released on drop"),
-                        Err(e) => {
-                            tracing::warn!(%key, error = %e, "state lock not released on drop")
-                        }
-                    }
-                });
-            }
-            Err(_) => tracing::warn!(
-                %key,
-                lock = %remote.location(),
-                "state lock dropped outside a tokio runtime: not released; break it with \
-                 force_unlock"
-            ),
-        }
-    }
-}
-
 /// The holder reported for a lock object that cannot be parsed: since its modification time
 /// (or now, without one).
 fn unreadable_holder(modified: Option<DateTime<Utc>>) -> LockInfo {
@@ -424,5 +323,8 @@ fn unreadable_holder(modified: Option<DateTime<Utc>>) -> LockInfo {
         pid: 0,
         operation: "unknown".into(),
         since: modified.unwrap_or_else(Utc::now),
+        expires: None,
+        lease_ms: multicloud_core::state::DEFAULT_LEASE.as_millis() as u64,
+        host: String::new(),
     }
 }

@@ -210,17 +210,18 @@ async fn concurrent_saves_never_lose_an_update() {
     a.save(&state(1)).await.unwrap();
     let err = b.save(&state(1)).await.unwrap_err();
     assert!(
-        matches!(&err, StateError::Backend { message, source: Some(_) }
-            if message.contains("changed underneath") && message.contains(STATE_OBJECT)),
+        matches!(&err, StateError::Conflict { location, message }
+            if location.contains(STATE_OBJECT) && message.contains("expected no state")),
         "{err:?}"
     );
+    assert!(err.to_string().contains("changed underneath"), "{err}");
 
     // Both read serial 1; a saves serial 2; b's overwrite (If-Match: old ETag) fails.
     assert_eq!(b.load(&key()).await.unwrap().unwrap().serial, 1);
     a.save(&state(2)).await.unwrap();
     let err = b.save(&state(2)).await.unwrap_err();
     assert!(
-        matches!(&err, StateError::Backend { message, .. } if message.contains("changed underneath")),
+        matches!(&err, StateError::Conflict { message, .. } if message.contains("ETag")),
         "{err:?}"
     );
     assert_eq!(w.store().load(&key()).await.unwrap().unwrap().serial, 2);
@@ -398,4 +399,36 @@ async fn stack_up_replan_down_with_s3_state() {
     assert_eq!(w.get(&object).await, None, "state object removed");
     assert_eq!(w.get(&lock_object).await, None, "lock released after down");
     assert!(cloud.resources().is_empty(), "{:?}", cloud.resources());
+}
+
+/// The lock and write contract every store keeps (written once in multicloud-core).
+mod contract {
+    use super::*;
+    use multicloud_core::state::StateStore;
+    use multicloud_core::testing::lock_contract;
+
+    #[tokio::test]
+    async fn s3_lease_expiry_and_takeover() {
+        let w = World::new("contract-lease").await;
+        lock_contract::lease_expiry_and_takeover(&w.store(), &key()).await;
+    }
+
+    #[tokio::test]
+    async fn s3_renewal_keeps_the_lock() {
+        let w = World::new("contract-renew").await;
+        lock_contract::renewal_keeps_the_lock(&w.store(), &key()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn s3_racing_tasks_hold_it_one_at_a_time() {
+        let w = World::new("contract-race").await;
+        let store: Arc<dyn StateStore> = Arc::new(w.store());
+        lock_contract::racing_tasks_hold_it_one_at_a_time(store, &key(), 8, 3).await;
+    }
+
+    #[tokio::test]
+    async fn s3_stale_write_is_refused() {
+        let w = World::new("contract-stale").await;
+        lock_contract::a_stale_write_is_refused(&w.store(), &key()).await;
+    }
 }

@@ -202,7 +202,7 @@ pub enum Error {
     #[error("resource {0} is declared twice")]
     DuplicateResource(ResourceId),
     /// Another run holds the state lock.
-    #[error("state of {stack} is locked by {holder} since {since}; wait for it or force-unlock")]
+    #[error("state of {stack} is locked by {holder} since {since} (lease until {}); wait for it or force-unlock", expires.map_or_else(|| "unknown".to_string(), |e| e.to_rfc3339()))]
     Locked {
         /// `stack/environment`.
         stack: String,
@@ -210,6 +210,8 @@ pub enum Error {
         holder: String,
         /// Since when.
         since: DateTime<Utc>,
+        /// When its lease runs out (it is then taken over), if known.
+        expires: Option<DateTime<Utc>>,
     },
     /// Reading or writing state failed.
     #[error(transparent)]
@@ -274,6 +276,7 @@ impl From<StateError> for Error {
                 stack: key.to_string(),
                 holder: holder.holder(),
                 since: holder.since,
+                expires: holder.expires,
             },
             other => Error::State(other),
         }

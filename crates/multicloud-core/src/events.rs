@@ -64,6 +64,14 @@ pub enum Event {
         /// The error's text.
         error: String,
     },
+    /// This run took over the state lock of another whose lease had run out (or whose
+    /// process was gone).
+    LockTakenOver {
+        /// `stack/environment`.
+        stack: String,
+        /// The previous holder (`user@host pid N (operation)`).
+        previous: String,
+    },
     /// A run finished.
     Finished {
         /// Resources that completed.

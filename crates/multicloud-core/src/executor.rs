@@ -41,6 +41,10 @@ pub struct ApplyOptions {
     /// Cluster credentials are fetched again when they have less than this left (default
     /// 60 s).
     pub refresh_credentials_before: Duration,
+    /// Lease of the state lock (default [`DEFAULT_LEASE`](crate::state::DEFAULT_LEASE),
+    /// 60 s): renewed every third of it while the run lasts; a run killed without releasing
+    /// its lock blocks others for at most this long (not at all on the same machine).
+    pub lock_lease: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -53,6 +57,7 @@ impl Default for ApplyOptions {
             default_timeout: Duration::from_secs(600),
             renew_before: Duration::from_secs(3600),
             refresh_credentials_before: Duration::from_secs(60),
+            lock_lease: crate::state::DEFAULT_LEASE,
         }
     }
 }

@@ -206,20 +206,38 @@ impl Stack {
         planner::plan(&inputs, &self.spec, state, mode).await
     }
 
+    /// Runs `f` on the loaded state under the state lock, renewing its lease every third of
+    /// it; if the lock is lost (taken over after a long stall), the run is cancelled and
+    /// [`StateError::LockLost`](crate::state::StateError::LockLost) returned.
     async fn locked<T>(
         &self,
         operation: &str,
-        f: impl AsyncFnOnce(Option<StackState>) -> Result<T, Error>,
+        f: impl AsyncFnOnce(Option<StackState>, CancellationToken) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let key = self.key();
-        let lock: Box<dyn StateLock> = self
-            .store
-            .lock(&key, LockInfo::for_current_process(operation))
-            .await?;
-        let result = match self.store.load(&key).await {
-            Ok(state) => f(state).await,
-            Err(e) => Err(e.into()),
+        let info = LockInfo::for_current_process(operation).with_lease(self.options.lock_lease);
+        let mut lock: Box<dyn StateLock> = self.store.lock(&key, info).await?;
+        if let Some(previous) = lock.taken_over() {
+            tracing::warn!(%key, previous = %previous.holder(), "took over the state lock of a run whose lease ran out");
+            self.events.emit(Event::LockTakenOver {
+                stack: key.to_string(),
+                previous: previous.holder(),
+            });
+        }
+        let run = self.cancel.child_token();
+        let finished = CancellationToken::new();
+        let work = async {
+            let result = match self.store.load(&key).await {
+                Ok(state) => f(state, run.clone()).await,
+                Err(e) => Err(e.into()),
+            };
+            finished.cancel();
+            result
         };
+        let (result, lost) = tokio::join!(work, keep_lease(lock.as_mut(), &finished, &run));
+        if let Some(lost) = lost {
+            return Err(lost.into());
+        }
         if let Err(e) = lock.release().await {
             tracing::warn!(error = %e, "could not release the state lock");
         }
@@ -230,7 +248,7 @@ impl Stack {
     /// Takes the state lock; on an unchanged stack it is a pure no-op (one read per
     /// resource, nothing written).
     pub async fn up(&self) -> Result<StackOutputs, Error> {
-        self.locked("up", async |state| {
+        self.locked("up", async |state, cancel| {
             let backends = self.backends();
             let plan = self.plan_on(&backends, state.as_ref(), Mode::Up).await?;
             self.events.emit(Event::PlanReady {
@@ -238,7 +256,7 @@ impl Stack {
             });
             let state = match state {
                 Some(s) if plan.is_noop() => s,
-                state => self.execute(&backends, &plan, state).await?,
+                state => self.execute(&backends, &plan, state, &cancel).await?,
             };
             Ok(StackOutputs::from_state(&state)?)
         })
@@ -248,14 +266,14 @@ impl Stack {
     /// Applies a plan made earlier with [`Stack::plan`]. Fails with
     /// [`Error::StalePlan`] if the state changed since.
     pub async fn apply(&self, plan: &Plan) -> Result<StackOutputs, Error> {
-        self.locked("apply", async |state| {
+        self.locked("apply", async |state, cancel| {
             if !self.matches(plan, state.as_ref()) {
                 return Err(Error::StalePlan { key: self.key() });
             }
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
-            let state = self.execute(&self.backends(), plan, state).await?;
+            let state = self.execute(&self.backends(), plan, state, &cancel).await?;
             Ok(StackOutputs::from_state(&state)?)
         })
         .await
@@ -268,7 +286,7 @@ impl Stack {
     /// Deletes everything the stack owns, in reverse dependency order, waiting for each
     /// deletion; removes the state when done.
     pub async fn down(&self) -> Result<(), Error> {
-        self.locked("down", async |state| {
+        self.locked("down", async |state, cancel| {
             let backends = self.backends();
             let plan = self.plan_on(&backends, state.as_ref(), Mode::Down).await?;
             self.events.emit(Event::PlanReady {
@@ -280,7 +298,7 @@ impl Stack {
                 }
                 return Ok(());
             }
-            let state = self.execute(&backends, &plan, state).await?;
+            let state = self.execute(&backends, &plan, state, &cancel).await?;
             if state.resources.is_empty() {
                 self.store.delete(&self.key()).await?;
             }
@@ -307,6 +325,7 @@ impl Stack {
         backends: &Backends,
         plan: &Plan,
         state: Option<StackState>,
+        cancel: &CancellationToken,
     ) -> Result<StackState, Error> {
         let ctx = self.context(state.as_ref());
         let mut state = state.unwrap_or_else(|| {
@@ -318,9 +337,34 @@ impl Stack {
             store: self.store.as_ref(),
             options: &self.options,
             events: &self.events,
-            cancel: &self.cancel,
+            cancel,
             stack: &ctx,
         };
         exec.apply(plan, state).await
+    }
+}
+
+/// Renews `lock` every third of its lease until `finished`; on [`StateError::LockLost`]
+/// cancels `run` and returns the error. Other renewal errors are retried at the next tick
+/// (the lease is still good until then).
+async fn keep_lease(
+    lock: &mut dyn StateLock,
+    finished: &CancellationToken,
+    run: &CancellationToken,
+) -> Option<crate::state::StateError> {
+    let every = (lock.info().lease() / 3).max(std::time::Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            () = finished.cancelled() => return None,
+            () = tokio::time::sleep(every) => match lock.renew().await {
+                Ok(()) => {}
+                Err(e @ crate::state::StateError::LockLost { .. }) => {
+                    tracing::error!(error = %e, "lost the state lock; stopping the run");
+                    run.cancel();
+                    return Some(e);
+                }
+                Err(e) => tracing::warn!(error = %e, "could not renew the state lock; retrying"),
+            },
+        }
     }
 }

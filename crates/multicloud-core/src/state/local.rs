@@ -116,7 +116,11 @@ impl StateStore for LocalStateStore {
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         })?;
         let dir = self.dir.clone();
-        blocking(path.clone(), move || save_blocking(&dir, &path, &bytes)).await
+        let serial = state.serial;
+        blocking(path.clone(), move || {
+            save_blocking(&dir, &path, &bytes, serial)
+        })
+        .await
     }
 
     async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
@@ -192,6 +196,32 @@ fn backup_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// [`StateError::Conflict`] when the file at `path` holds a state with a serial of at
+/// least `serial`: the state being saved was made from an older version (a lost update).
+/// Writers hold the lock, so this only trips when a lock was lost or broken.
+fn refuse_stale(path: &Path, serial: u64) -> Result<(), StateError> {
+    #[derive(serde::Deserialize)]
+    struct Serial {
+        serial: u64,
+    }
+    let stored = match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice::<Serial>(&bytes).ok(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    match stored {
+        Some(stored) if stored.serial >= serial => Err(StateError::Conflict {
+            location: path.display().to_string(),
+            message: format!(
+                "it holds serial {}, newer than or as new as the {serial} being saved; \
+                 load it again",
+                stored.serial
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Removes `path`; absent is fine.
 fn remove_if_exists(path: &Path) -> Result<(), StateError> {
     match fs::remove_file(path) {
@@ -217,7 +247,8 @@ fn load_blocking(path: &Path, key: &StateKey) -> Result<Option<StackState>, Stat
     parse_state(&bytes, key, &path.display().to_string()).map(Some)
 }
 
-fn save_blocking(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+fn save_blocking(dir: &Path, path: &Path, bytes: &[u8], serial: u64) -> Result<(), StateError> {
+    refuse_stale(path, serial)?;
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let temp = temp_sibling(path, "tmp");
     let result = write_synced(&temp, bytes)

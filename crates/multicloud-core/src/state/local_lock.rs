@@ -1,12 +1,15 @@
 //! The lock files of [`LocalStateStore`](super::LocalStateStore).
 //!
 //! A lock is the file `<dir>/<stack>.<env>.lock`, created with `create_new` (atomic on local
-//! file systems: exactly one creator wins) and holding the holder's [`LockInfo`] as JSON.
-//! Whoever finds it existing is told who holds it ([`StateError::Locked`]). The guard removes
-//! it on release or drop, but only while it still holds the guard's lock id, so a guard whose
-//! lock was force-unlocked (and maybe taken by someone else since) never removes another
-//! run's lock. A crashed process leaves its lock file behind; it is broken on purpose with
-//! `force_unlock`, like `terraform force-unlock`.
+//! file systems: exactly one creator wins) and holding the holder's [`LockInfo`] (with its
+//! lease) as JSON. Whoever finds it existing takes it over when its lease ran out or its
+//! process (on this machine) no longer exists, and is otherwise told who holds it
+//! ([`StateError::Locked`]). Every change to an existing lock file (take-over, renewal,
+//! release, force-unlock) happens under an exclusive OS lock on `<lock>.guard`, and the
+//! holder's changes only while the file still holds its lock id: a run whose lock was taken
+//! over never removes or extends the new holder's lock. So a killed run blocks the next one
+//! for no time at all on the same machine (its pid is gone) and for at most one lease
+//! elsewhere (a shared directory).
 
 // `StateError` (defined by the `StateStore` trait) is large; its helpers return it as is.
 
@@ -40,13 +43,15 @@ pub(super) struct LocalLock {
     key: StateKey,
     path: PathBuf,
     info: LockInfo,
+    /// The holder it was taken over from.
+    previous: Option<LockInfo>,
     /// Set once released (or found lost), so that drop does nothing more.
     released: bool,
 }
 
 impl LocalLock {
-    /// Creates the lock file `path` (in `dir`, created if missing) holding `info`, or fails
-    /// with [`StateError::Locked`] naming the current holder.
+    /// Creates the lock file `path` (in `dir`, created if missing) holding `info`, or takes
+    /// over a stale one, or fails with [`StateError::Locked`] naming the current holder.
     pub(super) fn acquire_blocking(
         dir: &Path,
         path: PathBuf,
@@ -54,10 +59,14 @@ impl LocalLock {
         info: LockInfo,
     ) -> Result<Self, StateError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let bytes = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Io {
+        let bytes = to_bytes(&path, &info)?;
+        let held = |previous| Self {
+            key: key.clone(),
             path: path.clone(),
-            source: io::Error::new(io::ErrorKind::InvalidData, e),
-        })?;
+            info: info.clone(),
+            previous,
+            released: false,
+        };
         for _ in 0..ACQUIRE_ATTEMPTS {
             match fs::OpenOptions::new()
                 .write(true)
@@ -71,21 +80,22 @@ impl LocalLock {
                         let _ = fs::remove_file(&path);
                         return Err(io_err(&path)(e));
                     }
-                    return Ok(Self {
-                        key,
-                        path,
-                        info,
-                        released: false,
-                    });
+                    return Ok(held(None));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if let Some(holder) = read_holder(&path)? {
-                        return Err(StateError::Locked {
-                            key,
-                            holder: Box::new(holder),
-                        });
+                    let _guard = guard(&path)?;
+                    let Some(holder) = read_holder(&path)? else {
+                        continue; // Released between our two attempts: try again.
+                    };
+                    if let Some(reason) = holder.takeover_reason(Utc::now(), true) {
+                        replace(&path, &bytes)?;
+                        tracing::warn!(key = %key, previous = %holder.holder(), %reason, "took over the state lock");
+                        return Ok(held(Some(holder)));
                     }
-                    // Released between our two attempts: try again.
+                    return Err(StateError::Locked {
+                        key,
+                        holder: Box::new(holder),
+                    });
                 }
                 Err(e) => return Err(io_err(&path)(e)),
             }
@@ -97,9 +107,24 @@ impl LocalLock {
         })
     }
 
+    /// Extends the lease if the file still holds our lock id, else [`StateError::LockLost`].
+    fn renew_blocking(&mut self) -> Result<(), StateError> {
+        let _guard = guard(&self.path)?;
+        match read_holder(&self.path)? {
+            Some(current) if current.id == self.info.id => {
+                let renewed = self.info.clone().renewed(Utc::now());
+                replace(&self.path, &to_bytes(&self.path, &renewed)?)?;
+                self.info = renewed;
+                Ok(())
+            }
+            _ => Err(self.lost()),
+        }
+    }
+
     /// Removes the lock file if it still holds our lock id; [`StateError::LockLost`] if it is
     /// gone or holds someone else's (it is then left alone).
     fn release_blocking(&self) -> Result<(), StateError> {
+        let _guard = guard(&self.path)?;
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.lost()),
@@ -136,6 +161,16 @@ impl LocalLock {
 impl StateLock for LocalLock {
     fn info(&self) -> &LockInfo {
         &self.info
+    }
+
+    fn taken_over(&self) -> Option<&LockInfo> {
+        self.previous.as_ref()
+    }
+
+    async fn renew(&mut self) -> Result<(), StateError> {
+        // Renewal is short (a small read and write under the guard, which is only ever held
+        // for as long): done in place, once every third of a lease.
+        self.renew_blocking()
     }
 
     async fn release(self: Box<Self>) -> Result<(), StateError> {
@@ -186,6 +221,7 @@ pub(super) fn read_holder(path: &Path) -> Result<Option<LockInfo>, StateError> {
 /// Removes the lock file `path` whatever it holds; returns who held it. The file is first
 /// renamed away, so what is reported is exactly what was removed.
 pub(super) fn force_unlock_blocking(path: &Path) -> Result<Option<LockInfo>, StateError> {
+    let _guard = guard(path)?;
     let taken = temp_sibling(path, "broken");
     match fs::rename(path, &taken) {
         Ok(()) => {}
@@ -203,6 +239,48 @@ pub(super) fn force_unlock_blocking(path: &Path) -> Result<Option<LockInfo>, Sta
     Ok(Some(holder))
 }
 
+/// Holds the exclusive OS lock on `<path>.guard` until dropped: every change to an existing
+/// lock file is made under it.
+fn guard(path: &Path) -> Result<fs::File, StateError> {
+    let guard_path = temp_sibling_fixed(path, "guard");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&guard_path)
+        .map_err(io_err(&guard_path))?;
+    file.lock().map_err(io_err(&guard_path))?;
+    Ok(file)
+}
+
+/// `<path>.<suffix>`.
+fn temp_sibling_fixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Writes `bytes` to `path` atomically (a synced temporary file renamed over it).
+fn replace(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let temp = temp_sibling(path, "tmp");
+    let written = fs::File::create(&temp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(io_err(path)(e));
+    }
+    Ok(())
+}
+
+fn to_bytes(path: &Path, info: &LockInfo) -> Result<Vec<u8>, StateError> {
+    serde_json::to_vec_pretty(info).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, e),
+    })
+}
+
 /// The holder reported for a lock file that cannot be parsed: since its modification time
 /// (or now, without a file or a time).
 fn unreadable_holder(path: Option<&Path>) -> LockInfo {
@@ -216,6 +294,9 @@ fn unreadable_holder(path: Option<&Path>) -> LockInfo {
         pid: 0,
         operation: "unknown".into(),
         since,
+        expires: None,
+        lease_ms: crate::state::DEFAULT_LEASE.as_millis() as u64,
+        host: String::new(),
     }
 }
 
@@ -230,12 +311,73 @@ mod tests {
         StateKey::new("app", "dev")
     }
 
+    /// A live holder on another machine (its pid cannot be checked from here).
     fn info(owner: &str, pid: u32) -> LockInfo {
         LockInfo {
             owner: owner.into(),
             pid,
+            host: "another-machine".into(),
             ..LockInfo::for_current_process("up")
         }
+    }
+
+    #[tokio::test]
+    async fn a_lock_of_a_dead_process_on_this_machine_is_taken_over_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStateStore::new(tmp.path());
+        // pid 0 is never a user process; u32::MAX - 1 is above any pid_max.
+        let dead = LockInfo {
+            pid: u32::MAX - 1,
+            ..LockInfo::for_current_process("up")
+        };
+        std::mem::forget(store.lock(&key(), dead.clone()).await.unwrap());
+        let next = store
+            .lock(&key(), LockInfo::for_current_process("down"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next.taken_over().map(|p| p.id.as_str()),
+            Some(dead.id.as_str())
+        );
+        assert_eq!(
+            store.lock_holder(&key()).unwrap().map(|h| h.id),
+            Some(next.info().id.clone())
+        );
+        next.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_live_holder_on_this_machine_blocks_until_its_lease_runs_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStateStore::new(tmp.path());
+        let short = LockInfo::for_current_process("up").with_lease(Duration::from_millis(200));
+        let mut held = store.lock(&key(), short).await.unwrap();
+        // This very process is alive: only the lease can free it.
+        let err = store
+            .lock(&key(), LockInfo::for_current_process("down"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        held.renew().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let next = store
+            .lock(&key(), LockInfo::for_current_process("down"))
+            .await
+            .unwrap();
+        assert!(next.taken_over().is_some());
+        assert!(matches!(
+            held.renew().await,
+            Err(StateError::LockLost { .. })
+        ));
+        assert!(matches!(
+            held.release().await,
+            Err(StateError::LockLost { .. })
+        ));
+        assert_eq!(
+            store.lock_holder(&key()).unwrap().map(|h| h.id),
+            Some(next.info().id.clone())
+        );
+        next.release().await.unwrap();
     }
 
     #[tokio::test]
@@ -324,8 +466,12 @@ mod tests {
         assert_eq!(store.force_unlock(&key()).await.unwrap(), Some(stale_info));
         let fresh = store.lock(&key(), info("b@h", 2)).await.unwrap();
         fresh.release().await.unwrap();
-        // The broken lock was renamed away then removed: nothing left.
-        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        // The broken lock was renamed away then removed: nothing left but the guard.
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["app.dev.lock.guard"]);
     }
 
     #[tokio::test]
@@ -360,6 +506,7 @@ mod tests {
                 key: key(),
                 path: tmp.path().join("app.dev.lock"),
                 info: theirs_info,
+                previous: None,
                 released: false,
             });
             newest
@@ -482,6 +629,11 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["app.dev.json", "app.dev.json.backup"]);
+        // No temporary or lock file left behind; the guard of the lock file stays (it is
+        // only ever locked, never holds data).
+        assert_eq!(
+            names,
+            ["app.dev.json", "app.dev.json.backup", "app.dev.lock.guard"]
+        );
     }
 }

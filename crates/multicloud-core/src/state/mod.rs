@@ -160,7 +160,10 @@ impl StackState {
     }
 }
 
-/// Who holds a lock, written into the lock.
+/// How long a lock is held without renewal before another run may take it over.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Who holds a lock, written into the lock, with its lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
     /// Random id of this lock acquisition.
@@ -173,33 +176,118 @@ pub struct LockInfo {
     pub operation: String,
     /// Since when.
     pub since: DateTime<Utc>,
+    /// When the lease runs out unless renewed. A lock written before leases existed has
+    /// none and counts as expiring [`DEFAULT_LEASE`] after `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<DateTime<Utc>>,
+    /// Length of the lease, in milliseconds (each renewal extends it by this much).
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+    /// Host name of the holder (its pid means something only there).
+    #[serde(default)]
+    pub host: String,
+}
+
+fn default_lease_ms() -> u64 {
+    DEFAULT_LEASE.as_millis() as u64
+}
+
+/// The host name of this machine (`HOSTNAME`, `/etc/hostname`, else `localhost`).
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl LockInfo {
-    /// Lock info for this process doing `operation`, now.
+    /// Lock info for this process doing `operation`, now, with the [`DEFAULT_LEASE`].
     pub fn for_current_process(operation: impl Into<String>) -> Self {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("USERNAME"))
             .unwrap_or_else(|_| "unknown".into());
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|| "localhost".into());
-        let id = hex::encode(rand::random::<[u8; 8]>());
+        let host = host_name();
+        let now = Utc::now();
         Self {
-            id,
+            id: hex::encode(rand::random::<[u8; 8]>()),
             owner: format!("{user}@{host}"),
             pid: std::process::id(),
             operation: operation.into(),
-            since: Utc::now(),
+            since: now,
+            expires: None,
+            lease_ms: default_lease_ms(),
+            host,
         }
+        .renewed(now)
+    }
+
+    /// The same lock with a lease of `lease` from now.
+    #[must_use]
+    pub fn with_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.renewed(Utc::now())
+    }
+
+    /// The length of the lease.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.lease_ms)
+    }
+
+    /// The same lock with its lease running from `now`.
+    #[must_use]
+    pub fn renewed(mut self, now: DateTime<Utc>) -> Self {
+        let lease =
+            chrono::Duration::milliseconds(i64::try_from(self.lease_ms).unwrap_or(i64::MAX));
+        self.expires = now
+            .checked_add_signed(lease)
+            .or(Some(DateTime::<Utc>::MAX_UTC));
+        self
+    }
+
+    /// When the lease runs out (see [`LockInfo::expires`]).
+    pub fn lease_end(&self) -> DateTime<Utc> {
+        self.expires.unwrap_or_else(|| {
+            self.since
+                .checked_add_signed(chrono::Duration::milliseconds(default_lease_ms() as i64))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        })
+    }
+
+    /// Why another run may take this lock over at `now`, if it may: its lease ran out, or
+    /// (with `check_pid`, for a lock on this machine) its process no longer exists.
+    pub fn takeover_reason(&self, now: DateTime<Utc>, check_pid: bool) -> Option<String> {
+        if now >= self.lease_end() {
+            return Some(format!(
+                "its lease ran out at {}",
+                self.lease_end().to_rfc3339()
+            ));
+        }
+        if check_pid && self.host == host_name() && process_gone(self.pid) == Some(true) {
+            return Some(format!(
+                "process {} on {} no longer exists",
+                self.pid, self.host
+            ));
+        }
+        None
     }
 
     /// `user@host pid N (operation)`.
     pub fn holder(&self) -> String {
         format!("{} pid {} ({})", self.owner, self.pid, self.operation)
     }
+}
+
+/// Whether process `pid` of this machine is gone; `None` where that cannot be told (no
+/// `/proc`).
+fn process_gone(pid: u32) -> Option<bool> {
+    let proc = std::path::Path::new("/proc");
+    if pid == 0 || !proc.join("self").exists() {
+        return None;
+    }
+    Some(!proc.join(pid.to_string()).exists())
 }
 
 /// Errors of a state store.
@@ -234,18 +322,28 @@ pub enum StateError {
         supported: u32,
     },
     /// Another run holds the lock.
-    #[error("state of {key} is locked by {}", holder.holder())]
+    #[error("state of {key} is locked by {} until {}", holder.holder(), holder.lease_end().to_rfc3339())]
     Locked {
         /// Which stack.
         key: StateKey,
         /// The holder.
         holder: Box<LockInfo>,
     },
-    /// Our lock was taken away (force-unlocked) while we held it.
-    #[error("lock on {key} was lost (force-unlocked by someone else?)")]
+    /// Our lock was taken away while we held it (force-unlocked, or taken over after our
+    /// lease ran out during a long stall).
+    #[error("lock on {key} was lost (force-unlocked, or taken over after its lease ran out)")]
     LockLost {
         /// Which stack.
         key: StateKey,
+    },
+    /// A write based on a stale version was refused (someone else wrote since); nothing was
+    /// written. Load the state again.
+    #[error("state at {location} changed underneath: {message}")]
+    Conflict {
+        /// Where.
+        location: String,
+        /// What was expected and found.
+        message: String,
     },
     /// A remote store (object storage) failed.
     #[error("state backend: {message}")]
@@ -258,11 +356,24 @@ pub enum StateError {
     },
 }
 
-/// A held lock; released by [`StateLock::release`] or, best effort, on drop.
+/// A held lock; renewed by [`StateLock::renew`] while its run lasts, released by
+/// [`StateLock::release`] or, best effort, on drop.
+///
+/// The contract every store keeps (tested once, for every store, by
+/// `multicloud_core::testing::lock_contract`): one holder at a time; a lock whose lease ran
+/// out is taken over by the next run (and reported by [`StateLock::taken_over`]); a run
+/// that finds its lock taken over gets [`StateError::LockLost`] on its next renewal or
+/// release, and never removes the new holder's lock.
 #[async_trait]
 pub trait StateLock: Send + Sync + fmt::Debug {
-    /// The lock's info.
+    /// The lock's info (its lease as last renewed).
     fn info(&self) -> &LockInfo;
+    /// The holder this lock was taken over from, if its lease had run out (or its process
+    /// was gone).
+    fn taken_over(&self) -> Option<&LockInfo>;
+    /// Extends the lease by its length from now; [`StateError::LockLost`] if someone else
+    /// holds the lock now.
+    async fn renew(&mut self) -> Result<(), StateError>;
     /// Releases the lock.
     async fn release(self: Box<Self>) -> Result<(), StateError>;
 }
@@ -273,11 +384,14 @@ pub trait StateLock: Send + Sync + fmt::Debug {
 pub trait StateStore: Send + Sync {
     /// The state of `key`, if any.
     async fn load(&self, key: &StateKey) -> Result<Option<StackState>, StateError>;
-    /// Writes `state` atomically (readers see the old or the new state, never a mix).
+    /// Writes `state` atomically (readers see the old or the new state, never a mix);
+    /// [`StateError::Conflict`] (nothing written) when it would overwrite a newer state
+    /// than the one it was made from.
     async fn save(&self, state: &StackState) -> Result<(), StateError>;
     /// Removes the state of `key` (after a complete `down`).
     async fn delete(&self, key: &StateKey) -> Result<(), StateError>;
-    /// Takes the exclusive lock of `key`, or fails at once with [`StateError::Locked`].
+    /// Takes the exclusive lock of `key` with the lease of `info`, taking over a lock whose
+    /// lease ran out; or fails at once with [`StateError::Locked`].
     async fn lock(&self, key: &StateKey, info: LockInfo) -> Result<Box<dyn StateLock>, StateError>;
     /// Breaks the lock of `key` whoever holds it; returns who held it.
     async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError>;

@@ -8,6 +8,7 @@
 //! counts. It tests the engine; it is not a stand-in for a real cloud.
 
 mod expand;
+pub mod lock_contract;
 mod provider;
 pub mod spec_checks;
 
