@@ -40,7 +40,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{
-    LockInfo, StackState, StateError, StateKey, StateLock, StateStore, parse_state,
+    LockInfo, StackListing, StackState, StateError, StateKey, StateLock, StateStore, parse_state,
 };
 
 use self::remote::{Remote, is_not_found, is_precondition_failure};
@@ -149,6 +149,26 @@ impl S3StateStore {
     pub async fn lock_holder(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError> {
         let object = self.lock_key(key)?;
         Ok(self.remote(object).read_lock().await?.map(|(info, _)| info))
+    }
+
+    /// Where the stacks' objects start: `<prefix>/` (nothing without a prefix).
+    fn list_prefix(&self) -> String {
+        if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix.trim_end_matches('/'))
+        }
+    }
+
+    /// The stack an object key `<prefix>/<stack>/<env>/{state,lock}.json` belongs to.
+    fn key_of(&self, object: &str) -> Option<StateKey> {
+        let rest = object.strip_prefix(&self.list_prefix())?;
+        let (base, _) = rest
+            .strip_suffix("/state.json")
+            .map(|b| (b, ()))
+            .or_else(|| rest.strip_suffix("/lock.json").map(|b| (b, ())))?;
+        let (stack, env) = base.split_once('/')?;
+        (!env.contains('/')).then(|| StateKey::new(stack, env))
     }
 
     /// `<prefix>/<stack>/<env>`, after checking both parts are safe in a key.
@@ -283,6 +303,37 @@ impl StateStore for S3StateStore {
 
     async fn lock(&self, key: &StateKey, info: LockInfo) -> Result<Box<dyn StateLock>, StateError> {
         lock::acquire(self.remote(self.lock_key(key)?), key, info).await
+    }
+
+    async fn list(&self) -> Result<Vec<StackListing>, StateError> {
+        let mut keys = std::collections::BTreeSet::new();
+        let mut token: Option<String> = None;
+        let listing = self.remote(self.prefix.clone());
+        loop {
+            let page = listing
+                .send("list stacks", || {
+                    self.client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(self.list_prefix())
+                        .set_continuation_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| listing.error("list stacks", e))?;
+            keys.extend(page.contents().iter().filter_map(|o| self.key_of(o.key()?)));
+            match page.next_continuation_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let mut stacks = Vec::with_capacity(keys.len());
+        for key in keys {
+            let serial = self.load(&key).await?.map(|s| s.serial);
+            let lock = self.lock_holder(&key).await?;
+            stacks.push(StackListing { key, serial, lock });
+        }
+        Ok(stacks)
     }
 
     async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError> {

@@ -427,6 +427,56 @@ mod contract {
     }
 
     #[tokio::test]
+    async fn migrate_local_to_s3_and_back_and_list() {
+        let w = World::new("contract-migrate").await;
+        let s3 = w.store();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let local = multicloud_core::state::LocalStateStore::new(dir.path());
+        let st = state(9);
+        local.save(&st).await.unwrap();
+        assert!(
+            multicloud_core::state::migrate(&local, &s3, &key())
+                .await
+                .unwrap()
+        );
+        assert_eq!(s3.load(&key()).await.unwrap(), Some(st.clone()));
+        assert_eq!(local.load(&key()).await.unwrap(), None);
+        let held = s3.lock(&key(), info("ci@runner", 1)).await.unwrap();
+        let listed = s3.list().await.unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].key, key());
+        assert_eq!(listed[0].serial, Some(9));
+        assert_eq!(
+            listed[0].lock.as_ref().map(|l| l.id.clone()),
+            Some(held.info().id.clone())
+        );
+        // Migrating needs the lock: a held one refuses, and nothing moves.
+        assert!(matches!(
+            multicloud_core::state::migrate(&s3, &local, &key()).await,
+            Err(StateError::Locked { .. })
+        ));
+        held.release().await.unwrap();
+        assert!(
+            multicloud_core::state::migrate(&s3, &local, &key())
+                .await
+                .unwrap()
+        );
+        assert_eq!(local.load(&key()).await.unwrap(), Some(st));
+        assert!(w.store().list().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn s3_no_secret_value_is_stored() {
+        let w = World::new("contract-secrets").await;
+        let store: Arc<dyn StateStore> = Arc::new(w.store());
+        let object = "teams/platform/shop/pr-1234/state.json";
+        lock_contract::no_secret_value_is_stored(store, || async {
+            w.get(object).await.expect("state object").into_bytes()
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn s3_stale_write_is_refused() {
         let w = World::new("contract-stale").await;
         lock_contract::a_stale_write_is_refused(&w.store(), &key()).await;

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use super::local_lock::{self, LocalLock};
 use super::schema::parse_state;
-use super::{LockInfo, StackState, StateError, StateKey, StateLock, StateStore};
+use super::{LockInfo, StackListing, StackState, StateError, StateKey, StateLock, StateStore};
 
 /// State as JSON files in a directory: `<dir>/<stack>.<env>.json` (previous version in
 /// `<dir>/<stack>.<env>.json.backup`), locked by `<dir>/<stack>.<env>.lock`.
@@ -146,6 +146,11 @@ impl StateStore for LocalStateStore {
         Ok(Box::new(lock))
     }
 
+    async fn list(&self) -> Result<Vec<StackListing>, StateError> {
+        let dir = self.dir.clone();
+        blocking(dir.clone(), move || list_blocking(&dir)).await
+    }
+
     async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path(key)?;
         blocking(path.clone(), move || {
@@ -220,6 +225,44 @@ fn refuse_stale(path: &Path, serial: u64) -> Result<(), StateError> {
         }),
         _ => Ok(()),
     }
+}
+
+/// The stacks of the store in `dir`: each `<stack>.<env>.json` state file (its serial) and
+/// `<stack>.<env>.lock` lock file (its holder).
+fn list_blocking(dir: &Path) -> Result<Vec<StackListing>, StateError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let mut stacks: std::collections::BTreeMap<StateKey, StackListing> = Default::default();
+    for entry in entries {
+        let path = entry.map_err(io_err(dir))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let (base, is_lock) = match (name.strip_suffix(".json"), name.strip_suffix(".lock")) {
+            (Some(base), _) => (base, false),
+            (None, Some(base)) => (base, true),
+            (None, None) => continue,
+        };
+        let Some((stack, env)) = base.split_once('.') else {
+            continue;
+        };
+        let key = StateKey::new(stack, env);
+        let listing = stacks.entry(key.clone()).or_insert_with(|| StackListing {
+            key: key.clone(),
+            serial: None,
+            lock: None,
+        });
+        if is_lock {
+            listing.lock = local_lock::read_holder(&path)?;
+        } else {
+            listing.serial = load_blocking(&path, &key)?.map(|s| s.serial);
+        }
+    }
+    Ok(stacks.into_values().collect())
 }
 
 /// Removes `path`; absent is fine.

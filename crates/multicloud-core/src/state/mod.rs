@@ -8,6 +8,7 @@
 
 mod local;
 mod local_lock;
+mod migrate;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use crate::outputs::Outputs;
 use crate::resource::{Resource, ResourceId, ResourceKind};
 
 pub use local::LocalStateStore;
+pub use migrate::migrate;
 pub use schema::parse_state;
 
 /// The state schema version this build writes.
@@ -290,6 +292,17 @@ fn process_gone(pid: u32) -> Option<bool> {
     Some(!proc.join(pid.to_string()).exists())
 }
 
+/// One stack a store holds state or a lock for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackListing {
+    /// Which stack.
+    pub key: StateKey,
+    /// The serial of its state; `None` when only a lock exists.
+    pub serial: Option<u64>,
+    /// Who holds its lock, if anyone (with the lease's end: a holder past it is stale).
+    pub lock: Option<LockInfo>,
+}
+
 /// Errors of a state store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -393,6 +406,8 @@ pub trait StateStore: Send + Sync {
     /// Takes the exclusive lock of `key` with the lease of `info`, taking over a lock whose
     /// lease ran out; or fails at once with [`StateError::Locked`].
     async fn lock(&self, key: &StateKey, info: LockInfo) -> Result<Box<dyn StateLock>, StateError>;
+    /// Every stack this store holds state or a lock for, in key order.
+    async fn list(&self) -> Result<Vec<StackListing>, StateError>;
     /// Breaks the lock of `key` whoever holds it; returns who held it.
     async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError>;
 }

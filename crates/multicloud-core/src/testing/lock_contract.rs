@@ -167,3 +167,31 @@ pub async fn a_stale_write_is_refused(store: &dyn StateStore, key: &StateKey) {
     assert_eq!(kept.region, "newer", "nothing lost");
     store.delete(key).await.expect("delete");
 }
+
+/// A full `up` of the example stack (generated secrets, a database password) on the memory
+/// cloud with state in `store` leaves no secret value in the stored state (read back raw
+/// with `raw`, which returns the stored bytes of the state of `key`).
+pub async fn no_secret_value_is_stored<F, Fut>(store: Arc<dyn StateStore>, raw: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<u8>>,
+{
+    let cloud = super::MemoryCloud::new(super::Latencies::zero());
+    let stack = super::memory_stack(
+        super::example_spec(),
+        super::InMemoryProvider::new(cloud.clone()),
+    )
+    .state_arc(store);
+    stack.up().await.expect("up");
+    let stored = String::from_utf8_lossy(&raw().await).into_owned();
+    assert!(stored.contains("\"resources\""), "the raw state was read");
+    let secrets = cloud.secret_values();
+    assert!(!secrets.is_empty(), "the stack made secrets");
+    for secret in secrets {
+        assert!(
+            !stored.contains(secret.expose()),
+            "a secret value is in the stored state"
+        );
+    }
+    stack.down().await.expect("down");
+}
