@@ -89,13 +89,20 @@ pub fn workloads(
 ) -> Result<(), crate::Error> {
     for app in &spec.apps {
         let ns = app.namespace_or(&spec.name).to_string();
-        let mut deps = vec![add_once(graph, namespace(&ns, anchors)?)?];
+        let ns_id = ResourceId::new(ResourceKind::NAMESPACE, &ns);
+        let mut deps = vec![add_once(graph, ns_id, || namespace(&ns, anchors))?];
         if matches!(app.image, ImageRef::Registry { .. }) {
-            deps.push(add_once(graph, pull_secret(spec, &ns)?)?);
+            let id = ResourceId::new(ResourceKind::PULL_SECRET, &ns);
+            deps.push(add_once(graph, id, || pull_secret(spec, &ns))?);
         }
-        deps.push(add_once(graph, service_account(spec, &ns, app)?)?);
+        let sa = ResourceId::new(
+            ResourceKind::SERVICE_ACCOUNT,
+            format!("{ns}.{}", app.service_account_name()),
+        );
+        deps.push(add_once(graph, sa, || service_account(spec, &ns, app))?);
         for env in &app.env_from_secrets {
-            let synced = add_once(graph, synced_secret(&ns, &env.secret)?)?;
+            let id = ResourceId::new(ResourceKind::SYNCED_SECRET, format!("{ns}.{}", env.secret));
+            let synced = add_once(graph, id, || synced_secret(&ns, &env.secret))?;
             if !deps.contains(&synced) {
                 deps.push(synced);
             }
@@ -125,13 +132,19 @@ pub fn workloads(
     Ok(())
 }
 
-/// Adds `r` unless a resource with its id is there already (apps share namespaces, pull
-/// secrets, service accounts and synced secrets); returns its id.
-fn add_once(graph: &mut ResourceGraph, r: Resource) -> Result<ResourceId, crate::Error> {
-    if graph.get(&r.id).is_none() {
-        graph.add(r.clone())?;
+/// Adds the resource `build` makes unless one with `id` is there already (apps share
+/// namespaces, pull secrets, service accounts and synced secrets); returns `id`.
+fn add_once(
+    graph: &mut ResourceGraph,
+    id: ResourceId,
+    build: impl FnOnce() -> Result<Resource, crate::Error>,
+) -> Result<ResourceId, crate::Error> {
+    if graph.get(&id).is_none() {
+        let r = build()?;
+        debug_assert_eq!(r.id, id);
+        graph.add(r)?;
     }
-    Ok(r.id)
+    Ok(id)
 }
 
 /// `namespace/<ns>`, after what must exist before anything is put on the cluster.

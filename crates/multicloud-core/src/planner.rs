@@ -24,23 +24,13 @@ pub(crate) enum Mode {
     Down,
 }
 
-/// The desired graph with tags attached, after validation.
-pub(crate) fn desired_graph(
-    backends: &Backends,
-    spec: &StackSpec,
-    stack: &StackContext,
-) -> Result<ResourceGraph, Error> {
+/// The desired graph, validated, without tags (they depend on the state: see
+/// [`tagged`]). Needs no state, so callers compute it while the state loads.
+pub(crate) fn expanded(backends: &Backends, spec: &StackSpec) -> Result<ResourceGraph, Error> {
     let provider = backends.provider.as_ref();
     spec.validate_for(provider.naming_rules())?;
-    let mut graph = provider.expand(spec)?;
+    let graph = provider.expand(spec)?;
     graph.validate()?;
-    let mut tags = spec.tags.clone();
-    tags.extend(stack.ownership.tags());
-    for r in graph.resources_mut() {
-        for (k, v) in &tags {
-            r.tags.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
     for r in graph.resources() {
         if backends.ops_for(r.kind).is_none() {
             return Err(Error::UnsupportedKind {
@@ -51,6 +41,18 @@ pub(crate) fn desired_graph(
         }
     }
     Ok(graph)
+}
+
+/// `graph` with the spec's tags and the stack's ownership tags on every resource.
+fn tagged(mut graph: ResourceGraph, spec: &StackSpec, stack: &StackContext) -> ResourceGraph {
+    let mut tags = spec.tags.clone();
+    tags.extend(stack.ownership.tags());
+    for r in graph.resources_mut() {
+        for (k, v) in &tags {
+            r.tags.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    graph
 }
 
 /// What the observation walk has learnt so far, shared by its concurrent steps.
@@ -205,14 +207,15 @@ struct Decisions {
     foreign: Vec<(ResourceId, String)>,
 }
 
-/// Computes the plan.
+/// Computes the plan from the [`expanded`] graph.
 pub(crate) async fn plan(
     inputs: &PlanInputs<'_>,
     spec: &StackSpec,
+    graph: ResourceGraph,
     state: Option<&StackState>,
     mode: Mode,
 ) -> Result<Plan, Error> {
-    let graph = desired_graph(inputs.backends, spec, inputs.stack)?;
+    let graph = tagged(graph, spec, inputs.stack);
     inputs.backends.remember_cluster(state);
     let observations = observe_all(
         inputs.backends,

@@ -101,11 +101,15 @@ impl Resource {
         }
         self
     }
-    /// Adds several dependencies.
+    /// Adds several dependencies (each once, in order; linear in their number).
     #[must_use]
     pub fn depends_on_all<'a>(mut self, ids: impl IntoIterator<Item = &'a ResourceId>) -> Self {
+        let mut seen: std::collections::HashSet<ResourceId> =
+            self.depends_on.iter().cloned().collect();
         for id in ids {
-            self = self.depends_on(id);
+            if seen.insert(id.clone()) {
+                self.depends_on.push(id.clone());
+            }
         }
         self
     }

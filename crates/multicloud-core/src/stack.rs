@@ -163,14 +163,12 @@ impl Stack {
     /// What `up` would do, without changing anything (reads state and observes each
     /// resource once; takes no lock).
     pub async fn plan(&self) -> Result<Plan, Error> {
-        let state = self.store.load(&self.key()).await?;
-        self.plan_with(state.as_ref(), Mode::Up).await
+        self.plan_with(Mode::Up).await
     }
 
     /// What `down` would do.
     pub async fn plan_down(&self) -> Result<Plan, Error> {
-        let state = self.store.load(&self.key()).await?;
-        self.plan_with(state.as_ref(), Mode::Down).await
+        self.plan_with(Mode::Down).await
     }
 
     /// The backends of one run.
@@ -185,13 +183,29 @@ impl Stack {
         )
     }
 
-    async fn plan_with(&self, state: Option<&StackState>, mode: Mode) -> Result<Plan, Error> {
-        self.plan_on(&self.backends(), state, mode).await
+    async fn plan_with(&self, mode: Mode) -> Result<Plan, Error> {
+        let backends = self.backends();
+        let (state, graph) = self.load_and_expand(&backends).await?;
+        self.plan_on(&backends, graph, state.as_ref(), mode).await
+    }
+
+    /// Loads the state and expands the spec at the same time (the load runs on the blocking
+    /// pool while the expansion runs here).
+    async fn load_and_expand(
+        &self,
+        backends: &Backends,
+    ) -> Result<(Option<StackState>, crate::resource::ResourceGraph), Error> {
+        let key = self.key();
+        let (state, graph) = tokio::join!(self.store.load(&key), async {
+            planner::expanded(backends, &self.spec)
+        });
+        Ok((state?, graph?))
     }
 
     async fn plan_on(
         &self,
         backends: &Backends,
+        graph: crate::resource::ResourceGraph,
         state: Option<&StackState>,
         mode: Mode,
     ) -> Result<Plan, Error> {
@@ -203,16 +217,16 @@ impl Stack {
             retry: &self.options.retry,
             renew_before: self.options.renew_before,
         };
-        planner::plan(&inputs, &self.spec, state, mode).await
+        planner::plan(&inputs, &self.spec, graph, state, mode).await
     }
 
-    /// Runs `f` on the loaded state under the state lock, renewing its lease every third of
-    /// it; if the lock is lost (taken over after a long stall), the run is cancelled and
+    /// Runs `f` under the state lock, renewing its lease every third of it; if the lock is
+    /// lost (taken over after a long stall), the run is cancelled and
     /// [`StateError::LockLost`](crate::state::StateError::LockLost) returned.
     async fn locked<T>(
         &self,
         operation: &str,
-        f: impl AsyncFnOnce(Option<StackState>, CancellationToken) -> Result<T, Error>,
+        f: impl AsyncFnOnce(CancellationToken) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let key = self.key();
         let info = LockInfo::for_current_process(operation).with_lease(self.options.lock_lease);
@@ -227,10 +241,7 @@ impl Stack {
         let run = self.cancel.child_token();
         let finished = CancellationToken::new();
         let work = async {
-            let result = match self.store.load(&key).await {
-                Ok(state) => f(state, run.clone()).await,
-                Err(e) => Err(e.into()),
-            };
+            let result = f(run.clone()).await;
             finished.cancel();
             result
         };
@@ -248,9 +259,12 @@ impl Stack {
     /// Takes the state lock; on an unchanged stack it is a pure no-op (one read per
     /// resource, nothing written).
     pub async fn up(&self) -> Result<StackOutputs, Error> {
-        self.locked("up", async |state, cancel| {
+        self.locked("up", async |cancel| {
             let backends = self.backends();
-            let plan = self.plan_on(&backends, state.as_ref(), Mode::Up).await?;
+            let (state, graph) = self.load_and_expand(&backends).await?;
+            let plan = self
+                .plan_on(&backends, graph, state.as_ref(), Mode::Up)
+                .await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
@@ -266,7 +280,8 @@ impl Stack {
     /// Applies a plan made earlier with [`Stack::plan`]. Fails with
     /// [`Error::StalePlan`] if the state changed since.
     pub async fn apply(&self, plan: &Plan) -> Result<StackOutputs, Error> {
-        self.locked("apply", async |state, cancel| {
+        self.locked("apply", async |cancel| {
+            let state = self.store.load(&self.key()).await?;
             if !self.matches(plan, state.as_ref()) {
                 return Err(Error::StalePlan { key: self.key() });
             }
@@ -286,9 +301,12 @@ impl Stack {
     /// Deletes everything the stack owns, in reverse dependency order, waiting for each
     /// deletion; removes the state when done.
     pub async fn down(&self) -> Result<(), Error> {
-        self.locked("down", async |state, cancel| {
+        self.locked("down", async |cancel| {
             let backends = self.backends();
-            let plan = self.plan_on(&backends, state.as_ref(), Mode::Down).await?;
+            let (state, graph) = self.load_and_expand(&backends).await?;
+            let plan = self
+                .plan_on(&backends, graph, state.as_ref(), Mode::Down)
+                .await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
