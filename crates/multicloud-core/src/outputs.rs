@@ -21,10 +21,22 @@ use crate::resource::{ResourceId, ResourceKind, typed};
 use crate::state::StackState;
 
 /// Outputs of one resource (ids, endpoints, ARNs): the JSON object of a typed output value.
-/// Never secret values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Outputs(Map<String, Value>);
+/// Never secret values. Shared, not copied, when cloned (the planner hands them to every
+/// dependent); changed copy-on-write.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outputs(std::sync::Arc<Map<String, Value>>);
+
+impl Serialize for Outputs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Outputs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self(std::sync::Arc::new(Map::deserialize(d)?)))
+    }
+}
 
 impl Outputs {
     /// No outputs.
@@ -35,7 +47,7 @@ impl Outputs {
     /// The outputs of a typed value (a struct serializing to a JSON object).
     pub fn of<T: Serialize>(value: &T) -> Result<Self, ProviderError> {
         match serde_json::to_value(value) {
-            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(Value::Object(map)) => Ok(Self(std::sync::Arc::new(map))),
             Ok(other) => Err(ProviderError::new(
                 ErrorKind::InvalidConfig,
                 format!("outputs must be an object, got {other}"),
@@ -49,8 +61,7 @@ impl Outputs {
 
     /// These outputs as `T`; `of` names the resource in the error.
     pub fn read<T: DeserializeOwned>(&self, of: &ResourceId) -> Result<T, ProviderError> {
-        // `Map` is not a `Deserializer`; borrow it as a `Value` without copying the entries.
-        let value = Value::Object(self.0.clone());
+        let value = Value::Object((*self.0).clone());
         typed(&value, || format!("outputs of {of}"))
     }
 
@@ -71,7 +82,11 @@ impl Outputs {
 
     /// Adds every entry of `more`, replacing entries with the same key.
     pub fn merge(&mut self, more: Outputs) {
-        self.0.extend(more.0);
+        if more.is_empty() || std::sync::Arc::ptr_eq(&self.0, &more.0) || self.0 == more.0 {
+            return;
+        }
+        let more = std::sync::Arc::unwrap_or_clone(more.0);
+        std::sync::Arc::make_mut(&mut self.0).extend(more);
     }
 
     /// Whether there are none.
@@ -86,13 +101,13 @@ impl Outputs {
 
     /// The JSON object, mutable (state migrations).
     pub fn as_map_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.0
+        std::sync::Arc::make_mut(&mut self.0)
     }
 }
 
 impl From<Map<String, Value>> for Outputs {
     fn from(map: Map<String, Value>) -> Self {
-        Self(map)
+        Self(std::sync::Arc::new(map))
     }
 }
 

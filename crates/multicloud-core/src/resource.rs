@@ -104,6 +104,18 @@ impl Resource {
     /// Adds several dependencies (each once, in order; linear in their number).
     #[must_use]
     pub fn depends_on_all<'a>(mut self, ids: impl IntoIterator<Item = &'a ResourceId>) -> Self {
+        let ids = ids.into_iter();
+        if ids
+            .size_hint()
+            .1
+            .is_some_and(|n| n + self.depends_on.len() <= 16)
+        {
+            // Short lists (nearly all): a linear check is cheaper than hashing.
+            for id in ids {
+                self = self.depends_on(id);
+            }
+            return self;
+        }
         let mut seen: std::collections::HashSet<ResourceId> =
             self.depends_on.iter().cloned().collect();
         for id in ids {

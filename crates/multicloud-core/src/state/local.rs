@@ -423,7 +423,10 @@ mod tests {
         assert_eq!(backup.serial, 2);
         // Pretty JSON, for humans reading the file.
         let text = fs::read_to_string(tmp.path().join("app.dev.json")).unwrap();
-        assert!(text.contains("\n  \"schema_version\": 2"), "{text}");
+        assert!(
+            text.contains(&format!("\n  \"schema_version\": {SCHEMA_VERSION}")),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ pub use migrate::migrate;
 pub use schema::parse_state;
 
 /// The state schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Identifies one stack instance's state: stack name + environment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,8 +119,9 @@ impl ResourceRecord {
     }
 }
 
-/// The recorded state of one stack instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The recorded state of one stack instance. Stored compactly (see [`schema`]): tags every
+/// resource carries are written once, and fields that repeat others are left out.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StackState {
     /// Schema version ([`SCHEMA_VERSION`] when written by this build).
     pub schema_version: u32,
@@ -135,12 +136,10 @@ pub struct StackState {
     /// When the stack was first created (the `multicloud:created-at` tag).
     pub created_at: DateTime<Utc>,
     /// When it expires, with a TTL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Last save.
     pub updated_at: DateTime<Utc>,
     /// Resources by id.
-    #[serde(default)]
     pub resources: BTreeMap<ResourceId, ResourceRecord>,
 }
 

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | 1 | first released schema |
 //! | 2 | outputs carry one cloud-neutral id field `id` (an ARN on AWS, a resource id on Azure); version 1 kept ARNs under `arn` |
+//! | 3 | compact: the tags every resource carries are written once (`common_tags`); a record leaves out its `provider_id` when it is its outputs' `id`, its `updated_at` when it is its `created_at`, and empty `depends_on`. Version 3 reads version 2 as it is |
 
 use serde_json::Value;
 
@@ -64,6 +65,11 @@ pub fn migrate(mut value: Value, from: u32) -> Result<Value, StateError> {
                 });
             }
             1 => v1_to_v2(value),
+            2 => {
+                // Version 2 records are version 3 records with nothing left out.
+                value["schema_version"] = 3.into();
+                value
+            }
             found if found > SCHEMA_VERSION => {
                 return Err(StateError::UnsupportedVersion {
                     location: String::new(),
@@ -115,5 +121,285 @@ fn at_location(err: StateError, location: &str) -> StateError {
             supported,
         },
         other => other,
+    }
+}
+
+/// The stored shape of a [`StackState`] (version 3), written through borrowed views and
+/// read through owned mirrors.
+mod stored {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    use crate::outputs::Outputs;
+    use crate::resource::{ResourceId, ResourceKind};
+    use crate::state::{ResourceRecord, StackState, StateKey};
+
+    #[derive(Serialize)]
+    struct StateView<'a> {
+        schema_version: u32,
+        key: &'a StateKey,
+        region: &'a str,
+        provider: &'a str,
+        serial: u64,
+        created_at: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+        updated_at: DateTime<Utc>,
+        /// Tags every resource carries.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        common_tags: BTreeMap<&'a str, &'a str>,
+        resources: BTreeMap<&'a ResourceId, RecordView<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct RecordView<'a> {
+        id: &'a ResourceId,
+        kind: ResourceKind,
+        name: &'a str,
+        /// Left out when it is the outputs' `id` (`null`: none at all).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider_id: Option<Option<&'a str>>,
+        config: &'a Value,
+        config_hash: &'a str,
+        #[serde(skip_serializing_if = "<[ResourceId]>::is_empty")]
+        depends_on: &'a [ResourceId],
+        /// Only the tags beyond the common ones.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        tags: BTreeMap<&'a str, &'a str>,
+        outputs: &'a Outputs,
+        created_at: DateTime<Utc>,
+        /// Left out when it is `created_at`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        updated_at: Option<DateTime<Utc>>,
+    }
+
+    /// Tags (key and value) every record carries; none without records.
+    fn common_tags(state: &StackState) -> BTreeMap<&str, &str> {
+        let mut records = state.resources.values();
+        let Some(first) = records.next() else {
+            return BTreeMap::new();
+        };
+        let mut common: BTreeMap<&str, &str> = first
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        for r in records {
+            common.retain(|k, v| r.tags.get(*k).is_some_and(|x| x == v));
+        }
+        common
+    }
+
+    impl Serialize for StackState {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let common = common_tags(self);
+            let resources = self
+                .resources
+                .iter()
+                .map(|(id, r)| {
+                    let own = r
+                        .tags
+                        .iter()
+                        .filter(|(k, v)| common.get(k.as_str()) != Some(&v.as_str()))
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let provider_id = match (r.provider_id.as_deref(), r.outputs.cloud_id()) {
+                        (p, id) if p == id && p.is_some() => None,
+                        (p, _) => Some(p),
+                    };
+                    let view = RecordView {
+                        id: &r.id,
+                        kind: r.kind,
+                        name: &r.name,
+                        provider_id,
+                        config: &r.config,
+                        config_hash: &r.config_hash,
+                        depends_on: &r.depends_on,
+                        tags: own,
+                        outputs: &r.outputs,
+                        created_at: r.created_at,
+                        updated_at: (r.updated_at != r.created_at).then_some(r.updated_at),
+                    };
+                    (id, view)
+                })
+                .collect();
+            StateView {
+                schema_version: self.schema_version,
+                key: &self.key,
+                region: &self.region,
+                provider: &self.provider,
+                serial: self.serial,
+                created_at: self.created_at,
+                expires_at: self.expires_at,
+                updated_at: self.updated_at,
+                common_tags: common,
+                resources,
+            }
+            .serialize(s)
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct StoredState {
+        schema_version: u32,
+        key: StateKey,
+        region: String,
+        provider: String,
+        serial: u64,
+        created_at: DateTime<Utc>,
+        #[serde(default)]
+        expires_at: Option<DateTime<Utc>>,
+        updated_at: DateTime<Utc>,
+        #[serde(default)]
+        common_tags: BTreeMap<String, String>,
+        #[serde(default)]
+        resources: BTreeMap<ResourceId, StoredRecord>,
+    }
+
+    #[derive(Deserialize)]
+    struct StoredRecord {
+        id: ResourceId,
+        kind: ResourceKind,
+        name: String,
+        /// Missing: the outputs' `id`; `null`: none.
+        #[serde(default, deserialize_with = "present")]
+        provider_id: Option<Option<String>>,
+        #[serde(default)]
+        config: Value,
+        config_hash: String,
+        #[serde(default)]
+        depends_on: Vec<ResourceId>,
+        #[serde(default)]
+        tags: BTreeMap<String, String>,
+        #[serde(default)]
+        outputs: Outputs,
+        created_at: DateTime<Utc>,
+        #[serde(default)]
+        updated_at: Option<DateTime<Utc>>,
+    }
+
+    /// A field that is present (even as `null`).
+    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::deserialize(d)?))
+    }
+
+    impl<'de> Deserialize<'de> for StackState {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let s = StoredState::deserialize(d)?;
+            let common = s.common_tags;
+            let resources = s
+                .resources
+                .into_iter()
+                .map(|(id, r)| {
+                    let mut tags = common.clone();
+                    tags.extend(r.tags);
+                    let provider_id = r
+                        .provider_id
+                        .unwrap_or_else(|| r.outputs.cloud_id().map(str::to_string));
+                    let record = ResourceRecord {
+                        id: r.id,
+                        kind: r.kind,
+                        name: r.name,
+                        provider_id,
+                        config: r.config,
+                        config_hash: r.config_hash,
+                        depends_on: r.depends_on,
+                        tags,
+                        outputs: r.outputs,
+                        created_at: r.created_at,
+                        updated_at: r.updated_at.unwrap_or(r.created_at),
+                    };
+                    (id, record)
+                })
+                .collect();
+            Ok(StackState {
+                schema_version: s.schema_version,
+                key: s.key,
+                region: s.region,
+                provider: s.provider,
+                serial: s.serial,
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                updated_at: s.updated_at,
+                resources,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::outputs::Outputs;
+    use crate::resource::{Resource, ResourceKind};
+    use crate::state::ResourceRecord;
+
+    fn record(key: &str, provider_id: Option<&str>, extra_tag: bool) -> ResourceRecord {
+        let mut r = Resource::new(ResourceKind::SECRET, key, key)
+            .with_config(&json!({ "n": 1 }))
+            .expect("config");
+        r.tags = BTreeMap::from([
+            ("multicloud:stack".to_string(), "shop".to_string()),
+            ("multicloud:env".to_string(), "dev".to_string()),
+        ]);
+        if extra_tag {
+            r.tags.insert("team".into(), "blue".into());
+        }
+        let outputs = Outputs::from(
+            json!({ "id": format!("arn:{key}") })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let mut rec = ResourceRecord::new(&r, provider_id.map(str::to_string), outputs);
+        rec.updated_at = rec.created_at + chrono::Duration::seconds(i64::from(extra_tag));
+        rec
+    }
+
+    #[test]
+    fn version_3_round_trips_exactly_and_writes_common_tags_once() {
+        let key = StateKey::new("shop", "dev");
+        let mut state = StackState::new(key.clone(), "eu-west-1", "aws");
+        for rec in [
+            record("a", Some("arn:a"), false), // provider_id = outputs.id: left out
+            record("b", None, true),           // no provider_id at all: written as null
+            record("c", Some("other-id"), false), // a different one: written
+        ] {
+            state.resources.insert(rec.id.clone(), rec);
+        }
+        let text = serde_json::to_string_pretty(&state).expect("serializes");
+        assert_eq!(text.matches("multicloud:stack").count(), 1, "{text}");
+        assert_eq!(text.matches("\"team\"").count(), 1, "{text}");
+        let back = parse_state(text.as_bytes(), &key, "test").expect("parses");
+        assert_eq!(back, state);
+    }
+
+    #[test]
+    fn version_2_is_read_as_it_is() {
+        let key = StateKey::new("shop", "dev");
+        let v2 = json!({
+            "schema_version": 2, "key": { "stack": "shop", "environment": "dev" },
+            "region": "r", "provider": "aws", "serial": 4,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "resources": { "secret/a": {
+                "id": "secret/a", "kind": "secret", "name": "a", "provider_id": "arn:a",
+                "config": {}, "config_hash": "h", "depends_on": [],
+                "tags": { "multicloud:stack": "shop" }, "outputs": { "id": "arn:a" },
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"
+            } }
+        });
+        let state = parse_state(v2.to_string().as_bytes(), &key, "test").expect("migrates");
+        assert_eq!(state.schema_version, SCHEMA_VERSION);
+        let rec = &state.resources[&crate::resource::ResourceId::from("secret/a")];
+        assert_eq!(rec.provider_id.as_deref(), Some("arn:a"));
+        assert_eq!(rec.tags["multicloud:stack"], "shop");
+        assert_ne!(rec.updated_at, rec.created_at);
     }
 }
