@@ -36,7 +36,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{
@@ -242,21 +241,10 @@ impl StateStore for S3StateStore {
             });
         }
         let etag = seen.etag.clone();
-        let put = || {
-            let put = remote
-                .client
-                .put_object()
-                .bucket(&remote.bucket)
-                .key(&remote.object)
-                .content_type("application/json")
-                .body(ByteStream::from(bytes.clone()));
-            match etag.as_deref() {
-                Some(tag) => put.if_match(tag),
-                None => put.if_none_match("*"),
-            }
-            .send()
-        };
-        match remote.send("save state", put).await {
+        match remote
+            .put_conditional("save state", &bytes, etag.as_deref())
+            .await
+        {
             Ok(out) => {
                 *seen = Seen {
                     etag: out.e_tag().map(str::to_owned),

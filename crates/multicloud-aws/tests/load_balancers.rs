@@ -9,7 +9,6 @@
 //! check which load balancers are left.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag,
@@ -17,10 +16,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use multicloud_aws::expand::ids;
 use multicloud_aws::kinds;
-use multicloud_aws::sweeper::{SweepFilter, Sweeper};
+use multicloud_aws::sweeper::SweepFilter;
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
-use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
 #[path = "support/network_world.rs"]
@@ -396,19 +394,7 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     )
     .await;
 
-    let sweeper = Sweeper::new(w.provider.clients())
-        .with_retries(RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(100),
-        })
-        .with_wait(
-            Duration::from_secs(30),
-            Poller {
-                interval: Duration::from_millis(200),
-                max_interval: Duration::from_millis(200),
-            },
-        );
+    let sweeper = multicloud_aws::testing::fast_sweeper(w.provider.clients());
     let alpha = SweepFilter::Stack {
         stack: "alpha".into(),
         environment: Some("dev".into()),

@@ -8,15 +8,13 @@
 //! the tests delete through the provider all the same and check which balancers are left.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_elasticloadbalancing::types::{Listener, Tag};
 use multicloud_aws::expand::ids;
 use multicloud_aws::kinds;
-use multicloud_aws::sweeper::{SweepFilter, Sweeper};
+use multicloud_aws::sweeper::SweepFilter;
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
-use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
 #[path = "support/network_world.rs"]
@@ -284,19 +282,7 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
     )
     .await;
 
-    let sweeper = Sweeper::new(w.provider.clients())
-        .with_retries(RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(100),
-        })
-        .with_wait(
-            Duration::from_secs(30),
-            Poller {
-                interval: Duration::from_millis(200),
-                max_interval: Duration::from_millis(200),
-            },
-        );
+    let sweeper = multicloud_aws::testing::fast_sweeper(w.provider.clients());
     let alpha = SweepFilter::Stack {
         stack: "alpha".into(),
         environment: Some("dev".into()),

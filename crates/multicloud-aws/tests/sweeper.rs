@@ -312,19 +312,7 @@ async fn secret(w: &World, name: &str, tags: Option<BTreeMap<String, String>>) {
 }
 
 fn sweeper(w: &World) -> Sweeper<'_> {
-    Sweeper::new(w.provider.clients())
-        .with_retries(RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(100),
-        })
-        .with_wait(
-            Duration::from_secs(30),
-            Poller {
-                interval: Duration::from_millis(200),
-                max_interval: Duration::from_millis(200),
-            },
-        )
+    multicloud_aws::testing::fast_sweeper(w.provider.clients())
 }
 
 fn stack(name: &str, env: Option<&str>) -> SweepFilter {

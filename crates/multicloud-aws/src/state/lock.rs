@@ -3,7 +3,6 @@
 //! with a conditional delete. See the parent module for the protocol.
 
 use async_trait::async_trait;
-use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
 use multicloud_core::state::{LockInfo, StateError, StateKey, StateLock};
 
@@ -66,21 +65,7 @@ async fn put_if(
         message: format!("{operation} {}: cannot serialize: {e}", remote.location()),
         source: Some(Box::new(e)),
     })?;
-    let put = || {
-        let put = remote
-            .client
-            .put_object()
-            .bucket(&remote.bucket)
-            .key(&remote.object)
-            .content_type("application/json")
-            .body(ByteStream::from(bytes.clone()));
-        match etag {
-            Some(tag) => put.if_match(tag),
-            None => put.if_none_match("*"),
-        }
-        .send()
-    };
-    match remote.send(operation, put).await {
+    match remote.put_conditional(operation, &bytes, etag).await {
         Ok(out) => Ok(Some(out.e_tag().map(str::to_owned))),
         Err(err) if is_precondition_failure(&err) => Ok(None),
         Err(err) => Err(remote.error(operation, err)),

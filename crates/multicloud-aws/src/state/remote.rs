@@ -104,6 +104,37 @@ impl Remote {
         }
     }
 
+    /// Writes `bytes` (JSON) to the object with `If-Match: etag`, or `If-None-Match: *`
+    /// without one, retried like [`Remote::send`]; the SDK's answer as is.
+    pub(super) async fn put_conditional(
+        &self,
+        operation: &str,
+        bytes: &[u8],
+        etag: Option<&str>,
+    ) -> Result<
+        aws_sdk_s3::operation::put_object::PutObjectOutput,
+        SdkError<
+            aws_sdk_s3::operation::put_object::PutObjectError,
+            aws_smithy_runtime_api::http::Response,
+        >,
+    > {
+        let put = || {
+            let put = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&self.object)
+                .content_type("application/json")
+                .body(aws_sdk_s3::primitives::ByteStream::from(bytes.to_vec()));
+            match etag {
+                Some(tag) => put.if_match(tag),
+                None => put.if_none_match("*"),
+            }
+            .send()
+        };
+        self.send(operation, put).await
+    }
+
     /// The object's bytes, ETag and last modification time, or `None` if it does not exist.
     pub(super) async fn get(
         &self,

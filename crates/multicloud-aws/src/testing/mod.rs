@@ -38,6 +38,26 @@ mod throttle;
 
 pub use self::throttle::Throttle;
 
+/// A [`Sweeper`](crate::sweeper::Sweeper) with the short retries and waits tests against
+/// moto want: 3 attempts backing off 20-100 ms, deletions awaited up to 30 s, polled every
+/// 200 ms.
+pub fn fast_sweeper(clients: &crate::clients::AwsClients) -> crate::sweeper::Sweeper<'_> {
+    use multicloud_core::retry::{Poller, RetryPolicy};
+    crate::sweeper::Sweeper::new(clients)
+        .with_retries(RetryPolicy {
+            max_attempts: 3,
+            base: std::time::Duration::from_millis(20),
+            cap: std::time::Duration::from_millis(100),
+        })
+        .with_wait(
+            std::time::Duration::from_secs(30),
+            Poller {
+                interval: std::time::Duration::from_millis(200),
+                max_interval: std::time::Duration::from_millis(200),
+            },
+        )
+}
+
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
