@@ -3,7 +3,7 @@
 //! error at an exact path for an exact rule.
 
 use multicloud_aws::naming::AwsNamingRules;
-use multicloud_core::spec::{NamingRules, Network, Postgres, Redis, Rule, StackSpec};
+use multicloud_core::spec::{NamingRules, Postgres, Redis, Rule};
 use multicloud_core::testing::example_spec as example;
 use multicloud_core::testing::spec_checks::*;
 
@@ -115,16 +115,6 @@ fn aws_instance_types() {
 
 #[test]
 fn aws_database_needs_two_zones() {
-    let one_zone_database = |s: &mut StackSpec| {
-        s.network = Some(Network::new(
-            "10.0.0.0/16",
-            &["10.0.0.0/24"],
-            &["10.0.16.0/20"],
-        ));
-        s.cluster = None;
-        s.apps.clear();
-        s.workload_identities.clear();
-    };
     // Fine for the cloud-independent rules, not for an RDS DB subnet group.
     good_for(None, one_zone_database);
     good_for(AWS, |s| {

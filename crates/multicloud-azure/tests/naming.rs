@@ -181,12 +181,5 @@ fn azure_derived_names_fit_short_and_long_stacks() {
             s.environment = env.into();
         });
     }
-    assert_eq!(
-        AzureNamingRules::registry_name("shop", "pr-1234"),
-        "shoppr1234acr"
-    );
-    assert_eq!(
-        AzureNamingRules::key_vault_name("shop", "pr-1234"),
-        "shop-pr-1234-kv"
-    );
+    // The exact derived names are pinned by the unit test `naming::tests::derived_azure_names`.
 }

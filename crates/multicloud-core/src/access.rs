@@ -194,6 +194,38 @@ impl ClusterAccess {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_client_certificate_override_is_served_and_cached() {
+        let cloud = crate::testing::InMemoryProvider::new(crate::testing::MemoryCloud::new(
+            crate::testing::Latencies::zero(),
+        ));
+        let cert = ClusterCredentials {
+            endpoint: "https://127.0.0.1:6443".into(),
+            ca_data: "Y2E=".into(),
+            credential: ClusterCredential::ClientCertificate {
+                certificate_pem: "-----BEGIN CERTIFICATE-----".into(),
+                key_pem: SecretString::new("-----BEGIN PRIVATE KEY-----"),
+                expires_at: None,
+            },
+        };
+        let access = ClusterAccess::new(Some(Arc::new(cert)), Duration::from_secs(60));
+        for _ in 0..3 {
+            let got = access.credentials(&cloud).await.expect("served");
+            assert!(got.token().is_none(), "a certificate, not a token");
+            assert!(matches!(
+                got.credential,
+                ClusterCredential::ClientCertificate { .. }
+            ));
+            assert_eq!(got.endpoint, "https://127.0.0.1:6443");
+        }
+        assert_eq!(
+            access.fetches(),
+            1,
+            "a credential without expiry is fetched once"
+        );
+        assert_eq!(cloud.tokens_issued(), 0, "the override, not the provider");
+    }
+
     #[test]
     fn freshness_keeps_a_margin_before_expiry() {
         let now = Utc::now();

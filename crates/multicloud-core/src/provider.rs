@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -242,11 +241,6 @@ impl OpContext<'_> {
         let run = self.run()?;
         run.cluster.credentials(run.cloud).await
     }
-}
-
-/// Typed outputs into [`Outputs`] (shorthand for [`Outputs::of`]).
-pub fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
-    Outputs::of(value)
 }
 
 /// The lifecycle of resources of one service family.

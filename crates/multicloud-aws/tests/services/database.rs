@@ -297,18 +297,17 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
     let (secret, _) = password_secret(&mut t, "db2").await?;
     let secrets = provider.secrets();
     let password = secrets.get_secret(&secret.name).await?;
-    let versions =
-        |d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput| {
-            d.version_ids_to_stages().cloned().unwrap_or_default()
-        };
-    let before = versions(
-        &t.clients()
+    let versions = || async {
+        let d = t
+            .clients()
             .secrets
             .describe_secret()
             .secret_id(&secret.name)
             .send()
-            .await?,
-    );
+            .await?;
+        Ok::<_, Box<dyn std::error::Error>>(d.version_ids_to_stages().cloned().unwrap_or_default())
+    };
+    let before = versions().await?;
     let calls = secret_value_calls(&t);
     assert!(
         calls >= 2,
@@ -329,14 +328,7 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
         calls,
         "no password is generated (or read) for a foreign instance"
     );
-    let after = versions(
-        &t.clients()
-            .secrets
-            .describe_secret()
-            .secret_id(&secret.name)
-            .send()
-            .await?,
-    );
+    let after = versions().await?;
     assert_eq!(after, before, "the password secret is not rewritten");
     assert_eq!(secrets.get_secret(&secret.name).await?, password);
     let stored: Vec<String> = secrets

@@ -69,3 +69,17 @@ pub fn rename_registry(spec: &mut StackSpec, name: &str) {
     spec.registries[0].name = name.into();
     spec.apps[0] = spec.apps[0].clone().image_from_registry(name, "v1");
 }
+
+/// Gives the spec a network with one zone and only a database and cache on it (no cluster,
+/// apps or workload identities): fine for the common rules, too small for some clouds'
+/// database subnet groups.
+pub fn one_zone_database(spec: &mut StackSpec) {
+    spec.network = Some(crate::spec::Network::new(
+        "10.0.0.0/16",
+        &["10.0.0.0/24"],
+        &["10.0.16.0/20"],
+    ));
+    spec.cluster = None;
+    spec.apps.clear();
+    spec.workload_identities.clear();
+}

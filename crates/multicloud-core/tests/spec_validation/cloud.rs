@@ -4,12 +4,12 @@
 
 use multicloud_core::spec::shape::{A_LOWER, LOWER_ALNUM, Shape};
 use multicloud_core::spec::{
-    ENVIRONMENT, NamingReport, NamingRules, Network, RegistrySpec, Rule, STACK_NAME, StackSpec,
+    ENVIRONMENT, NamingReport, NamingRules, RegistrySpec, Rule, STACK_NAME, StackSpec,
     ValidationError,
 };
 use multicloud_core::testing::MemoryNaming;
 
-use super::{bad_for, example, good_for, pool};
+use super::{bad_for, example, good_for, one_zone_database, pool};
 
 /// Rules of a made-up cloud: pool names are lowercase letters and digits, registries follow
 /// the ECR / ACR repository pattern, and a name derived from the stack's identity
@@ -115,14 +115,5 @@ fn memory_naming_adds_no_rule() {
 fn a_one_zone_database_suits_the_common_rules() {
     // Some clouds need two zones for a database (AWS: an RDS DB subnet group); the common
     // rules do not.
-    good_for(None, |s| {
-        s.network = Some(Network::new(
-            "10.0.0.0/16",
-            &["10.0.0.0/24"],
-            &["10.0.16.0/20"],
-        ));
-        s.cluster = None;
-        s.apps.clear();
-        s.workload_identities.clear();
-    });
+    good_for(None, one_zone_database);
 }
