@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use crate::spec::{EnvFromSecret, Expose, ImageRef, StackSpec};
+use crate::spec::{
+    AppResources, EnvFromSecret, Expose, ImageRef, Rule, SpecErrors, StackSpec, ValidationError,
+};
 use crate::tags::{NameStyle, Naming};
 
 /// Ids of the cloud resources the workloads hang off.
@@ -64,6 +66,10 @@ pub struct DeploymentConfig {
     pub env: BTreeMap<String, String>,
     /// Environment variables from synced secrets.
     pub env_from_secrets: Vec<EnvFromSecret>,
+    /// CPU and memory of the container.
+    pub resources: Option<AppResources>,
+    /// HTTP path of the readiness and liveness probes.
+    pub health_path: Option<String>,
 }
 
 /// Config of [`ResourceKind::SERVICE`].
@@ -76,6 +82,16 @@ pub struct ServiceConfig {
     pub port: u16,
     /// How it is exposed.
     pub expose: Expose,
+}
+
+/// Config of [`ResourceKind::MANIFEST`]: the user's objects, parsed and checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestConfig {
+    /// Namespace of namespaced objects that name none.
+    pub namespace: String,
+    /// The objects (JSON), in the order given; deleted in reverse.
+    pub objects: Vec<serde_json::Value>,
 }
 
 /// Adds the app resources of `spec` to `graph`:
@@ -117,6 +133,8 @@ pub fn workloads(
                 replicas: app.replicas,
                 env: app.env.clone(),
                 env_from_secrets: app.env_from_secrets.clone(),
+                resources: app.resources.clone(),
+                health_path: app.health_path.clone(),
             })?;
         let dep_id = graph.add(deployment)?.clone();
         graph.add(
@@ -127,6 +145,34 @@ pub fn workloads(
                     port: app.port,
                     expose: app.expose,
                 })?,
+        )?;
+    }
+    manifests(spec, graph, anchors)
+}
+
+/// `manifest/<name>` per set of the user's manifests, after the cluster is ready (and after
+/// the app namespace of the same name, when there is one).
+fn manifests(
+    spec: &StackSpec,
+    graph: &mut ResourceGraph,
+    anchors: &WorkloadAnchors,
+) -> Result<(), crate::Error> {
+    for (i, m) in spec.manifests.iter().enumerate() {
+        let namespace = m.namespace_or(&spec.name).to_string();
+        let objects = m.documents().map_err(|e| {
+            crate::Error::Spec(SpecErrors::new(vec![ValidationError::new(
+                format!("spec.manifests[{i}].yaml"),
+                Rule::Format,
+                e,
+            )]))
+        })?;
+        let ns_id = ResourceId::new(ResourceKind::NAMESPACE, &namespace);
+        let ns_dep = graph.get(&ns_id).is_some().then_some(ns_id);
+        graph.add(
+            Resource::new(ResourceKind::MANIFEST, &m.name, &m.name)
+                .depends_on_all(&anchors.cluster_ready)
+                .depends_on_all(ns_dep.iter())
+                .with_config(&ManifestConfig { namespace, objects })?,
         )?;
     }
     Ok(())

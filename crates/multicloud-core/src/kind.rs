@@ -62,6 +62,8 @@ impl ResourceKind {
     pub const DEPLOYMENT: Self = Self("deployment");
     /// A Kubernetes Service.
     pub const SERVICE: Self = Self("service");
+    /// A set of the user's own Kubernetes objects (`spec.manifests`).
+    pub const MANIFEST: Self = Self("manifest");
 
     /// The kind named `name` (snake_case, as recorded in state).
     pub const fn new(name: &'static str) -> Self {
@@ -212,6 +214,7 @@ pub const WORKLOAD_KINDS: &[KindDef] = &[
     KindDef::new(ResourceKind::DEPLOYMENT, ServiceFamily::Workloads)
         .expected(Duration::from_secs(30)),
     KindDef::new(ResourceKind::SERVICE, ServiceFamily::Workloads),
+    KindDef::new(ResourceKind::MANIFEST, ServiceFamily::Workloads),
 ];
 
 /// The kinds one run can handle, from the provider's and the workload backend's

@@ -116,6 +116,7 @@ impl Poller {
         let deadline = Instant::now() + timeout;
         let mut interval = self.interval;
         let mut errors_in_a_row = 0;
+        let mut last_status = None;
         loop {
             let wait = match check().await {
                 Ok(Readiness::Ready(outputs)) => return Ok(outputs),
@@ -125,6 +126,7 @@ impl Poller {
                 }) => {
                     errors_in_a_row = 0;
                     on_pending(&status);
+                    last_status = Some(status);
                     let wait = retry_after.unwrap_or(interval);
                     interval = interval.mul_f64(1.5).min(self.max_interval);
                     wait
@@ -138,9 +140,13 @@ impl Poller {
             };
             let now = Instant::now();
             if now >= deadline {
+                let last = last_status.map(|s| format!("; last status: {s}"));
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
-                    format!("still not done after {timeout:?}"),
+                    format!(
+                        "still not done after {timeout:?}{}",
+                        last.unwrap_or_default()
+                    ),
                 ));
             }
             tokio::time::sleep(wait.min(deadline - now)).await;
@@ -239,6 +245,12 @@ mod tests {
                 |_| {},
             )
             .await;
-        assert_eq!(out.map_err(|e| e.kind()).err(), Some(ErrorKind::Timeout));
+        let err = out.expect_err("times out");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        // The timeout says what it was still waiting for.
+        assert_eq!(
+            err.message(),
+            "still not done after 10s; last status: creating"
+        );
     }
 }

@@ -1,44 +1,49 @@
 //! # multicloud-k8s
 //!
-//! The Kubernetes side of a stack (namespace, pull secret, service account, synced secrets,
-//! Deployment and Service of each app). The implementation lands with its own issue; this
-//! page describes the seams of `multicloud-core` it plugs into, so the shape is fixed now.
+//! The app on the stack's cluster, as part of the same plan as the infrastructure: each app
+//! of the spec becomes a namespace, an image pull secret, a service account (annotated for the
+//! cloud's workload identity), Kubernetes Secrets synced from the cloud's secret store, a
+//! Deployment and a Service (`multicloud_core::expand::workloads`). [`KubernetesWorkloads`]
+//! applies them with kube-rs server-side apply (field manager `multicloud`) and the stack's
+//! ownership labels, waits for them like any cloud resource (a Deployment is ready when its
+//! rollout is complete), and takes them off first at `down` (LoadBalancer Services are
+//! awaited until their finalizers clear). Objects without our labels are never touched.
 //!
-//! - It is a [`WorkloadOps`](multicloud_core::provider::WorkloadOps) attached to the stack
-//!   with [`Stack::workloads`](multicloud_core::Stack::workloads): the provider never holds
-//!   it.
-//! - Each app kind's config is a typed value from
-//!   [`multicloud_core::expand`] ([`DeploymentConfig`](multicloud_core::expand::DeploymentConfig)…),
-//!   read with `ctx.config::<T>()`.
-//! - The cluster is reached with `ctx.cluster_credentials()`: endpoint, CA, and a bearer
-//!   token (an EKS token, renewed before its ~14 minutes run out) or a client certificate,
-//!   from the provider's `ClusterOps::credentials` for the stack's cluster, or from
-//!   [`Stack::cluster_access`](multicloud_core::Stack::cluster_access) (a local control
-//!   plane in tests).
-//! - Pull credentials and secret values come from the provider through `ctx.run()?.cloud`
-//!   (`registry().pull_credentials(..)`, `secrets().get_secret(..)`).
-//! - Objects are labelled with
-//!   [`Ownership::kubernetes_labels`](multicloud_core::tags::Ownership::kubernetes_labels)
-//!   (valid label keys and values) and judged with `judge_labels`.
-//! - A pull secret whose registry token is about to expire reports `expires_at` in its
-//!   observation, so `up` renews it.
+//! - It is a [`WorkloadOps`](multicloud_core::provider::WorkloadOps) attached with
+//!   [`Stack::workloads`](multicloud_core::Stack::workloads): one line more than an
+//!   infrastructure-only stack.
+//! - The cluster is reached with the run's credentials: endpoint and CA from the cluster's
+//!   outputs and a token from the provider's `ClusterOps::credentials` (an in-process EKS
+//!   token), or [`Stack::cluster_access`](multicloud_core::Stack::cluster_access) with any
+//!   [`ClusterCredentials`](multicloud_core::provider::ClusterCredentials) (a local control
+//!   plane in tests, a kubeconfig's credentials).
+//! - Pull credentials and secret values come from the provider (`Registry::pull_credentials`,
+//!   `SecretBackend::get_secret`) and never reach state.
 //!
 //! ```no_run
-//! use multicloud_core::ProviderError;
-//! use multicloud_core::expand::DeploymentConfig;
-//! use multicloud_core::provider::OpContext;
+//! # async fn demo(spec: multicloud_core::spec::StackSpec,
+//! #               provider: impl multicloud_core::provider::CloudProvider + 'static)
+//! #               -> Result<(), multicloud_core::Error> {
+//! use multicloud_core::Stack;
+//! use multicloud_k8s::KubernetesWorkloads;
 //!
-//! async fn apply_deployment(ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-//!     let config: DeploymentConfig = ctx.config()?;
-//!     let creds = ctx.cluster_credentials().await?;
-//!     let labels = ctx.stack.ownership.kubernetes_labels();
-//!     println!(
-//!         "apply {} in {} on {} with {} labels",
-//!         ctx.resource.name,
-//!         config.namespace,
-//!         creds.endpoint,
-//!         labels.len()
-//!     );
-//!     Ok(())
-//! }
+//! let stack = Stack::new(spec, provider).workloads(KubernetesWorkloads::new());
+//! let outputs = stack.up().await?; // infrastructure, then the app, in one plan
+//! println!("{:?}", outputs.services);
+//! stack.down().await?; // the app first, then the infrastructure
+//! # Ok(()) }
 //! ```
+//!
+//! Feature `testing` adds [`testing::ControlPlane`], a real local control plane (etcd,
+//! kube-apiserver, controller-manager, scheduler and kwok) for tests.
+
+pub mod client;
+pub mod error;
+pub mod kinds;
+pub mod object;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod workloads;
+
+pub use client::{client_for, kubeconfig_yaml};
+pub use workloads::KubernetesWorkloads;

@@ -184,6 +184,7 @@ pub(super) fn check_app(spec: &StackSpec, i: usize, app: &App, errors: &mut Vec<
             ),
         ));
     }
+    check_resources_and_probe(app, &path, errors);
     let mut vars: HashSet<&str> = HashSet::new();
     for key in app.env.keys() {
         push(
@@ -221,5 +222,61 @@ pub(super) fn check_app(spec: &StackSpec, i: usize, app: &App, errors: &mut Vec<
                 &env.secret,
             ),
         );
+    }
+}
+
+/// Whether `q` is a Kubernetes quantity as users write them: a positive decimal number with an
+/// optional suffix (`m`, `k`, `M`, `G`, `T`, `Ki`, `Mi`, `Gi`, `Ti`).
+fn valid_quantity(q: &str) -> bool {
+    const SUFFIXES: &[&str] = &["Ki", "Mi", "Gi", "Ti", "m", "k", "M", "G", "T", ""];
+    SUFFIXES.iter().any(|s| {
+        q.strip_suffix(s).is_some_and(|n| {
+            let mut parts = n.splitn(2, '.');
+            let int = parts.next().unwrap_or("");
+            let frac = parts.next();
+            !int.is_empty()
+                && int.chars().all(|c| c.is_ascii_digit())
+                && frac.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
+                && n.chars().any(|c| c != '0' && c != '.')
+        })
+    })
+}
+
+/// Resources are Kubernetes quantities; the health path is an absolute HTTP path.
+fn check_resources_and_probe(app: &App, path: &str, errors: &mut Vec<ValidationError>) {
+    if let Some(r) = &app.resources {
+        for (field, value) in [("cpu", &r.cpu), ("memory", &r.memory)] {
+            if !valid_quantity(value) {
+                errors.push(ValidationError::new(
+                    format!("{path}.resources.{field}"),
+                    Rule::Format,
+                    format!("`{value}` is not a Kubernetes quantity (e.g. `250m`, `1`, `256Mi`)"),
+                ));
+            }
+        }
+    }
+    if let Some(p) = &app.health_path
+        && (!p.starts_with('/') || p.chars().any(char::is_whitespace))
+    {
+        errors.push(ValidationError::new(
+            format!("{path}.health_path"),
+            Rule::Format,
+            format!("health path `{p}` must start with `/` and hold no whitespace"),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_quantity;
+
+    #[test]
+    fn quantities_as_kubernetes_writes_them() {
+        for q in ["250m", "1", "0.5", "256Mi", "1Gi", "2G", "100k"] {
+            assert!(valid_quantity(q), "{q}");
+        }
+        for q in ["", "m", "0", "-1", "1.5.2", "abc", "1 Gi", "1Gb", ".5"] {
+            assert!(!valid_quantity(q), "{q}");
+        }
     }
 }

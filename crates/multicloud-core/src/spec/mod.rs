@@ -14,6 +14,7 @@
 mod apps;
 mod cidr;
 mod duration;
+mod manifest;
 mod report;
 pub mod shape;
 mod types;
@@ -24,10 +25,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use manifest::ManifestSpec;
 pub use report::NamingReport;
 pub use types::{
-    App, Cluster, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres, Redis,
-    RegistrySpec, SecretSource, SecretSpec, WorkloadIdentity,
+    App, AppResources, Cluster, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres,
+    Redis, RegistrySpec, SecretSource, SecretSpec, WorkloadIdentity,
 };
 pub use validate::{ENVIRONMENT, NamingRules, Rule, STACK_NAME, SpecErrors, ValidationError};
 
@@ -68,6 +70,9 @@ pub struct StackSpec {
     /// Apps deployed on the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<App>,
+    /// Users' own Kubernetes manifests (e.g. `helm template` output), applied with the app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<ManifestSpec>,
     /// Time to live: resources are tagged `multicloud:expires-at = created-at + ttl` so the
     /// sweeper can remove forgotten ephemeral stacks. Written as `30m`, `4h`, `2d` in YAML.
     #[serde(
@@ -98,6 +103,7 @@ impl StackSpec {
                 secrets: Vec::new(),
                 workload_identities: Vec::new(),
                 apps: Vec::new(),
+                manifests: Vec::new(),
                 ttl: None,
                 tags: BTreeMap::new(),
             },
@@ -200,6 +206,11 @@ impl StackSpecBuilder {
     /// Adds an app.
     pub fn app(mut self, app: App) -> Self {
         self.spec.apps.push(app);
+        self
+    }
+    /// Adds a set of the user's own Kubernetes manifests (multi-document YAML).
+    pub fn manifest(mut self, manifest: ManifestSpec) -> Self {
+        self.spec.manifests.push(manifest);
         self
     }
     /// Sets the time to live.

@@ -411,6 +411,23 @@ pub struct App {
     /// How the Service is exposed.
     #[serde(default)]
     pub expose: Expose,
+    /// CPU and memory of its container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<AppResources>,
+    /// HTTP path of its readiness and liveness probes, on the container port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_path: Option<String>,
+}
+
+/// CPU and memory of an app's container, as Kubernetes quantities: requested, and memory
+/// also the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppResources {
+    /// CPU request (`250m`, `1`).
+    pub cpu: String,
+    /// Memory request and limit (`256Mi`, `1Gi`).
+    pub memory: String,
 }
 
 fn default_port() -> u16 {
@@ -435,6 +452,8 @@ impl App {
             env: BTreeMap::new(),
             env_from_secrets: Vec::new(),
             expose: Expose::ClusterIp,
+            resources: None,
+            health_path: None,
         }
     }
     /// Runs `tag` of the stack's registry `registry`.
@@ -501,6 +520,21 @@ impl App {
     #[must_use]
     pub fn expose(mut self, expose: Expose) -> Self {
         self.expose = expose;
+        self
+    }
+    /// Sets the container's CPU request and memory request and limit (`"250m"`, `"256Mi"`).
+    #[must_use]
+    pub fn resources(mut self, cpu: impl Into<String>, memory: impl Into<String>) -> Self {
+        self.resources = Some(AppResources {
+            cpu: cpu.into(),
+            memory: memory.into(),
+        });
+        self
+    }
+    /// Probes readiness and liveness with HTTP GET `path` on the container port.
+    #[must_use]
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        self.health_path = Some(path.into());
         self
     }
     /// The namespace, defaulting to `stack`.

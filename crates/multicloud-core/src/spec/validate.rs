@@ -164,6 +164,7 @@ pub fn validate(spec: &StackSpec, rules: Option<&dyn NamingRules>) -> Result<(),
     for (i, app) in spec.apps.iter().enumerate() {
         apps::check_app(spec, i, app, &mut errors);
     }
+    super::manifest::check_manifests(&spec.manifests, &mut errors);
     check_ttl(spec.ttl, &mut errors);
     check_tags(&spec.tags, &mut errors);
     if let Some(rules) = rules {

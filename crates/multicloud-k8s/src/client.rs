@@ -1,0 +1,157 @@
+//! From [`ClusterCredentials`] to a `kube::Client`: a kubeconfig document (what users get to
+//! point `kubectl` at the same cluster) and a client built from it, with kube's own retries
+//! off (the engine's `RetryPolicy` is the one retry layer).
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use multicloud_core::provider::{ClusterCredential, ClusterCredentials};
+use multicloud_core::secret::SecretString;
+use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::json;
+
+/// The name of the cluster, user and context in the kubeconfigs this crate writes.
+pub const KUBECONFIG_CONTEXT: &str = "multicloud";
+
+/// A kubeconfig (YAML) for `creds`. It holds the credential itself (token or client key), so
+/// it is returned as a secret.
+pub fn kubeconfig_yaml(creds: &ClusterCredentials) -> Result<SecretString, ProviderError> {
+    let user = match &creds.credential {
+        ClusterCredential::Bearer { token, .. } => json!({ "token": token.expose() }),
+        ClusterCredential::ClientCertificate {
+            certificate_pem,
+            key_pem,
+            ..
+        } => json!({
+            "client-certificate-data": STANDARD.encode(certificate_pem),
+            "client-key-data": STANDARD.encode(key_pem.expose()),
+        }),
+        other => {
+            return Err(ProviderError::new(
+                ErrorKind::Unsupported,
+                format!("no kubeconfig for the cluster credential {other:?}"),
+            ));
+        }
+    };
+    let doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": KUBECONFIG_CONTEXT, "cluster": {
+            "server": creds.endpoint,
+            "certificate-authority-data": creds.ca_data,
+        }}],
+        "users": [{ "name": KUBECONFIG_CONTEXT, "user": user }],
+        "contexts": [{ "name": KUBECONFIG_CONTEXT, "context": {
+            "cluster": KUBECONFIG_CONTEXT, "user": KUBECONFIG_CONTEXT,
+        }}],
+        "current-context": KUBECONFIG_CONTEXT,
+    });
+    // JSON is YAML; serde_yaml_ng makes it the block style kubectl users expect.
+    let yaml = serde_yaml_ng::to_string(&doc).unwrap_or_else(|_| doc.to_string());
+    Ok(SecretString::new(yaml))
+}
+
+/// A `kube::Client` for `creds`, with kube's built-in retries off.
+pub async fn client_for(creds: &ClusterCredentials) -> Result<Client, ProviderError> {
+    let yaml = kubeconfig_yaml(creds)?;
+    let kubeconfig = Kubeconfig::from_yaml(yaml.expose()).map_err(|e| invalid_credentials(&e))?;
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| invalid_credentials(&e))?;
+    config.default_retry = false;
+    Client::try_from(config).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "cannot build a Kubernetes client for {}: {e}",
+                creds.endpoint
+            ),
+        )
+        .with_source(e)
+    })
+}
+
+fn invalid_credentials(e: &dyn std::fmt::Display) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::InvalidInput,
+        format!("the cluster credentials do not make a usable kubeconfig: {e}"),
+    )
+}
+
+/// One client per set of credentials: operations of a run share it (and its connections)
+/// until the credentials change (a renewed token).
+#[derive(Default)]
+pub(crate) struct ClientCache {
+    current: Mutex<Option<(String, Client)>>,
+}
+
+impl ClientCache {
+    /// The cached client for `creds`, or a new one.
+    pub(crate) async fn get(&self, creds: &ClusterCredentials) -> Result<Client, ProviderError> {
+        let key = cache_key(creds);
+        if let Some((k, c)) = self.lock().as_ref()
+            && Some(k) == key.as_ref()
+        {
+            return Ok(c.clone());
+        }
+        let client = client_for(creds).await?;
+        if let Some(key) = key {
+            *self.lock() = Some((key, client.clone()));
+        }
+        Ok(client)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(String, Client)>> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Identifies credentials without holding them: endpoint plus a fingerprint of the secret.
+fn cache_key(creds: &ClusterCredentials) -> Option<String> {
+    let secret = match &creds.credential {
+        ClusterCredential::Bearer { token, .. } => token.fingerprint(),
+        ClusterCredential::ClientCertificate { key_pem, .. } => key_pem.fingerprint(),
+        _ => return None,
+    };
+    Some(format!("{} {secret}", creds.endpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_kubeconfig_parses_and_names_one_context() {
+        let creds = ClusterCredentials::bearer(
+            "https://127.0.0.1:6443",
+            STANDARD.encode("-----BEGIN CERTIFICATE-----\n"),
+            SecretString::new("k8s-aws-v1.token"),
+            None,
+        );
+        let yaml = kubeconfig_yaml(&creds).expect("a kubeconfig");
+        let parsed = Kubeconfig::from_yaml(yaml.expose()).expect("valid kubeconfig");
+        assert_eq!(parsed.current_context.as_deref(), Some(KUBECONFIG_CONTEXT));
+        let user = parsed.auth_infos[0].auth_info.as_ref().expect("user");
+        assert!(user.token.is_some());
+        assert_eq!(
+            parsed.clusters[0]
+                .cluster
+                .as_ref()
+                .and_then(|c| c.server.as_deref()),
+            Some("https://127.0.0.1:6443")
+        );
+    }
+
+    #[test]
+    fn the_cache_key_changes_with_the_token_but_never_shows_it() {
+        let a = ClusterCredentials::bearer("https://h", "", SecretString::new("one"), None);
+        let b = ClusterCredentials::bearer("https://h", "", SecretString::new("two"), None);
+        assert_ne!(cache_key(&a), cache_key(&b));
+        assert!(!cache_key(&a).expect("key").contains("one"));
+    }
+}

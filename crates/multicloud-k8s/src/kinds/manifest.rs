@@ -1,0 +1,225 @@
+//! `manifest/<name>`: a set of the user's own objects (multi-document YAML, e.g. the output of
+//! `helm template`), applied in order with the same server-side apply, ownership labels and
+//! fingerprint as the app, Deployments among them awaited until rolled out, and deleted in
+//! reverse order. The API of each object comes from discovery (its group, version and kind),
+//! so any type the cluster serves works, custom resources included.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiResource, Scope, pinned_kind};
+use kube::{Client, ResourceExt};
+use multicloud_core::expand::ManifestConfig;
+use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, Readiness};
+use multicloud_core::{ErrorKind, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::deployment::rollout;
+use crate::error::{Op, classify};
+use crate::object::{ANNOTATION_FINGERPRINT, FIELD_MANAGER, fingerprint, owner_of};
+
+/// What a manifest set reports: its objects as `kind namespace/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestOutputs {
+    /// The objects, in apply order.
+    pub objects: Vec<String>,
+}
+
+/// One object of the set with the API that serves it.
+struct Target {
+    api: Api<DynamicObject>,
+    object: DynamicObject,
+    what: String,
+}
+
+fn invalid(ctx: &OpContext<'_>, message: String) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::InvalidConfig,
+        format!("{}: {message}", ctx.resource.id),
+    )
+}
+
+fn gvk_of(value: &Value) -> Option<GroupVersionKind> {
+    let api_version = value.get("apiVersion")?.as_str()?;
+    let kind = value.get("kind")?.as_str()?;
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    Some(GroupVersionKind::gvk(group, version, kind))
+}
+
+/// The objects of the set, labelled and fingerprinted, each with its API.
+async fn targets(ctx: &OpContext<'_>, client: &Client) -> Result<Vec<Target>, ProviderError> {
+    let config: ManifestConfig = ctx.config()?;
+    let print = fingerprint(&config.objects)?;
+    let mut out = Vec::with_capacity(config.objects.len());
+    for value in &config.objects {
+        let gvk = gvk_of(value)
+            .ok_or_else(|| invalid(ctx, "an object without apiVersion/kind".into()))?;
+        let (resource, caps): (ApiResource, _) = pinned_kind(client, &gvk)
+            .await
+            .map_err(|e| classify(e, Op::Read, &format!("the API of {}", gvk.kind)))?;
+        let mut object: DynamicObject = serde_json::from_value(value.clone()).map_err(|e| {
+            invalid(
+                ctx,
+                format!("a {} that is not a Kubernetes object: {e}", gvk.kind),
+            )
+        })?;
+        let api = if caps.scope == Scope::Namespaced {
+            let ns = object
+                .namespace()
+                .unwrap_or_else(|| config.namespace.clone());
+            object.metadata.namespace = Some(ns.clone());
+            Api::namespaced_with(client.clone(), &ns, &resource)
+        } else {
+            object.metadata.namespace = None;
+            Api::all_with(client.clone(), &resource)
+        };
+        object
+            .labels_mut()
+            .extend(ctx.stack.ownership.kubernetes_labels());
+        let annotations = object.annotations_mut();
+        annotations.extend(ctx.stack.ownership.kubernetes_annotations());
+        annotations.insert(ANNOTATION_FINGERPRINT.to_string(), print.clone());
+        let what = match object.namespace() {
+            Some(ns) => format!("{} {ns}/{}", gvk.kind, object.name_any()),
+            None => format!("{} {}", gvk.kind, object.name_any()),
+        };
+        out.push(Target { api, object, what });
+    }
+    Ok(out)
+}
+
+fn outputs(targets: &[Target]) -> Result<Outputs, ProviderError> {
+    Outputs::of(&ManifestOutputs {
+        objects: targets.iter().map(|t| t.what.clone()).collect(),
+    })
+}
+
+async fn live(t: &Target) -> Result<Option<DynamicObject>, ProviderError> {
+    t.api
+        .get_opt(&t.object.name_any())
+        .await
+        .map_err(|e| classify(e, Op::Read, &t.what))
+}
+
+/// Present when every object is; owned by us only when every object carries our labels.
+pub(crate) async fn observe(
+    ctx: &OpContext<'_>,
+    client: &Client,
+) -> Result<Observation, ProviderError> {
+    let targets = targets(ctx, client).await?;
+    let mut owner = Owner::Us;
+    let mut drifted = false;
+    for t in &targets {
+        let Some(live) = live(t).await? else {
+            return Ok(Observation::Absent);
+        };
+        let o = owner_of(ctx, &live);
+        if o != Owner::Us {
+            owner = o;
+        }
+        drifted |= live.annotations().get(ANNOTATION_FINGERPRINT)
+            != t.object.annotations().get(ANNOTATION_FINGERPRINT);
+    }
+    Ok(Observation::Present(Observed {
+        drifted,
+        owner,
+        ..Observed::ours(outputs(&targets)?)
+    }))
+}
+
+/// Applies every object in order (refusing any that exists without our labels).
+pub(crate) async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError> {
+    let targets = targets(ctx, client).await?;
+    for t in &targets {
+        if let Some(live) = live(t).await? {
+            let owner = owner_of(ctx, &live);
+            if owner != Owner::Us {
+                return Err(ProviderError::new(
+                    ErrorKind::ForeignResource,
+                    format!(
+                        "{} exists but is not ours ({owner:?}); it is left alone",
+                        t.what
+                    ),
+                ));
+            }
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for t in &targets {
+        t.api
+            .patch(&t.object.name_any(), &params, &Patch::Apply(&t.object))
+            .await
+            .map_err(|e| classify(e, Op::Apply, &t.what))?;
+    }
+    outputs(&targets)
+}
+
+/// Ready when every object exists and every Deployment among them has rolled out.
+pub(crate) async fn ready(
+    ctx: &OpContext<'_>,
+    client: &Client,
+) -> Result<Readiness, ProviderError> {
+    let targets = targets(ctx, client).await?;
+    for t in &targets {
+        let Some(live) = live(t).await? else {
+            return Ok(Readiness::pending(format!("{} not visible yet", t.what)));
+        };
+        if live
+            .types
+            .as_ref()
+            .is_some_and(|ty| ty.kind == "Deployment" && ty.api_version == "apps/v1")
+        {
+            let deployment: Deployment = serde_json::to_value(&live)
+                .and_then(serde_json::from_value)
+                .map_err(|e| invalid(ctx, format!("{}: {e}", t.what)))?;
+            if let Readiness::Pending {
+                status,
+                retry_after,
+            } = rollout(&deployment)?
+            {
+                return Ok(Readiness::Pending {
+                    status,
+                    retry_after,
+                });
+            }
+        }
+    }
+    Ok(Readiness::Ready(outputs(&targets)?))
+}
+
+/// Deletes the objects that are ours, in reverse order.
+pub(crate) async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
+    let targets = targets(ctx, client).await?;
+    for t in targets.iter().rev() {
+        let Some(live) = live(t).await? else { continue };
+        if owner_of(ctx, &live) != Owner::Us || live.metadata.deletion_timestamp.is_some() {
+            continue; // not ours: left alone; or already going
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: live.uid(),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        match t.api.delete(&live.name_any(), &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(classify(e, Op::Delete, &t.what)),
+        }
+    }
+    Ok(())
+}
+
+/// Gone when none of our objects is left.
+pub(crate) async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
+    for t in targets(ctx, client).await? {
+        if let Some(live) = live(&t).await?
+            && owner_of(ctx, &live) == Owner::Us
+        {
+            return Ok(Readiness::pending(format!("{} is being deleted", t.what)));
+        }
+    }
+    Ok(Readiness::ready())
+}

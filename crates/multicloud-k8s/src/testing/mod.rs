@@ -1,0 +1,177 @@
+//! A real local Kubernetes control plane for tests (feature `testing`): etcd, kube-apiserver,
+//! kube-controller-manager and kube-scheduler (the real ones) plus kwok, which simulates a node
+//! so Deployments really become Available, finalizers and garbage collection run and
+//! namespaces really terminate.
+//!
+//! The binaries are built from the Go module proxy by `scripts/install-k8s.sh` into a cache
+//! outside the checkout (about 15 minutes once; a no-op afterwards). [`ControlPlane::start`]
+//! runs that script when they are missing, starts everything on free loopback ports with
+//! freshly generated certificates, creates the kwok node and waits until the plane is usable.
+//! Dropping it stops every process (they also die with the test process, however it ends)
+//! and removes its directory; set `MULTICLOUD_K8S_KEEP=1` to keep it running for debugging
+//! (its kubeconfig path is printed).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use multicloud_k8s::testing::ControlPlane;
+//!
+//! let plane = ControlPlane::start().await?;
+//! let client = plane.client().await?;
+//! let version = client.apiserver_version().await?;
+//! println!("{} at {}", version.git_version, plane.endpoint());
+//! # Ok(()) }
+//! ```
+
+mod certs;
+mod process;
+mod start;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use multicloud_core::provider::{ClusterCredential, ClusterCredentials};
+use multicloud_core::secret::SecretString;
+
+use crate::client::{client_for, kubeconfig_yaml};
+use process::Process;
+
+/// Set to `1` to keep the plane (processes and directory) after the test.
+pub const KEEP_ENV: &str = "MULTICLOUD_K8S_KEEP";
+/// Where the binaries are, overriding `scripts/install-k8s.sh`.
+pub const BIN_ENV: &str = "MULTICLOUD_K8S_BIN";
+
+/// Why the control plane could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlPlaneError {
+    /// The binaries are missing and could not be built.
+    #[error("the Kubernetes binaries are not available: {0}")]
+    Binaries(String),
+    /// Generating certificates failed.
+    #[error("generating the control plane's certificates: {0}")]
+    Certificates(String),
+    /// A file or process operation failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A process did not come up.
+    #[error("{process} did not start: {message}\n--- last lines of its log ---\n{log_tail}")]
+    Start {
+        /// Which process.
+        process: &'static str,
+        /// What went wrong.
+        message: String,
+        /// The end of its log.
+        log_tail: String,
+    },
+    /// A call to the API server failed while setting up.
+    #[error("setting up the control plane: {0}")]
+    Setup(String),
+    /// A shared plane failed to start earlier in this test process.
+    #[error("the shared control plane failed to start: {0}")]
+    Shared(String),
+}
+
+/// A running local control plane; stops on drop (unless kept).
+pub struct ControlPlane {
+    endpoint: String,
+    pki: certs::Pki,
+    dir: PathBuf,
+    /// Started processes, in start order (stopped in reverse).
+    processes: Vec<Process>,
+    keep: bool,
+    kubeconfig_path: PathBuf,
+    /// Closing it makes the clean-up watcher remove `dir` (see [`process::janitor`]).
+    _janitor: Option<std::process::ChildStdin>,
+}
+
+impl ControlPlane {
+    /// Starts a plane of its own (about 6 s once the binaries exist).
+    pub async fn start() -> Result<Self, ControlPlaneError> {
+        start::start(std::env::var(KEEP_ENV).is_ok_and(|v| v == "1")).await
+    }
+
+    /// One plane shared by every test of this test binary (started on first use, on its own
+    /// thread, so any test runtime can use it). Tests keep apart by namespace and stack name.
+    pub fn shared() -> Result<&'static ControlPlane, ControlPlaneError> {
+        static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+        let started = SHARED.get_or_init(|| {
+            std::thread::spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(Self::start()).map_err(|e| e.to_string())
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the start thread panicked".into()))
+        });
+        started
+            .as_ref()
+            .map_err(|e| ControlPlaneError::Shared(e.clone()))
+    }
+
+    /// The API server's URL (`https://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Admin credentials (a client certificate in `system:masters`), usable as a stack's
+    /// cluster access: `Stack::cluster_access(plane.credentials())`.
+    pub fn credentials(&self) -> ClusterCredentials {
+        ClusterCredentials {
+            endpoint: self.endpoint.clone(),
+            ca_data: STANDARD.encode(&self.pki.ca_pem),
+            credential: ClusterCredential::ClientCertificate {
+                certificate_pem: self.pki.admin_cert_pem.clone(),
+                key_pem: SecretString::new(self.pki.admin_key_pem.clone()),
+                expires_at: None,
+            },
+        }
+    }
+
+    /// The admin kubeconfig (YAML).
+    pub fn kubeconfig(&self) -> SecretString {
+        // Client-certificate credentials always make a kubeconfig.
+        kubeconfig_yaml(&self.credentials()).unwrap_or_else(|_| SecretString::new(""))
+    }
+
+    /// Path of the admin kubeconfig file (for `kubectl --kubeconfig`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// A new admin client (bound to the calling runtime).
+    pub async fn client(&self) -> Result<kube::Client, multicloud_core::ProviderError> {
+        client_for(&self.credentials()).await
+    }
+
+    /// The directory holding certificates, data and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!(
+                "control plane kept at {} (kubeconfig {})",
+                self.endpoint,
+                self.kubeconfig_path.display()
+            );
+            return;
+        }
+        for p in self.processes.iter_mut().rev() {
+            p.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
