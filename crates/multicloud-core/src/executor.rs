@@ -14,6 +14,7 @@ use crate::backends::Backends;
 use crate::dag::{self, NodeState};
 use crate::error::{Error, ErrorKind, ProviderError, ResourceFailure};
 use crate::events::{Event, EventBus};
+use crate::kind::ServiceFamily;
 use crate::plan::{Action, Plan};
 use crate::planner::resource_of;
 use crate::provider::{OpContext, Outputs, ResourceOps, StackContext};
@@ -72,6 +73,15 @@ pub(crate) struct Executor<'a> {
     pub stack: &'a StackContext,
 }
 
+impl Executor<'_> {
+    /// Whether `kind` is a Kubernetes object (handled by the workloads backend).
+    fn is_workload(&self, kind: ResourceKind) -> bool {
+        self.backends
+            .def(kind)
+            .is_some_and(|d| d.family == ServiceFamily::Workloads)
+    }
+}
+
 struct Shared {
     /// The state as completed so far (ahead of what is saved while a write is running).
     state: Mutex<StackState>,
@@ -90,7 +100,7 @@ impl Executor<'_> {
     pub(crate) async fn apply(&self, plan: &Plan, state: StackState) -> Result<StackState, Error> {
         let started = Instant::now();
         let n = plan.actions.len();
-        let (deps, phase_of) = dependency_nodes(plan);
+        let (deps, phase_of) = dependency_nodes(plan, |k| self.is_workload(k));
         let mut outputs: BTreeMap<ResourceId, Outputs> = state
             .resources
             .iter()
@@ -501,7 +511,14 @@ impl Executor<'_> {
 /// their dependencies (and a replacement for its own deletion); deletions wait for the
 /// deletion of everything that depends on them (reverse order). Returns each node's
 /// dependencies and, for the extra nodes, the action they belong to.
-fn dependency_nodes(plan: &Plan) -> (Vec<Vec<usize>>, Vec<usize>) {
+/// The DAG of the plan's actions: creations after what they depend on, removals before what
+/// their resource depended on. Removals of Kubernetes objects (`is_workload`) also come before
+/// every other removal: the cluster must still answer for them, and what they made in the
+/// cloud (load balancers, volumes, network interfaces) must be gone before the network is.
+fn dependency_nodes(
+    plan: &Plan,
+    is_workload: impl Fn(ResourceKind) -> bool,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
     let n = plan.actions.len();
     let index: HashMap<&ResourceId, usize> = plan
         .actions
@@ -543,6 +560,12 @@ fn dependency_nodes(plan: &Plan) -> (Vec<Vec<usize>>, Vec<usize>) {
                 deps[i].push(k);
             }
         }
+    }
+    let (apps, infra): (Vec<(usize, usize)>, Vec<(usize, usize)>) = (0..n)
+        .filter_map(|i| removal(i).map(|node| (i, node)))
+        .partition(|&(i, _)| is_workload(plan.actions[i].kind));
+    for &(_, node) in &infra {
+        deps[node].extend(apps.iter().map(|&(_, app)| app));
     }
     (deps, phase_of)
 }

@@ -32,6 +32,47 @@ fn state_file(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[tokio::test(start_paused = true)]
+async fn down_takes_every_kubernetes_object_off_before_any_infrastructure() {
+    let cloud = cloud();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = stack(&cloud, dir.path());
+    stack.up().await.expect("up");
+    cloud.reset_calls();
+    stack.down().await.expect("down");
+    let is_app = |id: &ResourceId| {
+        multicloud_core::kind::WORKLOAD_KINDS
+            .iter()
+            .any(|d| d.kind.as_str() == id.kind_name())
+    };
+    let deletes = |app: bool| -> Vec<Duration> {
+        cloud
+            .calls()
+            .iter()
+            .filter(|c| c.op == Op::Delete && is_app(&c.id) == app)
+            .map(|c| c.at)
+            .collect()
+    };
+    let gone_app = cloud
+        .gone_times()
+        .iter()
+        .filter(|(id, _)| is_app(id))
+        .map(|(_, t)| *t)
+        .max()
+        .expect("app resources were deleted");
+    let first_infra = deletes(false)
+        .into_iter()
+        .min()
+        .expect("infrastructure deletions");
+    assert!(!deletes(true).is_empty());
+    // Not only the resources that depend on the cluster: the public route table or the
+    // registry would otherwise go while the app (and its load balancer) still runs.
+    assert!(
+        gone_app <= first_infra,
+        "the last app object was gone at {gone_app:?}, the first infrastructure delete started at {first_infra:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn up_creates_everything_with_complete_outputs_and_down_removes_it() {
     let cloud = cloud();
     let dir = tempfile::tempdir().expect("tempdir");
