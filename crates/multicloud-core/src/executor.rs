@@ -561,9 +561,9 @@ fn dependency_nodes(
             }
         }
     }
-    let (apps, infra): (Vec<(usize, usize)>, Vec<(usize, usize)>) = (0..n)
-        .filter_map(|i| removal(i).map(|node| (i, node)))
-        .partition(|&(i, _)| is_workload(plan.actions[i].kind));
+    let removals = (0..n).filter_map(|i| removal(i).map(|node| (i, node)));
+    let (apps, infra): (Vec<_>, Vec<_>) =
+        removals.partition(|&(i, _)| is_workload(plan.actions[i].kind));
     for &(_, node) in &infra {
         deps[node].extend(apps.iter().map(|&(_, app)| app));
     }
