@@ -1,6 +1,6 @@
 //! Azure for multicloud.
 //!
-//! For now this crate holds the Azure naming rules, [`AzureNamingRules`](naming::AzureNamingRules):
+//! This crate holds the Azure naming rules, [`AzureNamingRules`](naming::AzureNamingRules):
 //! what Azure accepts for regions, AKS agent pools, VM and PostgreSQL SKUs, ACR and Key Vault
 //! names (derived from the stack's name and environment), Key Vault secrets, repositories and
 //! tags. They run on top of the cloud-independent rules, so a spec can be checked for Azure
@@ -32,3 +32,8 @@
 //! ```
 
 pub mod naming;
+/// Stack state in Azure Blob Storage ([`BlobStateStore`](state::BlobStateStore)), with a
+/// lease-backed lock and account-key (SharedKey) or Entra authentication.
+pub mod state;
+
+pub use state::BlobStateStore;
