@@ -35,5 +35,9 @@ pub mod naming;
 /// Stack state in Azure Blob Storage ([`BlobStateStore`](state::BlobStateStore)), with a
 /// lease-backed lock and account-key (SharedKey) or Entra authentication.
 pub mod state;
+/// Test helpers: an [Azurite](https://github.com/Azure/Azurite) harness
+/// ([`Azurite`](testing::Azurite)) that installs and starts the emulator for tests.
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use state::BlobStateStore;
