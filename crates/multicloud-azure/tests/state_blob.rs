@@ -416,3 +416,82 @@ mod contract {
         assert!(w.store().list().await.unwrap().is_empty());
     }
 }
+
+/// A run killed with SIGKILL while holding the lock (a real `Stack::up`, renewing its lease,
+/// in the `hold-blob-lock` process) leaves the lock blob under an infinite blob lease; the
+/// next run is refused until the lock's lease runs out, then breaks the blob lease and takes
+/// the lock over, told whom from.
+mod sigkill {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use multicloud_core::Stack;
+    use multicloud_core::events::Event;
+    use multicloud_core::testing::{
+        InMemoryProvider, Latencies, MemoryCloud, example_spec, memory_stack,
+    };
+
+    use super::*;
+
+    const LEASE_MS: &str = "2000";
+
+    #[tokio::test]
+    async fn blob_a_sigkilled_holder_is_taken_over_after_its_lease() {
+        let w = World::new("lease-sigkill").await;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hold-blob-lock"))
+            .args([&w.azurite.account_url(), &w.container, "lease", LEASE_MS])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("hold-blob-lock starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read hold-blob-lock's output");
+        assert_eq!(line.trim(), "running", "hold-blob-lock holds the lock");
+        let pid = child.id();
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        let killed = Instant::now();
+
+        let store = || {
+            w.azurite
+                .store_builder(&w.container)
+                .prefix("lease")
+                .build()
+                .expect("store")
+        };
+        let spec = example_spec();
+        let key = StateKey::new(&spec.name, &spec.environment);
+        let lock_blob = store().lock_blob(&key).expect("name");
+        assert_eq!(w.lease_state(&lock_blob).await, "leased", "left leased");
+        // Until the lease runs out the lock is held by the dead run...
+        match store()
+            .lock(&key, LockInfo::for_current_process("up"))
+            .await
+        {
+            Err(StateError::Locked { holder, .. }) => assert_eq!(holder.pid, pid),
+            other => panic!("expected Locked during the lease, got {other:?}"),
+        }
+        // ...then the next run takes it over.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let stack: Stack = memory_stack(
+            spec,
+            InMemoryProvider::new(MemoryCloud::new(Latencies::zero())),
+        )
+        .state(store());
+        let mut events = stack.event_bus().subscribe();
+        stack.up().await.expect("the next run proceeds");
+        let mut previous = None;
+        while let Ok(e) = events.try_recv() {
+            if let Event::LockTakenOver { previous: p, .. } = e {
+                previous = Some(p);
+            }
+        }
+        let previous = previous.expect("the dead run's lock was taken over");
+        assert!(previous.contains(&format!("pid {pid} ")), "{previous}");
+        assert!(killed.elapsed() >= Duration::from_secs(2));
+        stack.down().await.expect("down");
+        assert_eq!(w.get(&lock_blob).await, None, "released after down");
+    }
+}
