@@ -30,13 +30,14 @@
 //! let error = errors.at("spec.cluster.node_pools[0].name").expect("the pool name");
 //! assert_eq!(error.rule, Rule::Name);
 //! ```
+//!
+//! It also keeps stack state for teams in Azure Blob Storage:
+//! [`BlobStateStore`], the same lock contract as the local and S3
+//! stores (leases, takeover, renewal), authenticated by Entra token or account key; its tests
+//! run on Azurite through [`testing::Azurite`] (feature `testing`).
 
 pub mod naming;
-/// Stack state in Azure Blob Storage ([`BlobStateStore`](state::BlobStateStore)), with a
-/// lease-backed lock and account-key (SharedKey) or Entra authentication.
 pub mod state;
-/// Test helpers: an [Azurite](https://github.com/Azure/Azurite) harness
-/// ([`Azurite`](testing::Azurite)) that installs and starts the emulator for tests.
 #[cfg(feature = "testing")]
 pub mod testing;
 

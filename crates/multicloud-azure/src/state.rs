@@ -52,7 +52,7 @@
 //!
 //! The SDK's retries are off: each request that fails with a retryable error (`429`,
 //! `503 ServerBusy`, `500 InternalError`, timeouts and broken connections, as
-//! [`classify`] judges them) is retried by multicloud-core's [`RetryPolicy`], by default
+//! [`mod@classify`] judges them) is retried by multicloud-core's [`RetryPolicy`], by default
 //! the engine's (see [`BlobStateStoreBuilder::retry`]).
 
 use std::collections::HashMap;
@@ -76,7 +76,7 @@ mod lock;
 mod remote;
 pub mod shared_key;
 
-pub use self::builder::{BlobStateStoreBuilder, BuildError};
+pub use self::builder::{BlobStateStoreBuilder, BuildError, DEFAULT_SERVICE_VERSION};
 
 /// Owner reported for a lock blob that cannot be parsed.
 const UNREADABLE_OWNER: &str = "unknown (unreadable lock blob)";
