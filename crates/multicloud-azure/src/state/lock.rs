@@ -211,10 +211,8 @@ impl StateLock for BlobLock {
             .or_else(|| self.held.etag.clone());
         let renewed = self.info.clone().renewed(Utc::now());
         let body = serialize(&self.remote, &renewed, "renew lock")?;
-        let condition = match etag.as_deref() {
-            Some(etag) => Condition::Matches(etag),
-            None => Condition::Absent,
-        };
+        // The lease id alone keeps others out; the ETag, when known, makes sure.
+        let condition = etag.as_deref().map_or(Condition::Any, Condition::Matches);
         let written = self
             .remote
             .upload("renew lock", &body, condition, Some(&self.held.lease_id))

@@ -55,6 +55,8 @@ pub(super) enum Condition<'a> {
     Absent,
     /// `If-Match: <etag>`: replace exactly this version.
     Matches(&'a str),
+    /// No condition (for a holder writing under its blob lease whose ETag is unknown).
+    Any,
 }
 
 impl Remote {
@@ -165,6 +167,7 @@ impl Remote {
             let (if_match, if_none_match) = match condition {
                 Condition::Absent => (None, Some(Etag::from("*"))),
                 Condition::Matches(etag) => (Some(Etag::from(etag)), None),
+                Condition::Any => (None, None),
             };
             let options = BlobClientUploadOptions {
                 blob_content_type: Some("application/json".into()),
