@@ -68,6 +68,7 @@ use multicloud_core::state::{
 };
 
 use self::classify::{BlobFailure, classify};
+
 use self::remote::{Condition, Remote};
 
 mod builder;
@@ -297,7 +298,8 @@ impl StateStore for BlobStateStore {
                     location: remote.location(),
                     message: format!(
                         "expected {expected}; someone else wrote or deleted it meanwhile \
-                         ({err}), load it again"
+                         ({}), load it again",
+                        classify::describe(&err)
                     ),
                 })
             }

@@ -326,7 +326,7 @@ async fn a_wrong_account_key_is_refused_as_unauthorized() {
         .unwrap();
     let err = store.load(&key()).await.unwrap_err();
     assert!(
-        matches!(&err, StateError::Backend { message, .. } if message.contains("403")),
+        matches!(&err, StateError::Backend { message, .. } if message.contains("HTTP 403")),
         "{err:?}"
     );
 }
@@ -493,5 +493,94 @@ mod sigkill {
         assert!(killed.elapsed() >= Duration::from_secs(2));
         stack.down().await.expect("down");
         assert_eq!(w.get(&lock_blob).await, None, "released after down");
+    }
+}
+
+/// The SDK never retries by itself: a `503 ServerBusy` answer (from a per-try policy, which
+/// sits behind the SDK's retry policy) is retried by the store's `RetryPolicy` alone, exactly
+/// as often as it allows.
+mod retries {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use azure_core::http::headers::Headers;
+    use azure_core::http::policies::{Policy, PolicyResult};
+    use azure_core::http::{AsyncRawResponse, ClientOptions, Context, Request, StatusCode};
+    use multicloud_core::retry::RetryPolicy;
+
+    use super::*;
+
+    /// Answers `503 ServerBusy` to the first `busy` tries, then lets requests through.
+    #[derive(Debug)]
+    struct Busy {
+        busy: u32,
+        tries: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Policy for Busy {
+        async fn send(
+            &self,
+            ctx: &Context,
+            request: &mut Request,
+            next: &[Arc<dyn Policy>],
+        ) -> PolicyResult {
+            if self.tries.fetch_add(1, Ordering::SeqCst) < self.busy {
+                let mut headers = Headers::new();
+                headers.insert("x-ms-error-code", "ServerBusy");
+                return Ok(AsyncRawResponse::from_bytes(
+                    StatusCode::ServiceUnavailable,
+                    headers,
+                    Vec::new(),
+                ));
+            }
+            next[0].send(ctx, request, &next[1..]).await
+        }
+    }
+
+    fn store(w: &World, busy: &Arc<Busy>, attempts: u32) -> BlobStateStore {
+        let mut options = ClientOptions::default();
+        options.per_try_policies.push(busy.clone());
+        w.azurite
+            .store_builder(&w.container)
+            .prefix(PREFIX)
+            .client_options(options)
+            .retry(RetryPolicy {
+                max_attempts: attempts,
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(5),
+            })
+            .build()
+            .expect("store")
+    }
+
+    #[tokio::test]
+    async fn server_busy_is_retried_by_the_store_only() {
+        let w = World::new("retries").await;
+        let busy = Arc::new(Busy {
+            busy: 2,
+            tries: AtomicU32::new(0),
+        });
+        assert_eq!(store(&w, &busy, 3).load(&key()).await.unwrap(), None);
+        assert_eq!(
+            busy.tries.load(Ordering::SeqCst),
+            3,
+            "two refused, one through"
+        );
+
+        let busy = Arc::new(Busy {
+            busy: 5,
+            tries: AtomicU32::new(0),
+        });
+        let err = store(&w, &busy, 2).load(&key()).await.unwrap_err();
+        assert!(
+            matches!(&err, StateError::Backend { message, .. } if message.contains("ServerBusy")),
+            "{err:?}"
+        );
+        assert_eq!(
+            busy.tries.load(Ordering::SeqCst),
+            2,
+            "no retry beyond the policy's"
+        );
     }
 }

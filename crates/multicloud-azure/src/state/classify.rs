@@ -150,6 +150,35 @@ pub fn kind(error: &azure_core::Error) -> ErrorKind {
     }
 }
 
+/// A one-line description of `error`: `HTTP <status> <code>: <the service's message>` for an
+/// answer of the service (the message taken from its XML `<Message>`, first line), the
+/// SDK's text for anything else.
+pub fn describe(error: &azure_core::Error) -> String {
+    let AzureKind::HttpResponse {
+        status, error_code, ..
+    } = error.kind()
+    else {
+        return error.to_string();
+    };
+    let mut text = format!("HTTP {}", u16::from(*status));
+    if let Some(code) = error_code {
+        text.push(' ');
+        text.push_str(code);
+    }
+    let full = error.to_string();
+    let message = full
+        .split_once("<Message>")
+        .and_then(|(_, rest)| rest.split_once("</Message>"))
+        .and_then(|(message, _)| message.lines().next())
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    if let Some(message) = message {
+        text.push_str(": ");
+        text.push_str(message);
+    }
+    text
+}
+
 /// The delay the service asked for (`x-ms-retry-after-ms`, `retry-after-ms`, or
 /// `Retry-After` in seconds), if any.
 pub fn retry_after(error: &azure_core::Error) -> Option<Duration> {
@@ -291,6 +320,31 @@ mod tests {
         assert_eq!(classify(&error), BlobFailure::Other(ErrorKind::Transient));
         assert!(kind(&error).retryable());
         assert_eq!(retry_after(&error), None);
+    }
+
+    #[test]
+    fn descriptions_name_status_code_and_message() {
+        let error = azure_core::Error::with_message(
+            AzureKind::HttpResponse {
+                status: StatusCode::from(412),
+                error_code: Some("ConditionNotMet".into()),
+                raw_response: None,
+            },
+            "412: <?xml version=\"1.0\"?>\n<Error>\n  <Code>ConditionNotMet</Code>\n  \
+             <Message>The condition specified using HTTP conditional header(s) is not met.\n\
+             RequestId:1</Message>\n</Error>",
+        );
+        assert_eq!(
+            describe(&error),
+            "HTTP 412 ConditionNotMet: The condition specified using HTTP conditional \
+             header(s) is not met."
+        );
+        assert_eq!(
+            describe(&response(503, Some("ServerBusy"))),
+            "HTTP 503 ServerBusy"
+        );
+        let refused = azure_core::Error::with_message(AzureKind::Connection, "refused");
+        assert_eq!(describe(&refused), refused.to_string());
     }
 
     #[test]

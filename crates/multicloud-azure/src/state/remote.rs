@@ -68,7 +68,11 @@ impl Remote {
     /// A [`StateError::Backend`] for `error` during `operation`.
     pub(super) fn error(&self, operation: &str, error: azure_core::Error) -> StateError {
         StateError::Backend {
-            message: format!("{operation} {}: {error}", self.location()),
+            message: format!(
+                "{operation} {}: {}",
+                self.location(),
+                classify::describe(&error)
+            ),
             source: Some(Box::new(error)),
         }
     }
@@ -255,7 +259,7 @@ fn retryable<T>(err: azure_core::Error) -> Result<azure_core::Result<T>, Provide
     if !kind.retryable() {
         return Ok(Err(err));
     }
-    let mut error = ProviderError::new(kind, err.to_string());
+    let mut error = ProviderError::new(kind, classify::describe(&err));
     if let Some(wait) = classify::retry_after(&err) {
         error = error.with_retry_after(wait);
     }
