@@ -273,6 +273,91 @@ mod tests {
         assert!(matches!(bad_url, Err(BuildError::InvalidUrl { .. })));
     }
 
+    /// A credential handing out a fixed token.
+    #[derive(Debug)]
+    struct FixedToken;
+
+    #[async_trait::async_trait]
+    impl TokenCredential for FixedToken {
+        async fn get_token(
+            &self,
+            scopes: &[&str],
+            _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+            assert_eq!(scopes, ["https://storage.azure.com/.default"]);
+            Ok(azure_core::credentials::AccessToken::new(
+                "entra-token",
+                azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
+            ))
+        }
+    }
+
+    /// A transport that records each request's headers and answers 404 BlobNotFound.
+    #[derive(Debug, Default)]
+    struct Recorder(std::sync::Mutex<Vec<(String, HashMap<String, String>)>>);
+
+    #[async_trait::async_trait]
+    impl azure_core::http::HttpClient for Recorder {
+        async fn execute_request(
+            &self,
+            request: &azure_core::http::Request,
+        ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+            let headers = request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+                .collect();
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((request.url().to_string(), headers));
+            let mut answer = azure_core::http::headers::Headers::new();
+            answer.insert("x-ms-error-code", "BlobNotFound");
+            Ok(azure_core::http::AsyncRawResponse::from_bytes(
+                azure_core::http::StatusCode::NotFound,
+                answer,
+                Vec::new(),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entra_token_is_sent_as_a_bearer_over_https_only() {
+        use multicloud_core::state::StateStore;
+        let recorder = Arc::new(Recorder::default());
+        let options = ClientOptions {
+            transport: Some(azure_core::http::Transport::new(recorder.clone())),
+            ..Default::default()
+        };
+        let store = BlobStateStore::builder("https://acct.blob.core.windows.net", "state")
+            .token_credential(Arc::new(FixedToken))
+            .client_options(options)
+            .build()
+            .expect("store");
+        let key = StateKey::new("app", "dev");
+        assert_eq!(store.load(&key).await.expect("no state"), None);
+        let sent = recorder.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(sent.len(), 1, "one request: {sent:?}");
+        let (url, headers) = &sent[0];
+        assert_eq!(
+            url,
+            "https://acct.blob.core.windows.net/state/app%2Fdev%2Fstate.json"
+        );
+        assert_eq!(
+            headers.get("authorization").map(String::as_str),
+            Some("Bearer entra-token")
+        );
+        assert_eq!(
+            headers.get("x-ms-version").map(String::as_str),
+            Some(DEFAULT_SERVICE_VERSION)
+        );
+
+        let over_http = BlobStateStore::builder("http://127.0.0.1:1/devstoreaccount1", "state")
+            .token_credential(Arc::new(FixedToken))
+            .build();
+        assert!(matches!(over_http, Err(BuildError::Client { .. })));
+    }
+
     #[test]
     fn the_key_never_shows_in_debug_output() {
         let builder = azurite();
