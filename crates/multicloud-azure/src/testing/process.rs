@@ -103,6 +103,15 @@ async fn spawn_and_wait(bin: &Path, keep: bool) -> Result<Azurite, AzuriteError>
     azurite.pid = child.id();
     azurite.child = Some(child);
     azurite.wait_ready().await?;
+    if keep {
+        // A shared emulator is never dropped: say now where the kept process is.
+        tracing::warn!(
+            account_url = %azurite.account_url(),
+            pid = ?azurite.pid,
+            data = %azurite.work_dir.display(),
+            "{KEEP_ENV}=1: Azurite will be left running; kill it when done"
+        );
+    }
     tracing::debug!(account_url = %azurite.account_url(), pid = ?azurite.pid, "Azurite ready");
     Ok(azurite)
 }
