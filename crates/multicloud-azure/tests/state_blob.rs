@@ -554,6 +554,64 @@ mod retries {
             .expect("store")
     }
 
+    /// Lets the first write of the lock blob through, then loses its answer (as a broken
+    /// connection would).
+    #[derive(Debug, Default)]
+    struct LoseFirstLockAnswer {
+        lost: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Policy for LoseFirstLockAnswer {
+        async fn send(
+            &self,
+            ctx: &Context,
+            request: &mut Request,
+            next: &[Arc<dyn Policy>],
+        ) -> PolicyResult {
+            let answer = next[0].send(ctx, request, &next[1..]).await;
+            let lock_write = request.method() == azure_core::http::Method::Put
+                && request.url().path().ends_with("lock.json")
+                && request.url().query().is_none();
+            if lock_write && self.lost.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Io,
+                    "connection reset (simulated)",
+                ));
+            }
+            answer
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lock_write_whose_answer_was_lost_is_still_ours() {
+        let w = World::new("lost-answer").await;
+        let lose = Arc::new(LoseFirstLockAnswer::default());
+        let mut options = ClientOptions::default();
+        options.per_try_policies.push(lose.clone());
+        let store = w
+            .azurite
+            .store_builder(&w.container)
+            .prefix(PREFIX)
+            .client_options(options)
+            .build()
+            .expect("store");
+        let held = store.lock(&key(), info("alice@laptop", 1)).await.unwrap();
+        assert_eq!(
+            lose.lost.load(Ordering::SeqCst),
+            2,
+            "written, lost, retried"
+        );
+        assert!(held.taken_over().is_none());
+        assert_eq!(w.lease_state(LOCK_BLOB).await, "leased");
+        assert!(matches!(
+            w.store().lock(&key(), info("bob@desktop", 2)).await,
+            Err(StateError::Locked { holder, .. }) if holder.id == held.info().id
+        ));
+        held.release().await.unwrap();
+        assert_eq!(w.get(LOCK_BLOB).await, None);
+    }
+
     #[tokio::test]
     async fn server_busy_is_retried_by_the_store_only() {
         let w = World::new("retries").await;

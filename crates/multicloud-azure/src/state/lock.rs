@@ -27,6 +27,13 @@ pub(super) async fn acquire(
         let Some((holder, etag)) = remote.read_lock().await? else {
             continue; // Released between our two requests: try again.
         };
+        if holder.id == info.id {
+            // Our own write, whose answer was lost and whose retry found it: lease it.
+            if let Some(held) = lease(&remote, etag.as_deref()).await? {
+                return Ok(Box::new(BlobLock::new(key, remote, info, held, None)));
+            }
+            continue;
+        }
         let Some(reason) = holder.takeover_reason(Utc::now(), false) else {
             return Err(StateError::Locked {
                 key: key.clone(),
@@ -84,11 +91,17 @@ async fn write_and_lease(
             };
         }
     };
+    lease(remote, written.as_deref()).await
+}
+
+/// Takes an infinite blob lease of our own on exactly the version `written` of the lock
+/// blob; `None` when it changed or is leased by someone else.
+async fn lease(remote: &Remote, written: Option<&str>) -> Result<Option<Held>, StateError> {
     let lease_id = azure_core::Uuid::new_v4().to_string();
-    match remote.acquire_lease(&lease_id, written.as_deref()).await {
+    match remote.acquire_lease(&lease_id, written).await {
         Ok(etag) => Ok(Some(Held {
             lease_id,
-            etag: etag.or(written),
+            etag: etag.or_else(|| written.map(str::to_owned)),
         })),
         // Someone took our fresh lock over before we leased it (only possible when its
         // lease ran out at once): it is theirs now.
