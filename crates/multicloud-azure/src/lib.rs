@@ -1,6 +1,6 @@
 //! Azure for multicloud.
 //!
-//! For now this crate holds the Azure naming rules, [`AzureNamingRules`](naming::AzureNamingRules):
+//! This crate holds the Azure naming rules, [`AzureNamingRules`](naming::AzureNamingRules):
 //! what Azure accepts for regions, AKS agent pools, VM and PostgreSQL SKUs, ACR and Key Vault
 //! names (derived from the stack's name and environment), Key Vault secrets, repositories and
 //! tags. They run on top of the cloud-independent rules, so a spec can be checked for Azure
@@ -30,5 +30,15 @@
 //! let error = errors.at("spec.cluster.node_pools[0].name").expect("the pool name");
 //! assert_eq!(error.rule, Rule::Name);
 //! ```
+//!
+//! It also keeps stack state for teams in Azure Blob Storage:
+//! [`BlobStateStore`], the same lock contract as the local and S3
+//! stores (leases, takeover, renewal), authenticated by Entra token or account key; its tests
+//! run on Azurite through [`testing::Azurite`] (feature `testing`).
 
 pub mod naming;
+pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use state::BlobStateStore;

@@ -1,0 +1,255 @@
+//! A local [Azurite](https://github.com/Azure/Azurite) Blob service for integration tests.
+//!
+//! [`Azurite`] runs `azurite-blob` (Node.js) on a free port of 127.0.0.1 with its data in a
+//! temporary directory and `--disableTelemetry`, waits until it answers, and hands out
+//! [`BlobStateStore`](crate::BlobStateStore) builders and a container client signed with
+//! the emulator's well-known account key. Dropping it stops the process and removes the
+//! directory.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use multicloud_azure::testing::Azurite;
+//!
+//! let azurite = Azurite::start().await?;
+//! azurite.create_container("state").await?;
+//! let store = azurite.store_builder("state").build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Environment variables:
+//!
+//! - `MULTICLOUD_AZURITE_BLOB`: the `azurite-blob` executable to run. Without it,
+//!   `scripts/install-azurite.sh` of this repository is run (it returns at once when the
+//!   pinned version is in the cache, `$MULTICLOUD_CACHE/azurite/<version>`).
+//! - `MULTICLOUD_NO_INSTALL=1`: never install; fail with [`AzuriteError::NotInstalled`].
+//! - `MULTICLOUD_KEEP_EMULATORS=1`: leave the process (and its data directory) running when
+//!   the [`Azurite`] is dropped, to inspect it; its endpoint and pid are logged.
+
+mod install;
+mod process;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use azure_storage_blob::BlobContainerClient;
+use multicloud_core::secret::SecretString;
+use tokio::process::Child;
+
+use crate::state::BlobStateStoreBuilder;
+
+/// The emulator's account.
+pub const ACCOUNT: &str = "devstoreaccount1";
+
+/// The emulator's well-known account key (public; documented by Microsoft).
+pub const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Environment variable naming the `azurite-blob` executable.
+pub const BLOB_BIN_ENV: &str = "MULTICLOUD_AZURITE_BLOB";
+
+/// Environment variable that, set to `1`, forbids installing Azurite.
+pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
+
+/// Environment variable that, set to `1`, keeps emulator processes running after drop.
+pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
+
+/// Lines of the emulator's log quoted in errors.
+const LOG_TAIL_LINES: usize = 20;
+
+/// Why Azurite could not be installed, started or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AzuriteError {
+    /// No `azurite-blob` to run, and installing it was not possible or not allowed.
+    #[error("Azurite is not installed: {hint}")]
+    NotInstalled {
+        /// How to install it.
+        hint: String,
+    },
+    /// `scripts/install-azurite.sh` failed.
+    #[error("installing Azurite with {} failed ({status}):\n{output_tail}", script.display())]
+    InstallFailed {
+        /// The install script that was run.
+        script: PathBuf,
+        /// Its exit status.
+        status: String,
+        /// The last lines of its output.
+        output_tail: String,
+    },
+    /// A process, file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was attempted.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The emulator did not become ready.
+    #[error("Azurite did not become ready: {reason}; log {}:\n{log_tail}", log.display())]
+    NotReady {
+        /// What went wrong (timeout, early exit).
+        reason: String,
+        /// The emulator's log file (kept for inspection).
+        log: PathBuf,
+        /// Its last lines.
+        log_tail: String,
+    },
+    /// A request to the emulator failed.
+    #[error("{what}: {source}")]
+    Request {
+        /// What was attempted.
+        what: String,
+        /// The SDK's error.
+        #[source]
+        source: azure_core::Error,
+    },
+    /// The store builder refused the emulator's settings.
+    #[error(transparent)]
+    Build(#[from] crate::state::BuildError),
+}
+
+/// Where Azurite comes from and what to do on drop, read from the environment.
+#[derive(Clone, Debug)]
+struct Options {
+    /// An explicit `azurite-blob`.
+    bin: Option<PathBuf>,
+    install: bool,
+    install_script: PathBuf,
+    keep: bool,
+}
+
+impl Options {
+    fn from_env() -> Self {
+        Self {
+            bin: std::env::var_os(BLOB_BIN_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            install: !env_flag(NO_INSTALL_ENV),
+            install_script: install::default_install_script(),
+            keep: env_flag(KEEP_ENV),
+        }
+    }
+}
+
+/// A running Azurite Blob service on 127.0.0.1. The process is stopped and its data removed
+/// when this is dropped (unless `MULTICLOUD_KEEP_EMULATORS=1`).
+pub struct Azurite {
+    port: u16,
+    pid: Option<u32>,
+    child: Option<Child>,
+    work_dir: PathBuf,
+    log_path: PathBuf,
+    /// Leave the process and its directory on drop.
+    keep: bool,
+    /// Leave the directory (with the log) on drop: the start failed and an error points at
+    /// the log.
+    keep_work_dir: bool,
+}
+
+impl std::fmt::Debug for Azurite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Azurite")
+            .field("account_url", &self.account_url())
+            .field("pid", &self.pid)
+            .field("log", &self.log_path)
+            .field("keep", &self.keep)
+            .finish()
+    }
+}
+
+impl Azurite {
+    /// Starts Azurite on a free port (installing it first if needed and allowed) and waits
+    /// until it answers.
+    pub async fn start() -> Result<Azurite, AzuriteError> {
+        Self::start_with(Options::from_env()).await
+    }
+
+    /// One emulator per process, started on first use and shared by every caller; tests
+    /// sharing it should use containers of their own. It ends when the test process exits.
+    pub async fn shared() -> Result<Arc<Azurite>, AzuriteError> {
+        static SHARED: tokio::sync::OnceCell<Arc<Azurite>> = tokio::sync::OnceCell::const_new();
+        SHARED
+            .get_or_try_init(|| async { Azurite::start().await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    async fn start_with(options: Options) -> Result<Azurite, AzuriteError> {
+        let bin = install::ensure_azurite(&options).await?;
+        process::start(&bin, options.keep).await
+    }
+
+    /// The account URL, `http://127.0.0.1:PORT/devstoreaccount1` (no trailing slash).
+    pub fn account_url(&self) -> String {
+        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+    }
+
+    /// The TCP port it listens on (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Process id, if known.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The emulator's log file (its stdout and stderr).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// A [`BlobStateStore`](crate::BlobStateStore) builder for `container` of the emulator,
+    /// signed with its account key, retrying briefly (3 attempts, 20-100 ms).
+    pub fn store_builder(&self, container: &str) -> BlobStateStoreBuilder {
+        crate::BlobStateStore::builder(self.account_url(), container)
+            .shared_key(ACCOUNT, SecretString::new(ACCOUNT_KEY))
+            .retry(multicloud_core::retry::RetryPolicy {
+                max_attempts: 3,
+                base: std::time::Duration::from_millis(20),
+                cap: std::time::Duration::from_millis(100),
+            })
+    }
+
+    /// A container client of the emulator, signed with its account key (to set up tests and
+    /// read blobs raw).
+    pub fn container_client(&self, container: &str) -> Result<BlobContainerClient, AzuriteError> {
+        self.store_builder(container)
+            .container_client()
+            .map_err(AzuriteError::Build)
+    }
+
+    /// Creates `container` (an existing one is fine).
+    pub async fn create_container(&self, container: &str) -> Result<(), AzuriteError> {
+        let client = self.container_client(container)?;
+        match client.create(None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status().map(u16::from) == Some(409) => Ok(()),
+            Err(source) => Err(AzuriteError::Request {
+                what: format!("creating container {container}"),
+                source,
+            }),
+        }
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name)
+        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        .unwrap_or(false)
+}
+
+fn io_error(what: impl Into<String>, source: io::Error) -> AzuriteError {
+    AzuriteError::Io {
+        what: what.into(),
+        source,
+    }
+}
+
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
