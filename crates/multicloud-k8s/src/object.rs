@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, Readiness};
+use multicloud_core::tags::LABEL_EXPIRES_AT;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -110,15 +111,20 @@ fn api_for<T: ObjectKind>(
 /// The desired object of `ctx` with labels, annotations and its fingerprint.
 pub(crate) fn desired<T: ObjectKind>(ctx: &OpContext<'_>) -> Result<T::K, ProviderError> {
     let namespace = T::namespace(ctx)?;
+    let mut labels = ctx.stack.ownership.kubernetes_labels();
+    // The expiry moves when a stack is recreated or adopted: it is added after the build, so
+    // neither the fingerprint nor a pod template (a rollout) depends on it.
+    let expires = labels.remove_entry(LABEL_EXPIRES_AT);
     let meta = ObjectMeta {
         name: Some(ctx.resource.name.clone()),
         namespace: (!namespace.is_empty()).then_some(namespace),
-        labels: Some(ctx.stack.ownership.kubernetes_labels()),
+        labels: Some(labels),
         ..ObjectMeta::default()
     };
     let mut object = T::build(ctx, meta)?;
     // The fingerprint covers what we build, not the ownership's timestamps (added after).
     let print = fingerprint(&object)?;
+    object.labels_mut().extend(expires);
     let annotations = object.annotations_mut();
     annotations.extend(ctx.stack.ownership.kubernetes_annotations());
     annotations.insert(ANNOTATION_FINGERPRINT.to_string(), print);

@@ -155,6 +155,26 @@ async fn each_kind_is_exact_reapplies_nothing_updates_only_the_deployment_and_le
     again.up().await.expect("re-up");
     assert_eq!(versions(&c, ns, "kinds").await, before);
 
+    // State lost: every object is adopted as it is (the new expiry label is no drift, and
+    // no rollout), nothing is written.
+    for entry in std::fs::read_dir(env.state.path()).expect("state dir") {
+        std::fs::remove_file(entry.expect("entry").path()).expect("remove state");
+    }
+    let adopt = env.stack(spec("kinds", web_app()));
+    let plan = adopt.plan().await.expect("plan");
+    let app_kinds = multicloud_core::kind::WORKLOAD_KINDS;
+    let app_actions = plan
+        .actions
+        .iter()
+        .filter(|a| app_kinds.iter().any(|d| d.kind == a.kind));
+    assert!(
+        app_actions.clone().all(|a| a.action == Action::Adopt),
+        "{plan}"
+    );
+    assert_eq!(app_actions.count(), 6);
+    adopt.apply(&plan).await.expect("adopting up");
+    assert_eq!(versions(&c, ns, "kinds").await, before);
+
     // A new image updates the Deployment and nothing else.
     let v2 = env.stack(spec("kinds", web_app().image_from_registry("web", "v2")));
     let plan = v2.plan().await.expect("plan");

@@ -45,6 +45,7 @@ pub fn builder(name: &str, app: App) -> multicloud_core::spec::StackSpecBuilder 
         .secret(SecretSpec::generated("api-key", 24))
         .workload_identity(WorkloadIdentity::new(name, "web").can_read_secret("api-key"))
         .app(app)
+        .ttl(Duration::from_secs(4 * 3600))
 }
 
 /// The app every test starts from: registry image, env, a secret, resources and a probe.
