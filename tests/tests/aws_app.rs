@@ -146,6 +146,33 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
     assert!(changes[0].reason.ends_with("renewing"), "{replan}");
     assert_eq!(stack.up().await.expect("re-up"), out);
 
+    // A new version of the secret in Secrets Manager is synced again by the next `up`.
+    let rotated = SecretString::new("rotated-value-0123456789");
+    provider
+        .secrets()
+        .put_secret(name, &rotated)
+        .await
+        .expect("new version");
+    let plan = stack.plan().await.expect("plan after rotation");
+    let synced_id = multicloud_core::resource::ResourceId::new(
+        multicloud_core::resource::ResourceKind::SYNCED_SECRET,
+        "shop.db-password",
+    );
+    assert_eq!(
+        plan.action(&synced_id).map(|a| a.action),
+        Some(Action::Update),
+        "{plan}"
+    );
+    stack.apply(&plan).await.expect("re-sync");
+    let synced = Api::<Secret>::namespaced(client.clone(), "shop")
+        .get("db-password")
+        .await
+        .expect("synced secret");
+    assert_eq!(
+        synced.data.expect("data")["value"].0,
+        rotated.expose().as_bytes()
+    );
+
     // Down: every app resource is gone before any infrastructure deletion starts.
     let mut events = stack.events();
     let collect = tokio::spawn(async move {

@@ -123,8 +123,16 @@ pub fn workloads(
                 deps.push(synced);
             }
         }
+        // The secrets themselves too: their versions are in the pod template, so a rotated
+        // secret rolls the app out in the same `up` that syncs it.
+        let secrets: Vec<ResourceId> = app
+            .env_from_secrets
+            .iter()
+            .map(|e| ResourceId::new(ResourceKind::SECRET, &e.secret))
+            .collect();
         let deployment = Resource::new(ResourceKind::DEPLOYMENT, &app.name, &app.name)
             .depends_on_all(&deps)
+            .depends_on_all(&secrets)
             .with_config(&DeploymentConfig {
                 namespace: ns.clone(),
                 service_account: app.service_account_name().to_string(),

@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 use multicloud_core::expand::DeploymentConfig;
+use multicloud_core::outputs::SecretOutputs;
 use multicloud_core::provider::{OpContext, Readiness};
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::ImageRef;
@@ -24,6 +25,27 @@ use crate::object::ObjectKind;
 
 /// The label that selects an app's pods.
 pub const APP_LABEL: &str = "app.kubernetes.io/name";
+/// Pod template annotation: the versions of the secrets the pods read (`name=version,...`),
+/// so a new version rolls the pods, which read env vars only at start.
+pub const ANNOTATION_SECRET_VERSIONS: &str = "multicloud.dev/secret-versions";
+
+/// `name=version,...` of the secrets `config` reads, from the secrets' outputs.
+fn secret_versions(
+    ctx: &OpContext<'_>,
+    config: &DeploymentConfig,
+) -> Result<String, ProviderError> {
+    let mut versions = BTreeMap::new();
+    for e in &config.env_from_secrets {
+        let id = ResourceId::new(ResourceKind::SECRET, &e.secret);
+        let secret: SecretOutputs = ctx.dep(&id)?;
+        versions.insert(e.secret.clone(), secret.version.unwrap_or_default());
+    }
+    Ok(versions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(","))
+}
 
 /// The Deployment kind.
 pub(crate) struct DeploymentKind;
@@ -87,6 +109,13 @@ impl ObjectKind for DeploymentKind {
         pod_labels.insert(APP_LABEL.to_string(), app.to_string());
         pod_labels.extend(sa.pod_labels);
         let pull_secrets: Vec<_> = pull_secret.iter().map(|n| json!({ "name": n })).collect();
+        let mut pod_annotations = BTreeMap::new();
+        if !config.env_from_secrets.is_empty() {
+            pod_annotations.insert(
+                ANNOTATION_SECRET_VERSIONS.to_string(),
+                secret_versions(ctx, &config)?,
+            );
+        }
         let mut container = json!({
             "name": app,
             "image": image,
@@ -110,7 +139,7 @@ impl ObjectKind for DeploymentKind {
             "strategy": { "type": "RollingUpdate",
                           "rollingUpdate": { "maxUnavailable": 0, "maxSurge": "25%" } },
             "template": {
-                "metadata": { "labels": pod_labels },
+                "metadata": { "labels": pod_labels, "annotations": pod_annotations },
                 "spec": {
                     "serviceAccountName": config.service_account,
                     "imagePullSecrets": pull_secrets,
