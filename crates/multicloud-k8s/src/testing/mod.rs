@@ -8,7 +8,7 @@
 //! runs that script when they are missing, starts everything on free loopback ports with
 //! freshly generated certificates, creates the kwok node and waits until the plane is usable.
 //! Dropping it stops every process (they also die with the test process, however it ends)
-//! and removes its directory; set `MULTICLOUD_K8S_KEEP=1` to keep it running for debugging
+//! and removes its directory; set `MULTICLOUD_KEEP_EMULATORS=1` to keep it running for debugging
 //! (its kubeconfig path is printed).
 //!
 //! ```no_run
@@ -38,7 +38,7 @@ use crate::client::{client_for, kubeconfig_yaml};
 use process::Process;
 
 /// Set to `1` to keep the plane (processes and directory) after the test.
-pub const KEEP_ENV: &str = "MULTICLOUD_K8S_KEEP";
+pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
 /// Where the binaries are, overriding `scripts/install-k8s.sh`.
 pub const BIN_ENV: &str = "MULTICLOUD_K8S_BIN";
 
