@@ -31,4 +31,5 @@
 //! assert_eq!(error.rule, Rule::Name);
 //! ```
 
+pub mod error;
 pub mod naming;
