@@ -31,5 +31,6 @@
 //! assert_eq!(error.rule, Rule::Name);
 //! ```
 
+pub mod arm;
 pub mod error;
 pub mod naming;
