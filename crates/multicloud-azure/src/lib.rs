@@ -32,5 +32,7 @@
 //! ```
 
 pub mod arm;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod error;
 pub mod naming;
