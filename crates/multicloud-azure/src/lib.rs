@@ -32,7 +32,18 @@
 //! ```
 
 pub mod arm;
+pub mod arm_ops;
+pub mod context;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
+pub mod expand;
+pub mod kinds;
+pub mod model;
 pub mod naming;
+pub mod order;
+pub mod provider;
+pub mod resources;
+pub mod services;
+
+pub use provider::{AzureProvider, AzureProviderBuilder};

@@ -50,6 +50,27 @@ pub const AUTHORIZATION: &str = "2026-08-01";
 /// `ServersGet.json` and `ServersDelete.json`.
 pub const POSTGRESQL: &str = "2025-08-01";
 
+/// `Microsoft.Network` virtual networks (subnets inline). Follows
+/// `specification/network/resource-manager/Microsoft.Network/stable/2025-05-01/examples/VirtualNetworkCreateSubnetWithDelegation.json`
+/// (in `Azure/azure-rest-api-specs`): `addressSpace.addressPrefixes`, `subnets[].properties`
+/// with `addressPrefix` and `delegations[].properties.serviceName`.
+pub const NETWORK: &str = "2025-05-01";
+
+/// `Microsoft.Network` private DNS zones and their virtual network links (a separate
+/// api-version line from the rest of Microsoft.Network). Follows
+/// `specification/privatedns/resource-manager/Microsoft.Network/stable/2024-06-01/examples/PrivateZonePut.json`
+/// and `VirtualNetworkLinkPut.json`: location `global`, link `properties.virtualNetwork.id`
+/// and `registrationEnabled`.
+pub const PRIVATE_DNS: &str = "2024-06-01";
+
+/// `Microsoft.Cache` Azure Managed Redis (`redisEnterprise` clusters and their databases).
+/// Follows
+/// `specification/redisenterprise/resource-manager/Microsoft.Cache/stable/2025-04-01/examples/RedisEnterpriseCreate.json`,
+/// `RedisEnterpriseDatabasesCreate.json` and `RedisEnterpriseDatabasesListKeys.json`: `sku.name`
+/// (`Balanced_B0`), `properties.hostName`, database `port` 10000 and `listKeys` ->
+/// `primaryKey`/`secondaryKey`.
+pub const REDIS_ENTERPRISE: &str = "2025-04-01";
+
 /// Every pinned version with its provider namespace, for the docs and the emulator.
 pub const ALL: &[(&str, &str)] = &[
     ("Microsoft.Resources", RESOURCES),
@@ -59,6 +80,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("Microsoft.ManagedIdentity", MANAGED_IDENTITY),
     ("Microsoft.Authorization", AUTHORIZATION),
     ("Microsoft.DBforPostgreSQL", POSTGRESQL),
+    ("Microsoft.Network", NETWORK),
+    ("Microsoft.Cache", REDIS_ENTERPRISE),
 ];
 
 /// The pinned api-version of provider `namespace` (case-insensitive).
@@ -74,7 +97,10 @@ mod tests {
 
     #[test]
     fn every_version_is_a_dated_stable_version() {
-        for (ns, v) in ALL.iter().chain([("data-plane", KEY_VAULT_SECRETS)].iter()) {
+        for (ns, v) in ALL
+            .iter()
+            .chain([("data-plane", KEY_VAULT_SECRETS), ("dns", PRIVATE_DNS)].iter())
+        {
             let parts: Vec<&str> = v.split('-').collect();
             assert_eq!(parts.len(), 3, "{ns} {v}: stable versions are YYYY-MM-DD");
             assert!(

@@ -298,6 +298,64 @@ impl ArmClient {
         response.error_for_status()?.json().map(Some)
     }
 
+    /// An Entra token for the cloud's ARM scope (what ACR's token exchange takes).
+    pub async fn token(&self) -> Result<multicloud_core::secret::SecretString, ArmError> {
+        self.token_for(&self.cloud.arm_scope).await
+    }
+
+    /// An Entra token for `scope` (`<app id>/.default`).
+    pub async fn token_for(
+        &self,
+        scope: &str,
+    ) -> Result<multicloud_core::secret::SecretString, ArmError> {
+        let token = self
+            .credential
+            .get_token(&[scope], None)
+            .await
+            .map_err(|e| ArmError::Credential {
+                message: e.to_string(),
+            })?;
+        Ok(multicloud_core::secret::SecretString::new(
+            token.token.secret(),
+        ))
+    }
+
+    /// `POST` of a form (`application/x-www-form-urlencoded`) to `url` without the bearer
+    /// policy (ACR's token exchange carries its token in the form), through the same
+    /// transport and call counter.
+    pub async fn post_form(&self, url: Url, form: String) -> Result<ArmResponse, ArmError> {
+        let counter: Arc<dyn Policy> = Arc::new(self.calls.clone());
+        let pipeline = Pipeline::new(
+            Some(env!("CARGO_PKG_NAME")),
+            Some(env!("CARGO_PKG_VERSION")),
+            client_options(self.transport.clone(), Vec::new()),
+            Vec::new(),
+            vec![counter],
+            None,
+        );
+        let mut request = Request::new(url, Method::Post);
+        request.insert_header("content-type", "application/x-www-form-urlencoded");
+        request.insert_header("accept", "application/json");
+        request.set_body(form.into_bytes());
+        let options = PipelineSendOptions {
+            skip_checks: true,
+            ..Default::default()
+        };
+        let response = pipeline
+            .send(&Context::new(), &mut request, Some(options))
+            .await
+            .map_err(transport_error)?;
+        let (status, headers, body) = response.deconstruct();
+        Ok(ArmResponse {
+            status: u16::from(status),
+            azure_async_operation: None,
+            location: headers.get_optional_string(&LOCATION),
+            retry_after: retry_after(&headers),
+            error_code: headers.get_optional_string(&X_MS_ERROR_CODE),
+            body: body.to_vec(),
+        })
+    }
+
     /// A Key Vault secrets client for the vault at `vault_url`
     /// (`https://<name>.vault.azure.net/`), with this client's credential, transport and
     /// call counter, and its own retries off (the core retries).

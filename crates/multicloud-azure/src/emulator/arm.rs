@@ -59,30 +59,71 @@ pub(crate) fn handle(inner: &Inner, method: &Method, uri: &Uri, body: &[u8]) -> 
         ["resourcegroups", _] => group(inner, method, segs[1], segs[3], body),
         ["resourcegroups", _, "providers", _, _, _, ..] => {
             let rest = &segs[6..];
-            if rest.len() % 2 == 1 {
-                return Reply::bad_request(
-                    "UnsupportedAction",
-                    &format!(
-                        "the emulator does not serve the action `{}`",
-                        rest[rest.len() - 1]
-                    ),
-                );
-            }
-            let types: Vec<&str> = rest.iter().step_by(2).copied().collect();
-            let rtype = format!("{}/{}", segs[5], types.join("/"));
+            let (path, action) = if rest.len() % 2 == 1 {
+                (&rest[..rest.len() - 1], rest.last().copied())
+            } else {
+                (rest, None)
+            };
+            let rtype = resource_type(segs[5], path);
             let id = format!(
                 "/subscriptions/{}/resourceGroups/{}/providers/{}/{}",
                 segs[1],
                 segs[3],
                 segs[5],
-                rest.join("/")
+                path.join("/")
             );
-            resource(inner, method, &id, &rtype, body)
+            match action {
+                Some(a) if method == Method::POST => post_action(inner, &id, &rtype, a),
+                Some(a) => Reply::bad_request(
+                    "UnsupportedAction",
+                    &format!("the emulator does not serve the action `{a}`"),
+                ),
+                None => resource(inner, method, &id, &rtype, body),
+            }
         }
         _ => Reply::error(
             404,
             "InvalidRequestUri",
             &format!("No route for {}", uri.path()),
+        ),
+    }
+}
+
+/// `Microsoft.X/type[/child…]` of `path` under namespace `ns`; an extension resource
+/// (`…/providers/Microsoft.Authorization/roleAssignments/<name>`) has its own namespace.
+fn resource_type(ns: &str, path: &[&str]) -> String {
+    match path
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("providers"))
+    {
+        Some(i) if i + 2 < path.len() => {
+            let types: Vec<&str> = path[i + 2..].iter().step_by(2).copied().collect();
+            format!("{}/{}", path[i + 1], types.join("/"))
+        }
+        _ => {
+            let types: Vec<&str> = path.iter().step_by(2).copied().collect();
+            format!("{ns}/{}", types.join("/"))
+        }
+    }
+}
+
+/// `POST <id>/<action>` on a live resource.
+fn post_action(inner: &Inner, id: &str, rtype: &str, action: &str) -> Reply {
+    let body = {
+        let Ok(s) = inner.store.lock() else {
+            return Reply::error(500, "InternalServerError", "store poisoned");
+        };
+        s.resources
+            .get(&id.to_ascii_lowercase())
+            .filter(|r| r.visible)
+            .map(Resource::view)
+    };
+    match body {
+        Some(b) => super::actions::action(inner, rtype, action, &b),
+        None => Reply::error(
+            404,
+            "ResourceNotFound",
+            &format!("The Resource '{rtype}' '{id}' was not found."),
         ),
     }
 }
@@ -397,18 +438,17 @@ fn put(
     let key = id.to_ascii_lowercase();
     let parts: Vec<&str> = id.split('/').collect();
     let name = parts[parts.len() - 1];
-    if parts.len() > 9 {
-        let parent = parts[..parts.len() - 2].join("/").to_ascii_lowercase();
-        if !s.resources.get(&parent).is_some_and(|p| p.visible) {
-            return Reply::error(
-                404,
-                "ParentResourceNotFound",
-                &format!(
-                    "Can not perform requested operation on nested resource. Parent resource '{}' not found.",
-                    parts[parts.len() - 3]
-                ),
-            );
-        }
+    if let Some(parent) = super::actions::parent_of(id)
+        && !s.resources.get(&parent).is_some_and(|p| p.visible)
+    {
+        return Reply::error(
+            404,
+            "ParentResourceNotFound",
+            &format!(
+                "Can not perform requested operation on nested resource. Parent resource '{}' not found.",
+                parts[parts.len() - 3]
+            ),
+        );
     }
     if let Some(reply) = check_name(rtype, name) {
         return reply;
@@ -436,6 +476,7 @@ fn put(
     req.insert("name".into(), json!(name));
     req.insert("type".into(), json!(rtype));
     req.entry("properties").or_insert(json!({}));
+    super::actions::enrich(inner, rtype, id, &mut req);
     let config = inner.config();
     let d = duration_of(&config, rtype);
     let outcome = s

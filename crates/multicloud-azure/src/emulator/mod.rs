@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod actions;
 mod arm;
 pub mod credential;
 mod keyvault;
@@ -44,6 +45,7 @@ use axum::response::Response;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::time::Instant;
 
+pub use actions::ClusterAccess;
 pub use credential::FakeCredential;
 pub use store::{LroPattern, Outcome};
 pub use transport::EmulatorTransport;
@@ -125,6 +127,7 @@ pub(crate) struct Inner {
     dice: Mutex<StdRng>,
     requests: Mutex<u64>,
     faults: Mutex<u64>,
+    access: Mutex<Option<ClusterAccess>>,
 }
 
 impl Inner {
@@ -136,6 +139,9 @@ impl Inner {
     pub(crate) fn unix(&self) -> i64 {
         let offset = self.offset.lock().map(|o| *o).unwrap_or_default();
         (chrono::Utc::now() + chrono::Duration::from_std(offset).unwrap_or_default()).timestamp()
+    }
+    pub(crate) fn cluster_access(&self) -> Option<ClusterAccess> {
+        self.access.lock().ok().and_then(|a| a.clone())
     }
     pub(crate) fn config(&self) -> EmulatorConfig {
         self.config.lock().map(|c| c.clone()).unwrap_or_default()
@@ -176,6 +182,7 @@ impl Emulator {
             offset: Mutex::new(Duration::ZERO),
             requests: Mutex::new(0),
             faults: Mutex::new(0),
+            access: Mutex::new(None),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -202,6 +209,11 @@ impl Emulator {
         self.inner.config().subscription
     }
 
+    /// The tenant id the emulator names.
+    pub fn tenant(&self) -> String {
+        self.inner.config().tenant
+    }
+
     /// The transport that sends real Azure URLs here.
     pub fn transport(&self) -> Arc<EmulatorTransport> {
         Arc::new(EmulatorTransport::new(self.port))
@@ -213,6 +225,14 @@ impl Emulator {
             .token_credential(FakeCredential::new())
             .transport(self.transport())
             .build()
+    }
+
+    /// Makes `listClusterUserCredential` return a kubeconfig with this server, CA and token
+    /// (a real local API server), for every cluster.
+    pub fn set_cluster_access(&self, access: ClusterAccess) {
+        if let Ok(mut a) = self.inner.access.lock() {
+            *a = Some(access);
+        }
     }
 
     /// Moves the simulated clock forward: operations due by then finish.
@@ -297,6 +317,10 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request<Body>) -> Resp
     let vault_suffix = format!(".{}", inner.cloud.key_vault_suffix);
     let data_plane = host.strip_suffix(&vault_suffix).map(str::to_string);
     let config = inner.config();
+    if let Some(registry) = host.strip_suffix(".azurecr.io") {
+        let server = format!("{registry}.azurecr.io");
+        return actions::acr_exchange(&inner, &server, parts.uri.path(), &body).into_response();
+    }
     if let Some(reply) = check_token(&parts.headers, data_plane.is_some(), &config, &inner.cloud) {
         return reply.into_response();
     }
