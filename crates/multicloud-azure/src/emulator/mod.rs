@@ -286,6 +286,25 @@ impl Emulator {
         (r, f)
     }
 
+    /// The ids of the (visible) resources directly under `parent_path`
+    /// (`<vault id>/providers/Microsoft.Authorization/roleAssignments`), in id order.
+    pub fn children(&self, parent_path: &str) -> Vec<String> {
+        let prefix = format!("{}/", parent_path.to_ascii_lowercase());
+        let Ok(s) = self.inner.store.lock() else {
+            return Vec::new();
+        };
+        s.resources
+            .iter()
+            .filter(|(k, r)| {
+                r.visible
+                    && k.strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+            })
+            .filter_map(|(_, r)| r.body.get("id").and_then(serde_json::Value::as_str))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The current body of the resource with this ARM id, as GET would show it (hidden
     /// resources included).
     pub fn resource(&self, resource_id: &str) -> Option<serde_json::Value> {
