@@ -45,5 +45,6 @@ pub mod order;
 pub mod provider;
 pub mod resources;
 pub mod services;
+pub mod sweeper;
 
 pub use provider::{AzureProvider, AzureProviderBuilder};

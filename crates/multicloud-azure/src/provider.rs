@@ -164,6 +164,16 @@ impl AzureProvider {
         self.ops.context()
     }
 
+    /// Sweeps what `filter` selects (see [`crate::sweeper`]); with `dry_run`, only reports.
+    pub async fn sweep(
+        &self,
+        filter: &crate::sweeper::SweepFilter,
+        dry_run: bool,
+        poller: &multicloud_core::retry::Poller,
+    ) -> Result<crate::sweeper::SweepReport, multicloud_core::ProviderError> {
+        crate::sweeper::sweep(self.context(), filter, dry_run, poller).await
+    }
+
     /// The settings beyond the spec.
     pub fn settings(&self) -> &AzureSettings {
         &self.settings

@@ -25,7 +25,7 @@ pub(crate) fn query(uri: &Uri, name: &str) -> Option<String> {
 pub(crate) fn handle(inner: &Inner, method: &Method, uri: &Uri, body: &[u8]) -> Reply {
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-    if lower.len() < 3 || lower[0] != "subscriptions" {
+    if lower.len() < 2 || lower[0] != "subscriptions" {
         return Reply::error(
             404,
             "InvalidRequestUri",
@@ -56,6 +56,10 @@ pub(crate) fn handle(inner: &Inner, method: &Method, uri: &Uri, body: &[u8]) -> 
             &inner.config().polling_api_version,
         ),
         ["providers", "microsoft.keyvault", ..] => keyvault::deleted_vaults(inner, method, &segs),
+        ["resourcegroups"] if method == Method::GET => super::list::groups(inner, segs[1]),
+        ["resourcegroups", _, "resources"] if method == Method::GET => {
+            super::list::in_group(inner, segs[1], segs[3])
+        }
         ["resourcegroups", _] => group(inner, method, segs[1], segs[3], body),
         ["resourcegroups", _, "providers", _, _, _, ..] => {
             let rest = &segs[6..];

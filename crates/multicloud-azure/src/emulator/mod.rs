@@ -30,6 +30,7 @@ mod actions;
 mod arm;
 pub mod credential;
 mod keyvault;
+mod list;
 mod reply;
 pub mod store;
 pub mod transport;
