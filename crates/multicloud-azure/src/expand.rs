@@ -322,3 +322,79 @@ fn registries(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use multicloud_core::spec::WorkloadIdentity;
+    use multicloud_core::spec::{App, Cluster, Network, NodePool, RegistrySpec, SecretSpec};
+
+    use super::*;
+
+    fn deps(g: &ResourceGraph, id: &str) -> Vec<String> {
+        g.get(&ResourceId::from(id))
+            .map(|r| r.depends_on.iter().map(ToString::to_string).collect())
+            .unwrap_or_else(|| panic!("{id} not in the graph"))
+    }
+
+    #[test]
+    fn apps_hang_off_the_pools_and_their_identity_through_the_core_expansion() {
+        let spec = StackSpec::builder("shop")
+            .environment("dev")
+            .region("westeurope")
+            .network(Network::default())
+            .cluster(Cluster::new("1.31").node_pool(NodePool::new(
+                "general",
+                "Standard_D4s_v5",
+                1,
+                3,
+            )))
+            .registry(RegistrySpec::new("api"))
+            .secret(SecretSpec::generated("token", 16))
+            .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("token"))
+            .app(
+                App::new("api")
+                    .namespace("shop")
+                    .service_account("api")
+                    .image_from_registry("api", "v1")
+                    .env_from_secret("TOKEN", "token"),
+            )
+            .build_unchecked();
+        let g = expand(&spec, &AzureSettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(deps(&g, "namespace/shop"), ["node_pool/general"]);
+        assert!(
+            deps(&g, "service_account/shop.api").contains(&"workload_identity/shop-api".into())
+        );
+        assert!(deps(&g, "pull_secret/shop").contains(&"registry/api".into()));
+        assert!(deps(&g, "synced_secret/shop.token").contains(&"secret/token".into()));
+        assert!(deps(&g, "federated_credential/shop-api").contains(&"cluster/main".into()));
+        assert_eq!(
+            deps(&g, "role_assignment/shop-api-secrets"),
+            [
+                "key_vault/main",
+                "workload_identity/shop-api",
+                "secret/token"
+            ]
+        );
+        let vault = g.get(&ids::vault()).unwrap_or_else(|| panic!("vault"));
+        assert_eq!(vault.name, "shop-dev-kv");
+        assert!(vault.depends_on.contains(&ids::vault_purge()));
+    }
+
+    #[test]
+    fn overridden_names_are_checked_before_anything() {
+        let spec = StackSpec::builder("shop")
+            .region("westeurope")
+            .build_unchecked();
+        let mut settings = AzureSettings::default();
+        settings.names.key_vault = Some("x".repeat(25));
+        settings.names.registry = Some("my-acr".into());
+        match expand(&spec, &settings) {
+            Err(Error::Spec(e)) => {
+                assert!(
+                    e.at("azure.key_vault_name").is_some() && e.at("azure.registry_name").is_some()
+                );
+            }
+            other => panic!("expected a spec error, got {other:?}"),
+        }
+    }
+}
