@@ -47,6 +47,11 @@ pub trait ArmResource: Send + Sync {
     ) -> Result<Outputs, ProviderError> {
         Ok(Outputs::new())
     }
+    /// Whether ARM updates it in place with another PUT (default); otherwise a changed
+    /// config replaces it.
+    fn updatable(&self) -> bool {
+        true
+    }
     /// Who owns it, from its body (default: its tags).
     fn owner(&self, ctx: &OpContext<'_>, body: &Value) -> Owner {
         owner_by_tags(ctx, body)
@@ -195,7 +200,7 @@ impl<R: ArmResource> ResourceOps for Arm<R> {
     }
 
     fn supports_update(&self, _kind: ResourceKind) -> bool {
-        true
+        self.kind.updatable()
     }
 
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {

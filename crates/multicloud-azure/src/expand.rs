@@ -37,6 +37,10 @@ pub struct AzureSettings {
     pub postgres_sku: String,
     /// Key Vault soft-delete retention in days (7-90).
     pub soft_delete_days: u32,
+    /// Who runs `up` (Entra object id and principal type): given `Key Vault Secrets
+    /// Officer` on exactly the stack's vault, which an RBAC vault needs before secrets can
+    /// be written. `None` when the caller already has a data-plane role (or on the emulator).
+    pub deployer: Option<(String, String)>,
 }
 
 impl Default for AzureSettings {
@@ -51,6 +55,7 @@ impl Default for AzureSettings {
             redis_sku: "Balanced_B0".into(),
             postgres_sku: "Standard_B1ms".into(),
             soft_delete_days: 7,
+            deployer: None,
         }
     }
 }
@@ -80,6 +85,10 @@ pub mod ids {
     /// `key_vault/main`.
     pub fn vault() -> ResourceId {
         ResourceId::single(kinds::KEY_VAULT)
+    }
+    /// `role_assignment/deployer-secrets-officer`.
+    pub fn deployer_role() -> ResourceId {
+        ResourceId::new(kinds::ROLE_ASSIGNMENT, "deployer-secrets-officer")
     }
     /// `vault_purge/main`.
     pub fn vault_purge() -> ResourceId {
@@ -267,25 +276,36 @@ fn secrets(
                 soft_delete_retention_days: settings.soft_delete_days,
             })?,
     )?;
+    if let Some((object_id, principal_type)) = &settings.deployer {
+        g.add(compute::deployer_role(n, object_id, principal_type)?)?;
+    }
     for s in &spec.secrets {
         let source = match &s.source {
             SecretSource::Generated { length } => SecretSourceConfig::Generated { length: *length },
             SecretSource::FromEnv { var } => SecretSourceConfig::FromEnv { var: var.clone() },
         };
-        g.add(secret(&s.name, source, &[])?)?;
+        g.add(secret(&s.name, source, &[], deployer_dep(settings))?)?;
     }
     Ok(())
 }
 
-/// `secret/<name>`: a Key Vault secret in the stack's vault, after `deps`.
+/// The deployer's role assignment, when there is one (secrets wait for it).
+pub(crate) fn deployer_dep(settings: &AzureSettings) -> Option<ResourceId> {
+    settings.deployer.as_ref().map(|_| ids::deployer_role())
+}
+
+/// `secret/<name>`: a Key Vault secret in the stack's vault, after `deps` (and the
+/// deployer's role assignment, when there is one).
 pub(crate) fn secret(
     name: &str,
     source: SecretSourceConfig,
     deps: &[ResourceId],
+    deployer: Option<ResourceId>,
 ) -> Result<Resource, Error> {
     Resource::new(ResourceKind::SECRET, name, name)
         .depends_on(&ids::vault())
         .depends_on_all(deps)
+        .depends_on_all(deployer.iter())
         .with_config(&SecretConfig {
             vault: ids::vault(),
             source,

@@ -175,6 +175,13 @@ pub enum Principal {
         /// The cluster.
         cluster: ResourceId,
     },
+    /// A principal known by its object id (the deployer).
+    Object {
+        /// The Entra object id.
+        object_id: String,
+        /// `User`, `Group` or `ServicePrincipal`.
+        principal_type: String,
+    },
 }
 
 /// Config of [`ROLE_ASSIGNMENT`](crate::kinds::ROLE_ASSIGNMENT).

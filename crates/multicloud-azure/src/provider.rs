@@ -101,6 +101,17 @@ impl AzureProviderBuilder {
         self.admin_pull_credentials = on;
         self
     }
+    /// The Entra object id and principal type (`User`, `ServicePrincipal`) of whoever runs
+    /// `up`: it gets `Key Vault Secrets Officer` on exactly the stack's vault before any
+    /// secret is written (an RBAC vault grants nothing to its creator).
+    pub fn deployer(
+        mut self,
+        object_id: impl Into<String>,
+        principal_type: impl Into<String>,
+    ) -> Self {
+        self.settings.deployer = Some((object_id.into(), principal_type.into()));
+        self
+    }
     /// Every setting at once.
     pub fn settings(mut self, settings: AzureSettings) -> Self {
         self.settings = settings;

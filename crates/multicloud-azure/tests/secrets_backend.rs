@@ -92,3 +92,59 @@ async fn the_vault_its_secrets_and_the_backend_then_delete_and_purge() -> TestRe
     stack.down().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_deployer_gets_secrets_officer_on_exactly_the_vault_before_any_secret() -> TestResult {
+    let deployer = "11111111-2222-3333-4444-555555555555";
+    let world = World::start(config(Duration::from_millis(100)), |b| {
+        b.deployer(deployer, "User")
+    })
+    .await?;
+    let spec = StackSpec::builder("dep")
+        .environment("t1")
+        .region("westeurope")
+        .secret(SecretSpec::generated("api-token", 24))
+        .build_unchecked();
+    let stack = world.stack(spec);
+    let plan = stack.plan().await?;
+    let secret = plan
+        .action(&"secret/api-token".into())
+        .ok_or("no secret in the plan")?;
+    assert!(
+        secret
+            .depends_on
+            .contains(&"role_assignment/deployer-secrets-officer".into())
+    );
+    stack.up().await?;
+    let sub = world.emu.subscription();
+    let vault = format!(
+        "/subscriptions/{sub}/resourceGroups/dep-t1-rg/providers/Microsoft.KeyVault/vaults/dep-t1-kv"
+    );
+    let ids = world.emu.children(&format!(
+        "{vault}/providers/Microsoft.Authorization/roleAssignments"
+    ));
+    assert_eq!(ids.len(), 1);
+    let role = world.emu.resource(&ids[0]).ok_or("no role assignment")?;
+    let p = &role["properties"];
+    assert_eq!(p["scope"], vault.as_str());
+    assert_eq!(p["principalId"], deployer);
+    assert_eq!(p["principalType"], "User");
+    assert_eq!(
+        p["roleDefinitionId"],
+        multicloud_azure::resources::role::role_definition_id(
+            &sub,
+            multicloud_azure::resources::role::KEY_VAULT_SECRETS_OFFICER.1
+        )
+        .as_str()
+    );
+    stack.down().await?;
+    assert!(
+        world
+            .emu
+            .children(&format!(
+                "{vault}/providers/Microsoft.Authorization/roleAssignments"
+            ))
+            .is_empty()
+    );
+    Ok(())
+}

@@ -14,7 +14,7 @@ use crate::model::{
     SecretSourceConfig, WorkloadIdentityConfig,
 };
 use crate::resources::identity::AUDIENCE;
-use crate::resources::role::{ACR_PULL, KEY_VAULT_SECRETS_USER, guid};
+use crate::resources::role::{ACR_PULL, KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, guid};
 
 /// `role_assignment/<key>`: `role` for `principal` at exactly `scope`, named by a GUID of
 /// the stack, the key and the role.
@@ -36,6 +36,25 @@ fn role(
             role_definition: role.1.to_string(),
             principal,
         })
+}
+
+/// `Key Vault Secrets Officer` for the deployer on exactly the vault.
+pub(super) fn deployer_role(
+    n: &Names,
+    object_id: &str,
+    principal_type: &str,
+) -> Result<Resource, Error> {
+    role(
+        n,
+        ids::deployer_role().key(),
+        KEY_VAULT_SECRETS_OFFICER,
+        &ids::vault(),
+        Principal::Object {
+            object_id: object_id.to_string(),
+            principal_type: principal_type.to_string(),
+        },
+        &[],
+    )
 }
 
 /// The AKS cluster, its user pools and `AcrPull` for its kubelet identity; returns the pools
@@ -125,6 +144,7 @@ pub(super) fn database(
         DB_PASSWORD_SECRET,
         SecretSourceConfig::Generated { length: 32 },
         &[],
+        super::deployer_dep(settings),
     )?)?;
     let sku = db
         .instance_class
@@ -207,6 +227,7 @@ pub(super) fn cache(
             database: ids::redis_database(),
         },
         &[ids::redis_database()],
+        super::deployer_dep(settings),
     )?)?;
     Ok(())
 }

@@ -19,6 +19,11 @@ use crate::model::{Principal, RoleAssignmentConfig, RoleAssignmentOutputs};
 
 /// `AcrPull`.
 pub const ACR_PULL: (&str, &str) = ("AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d");
+/// `Key Vault Secrets Officer` (what the deployer needs to write secrets in an RBAC vault).
+pub const KEY_VAULT_SECRETS_OFFICER: (&str, &str) = (
+    "Key Vault Secrets Officer",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+);
 /// `Key Vault Secrets User`.
 pub const KEY_VAULT_SECRETS_USER: (&str, &str) = (
     "Key Vault Secrets User",
@@ -61,6 +66,7 @@ impl RoleAssignment {
         Ok(match &c.principal {
             Principal::WorkloadIdentity { identity } => ctx.dep_str(identity, "principal_id")?,
             Principal::Kubelet { cluster } => ctx.dep_str(cluster, "kubelet_object_id")?,
+            Principal::Object { object_id, .. } => object_id.as_str(),
         }
         .to_string())
     }
@@ -88,7 +94,10 @@ impl ArmResource for RoleAssignment {
             "properties": {
                 "roleDefinitionId": role_definition_id(&az.subscription, &c.role_definition),
                 "principalId": Self::principal(ctx)?,
-                "principalType": "ServicePrincipal",
+                "principalType": match &c.principal {
+                    Principal::Object { principal_type, .. } => principal_type.as_str(),
+                    _ => "ServicePrincipal",
+                },
                 "description": description(ctx),
             }
         }))
@@ -101,6 +110,10 @@ impl ArmResource for RoleAssignment {
             role_definition_id: f("/properties/roleDefinitionId")?,
             principal_id: f("/properties/principalId")?,
         })
+    }
+    /// Role assignments are immutable: a changed one is replaced.
+    fn updatable(&self) -> bool {
+        false
     }
     fn owner(&self, ctx: &OpContext<'_>, body: &Value) -> Owner {
         let note = body
