@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use multicloud_azure::emulator::ClusterAccess;
 use multicloud_core::StackSpec;
+use multicloud_core::plan::Action;
 use multicloud_core::provider::{CloudProvider, Outputs};
 use multicloud_core::spec::{Cluster, Network, NodePool};
 use support::{TestResult, World, config};
@@ -105,6 +106,33 @@ async fn cluster_pools_and_credentials_from_the_user_kubeconfig() -> TestResult 
         creds.token().map(|t| t.expose().to_string()).as_deref(),
         Some("local-admin-token")
     );
+
+    // A changed pool is updated in place (one PUT), nothing else changes.
+    let mut changed = spec();
+    if let Some(c) = changed.cluster.as_mut() {
+        c.node_pools[0].max = 6;
+    }
+    let stack = world.stack(changed);
+    let plan = stack.plan().await?;
+    let changes: Vec<(String, Action)> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action != Action::NoOp)
+        .map(|a| (a.id.to_string(), a.action))
+        .collect();
+    assert_eq!(changes, [("node_pool/general".to_string(), Action::Update)]);
+    world.provider.api_calls().reset();
+    stack.up().await?;
+    let puts = world.provider.api_calls().snapshot();
+    assert_eq!(
+        puts.get("Microsoft.ContainerService/managedClusters/agentPools.PUT"),
+        Some(&1)
+    );
+    let pool = world
+        .emu
+        .resource(&format!("{id}/agentPools/general"))
+        .ok_or("no pool")?;
+    assert_eq!(pool["properties"]["maxCount"].as_u64(), Some(6));
 
     stack.down().await?;
     assert!(world.emu.resource(&id).is_none());
