@@ -407,30 +407,6 @@ fn lro_headers(
     reply.header("retry-after", &retry_after.to_string())
 }
 
-/// A name check for the types whose rules the spec states (ARM-shaped 400 otherwise).
-fn check_name(rtype: &str, name: &str) -> Option<Reply> {
-    let n = name.chars().count();
-    let alnum = name.chars().all(|c| c.is_ascii_alphanumeric());
-    let ok = match rtype.to_ascii_lowercase().as_str() {
-        "microsoft.keyvault/vaults" => keyvault::valid_vault_name(name),
-        "microsoft.containerregistry/registries" => (5..=50).contains(&n) && alnum,
-        "microsoft.containerservice/managedclusters/agentpools" => {
-            (1..=12).contains(&n)
-                && name.starts_with(|c: char| c.is_ascii_lowercase())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        }
-        _ => (1..=260).contains(&n),
-    };
-    (!ok).then(|| {
-        Reply::bad_request(
-            "InvalidResourceName",
-            &format!("Resource name {name} is invalid for type {rtype}."),
-        )
-    })
-}
-
 fn put(
     inner: &Inner,
     s: &mut Store,
@@ -454,7 +430,7 @@ fn put(
             ),
         );
     }
-    if let Some(reply) = check_name(rtype, name) {
+    if let Some(reply) = super::names::check_name(rtype, name) {
         return reply;
     }
     if let Some(r) = s.resources.get(&key).filter(|r| r.busy.is_some()) {

@@ -31,6 +31,7 @@ mod arm;
 pub mod credential;
 mod keyvault;
 mod list;
+mod names;
 mod reply;
 pub mod store;
 pub mod transport;

@@ -5,6 +5,7 @@
 use multicloud_core::Error;
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::StackSpec;
+use multicloud_core::tags::{NameStyle, fit};
 
 use super::{AzureSettings, CACHE_KEY_SECRET, DB_PASSWORD_SECRET, Names, ids, secret};
 use crate::kinds;
@@ -251,7 +252,8 @@ pub(super) fn identities(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> 
             Resource::new(
                 kinds::FEDERATED_CREDENTIAL,
                 &key,
-                format!("kubernetes-{key}"),
+                // Federated credential names: 3-120 characters.
+                fit(&format!("kubernetes-{key}"), NameStyle::hyphenated(120)),
             )
             .depends_on(&id)
             .depends_on(&ids::cluster())
