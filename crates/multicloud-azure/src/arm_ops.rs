@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::arm::lro::{self, LroHandle, LroMethod, Started};
 use crate::context::AzureContext;
-use crate::error::{ArmError, Op, classify};
+use crate::error::{Op, classify};
 
 /// One kind of ARM resource.
 #[async_trait]
@@ -278,9 +278,4 @@ pub fn foreign(ctx: &OpContext<'_>, owner: &Owner) -> ProviderError {
             ctx.resource.kind, ctx.resource.name
         ),
     )
-}
-
-/// Whether an ARM error is a 404.
-pub fn is_not_found(e: &ArmError) -> bool {
-    e.kind(Op::Read) == ErrorKind::NotFound
 }
