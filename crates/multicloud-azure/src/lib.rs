@@ -1,10 +1,51 @@
-//! Azure for multicloud.
+//! Azure for multicloud: [`AzureProvider`], the [`CloudProvider`](multicloud_core::provider::CloudProvider)
+//! that brings a [`StackSpec`](multicloud_core::StackSpec) up on Azure and tears it down, over
+//! ARM with our own serde models on an `azure_core` 1.1 pipeline ([`arm`]), the Key Vault data
+//! plane through the official `SecretClient`, and one long-running-operation engine
+//! ([`arm::lro`]) whose waiting the core's poller does.
 //!
-//! This crate holds the Azure naming rules, [`AzureNamingRules`](naming::AzureNamingRules):
-//! what Azure accepts for regions, AKS agent pools, VM and PostgreSQL SKUs, ACR and Key Vault
-//! names (derived from the stack's name and environment), Key Vault secrets, repositories and
-//! tags. They run on top of the cloud-independent rules, so a spec can be checked for Azure
-//! before any API is called:
+//! | part | Azure resources (kinds in [`kinds`]) |
+//! |---|---|
+//! | network | resource group; virtual network with a cluster subnet and a subnet delegated to PostgreSQL; private DNS zone + vnet link |
+//! | cluster | AKS (system pool, OIDC issuer, workload identity), user agent pools; credentials from `listClusterUserCredential` |
+//! | database | PostgreSQL flexible server with private access; its password only in Key Vault |
+//! | cache | Azure Managed Redis (`redisEnterprise` + database); its access key only in Key Vault |
+//! | registry | ACR (admin user off), repositories; pull credentials by ACR's token exchange |
+//! | secrets | Key Vault (RBAC, soft delete), deleted AND purged at teardown; secrets named `<vault>/<secret>` |
+//! | identity | user-assigned managed identity + federated credential per workload identity; `AcrPull`, `Key Vault Secrets User` role assignments |
+//!
+//! Names are derived from the stack and environment and checked by
+//! [`naming::AzureNamingRules`] (and any names set on the builder) before any call;
+//! everything that takes tags carries the ownership tags; `up` adopts what is ours and
+//! refuses what is not; [`sweeper`] finds what was left behind.
+//!
+//! ## Quick start
+//! ```no_run
+//! use multicloud_azure::AzureProvider;
+//! use multicloud_core::spec::{Cluster, Network, NodePool, SecretSpec};
+//! use multicloud_core::{Stack, StackSpec};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let spec = StackSpec::builder("shop")
+//!     .environment("pr-1234")
+//!     .region("westeurope")
+//!     .network(Network::default())
+//!     .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 2, 5)))
+//!     .secret(SecretSpec::generated("api-token", 32))
+//!     .build()?;
+//! // Subscription and credentials from AZURE_SUBSCRIPTION_ID, AZURE_TENANT_ID, AZURE_CLIENT_ID…
+//! let provider = AzureProvider::builder().deployer("<your object id>", "User").build()?;
+//! let outputs = Stack::new(spec, provider).up().await?;
+//! println!("{:?}", outputs.cluster);
+//! # Ok(()) }
+//! ```
+//! Offline, with the `emulator` feature: `AzureProvider::emulator(&Emulator::start(config).await?)`
+//! gives a builder on the in-process ARM + Key Vault emulator (see `tests/stack_e2e.rs`).
+//!
+//! ## Naming rules
+//!
+//! The Azure naming rules, [`AzureNamingRules`](naming::AzureNamingRules), run on top of the
+//! cloud-independent rules, so a spec can be checked for Azure before any API is called:
 //!
 //! ```
 //! use multicloud_azure::naming::AzureNamingRules;
@@ -36,9 +77,24 @@
 //! stores (leases, takeover, renewal), authenticated by Entra token or account key; its tests
 //! run on Azurite through [`testing::Azurite`] (feature `testing`).
 
+pub mod arm;
+pub mod arm_ops;
+pub mod context;
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod error;
+pub mod expand;
+pub mod kinds;
+pub mod model;
 pub mod naming;
+pub mod order;
+pub mod provider;
+pub mod resources;
+pub mod services;
 pub mod state;
+pub mod sweeper;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use provider::{AzureProvider, AzureProviderBuilder};
 pub use state::BlobStateStore;

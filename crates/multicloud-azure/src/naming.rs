@@ -67,6 +67,50 @@ impl AzureNamingRules {
     }
 }
 
+/// The names a user may set for one stack instead of the derived ones
+/// ([`AzureProviderBuilder`](crate::AzureProviderBuilder)), checked with the same shapes as
+/// the derived ones, before any call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameOverrides {
+    /// The Key Vault's name (3-24 letters, digits and hyphens).
+    pub key_vault: Option<String>,
+    /// The container registry's name (5-50 letters and digits).
+    pub registry: Option<String>,
+}
+
+impl NameOverrides {
+    /// Problems of the overridden names, at `azure.key_vault_name` / `azure.registry_name`.
+    pub fn check(&self, errors: &mut Vec<ValidationError>) {
+        if let Some(kv) = &self.key_vault
+            && let Some(e) = KEY_VAULT.check("azure.key_vault_name", "Key Vault name", kv)
+        {
+            errors.push(e);
+        }
+        if let Some(acr) = &self.registry
+            && let Some(e) = ACR.check("azure.registry_name", "container registry name", acr)
+        {
+            errors.push(e);
+        }
+    }
+}
+
+/// [`AzureNamingRules`] plus the names a provider was told to use ([`NameOverrides`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackNamingRules {
+    /// The overridden names.
+    pub overrides: NameOverrides,
+}
+
+impl NamingRules for StackNamingRules {
+    fn cloud(&self) -> &str {
+        "azure"
+    }
+    fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
+        AzureNamingRules.check(spec, errors);
+        self.overrides.check(errors);
+    }
+}
+
 impl NamingRules for AzureNamingRules {
     fn cloud(&self) -> &str {
         "azure"

@@ -1,0 +1,167 @@
+//! Counts API calls per `<resource type>.<METHOD>`, one per request sent (a per-try
+//! pipeline policy placed after the bearer policy, so Key Vault's challenge round trip counts
+//! as the two requests it is), so the demo and benches can print how many calls an `up` or a
+//! no-op `plan` makes. The same counter is installed on the ARM pipeline and on every Key
+//! Vault client built from an [`ArmClient`](super::ArmClient).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{Context, Method, Request, Url};
+
+/// Counts of API calls by operation key (`Microsoft.KeyVault/vaults.PUT`,
+/// `KeyVault/secrets.GET`).
+#[derive(Debug, Clone, Default)]
+pub struct ApiCalls(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl ApiCalls {
+    /// Calls so far, by operation key.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+    /// Total calls so far.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+    /// Calls whose method mutates (everything but `GET` and `HEAD`).
+    pub fn mutating(&self) -> u64 {
+        self.snapshot()
+            .iter()
+            .filter(|(k, _)| !(k.ends_with(".GET") || k.ends_with(".HEAD")))
+            .map(|(_, v)| v)
+            .sum()
+    }
+    /// Forgets the counts.
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+    /// Counts one call of `key`.
+    pub fn count(&self, key: String) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+    }
+}
+
+#[async_trait]
+impl Policy for ApiCalls {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        self.count(operation_key(request.method(), request.url()));
+        next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
+/// The counter's key of a request: the resource type from the URL path and the method.
+///
+/// `/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv` ->
+/// `Microsoft.KeyVault/vaults.PUT`; `/subscriptions/s/resourcegroups/rg` ->
+/// `Microsoft.Resources/resourceGroups.GET`; a Key Vault data-plane
+/// `/secrets/name/version` -> `KeyVault/secrets.GET`.
+pub fn operation_key(method: Method, url: &Url) -> String {
+    let segs: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let kind = match segs
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))
+    {
+        Some(i) if i + 1 < segs.len() => {
+            let mut kind = segs[i + 1].to_string();
+            for t in segs[i + 2..].iter().step_by(2) {
+                kind.push('/');
+                kind.push_str(t);
+            }
+            kind
+        }
+        _ if segs
+            .first()
+            .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions")) =>
+        {
+            match segs.get(2) {
+                Some(s) if s.eq_ignore_ascii_case("resourcegroups") => {
+                    "Microsoft.Resources/resourceGroups".to_string()
+                }
+                Some(s) => format!("Microsoft.Resources/{s}"),
+                None => "Microsoft.Resources/subscriptions".to_string(),
+            }
+        }
+        _ => format!("KeyVault/{}", segs.first().copied().unwrap_or("")),
+    };
+    format!("{kind}.{}", method_name(method))
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Put => "PUT",
+        Method::Post => "POST",
+        Method::Delete => "DELETE",
+        Method::Patch => "PATCH",
+        Method::Head => "HEAD",
+        _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(method: Method, url: &str) -> String {
+        operation_key(
+            method,
+            &Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}")),
+        )
+    }
+
+    #[test]
+    fn keys_name_the_resource_type() {
+        let m = "https://management.azure.com/subscriptions/s";
+        assert_eq!(
+            key(
+                Method::Put,
+                &format!(
+                    "{m}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv?api-version=1"
+                )
+            ),
+            "Microsoft.KeyVault/vaults.PUT"
+        );
+        assert_eq!(
+            key(
+                Method::Get,
+                &format!(
+                    "{m}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c/agentPools/p"
+                )
+            ),
+            "Microsoft.ContainerService/managedClusters/agentPools.GET"
+        );
+        assert_eq!(
+            key(Method::Delete, &format!("{m}/resourcegroups/rg")),
+            "Microsoft.Resources/resourceGroups.DELETE"
+        );
+        assert_eq!(
+            key(Method::Get, &format!("{m}/operationresults/x")),
+            "Microsoft.Resources/operationresults.GET"
+        );
+        assert_eq!(
+            key(Method::Get, "https://kv.vault.azure.net/secrets/a/"),
+            "KeyVault/secrets.GET"
+        );
+        let calls = ApiCalls::default();
+        calls.count("A.GET".into());
+        calls.count("A.PUT".into());
+        calls.count("A.PUT".into());
+        assert_eq!((calls.total(), calls.mutating()), (3, 2));
+        calls.reset();
+        assert_eq!(calls.total(), 0);
+    }
+}

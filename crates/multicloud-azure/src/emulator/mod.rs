@@ -1,0 +1,446 @@
+//! An in-process ARM + Key Vault emulator (feature `emulator`) for users' own tests.
+//!
+//! [`Emulator::start`] serves, on `127.0.0.1` and an ephemeral port, what the provider needs:
+//! resource groups (delete cascades; vaults inside are soft-deleted), a generic ARM resource
+//! store that answers with the three long-running-operation patterns ([`LroPattern`]) and
+//! moves `provisioningState` from `Creating`/`Updating`/`Deleting` to `Succeeded` on a
+//! simulated clock, Key Vault vaults (soft delete, `deletedVaults`, purge, the name reserved
+//! until purged) and the Key Vault secrets data plane with its challenge handshake. Every
+//! call needs a bearer token; errors have ARM's shape; a share of requests can be answered
+//! 429 + `Retry-After` or 503 ([`EmulatorConfig::fault_rate`]).
+//!
+//! Clients reach it through [`EmulatorTransport`], which keeps the real URLs, so the
+//! official bearer policy and Key Vault's challenge check run unchanged:
+//!
+//! ```no_run
+//! use multicloud_azure::emulator::{Emulator, EmulatorConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let emu = Emulator::start(EmulatorConfig::default()).await?;
+//! let arm = emu.arm_client()?;
+//! let rg = serde_json::json!({"location": "westeurope"});
+//! let url = arm.url(&format!("/subscriptions/{}/resourcegroups/shop-rg", emu.subscription()),
+//!                   multicloud_azure::arm::api_versions::RESOURCES)?;
+//! let created = arm.send(azure_core::http::Method::Put, url, Some(&rg)).await?;
+//! assert_eq!(created.status, 201);
+//! # Ok(()) }
+//! ```
+
+mod actions;
+mod arm;
+pub mod credential;
+mod keyvault;
+mod list;
+mod names;
+mod reply;
+pub mod store;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Request};
+use axum::response::Response;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use tokio::time::Instant;
+
+pub use actions::ClusterAccess;
+pub use credential::FakeCredential;
+pub use store::{LroPattern, Outcome};
+pub use transport::EmulatorTransport;
+
+use crate::arm::{ArmClient, AzureCloud};
+use reply::Reply;
+use store::Store;
+
+/// How the emulator behaves.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The subscription the emulator pretends to be (any is accepted).
+    pub subscription: String,
+    /// The tenant named in Key Vault's challenge.
+    pub tenant: String,
+    /// How long an operation takes, by lower-cased resource type
+    /// (`microsoft.containerservice/managedclusters`); others take [`default_duration`].
+    ///
+    /// [`default_duration`]: Self::default_duration
+    pub durations: HashMap<String, Duration>,
+    /// How long operations of other types take (zero: answered synchronously).
+    pub default_duration: Duration,
+    /// The LRO pattern of PUTs, by lower-cased type (default [`LroPattern::AsyncOperation`]).
+    pub put_patterns: HashMap<String, LroPattern>,
+    /// The LRO pattern of DELETEs, by lower-cased type (default [`LroPattern::Location`]).
+    pub delete_patterns: HashMap<String, LroPattern>,
+    /// `Retry-After` on pending answers, in seconds.
+    pub retry_after: u64,
+    /// The api-version in polling URLs (on purpose not the request's: clients must use the
+    /// URL verbatim; a poll with another api-version is refused).
+    pub polling_api_version: String,
+    /// Share of requests (0.0-1.0) answered 429 + `Retry-After: 1` or 503 instead.
+    pub fault_rate: f64,
+    /// Seed of the fault dice.
+    pub seed: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            subscription: "00000000-0000-0000-0000-000000000000".into(),
+            tenant: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            durations: HashMap::new(),
+            default_duration: Duration::ZERO,
+            put_patterns: HashMap::new(),
+            delete_patterns: HashMap::new(),
+            retry_after: 1,
+            polling_api_version: "2025-06-01-preview".into(),
+            fault_rate: 0.0,
+            seed: 7,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Sets the duration of operations on `resource_type` (`Microsoft.X/type`).
+    #[must_use]
+    pub fn duration(mut self, resource_type: &str, d: Duration) -> Self {
+        self.durations.insert(resource_type.to_ascii_lowercase(), d);
+        self
+    }
+    /// Sets the PUT and DELETE patterns of `resource_type`.
+    #[must_use]
+    pub fn patterns(mut self, resource_type: &str, put: LroPattern, delete: LroPattern) -> Self {
+        let t = resource_type.to_ascii_lowercase();
+        self.put_patterns.insert(t.clone(), put);
+        self.delete_patterns.insert(t, delete);
+        self
+    }
+}
+
+/// What the handlers share.
+pub(crate) struct Inner {
+    pub(crate) config: Mutex<EmulatorConfig>,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) cloud: AzureCloud,
+    /// Simulated time ahead of the real clock ([`Emulator::advance`]).
+    offset: Mutex<Duration>,
+    dice: Mutex<StdRng>,
+    requests: Mutex<u64>,
+    faults: Mutex<u64>,
+    access: Mutex<Option<ClusterAccess>>,
+}
+
+impl Inner {
+    /// The simulated now.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + self.offset.lock().map(|o| *o).unwrap_or_default()
+    }
+    /// Unix seconds of the simulated now.
+    pub(crate) fn unix(&self) -> i64 {
+        let offset = self.offset.lock().map(|o| *o).unwrap_or_default();
+        (chrono::Utc::now() + chrono::Duration::from_std(offset).unwrap_or_default()).timestamp()
+    }
+    pub(crate) fn cluster_access(&self) -> Option<ClusterAccess> {
+        self.access.lock().ok().and_then(|a| a.clone())
+    }
+    pub(crate) fn config(&self) -> EmulatorConfig {
+        self.config.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+/// A running emulator; stops when dropped.
+pub struct Emulator {
+    inner: Arc<Inner>,
+    port: u16,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator on `127.0.0.1` and an ephemeral port.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let inner = Arc::new(Inner {
+            dice: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            config: Mutex::new(config),
+            store: Mutex::new(Store::default()),
+            cloud: AzureCloud::public(),
+            offset: Mutex::new(Duration::ZERO),
+            requests: Mutex::new(0),
+            faults: Mutex::new(0),
+            access: Mutex::new(None),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(inner.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "emulator stopped");
+            }
+        });
+        Ok(Self {
+            inner,
+            port,
+            server,
+        })
+    }
+
+    /// The local port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The subscription id to use in URLs.
+    pub fn subscription(&self) -> String {
+        self.inner.config().subscription
+    }
+
+    /// The tenant id the emulator names.
+    pub fn tenant(&self) -> String {
+        self.inner.config().tenant
+    }
+
+    /// The transport that sends real Azure URLs here.
+    pub fn transport(&self) -> Arc<EmulatorTransport> {
+        Arc::new(EmulatorTransport::new(self.port))
+    }
+
+    /// An [`ArmClient`] (public cloud URLs, a [`FakeCredential`]) talking to this emulator.
+    pub fn arm_client(&self) -> Result<ArmClient, crate::error::ArmError> {
+        ArmClient::builder()
+            .token_credential(FakeCredential::new())
+            .transport(self.transport())
+            .build()
+    }
+
+    /// Makes `listClusterUserCredential` return a kubeconfig with this server, CA and token
+    /// (a real local API server), for every cluster.
+    pub fn set_cluster_access(&self, access: ClusterAccess) {
+        if let Ok(mut a) = self.inner.access.lock() {
+            *a = Some(access);
+        }
+    }
+
+    /// Moves the simulated clock forward: operations due by then finish.
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut o) = self.inner.offset.lock() {
+            *o += by;
+        }
+    }
+
+    /// Makes the next operation on `resource_type` end with `outcome` (a failure with ARM's
+    /// `error.code`/`error.message`, or a cancellation).
+    pub fn fail_next(&self, resource_type: &str, outcome: Outcome) {
+        if let Ok(mut s) = self.inner.store.lock() {
+            s.fail_next
+                .insert(resource_type.to_ascii_lowercase(), outcome);
+        }
+    }
+
+    /// Cancels the running operation on the resource with this ARM id (like AKS's
+    /// `abort`); whether one was running.
+    pub fn cancel(&self, resource_id: &str) -> bool {
+        let Ok(mut s) = self.inner.store.lock() else {
+            return false;
+        };
+        let key = resource_id.to_ascii_lowercase();
+        let running = s
+            .operations
+            .values_mut()
+            .find(|o| o.resource == key && o.status.is_none());
+        match running {
+            Some(op) => {
+                op.outcome = Outcome::Cancel;
+                op.duration = Duration::ZERO;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets the share of requests answered 429 or 503.
+    pub fn set_fault_rate(&self, rate: f64) {
+        if let Ok(mut c) = self.inner.config.lock() {
+            c.fault_rate = rate;
+        }
+    }
+
+    /// Requests served so far, and how many of them were injected faults.
+    pub fn requests(&self) -> (u64, u64) {
+        let r = self.inner.requests.lock().map(|r| *r).unwrap_or(0);
+        let f = self.inner.faults.lock().map(|f| *f).unwrap_or(0);
+        (r, f)
+    }
+
+    /// The ids of the (visible) resources directly under `parent_path`
+    /// (`<vault id>/providers/Microsoft.Authorization/roleAssignments`), in id order.
+    pub fn children(&self, parent_path: &str) -> Vec<String> {
+        let prefix = format!("{}/", parent_path.to_ascii_lowercase());
+        let Ok(s) = self.inner.store.lock() else {
+            return Vec::new();
+        };
+        s.resources
+            .iter()
+            .filter(|(k, r)| {
+                r.visible
+                    && k.strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+            })
+            .filter_map(|(_, r)| r.body.get("id").and_then(serde_json::Value::as_str))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The current body of the resource with this ARM id, as GET would show it (hidden
+    /// resources included).
+    pub fn resource(&self, resource_id: &str) -> Option<serde_json::Value> {
+        let now = self.inner.now();
+        let unix = self.inner.unix();
+        let mut s = self.inner.store.lock().ok()?;
+        s.tick(now, unix);
+        s.resources
+            .get(&resource_id.to_ascii_lowercase())
+            .map(store::Resource::view)
+    }
+}
+
+/// Every request: count, check the token, maybe inject a fault, dispatch by host.
+async fn handle(State(inner): State<Arc<Inner>>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .unwrap_or_default();
+    if let Ok(mut r) = inner.requests.lock() {
+        *r += 1;
+    }
+    let host = parts
+        .headers
+        .get(transport::HOST_HEADER)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("management.azure.com")
+        .to_ascii_lowercase();
+    let vault_suffix = format!(".{}", inner.cloud.key_vault_suffix);
+    let data_plane = host.strip_suffix(&vault_suffix).map(str::to_string);
+    let config = inner.config();
+    if let Some(registry) = host.strip_suffix(".azurecr.io") {
+        let server = format!("{registry}.azurecr.io");
+        return actions::acr_exchange(&inner, &server, parts.uri.path(), &body).into_response();
+    }
+    if let Some(reply) = check_token(&parts.headers, data_plane.is_some(), &config, &inner.cloud) {
+        return reply.into_response();
+    }
+    if let Some(reply) = fault(&inner, config.fault_rate) {
+        return reply.into_response();
+    }
+    {
+        let now = inner.now();
+        let unix = inner.unix();
+        if let Ok(mut s) = inner.store.lock() {
+            s.tick(now, unix);
+        }
+    }
+    let reply = match data_plane {
+        Some(vault) => keyvault::data_plane(&inner, &vault, &parts.method, &parts.uri, &body),
+        None => arm::handle(&inner, &parts.method, &parts.uri, &body),
+    };
+    reply.into_response()
+}
+
+/// The 401 for a request without a usable bearer token: ARM's `AuthenticationFailed`, or
+/// Key Vault's challenge (`WWW-Authenticate` naming the tenant and the resource). Fake
+/// tokens (`fake:<scope>`) must name the right audience.
+fn check_token(
+    headers: &HeaderMap,
+    data_plane: bool,
+    config: &EmulatorConfig,
+    cloud: &AzureCloud,
+) -> Option<Reply> {
+    let token = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .filter(|t| !t.trim().is_empty());
+    let audience = if data_plane {
+        format!("https://{}/.default", cloud.key_vault_suffix)
+    } else {
+        cloud.arm_scope.clone()
+    };
+    let wrong_audience = token
+        .and_then(|t| t.strip_prefix("fake:"))
+        .is_some_and(|scope| scope != audience);
+    if token.is_some() && !wrong_audience {
+        return None;
+    }
+    let authority = format!("https://login.microsoftonline.com/{}", config.tenant);
+    Some(if data_plane {
+        let challenge = format!(
+            "Bearer authorization=\"{authority}\", resource=\"https://{}\"",
+            cloud.key_vault_suffix
+        );
+        Reply::error(
+            401,
+            "Unauthorized",
+            "AKV10000: Request is missing a Bearer or PoP token.",
+        )
+        .header("www-authenticate", &challenge)
+    } else {
+        let (code, message) = if wrong_audience {
+            (
+                "InvalidAuthenticationTokenAudience",
+                "The access token has been obtained for wrong audience or resource.",
+            )
+        } else {
+            (
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )
+        };
+        Reply::error(401, code, message).header(
+            "www-authenticate",
+            &format!("Bearer authorization_uri=\"{authority}\", error=\"invalid_token\""),
+        )
+    })
+}
+
+/// An injected 429 (`Retry-After: 1`) or 503, for a `rate` share of requests.
+fn fault(inner: &Inner, rate: f64) -> Option<Reply> {
+    if rate <= 0.0 {
+        return None;
+    }
+    let (hit, throttle) = {
+        let mut dice = inner.dice.lock().ok()?;
+        (dice.random_bool(rate.min(1.0)), dice.random_bool(0.5))
+    };
+    if !hit {
+        return None;
+    }
+    if let Ok(mut f) = inner.faults.lock() {
+        *f += 1;
+    }
+    Some(if throttle {
+        Reply::error(429, "TooManyRequests", "The request is being throttled.")
+            .header("retry-after", "1")
+    } else {
+        Reply::error(
+            503,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable.",
+        )
+    })
+}

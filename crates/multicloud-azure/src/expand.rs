@@ -1,0 +1,420 @@
+//! The Azure shape of a stack: [`expand`] turns a [`StackSpec`] into the Azure resources with
+//! their dependencies, deterministic names and typed configs ([`crate::model`]). The graph
+//! is the one description of what depends on what: the engine's create and teardown orders
+//! and the sweeper's order ([`crate::order`]) come from it.
+
+use multicloud_core::Error;
+use multicloud_core::expand::{WorkloadAnchors, workloads};
+use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
+use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec};
+use multicloud_core::tags::{NameStyle, Naming};
+
+use crate::kinds;
+use crate::model::{
+    ContainerRegistryConfig, DnsZoneLinkConfig, KeyVaultConfig, PrivateDnsZoneConfig,
+    RepositoryConfig, ResourceGroupConfig, SecretConfig, SecretSourceConfig, SubnetConfig,
+    VaultPurgeConfig, VirtualNetworkConfig,
+};
+use crate::naming::{AzureNamingRules, NameOverrides};
+use crate::resources::network::POSTGRES_DELEGATION;
+
+pub mod compute;
+
+/// What the provider was told beyond the spec (names, sizes, switches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureSettings {
+    /// Names to use instead of the derived ones.
+    pub names: NameOverrides,
+    /// Turn the cluster's local accounts off (Entra ID and Azure RBAC only).
+    pub disable_local_accounts: bool,
+    /// The system pool's VM size.
+    pub system_vm_size: String,
+    /// The ACR SKU.
+    pub registry_sku: String,
+    /// The Redis SKU when the spec's `node_type` is not an Azure Managed Redis SKU.
+    pub redis_sku: String,
+    /// The PostgreSQL SKU when the spec names none.
+    pub postgres_sku: String,
+    /// Key Vault soft-delete retention in days (7-90).
+    pub soft_delete_days: u32,
+    /// Who runs `up` (Entra object id and principal type): given `Key Vault Secrets
+    /// Officer` on exactly the stack's vault, which an RBAC vault needs before secrets can
+    /// be written. `None` when the caller already has a data-plane role (or on the emulator).
+    pub deployer: Option<(String, String)>,
+}
+
+impl Default for AzureSettings {
+    /// `Standard_D2s_v5` system nodes, a `Basic` ACR, `Balanced_B0` Redis, `Standard_B1ms`
+    /// PostgreSQL, 7 days of Key Vault soft delete, local accounts on.
+    fn default() -> Self {
+        Self {
+            names: NameOverrides::default(),
+            disable_local_accounts: false,
+            system_vm_size: "Standard_D2s_v5".into(),
+            registry_sku: "Basic".into(),
+            redis_sku: "Balanced_B0".into(),
+            postgres_sku: "Standard_B1ms".into(),
+            soft_delete_days: 7,
+            deployer: None,
+        }
+    }
+}
+
+/// Well-known ids of the Azure graph.
+pub mod ids {
+    use multicloud_core::resource::{ResourceId, ResourceKind};
+
+    use crate::kinds;
+
+    /// `resource_group/main`.
+    pub fn group() -> ResourceId {
+        ResourceId::single(kinds::RESOURCE_GROUP)
+    }
+    /// `virtual_network/main`.
+    pub fn vnet() -> ResourceId {
+        ResourceId::single(kinds::VIRTUAL_NETWORK)
+    }
+    /// `private_dns_zone/main`.
+    pub fn zone() -> ResourceId {
+        ResourceId::single(kinds::PRIVATE_DNS_ZONE)
+    }
+    /// `dns_zone_link/main`.
+    pub fn zone_link() -> ResourceId {
+        ResourceId::single(kinds::DNS_ZONE_LINK)
+    }
+    /// `key_vault/main`.
+    pub fn vault() -> ResourceId {
+        ResourceId::single(kinds::KEY_VAULT)
+    }
+    /// `role_assignment/deployer-secrets-officer`.
+    pub fn deployer_role() -> ResourceId {
+        ResourceId::new(kinds::ROLE_ASSIGNMENT, "deployer-secrets-officer")
+    }
+    /// `vault_purge/main`.
+    pub fn vault_purge() -> ResourceId {
+        ResourceId::single(kinds::VAULT_PURGE)
+    }
+    /// `container_registry/main`.
+    pub fn acr() -> ResourceId {
+        ResourceId::single(kinds::CONTAINER_REGISTRY)
+    }
+    /// `cluster/main`.
+    pub fn cluster() -> ResourceId {
+        ResourceId::single(ResourceKind::CLUSTER)
+    }
+    /// `database/main`.
+    pub fn database() -> ResourceId {
+        ResourceId::single(ResourceKind::DATABASE)
+    }
+    /// `cache/main`.
+    pub fn cache() -> ResourceId {
+        ResourceId::single(ResourceKind::CACHE)
+    }
+    /// `redis_database/default`.
+    pub fn redis_database() -> ResourceId {
+        ResourceId::new(kinds::REDIS_DATABASE, "default")
+    }
+}
+
+/// The Key Vault secret holding the database administrator password.
+pub const DB_PASSWORD_SECRET: &str = "database-admin-password";
+/// The Key Vault secret holding the Redis access key.
+pub const CACHE_KEY_SECRET: &str = "cache-access-key";
+
+/// The names of one stack's Azure resources.
+#[derive(Debug, Clone)]
+pub struct Names {
+    naming: Naming,
+    /// The resource group.
+    pub group: String,
+    /// The Key Vault.
+    pub vault: String,
+    /// The ACR.
+    pub registry: String,
+}
+
+impl Names {
+    /// The names of `spec` with `overrides`.
+    pub fn new(spec: &StackSpec, overrides: &NameOverrides) -> Self {
+        let naming = Naming::new(&spec.name, &spec.environment);
+        Self {
+            group: naming.name("rg", NameStyle::hyphenated(90)),
+            vault: overrides
+                .key_vault
+                .clone()
+                .unwrap_or_else(|| AzureNamingRules::key_vault_name(&spec.name, &spec.environment)),
+            registry: overrides
+                .registry
+                .clone()
+                .unwrap_or_else(|| AzureNamingRules::registry_name(&spec.name, &spec.environment)),
+            naming,
+        }
+    }
+    /// `<stack>-<env>-<part>` fitted to `max` characters.
+    pub fn name(&self, part: &str, max: usize) -> String {
+        self.naming.name(part, NameStyle::hyphenated(max))
+    }
+}
+
+/// Expands `spec` into the Azure resource graph, apps included. Names overridden in
+/// `settings` are checked first (a typed [`Error::Spec`] before any call).
+pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGraph, Error> {
+    let mut errors = Vec::new();
+    settings.names.check(&mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Spec(SpecErrors::new(errors)));
+    }
+    let n = Names::new(spec, &settings.names);
+    let mut g = ResourceGraph::new();
+    g.add(
+        Resource::new(kinds::RESOURCE_GROUP, "main", &n.group).with_config(
+            &ResourceGroupConfig {
+                location: spec.region.clone(),
+            },
+        )?,
+    )?;
+    network(spec, &n, &mut g)?;
+    secrets(spec, &n, settings, &mut g)?;
+    registries(spec, &n, settings, &mut g)?;
+    let mut cluster_ready = compute::cluster(spec, &n, settings, &mut g)?;
+    compute::database(spec, &n, settings, &mut g)?;
+    compute::cache(spec, &n, settings, &mut g)?;
+    compute::identities(spec, &n, &mut g)?;
+    if !spec.apps.is_empty() {
+        if cluster_ready.is_empty() {
+            cluster_ready.push(ids::cluster());
+        }
+        workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
+    }
+    g.validate()?;
+    Ok(g)
+}
+
+/// The virtual network (cluster subnet, database subnet delegated to PostgreSQL) and, with a
+/// database, the private DNS zone and its link.
+fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), Error> {
+    let Some(net) = &spec.network else {
+        return Ok(());
+    };
+    let prefixes: Vec<&String> = net
+        .private_subnets
+        .iter()
+        .chain(&net.public_subnets)
+        .collect();
+    let mut subnets = vec![SubnetConfig {
+        name: "cluster".into(),
+        prefix: prefixes.first().map(|s| s.to_string()).unwrap_or_default(),
+        delegation: None,
+    }];
+    if spec.database.is_some() {
+        subnets.push(SubnetConfig {
+            name: "database".into(),
+            prefix: prefixes.get(1).map(|s| s.to_string()).unwrap_or_default(),
+            delegation: Some(POSTGRES_DELEGATION.into()),
+        });
+    }
+    g.add(
+        Resource::new(kinds::VIRTUAL_NETWORK, "main", n.name("vnet", 64))
+            .depends_on(&ids::group())
+            .with_config(&VirtualNetworkConfig {
+                resource_group: n.group.clone(),
+                address_space: net.cidr.clone(),
+                subnets,
+            })?,
+    )?;
+    if spec.database.is_none() {
+        return Ok(());
+    }
+    let zone = format!("{}.private.postgres.database.azure.com", n.name("pg", 63));
+    g.add(
+        Resource::new(kinds::PRIVATE_DNS_ZONE, "main", &zone)
+            .depends_on(&ids::group())
+            .with_config(&PrivateDnsZoneConfig {
+                resource_group: n.group.clone(),
+            })?,
+    )?;
+    g.add(
+        Resource::new(kinds::DNS_ZONE_LINK, "main", n.name("link", 80))
+            .depends_on(&ids::zone())
+            .depends_on(&ids::vnet())
+            .with_config(&DnsZoneLinkConfig {
+                resource_group: n.group.clone(),
+                zone,
+                virtual_network: ids::vnet(),
+            })?,
+    )?;
+    Ok(())
+}
+
+/// Whether the stack needs a Key Vault (secrets, the database password, the cache key).
+fn needs_vault(spec: &StackSpec) -> bool {
+    !spec.secrets.is_empty() || spec.database.is_some() || spec.cache.is_some()
+}
+
+/// The Key Vault (after the purge of its name) and the spec's secrets.
+fn secrets(
+    spec: &StackSpec,
+    n: &Names,
+    settings: &AzureSettings,
+    g: &mut ResourceGraph,
+) -> Result<(), Error> {
+    if !needs_vault(spec) {
+        return Ok(());
+    }
+    g.add(
+        Resource::new(kinds::VAULT_PURGE, "main", &n.vault).with_config(&VaultPurgeConfig {
+            location: spec.region.clone(),
+        })?,
+    )?;
+    g.add(
+        Resource::new(kinds::KEY_VAULT, "main", &n.vault)
+            .depends_on(&ids::group())
+            .depends_on(&ids::vault_purge())
+            .with_config(&KeyVaultConfig {
+                resource_group: n.group.clone(),
+                sku: "standard".into(),
+                soft_delete_retention_days: settings.soft_delete_days,
+            })?,
+    )?;
+    if let Some((object_id, principal_type)) = &settings.deployer {
+        g.add(compute::deployer_role(n, object_id, principal_type)?)?;
+    }
+    for s in &spec.secrets {
+        let source = match &s.source {
+            SecretSource::Generated { length } => SecretSourceConfig::Generated { length: *length },
+            SecretSource::FromEnv { var } => SecretSourceConfig::FromEnv { var: var.clone() },
+        };
+        g.add(secret(&s.name, source, &[], deployer_dep(settings))?)?;
+    }
+    Ok(())
+}
+
+/// The deployer's role assignment, when there is one (secrets wait for it).
+pub(crate) fn deployer_dep(settings: &AzureSettings) -> Option<ResourceId> {
+    settings.deployer.as_ref().map(|_| ids::deployer_role())
+}
+
+/// `secret/<name>`: a Key Vault secret in the stack's vault, after `deps` (and the
+/// deployer's role assignment, when there is one).
+pub(crate) fn secret(
+    name: &str,
+    source: SecretSourceConfig,
+    deps: &[ResourceId],
+    deployer: Option<ResourceId>,
+) -> Result<Resource, Error> {
+    Resource::new(ResourceKind::SECRET, name, name)
+        .depends_on(&ids::vault())
+        .depends_on_all(deps)
+        .depends_on_all(deployer.iter())
+        .with_config(&SecretConfig {
+            vault: ids::vault(),
+            source,
+        })
+}
+
+/// The ACR and one repository per spec registry.
+fn registries(
+    spec: &StackSpec,
+    n: &Names,
+    settings: &AzureSettings,
+    g: &mut ResourceGraph,
+) -> Result<(), Error> {
+    if spec.registries.is_empty() {
+        return Ok(());
+    }
+    g.add(
+        Resource::new(kinds::CONTAINER_REGISTRY, "main", &n.registry)
+            .depends_on(&ids::group())
+            .with_config(&ContainerRegistryConfig {
+                resource_group: n.group.clone(),
+                sku: settings.registry_sku.clone(),
+            })?,
+    )?;
+    for reg in &spec.registries {
+        g.add(
+            Resource::new(ResourceKind::REGISTRY, &reg.name, &reg.name)
+                .depends_on(&ids::acr())
+                .with_config(&RepositoryConfig {
+                    registry: ids::acr(),
+                    keep_images: reg.keep_images,
+                })?,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use multicloud_core::spec::WorkloadIdentity;
+    use multicloud_core::spec::{App, Cluster, Network, NodePool, RegistrySpec, SecretSpec};
+
+    use super::*;
+
+    fn deps(g: &ResourceGraph, id: &str) -> Vec<String> {
+        g.get(&ResourceId::from(id))
+            .map(|r| r.depends_on.iter().map(ToString::to_string).collect())
+            .unwrap_or_else(|| panic!("{id} not in the graph"))
+    }
+
+    #[test]
+    fn apps_hang_off_the_pools_and_their_identity_through_the_core_expansion() {
+        let spec = StackSpec::builder("shop")
+            .environment("dev")
+            .region("westeurope")
+            .network(Network::default())
+            .cluster(Cluster::new("1.31").node_pool(NodePool::new(
+                "general",
+                "Standard_D4s_v5",
+                1,
+                3,
+            )))
+            .registry(RegistrySpec::new("api"))
+            .secret(SecretSpec::generated("token", 16))
+            .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("token"))
+            .app(
+                App::new("api")
+                    .namespace("shop")
+                    .service_account("api")
+                    .image_from_registry("api", "v1")
+                    .env_from_secret("TOKEN", "token"),
+            )
+            .build_unchecked();
+        let g = expand(&spec, &AzureSettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(deps(&g, "namespace/shop"), ["node_pool/general"]);
+        assert!(
+            deps(&g, "service_account/shop.api").contains(&"workload_identity/shop-api".into())
+        );
+        assert!(deps(&g, "pull_secret/shop").contains(&"registry/api".into()));
+        assert!(deps(&g, "synced_secret/shop.token").contains(&"secret/token".into()));
+        assert!(deps(&g, "federated_credential/shop-api").contains(&"cluster/main".into()));
+        assert_eq!(
+            deps(&g, "role_assignment/shop-api-secrets"),
+            [
+                "key_vault/main",
+                "workload_identity/shop-api",
+                "secret/token"
+            ]
+        );
+        let vault = g.get(&ids::vault()).unwrap_or_else(|| panic!("vault"));
+        assert_eq!(vault.name, "shop-dev-kv");
+        assert!(vault.depends_on.contains(&ids::vault_purge()));
+    }
+
+    #[test]
+    fn overridden_names_are_checked_before_anything() {
+        let spec = StackSpec::builder("shop")
+            .region("westeurope")
+            .build_unchecked();
+        let mut settings = AzureSettings::default();
+        settings.names.key_vault = Some("x".repeat(25));
+        settings.names.registry = Some("my-acr".into());
+        match expand(&spec, &settings) {
+            Err(Error::Spec(e)) => {
+                assert!(
+                    e.at("azure.key_vault_name").is_some() && e.at("azure.registry_name").is_some()
+                );
+            }
+            other => panic!("expected a spec error, got {other:?}"),
+        }
+    }
+}

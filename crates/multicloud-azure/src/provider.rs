@@ -1,0 +1,228 @@
+//! [`AzureProvider`]: the [`CloudProvider`] for Azure.
+
+use std::sync::Arc;
+
+use azure_core::credentials::TokenCredential;
+use azure_core::http::HttpClient;
+use multicloud_core::kind::KindDef;
+use multicloud_core::provider::{
+    CacheOps, CloudProvider, ClusterOps, DatabaseOps, IdentityOps, NetworkOps, Registry,
+    SecretBackend,
+};
+use multicloud_core::resource::ResourceGraph;
+use multicloud_core::spec::{NamingRules, StackSpec};
+
+use crate::arm::{ApiCalls, ArmClient, AzureCloud, CredentialSource};
+use crate::context::AzureContext;
+use crate::error::ArmError;
+use crate::expand::AzureSettings;
+use crate::naming::StackNamingRules;
+use crate::services::AzureOps;
+
+/// The Azure provider: every service family over ARM (and the Key Vault data plane) with
+/// one shared client, call counter and LRO tracker.
+pub struct AzureProvider {
+    ops: AzureOps,
+    settings: AzureSettings,
+    rules: StackNamingRules,
+}
+
+impl std::fmt::Debug for AzureProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureProvider")
+            .field("subscription", &self.ops.context().subscription)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AzureProvider`]: the subscription and tenant (else `AZURE_SUBSCRIPTION_ID` /
+/// `AZURE_TENANT_ID`), credentials (else from the `AZURE_*` variables or the developer CLI),
+/// cloud, transport, and the settings beyond the spec.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct AzureProviderBuilder {
+    arm: crate::arm::ArmClientBuilder,
+    subscription: Option<String>,
+    tenant: Option<String>,
+    settings: AzureSettings,
+    admin_pull_credentials: bool,
+}
+
+impl AzureProviderBuilder {
+    /// The subscription id.
+    pub fn subscription(mut self, id: impl Into<String>) -> Self {
+        self.subscription = Some(id.into());
+        self
+    }
+    /// The tenant id (vaults name it).
+    pub fn tenant(mut self, id: impl Into<String>) -> Self {
+        self.tenant = Some(id.into());
+        self
+    }
+    /// The cloud (default: Azure public).
+    pub fn cloud(mut self, cloud: AzureCloud) -> Self {
+        self.arm = self.arm.cloud(cloud);
+        self
+    }
+    /// Where tokens come from.
+    pub fn credential(mut self, source: CredentialSource) -> Self {
+        self.arm = self.arm.credential(source);
+        self
+    }
+    /// A credential object built elsewhere.
+    pub fn token_credential(mut self, credential: Arc<dyn TokenCredential>) -> Self {
+        self.arm = self.arm.token_credential(credential);
+        self
+    }
+    /// The HTTP transport (the emulator's keeps the real URLs).
+    pub fn transport(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.arm = self.arm.transport(http);
+        self
+    }
+    /// The Key Vault's name instead of `<stack>-<env>-kv` (checked before any call).
+    pub fn key_vault_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.names.key_vault = Some(name.into());
+        self
+    }
+    /// The ACR's name instead of `<stack><env>acr` (checked before any call).
+    pub fn registry_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.names.registry = Some(name.into());
+        self
+    }
+    /// Turns the cluster's local accounts off (Entra ID with Azure RBAC only).
+    pub fn disable_local_accounts(mut self, off: bool) -> Self {
+        self.settings.disable_local_accounts = off;
+        self
+    }
+    /// Makes `pull_credentials` use the registry's admin user (`listCredentials`) instead of
+    /// the token exchange. The admin user stays off, so this fails unless it is turned on
+    /// outside multicloud.
+    pub fn admin_pull_credentials(mut self, on: bool) -> Self {
+        self.admin_pull_credentials = on;
+        self
+    }
+    /// The Entra object id and principal type (`User`, `ServicePrincipal`) of whoever runs
+    /// `up`: it gets `Key Vault Secrets Officer` on exactly the stack's vault before any
+    /// secret is written (an RBAC vault grants nothing to its creator).
+    pub fn deployer(
+        mut self,
+        object_id: impl Into<String>,
+        principal_type: impl Into<String>,
+    ) -> Self {
+        self.settings.deployer = Some((object_id.into(), principal_type.into()));
+        self
+    }
+    /// Every setting at once.
+    pub fn settings(mut self, settings: AzureSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+    /// Builds the provider.
+    pub fn build(self) -> Result<AzureProvider, ArmError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let subscription = self
+            .subscription
+            .or_else(|| env("AZURE_SUBSCRIPTION_ID"))
+            .ok_or_else(|| ArmError::Credential {
+                message: "no subscription: set AZURE_SUBSCRIPTION_ID or call .subscription()"
+                    .into(),
+            })?;
+        let tenant = self
+            .tenant
+            .or_else(|| env("AZURE_TENANT_ID"))
+            .unwrap_or_default();
+        let arm = self.arm.build()?;
+        let az = Arc::new(AzureContext::new(arm, subscription, tenant));
+        Ok(AzureProvider {
+            ops: AzureOps::new(az, self.admin_pull_credentials),
+            rules: StackNamingRules {
+                overrides: self.settings.names.clone(),
+            },
+            settings: self.settings,
+        })
+    }
+}
+
+impl AzureProvider {
+    /// A builder.
+    pub fn builder() -> AzureProviderBuilder {
+        AzureProviderBuilder::default()
+    }
+
+    /// A builder for the emulator: its subscription and tenant, a fake credential and its
+    /// real-URL transport.
+    #[cfg(feature = "emulator")]
+    pub fn emulator(emu: &crate::emulator::Emulator) -> AzureProviderBuilder {
+        Self::builder()
+            .subscription(emu.subscription())
+            .tenant(emu.tenant())
+            .token_credential(crate::emulator::FakeCredential::new())
+            .transport(emu.transport())
+    }
+
+    /// The ARM client.
+    pub fn arm(&self) -> &ArmClient {
+        &self.ops.context().arm
+    }
+
+    /// The API-call counter (ARM and Key Vault).
+    pub fn api_calls(&self) -> &ApiCalls {
+        self.arm().calls()
+    }
+
+    /// The shared context (subscription, tenant, clients).
+    pub fn context(&self) -> &Arc<AzureContext> {
+        self.ops.context()
+    }
+
+    /// Sweeps what `filter` selects (see [`crate::sweeper`]); with `dry_run`, only reports.
+    pub async fn sweep(
+        &self,
+        filter: &crate::sweeper::SweepFilter,
+        dry_run: bool,
+        poller: &multicloud_core::retry::Poller,
+    ) -> Result<crate::sweeper::SweepReport, multicloud_core::ProviderError> {
+        crate::sweeper::sweep(self.context(), filter, dry_run, poller).await
+    }
+
+    /// The settings beyond the spec.
+    pub fn settings(&self) -> &AzureSettings {
+        &self.settings
+    }
+}
+
+impl CloudProvider for AzureProvider {
+    fn name(&self) -> &str {
+        "azure"
+    }
+    fn kinds(&self) -> &[KindDef] {
+        crate::kinds::defs()
+    }
+    fn naming_rules(&self) -> &dyn NamingRules {
+        &self.rules
+    }
+    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
+        crate::expand::expand(spec, &self.settings)
+    }
+    fn network(&self) -> &dyn NetworkOps {
+        &self.ops
+    }
+    fn identity(&self) -> &dyn IdentityOps {
+        &self.ops
+    }
+    fn cluster(&self) -> &dyn ClusterOps {
+        &self.ops
+    }
+    fn database(&self) -> &dyn DatabaseOps {
+        &self.ops
+    }
+    fn cache(&self) -> &dyn CacheOps {
+        &self.ops
+    }
+    fn registry(&self) -> &dyn Registry {
+        &self.ops
+    }
+    fn secrets(&self) -> &dyn SecretBackend {
+        &self.ops
+    }
+}

@@ -1,0 +1,73 @@
+//! The virtual network with its subnets inline (`Microsoft.Network/virtualNetworks`,
+//! api-version [`NETWORK`](crate::arm::api_versions::NETWORK), after
+//! `VirtualNetworkCreateSubnetWithDelegation.json`): the cluster subnet and the subnet
+//! delegated to `Microsoft.DBforPostgreSQL/flexibleServers`.
+
+use async_trait::async_trait;
+use multicloud_core::ProviderError;
+use multicloud_core::provider::{OpContext, Outputs};
+use serde_json::{Value, json};
+
+use crate::arm::api_versions;
+use crate::arm_ops::{ArmResource, field, tags};
+use crate::context::AzureContext;
+use crate::model::{NetworkOutputs, SubnetConfig, VirtualNetworkConfig};
+
+/// The service the database subnet is delegated to.
+pub const POSTGRES_DELEGATION: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
+
+/// [`VIRTUAL_NETWORK`](crate::kinds::VIRTUAL_NETWORK).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VirtualNetwork;
+
+fn subnet(s: &SubnetConfig) -> Value {
+    let delegations: Vec<Value> = s
+        .delegation
+        .iter()
+        .map(|service| json!({"name": "delegation", "properties": {"serviceName": service}}))
+        .collect();
+    json!({
+        "name": s.name,
+        "properties": {"addressPrefix": s.prefix, "delegations": delegations},
+    })
+}
+
+#[async_trait]
+impl ArmResource for VirtualNetwork {
+    fn provider_type(&self) -> &'static str {
+        "Microsoft.Network/virtualNetworks"
+    }
+    fn api_version(&self) -> &'static str {
+        api_versions::NETWORK
+    }
+    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
+        let c: VirtualNetworkConfig = ctx.config()?;
+        Ok(az.resource_path(&c.resource_group, self.provider_type(), &ctx.resource.name))
+    }
+    async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
+        let c: VirtualNetworkConfig = ctx.config()?;
+        Ok(json!({
+            "location": ctx.stack.region,
+            "tags": tags(ctx),
+            "properties": {
+                "addressSpace": {"addressPrefixes": [c.address_space]},
+                "subnets": c.subnets.iter().map(subnet).collect::<Vec<_>>(),
+            }
+        }))
+    }
+    fn outputs(&self, ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
+        let c: VirtualNetworkConfig = ctx.config()?;
+        let id = field(body, "/id", "virtual network")?.to_string();
+        let subnet_id = |s: &SubnetConfig| format!("{id}/subnets/{}", s.name);
+        Outputs::of(&NetworkOutputs {
+            cluster_subnet_id: c.subnets.first().map(subnet_id).unwrap_or_default(),
+            database_subnet_id: c
+                .subnets
+                .iter()
+                .find(|s| s.delegation.as_deref() == Some(POSTGRES_DELEGATION))
+                .map(subnet_id),
+            name: field(body, "/name", "virtual network")?.to_string(),
+            id,
+        })
+    }
+}

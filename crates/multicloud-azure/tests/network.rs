@@ -1,0 +1,88 @@
+//! The network on the emulator: the resource group, the virtual network with the cluster
+//! subnet and the subnet delegated to PostgreSQL flexible servers, the private DNS zone
+//! `<server>.private.postgres.database.azure.com` and its link to the virtual network, with
+//! the shapes of `VirtualNetworkCreateSubnetWithDelegation.json`, `PrivateZonePut.json` and
+//! `VirtualNetworkLinkPut.json`; everything tagged; teardown removes it all.
+
+mod support;
+
+use std::time::Duration;
+
+use multicloud_core::StackSpec;
+use multicloud_core::spec::{Network, Postgres};
+use serde_json::json;
+use support::{TestResult, World, config};
+
+fn spec() -> StackSpec {
+    StackSpec::builder("net")
+        .environment("t2")
+        .region("westeurope")
+        .network(Network::default())
+        .database(Postgres::new("16"))
+        .build_unchecked()
+}
+
+#[tokio::test]
+async fn vnet_delegated_subnet_private_dns_zone_and_link() -> TestResult {
+    let world = World::start(config(Duration::from_millis(300)), |b| b).await?;
+    let stack = world.stack(spec());
+    stack.up().await?;
+    let rg = format!(
+        "/subscriptions/{}/resourceGroups/net-t2-rg",
+        world.emu.subscription()
+    );
+    let group = world.emu.resource(&rg).ok_or("no resource group")?;
+    assert_eq!(group["location"], "westeurope");
+    assert_eq!(group["tags"]["multicloud:env"], "t2");
+
+    let vnet_id = format!("{rg}/providers/Microsoft.Network/virtualNetworks/net-t2-vnet");
+    let vnet = world.emu.resource(&vnet_id).ok_or("no vnet")?;
+    assert_eq!(
+        vnet["properties"]["addressSpace"]["addressPrefixes"],
+        json!(["10.0.0.0/16"])
+    );
+    let subnets = &vnet["properties"]["subnets"];
+    assert_eq!(subnets[0]["name"], "cluster");
+    assert_eq!(subnets[0]["properties"]["addressPrefix"], "10.0.16.0/20");
+    assert_eq!(subnets[0]["properties"]["delegations"], json!([]));
+    assert_eq!(subnets[1]["name"], "database");
+    assert_eq!(subnets[1]["properties"]["addressPrefix"], "10.0.32.0/20");
+    assert_eq!(
+        subnets[1]["properties"]["delegations"][0]["properties"]["serviceName"],
+        "Microsoft.DBforPostgreSQL/flexibleServers"
+    );
+    assert_eq!(vnet["tags"]["multicloud:stack"], "net");
+
+    let zone_name = "net-t2-pg.private.postgres.database.azure.com";
+    let zone_id = format!("{rg}/providers/Microsoft.Network/privateDnsZones/{zone_name}");
+    let zone = world.emu.resource(&zone_id).ok_or("no zone")?;
+    assert_eq!(zone["location"], "global");
+    assert_eq!(zone["tags"]["multicloud:stack"], "net");
+    let link = world
+        .emu
+        .resource(&format!("{zone_id}/virtualNetworkLinks/net-t2-link"))
+        .ok_or("no link")?;
+    assert_eq!(link["location"], "global");
+    assert_eq!(link["properties"]["virtualNetwork"]["id"], vnet_id.as_str());
+    assert_eq!(link["properties"]["registrationEnabled"], false);
+
+    // The server uses exactly the delegated subnet and the zone, with public access off.
+    let server = world
+        .emu
+        .resource(&format!(
+            "{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers/net-t2-pg"
+        ))
+        .ok_or("no server")?;
+    let network = &server["properties"]["network"];
+    assert_eq!(
+        network["delegatedSubnetResourceId"],
+        format!("{vnet_id}/subnets/database")
+    );
+    assert_eq!(network["privateDnsZoneArmResourceId"], zone_id.as_str());
+    assert_eq!(network["publicNetworkAccess"], "Disabled");
+
+    stack.down().await?;
+    assert!(world.emu.resource(&rg).is_none(), "resource group deleted");
+    assert!(world.emu.resource(&vnet_id).is_none());
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The whole stack on the emulator with non-zero operation durations, through
+//! `Stack::new(spec, AzureProvider)`: up -> outputs complete -> re-up is a no-op (one read
+//! per resource) -> state deleted -> up adopts everything -> down -> the sweeper finds
+//! nothing -> the same vault name works again at once; and the same with 10 % of requests
+//! answered 429/503.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use multicloud_azure::resources::role::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id};
+use multicloud_azure::sweeper::SweepFilter;
+use multicloud_core::StackSpec;
+use multicloud_core::plan::Action;
+use multicloud_core::retry::Poller;
+use multicloud_core::spec::{
+    Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, WorkloadIdentity,
+};
+use support::{TestResult, World, config};
+
+/// A spec with every part.
+pub fn full_spec(name: &str) -> StackSpec {
+    StackSpec::builder(name)
+        .environment("e2e")
+        .region("westeurope")
+        .network(Network::default())
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 3)))
+        .database(Postgres::new("16"))
+        .cache(Redis::new("7.4"))
+        .registry(RegistrySpec::new("api"))
+        .secret(SecretSpec::generated("api-token", 32))
+        .workload_identity(
+            WorkloadIdentity::new("shop", "api")
+                .can_read_secret("api-token")
+                .can_pull("api"),
+        )
+        .build_unchecked()
+}
+
+fn calls_of(world: &World, method: &str) -> u64 {
+    world
+        .provider
+        .api_calls()
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.ends_with(&format!(".{method}")))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// Federated credential and role assignments exactly.
+fn assert_identity_wiring(world: &World, issuer: &str) -> TestResult {
+    let sub = world.emu.subscription();
+    let rg = format!("/subscriptions/{sub}/resourceGroups/full-e2e-rg");
+    let mi_id = format!(
+        "{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/full-e2e-shop-api"
+    );
+    let fic = world
+        .emu
+        .resource(&format!(
+            "{mi_id}/federatedIdentityCredentials/kubernetes-shop-api"
+        ))
+        .ok_or("no federated credential")?;
+    assert_eq!(fic["properties"]["issuer"], issuer);
+    assert_eq!(
+        fic["properties"]["subject"],
+        "system:serviceaccount:shop:api"
+    );
+    assert_eq!(
+        fic["properties"]["audiences"],
+        serde_json::json!(["api://AzureADTokenExchange"])
+    );
+    let principal =
+        world.emu.resource(&mi_id).ok_or("no identity")?["properties"]["principalId"].clone();
+    let aks = world
+        .emu
+        .resource(&format!(
+            "{rg}/providers/Microsoft.ContainerService/managedClusters/full-e2e"
+        ))
+        .ok_or("no cluster")?;
+    let kubelet = aks["properties"]["identityProfile"]["kubeletidentity"]["objectId"].clone();
+    let acr = format!("{rg}/providers/Microsoft.ContainerRegistry/registries/fulle2eacr");
+    let vault = format!("{rg}/providers/Microsoft.KeyVault/vaults/full-e2e-kv");
+    let mut got = Vec::new();
+    for scope in [&acr, &vault] {
+        for id in world.emu.children(&format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments"
+        )) {
+            let r = world.emu.resource(&id).ok_or("gone")?;
+            got.push((
+                r["properties"]["scope"].clone(),
+                r["properties"]["roleDefinitionId"].clone(),
+                r["properties"]["principalId"].clone(),
+            ));
+        }
+    }
+    got.sort_by_key(|t| format!("{t:?}"));
+    let mut want = vec![
+        (
+            acr.clone().into(),
+            role_definition_id(&sub, ACR_PULL.1).into(),
+            kubelet,
+        ),
+        (
+            acr.clone().into(),
+            role_definition_id(&sub, ACR_PULL.1).into(),
+            principal.clone(),
+        ),
+        (
+            vault.into(),
+            role_definition_id(&sub, KEY_VAULT_SECRETS_USER.1).into(),
+            principal,
+        ),
+    ];
+    want.sort_by_key(
+        |t: &(serde_json::Value, serde_json::Value, serde_json::Value)| format!("{t:?}"),
+    );
+    assert_eq!(got, want);
+    Ok(())
+}
+
+#[tokio::test]
+async fn up_noop_adopt_down_sweep_and_the_vault_name_again() -> TestResult {
+    let world = World::start(config(Duration::from_millis(400)), |b| b).await?;
+    let stack = world.stack(full_spec("full"));
+    let started = Instant::now();
+    let out = stack.up().await?;
+    let up_time = started.elapsed();
+    let up_calls = world.provider.api_calls().total();
+
+    // Outputs complete.
+    let cluster = out.cluster.clone().ok_or("cluster")?;
+    assert!(!cluster.ca_data.is_empty() && cluster.endpoint.starts_with("https://"));
+    let issuer = cluster.oidc_issuer.clone().ok_or("issuer")?;
+    let db = out.database.clone().ok_or("database")?;
+    assert_eq!(db.password_secret, "full-e2e-kv/database-admin-password");
+    assert_eq!(out.cache.as_ref().map(|c| c.port), Some(10000));
+    assert_eq!(out.registries["api"].url, "fulle2eacr.azurecr.io/api");
+    assert!(
+        out.secrets["api-token"]
+            .id
+            .starts_with("https://full-e2e-kv.vault.azure.net/secrets/api-token/")
+    );
+    let identity = &out.identities["shop-api"];
+    assert_eq!(
+        identity.subject.as_deref(),
+        Some("system:serviceaccount:shop:api")
+    );
+    assert_identity_wiring(&world, &issuer)?;
+
+    // Re-up: a no-op, one read per resource.
+    world.provider.api_calls().reset();
+    let plan = stack.plan().await?;
+    assert!(plan.is_noop(), "{:?}", plan.summary());
+    let resources = plan.actions.len() as u64;
+    assert_eq!(
+        world.provider.api_calls().total(),
+        resources,
+        "{:?}",
+        world.provider.api_calls().snapshot()
+    );
+    assert_eq!(world.provider.api_calls().mutating(), 0);
+    let noop_calls = resources;
+    world.provider.api_calls().reset();
+    assert_eq!(stack.up().await?, out);
+    assert_eq!(world.provider.api_calls().mutating(), 0);
+
+    // State deleted: up adopts everything, nothing is created.
+    std::fs::remove_dir_all(world.dir.path())?;
+    std::fs::create_dir_all(world.dir.path())?;
+    world.provider.api_calls().reset();
+    let plan = stack.plan().await?;
+    assert!(
+        plan.actions.iter().all(|a| a.action == Action::Adopt),
+        "{:?}",
+        plan.summary()
+    );
+    let adopted = stack.up().await?;
+    assert_eq!(adopted.database, out.database);
+    assert_eq!(
+        adopted.cluster.map(|c| c.ca_data),
+        Some(cluster.ca_data.clone())
+    );
+    assert_eq!(
+        calls_of(&world, "PUT") + calls_of(&world, "DELETE"),
+        0,
+        "{:?}",
+        world.provider.api_calls().snapshot()
+    );
+
+    // Down, then nothing left for the sweeper.
+    world.provider.api_calls().reset();
+    let started = Instant::now();
+    stack.down().await?;
+    let down_time = started.elapsed();
+    let down_calls = world.provider.api_calls().total();
+    let poller = Poller {
+        interval: Duration::from_millis(50),
+        max_interval: Duration::from_millis(300),
+    };
+    let left = world
+        .provider
+        .sweep(&SweepFilter::stack("full", "e2e"), true, &poller)
+        .await?;
+    assert!(left.is_empty(), "{left:?}");
+
+    // The same vault name works again at once.
+    let again = world.stack(
+        StackSpec::builder("full")
+            .environment("e2e")
+            .region("westeurope")
+            .secret(SecretSpec::generated("api-token", 32))
+            .build_unchecked(),
+    );
+    let out2 = again.up().await?;
+    assert!(out2.secrets["api-token"].name.starts_with("full-e2e-kv/"));
+    again.down().await?;
+    eprintln!(
+        "azure e2e: {resources} resources; up {up_time:.1?} ({up_calls} calls), no-op plan {noop_calls} calls, down {down_time:.1?} ({down_calls} calls)"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn ten_percent_throttling_and_unavailability_still_converge() -> TestResult {
+    let mut cfg = config(Duration::from_millis(300));
+    cfg.fault_rate = 0.10;
+    cfg.seed = 11;
+    let world = World::start(cfg, |b| b).await?;
+    let stack = world.stack(full_spec("faulty"));
+    let out = stack.up().await?;
+    assert!(out.cluster.is_some() && out.database.is_some() && out.cache.is_some());
+    assert!(stack.plan().await?.is_noop());
+    stack.down().await?;
+    let (requests, faults) = world.emu.requests();
+    assert!(faults > 0, "{faults} of {requests}");
+    world.emu.set_fault_rate(0.0);
+    let poller = Poller {
+        interval: Duration::from_millis(50),
+        max_interval: Duration::from_millis(300),
+    };
+    let left = world
+        .provider
+        .sweep(&SweepFilter::stack("faulty", "e2e"), true, &poller)
+        .await?;
+    assert!(left.is_empty(), "{left:?}");
+    eprintln!("10% faults: {faults} of {requests} requests injected; converged");
+    Ok(())
+}

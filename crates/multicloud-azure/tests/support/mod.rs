@@ -1,0 +1,98 @@
+//! What the provider tests share: an emulator with operation durations, a provider on it,
+//! fast engine options and a stack with its state in a temporary directory.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use multicloud_azure::AzureProvider;
+use multicloud_azure::emulator::{Emulator, EmulatorConfig};
+use multicloud_core::retry::{Poller, RetryPolicy};
+use multicloud_core::state::LocalStateStore;
+use multicloud_core::{ApplyOptions, Stack, StackSpec};
+
+/// The error type of the tests.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// An emulator where every operation on these types takes `unit` (the cluster 3 units, the
+/// database and cache 2), answered with the three LRO patterns.
+pub fn config(unit: Duration) -> EmulatorConfig {
+    use multicloud_azure::emulator::LroPattern::*;
+    EmulatorConfig {
+        retry_after: 1,
+        ..EmulatorConfig::default()
+    }
+    .duration("Microsoft.ContainerService/managedClusters", unit * 3)
+    .duration(
+        "Microsoft.ContainerService/managedClusters/agentPools",
+        unit * 2,
+    )
+    .duration("Microsoft.DBforPostgreSQL/flexibleServers", unit * 2)
+    .duration("Microsoft.Cache/redisEnterprise", unit * 2)
+    .duration("Microsoft.Cache/redisEnterprise/databases", unit)
+    .duration("Microsoft.Network/virtualNetworks", unit)
+    .duration("Microsoft.Network/privateDnsZones", unit)
+    .duration("Microsoft.ContainerRegistry/registries", unit)
+    .duration("Microsoft.KeyVault/vaults", unit)
+    .duration("Microsoft.Resources/resourceGroups", unit)
+    .patterns(
+        "Microsoft.Network/virtualNetworks",
+        AsyncOperation,
+        Location,
+    )
+    .patterns("Microsoft.Network/privateDnsZones", Both, Both)
+    .patterns("Microsoft.DBforPostgreSQL/flexibleServers", Both, Both)
+    .patterns("Microsoft.Cache/redisEnterprise", Location, AsyncOperation)
+}
+
+/// Engine options for tests: short polls (ARM's `Retry-After` still wins), many retries.
+pub fn options() -> ApplyOptions {
+    ApplyOptions {
+        retry: RetryPolicy {
+            max_attempts: 12,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(400),
+        },
+        poller: Poller {
+            interval: Duration::from_millis(50),
+            max_interval: Duration::from_millis(300),
+        },
+        ..ApplyOptions::default()
+    }
+}
+
+/// An emulator, a provider on it and a state directory.
+pub struct World {
+    /// The emulator.
+    pub emu: Emulator,
+    /// The provider.
+    pub provider: Arc<AzureProvider>,
+    /// State directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts an emulator with `config` and a provider on it, built by `build`.
+    pub async fn start(
+        config: EmulatorConfig,
+        build: impl FnOnce(
+            multicloud_azure::AzureProviderBuilder,
+        ) -> multicloud_azure::AzureProviderBuilder,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let emu = Emulator::start(config).await?;
+        let provider = Arc::new(build(AzureProvider::emulator(&emu)).build()?);
+        Ok(Self {
+            emu,
+            provider,
+            dir: tempfile::tempdir()?,
+        })
+    }
+
+    /// A stack of `spec` on the provider with state in the world's directory.
+    pub fn stack(&self, spec: StackSpec) -> Stack {
+        Stack::new(spec, self.provider.clone())
+            .state(LocalStateStore::new(self.dir.path()))
+            .options(options())
+    }
+}
