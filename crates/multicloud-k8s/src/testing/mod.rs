@@ -83,6 +83,8 @@ pub enum ControlPlaneError {
 pub struct ControlPlane {
     endpoint: String,
     pki: certs::Pki,
+    /// A static bearer token of the same admin user (`--token-auth-file`).
+    token: SecretString,
     dir: PathBuf,
     /// Started processes, in start order (stopped in reverse).
     processes: Vec<Process>,
@@ -135,6 +137,17 @@ impl ControlPlane {
                 expires_at: None,
             },
         }
+    }
+
+    /// The same admin user with a bearer token instead of a certificate: what a cloud's
+    /// kubeconfig hands out (an emulated AKS `listClusterUserCredential` can return it).
+    pub fn bearer_credentials(&self) -> ClusterCredentials {
+        ClusterCredentials::bearer(
+            self.endpoint.clone(),
+            STANDARD.encode(&self.pki.ca_pem),
+            self.token.clone(),
+            None,
+        )
     }
 
     /// The admin kubeconfig (YAML).

@@ -15,6 +15,7 @@ use super::certs::Pki;
 use super::process::{Process, free_port, janitor};
 use super::{BIN_ENV, ControlPlane, ControlPlaneError};
 use crate::client::client_for;
+use multicloud_core::secret::SecretString;
 
 /// How long each part may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -82,9 +83,17 @@ pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError>
     let endpoint = format!("https://127.0.0.1:{}", ports.apiserver);
     let kubeconfig_path = dir.join("admin.kubeconfig");
     let janitor = if keep { None } else { Some(janitor(&dir)?) };
+    let token = SecretString::generate(40);
+    let tokens = dir.join("tokens.csv");
+    let line = format!(
+        "{},multicloud-admin,multicloud-admin,\"system:masters\"\n",
+        token.expose()
+    );
+    std::fs::write(&tokens, line).map_err(io(format!("writing {}", tokens.display())))?;
     let mut plane = ControlPlane {
         endpoint,
         pki,
+        token,
         dir,
         processes: Vec::new(),
         keep,
@@ -183,6 +192,7 @@ impl ControlPlane {
             s("--authorization-mode=RBAC"),
             s("--disable-admission-plugins=ServiceAccount"),
             s("--endpoint-reconciler-type=none"),
+            format!("--token-auth-file={}", path(&self.dir.join("tokens.csv"))),
         ];
         self.spawn("kube-apiserver", bin, args)?;
         let client = client_for(&self.credentials())

@@ -1,0 +1,175 @@
+//! The whole product on Azure, through the Azure path end to end: the infrastructure on the
+//! ARM + Key Vault emulator, and the app on a real local Kubernetes control plane reached
+//! the way a real AKS cluster is: the provider's `ClusterOps::credentials` reads the cluster's
+//! `listClusterUserCredential` kubeconfig (which the emulator points at the local plane, with a
+//! bearer token). No `cluster_access` override.
+//! up -> the Deployment is Available, the service account carries the managed identity's
+//! client id and the pods the workload-identity label, the synced Secret holds the Key Vault
+//! value, the pull secret names the ACR -> re-plan is a no-op -> down takes the app off first
+//! -> nothing of ours is left on the API server.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use multicloud_azure::AzureProvider;
+use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
+use multicloud_core::ApplyOptions;
+use multicloud_core::prelude::*;
+use multicloud_core::retry::{Poller, RetryPolicy};
+use multicloud_k8s::KubernetesWorkloads;
+use multicloud_k8s::testing::ControlPlane;
+
+fn spec() -> StackSpec {
+    StackSpec::builder("shop")
+        .environment("az1")
+        .region("westeurope")
+        .network(Network::default())
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 3)))
+        .registry(RegistrySpec::new("api"))
+        .secret(SecretSpec::generated("api-token", 32))
+        .workload_identity(
+            WorkloadIdentity::new("shop", "api")
+                .can_read_secret("api-token")
+                .can_pull("api"),
+        )
+        .app(
+            App::new("api")
+                .image_from_registry("api", "v1")
+                .port(8080)
+                .env_from_secret("API_TOKEN", "api-token"),
+        )
+        .build()
+        .expect("valid spec")
+}
+
+fn options() -> ApplyOptions {
+    ApplyOptions {
+        retry: RetryPolicy {
+            max_attempts: 12,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(400),
+        },
+        poller: Poller {
+            interval: Duration::from_millis(50),
+            max_interval: Duration::from_millis(300),
+        },
+        ..ApplyOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_stack_with_its_app_through_the_aks_credentials_path() {
+    let plane = ControlPlane::start()
+        .await
+        .expect("the local control plane must start");
+    let emu = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let bearer = plane.bearer_credentials();
+    emu.set_cluster_access(ClusterAccess {
+        server: bearer.endpoint.clone(),
+        ca_data: bearer.ca_data.clone(),
+        token: bearer.token().expect("a token").expose().to_string(),
+    });
+    let provider = AzureProvider::emulator(&emu).build().expect("provider");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::new(spec(), provider)
+        .workloads(KubernetesWorkloads::new())
+        .state(LocalStateStore::new(dir.path()))
+        .options(options());
+
+    let out = stack.up().await.expect("up");
+    let client = plane.client().await.expect("client");
+    let deployment = Api::<Deployment>::namespaced(client.clone(), "shop")
+        .get("api")
+        .await
+        .expect("deployment");
+    assert_eq!(
+        deployment
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas),
+        Some(1)
+    );
+    let template = &deployment.spec.template;
+    let pod_labels = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .expect("labels");
+    assert_eq!(
+        pod_labels
+            .get("azure.workload.identity/use")
+            .map(String::as_str),
+        Some("true")
+    );
+    let image = template
+        .spec
+        .as_ref()
+        .map(|p| p.containers[0].image.clone());
+    assert_eq!(
+        image.flatten(),
+        Some(format!("{}:v1", out.registries["api"].url))
+    );
+
+    let client_id = &out.identities["shop-api"].identity;
+    let sa = Api::<ServiceAccount>::namespaced(client.clone(), "shop")
+        .get("api")
+        .await
+        .expect("service account");
+    assert_eq!(
+        sa.annotations().get("azure.workload.identity/client-id"),
+        Some(client_id)
+    );
+
+    let secrets = Api::<Secret>::namespaced(client.clone(), "shop");
+    let synced = secrets.get("api-token").await.expect("synced secret");
+    let name = &out.secrets["api-token"].name;
+    let value = stack
+        .provider()
+        .secrets()
+        .get_secret(name)
+        .await
+        .expect("Key Vault value");
+    assert_eq!(
+        synced.data.expect("data")["value"].0,
+        value.expose().as_bytes()
+    );
+    let pull = secrets.get("shop-az1-registry").await.expect("pull secret");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&pull.data.expect("data")[".dockerconfigjson"].0).expect("json");
+    let acr_host = out.registries["api"]
+        .url
+        .split('/')
+        .next()
+        .expect("host")
+        .to_string();
+    assert!(doc["auths"].get(&acr_host).is_some(), "{acr_host} in {doc}");
+
+    let replan = stack.plan().await.expect("re-plan");
+    let changes: Vec<_> = replan
+        .actions
+        .iter()
+        .filter(|a| a.action != Action::NoOp)
+        .collect();
+    assert!(changes.is_empty(), "{replan}");
+
+    stack.down().await.expect("down");
+    let ours = ListParams::default().labels("multicloud.dev/stack=shop");
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&ours)
+        .await
+        .expect("list");
+    assert!(namespaces.items.is_empty());
+    assert!(
+        Api::<Secret>::all(client)
+            .list(&ours)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
