@@ -10,6 +10,10 @@
 //!   controller-manager, scheduler, kwok) through kube-rs, in one plan: plan, up, the rolled-out
 //!   Deployment, API calls per `up` and per re-plan, adoption after the state file is deleted,
 //!   down (the app first), and a sweep that must find nothing.
+//! - `azure`: the same stack on the in-process ARM + Key Vault emulator (AKS 1.5 s, databases
+//!   and caches 1 s, everything else 0.5 s per operation, all three LRO patterns), the app on
+//!   the local control plane reached through the cluster's `listClusterUserCredential`
+//!   kubeconfig, as on real AKS: up, re-plan, down, sweep.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +33,7 @@ use multicloud_k8s::testing::ControlPlane;
 enum Cloud {
     Memory,
     Aws,
+    Azure,
     All,
 }
 
@@ -258,6 +263,97 @@ async fn aws_demo(verbose: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn azure_demo(verbose: bool) -> anyhow::Result<()> {
+    use multicloud_azure::AzureProvider;
+    use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
+    use multicloud_azure::sweeper::SweepFilter;
+
+    println!(
+        "\n=== Azure on the ARM + Key Vault emulator (azure_core pipeline, official SecretClient) ==="
+    );
+    let unit = Duration::from_millis(500);
+    let config = EmulatorConfig::default()
+        .duration("Microsoft.ContainerService/managedClusters", unit * 3)
+        .duration(
+            "Microsoft.ContainerService/managedClusters/agentPools",
+            unit * 2,
+        )
+        .duration("Microsoft.DBforPostgreSQL/flexibleServers", unit * 2)
+        .duration("Microsoft.Cache/redisEnterprise", unit * 2)
+        .duration("Microsoft.Network/virtualNetworks", unit)
+        .duration("Microsoft.KeyVault/vaults", unit)
+        .duration("Microsoft.ContainerRegistry/registries", unit);
+    let emu = Emulator::start(config)
+        .await
+        .context("starting the emulator")?;
+    let plane = ControlPlane::start()
+        .await
+        .context("starting the local Kubernetes control plane (scripts/install-k8s.sh)")?;
+    // The emulated AKS hands out a kubeconfig for the local plane, as real AKS does for its own.
+    let bearer = plane.bearer_credentials();
+    emu.set_cluster_access(ClusterAccess {
+        server: bearer.endpoint.clone(),
+        ca_data: bearer.ca_data.clone(),
+        token: bearer
+            .token()
+            .map(|t| t.expose().to_string())
+            .unwrap_or_default(),
+    });
+    let provider = Arc::new(AzureProvider::emulator(&emu).build()?);
+    let mut spec = spec(Some(Expose::ClusterIp), true)?;
+    spec.region = "westeurope".into();
+    for pool in spec
+        .cluster
+        .iter_mut()
+        .flat_map(|c| c.node_pools.iter_mut())
+    {
+        pool.instance_type = "Standard_D4s_v5".into();
+    }
+    let dir = tempfile::tempdir()?;
+    let stack = Stack::new(spec, provider.clone())
+        .workloads(KubernetesWorkloads::new())
+        .state(LocalStateStore::new(dir.path()));
+    let printer = print_events(&stack, verbose);
+    let calls = provider.api_calls();
+    let plan = stack.plan().await?;
+    println!("{plan}");
+    calls.reset();
+    let start = Instant::now();
+    let outputs = stack.up().await?;
+    println!(
+        "\nup took {:.2}s with {} ARM/Key Vault calls",
+        start.elapsed().as_secs_f64(),
+        calls.total()
+    );
+    println!("outputs:\n{}", serde_json::to_string_pretty(&outputs)?);
+    print_app(&plane).await?;
+    calls.reset();
+    let replan = stack.plan().await?;
+    println!("re-plan: {} — {} calls", replan.summary(), calls.total());
+    if !replan.is_noop() {
+        bail!("re-plan after up is not a no-op:\n{replan}");
+    }
+    println!("\ndown (the app first, then the infrastructure):");
+    calls.reset();
+    let start = Instant::now();
+    stack.down().await?;
+    println!(
+        "down took {:.2}s with {} calls",
+        start.elapsed().as_secs_f64(),
+        calls.total()
+    );
+    let poller = multicloud_core::retry::Poller::default();
+    let left = provider
+        .sweep(&SweepFilter::stack("shop", "demo"), true, &poller)
+        .await?;
+    println!(
+        "sweeper (dry run) finds anything left: {}",
+        !left.is_empty()
+    );
+    printer.abort();
+    Ok(())
+}
+
 /// What `kubectl get deploy,svc -n shop` would show, read with kube-rs.
 async fn print_app(plane: &ControlPlane) -> anyhow::Result<()> {
     use k8s_openapi::api::apps::v1::Deployment;
@@ -307,6 +403,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if matches!(args.cloud, Cloud::Aws | Cloud::All) {
         aws_demo(args.verbose).await?;
+    }
+    if matches!(args.cloud, Cloud::Azure | Cloud::All) {
+        azure_demo(args.verbose).await?;
     }
     println!("\ndemo finished");
     Ok(())
