@@ -3,7 +3,6 @@
 //! finds resources by tag without a graph, orders them by [`teardown_order`], computed from
 //! the graph of a spec that has every part.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use multicloud_core::spec::{
     Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
     WorkloadIdentity,
 };
+use multicloud_core::teardown::{self, KindGraph, reverse_kind_order};
 
 use crate::kinds;
 
@@ -53,31 +53,12 @@ pub fn teardown_order() -> &'static [ResourceKind] {
 
 /// Position of `kind` in [`teardown_order`]; unknown kinds go last.
 pub fn rank(kind: ResourceKind) -> usize {
-    let order = teardown_order();
-    order.iter().position(|k| *k == kind).unwrap_or(order.len())
+    teardown::rank(teardown_order(), kind)
 }
-
-/// Kind-level dependencies: `a -> {b…}` when a resource of kind `a` depends on one of
-/// kind `b`.
-pub type KindGraph = BTreeMap<ResourceKind, BTreeSet<ResourceKind>>;
 
 /// The kind-level dependencies of `graph`, plus [`load_balancer_edges`].
 pub fn kind_graph(graph: &ResourceGraph) -> KindGraph {
-    let mut deps = KindGraph::new();
-    for r in graph.resources() {
-        let entry = deps.entry(r.kind).or_default();
-        for d in &r.depends_on {
-            if let Some(dep) = graph.get(d)
-                && dep.kind != r.kind
-            {
-                entry.insert(dep.kind);
-            }
-        }
-    }
-    for (kind, on) in load_balancer_edges() {
-        deps.entry(kind).or_default().extend(on);
-    }
-    deps
+    teardown::kind_graph(graph, load_balancer_edges())
 }
 
 /// What Kubernetes' load balancers add to the graph: the cluster makes them (so it goes
@@ -97,37 +78,6 @@ pub fn load_balancer_edges() -> Vec<(ResourceKind, Vec<ResourceKind>)> {
             ],
         ),
     ]
-}
-
-/// Kinds in deletion order: a kind comes once every kind depending on it has come (a
-/// reverse topological order of `deps`), taken in rounds, each round in name order.
-pub fn reverse_kind_order(deps: &KindGraph) -> Vec<ResourceKind> {
-    let mut all: BTreeSet<ResourceKind> = deps.keys().copied().collect();
-    all.extend(deps.values().flatten().copied());
-    let mut dependents: KindGraph = KindGraph::new();
-    for (kind, on) in deps {
-        for dep in on {
-            dependents.entry(*dep).or_default().insert(*kind);
-        }
-    }
-    let mut order = Vec::new();
-    let mut done = BTreeSet::new();
-    while done.len() < all.len() {
-        let ready: Vec<ResourceKind> = all
-            .iter()
-            .filter(|k| !done.contains(*k))
-            .filter(|k| dependents.get(k).is_none_or(|ds| ds.is_subset(&done)))
-            .copied()
-            .collect();
-        if ready.is_empty() {
-            // A kind-level cycle: keep what remains in name order (the tests forbid it).
-            order.extend(all.iter().filter(|k| !done.contains(*k)));
-            break;
-        }
-        done.extend(ready.iter().copied());
-        order.extend(ready);
-    }
-    order
 }
 
 #[cfg(test)]

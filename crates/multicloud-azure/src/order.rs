@@ -3,16 +3,15 @@
 //! which finds resources by tag without a graph, orders them by [`teardown_order`], computed
 //! from the graph of a spec that has every part.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use multicloud_core::kind::ResourceKind;
-use multicloud_core::resource::ResourceGraph;
 use multicloud_core::spec::{
     Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
     WorkloadIdentity,
 };
+use multicloud_core::teardown::{self, kind_graph, reverse_kind_order};
 
 use crate::expand::AzureSettings;
 
@@ -38,62 +37,12 @@ pub fn full_spec() -> StackSpec {
     spec
 }
 
-/// Kind-level dependencies: `a -> {b…}` when a resource of kind `a` depends on one of kind
-/// `b`.
-pub type KindGraph = BTreeMap<ResourceKind, BTreeSet<ResourceKind>>;
-
-/// The kind-level dependencies of `graph`.
-pub fn kind_graph(graph: &ResourceGraph) -> KindGraph {
-    let mut deps = KindGraph::new();
-    for r in graph.resources() {
-        let entry = deps.entry(r.kind).or_default();
-        for d in &r.depends_on {
-            if let Some(dep) = graph.get(d)
-                && dep.kind != r.kind
-            {
-                entry.insert(dep.kind);
-            }
-        }
-    }
-    deps
-}
-
-/// Kinds in deletion order: a kind comes once every kind depending on it has come, in
-/// rounds, each round in name order.
-pub fn reverse_kind_order(deps: &KindGraph) -> Vec<ResourceKind> {
-    let mut all: BTreeSet<ResourceKind> = deps.keys().copied().collect();
-    all.extend(deps.values().flatten().copied());
-    let mut dependents = KindGraph::new();
-    for (kind, on) in deps {
-        for dep in on {
-            dependents.entry(*dep).or_default().insert(*kind);
-        }
-    }
-    let mut order = Vec::new();
-    let mut done = BTreeSet::new();
-    while done.len() < all.len() {
-        let ready: Vec<ResourceKind> = all
-            .iter()
-            .filter(|k| !done.contains(*k))
-            .filter(|k| dependents.get(k).is_none_or(|ds| ds.is_subset(&done)))
-            .copied()
-            .collect();
-        if ready.is_empty() {
-            order.extend(all.iter().filter(|k| !done.contains(*k)));
-            break;
-        }
-        done.extend(ready.iter().copied());
-        order.extend(ready);
-    }
-    order
-}
-
 /// The Azure kinds in deletion order ([`reverse_kind_order`] of [`full_spec`]'s graph).
 pub fn teardown_order() -> &'static [ResourceKind] {
     static ORDER: OnceLock<Vec<ResourceKind>> = OnceLock::new();
     ORDER.get_or_init(
         || match crate::expand::expand(&full_spec(), &AzureSettings::default()) {
-            Ok(graph) => reverse_kind_order(&kind_graph(&graph)),
+            Ok(graph) => reverse_kind_order(&kind_graph(&graph, [])),
             Err(_) => Vec::new(),
         },
     )
@@ -101,8 +50,7 @@ pub fn teardown_order() -> &'static [ResourceKind] {
 
 /// Position of `kind` in [`teardown_order`]; unknown kinds go last.
 pub fn rank(kind: ResourceKind) -> usize {
-    let order = teardown_order();
-    order.iter().position(|k| *k == kind).unwrap_or(order.len())
+    teardown::rank(teardown_order(), kind)
 }
 
 #[cfg(test)]

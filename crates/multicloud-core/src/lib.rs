@@ -105,6 +105,7 @@ pub mod spec;
 mod stack;
 pub mod state;
 pub mod tags;
+pub mod teardown;
 #[cfg(feature = "testing")]
 pub mod testing;
 
