@@ -54,6 +54,59 @@ pub fn kubeconfig_yaml(creds: &ClusterCredentials) -> Result<SecretString, Provi
     Ok(SecretString::new(yaml))
 }
 
+/// The credentials of a kubeconfig's current context (its cluster's server and CA data, its
+/// user's token or client certificate data), to point a stack at any cluster:
+/// `Stack::cluster_access(credentials_from_kubeconfig(&text)?)`. Exec plugins and file
+/// references are not followed: the kubeconfig must carry the data inline.
+pub fn credentials_from_kubeconfig(yaml: &str) -> Result<ClusterCredentials, ProviderError> {
+    let bad = |m: &str| ProviderError::new(ErrorKind::InvalidInput, format!("kubeconfig: {m}"));
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(yaml).map_err(|e| bad(&format!("not YAML ({e})")))?;
+    let current = doc["current-context"]
+        .as_str()
+        .ok_or_else(|| bad("no current-context"))?;
+    let named = |list: &str, name: &str| {
+        doc[list]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["name"] == name))
+            .cloned()
+            .ok_or_else(|| bad(&format!("no {list} entry `{name}`")))
+    };
+    let context = named("contexts", current)?;
+    let cluster_name = context["context"]["cluster"].as_str().unwrap_or_default();
+    let cluster = named("clusters", cluster_name)?;
+    let user_name = context["context"]["user"].as_str().unwrap_or_default();
+    let user = named("users", user_name)?;
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let endpoint = text(&cluster["cluster"]["server"]).ok_or_else(|| bad("no server"))?;
+    let ca_data = text(&cluster["cluster"]["certificate-authority-data"]).unwrap_or_default();
+    let u = &user["user"];
+    if let Some(token) = text(&u["token"]) {
+        return Ok(ClusterCredentials::bearer(
+            endpoint,
+            ca_data,
+            SecretString::new(token),
+            None,
+        ));
+    }
+    let decode = |field: &str| {
+        let data = text(&u[field]).ok_or_else(|| bad(&format!("user has no token nor {field}")))?;
+        let bytes = STANDARD
+            .decode(data.trim())
+            .map_err(|e| bad(&format!("{field} is not base64 ({e})")))?;
+        String::from_utf8(bytes).map_err(|_| bad(&format!("{field} is not PEM text")))
+    };
+    Ok(ClusterCredentials {
+        endpoint,
+        ca_data,
+        credential: ClusterCredential::ClientCertificate {
+            certificate_pem: decode("client-certificate-data")?,
+            key_pem: SecretString::new(decode("client-key-data")?),
+            expires_at: None,
+        },
+    })
+}
+
 /// A `kube::Client` for `creds`, with kube's built-in retries off.
 pub async fn client_for(creds: &ClusterCredentials) -> Result<Client, ProviderError> {
     let yaml = kubeconfig_yaml(creds)?;
@@ -144,6 +197,51 @@ mod tests {
                 .as_ref()
                 .and_then(|c| c.server.as_deref()),
             Some("https://127.0.0.1:6443")
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_round_trips_into_the_same_credentials() {
+        let bearer = ClusterCredentials::bearer(
+            "https://127.0.0.1:6443",
+            "Q0E=",
+            SecretString::new("tok"),
+            None,
+        );
+        let back = credentials_from_kubeconfig(kubeconfig_yaml(&bearer).expect("yaml").expose())
+            .expect("parses");
+        assert_eq!(
+            (back.endpoint.as_str(), back.ca_data.as_str()),
+            ("https://127.0.0.1:6443", "Q0E=")
+        );
+        assert_eq!(back.token().map(SecretString::expose), Some("tok"));
+
+        let cert = ClusterCredentials {
+            endpoint: "https://10.0.0.1".into(),
+            ca_data: String::new(),
+            credential: ClusterCredential::ClientCertificate {
+                certificate_pem: "-----BEGIN CERTIFICATE-----\n".into(),
+                key_pem: SecretString::new("-----BEGIN PRIVATE KEY-----\n"),
+                expires_at: None,
+            },
+        };
+        let back = credentials_from_kubeconfig(kubeconfig_yaml(&cert).expect("yaml").expose())
+            .expect("parses");
+        let ClusterCredential::ClientCertificate {
+            certificate_pem,
+            key_pem,
+            ..
+        } = back.credential
+        else {
+            panic!("a client certificate")
+        };
+        assert_eq!(certificate_pem, "-----BEGIN CERTIFICATE-----\n");
+        assert_eq!(key_pem.expose(), "-----BEGIN PRIVATE KEY-----\n");
+        let err = credentials_from_kubeconfig("apiVersion: v1\nkind: Config\n").expect_err("empty");
+        assert!(
+            err.message().contains("current-context"),
+            "{}",
+            err.message()
         );
     }
 

@@ -16,7 +16,7 @@
 //!   outputs and a token from the provider's `ClusterOps::credentials` (an in-process EKS
 //!   token), or [`Stack::cluster_access`](multicloud_core::Stack::cluster_access) with any
 //!   [`ClusterCredentials`](multicloud_core::provider::ClusterCredentials) (a local control
-//!   plane in tests, a kubeconfig's credentials).
+//!   plane in tests; a kubeconfig's, read with [`credentials_from_kubeconfig`]).
 //! - Pull credentials and secret values come from the provider (`Registry::pull_credentials`,
 //!   `SecretBackend::get_secret`) and never reach state.
 //!
@@ -45,5 +45,5 @@ pub mod object;
 pub mod testing;
 pub mod workloads;
 
-pub use client::{client_for, kubeconfig_yaml};
+pub use client::{client_for, credentials_from_kubeconfig, kubeconfig_yaml};
 pub use workloads::KubernetesWorkloads;

@@ -79,7 +79,11 @@ impl Env {
     pub fn stack(&self, spec: StackSpec) -> Stack {
         Stack::new(spec, InMemoryProvider::new(self.cloud.clone()))
             .workloads(KubernetesWorkloads::new())
-            .cluster_access(plane().credentials())
+            // Through a kubeconfig, as a user pointing a stack at their own cluster would.
+            .cluster_access(
+                multicloud_k8s::credentials_from_kubeconfig(plane().kubeconfig().expose())
+                    .expect("the plane's kubeconfig"),
+            )
             .state(LocalStateStore::new(self.state.path()))
     }
 
