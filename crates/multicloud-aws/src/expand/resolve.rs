@@ -16,7 +16,7 @@
 //! | `standard` | `db.m6i.large` (2 / 8 GiB) | `cache.m6g.large` (6.4 GiB) |
 //! | `production` | `db.r6i.xlarge` (4 / 32 GiB) | `cache.r6g.xlarge` (26 GiB) |
 //!
-//! The Azure provider maps the same sizes and tiers to machines of the same vCPU and memory
+//! The Azure provider maps the same sizes and tiers to machines of comparable vCPU and memory
 //! (`multicloud_azure::expand::resolve`).
 
 use multicloud_core::spec::{

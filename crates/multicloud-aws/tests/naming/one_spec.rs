@@ -75,14 +75,17 @@ fn the_neutral_tables_are_valid_aws_values() {
         cache,
         ["cache.t3.micro", "cache.m6g.large", "cache.r6g.xlarge"]
     );
-    // Every entry passes AWS's own checks.
+    // Every entry passes AWS's own checks, given as AWS's override.
     for size in NodeSize::ALL {
-        good_for(AWS, |s| *pool(s) = NodePool::sized("general", size, 1, 2));
+        good_for(AWS, |s| {
+            *pool(s) = NodePool::sized("general", size, 1, 2)
+                .aws_instance_type(resolve::instance_type_of(size))
+        });
     }
     for tier in Tier::ALL {
         good_for(AWS, |s| {
-            s.database = Some(Postgres::new("16").tier(tier));
-            s.cache = Some(Redis::new("7.1").tier(tier));
+            s.database = Some(Postgres::new("16").aws_instance_class(resolve::db_class_of(tier)));
+            s.cache = Some(Redis::new("7.1").aws_node_type(resolve::cache_node_of(tier)));
         });
     }
     // The defaults are the dev tier's.
