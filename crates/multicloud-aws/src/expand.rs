@@ -7,7 +7,7 @@
 use multicloud_core::Error;
 use multicloud_core::expand::{WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{SecretSource, StackSpec};
+use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
@@ -16,6 +16,8 @@ use crate::model::{
     OidcConfig, RegistryConfig, RoleConfig, RouteTableConfig, SecretConfig, SecretSourceConfig,
     SecurityGroupConfig, SubnetConfig, SubnetGroupConfig, VpcConfig, WorkloadIdentityConfig,
 };
+
+pub mod resolve;
 
 /// AWS managed policies attached to the EKS cluster role.
 pub const CLUSTER_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"];
@@ -26,9 +28,9 @@ pub const NODE_POLICIES: &[&str] = &[
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 ];
 
-/// Default RDS instance class.
+/// Default RDS instance class (the `dev` tier's).
 pub const DEFAULT_DB_CLASS: &str = "db.t3.micro";
-/// Default ElastiCache node type.
+/// Default ElastiCache node type (the `dev` tier's).
 pub const DEFAULT_CACHE_NODE: &str = "cache.t3.micro";
 
 /// Well-known ids of the AWS graph.
@@ -120,7 +122,8 @@ pub fn db_password_id() -> ResourceId {
 pub const DB_PASSWORD_SECRET: &str = "database-master-password";
 
 /// Expands `spec` into the AWS resource graph, apps included (the engine refuses a spec
-/// with apps when no workload backend is attached to the stack).
+/// with apps when no workload backend is attached to the stack). Sizes are the values
+/// [`resolve`] picks for AWS; a node pool without one is a typed [`Error::Spec`].
 pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, Error> {
     let n = Naming::new(&spec.name, &spec.environment);
     let mut g = ResourceGraph::new();
@@ -138,6 +141,11 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, Error> {
     }
     g.validate()?;
     Ok(g)
+}
+
+/// A value the spec lacks for AWS, as the typed spec error validation gives.
+fn spec_error(error: ValidationError) -> Error {
+    Error::Spec(SpecErrors::new(vec![error]))
 }
 
 /// VPC, subnets, internet gateway, public route table and security groups; returns the
@@ -270,13 +278,14 @@ fn cluster(
             })?,
     )?;
     let mut pools = Vec::new();
-    for pool in &cluster.node_pools {
+    for (i, pool) in cluster.node_pools.iter().enumerate() {
+        let instance_type = resolve::node_instance_type(pool, i).map_err(spec_error)?;
         let r = Resource::new(ResourceKind::NODE_POOL, &pool.name, &pool.name)
             .depends_on(&ids::cluster())
             .depends_on(&ids::node_role())
             .depends_on_all(private)
             .with_config(&NodePoolConfig {
-                instance_type: pool.instance_type.clone(),
+                instance_type: instance_type.value,
                 min: pool.min,
                 max: pool.max,
                 desired: pool.desired_count(),
@@ -340,10 +349,7 @@ fn database(
         .with_config(&DatabaseConfig {
             engine_version: db.version.clone(),
             storage_gb: db.storage_gb,
-            instance_class: db
-                .instance_class
-                .clone()
-                .unwrap_or_else(|| DEFAULT_DB_CLASS.into()),
+            instance_class: resolve::db_instance_class(db).value,
             database_name: db.database_name.clone(),
             username: db.username.clone(),
             deletion_protection: db.deletion_protection,
@@ -380,10 +386,7 @@ fn cache(
         .depends_on(&ids::sg("cache"))
         .with_config(&CacheConfig {
             engine_version: cache.version.clone(),
-            node_type: cache
-                .node_type
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CACHE_NODE.into()),
+            node_type: resolve::cache_node_type(cache).value,
             replicas: cache.replicas,
             security_group: ids::sg("cache"),
             subnet_group: ids::cache_subnet_group(),

@@ -5,8 +5,12 @@
 //! run first), so a bad value gets one message, not two.
 
 use multicloud_core::spec::shape::{ALNUM_HYPHEN_UNDERSCORE, AN_ALNUM, Shape};
-use multicloud_core::spec::{NamingReport, NamingRules, Rule, StackSpec, ValidationError};
+use multicloud_core::spec::{
+    NamingReport, NamingRules, Resolved, Rule, Source, StackSpec, ValidationError,
+};
 use multicloud_core::tags::{NameStyle, Naming};
+
+use crate::expand::resolve;
 
 /// Whether `part` is non-empty lowercase letters, digits and hyphens starting with a letter or
 /// digit (one dot-separated part of an AWS instance type).
@@ -48,11 +52,42 @@ fn aws_region(region: &str) -> bool {
     }
 }
 
+/// For a single-cloud value AWS rejects, where AWS's own value goes (`field` is used on AWS
+/// unless `override_` is set).
+fn hint(source: Source, field: &str, override_: &str) -> String {
+    if source == Source::Explicit {
+        format!(" (AWS uses `{field}` unless `{override_}` is set; give AWS's value there)")
+    } else {
+        String::new()
+    }
+}
+
+/// Checks a value the user gave for AWS (`fields`: the single-cloud field and the override,
+/// for the hint); the neutral tables' values are right by construction (tested).
+fn check(
+    r: &mut NamingReport<'_>,
+    value: &Resolved,
+    ok: fn(&str) -> bool,
+    expected: &str,
+    fields: (&str, &str),
+) {
+    if value.source.is_given() {
+        let expected = format!("{expected}{}", hint(value.source, fields.0, fields.1));
+        r.instance_type(value.path.clone(), Some(&value.value), ok, &expected);
+    }
+}
+
 /// EKS managed node group names: 1–63 letters, digits, hyphens and underscores, starting with
 /// a letter or digit (EKS `CreateNodegroup`, `nodegroupName`).
 const EKS_NODEGROUP: Shape = Shape::new(1, 63, ALNUM_HYPHEN_UNDERSCORE).starts_with(AN_ALNUM);
 
 /// The naming rules of AWS:
+///
+/// Every value below is the one [`resolve`] picks for AWS (the `aws:` override, else the
+/// single-cloud field), checked and reported at the field it came from
+/// (`spec.aws.region`, `spec.cluster.node_pools[0].aws.instance_type`); a value AWS lacks
+/// (only `azure.location`, a pool with only `azure.vm_size`) is [`Rule::Required`] at the
+/// `aws:` field.
 ///
 /// - region: `^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$` (`us-east-1`, `us-gov-west-1`);
 /// - registries become ECR repositories `<stack>-<env>/<name>`: the name is 2–256 characters
@@ -60,10 +95,10 @@ const EKS_NODEGROUP: Shape = Shape::new(1, 63, ALNUM_HYPHEN_UNDERSCORE).starts_w
 ///   `CreateRepository`, `repositoryName`) and the full name stays within 256 characters;
 /// - node pools become EKS managed node groups: 1–63 letters, digits, `-` and `_`, starting
 ///   with a letter or digit; instance types are EC2 types `family.size` (`t3.medium`);
-/// - database `instance_class` is an RDS class `db.<family>.<size>` (`db.t3.micro`);
+/// - the database's instance class is an RDS class `db.<family>.<size>` (`db.t3.micro`);
 ///   `database_name` and `username` are at most 63 characters (RDS for PostgreSQL), which the
 ///   cloud-independent PostgreSQL identifier rule already enforces;
-/// - cache `node_type` is an ElastiCache type `cache.<family>.<size>` (`cache.t4g.micro`);
+/// - the cache's node type is an ElastiCache type `cache.<family>.<size>` (`cache.t4g.micro`);
 /// - an RDS DB subnet group needs subnets in at least two availability zones, so a database
 ///   needs `zones ≥ 2`;
 /// - tag keys must not start with `aws:` (reserved by AWS).
@@ -82,15 +117,20 @@ impl NamingRules for AwsNamingRules {
 
     fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
         let mut r = NamingReport::new(errors);
-        if !spec.region.is_empty() && !aws_region(&spec.region) {
-            r.push(
-                "spec.region".into(),
+        match resolve::region(spec) {
+            Ok(region) if !aws_region(&region.value) => r.push(
+                region.path,
                 Rule::Format,
                 format!(
-                    "`{}` is not an AWS region name such as `us-east-1`",
-                    spec.region
+                    "`{}` is not an AWS region name such as `us-east-1`{}",
+                    region.value,
+                    hint(region.source, "region", "aws.region")
                 ),
-            );
+            ),
+            Ok(_) => {}
+            // No region at all is the common rules' error.
+            Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
+            Err(_) => {}
         }
         let prefix =
             Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(200));
@@ -115,20 +155,27 @@ impl NamingRules for AwsNamingRules {
                     "EKS node group name",
                     &pool.name,
                 );
-                r.instance_type(
-                    format!("{path}.instance_type"),
-                    Some(&pool.instance_type),
-                    |v| aws_instance_type(v, None),
-                    "an EC2 instance type such as `t3.medium`",
-                );
+                match resolve::node_instance_type(pool, i) {
+                    Ok(t) => check(
+                        &mut r,
+                        &t,
+                        |v| aws_instance_type(v, None),
+                        "an EC2 instance type such as `m6i.xlarge`",
+                        ("instance_type", "aws.instance_type"),
+                    ),
+                    // A pool without any size is the common rules' error.
+                    Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
+                    Err(_) => {}
+                }
             }
         }
         if let Some(db) = &spec.database {
-            r.instance_type(
-                "spec.database.instance_class".into(),
-                db.instance_class.as_deref(),
+            check(
+                &mut r,
+                &resolve::db_instance_class(db),
                 |v| aws_instance_type(v, Some("db")),
                 "an RDS instance class such as `db.t3.micro`",
+                ("instance_class", "aws.instance_class"),
             );
             if let Some(net) = &spec.network
                 && net.zones < 2
@@ -141,11 +188,12 @@ impl NamingRules for AwsNamingRules {
             }
         }
         if let Some(cache) = &spec.cache {
-            r.instance_type(
-                "spec.cache.node_type".into(),
-                cache.node_type.as_deref(),
+            check(
+                &mut r,
+                &resolve::cache_node_type(cache),
                 |v| aws_instance_type(v, Some("cache")),
                 "an ElastiCache node type such as `cache.t4g.micro`",
+                ("node_type", "aws.node_type"),
             );
         }
         for key in spec.tags.keys() {

@@ -9,6 +9,9 @@ use multicloud_core::testing::spec_checks::*;
 
 const AWS: Option<&dyn NamingRules> = Some(&AwsNamingRules);
 
+#[path = "naming/one_spec.rs"]
+mod one_spec;
+
 #[test]
 fn aws_rules_accept_the_example() {
     assert_eq!(AwsNamingRules.cloud(), "aws");
@@ -77,17 +80,17 @@ fn aws_node_group_names() {
 
 #[test]
 fn aws_instance_types() {
-    good_for(AWS, |s| pool(s).instance_type = "m7g.2xlarge".into());
+    good_for(AWS, |s| pool(s).instance_type = Some("m7g.2xlarge".into()));
     let path = "spec.cluster.node_pools[0].instance_type";
     bad_for(
         AWS,
-        |s| pool(s).instance_type = "t3medium".into(),
+        |s| pool(s).instance_type = Some("t3medium".into()),
         path,
         Rule::Format,
     );
     bad_for(
         AWS,
-        |s| pool(s).instance_type = "Standard_D4s_v5".into(),
+        |s| pool(s).instance_type = Some("Standard_D4s_v5".into()),
         path,
         Rule::Format,
     );

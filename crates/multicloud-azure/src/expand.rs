@@ -6,7 +6,7 @@
 use multicloud_core::Error;
 use multicloud_core::expand::{WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec};
+use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, Tier, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
@@ -19,6 +19,7 @@ use crate::naming::{AzureNamingRules, NameOverrides};
 use crate::resources::network::POSTGRES_DELEGATION;
 
 pub mod compute;
+pub mod resolve;
 
 /// What the provider was told beyond the spec (names, sizes, switches).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +32,11 @@ pub struct AzureSettings {
     pub system_vm_size: String,
     /// The ACR SKU.
     pub registry_sku: String,
-    /// The Redis SKU when the spec's `node_type` is not an Azure Managed Redis SKU.
+    /// The Redis SKU when the spec gives no `tier`, `node_type` or `azure.sku` (the `dev`
+    /// tier's, `Balanced_B0`, by default; see [`resolve`]).
     pub redis_sku: String,
-    /// The PostgreSQL SKU when the spec names none.
+    /// The PostgreSQL SKU when the spec gives no `tier`, `instance_class` or `azure.sku`
+    /// (the `dev` tier's, `Standard_B1ms`, by default; see [`resolve`]).
     pub postgres_sku: String,
     /// Key Vault soft-delete retention in days (7-90).
     pub soft_delete_days: u32,
@@ -52,8 +55,8 @@ impl Default for AzureSettings {
             disable_local_accounts: false,
             system_vm_size: "Standard_D2s_v5".into(),
             registry_sku: "Basic".into(),
-            redis_sku: "Balanced_B0".into(),
-            postgres_sku: "Standard_B1ms".into(),
+            redis_sku: resolve::redis_sku_of(Tier::Dev).into(),
+            postgres_sku: resolve::postgres_sku_of(Tier::Dev).into(),
             soft_delete_days: 7,
             deployer: None,
         }
@@ -156,25 +159,33 @@ impl Names {
     }
 }
 
+/// A value the spec lacks for Azure, as the typed spec error validation gives.
+pub(crate) fn spec_error(error: ValidationError) -> Error {
+    Error::Spec(SpecErrors::new(vec![error]))
+}
+
 /// Expands `spec` into the Azure resource graph, apps included. Names overridden in
-/// `settings` are checked first (a typed [`Error::Spec`] before any call).
+/// `settings` are checked first (a typed [`Error::Spec`] before any call). The location and
+/// sizes are the values [`resolve`] picks for Azure; a missing location or a node pool
+/// without a size is a typed [`Error::Spec`] too.
 pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGraph, Error> {
     let mut errors = Vec::new();
     settings.names.check(&mut errors);
     if !errors.is_empty() {
         return Err(Error::Spec(SpecErrors::new(errors)));
     }
+    let location = resolve::location(spec).map_err(spec_error)?.value;
     let n = Names::new(spec, &settings.names);
     let mut g = ResourceGraph::new();
     g.add(
         Resource::new(kinds::RESOURCE_GROUP, "main", &n.group).with_config(
             &ResourceGroupConfig {
-                location: spec.region.clone(),
+                location: location.clone(),
             },
         )?,
     )?;
     network(spec, &n, &mut g)?;
-    secrets(spec, &n, settings, &mut g)?;
+    secrets(spec, &n, settings, &location, &mut g)?;
     registries(spec, &n, settings, &mut g)?;
     let mut cluster_ready = compute::cluster(spec, &n, settings, &mut g)?;
     compute::database(spec, &n, settings, &mut g)?;
@@ -251,11 +262,12 @@ fn needs_vault(spec: &StackSpec) -> bool {
     !spec.secrets.is_empty() || spec.database.is_some() || spec.cache.is_some()
 }
 
-/// The Key Vault (after the purge of its name) and the spec's secrets.
+/// The Key Vault in `location` (after the purge of its name) and the spec's secrets.
 fn secrets(
     spec: &StackSpec,
     n: &Names,
     settings: &AzureSettings,
+    location: &str,
     g: &mut ResourceGraph,
 ) -> Result<(), Error> {
     if !needs_vault(spec) {
@@ -263,7 +275,7 @@ fn secrets(
     }
     g.add(
         Resource::new(kinds::VAULT_PURGE, "main", &n.vault).with_config(&VaultPurgeConfig {
-            location: spec.region.clone(),
+            location: location.to_string(),
         })?,
     )?;
     g.add(

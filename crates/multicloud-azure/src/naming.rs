@@ -8,9 +8,12 @@ use multicloud_core::spec::shape::{
     A_LETTER, A_LOWER, ALNUM, ALNUM_HYPHEN, AN_ALNUM, LOWER_ALNUM, Shape,
 };
 use multicloud_core::spec::{
-    ENVIRONMENT, NamingReport, NamingRules, Rule, STACK_NAME, StackSpec, ValidationError,
+    ENVIRONMENT, NamingReport, NamingRules, Resolved, Rule, STACK_NAME, Source, StackSpec, Tier,
+    ValidationError,
 };
 use multicloud_core::tags::{NameStyle, Naming};
+
+use crate::expand::resolve;
 
 /// AKS agent pool names (Linux): 1–12 lowercase letters and digits, starting with a letter.
 const AKS_AGENT_POOL: Shape = Shape::new(1, 12, LOWER_ALNUM).starts_with(A_LOWER);
@@ -37,9 +40,58 @@ fn azure_sku(value: &str) -> bool {
     })
 }
 
-/// The naming rules of Azure:
+/// Whether `value` is an Azure Managed Redis SKU such as `Balanced_B0` or
+/// `MemoryOptimized_M20` (or a legacy Enterprise one, `Enterprise_E10`): a family, `_`, a
+/// letter and a size number.
+fn azure_redis_sku(value: &str) -> bool {
+    const FAMILIES: [&str; 6] = [
+        "Balanced",
+        "MemoryOptimized",
+        "ComputeOptimized",
+        "FlashOptimized",
+        "Enterprise",
+        "EnterpriseFlash",
+    ];
+    value.split_once('_').is_some_and(|(family, size)| {
+        FAMILIES.contains(&family)
+            && size.starts_with(|c: char| c.is_ascii_uppercase())
+            && size.len() > 1
+            && size[1..].chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// For a single-cloud value Azure rejects, where Azure's own value goes (`field` is used on
+/// Azure unless `override_` is set).
+fn hint(source: Source, field: &str, override_: &str) -> String {
+    if source == Source::Explicit {
+        format!(" (Azure uses `{field}` unless `{override_}` is set; give Azure's value there)")
+    } else {
+        String::new()
+    }
+}
+
+/// Checks a value the user gave for Azure (`fields`: the single-cloud field and the
+/// override, for the hint); the neutral tables' values are right by construction (tested).
+fn check(
+    r: &mut NamingReport<'_>,
+    value: &Resolved,
+    ok: fn(&str) -> bool,
+    expected: &str,
+    fields: (&str, &str),
+) {
+    if value.source.is_given() {
+        let expected = format!("{expected}{}", hint(value.source, fields.0, fields.1));
+        r.instance_type(value.path.clone(), Some(&value.value), ok, &expected);
+    }
+}
+
+/// The naming rules of Azure. Every value below is the one [`resolve`] picks for Azure (the
+/// `azure:` override, else the single-cloud field), checked and reported at the field it
+/// came from (`spec.azure.location`, `spec.cluster.node_pools[0].azure.vm_size`); a value
+/// Azure lacks (only `aws.region`, a pool with only `aws.instance_type`) is
+/// [`Rule::Required`] at the `azure:` field.
 ///
-/// - region: ARM location names, lowercase letters and digits (`westeurope`, `eastus2`);
+/// - location: ARM location names, lowercase letters and digits (`westeurope`, `eastus2`);
 /// - node pools become AKS agent pools: 1–12 lowercase letters and digits starting with a
 ///   letter (Linux pools); VM sizes start with `Standard_` (`Standard_D4s_v5`);
 /// - the container registry is named [`AzureNamingRules::registry_name`]: ACR names are 5–50
@@ -48,9 +100,9 @@ fn azure_sku(value: &str) -> bool {
 ///   hyphens, starting with a letter, ending with a letter or digit, no `--`;
 /// - secrets become Key Vault secrets: 1–127 letters, digits and hyphens (no `_`);
 /// - registries become ACR repositories: lowercase, the same pattern as ECR;
-/// - the PostgreSQL flexible server SKU (`instance_class`) looks like `Standard_B1ms`; the
-///   administrator login must not be `administrator` either (besides the common reserved
-///   names);
+/// - the PostgreSQL flexible server SKU looks like `Standard_B1ms`; the administrator login
+///   must not be `administrator` either (besides the common reserved names);
+/// - the Azure Managed Redis SKU looks like `Balanced_B0` or `MemoryOptimized_M20`;
 /// - tag names are at most 512 characters without `<`, `>`, `%`, `&`, `\`, `?` or `/`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AzureNamingRules;
@@ -118,12 +170,21 @@ impl NamingRules for AzureNamingRules {
 
     fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
         let mut r = NamingReport::new(errors);
-        r.shape(
-            &AZURE_REGION,
-            "spec.region".into(),
-            "Azure region",
-            &spec.region,
-        );
+        match resolve::location(spec) {
+            Ok(l) if !AZURE_REGION.problems(&l.value).is_empty() => r.push(
+                l.path,
+                Rule::Format,
+                format!(
+                    "`{}` is not an Azure location such as `westeurope`{}",
+                    l.value,
+                    hint(l.source, "region", "azure.location")
+                ),
+            ),
+            Ok(_) => {}
+            // No region at all is the common rules' error.
+            Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
+            Err(_) => {}
+        }
         // Derived names are only worth checking for a valid stack name and environment.
         if STACK_NAME.problems(&spec.name).is_empty()
             && ENVIRONMENT.problems(&spec.environment).is_empty()
@@ -157,20 +218,27 @@ impl NamingRules for AzureNamingRules {
                     "AKS agent pool name",
                     &pool.name,
                 );
-                r.instance_type(
-                    format!("{path}.instance_type"),
-                    Some(&pool.instance_type),
-                    azure_sku,
-                    "an Azure VM size such as `Standard_D4s_v5`",
-                );
+                match resolve::vm_size(pool, i) {
+                    Ok(size) => check(
+                        &mut r,
+                        &size,
+                        azure_sku,
+                        "an Azure VM size such as `Standard_D4s_v5`",
+                        ("instance_type", "azure.vm_size"),
+                    ),
+                    // A pool without any size is the common rules' error.
+                    Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
+                    Err(_) => {}
+                }
             }
         }
         if let Some(db) = &spec.database {
-            r.instance_type(
-                "spec.database.instance_class".into(),
-                db.instance_class.as_deref(),
+            check(
+                &mut r,
+                &resolve::postgres_sku(db, resolve::postgres_sku_of(Tier::Dev)),
                 azure_sku,
                 "a PostgreSQL flexible server SKU such as `Standard_B1ms`",
+                ("instance_class", "azure.sku"),
             );
             if db.username.eq_ignore_ascii_case("administrator") {
                 r.push(
@@ -179,6 +247,15 @@ impl NamingRules for AzureNamingRules {
                     format!("database user name `{}` is reserved on Azure; pick another, e.g. `app_admin`", db.username),
                 );
             }
+        }
+        if let Some(cache) = &spec.cache {
+            check(
+                &mut r,
+                &resolve::redis_sku(cache, resolve::redis_sku_of(Tier::Dev)),
+                azure_redis_sku,
+                "an Azure Managed Redis SKU such as `Balanced_B0`",
+                ("node_type", "azure.sku"),
+            );
         }
         for key in spec.tags.keys() {
             let len = key.chars().count();
@@ -201,6 +278,18 @@ mod tests {
     fn skus() {
         assert!(azure_sku("Standard_D4s_v5") && azure_sku("Standard_B1ms"));
         assert!(!azure_sku("Standard_") && !azure_sku("D4s_v5") && !azure_sku("t3.medium"));
+        for ok in ["Balanced_B0", "MemoryOptimized_M20", "Enterprise_E10"] {
+            assert!(azure_redis_sku(ok), "{ok}");
+        }
+        for bad in [
+            "cache.t3.micro",
+            "Balanced_",
+            "Balanced_b0",
+            "Basic_C1",
+            "Balanced_BX",
+        ] {
+            assert!(!azure_redis_sku(bad), "{bad}");
+        }
     }
 
     #[test]

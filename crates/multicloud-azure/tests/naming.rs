@@ -8,10 +8,13 @@ use multicloud_core::testing::spec_checks::*;
 
 const AZURE: Option<&dyn NamingRules> = Some(&AzureNamingRules);
 
+#[path = "naming/one_spec.rs"]
+mod one_spec;
+
 /// The example as an Azure stack (region and VM size in Azure's terms).
 fn azure(spec: &mut StackSpec) {
     spec.region = "westeurope".into();
-    pool(spec).instance_type = "Standard_D4s_v5".into();
+    pool(spec).instance_type = Some("Standard_D4s_v5".into());
 }
 
 #[test]
@@ -91,7 +94,7 @@ fn azure_vm_sizes_and_database_skus() {
         AZURE,
         |s| {
             azure(s);
-            pool(s).instance_type = "t3.medium".into()
+            pool(s).instance_type = Some("t3.medium".into())
         },
         path,
         Rule::Format,

@@ -15,6 +15,8 @@ use multicloud_core::testing::spec_checks::*;
 mod apps;
 #[path = "spec_validation/cloud.rs"]
 mod cloud;
+#[path = "spec_validation/clouds.rs"]
+mod clouds;
 #[path = "spec_validation/resources.rs"]
 mod resources;
 #[path = "spec_validation/yaml.rs"]

@@ -89,7 +89,8 @@ pub(super) fn cluster(
             })?,
     )?;
     let mut pools = Vec::new();
-    for pool in &cluster.node_pools {
+    for (i, pool) in cluster.node_pools.iter().enumerate() {
+        let vm_size = super::resolve::vm_size(pool, i).map_err(super::spec_error)?;
         let r = Resource::new(ResourceKind::NODE_POOL, &pool.name, &pool.name)
             .depends_on(&ids::cluster())
             .depends_on(&ids::vnet())
@@ -97,7 +98,7 @@ pub(super) fn cluster(
                 resource_group: n.group.clone(),
                 cluster: name.clone(),
                 pool: PoolConfig {
-                    vm_size: pool.instance_type.clone(),
+                    vm_size: vm_size.value,
                     min: pool.min,
                     max: pool.max,
                     count: pool.desired_count(),
@@ -147,11 +148,7 @@ pub(super) fn database(
         &[],
         super::deployer_dep(settings),
     )?)?;
-    let sku = db
-        .instance_class
-        .clone()
-        .filter(|c| c.starts_with("Standard_"))
-        .unwrap_or_else(|| settings.postgres_sku.clone());
+    let sku = super::resolve::postgres_sku(db, &settings.postgres_sku).value;
     let server = n.name("pg", 63);
     let password = ResourceId::new(ResourceKind::SECRET, DB_PASSWORD_SECRET);
     g.add(
@@ -199,11 +196,7 @@ pub(super) fn cache(
     let Some(cache) = &spec.cache else {
         return Ok(());
     };
-    let sku = cache
-        .node_type
-        .clone()
-        .filter(|t| t.contains('_') && !t.contains('.'))
-        .unwrap_or_else(|| settings.redis_sku.clone());
+    let sku = super::resolve::redis_sku(cache, &settings.redis_sku).value;
     let name = n.name("redis", 60);
     g.add(
         Resource::new(ResourceKind::CACHE, "main", &name)

@@ -13,6 +13,7 @@
 
 mod apps;
 mod cidr;
+pub mod clouds;
 mod duration;
 mod manifest;
 mod report;
@@ -25,6 +26,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use clouds::{
+    AwsNodePool, AwsPostgres, AwsRedis, AwsStack, AzureNodePool, AzurePostgres, AzureRedis,
+    AzureStack, NodeSize, Resolved, Source, Tier,
+};
 pub use manifest::ManifestSpec;
 pub use report::NamingReport;
 pub use types::{
@@ -37,6 +42,9 @@ use crate::error::Error;
 
 /// The whole stack: network, cluster, database, cache, registries, secrets, workload
 /// identities and apps, plus the stack's identity (name, environment, region) and lifetime.
+///
+/// One spec can say both clouds: neutral sizes and tiers, and `aws:` / `azure:` overrides
+/// (see [`clouds`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackSpec {
@@ -44,8 +52,17 @@ pub struct StackSpec {
     pub name: String,
     /// Environment, e.g. `dev`, `prod` or an ephemeral `pr-1234`.
     pub environment: String,
-    /// Cloud region (`us-east-1`, `westeurope`).
+    /// Cloud region (`us-east-1`, `westeurope`), used by whichever cloud the spec is deployed
+    /// on unless its override (`aws.region`, `azure.location`) is set; may be left out when
+    /// both are.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub region: String,
+    /// What only AWS reads (`region`).
+    #[serde(default, skip_serializing_if = "AwsStack::is_empty")]
+    pub aws: AwsStack,
+    /// What only Azure reads (`location`).
+    #[serde(default, skip_serializing_if = "AzureStack::is_empty")]
+    pub azure: AzureStack,
     /// The network; `None` only for stacks without cluster, database or cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
@@ -95,6 +112,8 @@ impl StackSpec {
                 name: name.into(),
                 environment: "dev".into(),
                 region: "us-east-1".into(),
+                aws: AwsStack::default(),
+                azure: AzureStack::default(),
                 network: None,
                 cluster: None,
                 database: None,
@@ -166,6 +185,16 @@ impl StackSpecBuilder {
     /// Sets the region.
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.spec.region = region.into();
+        self
+    }
+    /// Sets the AWS region (wins over `region` on AWS).
+    pub fn aws_region(mut self, region: impl Into<String>) -> Self {
+        self.spec.aws.region = Some(region.into());
+        self
+    }
+    /// Sets the Azure location (wins over `region` on Azure).
+    pub fn azure_location(mut self, location: impl Into<String>) -> Self {
+        self.spec.azure.location = Some(location.into());
         self
     }
     /// Sets the network.

@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::clouds::{
+    AwsNodePool, AwsPostgres, AwsRedis, AzureNodePool, AzurePostgres, AzureRedis, NodeSize, Tier,
+};
+
 /// The network: an address range split into public and private subnets across zones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,14 +79,20 @@ impl Cluster {
     }
 }
 
-/// A group of worker nodes that scales between `min` and `max`.
+/// A group of worker nodes that scales between `min` and `max`. Its machines are a neutral
+/// `size`, a single-cloud `instance_type`, or per-cloud overrides (see [`super::clouds`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodePool {
     /// Pool name (`general`).
     pub name: String,
-    /// Machine type (`t3.medium`, `Standard_D4s_v5`).
-    pub instance_type: String,
+    /// Neutral machine size, mapped by each provider to its machine type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<NodeSize>,
+    /// Machine type of the one cloud the spec is deployed on (`t3.medium`,
+    /// `Standard_D4s_v5`); a spec for both clouds uses `size` or the overrides instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
     /// Minimum node count.
     pub min: u32,
     /// Maximum node count.
@@ -90,10 +100,16 @@ pub struct NodePool {
     /// Desired node count at creation (defaults to `min`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<u32>,
+    /// AWS-only values (`instance_type`).
+    #[serde(default, skip_serializing_if = "AwsNodePool::is_empty")]
+    pub aws: AwsNodePool,
+    /// Azure-only values (`vm_size`).
+    #[serde(default, skip_serializing_if = "AzureNodePool::is_empty")]
+    pub azure: AzureNodePool,
 }
 
 impl NodePool {
-    /// A pool of `instance_type` nodes scaling from `min` to `max`.
+    /// A pool of `instance_type` nodes (single-cloud) scaling from `min` to `max`.
     pub fn new(
         name: impl Into<String>,
         instance_type: impl Into<String>,
@@ -101,11 +117,9 @@ impl NodePool {
         max: u32,
     ) -> Self {
         Self {
-            name: name.into(),
-            instance_type: instance_type.into(),
-            min,
-            max,
-            desired: None,
+            instance_type: Some(instance_type.into()),
+            size: None,
+            ..Self::sized(name, NodeSize::Medium, min, max)
         }
     }
     /// The node count to start with.
@@ -123,7 +137,12 @@ pub struct Postgres {
     /// Allocated storage in GiB.
     #[serde(default = "default_storage")]
     pub storage_gb: u32,
-    /// Instance class / SKU (`db.t3.micro`, `Standard_B1ms`); the provider's default if unset.
+    /// Neutral tier, mapped by each provider to an instance class / SKU; the provider's
+    /// default (the `dev` tier's value) if neither it nor a class is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Instance class / SKU of the one cloud the spec is deployed on (`db.t3.micro`,
+    /// `Standard_B1ms`); a spec for both clouds uses `tier` or the overrides instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_class: Option<String>,
     /// Name of the initial database.
@@ -135,6 +154,12 @@ pub struct Postgres {
     /// Refuse deletion at the cloud level (off by default: ephemeral stacks must go away).
     #[serde(default)]
     pub deletion_protection: bool,
+    /// AWS-only values (`instance_class`).
+    #[serde(default, skip_serializing_if = "AwsPostgres::is_empty")]
+    pub aws: AwsPostgres,
+    /// Azure-only values (`sku`).
+    #[serde(default, skip_serializing_if = "AzurePostgres::is_empty")]
+    pub azure: AzurePostgres,
 }
 
 fn default_storage() -> u32 {
@@ -153,10 +178,13 @@ impl Postgres {
         Self {
             version: version.into(),
             storage_gb: default_storage(),
+            tier: None,
             instance_class: None,
             database_name: default_db_name(),
             username: default_db_user(),
             deletion_protection: false,
+            aws: AwsPostgres::default(),
+            azure: AzurePostgres::default(),
         }
     }
     /// Sets the allocated storage.
@@ -185,12 +213,23 @@ impl Postgres {
 pub struct Redis {
     /// Engine version, `7.1`.
     pub version: String,
-    /// Node type / SKU; the provider's default if unset.
+    /// Neutral tier, mapped by each provider to a node type / SKU; the provider's default
+    /// (the `dev` tier's value) if neither it nor a node type is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Node type / SKU of the one cloud the spec is deployed on (`cache.t4g.micro`,
+    /// `Balanced_B1`); a spec for both clouds uses `tier` or the overrides instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_type: Option<String>,
     /// Read replicas besides the primary.
     #[serde(default)]
     pub replicas: u32,
+    /// AWS-only values (`node_type`).
+    #[serde(default, skip_serializing_if = "AwsRedis::is_empty")]
+    pub aws: AwsRedis,
+    /// Azure-only values (`sku`).
+    #[serde(default, skip_serializing_if = "AzureRedis::is_empty")]
+    pub azure: AzureRedis,
 }
 
 impl Redis {
@@ -198,8 +237,11 @@ impl Redis {
     pub fn new(version: impl Into<String>) -> Self {
         Self {
             version: version.into(),
+            tier: None,
             node_type: None,
             replicas: 0,
+            aws: AwsRedis::default(),
+            azure: AzureRedis::default(),
         }
     }
     /// Sets the node type.

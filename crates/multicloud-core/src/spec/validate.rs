@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::shape::{A_LOWER, A_LOWER_ALNUM, ENV_VAR, LOWER_ALNUM_HYPHEN, PG_IDENTIFIER, Shape};
 use super::types::{Cluster, Postgres, Redis, RegistrySpec, SecretSource, SecretSpec};
-use super::{StackSpec, apps, cidr, duration};
+use super::{StackSpec, apps, cidr, clouds, duration};
 
 /// Which rule a [`ValidationError`] broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,11 +127,12 @@ pub trait NamingRules: Send + Sync {
 ///   cluster;
 /// - network: see the CIDR rules (`/16`–`/28` range, subnets inside it and apart, one public
 ///   and one private subnet per zone, two zones for a cluster);
-/// - cluster: version `1.<minor>`; node pools named, unique, with an instance type, `max ≥ 1`,
+/// - cluster: version `1.<minor>`; node pools named, unique, with a size, an instance type
+///   or both clouds' overrides (no value empty), `max ≥ 1`,
 ///   `min ≤ max`, `desired` within `[min, max]`;
 /// - database: major version 11–17, 20–65536 GiB, PostgreSQL identifiers for the database
-///   and user names, no reserved user name;
-/// - cache: version `7` or `7.1`, at most 5 replicas;
+///   and user names, no reserved user name, no empty instance class or override;
+/// - cache: version `7` or `7.1`, at most 5 replicas, no empty node type or override;
 /// - registries: unique non-empty names, `keep_images ≥ 1`;
 /// - secrets: unique names of 1–64 lowercase letters, digits and hyphens starting with a
 ///   letter; generated lengths 16–4096; `from_env` variables with valid names;
@@ -191,7 +192,6 @@ pub const ENVIRONMENT: Shape = Shape::new(1, 20, LOWER_ALNUM_HYPHEN)
     .starts_with(A_LOWER_ALNUM)
     .ends_with(A_LOWER_ALNUM)
     .no_double_hyphen();
-const REGION: Shape = Shape::new(1, usize::MAX, LOWER_ALNUM_HYPHEN).rule(Rule::Format);
 const SECRET_NAME: Shape = Shape::new(1, 64, LOWER_ALNUM_HYPHEN).starts_with(A_LOWER);
 /// Login names PostgreSQL, RDS or Azure reserve.
 const RESERVED_USERS: [&str; 8] = [
@@ -219,7 +219,7 @@ fn check_identity(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
         errors,
         ENVIRONMENT.check("spec.environment", "environment", &spec.environment),
     );
-    push(errors, REGION.check("spec.region", "region", &spec.region));
+    clouds::check_region(spec, errors);
 }
 
 fn check_dependencies(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
@@ -316,13 +316,7 @@ fn check_cluster(cluster: &Cluster, errors: &mut Vec<ValidationError>) {
                 "node pool name is required",
             ));
         }
-        if pool.instance_type.is_empty() {
-            errors.push(ValidationError::new(
-                format!("{path}.instance_type"),
-                Rule::Required,
-                format!("node pool `{}` needs an instance type", pool.name),
-            ));
-        }
+        clouds::check_pool(&path, pool, errors);
         if pool.max == 0 {
             errors.push(ValidationError::new(
                 format!("{path}.max"),
@@ -368,6 +362,7 @@ fn check_cluster(cluster: &Cluster, errors: &mut Vec<ValidationError>) {
 }
 
 fn check_database(db: &Postgres, errors: &mut Vec<ValidationError>) {
+    clouds::check_database(db, errors);
     let v = &db.version;
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) || v.starts_with('0') {
         errors.push(ValidationError::new(
@@ -416,6 +411,7 @@ fn check_database(db: &Postgres, errors: &mut Vec<ValidationError>) {
 }
 
 fn check_cache(cache: &Redis, errors: &mut Vec<ValidationError>) {
+    clouds::check_cache(cache, errors);
     let number = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
     let ok = match cache.version.split_once('.') {
         Some((major, minor)) => number(major) && number(minor),

@@ -188,13 +188,19 @@ fn node_pool_names_are_unique() {
 }
 
 #[test]
-fn node_pool_instance_type_is_required() {
-    good(|s| pool(s).instance_type = "m5.large".into());
+fn node_pool_instance_type_or_size_is_required() {
+    good(|s| pool(s).instance_type = Some("m5.large".into()));
     bad(
-        |s| pool(s).instance_type.clear(),
+        |s| pool(s).instance_type = Some(String::new()),
         "spec.cluster.node_pools[0].instance_type",
         Rule::Required,
     );
+    let message = bad(
+        |s| pool(s).instance_type = None,
+        "spec.cluster.node_pools[0].size",
+        Rule::Required,
+    );
+    assert!(message.contains("`general`"), "{message}");
 }
 
 #[test]
