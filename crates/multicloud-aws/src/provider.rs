@@ -126,6 +126,9 @@ impl CloudProvider for AwsProvider {
     fn naming_rules(&self) -> &dyn NamingRules {
         &AwsNamingRules
     }
+    fn region(&self, spec: &StackSpec) -> String {
+        crate::expand::resolve::region(spec).map_or_else(|_| spec.region.clone(), |r| r.value)
+    }
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
         crate::expand::expand(spec)
     }

@@ -201,6 +201,9 @@ impl CloudProvider for AzureProvider {
     fn naming_rules(&self) -> &dyn NamingRules {
         &self.rules
     }
+    fn region(&self, spec: &StackSpec) -> String {
+        crate::expand::resolve::location(spec).map_or_else(|_| spec.region.clone(), |r| r.value)
+    }
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
         crate::expand::expand(spec, &self.settings)
     }

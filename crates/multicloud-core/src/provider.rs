@@ -389,6 +389,12 @@ pub trait CloudProvider: Send + Sync {
     /// The cloud's naming rules, checked before any API call.
     fn naming_rules(&self) -> &dyn NamingRules;
 
+    /// The region (location) `spec` deploys to on this cloud: its per-cloud override, else
+    /// `spec.region`. Recorded in state and in [`StackContext::region`].
+    fn region(&self, spec: &StackSpec) -> String {
+        spec.region.clone()
+    }
+
     /// Expands a (validated) spec into this cloud's resources with their dependencies and
     /// deterministic names. Tags are attached by the engine afterwards.
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error>;
@@ -435,6 +441,9 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         (**self).naming_rules()
+    }
+    fn region(&self, spec: &StackSpec) -> String {
+        (**self).region(spec)
     }
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
         (**self).expand(spec)

@@ -150,7 +150,7 @@ impl Stack {
         StackContext {
             stack: self.spec.name.clone(),
             environment: self.spec.environment.clone(),
-            region: self.spec.region.clone(),
+            region: self.provider.region(&self.spec),
             ownership: Ownership {
                 stack: self.spec.name.clone(),
                 environment: self.spec.environment.clone(),
@@ -347,7 +347,11 @@ impl Stack {
     ) -> Result<StackState, Error> {
         let ctx = self.context(state.as_ref());
         let mut state = state.unwrap_or_else(|| {
-            StackState::new(self.key(), &self.spec.region, self.provider.name())
+            StackState::new(
+                self.key(),
+                &self.provider.region(&self.spec),
+                self.provider.name(),
+            )
         });
         state.expires_at = ctx.ownership.expires_at;
         let exec = Executor {

@@ -25,6 +25,7 @@ use multicloud_core::events::Event;
 use multicloud_core::plan::Action;
 use multicloud_core::prelude::*;
 use multicloud_core::provider::CloudProvider;
+use multicloud_core::spec::NodeSize;
 use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud};
 use multicloud_k8s::KubernetesWorkloads;
 use multicloud_k8s::testing::ControlPlane;
@@ -51,9 +52,11 @@ struct Args {
 fn spec(app: Option<Expose>, with_cache: bool) -> anyhow::Result<StackSpec> {
     let mut b = StackSpec::builder("shop")
         .environment("demo")
-        .region("us-east-1")
+        // One spec for every cloud: a region per cloud and neutral sizes each maps.
+        .aws_region("us-east-1")
+        .azure_location("westeurope")
         .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 2, 5)))
+        .cluster(Cluster::new("1.31").node_pool(NodePool::sized("general", NodeSize::Medium, 2, 5)))
         .database(Postgres::new("16").storage_gb(20))
         .registry(RegistrySpec::new("shop-api"))
         .secret(SecretSpec::generated("db-password", 32))
@@ -300,15 +303,8 @@ async fn azure_demo(verbose: bool) -> anyhow::Result<()> {
             .unwrap_or_default(),
     });
     let provider = Arc::new(AzureProvider::emulator(&emu).build()?);
-    let mut spec = spec(Some(Expose::ClusterIp), true)?;
-    spec.region = "westeurope".into();
-    for pool in spec
-        .cluster
-        .iter_mut()
-        .flat_map(|c| c.node_pools.iter_mut())
-    {
-        pool.instance_type = "Standard_D4s_v5".into();
-    }
+    // The same spec as the AWS run: `azure.location` and the neutral sizes apply here.
+    let spec = spec(Some(Expose::ClusterIp), true)?;
     let dir = tempfile::tempdir()?;
     let stack = Stack::new(spec, provider.clone())
         .workloads(KubernetesWorkloads::new())
@@ -393,8 +389,10 @@ async fn print_app(plane: &ControlPlane) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
+            // kube logs every failed request at ERROR; the control plane's start-up probes
+            // (503/500 until it is ready) are expected failures.
             tracing_subscriber::EnvFilter::try_from_env("MULTICLOUD_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
         )
         .init();
     let args = Args::parse();
