@@ -349,7 +349,7 @@ impl Stack {
         let mut state = state.unwrap_or_else(|| {
             StackState::new(
                 self.key(),
-                &self.provider.region(&self.spec),
+                self.provider.region(&self.spec),
                 self.provider.name(),
             )
         });
