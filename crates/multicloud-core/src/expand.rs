@@ -46,6 +46,10 @@ pub struct SyncedSecretConfig {
     pub namespace: String,
     /// The spec secret it copies (the `secret/<name>` dependency).
     pub secret: String,
+    /// The service account in the namespace whose workload identity may read the secret,
+    /// if one is declared (what an External Secrets Operator store authenticates as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
 }
 
 /// Config of [`ResourceKind::DEPLOYMENT`].
@@ -118,7 +122,7 @@ pub fn workloads(
         deps.push(add_once(graph, sa, || service_account(spec, &ns, app))?);
         for env in &app.env_from_secrets {
             let id = ResourceId::new(ResourceKind::SYNCED_SECRET, format!("{ns}.{}", env.secret));
-            let synced = add_once(graph, id, || synced_secret(&ns, &env.secret))?;
+            let synced = add_once(graph, id, || synced_secret(spec, &ns, &env.secret))?;
             if !deps.contains(&synced) {
                 deps.push(synced);
             }
@@ -252,8 +256,14 @@ fn service_account(
     Ok(r)
 }
 
-/// `synced_secret/<ns>.<secret>`: spec secret `secret` copied into the namespace.
-fn synced_secret(ns: &str, secret: &str) -> Result<Resource, crate::Error> {
+/// `synced_secret/<ns>.<secret>`: spec secret `secret` copied into the namespace, with the
+/// service account there whose workload identity may read it, if any.
+fn synced_secret(spec: &StackSpec, ns: &str, secret: &str) -> Result<Resource, crate::Error> {
+    let service_account = spec
+        .workload_identities
+        .iter()
+        .find(|w| w.namespace == ns && w.read_secrets.iter().any(|s| s == secret))
+        .map(|w| w.service_account.clone());
     Resource::new(
         ResourceKind::SYNCED_SECRET,
         format!("{ns}.{secret}"),
@@ -264,5 +274,6 @@ fn synced_secret(ns: &str, secret: &str) -> Result<Resource, crate::Error> {
     .with_config(&SyncedSecretConfig {
         namespace: ns.to_string(),
         secret: secret.to_string(),
+        service_account,
     })
 }

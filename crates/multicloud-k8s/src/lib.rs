@@ -17,6 +17,9 @@
 //!   token), or [`Stack::cluster_access`](multicloud_core::Stack::cluster_access) with any
 //!   [`ClusterCredentials`](multicloud_core::provider::ClusterCredentials) (a local control
 //!   plane in tests; a kubeconfig's, read with [`credentials_from_kubeconfig`]).
+//! - [`KubernetesWorkloads::with_external_secrets`] also emits External Secrets Operator
+//!   `SecretStore` and `ExternalSecret` objects next to each synced secret, for clusters that
+//!   run ESO ([`kinds::external_secrets`]); the direct sync stays on the critical path.
 //! - Pull credentials and secret values come from the provider (`Registry::pull_credentials`,
 //!   `SecretBackend::get_secret`) and never reach state.
 //!

@@ -131,6 +131,24 @@ pub(crate) fn desired<T: ObjectKind>(ctx: &OpContext<'_>) -> Result<T::K, Provid
     Ok(object)
 }
 
+/// Puts the stack's ownership labels and annotations and the fingerprint on `object`, an
+/// object built outside an [`ObjectKind`] (the External Secrets companions), the way
+/// [`desired`] does: the fingerprint covers the object with its labels but not the expiry.
+pub(crate) fn stamp<K: Resource + Serialize>(
+    ctx: &OpContext<'_>,
+    object: &mut K,
+) -> Result<(), ProviderError> {
+    let mut labels = ctx.stack.ownership.kubernetes_labels();
+    let expires = labels.remove_entry(LABEL_EXPIRES_AT);
+    object.labels_mut().extend(labels);
+    let print = fingerprint(object)?;
+    object.labels_mut().extend(expires);
+    let annotations = object.annotations_mut();
+    annotations.extend(ctx.stack.ownership.kubernetes_annotations());
+    annotations.insert(ANNOTATION_FINGERPRINT.to_string(), print);
+    Ok(())
+}
+
 /// A short hash of `object` as built (no secret data in it by construction).
 pub(crate) fn fingerprint<K: Serialize + ?Sized>(object: &K) -> Result<String, ProviderError> {
     let bytes = serde_json::to_vec(object)

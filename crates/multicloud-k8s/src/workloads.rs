@@ -14,6 +14,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::client::ClientCache;
 use crate::kinds::deployment::DeploymentKind;
+use crate::kinds::external_secrets;
 use crate::kinds::manifest;
 use crate::kinds::namespace::NamespaceKind;
 use crate::kinds::pull_secret::PullSecretKind;
@@ -55,12 +56,28 @@ static KINDS: &[KindDef] = &[
 #[derive(Default)]
 pub struct KubernetesWorkloads {
     clients: ClientCache,
+    external_secrets: bool,
 }
 
 impl KubernetesWorkloads {
     /// The workloads backend.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Also emits External Secrets Operator `SecretStore` and `ExternalSecret` objects next to
+    /// each synced secret, for clusters that run ESO (its CRDs must be installed). The direct
+    /// sync stays: ESO only refreshes the same Secret in the background. See
+    /// [`kinds::external_secrets`](crate::kinds::external_secrets).
+    #[must_use]
+    pub fn with_external_secrets(mut self) -> Self {
+        self.external_secrets = true;
+        self
+    }
+
+    /// Whether the ESO companions apply to the resource of `ctx`.
+    fn eso(&self, ctx: &OpContext<'_>) -> bool {
+        self.external_secrets && ctx.resource.kind == ResourceKind::SYNCED_SECRET
     }
 
     async fn client(&self, ctx: &OpContext<'_>) -> Result<Client, ProviderError> {
@@ -72,6 +89,7 @@ impl KubernetesWorkloads {
 impl std::fmt::Debug for KubernetesWorkloads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KubernetesWorkloads")
+            .field("external_secrets", &self.external_secrets)
             .finish_non_exhaustive()
     }
 }
@@ -103,21 +121,30 @@ macro_rules! dispatch {
 impl ResourceOps for KubernetesWorkloads {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         let client = self.client(ctx).await?;
-        dispatch!(observe, ctx, &client)
+        let mut observation = dispatch!(observe, ctx, &client)?;
+        if self.eso(ctx)
+            && let Observation::Present(observed) = &mut observation
+            && !observed.drifted
+        {
+            observed.drifted = external_secrets::drifted(ctx, &client).await?;
+        }
+        Ok(observation)
     }
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let client = self.client(ctx).await?;
-        dispatch!(apply, ctx, &client)
+        self.apply(ctx).await
     }
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let client = self.client(ctx).await?;
-        dispatch!(apply, ctx, &client)
+        self.apply(ctx).await
     }
     fn supports_update(&self, _kind: ResourceKind) -> bool {
         true
     }
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
         let client = self.client(ctx).await?;
+        // ESO companions go first, whether or not the switch is still on (only ours).
+        if ctx.resource.kind == ResourceKind::SYNCED_SECRET {
+            external_secrets::delete(ctx, &client).await?;
+        }
         dispatch!(delete, ctx, &client)
     }
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
@@ -126,7 +153,27 @@ impl ResourceOps for KubernetesWorkloads {
     }
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
         let client = self.client(ctx).await?;
-        dispatch!(gone, ctx, &client)
+        let readiness = dispatch!(gone, ctx, &client)?;
+        if ctx.resource.kind == ResourceKind::SYNCED_SECRET
+            && matches!(readiness, Readiness::Ready(_))
+            && let Some(pending) = external_secrets::pending_ours(ctx, &client).await?
+        {
+            return Ok(Readiness::pending(pending));
+        }
+        Ok(readiness)
+    }
+}
+
+impl KubernetesWorkloads {
+    /// Create or update: the kind's object, then (synced secrets with the switch on) the ESO
+    /// companions, which merge into the Secret and so come after it.
+    async fn apply(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let client = self.client(ctx).await?;
+        let outputs = dispatch!(apply, ctx, &client)?;
+        if self.eso(ctx) {
+            external_secrets::apply(ctx, &client).await?;
+        }
+        Ok(outputs)
     }
 }
 

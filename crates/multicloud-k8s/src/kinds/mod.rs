@@ -2,6 +2,7 @@
 //! ready. The shared lifecycle is in [`crate::object`].
 
 pub mod deployment;
+pub mod external_secrets;
 pub mod manifest;
 pub mod namespace;
 pub mod pull_secret;

@@ -77,8 +77,13 @@ impl Env {
     /// A stack of `spec` with the app on the plane: the one line more is `.workloads(..)`,
     /// and `.cluster_access(..)` points it at the local plane.
     pub fn stack(&self, spec: StackSpec) -> Stack {
+        self.stack_with(spec, KubernetesWorkloads::new())
+    }
+
+    /// Like [`Env::stack`] with a configured workloads backend.
+    pub fn stack_with(&self, spec: StackSpec, workloads: KubernetesWorkloads) -> Stack {
         Stack::new(spec, InMemoryProvider::new(self.cloud.clone()))
-            .workloads(KubernetesWorkloads::new())
+            .workloads(workloads)
             // Through a kubeconfig, as a user pointing a stack at their own cluster would.
             .cluster_access(
                 multicloud_k8s::credentials_from_kubeconfig(plane().kubeconfig().expose())
