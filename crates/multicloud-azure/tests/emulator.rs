@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 const EXAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/azure-arm-examples"
+    "/tests/fixtures/azure-arm-examples"
 );
 const AKS: &str = "Microsoft.ContainerService/managedClusters";
 

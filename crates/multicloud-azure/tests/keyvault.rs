@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 const EXAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/azure-arm-examples"
+    "/tests/fixtures/azure-arm-examples"
 );
 
 fn example(path: &str) -> Value {

@@ -1,5 +1,5 @@
 //! External Secrets Operator objects next to the directly synced Secret, against the real
-//! local control plane with ESO's own CRDs installed (`shared/k8s-crds/external-secrets`), so
+//! local control plane with ESO's own CRDs installed (`tests/fixtures/k8s-crds/external-secrets`, verbatim upstream copies), so
 //! every object is validated by the real schemas: exact spec, our labels, the direct sync kept,
 //! a no-op re-plan, nothing left after `down`.
 
@@ -21,7 +21,7 @@ use support::{Env, builder, client, web_app};
 
 const CRDS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/k8s-crds/external-secrets"
+    "/tests/fixtures/k8s-crds/external-secrets"
 );
 
 /// Applies ESO's CRDs and waits until each is Established.
