@@ -5,9 +5,7 @@
 //! run first), so a bad value gets one message, not two.
 
 use multicloud_core::spec::shape::{ALNUM_HYPHEN_UNDERSCORE, AN_ALNUM, Shape};
-use multicloud_core::spec::{
-    NamingReport, NamingRules, Resolved, Rule, Source, StackSpec, ValidationError,
-};
+use multicloud_core::spec::{NamingReport, NamingRules, Rule, StackSpec, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::expand::resolve;
@@ -49,31 +47,6 @@ fn aws_region(region: &str) -> bool {
         [cc, area, n] => country(cc) && lower(area) && number(n),
         [cc, p, area, n] => country(cc) && partition(p) && lower(area) && number(n),
         _ => false,
-    }
-}
-
-/// For a single-cloud value AWS rejects, where AWS's own value goes (`field` is used on AWS
-/// unless `override_` is set).
-fn hint(source: Source, field: &str, override_: &str) -> String {
-    if source == Source::Explicit {
-        format!(" (AWS uses `{field}` unless `{override_}` is set; give AWS's value there)")
-    } else {
-        String::new()
-    }
-}
-
-/// Checks a value the user gave for AWS (`fields`: the single-cloud field and the override,
-/// for the hint); the neutral tables' values are right by construction (tested).
-fn check(
-    r: &mut NamingReport<'_>,
-    value: &Resolved,
-    ok: fn(&str) -> bool,
-    expected: &str,
-    fields: (&str, &str),
-) {
-    if value.source.is_given() {
-        let expected = format!("{expected}{}", hint(value.source, fields.0, fields.1));
-        r.instance_type(value.path.clone(), Some(&value.value), ok, &expected);
     }
 }
 
@@ -119,12 +92,12 @@ impl NamingRules for AwsNamingRules {
         let mut r = NamingReport::new(errors);
         match resolve::region(spec) {
             Ok(region) if !aws_region(&region.value) => r.push(
-                region.path,
+                region.path.clone(),
                 Rule::Format,
                 format!(
                     "`{}` is not an AWS region name such as `us-east-1`{}",
                     region.value,
-                    hint(region.source, "region", "aws.region")
+                    region.hint("AWS", "region", "aws.region")
                 ),
             ),
             Ok(_) => {}
@@ -156,8 +129,8 @@ impl NamingRules for AwsNamingRules {
                     &pool.name,
                 );
                 match resolve::node_instance_type(pool, i) {
-                    Ok(t) => check(
-                        &mut r,
+                    Ok(t) => r.resolved(
+                        "AWS",
                         &t,
                         |v| aws_instance_type(v, None),
                         "an EC2 instance type such as `m6i.xlarge`",
@@ -170,8 +143,8 @@ impl NamingRules for AwsNamingRules {
             }
         }
         if let Some(db) = &spec.database {
-            check(
-                &mut r,
+            r.resolved(
+                "AWS",
                 &resolve::db_instance_class(db),
                 |v| aws_instance_type(v, Some("db")),
                 "an RDS instance class such as `db.t3.micro`",
@@ -188,8 +161,8 @@ impl NamingRules for AwsNamingRules {
             }
         }
         if let Some(cache) = &spec.cache {
-            check(
-                &mut r,
+            r.resolved(
+                "AWS",
                 &resolve::cache_node_type(cache),
                 |v| aws_instance_type(v, Some("cache")),
                 "an ElastiCache node type such as `cache.t4g.micro`",

@@ -8,8 +8,7 @@ use multicloud_core::spec::shape::{
     A_LETTER, A_LOWER, ALNUM, ALNUM_HYPHEN, AN_ALNUM, LOWER_ALNUM, Shape,
 };
 use multicloud_core::spec::{
-    ENVIRONMENT, NamingReport, NamingRules, Resolved, Rule, STACK_NAME, Source, StackSpec, Tier,
-    ValidationError,
+    ENVIRONMENT, NamingReport, NamingRules, Rule, STACK_NAME, StackSpec, Tier, ValidationError,
 };
 use multicloud_core::tags::{NameStyle, Naming};
 
@@ -58,31 +57,6 @@ fn azure_redis_sku(value: &str) -> bool {
             && size.len() > 1
             && size[1..].chars().all(|c| c.is_ascii_digit())
     })
-}
-
-/// For a single-cloud value Azure rejects, where Azure's own value goes (`field` is used on
-/// Azure unless `override_` is set).
-fn hint(source: Source, field: &str, override_: &str) -> String {
-    if source == Source::Explicit {
-        format!(" (Azure uses `{field}` unless `{override_}` is set; give Azure's value there)")
-    } else {
-        String::new()
-    }
-}
-
-/// Checks a value the user gave for Azure (`fields`: the single-cloud field and the
-/// override, for the hint); the neutral tables' values are right by construction (tested).
-fn check(
-    r: &mut NamingReport<'_>,
-    value: &Resolved,
-    ok: fn(&str) -> bool,
-    expected: &str,
-    fields: (&str, &str),
-) {
-    if value.source.is_given() {
-        let expected = format!("{expected}{}", hint(value.source, fields.0, fields.1));
-        r.instance_type(value.path.clone(), Some(&value.value), ok, &expected);
-    }
 }
 
 /// The naming rules of Azure. Every value below is the one [`resolve`] picks for Azure (the
@@ -172,12 +146,12 @@ impl NamingRules for AzureNamingRules {
         let mut r = NamingReport::new(errors);
         match resolve::location(spec) {
             Ok(l) if !AZURE_REGION.problems(&l.value).is_empty() => r.push(
-                l.path,
+                l.path.clone(),
                 Rule::Format,
                 format!(
                     "`{}` is not an Azure location such as `westeurope`{}",
                     l.value,
-                    hint(l.source, "region", "azure.location")
+                    l.hint("Azure", "region", "azure.location")
                 ),
             ),
             Ok(_) => {}
@@ -219,8 +193,8 @@ impl NamingRules for AzureNamingRules {
                     &pool.name,
                 );
                 match resolve::vm_size(pool, i) {
-                    Ok(size) => check(
-                        &mut r,
+                    Ok(size) => r.resolved(
+                        "Azure",
                         &size,
                         azure_sku,
                         "an Azure VM size such as `Standard_D4s_v5`",
@@ -233,8 +207,8 @@ impl NamingRules for AzureNamingRules {
             }
         }
         if let Some(db) = &spec.database {
-            check(
-                &mut r,
+            r.resolved(
+                "Azure",
                 &resolve::postgres_sku(db, resolve::postgres_sku_of(Tier::Dev)),
                 azure_sku,
                 "a PostgreSQL flexible server SKU such as `Standard_B1ms`",
@@ -249,8 +223,8 @@ impl NamingRules for AzureNamingRules {
             }
         }
         if let Some(cache) = &spec.cache {
-            check(
-                &mut r,
+            r.resolved(
+                "Azure",
                 &resolve::redis_sku(cache, resolve::redis_sku_of(Tier::Dev)),
                 azure_redis_sku,
                 "an Azure Managed Redis SKU such as `Balanced_B0`",

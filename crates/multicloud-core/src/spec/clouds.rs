@@ -232,6 +232,18 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// For a single-cloud value `cloud` rejects, where that cloud's own value goes: `field`
+    /// is used on `cloud` unless `override_` is set (empty unless the value came from `field`).
+    pub fn hint(&self, cloud: &str, field: &str, override_: &str) -> String {
+        if self.source == Source::Explicit {
+            format!(
+                " ({cloud} uses `{field}` unless `{override_}` is set; give {cloud}'s value there)"
+            )
+        } else {
+            String::new()
+        }
+    }
+
     /// `value` from `path`, chosen as `source`.
     pub fn new(value: impl Into<String>, path: impl Into<String>, source: Source) -> Self {
         Self {

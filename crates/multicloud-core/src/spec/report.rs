@@ -1,5 +1,6 @@
 //! [`NamingReport`]: how a cloud's [`NamingRules`](super::NamingRules) append their errors.
 
+use super::clouds::Resolved;
 use super::shape::{Shape, repository_problem};
 use super::validate::{Rule, ValidationError};
 
@@ -89,6 +90,22 @@ impl<'a> NamingReport<'a> {
                 Rule::Name,
                 format!("{cloud} repository name `{name}` {problem}"),
             );
+        }
+    }
+
+    /// Checks a value the user gave for `cloud` (`fields`: the single-cloud field and the
+    /// override, for the hint); values from the neutral tables are right by construction.
+    pub fn resolved(
+        &mut self,
+        cloud: &str,
+        value: &Resolved,
+        ok: fn(&str) -> bool,
+        expected: &str,
+        fields: (&str, &str),
+    ) {
+        if value.source.is_given() {
+            let expected = format!("{expected}{}", value.hint(cloud, fields.0, fields.1));
+            self.instance_type(value.path.clone(), Some(&value.value), ok, &expected);
         }
     }
 
