@@ -41,6 +41,7 @@
 //! kube-apiserver, controller-manager, scheduler and kwok) for tests.
 
 pub mod client;
+mod dynamic;
 pub mod error;
 pub mod kinds;
 pub mod object;

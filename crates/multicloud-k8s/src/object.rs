@@ -243,20 +243,25 @@ pub(crate) async fn delete<T: ObjectKind>(
         return Ok(()); // already on its way out
     }
     T::before_delete(ctx, client).await?;
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: live.uid(),
-            resource_version: None,
-        }),
-        ..DeleteParams::background()
-    };
     match api_for::<T>(client, ctx)?
-        .delete(&ctx.resource.name, &params)
+        .delete(&ctx.resource.name, &delete_params(&live))
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(classify(e, Op::Delete, &describe::<T>(ctx))),
+    }
+}
+
+/// A background delete of exactly `live` (its uid as precondition: never a successor of the
+/// same name).
+pub(crate) fn delete_params<K: Resource>(live: &K) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: live.uid(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
     }
 }
 

@@ -20,19 +20,19 @@
 //! (`spec.workload_identities[].read_secrets`). Without one, or on another cloud, no ESO objects
 //! are emitted for that secret (the reason is logged) and the direct sync alone keeps it.
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
+use multicloud_core::ProviderError;
 use multicloud_core::expand::SyncedSecretConfig;
 use multicloud_core::outputs::SecretOutputs;
-use multicloud_core::provider::{OpContext, Owner};
+use multicloud_core::provider::OpContext;
 use multicloud_core::resource::{ResourceId, ResourceKind};
-use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
 use super::synced_secret::VALUE_KEY;
-use crate::error::{Op, classify};
-use crate::object::{ANNOTATION_FINGERPRINT, FIELD_MANAGER, owner_of, stamp};
+use crate::dynamic::{Target, apply_all, delete_ours, still_ours};
+use crate::object::{ANNOTATION_FINGERPRINT, stamp};
 
 /// The API group and version of the objects.
 pub const API_VERSION: &str = "external-secrets.io/v1";
@@ -159,13 +159,6 @@ pub fn external_secret(name: &str, namespace: &str, remote_key: &str) -> Dynamic
         }}))
 }
 
-/// One companion object with its API.
-struct Target {
-    api: Api<DynamicObject>,
-    object: DynamicObject,
-    what: String,
-}
-
 /// The companions of the synced secret of `ctx` (store first), with or without their spec.
 fn targets(ctx: &OpContext<'_>, client: &Client) -> Result<Vec<Target>, ProviderError> {
     let config: SyncedSecretConfig = ctx.config()?;
@@ -215,23 +208,13 @@ fn desired(
     Ok(Ok(targets))
 }
 
-/// The live object, if any. Any 404 is absence: on a cluster without the ESO types the API
-/// server answers a plain `404 page not found`, not a `NotFound` status.
-async fn live(t: &Target) -> Result<Option<DynamicObject>, ProviderError> {
-    match t.api.get(&t.object.name_any()).await {
-        Ok(o) => Ok(Some(o)),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(classify(e, Op::Read, &t.what)),
-    }
-}
-
 /// Whether the companions differ from what is wanted: one missing or with another
 /// fingerprint, or ours still there when none are wanted.
 pub(crate) async fn drifted(ctx: &OpContext<'_>, client: &Client) -> Result<bool, ProviderError> {
     match desired(ctx, client)? {
         Ok(targets) => {
             for t in &targets {
-                let Some(live) = live(t).await? else {
+                let Some(live) = t.live().await? else {
                     return Ok(true);
                 };
                 if live.annotations().get(ANNOTATION_FINGERPRINT)
@@ -259,53 +242,14 @@ pub(crate) async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<(), Pr
             return delete(ctx, client).await;
         }
     };
-    for t in &targets {
-        if let Some(live) = live(t).await? {
-            let owner = owner_of(ctx, &live);
-            if owner != Owner::Us {
-                return Err(ProviderError::new(
-                    ErrorKind::ForeignResource,
-                    format!(
-                        "{} exists but is not ours ({owner:?}); it is left alone",
-                        t.what
-                    ),
-                ));
-            }
-        }
-    }
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    for t in &targets {
-        t.api
-            .patch(&t.object.name_any(), &params, &Patch::Apply(&t.object))
-            .await
-            .map_err(|e| classify(e, Op::Apply, &t.what))?;
-    }
-    Ok(())
+    apply_all(ctx, &targets).await
 }
 
 /// Deletes the companions that carry our labels (the ExternalSecret first); others are left
 /// alone. Absent ones, or a cluster without the ESO types, are fine (so `down` cleans up even
 /// when the switch was turned off after an `up` that emitted them).
 pub(crate) async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
-    for t in targets(ctx, client)?.iter().rev() {
-        let Some(live) = live(t).await? else { continue };
-        if owner_of(ctx, &live) != Owner::Us || live.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: live.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::background()
-        };
-        match t.api.delete(&live.name_any(), &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(classify(e, Op::Delete, &t.what)),
-        }
-    }
-    Ok(())
+    delete_ours(ctx, &targets(ctx, client)?).await
 }
 
 /// What of ours is still there: `Some(message)` while a companion with our labels exists.
@@ -313,14 +257,7 @@ pub(crate) async fn pending_ours(
     ctx: &OpContext<'_>,
     client: &Client,
 ) -> Result<Option<String>, ProviderError> {
-    for t in targets(ctx, client)? {
-        if let Some(live) = live(&t).await?
-            && owner_of(ctx, &live) == Owner::Us
-        {
-            return Ok(Some(format!("{} is being deleted", t.what)));
-        }
-    }
-    Ok(None)
+    still_ours(ctx, &targets(ctx, client)?).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! so any type the cluster serves works, custom resources included.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiResource, Scope, pinned_kind};
 use kube::{Client, ResourceExt};
@@ -16,21 +16,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::deployment::rollout;
+use crate::dynamic::{Target, apply_all, delete_ours, still_ours};
 use crate::error::{Op, classify};
-use crate::object::{ANNOTATION_FINGERPRINT, FIELD_MANAGER, fingerprint, owner_of};
+use crate::object::{ANNOTATION_FINGERPRINT, fingerprint, owner_of};
 
 /// What a manifest set reports: its objects as `kind namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOutputs {
     /// The objects, in apply order.
     pub objects: Vec<String>,
-}
-
-/// One object of the set with the API that serves it.
-struct Target {
-    api: Api<DynamicObject>,
-    object: DynamicObject,
-    what: String,
 }
 
 fn invalid(ctx: &OpContext<'_>, message: String) -> ProviderError {
@@ -95,13 +89,6 @@ fn outputs(targets: &[Target]) -> Result<Outputs, ProviderError> {
     })
 }
 
-async fn live(t: &Target) -> Result<Option<DynamicObject>, ProviderError> {
-    t.api
-        .get_opt(&t.object.name_any())
-        .await
-        .map_err(|e| classify(e, Op::Read, &t.what))
-}
-
 /// Present when every object is; owned by us only when every object carries our labels.
 pub(crate) async fn observe(
     ctx: &OpContext<'_>,
@@ -111,7 +98,7 @@ pub(crate) async fn observe(
     let mut owner = Owner::Us;
     let mut drifted = false;
     for t in &targets {
-        let Some(live) = live(t).await? else {
+        let Some(live) = t.live().await? else {
             return Ok(Observation::Absent);
         };
         let o = owner_of(ctx, &live);
@@ -131,27 +118,7 @@ pub(crate) async fn observe(
 /// Applies every object in order (refusing any that exists without our labels).
 pub(crate) async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError> {
     let targets = targets(ctx, client).await?;
-    for t in &targets {
-        if let Some(live) = live(t).await? {
-            let owner = owner_of(ctx, &live);
-            if owner != Owner::Us {
-                return Err(ProviderError::new(
-                    ErrorKind::ForeignResource,
-                    format!(
-                        "{} exists but is not ours ({owner:?}); it is left alone",
-                        t.what
-                    ),
-                ));
-            }
-        }
-    }
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    for t in &targets {
-        t.api
-            .patch(&t.object.name_any(), &params, &Patch::Apply(&t.object))
-            .await
-            .map_err(|e| classify(e, Op::Apply, &t.what))?;
-    }
+    apply_all(ctx, &targets).await?;
     outputs(&targets)
 }
 
@@ -162,7 +129,7 @@ pub(crate) async fn ready(
 ) -> Result<Readiness, ProviderError> {
     let targets = targets(ctx, client).await?;
     for t in &targets {
-        let Some(live) = live(t).await? else {
+        let Some(live) = t.live().await? else {
             return Ok(Readiness::pending(format!("{} not visible yet", t.what)));
         };
         if live
@@ -190,36 +157,13 @@ pub(crate) async fn ready(
 
 /// Deletes the objects that are ours, in reverse order.
 pub(crate) async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
-    let targets = targets(ctx, client).await?;
-    for t in targets.iter().rev() {
-        let Some(live) = live(t).await? else { continue };
-        if owner_of(ctx, &live) != Owner::Us || live.metadata.deletion_timestamp.is_some() {
-            continue; // not ours: left alone; or already going
-        }
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: live.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::background()
-        };
-        match t.api.delete(&live.name_any(), &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(classify(e, Op::Delete, &t.what)),
-        }
-    }
-    Ok(())
+    delete_ours(ctx, &targets(ctx, client).await?).await
 }
 
 /// Gone when none of our objects is left.
 pub(crate) async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
-    for t in targets(ctx, client).await? {
-        if let Some(live) = live(&t).await?
-            && owner_of(ctx, &live) == Owner::Us
-        {
-            return Ok(Readiness::pending(format!("{} is being deleted", t.what)));
-        }
-    }
-    Ok(Readiness::ready())
+    Ok(match still_ours(ctx, &targets(ctx, client).await?).await? {
+        Some(status) => Readiness::pending(status),
+        None => Readiness::ready(),
+    })
 }
