@@ -3,9 +3,12 @@
 //! driven by the engine, ARM semantics (404 parents, 409 conflicts, cascade), and a create
 //! that converges through the core's RetryPolicy and Poller under 10 % injected 429/503.
 
+mod examples;
+
 use std::time::Duration;
 
 use azure_core::http::Method;
+use examples::{example, keys};
 use multicloud_azure::arm::lro::{self, LroHandle, LroMethod, LroTracker, Started};
 use multicloud_azure::arm::{ArmClient, api_versions};
 use multicloud_azure::emulator::{Emulator, EmulatorConfig, LroPattern, Outcome};
@@ -15,26 +18,7 @@ use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/azure-arm-examples"
-);
 const AKS: &str = "Microsoft.ContainerService/managedClusters";
-
-fn example(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{EXAMPLES}/{path}"))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    k.sort();
-    k
-}
 
 fn codes(example: &Value) -> Vec<u16> {
     keys(&example["responses"])

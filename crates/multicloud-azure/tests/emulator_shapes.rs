@@ -4,9 +4,12 @@
 
 mod support;
 
+mod examples;
+
 use std::time::Duration;
 
 use azure_core::http::Method;
+use examples::{example, keys};
 use multicloud_azure::arm::api_versions;
 use multicloud_core::StackSpec;
 use multicloud_core::spec::{
@@ -14,26 +17,6 @@ use multicloud_core::spec::{
 };
 use serde_json::Value;
 use support::{TestResult, World, config};
-
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/azure-arm-examples"
-);
-
-fn example(path: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    Ok(serde_json::from_str(&std::fs::read_to_string(format!(
-        "{EXAMPLES}/{path}"
-    ))?)?)
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    k.sort();
-    k
-}
 
 /// Every key of `want` (an example body) at `pointer` is in `got` at the same place.
 fn has_keys(got: &Value, want: &Value, pointer: &str, wanted: &[&str]) {
@@ -78,7 +61,7 @@ async fn what_the_provider_reads_is_shaped_like_the_examples() -> TestResult {
     let aks = format!("{rg}/providers/Microsoft.ContainerService/managedClusters/shape-t7");
     let ex = example(
         "Microsoft.ContainerService/2026-08-01/ManagedClustersListClusterUserCredentials.json",
-    )?;
+    );
     let got = post(
         format!("{aks}/listClusterUserCredential"),
         api_versions::CONTAINER_SERVICE,
@@ -93,7 +76,7 @@ async fn what_the_provider_reads_is_shaped_like_the_examples() -> TestResult {
     );
 
     let acr = format!("{rg}/providers/Microsoft.ContainerRegistry/registries/shapet7acr");
-    let ex = example("Microsoft.ContainerRegistry/2025-11-01/RegistryGet.json")?;
+    let ex = example("Microsoft.ContainerRegistry/2025-11-01/RegistryGet.json");
     let got = world.emu.resource(&acr).ok_or("no registry")?;
     has_keys(
         &got,
@@ -113,7 +96,7 @@ async fn what_the_provider_reads_is_shaped_like_the_examples() -> TestResult {
     let mi = format!(
         "{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/shape-t7-shop-api"
     );
-    let ex = example("Microsoft.ManagedIdentity/2026-05-31/IdentityGet.json")?;
+    let ex = example("Microsoft.ManagedIdentity/2026-05-31/IdentityGet.json");
     let got = world.emu.resource(&mi).ok_or("no identity")?;
     has_keys(
         &got,
@@ -122,8 +105,7 @@ async fn what_the_provider_reads_is_shaped_like_the_examples() -> TestResult {
         &["clientId", "principalId", "tenantId"],
     );
 
-    let ex =
-        example("Microsoft.ManagedIdentity/2026-05-31/FederatedIdentityCredentialCreate.json")?;
+    let ex = example("Microsoft.ManagedIdentity/2026-05-31/FederatedIdentityCredentialCreate.json");
     let got = world
         .emu
         .resource(&format!(
@@ -142,7 +124,7 @@ async fn what_the_provider_reads_is_shaped_like_the_examples() -> TestResult {
         keys(&got["properties"]["audiences"])
     );
 
-    let ex = example("Microsoft.Authorization/2026-08-01/RoleAssignments_Get.json")?;
+    let ex = example("Microsoft.Authorization/2026-08-01/RoleAssignments_Get.json");
     let vault = format!("{rg}/providers/Microsoft.KeyVault/vaults/shape-t7-kv");
     let ids = world.emu.children(&format!(
         "{vault}/providers/Microsoft.Authorization/roleAssignments"
@@ -159,7 +141,7 @@ async fn what_the_provider_reads_is_shaped_like_the_examples() -> TestResult {
     );
     assert_eq!(got["type"], "Microsoft.Authorization/roleAssignments");
 
-    let ex = example("Microsoft.DBforPostgreSQL/2025-08-01/ServersGet.json")?;
+    let ex = example("Microsoft.DBforPostgreSQL/2025-08-01/ServersGet.json");
     let got = world
         .emu
         .resource(&format!(

@@ -2,32 +2,15 @@
 //! set/get/versions/list/delete/purge) and vault soft delete, purge and name reuse, with
 //! bodies and codes compared to the example files.
 
+mod examples;
+
 use azure_core::http::Method;
 use azure_security_keyvault_secrets::models::SetSecretParameters;
+use examples::{example, keys};
 use futures::TryStreamExt;
 use multicloud_azure::arm::{ArmClient, api_versions};
 use multicloud_azure::emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
-
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/azure-arm-examples"
-);
-
-fn example(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{EXAMPLES}/{path}"))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    k.sort();
-    k
-}
 
 async fn call(
     arm: &ArmClient,
