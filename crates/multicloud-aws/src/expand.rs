@@ -139,7 +139,7 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, Error> {
         }
         workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
     }
-    g.validate()?;
+    // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)
 }
 

@@ -66,7 +66,7 @@ impl TestStack {
         };
         let mut graph = multicloud_aws::expand::expand(spec)?;
         for r in graph.resources_mut() {
-            r.tags = spec.tags.clone();
+            r.tags = spec.tags.clone().into();
             r.tags.extend(ownership.tags());
         }
         Ok(Self {

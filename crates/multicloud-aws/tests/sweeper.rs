@@ -59,7 +59,7 @@ async fn provision(
     let owner = ownership(stack, env, expired);
     let mut graph = expand(&spec).expect("expands");
     for r in graph.resources_mut() {
-        r.tags = owner.tags();
+        r.tags = owner.tags().into();
     }
     let ctx_stack = StackContext {
         stack: stack.into(),

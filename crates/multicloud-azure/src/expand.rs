@@ -197,7 +197,7 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
         }
         workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
     }
-    g.validate()?;
+    // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)
 }
 

@@ -262,7 +262,7 @@ impl StateStore for BlobStateStore {
 
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
         let remote = self.remote(self.state_blob(&state.key)?);
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Backend {
+        let bytes = multicloud_core::state::to_bytes(state).map_err(|e| StateError::Backend {
             message: format!("save state {}: cannot serialize: {e}", remote.location()),
             source: Some(Box::new(e)),
         })?;

@@ -115,9 +115,32 @@ impl Serialize for ResourceKind {
 
 impl<'de> Deserialize<'de> for ResourceKind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        Ok(Self::from_name(&name))
+        // Known names are interned, so the text is never copied.
+        deserialize_str_with(d, "a resource kind name", ResourceKind::from_name)
     }
+}
+
+/// Deserializes a value made from a string by `make`, straight from the text (borrowed or
+/// escaped alike), without an owned copy first.
+pub(crate) fn deserialize_str_with<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expecting: &'static str,
+    make: fn(&str) -> T,
+) -> Result<T, D::Error> {
+    struct Visitor<T> {
+        expecting: &'static str,
+        make: fn(&str) -> T,
+    }
+    impl<T> serde::de::Visitor<'_> for Visitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            Ok((self.make)(v))
+        }
+    }
+    d.deserialize_str(Visitor { expecting, make })
 }
 
 /// The service family a kind belongs to; a provider handles each family with one ops trait.

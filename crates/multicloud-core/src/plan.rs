@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::provider::{Observation, Outputs};
-use crate::resource::{Resource, ResourceId, ResourceKind};
+use crate::resource::{ResourceGraph, ResourceId, ResourceKind};
 use crate::state::{ResourceRecord, StateKey};
 
 /// What happens to one resource.
@@ -130,14 +131,14 @@ pub struct Plan {
     pub provider: String,
     /// One entry per resource: desired ones in dependency order, then deletions.
     pub actions: Vec<PlannedAction>,
-    /// The desired resources (tags attached), by id.
-    pub(crate) desired: BTreeMap<ResourceId, Resource>,
+    /// The desired resources (tags attached); empty for `down`.
+    pub(crate) desired: ResourceGraph,
     /// Records of resources to delete, by id.
     pub(crate) to_delete: BTreeMap<ResourceId, ResourceRecord>,
     /// Outputs known at plan time (from observation or state), by id.
     pub(crate) known_outputs: BTreeMap<ResourceId, (Option<String>, Outputs)>,
     /// The raw observations, by id.
-    pub(crate) observations: BTreeMap<ResourceId, Observation>,
+    pub(crate) observations: FxHashMap<ResourceId, Observation>,
     /// The state serial the plan was made against (`None`: no state yet).
     pub(crate) state_serial: Option<u64>,
 }

@@ -2,7 +2,7 @@
 //! + one observation per resource → a [`Plan`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,6 +16,7 @@ use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::retry::RetryPolicy;
 use crate::spec::StackSpec;
 use crate::state::{ResourceRecord, StackState, StateKey};
+use crate::tags::Tags;
 
 /// Whether the plan brings the stack up or takes it down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,98 +45,99 @@ pub(crate) fn expanded(backends: &Backends, spec: &StackSpec) -> Result<Resource
 }
 
 /// `graph` with the spec's tags and the stack's ownership tags on every resource.
+/// Resources without tags of their own share one map.
 fn tagged(mut graph: ResourceGraph, spec: &StackSpec, stack: &StackContext) -> ResourceGraph {
     let mut tags = spec.tags.clone();
     tags.extend(stack.ownership.tags());
+    let shared = Tags::from(tags);
     for r in graph.resources_mut() {
-        for (k, v) in &tags {
-            r.tags.entry(k.clone()).or_insert_with(|| v.clone());
+        if r.tags.is_empty() {
+            r.tags = shared.clone();
+            continue;
+        }
+        for (k, v) in &shared {
+            if !r.tags.contains_key(k) {
+                r.tags.insert(k.clone(), v.clone());
+            }
         }
     }
     graph
 }
 
-/// What the observation walk has learnt so far, shared by its concurrent steps.
-#[derive(Default)]
-struct Observations {
-    results: Mutex<BTreeMap<ResourceId, Observation>>,
+/// What the observation walk has learnt so far, by graph position, shared by its
+/// concurrent steps (one lock, held only to read or record).
+struct Walk {
+    results: Vec<Option<Observation>>,
     /// Outputs of what exists (from state, then from observations).
-    known: Mutex<BTreeMap<ResourceId, Outputs>>,
-    absent: Mutex<BTreeSet<ResourceId>>,
-    first_error: Mutex<Option<Error>>,
+    known: Vec<Option<Outputs>>,
+    absent: Vec<bool>,
+    first_error: Option<Error>,
 }
 
-impl Observations {
-    fn any_absent(&self, ids: &[ResourceId]) -> bool {
-        self.absent
-            .lock()
-            .map(|a| ids.iter().any(|d| a.contains(d)))
-            .unwrap_or(false)
+impl Walk {
+    /// The outputs known for `deps`, by id.
+    fn outputs_of(&self, graph: &ResourceGraph, deps: &[usize]) -> BTreeMap<ResourceId, Outputs> {
+        deps.iter()
+            .filter_map(|&d| Some((graph.resources()[d].id.clone(), self.known[d].clone()?)))
+            .collect()
     }
 
-    fn outputs_of(&self, ids: &[ResourceId]) -> BTreeMap<ResourceId, Outputs> {
-        self.known
-            .lock()
-            .map(|k| {
-                ids.iter()
-                    .filter_map(|d| k.get(d).map(|o| (d.clone(), o.clone())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Records the outcome of observing `r`; false on error (the walk stops there).
+    /// Records the outcome of observing `r` (at position `i`); false on error (the walk
+    /// stops there).
     fn record(
-        &self,
+        &mut self,
         backends: &Backends,
-        r: &Resource,
+        (i, r): (usize, &Resource),
         obs: Result<Observation, ProviderError>,
     ) -> bool {
         let obs = match obs {
             Ok(obs) => obs,
             Err(source) => {
-                if let Ok(mut e) = self.first_error.lock() {
-                    e.get_or_insert(Error::Observe {
-                        resource: r.id.clone(),
-                        source,
-                    });
-                }
+                self.first_error.get_or_insert(Error::Observe {
+                    resource: r.id.clone(),
+                    source,
+                });
                 return false;
             }
         };
         match &obs {
-            Observation::Absent => {
-                if let Ok(mut a) = self.absent.lock() {
-                    a.insert(r.id.clone());
-                }
-            }
+            Observation::Absent => self.absent[i] = true,
             Observation::Present(o) => {
                 if r.kind == ResourceKind::CLUSTER {
                     backends.access.set_cluster(&o.outputs);
                 }
-                if let Ok(mut k) = self.known.lock() {
-                    k.insert(r.id.clone(), o.outputs.clone());
-                }
+                self.known[i] = Some(o.outputs.clone());
             }
         }
-        if let Ok(mut res) = self.results.lock() {
-            res.insert(r.id.clone(), obs);
-        }
+        self.results[i] = Some(obs);
         true
     }
 }
 
+/// The state record of each resource of `graph`, by position.
+fn recorded_of<'s>(
+    graph: &ResourceGraph,
+    state: Option<&'s StackState>,
+) -> Vec<Option<&'s ResourceRecord>> {
+    graph
+        .resources()
+        .iter()
+        .map(|r| state.and_then(|s| s.resources.get(&r.id)))
+        .collect()
+}
+
 /// Observes the resources of `graph` along the dependency order, so that each observation
 /// can use its dependencies' outputs. A resource whose dependency is absent is absent too
-/// (no call made). With `skip_recorded`, resources in state are not observed.
+/// (no call made). With `skip_recorded`, resources in state are not observed. Returns the
+/// observations by position (`None`: not observed).
 async fn observe_all(
     backends: &Backends,
     graph: &ResourceGraph,
-    state: Option<&StackState>,
+    recorded: &[Option<&ResourceRecord>],
     stack: &StackContext,
     limits: (usize, &RetryPolicy),
     skip_recorded: bool,
-) -> Result<BTreeMap<ResourceId, Observation>, Error> {
+) -> Result<Vec<Option<Observation>>, Error> {
     let (parallelism, retry) = limits;
     let resources = graph.resources();
     let deps: Vec<Vec<usize>> = resources
@@ -147,45 +149,51 @@ async fn observe_all(
                 .collect()
         })
         .collect();
-    let seen = Observations::default();
-    if let (Some(s), Ok(mut k)) = (state, seen.known.lock()) {
-        k.extend(
-            s.resources
-                .iter()
-                .map(|(id, r)| (id.clone(), r.outputs.clone())),
-        );
-    }
+    let walk = Mutex::new(Walk {
+        results: vec![None; resources.len()],
+        known: recorded
+            .iter()
+            .map(|r| r.map(|r| r.outputs.clone()))
+            .collect(),
+        absent: vec![false; resources.len()],
+        first_error: None,
+    });
     let never = tokio_util::sync::CancellationToken::new();
     dag::run(&deps, parallelism, &never, |i| {
-        let (r, seen) = (&resources[i], &seen);
+        let (r, rec, deps, walk) = (&resources[i], recorded[i], &deps[i], &walk);
         async move {
-            let recorded = state.and_then(|s| s.resources.get(&r.id));
-            if skip_recorded && recorded.is_some() {
+            if skip_recorded && rec.is_some() {
                 return true;
             }
-            if recorded.is_none() && seen.any_absent(&r.depends_on) {
-                return seen.record(backends, r, Ok(Observation::Absent));
-            }
+            let lock = || walk.lock().unwrap_or_else(PoisonError::into_inner);
+            let dep_outputs = {
+                let w = lock();
+                (rec.is_some() || !deps.iter().any(|&d| w.absent[d]))
+                    .then(|| w.outputs_of(graph, deps))
+            };
+            let Some(dep_outputs) = dep_outputs else {
+                return lock().record(backends, (i, r), Ok(Observation::Absent));
+            };
             let Some(ops) = backends.ops_for(r.kind) else {
                 return false;
             };
-            let dep_outputs = seen.outputs_of(&r.depends_on);
             let ctx = OpContext {
                 resource: r,
                 stack,
                 deps: &dep_outputs,
-                recorded: recorded.map(|rec| &rec.outputs),
+                recorded: rec.map(|rec| &rec.outputs),
                 run: Some(backends.services()),
             };
             let obs = retry.run(|| ops.observe(&ctx), |_, _, _| {}).await;
-            seen.record(backends, r, obs)
+            lock().record(backends, (i, r), obs)
         }
     })
     .await;
-    if let Some(e) = seen.first_error.into_inner().ok().flatten() {
-        return Err(e);
+    let walk = walk.into_inner().unwrap_or_else(PoisonError::into_inner);
+    match walk.first_error {
+        Some(e) => Err(e),
+        None => Ok(walk.results),
     }
-    Ok(seen.results.into_inner().unwrap_or_default())
 }
 
 /// What the planner needs besides the spec and the state.
@@ -217,10 +225,11 @@ pub(crate) async fn plan(
 ) -> Result<Plan, Error> {
     let graph = tagged(graph, spec, inputs.stack);
     inputs.backends.remember_cluster(state);
+    let recorded = recorded_of(&graph, state);
     let observations = observe_all(
         inputs.backends,
         &graph,
-        state,
+        &recorded,
         inputs.stack,
         (inputs.parallelism, inputs.retry),
         mode == Mode::Down,
@@ -228,21 +237,23 @@ pub(crate) async fn plan(
     .await?;
     let mut d = Decisions::default();
     match mode {
-        Mode::Up => plan_up(inputs, &graph, state, &observations, &mut d),
+        Mode::Up => plan_up(inputs, &graph, (state, &recorded), &observations, &mut d),
         Mode::Down => plan_down(&graph, state, &observations, &mut d),
     }
+    let observations = graph
+        .resources()
+        .iter()
+        .zip(observations)
+        .filter_map(|(r, o)| Some((r.id.clone(), o?)))
+        .collect();
     if !d.foreign.is_empty() {
         return Err(Error::ForeignResources {
             resources: d.foreign,
         });
     }
     let desired = match mode {
-        Mode::Up => graph
-            .into_resources()
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect(),
-        Mode::Down => BTreeMap::new(),
+        Mode::Up => graph,
+        Mode::Down => ResourceGraph::new(),
     };
     Ok(Plan {
         key: StateKey::new(&spec.name, &spec.environment),
@@ -261,15 +272,14 @@ pub(crate) async fn plan(
 fn plan_up(
     inputs: &PlanInputs<'_>,
     graph: &ResourceGraph,
-    state: Option<&StackState>,
-    observations: &BTreeMap<ResourceId, Observation>,
+    (state, recorded): (Option<&StackState>, &[Option<&ResourceRecord>]),
+    observations: &[Option<Observation>],
     d: &mut Decisions,
 ) {
     for i in graph.topological_order() {
         let r = &graph.resources()[i];
-        let recorded = state.and_then(|s| s.resources.get(&r.id));
-        let obs = observations.get(&r.id).unwrap_or(&Observation::Absent);
-        if let Some((action, reason)) = decide(inputs, r, obs, recorded, d) {
+        let obs = observations[i].as_ref().unwrap_or(&Observation::Absent);
+        if let Some((action, reason)) = decide(inputs, r, obs, recorded[i], d) {
             d.actions.push(PlannedAction {
                 id: r.id.clone(),
                 kind: r.kind,
@@ -347,7 +357,7 @@ fn decide(
         && inputs
             .backends
             .ops_for(r.kind)
-            .is_some_and(|ops| ops.requires_replacement(r.kind, &rec.config, &r.config));
+            .is_some_and(|ops| ops.requires_replacement(r.kind, &rec.config.value(), &r.config));
     Some(match (changed, o.drifted, renew) {
         (false, false, None) => (Action::NoOp, "up to date".into()),
         _ if replace => (
@@ -375,7 +385,7 @@ fn renewal(o: &Observed, renew_before: Duration) -> Option<String> {
 fn plan_down(
     graph: &ResourceGraph,
     state: Option<&StackState>,
-    observations: &BTreeMap<ResourceId, Observation>,
+    observations: &[Option<Observation>],
     d: &mut Decisions,
 ) {
     for (id, rec) in state.iter().flat_map(|s| &s.resources) {
@@ -393,7 +403,7 @@ fn plan_down(
         if d.to_delete.contains_key(&r.id) {
             continue;
         }
-        if let Some(Observation::Present(o)) = observations.get(&r.id)
+        if let Some(Observation::Present(o)) = &observations[i]
             && o.owner == Owner::Us
         {
             let mut rec = ResourceRecord::new(r, o.provider_id.clone(), o.outputs.clone());

@@ -396,7 +396,9 @@ pub trait CloudProvider: Send + Sync {
     }
 
     /// Expands a (validated) spec into this cloud's resources with their dependencies and
-    /// deterministic names. Tags are attached by the engine afterwards.
+    /// deterministic names. Tags are attached by the engine afterwards, and the engine
+    /// checks the graph ([`ResourceGraph::validate`]: known dependencies, no cycle) before
+    /// planning, so a provider need not.
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error>;
 
     /// Network resources.

@@ -7,7 +7,7 @@
 //! [`OpContext::config`](crate::provider::OpContext::config)), where a missing or unknown
 //! field is an [`ErrorKind::InvalidConfig`] error naming the resource and the field.
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -17,17 +17,24 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, ProviderError};
 pub use crate::kind::{KindDef, ResourceKind, ServiceFamily};
+use crate::tags::Tags;
 
 /// A resource's logical id within a stack, stable across runs: `<kind>/<key>`
-/// (`subnet/private-0`, `secret/db-password`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ResourceId(String);
+/// (`subnet/private-0`, `secret/db-password`). Shared, not copied, when cloned: the planner
+/// and executor hand ids to many maps and actions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(std::sync::Arc<str>);
 
 impl ResourceId {
     /// `<kind>/<key>`.
     pub fn new(kind: ResourceKind, key: impl fmt::Display) -> Self {
-        Self(format!("{kind}/{key}"))
+        use fmt::Write as _;
+        let mut id = String::with_capacity(kind.as_str().len() + 24);
+        id.push_str(kind.as_str());
+        id.push('/');
+        // Writing into a String cannot fail.
+        let _ = write!(id, "{key}");
+        Self(id.into())
     }
     /// The id of the only resource of `kind` in a stack (`vpc/main`).
     pub fn single(kind: ResourceKind) -> Self {
@@ -39,7 +46,7 @@ impl ResourceId {
     }
     /// The kind part (`subnet` of `subnet/private-0`).
     pub fn kind_name(&self) -> &str {
-        self.0.split_once('/').map_or(self.0.as_str(), |(k, _)| k)
+        self.0.split_once('/').map_or(&self.0, |(k, _)| k)
     }
     /// The key part (`private-0` of `subnet/private-0`).
     pub fn key(&self) -> &str {
@@ -55,7 +62,26 @@ impl fmt::Display for ResourceId {
 
 impl From<&str> for ResourceId {
     fn from(s: &str) -> Self {
-        Self(s.to_string())
+        Self(s.into())
+    }
+}
+
+impl std::borrow::Borrow<str> for ResourceId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for ResourceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // One allocation: the shared text itself.
+        crate::kind::deserialize_str_with(d, "a resource id", |s| ResourceId::from(s))
     }
 }
 
@@ -78,7 +104,7 @@ pub struct Resource {
     pub config: Value,
     /// Tags to put on it: the spec's tags plus the ownership tags.
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
 }
 
 impl Resource {
@@ -90,7 +116,7 @@ impl Resource {
             name: name.into(),
             depends_on: Vec::new(),
             config: Value::Null,
-            tags: BTreeMap::new(),
+            tags: Tags::new(),
         }
     }
     /// Adds a dependency.
@@ -116,8 +142,7 @@ impl Resource {
             }
             return self;
         }
-        let mut seen: std::collections::HashSet<ResourceId> =
-            self.depends_on.iter().cloned().collect();
+        let mut seen: rustc_hash::FxHashSet<ResourceId> = self.depends_on.iter().cloned().collect();
         for id in ids {
             if seen.insert(id.clone()) {
                 self.depends_on.push(id.clone());
@@ -147,54 +172,65 @@ impl Resource {
     }
 }
 
-/// SHA-256 of the canonical JSON of a config value (object keys sorted), hex. The canonical
-/// text is streamed into the hasher, never built as a string.
+/// SHA-256 of the canonical JSON of a config value (object keys sorted, no spaces), hex.
 pub fn config_hash(config: &Value) -> String {
-    struct HashWriter(Sha256);
-    impl std::io::Write for HashWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+    static MAPS_SORTED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        let mut m = serde_json::Map::new();
+        m.insert("b".into(), Value::Null);
+        m.insert("a".into(), Value::Null);
+        m.keys().next().is_some_and(|k| k == "a")
+    });
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(canonical_json(config, *MAPS_SORTED));
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    fn canonical(v: &Value, w: &mut HashWriter) {
+    hex
+}
+
+/// The canonical JSON text of `value`. When serde_json's maps keep their keys sorted
+/// (`maps_sorted`: unless its `preserve_order` feature is on somewhere in the build), that
+/// is its compact text; otherwise objects are sorted here.
+fn canonical_json(value: &Value, maps_sorted: bool) -> Vec<u8> {
+    fn sorted(v: &Value, out: &mut Vec<u8>) {
         match v {
             Value::Object(map) => {
                 let mut entries: Vec<_> = map.iter().collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                w.0.update(b"{");
+                out.push(b'{');
                 for (i, (k, v)) in entries.into_iter().enumerate() {
                     if i > 0 {
-                        w.0.update(b",");
+                        out.push(b',');
                     }
-                    // Writing JSON into a hasher cannot fail.
-                    let _ = serde_json::to_writer(&mut *w, k);
-                    w.0.update(b":");
-                    canonical(v, w);
+                    // Writing JSON into a Vec cannot fail.
+                    drop(serde_json::to_writer(&mut *out, k));
+                    out.push(b':');
+                    sorted(v, out);
                 }
-                w.0.update(b"}");
+                out.push(b'}');
             }
             Value::Array(items) => {
-                w.0.update(b"[");
+                out.push(b'[');
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {
-                        w.0.update(b",");
+                        out.push(b',');
                     }
-                    canonical(v, w);
+                    sorted(v, out);
                 }
-                w.0.update(b"]");
+                out.push(b']');
             }
-            other => {
-                let _ = serde_json::to_writer(&mut *w, other);
-            }
+            other => drop(serde_json::to_writer(&mut *out, other)),
         }
     }
-    let mut w = HashWriter(Sha256::new());
-    canonical(config, &mut w);
-    hex::encode(w.0.finalize())
+    let mut text = Vec::with_capacity(256);
+    if maps_sorted {
+        drop(serde_json::to_writer(&mut text, value));
+    } else {
+        sorted(value, &mut text);
+    }
+    text
 }
 
 /// Reads `value` as `T`; `what` names the value in the error.
@@ -210,7 +246,8 @@ pub(crate) fn typed<T: DeserializeOwned>(
 #[derive(Debug, Clone, Default)]
 pub struct ResourceGraph {
     nodes: Vec<Resource>,
-    index: HashMap<ResourceId, usize>,
+    /// Position by id (a fast non-keyed hash: ids come from the stack's own spec).
+    index: FxHashMap<ResourceId, usize>,
 }
 
 impl ResourceGraph {
@@ -351,15 +388,18 @@ impl ResourceGraph {
                 }
             }
         }
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..n).filter(|&i| indegree[i] == 0).collect();
+        // The lowest ready position first, so the order is stable across runs.
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+            .filter(|&i| indegree[i] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
         let mut order = Vec::with_capacity(n);
-        while let Some(i) = ready.pop_first() {
+        while let Some(std::cmp::Reverse(i)) = ready.pop() {
             order.push(i);
             for &j in &dependents[i] {
                 indegree[j] -= 1;
                 if indegree[j] == 0 {
-                    ready.insert(j);
+                    ready.push(std::cmp::Reverse(j));
                 }
             }
         }
@@ -487,6 +527,15 @@ mod tests {
             config_hash(&json!({"b": [true, "x"], "a": 1})),
             hex::encode(Sha256::digest(br#"{"a":1,"b":[true,"x"]}"#))
         );
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_with_either_kind_of_map() {
+        let v = json!({"b": {"y": "z", "x": [1, {"q": null, "p": 1.5}]}, "a": "\"é"});
+        let want = r#"{"a":"\"é","b":{"x":[1,{"p":1.5,"q":null}],"y":"z"}}"#;
+        assert_eq!(String::from_utf8(canonical_json(&v, false)).unwrap(), want);
+        // This build's maps keep keys sorted, so the fast path gives the same text.
+        assert_eq!(String::from_utf8(canonical_json(&v, true)).unwrap(), want);
     }
 
     #[test]

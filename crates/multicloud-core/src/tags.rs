@@ -5,8 +5,12 @@
 //! can find what was left behind.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::provider::Owner;
@@ -35,6 +39,91 @@ pub const LABEL_EXPIRES_AT: &str = "multicloud.dev/expires-at";
 pub const ANNOTATION_CREATED_AT: &str = "multicloud.dev/created-at";
 /// Kubernetes annotation with the RFC 3339 expiry of the stack.
 pub const ANNOTATION_EXPIRES_AT: &str = "multicloud.dev/expires-at";
+
+/// The tags of a resource: shared, not copied, when cloned (every resource of a stack
+/// carries the same ownership tags, so a 1,000-resource plan holds one map, not a thousand);
+/// changed copy-on-write. Read and write it as the map it dereferences to.
+#[derive(Clone, Default, Eq)]
+pub struct Tags(Arc<BTreeMap<String, String>>);
+
+impl Tags {
+    /// No tags.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `self` and `other` are the same shared map (so certainly equal).
+    pub fn shares(&self, other: &Tags) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for Tags {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Tags {
+    /// The map to change: this resource's own copy once it is shared.
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl PartialEq for Tags {
+    fn eq(&self, other: &Self) -> bool {
+        self.shares(other) || self.0 == other.0
+    }
+}
+
+impl fmt::Debug for Tags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<BTreeMap<String, String>> for Tags {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        Self(Arc::new(map))
+    }
+}
+
+impl FromIterator<(String, String)> for Tags {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Self(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl IntoIterator for Tags {
+    type Item = (String, String);
+    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
+    /// The tags by value (copied only if the map is shared).
+    fn into_iter(self) -> Self::IntoIter {
+        Arc::unwrap_or_clone(self.0).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Tags {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(d).map(Self::from)
+    }
+}
 
 /// The ownership of one stack instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +391,25 @@ pub fn fit(full: &str, style: NameStyle) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_shared_until_one_copy_changes() {
+        let common = Tags::from(BTreeMap::from([("k".to_string(), "v".to_string())]));
+        let mut mine = common.clone();
+        assert!(mine.shares(&common));
+        mine.insert("team".into(), "blue".into());
+        assert!(!mine.shares(&common), "a change copies the map");
+        assert_eq!(common.len(), 1, "the shared map is untouched");
+        assert_eq!(mine.len(), 2);
+        assert_ne!(mine, common);
+        mine.remove("team");
+        assert_eq!(mine, common, "equal by content once unshared");
+        let json = serde_json::to_string(&mine).unwrap();
+        assert_eq!(json, r#"{"k":"v"}"#);
+        assert_eq!(serde_json::from_str::<Tags>(&json).unwrap(), common);
+        let owned: Vec<(String, String)> = mine.into_iter().collect();
+        assert_eq!(owned, [("k".to_string(), "v".to_string())]);
+    }
 
     #[test]
     fn names_are_deterministic_and_fit_the_style() {

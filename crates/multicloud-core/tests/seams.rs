@@ -94,7 +94,7 @@ async fn a_kind_declared_outside_core_runs_through_plan_apply_and_destroy() {
     assert!(exists(&cloud), "the dns record was created");
     let state = std::fs::read_to_string(dir.path().join("shop.pr-1234.json")).expect("state");
     assert!(
-        state.contains("\"kind\": \"dns_record\""),
+        state.contains("\"kind\":\"dns_record\""),
         "recorded by name"
     );
     assert!(

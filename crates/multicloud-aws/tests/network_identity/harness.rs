@@ -67,7 +67,7 @@ pub async fn harness() -> Harness {
     };
     let mut graph = expand(&spec).expect("expands");
     for r in graph.resources_mut() {
-        r.tags = ownership.tags();
+        r.tags = ownership.tags().into();
     }
     Harness {
         moto,

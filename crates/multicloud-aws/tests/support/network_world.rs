@@ -60,7 +60,7 @@ pub async fn world(stack: &str) -> World {
     };
     let mut graph = expand(&spec).expect("expands");
     for r in graph.resources_mut() {
-        r.tags = ownership.tags();
+        r.tags = ownership.tags().into();
     }
     World {
         provider: AwsProvider::from_sdk_config(&sdk),

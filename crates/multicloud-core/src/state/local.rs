@@ -111,7 +111,7 @@ impl StateStore for LocalStateStore {
 
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
         let path = self.state_path(&state.key)?;
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io {
+        let bytes = super::to_bytes(state).map_err(|e| StateError::Io {
             path: path.clone(),
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         })?;
@@ -421,10 +421,10 @@ mod tests {
         let backup = fs::read(tmp.path().join("app.dev.json.backup")).unwrap();
         let backup: StackState = serde_json::from_slice(&backup).unwrap();
         assert_eq!(backup.serial, 2);
-        // Pretty JSON, for humans reading the file.
+        // One line per top-level field (and per record), for humans reading the file.
         let text = fs::read_to_string(tmp.path().join("app.dev.json")).unwrap();
         assert!(
-            text.contains(&format!("\n  \"schema_version\": {SCHEMA_VERSION}")),
+            text.contains(&format!("\n  \"schema_version\":{SCHEMA_VERSION},\n")),
             "{text}"
         );
     }

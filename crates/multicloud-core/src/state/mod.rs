@@ -9,6 +9,7 @@
 mod local;
 mod local_lock;
 mod migrate;
+mod recorded;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -18,14 +19,15 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::outputs::Outputs;
 use crate::resource::{Resource, ResourceId, ResourceKind};
+use crate::tags::Tags;
 
 pub use local::LocalStateStore;
 pub use migrate::migrate;
-pub use schema::parse_state;
+pub use recorded::RecordedConfig;
+pub use schema::{parse_state, to_bytes};
 
 /// The state schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -67,9 +69,9 @@ pub struct ResourceRecord {
     /// Cloud id (ARN / resource id), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
-    /// The config last applied (never secret values).
+    /// The config last applied (never secret values), parsed when read.
     #[serde(default)]
-    pub config: Value,
+    pub config: RecordedConfig,
     /// Hash of `config`.
     pub config_hash: String,
     /// Dependencies when it was applied (destroy order comes from these).
@@ -77,7 +79,7 @@ pub struct ResourceRecord {
     pub depends_on: Vec<ResourceId>,
     /// Tags put on it.
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     /// Its outputs.
     #[serde(default)]
     pub outputs: Outputs,
@@ -96,7 +98,7 @@ impl ResourceRecord {
             kind: resource.kind,
             name: resource.name.clone(),
             provider_id,
-            config: resource.config.clone(),
+            config: RecordedConfig::new(&resource.config),
             config_hash: resource.config_hash(),
             depends_on: resource.depends_on.clone(),
             tags: resource.tags.clone(),
@@ -113,7 +115,7 @@ impl ResourceRecord {
             kind: self.kind,
             name: self.name.clone(),
             depends_on: self.depends_on.clone(),
-            config: self.config.clone(),
+            config: self.config.value(),
             tags: self.tags.clone(),
         }
     }

@@ -201,6 +201,6 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
         }
         workloads(spec, &mut g, &anchors)?;
     }
-    g.validate()?;
+    // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)
 }

@@ -142,7 +142,7 @@ pub struct MemResource {
     /// Physical name.
     pub name: String,
     /// Tags.
-    pub tags: BTreeMap<String, String>,
+    pub tags: crate::tags::Tags,
     /// Outputs.
     pub outputs: Outputs,
     /// Names (`kind/name`) of the resources it depends on.
@@ -200,7 +200,19 @@ pub struct MemoryCloud {
 }
 
 fn key(kind: ResourceKind, name: &str) -> String {
-    format!("{kind}/{name}")
+    joined(&[kind.as_str(), name])
+}
+
+/// `parts` joined with `/` (one allocation: the memory cloud keys every call).
+fn joined(parts: &[&str]) -> String {
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('/');
+        }
+        key.push_str(p);
+    }
+    key
 }
 
 /// The memory cloud's key of a resource: Kubernetes objects are namespaced, so two
@@ -208,7 +220,7 @@ fn key(kind: ResourceKind, name: &str) -> String {
 fn res_key(r: &crate::resource::Resource) -> String {
     match r.config.get("namespace").and_then(Value::as_str) {
         Some(ns) if crate::kind::WORKLOAD_KINDS.iter().any(|d| d.kind == r.kind) => {
-            format!("{}/{ns}/{}", r.kind, r.name)
+            joined(&[r.kind.as_str(), ns, &r.name])
         }
         _ => key(r.kind, &r.name),
     }
@@ -262,7 +274,7 @@ impl MemoryCloud {
                 id: ResourceId::new(kind, "foreign"),
                 kind,
                 name: name.to_string(),
-                tags: BTreeMap::from([("owner".to_string(), "someone-else".to_string())]),
+                tags: BTreeMap::from([("owner".to_string(), "someone-else".to_string())]).into(),
                 outputs: Outputs::new(),
                 depends_on: Vec::new(),
                 ready_at: now,
