@@ -124,10 +124,10 @@ async fn save_then_load_round_trips_as_pretty_json() {
 
     let text = w.get(STATE_OBJECT).await.expect("state object");
     assert!(
-        text.contains(&format!("\n  \"schema_version\": {SCHEMA_VERSION}")),
+        text.contains(&format!("\n  \"schema_version\":{SCHEMA_VERSION},\n")),
         "{text}"
     );
-    assert!(text.contains("\"serial\": 3"), "{text}");
+    assert!(text.contains("\n  \"serial\":3,\n"), "{text}");
 }
 
 #[tokio::test]

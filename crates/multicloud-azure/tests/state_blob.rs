@@ -125,10 +125,10 @@ async fn save_then_load_round_trips_and_delete_removes() {
 
     let text = w.get(STATE_BLOB).await.expect("state blob");
     assert!(
-        text.contains(&format!("\n  \"schema_version\": {SCHEMA_VERSION}")),
+        text.contains(&format!("\n  \"schema_version\":{SCHEMA_VERSION},\n")),
         "{text}"
     );
-    assert!(text.contains("\"serial\": 3"), "{text}");
+    assert!(text.contains("\n  \"serial\":3,\n"), "{text}");
 
     store.delete(&key()).await.unwrap();
     assert_eq!(w.get(STATE_BLOB).await, None);
