@@ -103,7 +103,7 @@ fn info(owner: &str, pid: u32) -> LockInfo {
 }
 
 #[tokio::test]
-async fn save_then_load_round_trips_as_pretty_json() {
+async fn save_then_load_round_trips_one_line_per_field_and_record() {
     let w = World::new("state-round-trip").await;
     let store = w.store();
     assert_eq!(store.state_key(&key()).unwrap(), STATE_OBJECT);
