@@ -29,9 +29,7 @@
 //! judges them for the engine) is retried by multicloud-core's [`RetryPolicy`] — by default
 //! the engine's, set another with [`S3StateStore::with_retry`].
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -39,7 +37,8 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{
-    LockInfo, StackListing, StackState, StateError, StateKey, StateLock, StateStore, parse_state,
+    LockInfo, SeenVersions, StackListing, StackState, StateError, StateKey, StateLock, StateStore,
+    parse_state,
 };
 
 use self::remote::{Remote, is_not_found, is_precondition_failure};
@@ -69,21 +68,8 @@ pub struct S3StateStore {
     retry: RetryPolicy,
     bucket: String,
     prefix: String,
-    /// ETag of the state object this instance last loaded or saved, by object key (`None`:
-    /// it saw no state). Each key's slot is held across the request that reads or replaces
-    /// it, so a slow load never records an ETag older than a save that finished meanwhile.
-    etags: Arc<Mutex<HashMap<String, EtagSlot>>>,
-}
-
-type EtagSlot = Arc<tokio::sync::Mutex<Seen>>;
-
-/// What this store last read or wrote of a state object.
-#[derive(Debug, Default)]
-struct Seen {
-    /// Its ETag (`None`: no object).
-    etag: Option<String>,
-    /// The serial of the state in it.
-    serial: Option<u64>,
+    /// What this instance last loaded or saved of each state object, by object key.
+    seen: SeenVersions,
 }
 
 impl fmt::Debug for S3StateStore {
@@ -112,7 +98,7 @@ impl S3StateStore {
             retry: RetryPolicy::default(),
             bucket: bucket.into(),
             prefix: prefix.into().trim_matches('/').to_owned(),
-            etags: Arc::default(),
+            seen: SeenVersions::default(),
         }
     }
 
@@ -198,28 +184,20 @@ impl S3StateStore {
             object,
         }
     }
-
-    fn etag_slot(&self, object: &str) -> EtagSlot {
-        let mut etags = self.etags.lock().unwrap_or_else(|e| e.into_inner());
-        etags.entry(object.to_owned()).or_default().clone()
-    }
 }
 
 #[async_trait]
 impl StateStore for S3StateStore {
     async fn load(&self, key: &StateKey) -> Result<Option<StackState>, StateError> {
         let remote = self.remote(self.state_key(key)?);
-        let slot = self.etag_slot(&remote.object);
+        let slot = self.seen.of(&remote.object);
         let mut seen = slot.lock().await;
         let Some((bytes, tag, _)) = remote.get("load state").await? else {
-            *seen = Seen::default();
+            seen.record(None, None);
             return Ok(None);
         };
         let state = parse_state(&bytes, key, &remote.location())?;
-        *seen = Seen {
-            etag: tag,
-            serial: Some(state.serial),
-        };
+        seen.record(tag, Some(state.serial));
         Ok(Some(state))
     }
 
@@ -229,42 +207,19 @@ impl StateStore for S3StateStore {
             message: format!("save state {}: cannot serialize: {e}", remote.location()),
             source: Some(Box::new(e)),
         })?;
-        let slot = self.etag_slot(&remote.object);
+        let slot = self.seen.of(&remote.object);
         let mut seen = slot.lock().await;
-        if let Some(last) = seen.serial.filter(|last| state.serial <= *last) {
-            return Err(StateError::Conflict {
-                location: remote.location(),
-                message: format!(
-                    "this store last saw serial {last}, as new as the {} being saved; load it again",
-                    state.serial
-                ),
-            });
-        }
-        let etag = seen.etag.clone();
+        seen.check_newer(state.serial, &remote.location())?;
         match remote
-            .put_conditional("save state", &bytes, etag.as_deref())
+            .put_conditional("save state", &bytes, seen.etag.as_deref())
             .await
         {
             Ok(out) => {
-                *seen = Seen {
-                    etag: out.e_tag().map(str::to_owned),
-                    serial: Some(state.serial),
-                };
+                seen.record(out.e_tag().map(str::to_owned), Some(state.serial));
                 Ok(())
             }
             Err(err) if is_precondition_failure(&err) || is_not_found(&err) => {
-                let expected = match etag.as_deref() {
-                    Some(tag) => format!("the version with ETag {tag} this store last read"),
-                    None => "no state, as this store last read".to_owned(),
-                };
-                Err(StateError::Conflict {
-                    location: remote.location(),
-                    message: format!(
-                        "expected {expected}; someone else wrote or deleted it meanwhile \
-                         ({}), load it again",
-                        remote.error("save state", err)
-                    ),
-                })
+                Err(seen.changed_meanwhile(&remote.location(), remote.error("save state", err)))
             }
             Err(err) => Err(remote.error("save state", err)),
         }
@@ -272,7 +227,7 @@ impl StateStore for S3StateStore {
 
     async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
         let remote = self.remote(self.state_key(key)?);
-        let slot = self.etag_slot(&remote.object);
+        let slot = self.seen.of(&remote.object);
         let mut seen = slot.lock().await;
         remote
             .send("delete state", || {
@@ -285,7 +240,7 @@ impl StateStore for S3StateStore {
             })
             .await
             .map_err(|e| remote.error("delete state", e))?;
-        *seen = Seen::default();
+        seen.record(None, None);
         Ok(())
     }
 

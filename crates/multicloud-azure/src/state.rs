@@ -55,16 +55,16 @@
 //! [`mod@classify`] judges them) is retried by multicloud-core's [`RetryPolicy`], by default
 //! the engine's (see [`BlobStateStoreBuilder::retry`]).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_storage_blob::BlobContainerClient;
 use chrono::{DateTime, Utc};
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{
-    LockInfo, StackListing, StackState, StateError, StateKey, StateLock, StateStore, parse_state,
+    LockInfo, SeenVersions, StackListing, StackState, StateError, StateKey, StateLock, StateStore,
+    parse_state,
 };
 
 use self::classify::{BlobFailure, classify};
@@ -101,20 +101,8 @@ pub struct BlobStateStore {
     container_name: String,
     retry: RetryPolicy,
     prefix: String,
-    /// ETag and serial of the state blob this instance last loaded or saved, by blob name.
-    /// Each slot is held across the request that reads or replaces it.
-    etags: Arc<Mutex<HashMap<String, EtagSlot>>>,
-}
-
-type EtagSlot = Arc<tokio::sync::Mutex<Seen>>;
-
-/// What this store last read or wrote of a state blob.
-#[derive(Debug, Default)]
-struct Seen {
-    /// Its ETag (`None`: no blob).
-    etag: Option<String>,
-    /// The serial of the state in it.
-    serial: Option<u64>,
+    /// What this instance last loaded or saved of each state blob, by blob location.
+    seen: SeenVersions,
 }
 
 impl fmt::Debug for BlobStateStore {
@@ -214,11 +202,6 @@ impl BlobStateStore {
         }
     }
 
-    fn etag_slot(&self, blob: &str) -> EtagSlot {
-        let mut etags = self.etags.lock().unwrap_or_else(|e| e.into_inner());
-        etags.entry(blob.to_owned()).or_default().clone()
-    }
-
     /// The names of every blob under the prefix.
     async fn blob_names(&self) -> Result<Vec<String>, StateError> {
         use futures::TryStreamExt;
@@ -246,17 +229,14 @@ impl BlobStateStore {
 impl StateStore for BlobStateStore {
     async fn load(&self, key: &StateKey) -> Result<Option<StackState>, StateError> {
         let remote = self.remote(self.state_blob(key)?);
-        let slot = self.etag_slot(&remote.location);
+        let slot = self.seen.of(&remote.location);
         let mut seen = slot.lock().await;
         let Some((bytes, etag, _)) = remote.get("load state").await? else {
-            *seen = Seen::default();
+            seen.record(None, None);
             return Ok(None);
         };
         let state = parse_state(&bytes, key, &remote.location())?;
-        *seen = Seen {
-            etag,
-            serial: Some(state.serial),
-        };
+        seen.record(etag, Some(state.serial));
         Ok(Some(state))
     }
 
@@ -266,42 +246,20 @@ impl StateStore for BlobStateStore {
             message: format!("save state {}: cannot serialize: {e}", remote.location()),
             source: Some(Box::new(e)),
         })?;
-        let slot = self.etag_slot(&remote.location);
+        let slot = self.seen.of(&remote.location);
         let mut seen = slot.lock().await;
-        if let Some(last) = seen.serial.filter(|last| state.serial <= *last) {
-            return Err(StateError::Conflict {
-                location: remote.location(),
-                message: format!(
-                    "this store last saw serial {last}, as new as the {} being saved; load it again",
-                    state.serial
-                ),
-            });
-        }
+        seen.check_newer(state.serial, &remote.location())?;
         let condition = match seen.etag.as_deref() {
             Some(etag) => Condition::Matches(etag),
             None => Condition::Absent,
         };
         match remote.upload("save state", &bytes, condition, None).await {
             Ok(etag) => {
-                *seen = Seen {
-                    etag,
-                    serial: Some(state.serial),
-                };
+                seen.record(etag, Some(state.serial));
                 Ok(())
             }
             Err(err) if is_changed(&err) => {
-                let expected = match seen.etag.as_deref() {
-                    Some(tag) => format!("the version with ETag {tag} this store last read"),
-                    None => "no state, as this store last read".to_owned(),
-                };
-                Err(StateError::Conflict {
-                    location: remote.location(),
-                    message: format!(
-                        "expected {expected}; someone else wrote or deleted it meanwhile \
-                         ({}), load it again",
-                        classify::describe(&err)
-                    ),
-                })
+                Err(seen.changed_meanwhile(&remote.location(), classify::describe(&err)))
             }
             Err(err) => Err(remote.error("save state", err)),
         }
@@ -309,14 +267,14 @@ impl StateStore for BlobStateStore {
 
     async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
         let remote = self.remote(self.state_blob(key)?);
-        let slot = self.etag_slot(&remote.location);
+        let slot = self.seen.of(&remote.location);
         let mut seen = slot.lock().await;
         match remote.delete("delete state", None, None).await {
             Ok(()) => {}
             Err(err) if classify(&err) == BlobFailure::NotFound => {}
             Err(err) => return Err(remote.error("delete state", err)),
         }
-        *seen = Seen::default();
+        seen.record(None, None);
         Ok(())
     }
 

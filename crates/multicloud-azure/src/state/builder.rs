@@ -1,6 +1,5 @@
 //! [`BlobStateStoreBuilder`]: where the Blob state store lives and how it authenticates.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -161,7 +160,7 @@ impl BlobStateStoreBuilder {
             container_name: self.container,
             retry: self.retry,
             prefix: self.prefix,
-            etags: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            seen: multicloud_core::state::SeenVersions::default(),
         })
     }
 
@@ -294,7 +293,7 @@ mod tests {
 
     /// A transport that records each request's headers and answers 404 BlobNotFound.
     #[derive(Debug, Default)]
-    struct Recorder(std::sync::Mutex<Vec<(String, HashMap<String, String>)>>);
+    struct Recorder(std::sync::Mutex<Vec<(String, std::collections::HashMap<String, String>)>>);
 
     #[async_trait::async_trait]
     impl azure_core::http::HttpClient for Recorder {

@@ -11,6 +11,7 @@ mod local_lock;
 mod migrate;
 mod recorded;
 pub mod schema;
+mod seen;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +29,7 @@ pub use local::LocalStateStore;
 pub use migrate::migrate;
 pub use recorded::RecordedConfig;
 pub use schema::{parse_state, to_bytes};
+pub use seen::{Seen, SeenVersions};
 
 /// The state schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 3;
