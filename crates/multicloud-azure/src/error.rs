@@ -84,9 +84,14 @@ pub const UNAUTHORIZED: &[&str] = &[
     "LinkedAuthorizationFailed",
     "Unauthorized",
     "Forbidden",
-    "ForbiddenByRbac",
     "ForbiddenByPolicy",
 ];
+
+/// Codes of a refusal that lasts only while a role assignment propagates: Key Vault's
+/// `ForbiddenByRbac` right after the deployer or an identity was granted a role on the vault
+/// (minutes, in Azure's words "observe propagation time"). Retried as eventual consistency;
+/// a grant that is really missing fails with the same code once the retries run out.
+pub const RBAC_PROPAGATING: &[&str] = &["ForbiddenByRbac"];
 
 /// Codes for quotas and limits.
 pub const LIMIT: &[&str] = &[
@@ -136,6 +141,8 @@ pub fn classify_code(status: u16, code: &str, op: Op) -> ErrorKind {
         ErrorKind::NotFound
     } else if has(ALREADY_EXISTS) || code.ends_with("AlreadyExists") {
         ErrorKind::AlreadyExists
+    } else if has(RBAC_PROPAGATING) {
+        ErrorKind::EventualConsistency
     } else if has(UNAUTHORIZED) {
         ErrorKind::Unauthorized
     } else if has(LIMIT) || code.contains("QuotaExceeded") {
@@ -285,15 +292,26 @@ impl ArmError {
     }
 }
 
-/// `error.code` and `error.message` of an ARM error body (`{"error": {...}}`; a few
-/// services put `code` and `message` at the top level).
+/// `error.code` (or the innermost `innererror.code`, where Key Vault puts its precise code)
+/// and `error.message` of an ARM error body (`{"error": {...}}`; a few services put `code`
+/// and `message` at the top level).
 pub fn error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return (None, None);
     };
     let e = v.get("error").unwrap_or(&v);
     let s = |k: &str| e.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    (s("code"), s("message"))
+    // Key Vault nests its precise code (`ForbiddenByRbac` under `Forbidden`,
+    // `ObjectIsDeletedButRecoverable` under `Conflict`): the innermost one is classified.
+    let mut code = s("code");
+    let mut inner = e.get("innererror");
+    while let Some(i) = inner {
+        if let Some(c) = i.get("code").and_then(|x| x.as_str()) {
+            code = Some(c.to_string());
+        }
+        inner = i.get("innererror");
+    }
+    (code, s("message"))
 }
 
 /// Converts an [`ArmError`] from a call of kind `op` described by `what` into a classified
@@ -507,9 +525,17 @@ mod tests {
             403,
             "ForbiddenByRbac",
             Op::Read,
-            ErrorKind::Unauthorized,
-            false,
+            ErrorKind::EventualConsistency,
+            true,
         ),
+        (
+            403,
+            "ForbiddenByRbac",
+            Op::Create,
+            ErrorKind::EventualConsistency,
+            true,
+        ),
+        (403, "Forbidden", Op::Create, ErrorKind::Unauthorized, false),
         (401, "", Op::Read, ErrorKind::Unauthorized, false),
         (
             409,
@@ -527,6 +553,17 @@ mod tests {
         ),
         (418, "", Op::Read, ErrorKind::Other, false),
     ];
+
+    #[test]
+    fn key_vaults_innermost_code_is_the_one_classified() {
+        let body = br#"{"error":{"code":"Forbidden","message":"Caller is not authorized","innererror":{"code":"ForbiddenByRbac"}}}"#;
+        let (code, message) = error_body(body);
+        assert_eq!(code.as_deref(), Some("ForbiddenByRbac"));
+        assert_eq!(message.as_deref(), Some("Caller is not authorized"));
+        assert!(classify_code(403, "ForbiddenByRbac", Op::Create).retryable());
+        let plain = br#"{"error":{"code":"Forbidden","message":"m"}}"#;
+        assert_eq!(error_body(plain).0.as_deref(), Some("Forbidden"));
+    }
 
     #[test]
     fn the_classification_table() {

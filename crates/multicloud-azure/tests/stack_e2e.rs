@@ -247,3 +247,28 @@ async fn ten_percent_throttling_and_unavailability_still_converge() -> TestResul
     eprintln!("10% faults: {faults} of {requests} requests injected; converged");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_vault_refusing_its_data_plane_while_a_new_role_propagates_is_waited_out() -> TestResult {
+    let mut cfg = config(Duration::ZERO);
+    cfg.rbac_propagation = Duration::from_secs(1);
+    let deployer = "00000000-0000-0000-0000-0000000000d1";
+    let world = World::start(cfg, |b| b.deployer(deployer, "ServicePrincipal")).await?;
+    let stack = world.stack(
+        StackSpec::builder("rbac")
+            .environment("e2e")
+            .region("westeurope")
+            .secret(SecretSpec::generated("api-token", 32))
+            .build_unchecked(),
+    );
+    // The secret is written right after the deployer's `Key Vault Secrets Officer` grant on
+    // the vault: Key Vault answers 403 `ForbiddenByRbac` until the grant has propagated.
+    let out = stack.up().await?;
+    assert!(out.secrets.contains_key("api-token"), "{:?}", out.secrets);
+    let refused = world.emu.rbac_refusals();
+    assert!(refused > 0, "no request met the propagation window");
+    assert!(stack.plan().await?.is_noop());
+    stack.down().await?;
+    eprintln!("rbac propagation: {refused} data-plane request(s) refused, then the grant held");
+    Ok(())
+}

@@ -457,6 +457,11 @@ fn put(
     req.insert("type".into(), json!(rtype));
     req.entry("properties").or_insert(json!({}));
     super::actions::enrich(inner, rtype, id, &mut req);
+    if rtype.eq_ignore_ascii_case("Microsoft.Authorization/roleAssignments")
+        && let Some(scope) = super::actions::parent_of(id)
+    {
+        s.rbac_changed.insert(scope, inner.now());
+    }
     let config = inner.config();
     let d = duration_of(&config, rtype);
     let outcome = s

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::Inner;
 use super::reply::Reply;
-use super::store::{OpAction, Operation, Outcome, Secret, SecretVersion, Store};
+use super::store::{OpAction, Operation, Outcome, Resource, Secret, SecretVersion, Store};
 
 /// Key Vault names: 3-24 letters, digits and hyphens, starting with a letter, ending with a
 /// letter or digit, no `--`.
@@ -191,6 +191,32 @@ fn valid_secret_name(name: &str) -> bool {
     (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+/// Key Vault's refusal while a role assignment on `vault` created less than
+/// [`rbac_propagation`](super::EmulatorConfig::rbac_propagation) ago propagates: the real
+/// service's `403` body, with the precise code under `innererror`.
+fn rbac_propagating(inner: &Inner, s: &Store, vault: &Resource) -> Option<Reply> {
+    let id = vault
+        .body
+        .get("id")
+        .and_then(Value::as_str)?
+        .to_ascii_lowercase();
+    let changed = *s.rbac_changed.get(&id)?;
+    if inner.now() >= changed + inner.config().rbac_propagation {
+        return None;
+    }
+    if let Ok(mut n) = inner.rbac_refusals.lock() {
+        *n += 1;
+    }
+    Some(Reply::json(
+        403,
+        json!({ "error": {
+            "code": "Forbidden",
+            "message": "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.",
+            "innererror": { "code": "ForbiddenByRbac" }
+        } }),
+    ))
+}
+
 /// The secrets data plane of vault `vault`.
 pub(crate) fn data_plane(
     inner: &Inner,
@@ -205,12 +231,15 @@ pub(crate) fn data_plane(
     let Ok(mut s) = inner.store.lock() else {
         return Reply::error(500, "InternalServerError", "store poisoned");
     };
-    if s.vault_named(vault).is_none() {
+    let Some(found) = s.vault_named(vault) else {
         return Reply::error(
             404,
             "VaultNotFound",
             &format!("The vault '{vault}' does not exist (or is soft-deleted)."),
         );
+    };
+    if let Some(reply) = rbac_propagating(inner, &s, found) {
+        return reply;
     }
     let key = vault.to_ascii_lowercase();
     let secrets = s.secrets.entry(key).or_default();

@@ -83,6 +83,10 @@ pub struct EmulatorConfig {
     pub fault_rate: f64,
     /// Seed of the fault dice.
     pub seed: u64,
+    /// How long after a role assignment on a vault is created Key Vault still refuses that
+    /// vault's data plane (`403 Forbidden` / `ForbiddenByRbac`), as Azure does while RBAC
+    /// changes propagate (zero: at once).
+    pub rbac_propagation: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -98,6 +102,7 @@ impl Default for EmulatorConfig {
             polling_api_version: "2025-06-01-preview".into(),
             fault_rate: 0.0,
             seed: 7,
+            rbac_propagation: Duration::ZERO,
         }
     }
 }
@@ -129,6 +134,8 @@ pub(crate) struct Inner {
     dice: Mutex<StdRng>,
     requests: Mutex<u64>,
     faults: Mutex<u64>,
+    /// Data-plane requests refused while a role assignment propagated.
+    pub(crate) rbac_refusals: Mutex<u64>,
     access: Mutex<Option<ClusterAccess>>,
 }
 
@@ -184,6 +191,7 @@ impl Emulator {
             offset: Mutex::new(Duration::ZERO),
             requests: Mutex::new(0),
             faults: Mutex::new(0),
+            rbac_refusals: Mutex::new(0),
             access: Mutex::new(None),
         });
         let app = axum::Router::new()
@@ -286,6 +294,12 @@ impl Emulator {
         let r = self.inner.requests.lock().map(|r| *r).unwrap_or(0);
         let f = self.inner.faults.lock().map(|f| *f).unwrap_or(0);
         (r, f)
+    }
+
+    /// Key Vault data-plane requests refused so far because a role assignment on the vault
+    /// was still propagating ([`EmulatorConfig::rbac_propagation`]).
+    pub fn rbac_refusals(&self) -> u64 {
+        self.inner.rbac_refusals.lock().map(|r| *r).unwrap_or(0)
     }
 
     /// The ids of the (visible) resources directly under `parent_path`

@@ -144,6 +144,8 @@ pub struct Store {
     pub fail_next: BTreeMap<String, Outcome>,
     /// Counter for ids.
     pub next_id: u64,
+    /// When a role assignment was last created on each scope (lower-cased id).
+    pub rbac_changed: BTreeMap<String, Instant>,
 }
 
 impl Store {

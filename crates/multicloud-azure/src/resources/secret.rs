@@ -29,15 +29,25 @@ use crate::model::{SecretConfig, SecretSourceConfig, VaultOutputs};
 pub fn kv_error(e: azure_core::Error, op: Op, what: &str) -> ProviderError {
     let arm = match e.kind() {
         azure_core::error::ErrorKind::HttpResponse {
-            status, error_code, ..
-        } => ArmError::Service {
-            status: u16::from(*status),
-            code: error_code
-                .clone()
-                .unwrap_or_else(|| format!("HttpStatus{}", u16::from(*status))),
-            message: e.to_string(),
-            retry_after: None,
-        },
+            status,
+            error_code,
+            raw_response,
+        } => {
+            // azure_core finds no code in a body whose strings hold escapes (Key Vault's
+            // messages do, `\r\n`) and falls back to the status; the body's own innermost
+            // code (`ForbiddenByRbac` under `Forbidden`) is the precise one.
+            let from_body = raw_response
+                .as_ref()
+                .and_then(|r| crate::error::error_body(r.body()).0);
+            ArmError::Service {
+                status: u16::from(*status),
+                code: from_body
+                    .or_else(|| error_code.clone())
+                    .unwrap_or_else(|| format!("HttpStatus{}", u16::from(*status))),
+                message: e.to_string(),
+                retry_after: None,
+            }
+        }
         azure_core::error::ErrorKind::Credential => ArmError::Credential {
             message: e.to_string(),
         },
