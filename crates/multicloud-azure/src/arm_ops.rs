@@ -56,6 +56,28 @@ pub trait ArmResource: Send + Sync {
     fn owner(&self, ctx: &OpContext<'_>, body: &Value) -> Owner {
         owner_by_tags(ctx, body)
     }
+    /// Settings of its PUT body (JSON pointers, `/properties/adminUserEnabled`) that must
+    /// hold on the live resource: one changed out of band makes the observation `drifted`,
+    /// and the next `up` puts the body back (default: none). Only settings that matter for
+    /// security or for the stack's wiring, and that a policy would not own, are listed.
+    fn drift_checked(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// Whether the `live` body lost one of the `checked` settings of the `desired` one. Strings
+/// compare case-insensitively (ARM normalizes the casing of enum values); a setting the
+/// service does not return is not drift.
+pub fn drifted(checked: &[&str], desired: &Value, live: &Value) -> bool {
+    checked
+        .iter()
+        .any(|p| match (desired.pointer(p), live.pointer(p)) {
+            (Some(Value::String(want)), Some(Value::String(have))) => {
+                !want.eq_ignore_ascii_case(have)
+            }
+            (Some(want), Some(have)) => want != have,
+            _ => false,
+        })
 }
 
 /// The owner of `body` judged from its `tags`.
@@ -176,16 +198,19 @@ impl<R: ArmResource> Arm<R> {
 impl<R: ArmResource> ResourceOps for Arm<R> {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         let url = self.url(ctx)?;
-        Ok(match self.get(&url, ctx).await? {
-            None => Observation::Absent,
-            Some(body) => Observation::Present(Observed {
-                provider_id: body.get("id").and_then(Value::as_str).map(str::to_string),
-                owner: self.kind.owner(ctx, &body),
-                outputs: self.outputs_or_id(ctx, &body),
-                drifted: false,
-                expires_at: None,
-            }),
-        })
+        let Some(body) = self.get(&url, ctx).await? else {
+            return Ok(Observation::Absent);
+        };
+        let checked = self.kind.drift_checked();
+        let drifted =
+            !checked.is_empty() && drifted(checked, &self.kind.body(&self.az, ctx).await?, &body);
+        Ok(Observation::Present(Observed {
+            provider_id: body.get("id").and_then(Value::as_str).map(str::to_string),
+            owner: self.kind.owner(ctx, &body),
+            outputs: self.outputs_or_id(ctx, &body),
+            drifted,
+            expires_at: None,
+        }))
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
@@ -278,4 +303,35 @@ pub fn foreign(ctx: &OpContext<'_>, owner: &Owner) -> ProviderError {
             ctx.resource.kind, ctx.resource.name
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::drifted;
+
+    #[test]
+    fn only_a_checked_setting_that_changed_is_drift() {
+        let checked = [
+            "/properties/adminUserEnabled",
+            "/properties/publicNetworkAccess",
+        ];
+        let desired =
+            json!({"properties": {"adminUserEnabled": false, "publicNetworkAccess": "Enabled"}});
+        let same = json!({"properties": {"adminUserEnabled": false, "publicNetworkAccess": "enabled", "loginServer": "x"}});
+        assert!(
+            !drifted(&checked, &desired, &same),
+            "enum casing is not drift"
+        );
+        let changed =
+            json!({"properties": {"adminUserEnabled": true, "publicNetworkAccess": "Enabled"}});
+        assert!(drifted(&checked, &desired, &changed));
+        let unreported = json!({"properties": {}});
+        assert!(
+            !drifted(&checked, &desired, &unreported),
+            "not returned is not drift"
+        );
+        assert!(!drifted(&[], &desired, &changed), "nothing checked");
+    }
 }

@@ -272,3 +272,47 @@ async fn a_vault_refusing_its_data_plane_while_a_new_role_propagates_is_waited_o
     eprintln!("rbac propagation: {refused} data-plane request(s) refused, then the grant held");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_admin_user_turned_on_out_of_band_is_drift_and_up_turns_it_off() -> TestResult {
+    let world = World::start(config(Duration::ZERO), |b| b).await?;
+    let spec = StackSpec::builder("drift")
+        .environment("e2e")
+        .region("westeurope")
+        .registry(RegistrySpec::new("api"))
+        .build_unchecked();
+    let stack = world.stack(spec);
+    stack.up().await?;
+    let sub = world.emu.subscription();
+    let registries = world.emu.children(&format!(
+        "/subscriptions/{sub}/resourceGroups/drift-e2e-rg/providers/Microsoft.ContainerRegistry/registries"
+    ));
+    let [acr] = registries.as_slice() else {
+        return Err(format!("one registry expected: {registries:?}").into());
+    };
+    // Someone enables the admin user in the portal.
+    let arm = world.emu.arm_client()?;
+    let mut body = world.emu.resource(acr).ok_or("no registry")?;
+    body["properties"]["adminUserEnabled"] = serde_json::json!(true);
+    let url = arm.url(acr, multicloud_azure::arm::api_versions::CONTAINER_REGISTRY)?;
+    arm.send(azure_core::http::Method::Put, url, Some(&body))
+        .await?
+        .error_for_status()?;
+
+    let plan = stack.plan().await?;
+    let changed: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action != Action::NoOp)
+        .map(|a| (a.id.to_string(), a.action, a.reason.clone()))
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].1, Action::Update, "{changed:?}");
+    assert!(changed[0].2.contains("drifted"), "{changed:?}");
+    stack.up().await?;
+    let live = world.emu.resource(acr).ok_or("no registry")?;
+    assert_eq!(live["properties"]["adminUserEnabled"], false);
+    assert!(stack.plan().await?.is_noop());
+    stack.down().await?;
+    Ok(())
+}

@@ -49,6 +49,10 @@ impl ArmResource for ContainerRegistry {
             "properties": {"adminUserEnabled": false},
         }))
     }
+    /// The admin user stays off (pulls use identities and tokens).
+    fn drift_checked(&self) -> &'static [&'static str] {
+        &["/properties/adminUserEnabled"]
+    }
     fn outputs(&self, _ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         Outputs::of(&AcrOutputs {
             id: field(body, "/id", "registry")?.to_string(),

@@ -51,6 +51,10 @@ impl ArmResource for KeyVault {
             }
         }))
     }
+    /// Access stays RBAC-only (the role assignments the stack makes are the whole grant).
+    fn drift_checked(&self) -> &'static [&'static str] {
+        &["/properties/enableRbacAuthorization"]
+    }
     fn outputs(&self, _ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         Outputs::of(&VaultOutputs {
             id: field(body, "/id", "vault")?.to_string(),
