@@ -284,6 +284,21 @@ impl ArmClient {
         self.send(Method::Get, url, None).await?.error_for_status()
     }
 
+    /// `POST <path>/<action>?api-version=..` without a body (`listKeys`, `listCredentials`,
+    /// `listClusterUserCredential`): the JSON of the 2xx response, or its error.
+    pub async fn post_action(
+        &self,
+        path: &str,
+        action: &str,
+        api_version: &str,
+    ) -> Result<serde_json::Value, ArmError> {
+        let url = self.url(&format!("{path}/{action}"), api_version)?;
+        self.send(Method::Post, url, None)
+            .await?
+            .error_for_status()?
+            .json()
+    }
+
     /// `GET` of a resource as `T`; `Ok(None)` on 404.
     pub async fn get_optional<T: DeserializeOwned>(
         &self,

@@ -7,7 +7,6 @@
 //! `listClusterUserCredential`.
 
 use async_trait::async_trait;
-use azure_core::http::Method;
 use base64::Engine;
 use multicloud_core::outputs::{ClusterOutputs, NodePoolOutputs};
 use multicloud_core::provider::{ClusterCredentials, OpContext, Outputs};
@@ -187,19 +186,10 @@ pub async fn user_kubeconfig(
     cluster_id: &str,
 ) -> Result<Kubeconfig, ProviderError> {
     let what = "listClusterUserCredential";
-    let url = az
+    let body = az
         .arm
-        .url(
-            &format!("{cluster_id}/listClusterUserCredential"),
-            api_versions::CONTAINER_SERVICE,
-        )
-        .map_err(|e| classify(e, Op::Read, what))?;
-    let body: Value = az
-        .arm
-        .send(Method::Post, url, None)
+        .post_action(cluster_id, what, api_versions::CONTAINER_SERVICE)
         .await
-        .and_then(|r| r.error_for_status())
-        .and_then(|r| r.json())
         .map_err(|e| classify(e, Op::Read, what))?;
     let encoded = field(&body, "/kubeconfigs/0/value", what)?;
     let bytes = base64::engine::general_purpose::STANDARD

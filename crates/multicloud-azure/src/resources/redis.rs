@@ -5,7 +5,6 @@
 //! database; the access key is read with `listKeys` into a Key Vault secret, never state.
 
 use async_trait::async_trait;
-use azure_core::http::Method;
 use multicloud_core::ProviderError;
 use multicloud_core::outputs::CacheOutputs;
 use multicloud_core::provider::{OpContext, Outputs, Owner};
@@ -101,19 +100,10 @@ pub async fn access_key(
     az: &AzureContext,
     database_id: &str,
 ) -> Result<SecretString, ProviderError> {
-    let url = az
+    let body = az
         .arm
-        .url(
-            &format!("{database_id}/listKeys"),
-            api_versions::REDIS_ENTERPRISE,
-        )
-        .map_err(|e| classify(e, Op::Read, "listKeys"))?;
-    let body: Value = az
-        .arm
-        .send(Method::Post, url, None)
+        .post_action(database_id, "listKeys", api_versions::REDIS_ENTERPRISE)
         .await
-        .and_then(|r| r.error_for_status())
-        .and_then(|r| r.json())
         .map_err(|e| classify(e, Op::Read, "redisEnterprise listKeys"))?;
     Ok(SecretString::new(field(&body, "/primaryKey", "listKeys")?))
 }

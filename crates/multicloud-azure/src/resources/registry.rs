@@ -6,7 +6,6 @@
 //! `listCredentials` when the provider is asked to.
 
 use async_trait::async_trait;
-use azure_core::http::Method;
 use multicloud_core::outputs::RegistryOutputs;
 use multicloud_core::provider::{
     Observation, Observed, OpContext, Outputs, Readiness, RegistryCredentials, ResourceOps,
@@ -180,19 +179,10 @@ async fn list_credentials(
     acr_id: &str,
     server: &str,
 ) -> Result<RegistryCredentials, ProviderError> {
-    let url = az
+    let body = az
         .arm
-        .url(
-            &format!("{acr_id}/listCredentials"),
-            api_versions::CONTAINER_REGISTRY,
-        )
-        .map_err(|e| classify(e, Op::Read, "listCredentials"))?;
-    let body: Value = az
-        .arm
-        .send(Method::Post, url, None)
+        .post_action(acr_id, "listCredentials", api_versions::CONTAINER_REGISTRY)
         .await
-        .and_then(|r| r.error_for_status())
-        .and_then(|r| r.json())
         .map_err(|e| classify(e, Op::Read, "listCredentials"))?;
     let user = field(&body, "/username", "listCredentials")?.to_string();
     let password = field(&body, "/passwords/0/value", "listCredentials")?;
