@@ -4,6 +4,7 @@
 //! that converges through the core's RetryPolicy and Poller under 10 % injected 429/503.
 
 mod examples;
+mod support;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use multicloud_core::provider::Outputs;
 use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
+use support::call;
 
 const AKS: &str = "Microsoft.ContainerService/managedClusters";
 
@@ -34,19 +36,6 @@ async fn start(config: EmulatorConfig) -> (Emulator, ArmClient, String) {
     let arm = emu.arm_client().unwrap_or_else(|e| panic!("{e}"));
     let sub = format!("/subscriptions/{}", emu.subscription());
     (emu, arm, sub)
-}
-
-async fn call(
-    arm: &ArmClient,
-    method: Method,
-    path: &str,
-    version: &str,
-    body: Option<Value>,
-) -> multicloud_azure::arm::ArmResponse {
-    let url = arm.url(path, version).unwrap_or_else(|e| panic!("{e}"));
-    arm.send(method, url, body.as_ref())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn fast_poller() -> Poller {

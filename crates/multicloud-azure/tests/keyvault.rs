@@ -3,6 +3,7 @@
 //! bodies and codes compared to the example files.
 
 mod examples;
+mod support;
 
 use azure_core::http::Method;
 use azure_security_keyvault_secrets::models::SetSecretParameters;
@@ -11,19 +12,7 @@ use futures::TryStreamExt;
 use multicloud_azure::arm::{ArmClient, api_versions};
 use multicloud_azure::emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
-
-async fn call(
-    arm: &ArmClient,
-    method: Method,
-    path: &str,
-    version: &str,
-    body: Option<Value>,
-) -> multicloud_azure::arm::ArmResponse {
-    let url = arm.url(path, version).unwrap_or_else(|e| panic!("{e}"));
-    arm.send(method, url, body.as_ref())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+use support::call;
 
 /// An emulator with resource group `rg` and vault `name` in it.
 async fn with_vault(name: &str) -> (Emulator, ArmClient, String) {

@@ -96,3 +96,18 @@ impl World {
             .options(options())
     }
 }
+
+/// Sends one request through `arm` exactly as given (panicking on a transport error) and
+/// returns the response whatever its status: the emulator tests judge it.
+pub async fn call(
+    arm: &multicloud_azure::arm::ArmClient,
+    method: azure_core::http::Method,
+    path: &str,
+    version: &str,
+    body: Option<serde_json::Value>,
+) -> multicloud_azure::arm::ArmResponse {
+    let url = arm.url(path, version).unwrap_or_else(|e| panic!("{e}"));
+    arm.send(method, url, body.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
