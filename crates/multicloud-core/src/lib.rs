@@ -88,6 +88,7 @@
 
 pub mod access;
 mod backends;
+pub mod calls;
 mod dag;
 pub mod error;
 pub mod events;
