@@ -112,6 +112,65 @@ fn imported(code: &str) -> BTreeSet<String> {
     found
 }
 
+/// Each library module's imports of other modules (the test kit and `lib.rs` left out).
+fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        if module == "lib" || module == TEST_KIT {
+            continue;
+        }
+        let code = library_code(&std::fs::read_to_string(file).expect("readable source"));
+        let deps = imports.entry(module.clone()).or_default();
+        deps.extend(imported(&code).into_iter().filter(|d| *d != module));
+    }
+    imports
+}
+
+/// A cycle in `graph`, if it has one (the modules on it, the first repeated at the end).
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn core_modules_import_without_a_circle() {
+    let imports = module_imports();
+    assert!(imports.len() > 15, "read the modules: {imports:?}");
+    if let Some(cycle) = find_cycle(&imports) {
+        panic!("import circle: {}", cycle.join(" -> "));
+    }
+}
+
 #[test]
 fn core_modules_import_only_lower_layers() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -150,6 +209,25 @@ fn core_modules_import_only_lower_layers() {
         }
     }
     assert!(wrong.is_empty(), "layering broken:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_a_circle_and_only_a_circle() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            g.entry((*a).into()).or_default().insert((*b).into());
+        }
+        g
+    };
+    assert_eq!(
+        find_cycle(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])),
+        None
+    );
+    assert_eq!(
+        find_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
 }
 
 #[test]

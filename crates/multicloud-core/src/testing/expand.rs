@@ -59,7 +59,7 @@ pub fn kind_defs() -> Vec<KindDef> {
 }
 
 /// Expands `spec` into the memory cloud's resources.
-pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
+pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
     use kinds::*;
     let n = Naming::new(&spec.name, &spec.environment);
     let name = |part: &str| n.name(part, NameStyle::hyphenated(63));
