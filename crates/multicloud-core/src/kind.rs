@@ -3,10 +3,11 @@
 //! A [`ResourceKind`] is only a name (`subnet`, `virtual_network`, `deployment`): two crates
 //! naming the same kind mean the same kind, and a kind read back from state is the same
 //! value as the constant that declared it. What the engine needs to know about a kind (which
-//! [`ServiceFamily`] handles it, how long it usually takes, how long to wait for it) is a
-//! [`KindDef`], which the implementing crate hands out through
-//! [`CloudProvider::kinds`](crate::provider::CloudProvider::kinds) (or
-//! [`WorkloadOps::kinds`](crate::provider::WorkloadOps::kinds)).
+//! [`ServiceFamily`] it is shown under, how long it usually takes, how long to wait for it) is
+//! a [`KindDef`], which the implementing crate lists, next to the ops of the kind, in its
+//! [`KindTable`](crate::provider::KindTable)
+//! ([`CloudProvider::kind_table`](crate::provider::CloudProvider::kind_table) or
+//! [`WorkloadOps::kind_table`](crate::provider::WorkloadOps::kind_table)).
 //!
 //! Core declares only the cloud-neutral vocabulary that the spec and the Kubernetes side
 //! need ([`ResourceKind::CLUSTER`], [`ResourceKind::SECRET`], [`ResourceKind::NAMESPACE`]…);
@@ -143,25 +144,28 @@ pub(crate) fn deserialize_str_with<'de, D: Deserializer<'de>, T>(
     d.deserialize_str(Visitor { expecting, make })
 }
 
-/// The service family a kind belongs to; a provider handles each family with one ops trait.
+/// The service family a kind belongs to: how events and reports group kinds. It does not
+/// decide which ops handle a kind (the provider's [`KindTable`](crate::provider::KindTable)
+/// does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ServiceFamily {
-    /// [`NetworkOps`](crate::provider::NetworkOps).
+    /// Networks, subnets, gateways, route tables, security groups, resource groups, DNS.
     Network,
-    /// [`IdentityOps`](crate::provider::IdentityOps).
+    /// Roles, OIDC providers, workload identities, federated credentials, role assignments.
     Identity,
-    /// [`ClusterOps`](crate::provider::ClusterOps).
+    /// The Kubernetes control plane and its node pools.
     Cluster,
-    /// [`DatabaseOps`](crate::provider::DatabaseOps).
+    /// PostgreSQL servers and their subnet groups / databases.
     Database,
-    /// [`CacheOps`](crate::provider::CacheOps).
+    /// Redis and its subnet groups / databases.
     Cache,
-    /// [`Registry`](crate::provider::Registry).
+    /// Container registries.
     Registry,
-    /// [`SecretBackend`](crate::provider::SecretBackend).
+    /// Secrets and their stores.
     Secrets,
-    /// [`WorkloadOps`](crate::provider::WorkloadOps).
+    /// The apps' Kubernetes objects (handled by a
+    /// [`WorkloadOps`](crate::provider::WorkloadOps)).
     Workloads,
 }
 
@@ -171,7 +175,7 @@ pub enum ServiceFamily {
 pub struct KindDef {
     /// The kind.
     pub kind: ResourceKind,
-    /// Who handles it.
+    /// The family it is shown under.
     pub family: ServiceFamily,
     /// Typical duration of a create (default 5 s).
     pub expected: Duration,
@@ -208,7 +212,7 @@ const fn mins(m: u64) -> Duration {
 }
 
 /// The cloud-neutral cloud kinds every provider implements under these names (a provider
-/// lists them in its own [`CloudProvider::kinds`](crate::provider::CloudProvider::kinds),
+/// lists them in its own [`KindTable`](crate::provider::KindTable),
 /// with its own durations where they differ).
 pub const NEUTRAL_CLOUD_KINDS: &[KindDef] = &[
     KindDef::new(ResourceKind::CLUSTER, ServiceFamily::Cluster)
