@@ -211,25 +211,48 @@ const fn mins(m: u64) -> Duration {
     Duration::from_secs(60 * m)
 }
 
+/// The declarations of the cloud-neutral cloud kinds one by one, for a provider's
+/// [`KindTable`](crate::provider::KindTable) rows (the same values as
+/// [`NEUTRAL_CLOUD_KINDS`]).
+pub mod neutral {
+    use super::{KindDef, ResourceKind, ServiceFamily, mins};
+
+    /// [`ResourceKind::CLUSTER`]: expected 10 minutes, waited for up to 30.
+    pub const CLUSTER: KindDef = KindDef::new(ResourceKind::CLUSTER, ServiceFamily::Cluster)
+        .expected(mins(10))
+        .timeout(mins(30));
+    /// [`ResourceKind::NODE_POOL`]: expected 4 minutes, waited for up to 20.
+    pub const NODE_POOL: KindDef = KindDef::new(ResourceKind::NODE_POOL, ServiceFamily::Cluster)
+        .expected(mins(4))
+        .timeout(mins(20));
+    /// [`ResourceKind::DATABASE`]: expected 8 minutes, waited for up to 40.
+    pub const DATABASE: KindDef = KindDef::new(ResourceKind::DATABASE, ServiceFamily::Database)
+        .expected(mins(8))
+        .timeout(mins(40));
+    /// [`ResourceKind::CACHE`]: expected 8 minutes, waited for up to 40.
+    pub const CACHE: KindDef = KindDef::new(ResourceKind::CACHE, ServiceFamily::Cache)
+        .expected(mins(8))
+        .timeout(mins(40));
+    /// [`ResourceKind::REGISTRY`].
+    pub const REGISTRY: KindDef = KindDef::new(ResourceKind::REGISTRY, ServiceFamily::Registry);
+    /// [`ResourceKind::SECRET`].
+    pub const SECRET: KindDef = KindDef::new(ResourceKind::SECRET, ServiceFamily::Secrets);
+    /// [`ResourceKind::WORKLOAD_IDENTITY`].
+    pub const WORKLOAD_IDENTITY: KindDef =
+        KindDef::new(ResourceKind::WORKLOAD_IDENTITY, ServiceFamily::Identity);
+}
+
 /// The cloud-neutral cloud kinds every provider implements under these names (a provider
 /// lists them in its own [`KindTable`](crate::provider::KindTable),
 /// with its own durations where they differ).
 pub const NEUTRAL_CLOUD_KINDS: &[KindDef] = &[
-    KindDef::new(ResourceKind::CLUSTER, ServiceFamily::Cluster)
-        .expected(mins(10))
-        .timeout(mins(30)),
-    KindDef::new(ResourceKind::NODE_POOL, ServiceFamily::Cluster)
-        .expected(mins(4))
-        .timeout(mins(20)),
-    KindDef::new(ResourceKind::DATABASE, ServiceFamily::Database)
-        .expected(mins(8))
-        .timeout(mins(40)),
-    KindDef::new(ResourceKind::CACHE, ServiceFamily::Cache)
-        .expected(mins(8))
-        .timeout(mins(40)),
-    KindDef::new(ResourceKind::REGISTRY, ServiceFamily::Registry),
-    KindDef::new(ResourceKind::SECRET, ServiceFamily::Secrets),
-    KindDef::new(ResourceKind::WORKLOAD_IDENTITY, ServiceFamily::Identity),
+    neutral::CLUSTER,
+    neutral::NODE_POOL,
+    neutral::DATABASE,
+    neutral::CACHE,
+    neutral::REGISTRY,
+    neutral::SECRET,
+    neutral::WORKLOAD_IDENTITY,
 ];
 
 /// The Kubernetes kinds of the apps (handled by a [`WorkloadOps`](crate::provider::WorkloadOps)).
