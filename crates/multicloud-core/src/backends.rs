@@ -1,20 +1,20 @@
-//! What one run works with: the provider, the attached workload backend, the kinds both
-//! declare, and the stack's cluster access. The planner and the executor dispatch every
-//! resource through [`Backends::ops_for`].
+//! What one run works with: the provider, the attached workload backend and the stack's
+//! cluster access. The planner and the executor find the ops of every resource through
+//! [`Backends::ops_for`]: the kind's row in the provider's [`KindTable`], else in the
+//! workload backend's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::ClusterAccess;
-use crate::kind::{KindCatalog, KindDef, ResourceKind, ServiceFamily};
-use crate::provider::{CloudProvider, ResourceOps, RunServices, WorkloadOps};
+use crate::kind::{KindDef, ResourceKind};
+use crate::provider::{CloudProvider, KindTable, ResourceOps, RunServices, WorkloadOps};
 use crate::state::StackState;
 
 /// The backends of one run.
 pub(crate) struct Backends {
     pub provider: Arc<dyn CloudProvider>,
     pub workloads: Option<Arc<dyn WorkloadOps>>,
-    pub catalog: KindCatalog,
     pub access: ClusterAccess,
 }
 
@@ -25,29 +25,33 @@ impl Backends {
         workloads: Option<Arc<dyn WorkloadOps>>,
         access: ClusterAccess,
     ) -> Self {
-        let mut catalog = KindCatalog::new(provider.kinds());
-        if let Some(w) = &workloads {
-            catalog.extend(w.kinds());
-        }
         Self {
             provider,
             workloads,
-            catalog,
             access,
         }
     }
 
+    /// The table with a row for `kind`: the provider's, else the workload backend's.
+    fn table_of(&self, kind: ResourceKind) -> Option<&KindTable> {
+        let provider = self.provider.kind_table();
+        if provider.def(kind).is_some() {
+            return Some(provider);
+        }
+        self.workloads
+            .as_deref()
+            .map(|w| w.kind_table())
+            .filter(|t| t.def(kind).is_some())
+    }
+
     /// The declaration of `kind`.
     pub fn def(&self, kind: ResourceKind) -> Option<&KindDef> {
-        self.catalog.get(kind)
+        self.table_of(kind)?.def(kind)
     }
 
     /// The ops handling `kind`, or `None` if no backend of this run declares it.
     pub fn ops_for(&self, kind: ResourceKind) -> Option<&dyn ResourceOps> {
-        match self.def(kind)?.family {
-            ServiceFamily::Workloads => self.workloads.as_deref().map(|w| w as &dyn ResourceOps),
-            family => self.provider.ops_for_family(family),
-        }
+        self.table_of(kind)?.ops(kind)
     }
 
     /// The wait timeout of `kind`: an explicit override, else its declaration's, else

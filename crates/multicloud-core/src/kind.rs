@@ -3,10 +3,11 @@
 //! A [`ResourceKind`] is only a name (`subnet`, `virtual_network`, `deployment`): two crates
 //! naming the same kind mean the same kind, and a kind read back from state is the same
 //! value as the constant that declared it. What the engine needs to know about a kind (which
-//! [`ServiceFamily`] handles it, how long it usually takes, how long to wait for it) is a
-//! [`KindDef`], which the implementing crate hands out through
-//! [`CloudProvider::kinds`](crate::provider::CloudProvider::kinds) (or
-//! [`WorkloadOps::kinds`](crate::provider::WorkloadOps::kinds)).
+//! [`ServiceFamily`] it is shown under, how long it usually takes, how long to wait for it) is
+//! a [`KindDef`], which the implementing crate lists, next to the ops of the kind, in its
+//! [`KindTable`](crate::provider::KindTable)
+//! ([`CloudProvider::kind_table`](crate::provider::CloudProvider::kind_table) or
+//! [`WorkloadOps::kind_table`](crate::provider::WorkloadOps::kind_table)).
 //!
 //! Core declares only the cloud-neutral vocabulary that the spec and the Kubernetes side
 //! need ([`ResourceKind::CLUSTER`], [`ResourceKind::SECRET`], [`ResourceKind::NAMESPACE`]…);
@@ -143,25 +144,28 @@ pub(crate) fn deserialize_str_with<'de, D: Deserializer<'de>, T>(
     d.deserialize_str(Visitor { expecting, make })
 }
 
-/// The service family a kind belongs to; a provider handles each family with one ops trait.
+/// The service family a kind belongs to: how events and reports group kinds. It does not
+/// decide which ops handle a kind (the provider's [`KindTable`](crate::provider::KindTable)
+/// does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ServiceFamily {
-    /// [`NetworkOps`](crate::provider::NetworkOps).
+    /// Networks, subnets, gateways, route tables, security groups, resource groups, DNS.
     Network,
-    /// [`IdentityOps`](crate::provider::IdentityOps).
+    /// Roles, OIDC providers, workload identities, federated credentials, role assignments.
     Identity,
-    /// [`ClusterOps`](crate::provider::ClusterOps).
+    /// The Kubernetes control plane and its node pools.
     Cluster,
-    /// [`DatabaseOps`](crate::provider::DatabaseOps).
+    /// PostgreSQL servers and their subnet groups / databases.
     Database,
-    /// [`CacheOps`](crate::provider::CacheOps).
+    /// Redis and its subnet groups / databases.
     Cache,
-    /// [`Registry`](crate::provider::Registry).
+    /// Container registries.
     Registry,
-    /// [`SecretBackend`](crate::provider::SecretBackend).
+    /// Secrets and their stores.
     Secrets,
-    /// [`WorkloadOps`](crate::provider::WorkloadOps).
+    /// The apps' Kubernetes objects (handled by a
+    /// [`WorkloadOps`](crate::provider::WorkloadOps)).
     Workloads,
 }
 
@@ -171,7 +175,7 @@ pub enum ServiceFamily {
 pub struct KindDef {
     /// The kind.
     pub kind: ResourceKind,
-    /// Who handles it.
+    /// The family it is shown under.
     pub family: ServiceFamily,
     /// Typical duration of a create (default 5 s).
     pub expected: Duration,
@@ -207,25 +211,48 @@ const fn mins(m: u64) -> Duration {
     Duration::from_secs(60 * m)
 }
 
+/// The declarations of the cloud-neutral cloud kinds one by one, for a provider's
+/// [`KindTable`](crate::provider::KindTable) rows (the same values as
+/// [`NEUTRAL_CLOUD_KINDS`]).
+pub mod neutral {
+    use super::{KindDef, ResourceKind, ServiceFamily, mins};
+
+    /// [`ResourceKind::CLUSTER`]: expected 10 minutes, waited for up to 30.
+    pub const CLUSTER: KindDef = KindDef::new(ResourceKind::CLUSTER, ServiceFamily::Cluster)
+        .expected(mins(10))
+        .timeout(mins(30));
+    /// [`ResourceKind::NODE_POOL`]: expected 4 minutes, waited for up to 20.
+    pub const NODE_POOL: KindDef = KindDef::new(ResourceKind::NODE_POOL, ServiceFamily::Cluster)
+        .expected(mins(4))
+        .timeout(mins(20));
+    /// [`ResourceKind::DATABASE`]: expected 8 minutes, waited for up to 40.
+    pub const DATABASE: KindDef = KindDef::new(ResourceKind::DATABASE, ServiceFamily::Database)
+        .expected(mins(8))
+        .timeout(mins(40));
+    /// [`ResourceKind::CACHE`]: expected 8 minutes, waited for up to 40.
+    pub const CACHE: KindDef = KindDef::new(ResourceKind::CACHE, ServiceFamily::Cache)
+        .expected(mins(8))
+        .timeout(mins(40));
+    /// [`ResourceKind::REGISTRY`].
+    pub const REGISTRY: KindDef = KindDef::new(ResourceKind::REGISTRY, ServiceFamily::Registry);
+    /// [`ResourceKind::SECRET`].
+    pub const SECRET: KindDef = KindDef::new(ResourceKind::SECRET, ServiceFamily::Secrets);
+    /// [`ResourceKind::WORKLOAD_IDENTITY`].
+    pub const WORKLOAD_IDENTITY: KindDef =
+        KindDef::new(ResourceKind::WORKLOAD_IDENTITY, ServiceFamily::Identity);
+}
+
 /// The cloud-neutral cloud kinds every provider implements under these names (a provider
-/// lists them in its own [`CloudProvider::kinds`](crate::provider::CloudProvider::kinds),
+/// lists them in its own [`KindTable`](crate::provider::KindTable),
 /// with its own durations where they differ).
 pub const NEUTRAL_CLOUD_KINDS: &[KindDef] = &[
-    KindDef::new(ResourceKind::CLUSTER, ServiceFamily::Cluster)
-        .expected(mins(10))
-        .timeout(mins(30)),
-    KindDef::new(ResourceKind::NODE_POOL, ServiceFamily::Cluster)
-        .expected(mins(4))
-        .timeout(mins(20)),
-    KindDef::new(ResourceKind::DATABASE, ServiceFamily::Database)
-        .expected(mins(8))
-        .timeout(mins(40)),
-    KindDef::new(ResourceKind::CACHE, ServiceFamily::Cache)
-        .expected(mins(8))
-        .timeout(mins(40)),
-    KindDef::new(ResourceKind::REGISTRY, ServiceFamily::Registry),
-    KindDef::new(ResourceKind::SECRET, ServiceFamily::Secrets),
-    KindDef::new(ResourceKind::WORKLOAD_IDENTITY, ServiceFamily::Identity),
+    neutral::CLUSTER,
+    neutral::NODE_POOL,
+    neutral::DATABASE,
+    neutral::CACHE,
+    neutral::REGISTRY,
+    neutral::SECRET,
+    neutral::WORKLOAD_IDENTITY,
 ];
 
 /// The Kubernetes kinds of the apps (handled by a [`WorkloadOps`](crate::provider::WorkloadOps)).

@@ -358,7 +358,7 @@ fn decide(
         && inputs
             .backends
             .ops_for(r.kind)
-            .is_some_and(|ops| ops.requires_replacement(r.kind, &rec.config.value(), &r.config));
+            .is_some_and(|ops| ops.requires_replacement(&rec.config.value(), &r.config));
     Some(match (changed, o.drifted, renew) {
         (false, false, None) => (Action::NoOp, "up to date".into()),
         _ if replace => (

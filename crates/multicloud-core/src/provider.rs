@@ -2,11 +2,12 @@
 //!
 //! The engine drives every resource through one small lifecycle, [`ResourceOps`]: `observe`
 //! (one read), `create`/`update`/`delete` (one mutating call each) and `ready`/`gone`
-//! (readiness and deletion checks the engine polls through its shared poller). Each service
-//! family has its own trait on top, which adds what users need after `up` (cluster
-//! credentials, registry pull credentials, secret values). A [`CloudProvider`] hands out one
-//! implementation per family and expands a [`StackSpec`] into its cloud's
-//! [`ResourceGraph`].
+//! (readiness and deletion checks the engine polls through its shared poller), implemented
+//! once per kind. A [`CloudProvider`] lists its kinds in one [`KindTable`] (each row a
+//! [`KindDef`] and the ops of that kind), which is where the engine finds the ops of every
+//! resource; it expands a [`StackSpec`] into its cloud's [`ResourceGraph`] and offers what
+//! users need after `up` through small traits of their own: [`ClusterOps`] (cluster
+//! credentials), [`Registry`] (pull credentials) and [`SecretBackend`] (secret values).
 //!
 //! ## Contracts every implementation keeps
 //! - **Idempotency**: `create` on a resource that already exists with our ownership tags
@@ -23,9 +24,11 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use crate::access::{ClusterAccess, ClusterCredential, ClusterCredentials, CredentialSource};
+pub use crate::access::{
+    ClusterAccess, ClusterCredential, ClusterCredentials, ClusterOps, CredentialSource,
+};
 use crate::error::{ErrorKind, ProviderError};
-use crate::kind::{KindDef, ServiceFamily, WORKLOAD_KINDS};
+use crate::kind::KindDef;
 pub use crate::observation::{Observation, Observed, Readiness};
 pub use crate::outputs::Outputs;
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
@@ -34,6 +37,9 @@ use crate::secret::SecretString;
 use crate::spec::{NamingRules, StackSpec};
 pub use crate::tags::Owner;
 use crate::tags::Ownership;
+
+mod table;
+pub use table::KindTable;
 
 /// The stack-level facts every operation may need.
 #[derive(Debug, Clone)]
@@ -156,11 +162,11 @@ impl OpContext<'_> {
     /// Credentials for the stack's cluster, fresh (refreshed when close to expiry).
     pub async fn cluster_credentials(&self) -> Result<ClusterCredentials, ProviderError> {
         let run = self.run()?;
-        run.cluster.credentials(run.cloud).await
+        run.cluster.credentials(run.cloud.cluster()).await
     }
 }
 
-/// The lifecycle of resources of one service family.
+/// The lifecycle of the resources of one kind (a [`KindTable`] row).
 #[async_trait]
 pub trait ResourceOps: Send + Sync {
     /// One read: does the resource exist, who owns it, what are its outputs. Never mutates.
@@ -180,14 +186,13 @@ pub trait ResourceOps: Send + Sync {
 
     /// Whether a change from `old` to `new` config needs a replacement (delete + create)
     /// rather than an update. Default: when [`ResourceOps::supports_update`] is false.
-    fn requires_replacement(&self, kind: ResourceKind, old: &Value, new: &Value) -> bool {
+    fn requires_replacement(&self, old: &Value, new: &Value) -> bool {
         let _ = (old, new);
-        !self.supports_update(kind)
+        !self.supports_update()
     }
 
-    /// Whether [`ResourceOps::update`] is implemented for `kind`.
-    fn supports_update(&self, kind: ResourceKind) -> bool {
-        let _ = kind;
+    /// Whether [`ResourceOps::update`] is implemented for this kind.
+    fn supports_update(&self) -> bool {
         false
     }
 
@@ -209,28 +214,6 @@ pub trait ResourceOps: Send + Sync {
     }
 }
 
-/// Network resources: VPC, subnets, gateways, route tables, security groups / resource group.
-pub trait NetworkOps: ResourceOps {}
-
-/// Identity resources: cluster and node roles, OIDC provider, workload identities, federated
-/// credentials, role assignments.
-pub trait IdentityOps: ResourceOps {}
-
-/// The Kubernetes control plane and node pools.
-#[async_trait]
-pub trait ClusterOps: ResourceOps {
-    /// Credentials for the cluster whose recorded outputs are `cluster` (endpoint, CA and a
-    /// bearer token or client certificate). Token generation happens in-process (no CLI);
-    /// [`ClusterAccess`] caches them and asks again before they expire.
-    async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError>;
-}
-
-/// Database resources: subnet group and PostgreSQL server.
-pub trait DatabaseOps: ResourceOps {}
-
-/// Cache resources: subnet group and Redis.
-pub trait CacheOps: ResourceOps {}
-
 /// Credentials to pull from a registry.
 #[derive(Debug, Clone)]
 pub struct RegistryCredentials {
@@ -244,9 +227,9 @@ pub struct RegistryCredentials {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Container registries.
+/// Container registries' pull credentials.
 #[async_trait]
-pub trait Registry: ResourceOps {
+pub trait Registry: Send + Sync {
     /// Pull credentials for the registry whose recorded outputs are `registry`.
     async fn pull_credentials(
         &self,
@@ -254,9 +237,9 @@ pub trait Registry: ResourceOps {
     ) -> Result<RegistryCredentials, ProviderError>;
 }
 
-/// The cloud's secret store.
+/// The cloud's secret store (secret values, outside the stack's resources).
 #[async_trait]
-pub trait SecretBackend: ResourceOps {
+pub trait SecretBackend: Send + Sync {
     /// Stores a new version of secret `name` (creating it, with our tags, if needed).
     async fn put_secret(
         &self,
@@ -275,12 +258,10 @@ pub trait SecretBackend: ResourceOps {
 /// [`Stack`](crate::Stack) with [`Stack::workloads`](crate::Stack::workloads). Operations
 /// reach the cloud (pull credentials, secret values) and the cluster through
 /// [`OpContext::run`].
-pub trait WorkloadOps: ResourceOps {
-    /// The kinds this backend handles (default: the six app kinds of
-    /// [`WORKLOAD_KINDS`]).
-    fn kinds(&self) -> &[KindDef] {
-        WORKLOAD_KINDS
-    }
+pub trait WorkloadOps: Send + Sync {
+    /// The workload kinds and their ops (by default the kinds of
+    /// [`WORKLOAD_KINDS`](crate::kind::WORKLOAD_KINDS)).
+    fn kind_table(&self) -> &KindTable;
 }
 
 /// One cloud.
@@ -288,9 +269,21 @@ pub trait CloudProvider: Send + Sync {
     /// Short name (`aws`, `azure`, `memory`).
     fn name(&self) -> &str;
 
-    /// The kinds this provider manages, with their families and durations (its own kinds and
-    /// the cloud-neutral ones of [`NEUTRAL_CLOUD_KINDS`](crate::kind::NEUTRAL_CLOUD_KINDS)).
-    fn kinds(&self) -> &[KindDef];
+    /// The provider's kind table: its own kinds and the cloud-neutral ones of
+    /// [`NEUTRAL_CLOUD_KINDS`](crate::kind::NEUTRAL_CLOUD_KINDS), each with its declaration
+    /// (family, durations) and the ops that handle it. Built once, e.g. in the constructor.
+    fn kind_table(&self) -> &KindTable;
+
+    /// The kinds this provider manages: `self.kind_table().defs()`.
+    fn kinds(&self) -> &[KindDef] {
+        self.kind_table().defs()
+    }
+
+    /// The ops handling `kind`, or `None` if this provider does not declare it:
+    /// `self.kind_table().ops(kind)`. The one lookup the engine and the sweepers use.
+    fn ops(&self, kind: ResourceKind) -> Option<&dyn ResourceOps> {
+        self.kind_table().ops(kind)
+    }
 
     /// The cloud's naming rules, checked before any API call.
     fn naming_rules(&self) -> &dyn NamingRules;
@@ -307,35 +300,12 @@ pub trait CloudProvider: Send + Sync {
     /// planning, so a provider need not.
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError>;
 
-    /// Network resources.
-    fn network(&self) -> &dyn NetworkOps;
-    /// Identity resources.
-    fn identity(&self) -> &dyn IdentityOps;
-    /// Cluster resources.
+    /// Credentials of the stack's cluster.
     fn cluster(&self) -> &dyn ClusterOps;
-    /// Database resources.
-    fn database(&self) -> &dyn DatabaseOps;
-    /// Cache resources.
-    fn cache(&self) -> &dyn CacheOps;
-    /// Registries.
+    /// Registry pull credentials.
     fn registry(&self) -> &dyn Registry;
-    /// Secrets.
+    /// The secret store.
     fn secrets(&self) -> &dyn SecretBackend;
-
-    /// The ops of `family`, or `None` if this provider has none (workloads are attached to
-    /// the stack, not the provider).
-    fn ops_for_family(&self, family: ServiceFamily) -> Option<&dyn ResourceOps> {
-        Some(match family {
-            ServiceFamily::Network => self.network(),
-            ServiceFamily::Identity => self.identity(),
-            ServiceFamily::Cluster => self.cluster(),
-            ServiceFamily::Database => self.database(),
-            ServiceFamily::Cache => self.cache(),
-            ServiceFamily::Registry => self.registry(),
-            ServiceFamily::Secrets => self.secrets(),
-            ServiceFamily::Workloads => return None,
-        })
-    }
 }
 
 /// A shared provider is a provider, so `Stack::new` takes `Arc<AwsProvider>` or
@@ -344,8 +314,8 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     fn name(&self) -> &str {
         (**self).name()
     }
-    fn kinds(&self) -> &[KindDef] {
-        (**self).kinds()
+    fn kind_table(&self) -> &KindTable {
+        (**self).kind_table()
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         (**self).naming_rules()
@@ -356,28 +326,13 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
         (**self).expand(spec)
     }
-    fn network(&self) -> &dyn NetworkOps {
-        (**self).network()
-    }
-    fn identity(&self) -> &dyn IdentityOps {
-        (**self).identity()
-    }
     fn cluster(&self) -> &dyn ClusterOps {
         (**self).cluster()
-    }
-    fn database(&self) -> &dyn DatabaseOps {
-        (**self).database()
-    }
-    fn cache(&self) -> &dyn CacheOps {
-        (**self).cache()
     }
     fn registry(&self) -> &dyn Registry {
         (**self).registry()
     }
     fn secrets(&self) -> &dyn SecretBackend {
         (**self).secrets()
-    }
-    fn ops_for_family(&self, family: ServiceFamily) -> Option<&dyn ResourceOps> {
-        (**self).ops_for_family(family)
     }
 }

@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use multicloud_core::kind::{KindDef, ServiceFamily};
+use multicloud_core::kind::{KindDef, ServiceFamily, WORKLOAD_KINDS};
 use multicloud_core::plan::Action;
 use multicloud_core::prelude::*;
 use multicloud_core::provider::{
-    CacheOps, ClusterOps, DatabaseOps, IdentityOps, NetworkOps, Observation, OpContext, Outputs,
-    Readiness, Registry, ResourceOps, SecretBackend, WorkloadOps,
+    ClusterOps, KindTable, Observation, OpContext, Outputs, Readiness, Registry, ResourceOps,
+    SecretBackend, WorkloadOps,
 };
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId};
 use multicloud_core::spec::NamingRules;
-use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, memory_stack};
+use multicloud_core::testing::{
+    InMemoryProvider, Latencies, MemoryCloud, MemoryWorkloads, memory_stack,
+};
 
 fn spec() -> StackSpec {
     multicloud_core::testing::example_spec()
@@ -32,8 +34,8 @@ impl CloudProvider for WithDns {
     fn name(&self) -> &str {
         "memory+dns"
     }
-    fn kinds(&self) -> &[KindDef] {
-        CloudProvider::kinds(&self.0)
+    fn kind_table(&self) -> &KindTable {
+        self.0.kind_table()
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         self.0.naming_rules()
@@ -51,20 +53,8 @@ impl CloudProvider for WithDns {
         g.validate()?;
         Ok(g)
     }
-    fn network(&self) -> &dyn NetworkOps {
-        self.0.network()
-    }
-    fn identity(&self) -> &dyn IdentityOps {
-        self.0.identity()
-    }
     fn cluster(&self) -> &dyn ClusterOps {
         self.0.cluster()
-    }
-    fn database(&self) -> &dyn DatabaseOps {
-        self.0.database()
-    }
-    fn cache(&self) -> &dyn CacheOps {
-        self.0.cache()
     }
     fn registry(&self) -> &dyn Registry {
         self.0.registry()
@@ -118,19 +108,27 @@ async fn a_kind_declared_outside_core_runs_through_plan_apply_and_destroy() {
     }
 }
 
-/// A workload backend that uses the stack's cluster access in every create and records
-/// whether the credentials it got were still valid, then works for a while.
-#[derive(Clone)]
+/// The ops of a workload backend that uses the stack's cluster access in every create and
+/// records whether the credentials it got were still valid, then works for a while.
 struct TokenUser {
-    inner: InMemoryProvider,
+    inner: MemoryWorkloads,
     uses: Arc<Mutex<Vec<(String, bool)>>>,
     work: Duration,
+}
+
+impl TokenUser {
+    fn inner(&self, ctx: &OpContext<'_>) -> Result<&dyn ResourceOps, ProviderError> {
+        self.inner
+            .kind_table()
+            .ops(ctx.resource.kind)
+            .ok_or_else(|| ProviderError::invalid(format!("{} undeclared", ctx.resource.kind)))
+    }
 }
 
 #[async_trait]
 impl ResourceOps for TokenUser {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        self.inner.observe(ctx).await
+        self.inner(ctx)?.observe(ctx).await
     }
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let creds = ctx.cluster_credentials().await?;
@@ -138,19 +136,37 @@ impl ResourceOps for TokenUser {
         let token = creds.token().map(|t| t.fingerprint()).unwrap_or_default();
         self.uses.lock().expect("lock").push((token, valid));
         tokio::time::sleep(self.work).await;
-        self.inner.create(ctx).await
+        self.inner(ctx)?.create(ctx).await
     }
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        self.inner.delete(ctx).await
+        self.inner(ctx)?.delete(ctx).await
     }
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        self.inner.ready(ctx).await
+        self.inner(ctx)?.ready(ctx).await
     }
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        self.inner.gone(ctx).await
+        self.inner(ctx)?.gone(ctx).await
     }
 }
-impl WorkloadOps for TokenUser {}
+
+/// The workload backend: every workload kind on one shared [`TokenUser`].
+struct TokenUsers(KindTable);
+
+impl TokenUsers {
+    fn new(user: TokenUser) -> Self {
+        let user: Arc<dyn ResourceOps> = Arc::new(user);
+        let table = WORKLOAD_KINDS
+            .iter()
+            .fold(KindTable::new(), |t, d| t.row_shared(*d, user.clone()));
+        Self(table)
+    }
+}
+
+impl WorkloadOps for TokenUsers {
+    fn kind_table(&self) -> &KindTable {
+        &self.0
+    }
+}
 
 #[tokio::test]
 async fn a_cluster_token_that_expires_mid_run_is_refreshed() {
@@ -159,9 +175,10 @@ async fn a_cluster_token_that_expires_mid_run_is_refreshed() {
     let cloud = MemoryCloud::new(Latencies::zero());
     let dir = tempfile::tempdir().expect("tempdir");
     let memory = InMemoryProvider::new(cloud.clone()).with_token_lifetime(Duration::from_secs(2));
+    let uses: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
     let user = TokenUser {
-        inner: memory.clone(),
-        uses: Arc::default(),
+        inner: memory.workloads(),
+        uses: uses.clone(),
         work: Duration::from_millis(150),
     };
     let options = ApplyOptions {
@@ -169,12 +186,12 @@ async fn a_cluster_token_that_expires_mid_run_is_refreshed() {
         ..ApplyOptions::default()
     };
     let stack = Stack::new(spec(), memory.clone())
-        .workloads(user.clone())
+        .workloads(TokenUsers::new(user))
         .options(options)
         .state(LocalStateStore::new(dir.path()));
     stack.up().await.expect("up");
 
-    let uses = user.uses.lock().expect("lock").clone();
+    let uses = uses.lock().expect("lock").clone();
     assert!(
         uses.len() >= 6,
         "every workload create used the cluster: {uses:?}"

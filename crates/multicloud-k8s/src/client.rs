@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use multicloud_core::provider::{ClusterCredential, ClusterCredentials};
+use multicloud_core::provider::{ClusterCredential, ClusterCredentials, OpContext};
 use multicloud_core::secret::SecretString;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::json;
@@ -155,6 +155,12 @@ impl ClientCache {
             *self.lock() = Some((key, client.clone()));
         }
         Ok(client)
+    }
+
+    /// The client for the run's cluster credentials (fresh ones, from the run's access).
+    pub(crate) async fn for_run(&self, ctx: &OpContext<'_>) -> Result<Client, ProviderError> {
+        let creds = ctx.cluster_credentials().await?;
+        self.get(&creds).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(String, Client)>> {

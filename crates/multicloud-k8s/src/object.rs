@@ -5,19 +5,24 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
-use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, Readiness};
+use multicloud_core::provider::{
+    Observation, Observed, OpContext, Outputs, Owner, Readiness, ResourceOps,
+};
 use multicloud_core::tags::LABEL_EXPIRES_AT;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::client::ClientCache;
 use crate::error::{Op, classify};
 
 /// The field manager of every apply.
@@ -297,4 +302,86 @@ pub(crate) async fn gone<T: ObjectKind>(
             finalizers.join(", ")
         )
     }))
+}
+
+/// A kind's lifecycle on a cluster client: written once for every [`ObjectKind`] (the
+/// functions of this module); the manifest kind, several objects, has its own.
+#[async_trait]
+pub(crate) trait Lifecycle: Send + Sync + 'static {
+    /// One read.
+    async fn observe(ctx: &OpContext<'_>, client: &Client) -> Result<Observation, ProviderError>;
+    /// Create or update.
+    async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError>;
+    /// Starts the deletion.
+    async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError>;
+    /// Readiness after apply.
+    async fn ready(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError>;
+    /// Deletion check.
+    async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError>;
+}
+
+#[async_trait]
+impl<T: ObjectKind + 'static> Lifecycle for T {
+    async fn observe(ctx: &OpContext<'_>, client: &Client) -> Result<Observation, ProviderError> {
+        observe::<T>(ctx, client).await
+    }
+    async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError> {
+        apply::<T>(ctx, client).await
+    }
+    async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
+        delete::<T>(ctx, client).await
+    }
+    async fn ready(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
+        ready::<T>(ctx, client).await
+    }
+    async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
+        gone::<T>(ctx, client).await
+    }
+}
+
+/// The ops of one kind `L` (a row of the workloads' kind table): each call gets the run's
+/// client from the shared cache and runs the kind's lifecycle.
+pub(crate) struct Objects<L> {
+    clients: Arc<ClientCache>,
+    kind: PhantomData<fn() -> L>,
+}
+
+impl<L: Lifecycle> Objects<L> {
+    /// The ops of `L` on the clients of `clients`.
+    pub(crate) fn new(clients: Arc<ClientCache>) -> Self {
+        Self {
+            clients,
+            kind: PhantomData,
+        }
+    }
+
+    /// The run's client.
+    pub(crate) async fn client(&self, ctx: &OpContext<'_>) -> Result<Client, ProviderError> {
+        self.clients.for_run(ctx).await
+    }
+}
+
+#[async_trait]
+impl<L: Lifecycle> ResourceOps for Objects<L> {
+    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        L::observe(ctx, &self.client(ctx).await?).await
+    }
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        L::apply(ctx, &self.client(ctx).await?).await
+    }
+    async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        L::apply(ctx, &self.client(ctx).await?).await
+    }
+    fn supports_update(&self) -> bool {
+        true
+    }
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        L::delete(ctx, &self.client(ctx).await?).await
+    }
+    async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+        L::ready(ctx, &self.client(ctx).await?).await
+    }
+    async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+        L::gone(ctx, &self.client(ctx).await?).await
+    }
 }

@@ -1,62 +1,50 @@
-//! [`KubernetesWorkloads`]: the [`WorkloadOps`] of the six app kinds, dispatching each
-//! operation to the kind's [`ObjectKind`](crate::object::ObjectKind).
+//! [`KubernetesWorkloads`]: the [`WorkloadOps`] of the app kinds, one kind table row each:
+//! the kind's [`ObjectKind`](crate::object::ObjectKind) (or the manifest set) run by a
+//! generic [`Objects`] ops value, and synced secrets wrapped with their ESO companions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kube::Client;
+use multicloud_core::ProviderError;
 use multicloud_core::kind::{KindDef, ServiceFamily};
 use multicloud_core::provider::{
-    Observation, OpContext, Outputs, Readiness, ResourceOps, WorkloadOps,
+    KindTable, Observation, OpContext, Outputs, Readiness, ResourceOps, WorkloadOps,
 };
 use multicloud_core::resource::ResourceKind;
-use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::client::ClientCache;
 use crate::kinds::deployment::DeploymentKind;
 use crate::kinds::external_secrets;
-use crate::kinds::manifest;
+use crate::kinds::manifest::ManifestKind;
 use crate::kinds::namespace::NamespaceKind;
 use crate::kinds::pull_secret::PullSecretKind;
 use crate::kinds::service::ServiceKind;
 use crate::kinds::service_account::ServiceAccountKind;
 use crate::kinds::synced_secret::SyncedSecretKind;
-use crate::object;
+use crate::object::{self, Objects};
 
-/// The app kinds with their expected durations and wait timeouts: a rollout may take
-/// minutes (image pulls), a namespace's deletion waits for everything in it.
-static KINDS: &[KindDef] = &[
-    KindDef::new(ResourceKind::NAMESPACE, ServiceFamily::Workloads)
-        .expected(Duration::from_secs(1))
-        .timeout(Duration::from_secs(600)),
-    KindDef::new(ResourceKind::PULL_SECRET, ServiceFamily::Workloads)
-        .expected(Duration::from_millis(200))
-        .timeout(Duration::from_secs(60)),
-    KindDef::new(ResourceKind::SERVICE_ACCOUNT, ServiceFamily::Workloads)
-        .expected(Duration::from_millis(200))
-        .timeout(Duration::from_secs(60)),
-    KindDef::new(ResourceKind::SYNCED_SECRET, ServiceFamily::Workloads)
-        .expected(Duration::from_millis(200))
-        .timeout(Duration::from_secs(60)),
-    KindDef::new(ResourceKind::DEPLOYMENT, ServiceFamily::Workloads)
-        .expected(Duration::from_secs(30))
-        .timeout(Duration::from_secs(600)),
-    KindDef::new(ResourceKind::SERVICE, ServiceFamily::Workloads)
-        .expected(Duration::from_secs(2))
-        .timeout(Duration::from_secs(600)),
-    KindDef::new(ResourceKind::MANIFEST, ServiceFamily::Workloads)
-        .expected(Duration::from_secs(5))
-        .timeout(Duration::from_secs(600)),
-];
+/// An app kind's declaration: its expected duration and wait timeout (a rollout may take
+/// minutes for image pulls; a namespace's deletion waits for everything in it).
+const fn def(kind: ResourceKind, expected_ms: u64, timeout_s: u64) -> KindDef {
+    KindDef::new(kind, ServiceFamily::Workloads)
+        .expected(Duration::from_millis(expected_ms))
+        .timeout(Duration::from_secs(timeout_s))
+}
 
 /// The app on the stack's cluster, applied with server-side apply (field manager
 /// `multicloud`) and the stack's ownership labels. Attach it with
 /// [`Stack::workloads`](multicloud_core::Stack::workloads); it reaches the cluster with the
 /// run's cluster credentials (the provider's, or [`Stack::cluster_access`](multicloud_core::Stack::cluster_access)).
-#[derive(Default)]
 pub struct KubernetesWorkloads {
-    clients: ClientCache,
+    table: KindTable,
     external_secrets: bool,
+}
+
+impl Default for KubernetesWorkloads {
+    fn default() -> Self {
+        Self::with_eso(false)
+    }
 }
 
 impl KubernetesWorkloads {
@@ -70,19 +58,50 @@ impl KubernetesWorkloads {
     /// sync stays: ESO only refreshes the same Secret in the background. See
     /// [`kinds::external_secrets`](crate::kinds::external_secrets).
     #[must_use]
-    pub fn with_external_secrets(mut self) -> Self {
-        self.external_secrets = true;
-        self
+    pub fn with_external_secrets(self) -> Self {
+        Self::with_eso(true)
     }
 
-    /// Whether the ESO companions apply to the resource of `ctx`.
-    fn eso(&self, ctx: &OpContext<'_>) -> bool {
-        self.external_secrets && ctx.resource.kind == ResourceKind::SYNCED_SECRET
-    }
-
-    async fn client(&self, ctx: &OpContext<'_>) -> Result<Client, ProviderError> {
-        let creds = ctx.cluster_credentials().await?;
-        self.clients.get(&creds).await
+    /// The backend's kind table, every row on one client cache.
+    fn with_eso(external_secrets: bool) -> Self {
+        let clients = Arc::new(ClientCache::default());
+        use ResourceKind as K;
+        let table = KindTable::new()
+            .row(
+                def(K::NAMESPACE, 1_000, 600),
+                Objects::<NamespaceKind>::new(clients.clone()),
+            )
+            .row(
+                def(K::PULL_SECRET, 200, 60),
+                Objects::<PullSecretKind>::new(clients.clone()),
+            )
+            .row(
+                def(K::SERVICE_ACCOUNT, 200, 60),
+                Objects::<ServiceAccountKind>::new(clients.clone()),
+            )
+            .row(
+                def(K::SYNCED_SECRET, 200, 60),
+                SyncedSecrets {
+                    objects: Objects::new(clients.clone()),
+                    external_secrets,
+                },
+            )
+            .row(
+                def(K::DEPLOYMENT, 30_000, 600),
+                Objects::<DeploymentKind>::new(clients.clone()),
+            )
+            .row(
+                def(K::SERVICE, 2_000, 600),
+                Objects::<ServiceKind>::new(clients.clone()),
+            )
+            .row(
+                def(K::MANIFEST, 5_000, 600),
+                Objects::<ManifestKind>::new(clients),
+            );
+        Self {
+            table,
+            external_secrets,
+        }
     }
 }
 
@@ -94,35 +113,38 @@ impl std::fmt::Debug for KubernetesWorkloads {
     }
 }
 
-fn unsupported(kind: ResourceKind) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Unsupported,
-        format!("multicloud-k8s does not handle kind {kind}"),
-    )
+impl WorkloadOps for KubernetesWorkloads {
+    fn kind_table(&self) -> &KindTable {
+        &self.table
+    }
 }
 
-/// Runs `$op::<Kind>(ctx, client)` for the kind of `ctx.resource`.
-macro_rules! dispatch {
-    ($op:ident, $ctx:expr, $client:expr) => {
-        match $ctx.resource.kind {
-            ResourceKind::NAMESPACE => object::$op::<NamespaceKind>($ctx, $client).await,
-            ResourceKind::PULL_SECRET => object::$op::<PullSecretKind>($ctx, $client).await,
-            ResourceKind::SERVICE_ACCOUNT => object::$op::<ServiceAccountKind>($ctx, $client).await,
-            ResourceKind::SYNCED_SECRET => object::$op::<SyncedSecretKind>($ctx, $client).await,
-            ResourceKind::DEPLOYMENT => object::$op::<DeploymentKind>($ctx, $client).await,
-            ResourceKind::SERVICE => object::$op::<ServiceKind>($ctx, $client).await,
-            ResourceKind::MANIFEST => manifest::$op($ctx, $client).await,
-            other => Err(unsupported(other)),
+/// The ops of synced secrets: the Secret itself, plus (with the switch on) the ESO
+/// companions next to it.
+struct SyncedSecrets {
+    objects: Objects<SyncedSecretKind>,
+    external_secrets: bool,
+}
+
+impl SyncedSecrets {
+    /// Create or update: the Secret, then (with the switch on) the ESO companions, which
+    /// merge into the Secret and so come after it.
+    async fn apply(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let client = self.objects.client(ctx).await?;
+        let outputs = object::apply::<SyncedSecretKind>(ctx, &client).await?;
+        if self.external_secrets {
+            external_secrets::apply(ctx, &client).await?;
         }
-    };
+        Ok(outputs)
+    }
 }
 
 #[async_trait]
-impl ResourceOps for KubernetesWorkloads {
+impl ResourceOps for SyncedSecrets {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        let client = self.client(ctx).await?;
-        let mut observation = dispatch!(observe, ctx, &client)?;
-        if self.eso(ctx)
+        let client = self.objects.client(ctx).await?;
+        let mut observation = object::observe::<SyncedSecretKind>(ctx, &client).await?;
+        if self.external_secrets
             && let Observation::Present(observed) = &mut observation
             && !observed.drifted
         {
@@ -136,49 +158,26 @@ impl ResourceOps for KubernetesWorkloads {
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         self.apply(ctx).await
     }
-    fn supports_update(&self, _kind: ResourceKind) -> bool {
+    fn supports_update(&self) -> bool {
         true
     }
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        let client = self.client(ctx).await?;
+        let client = self.objects.client(ctx).await?;
         // ESO companions go first, whether or not the switch is still on (only ours).
-        if ctx.resource.kind == ResourceKind::SYNCED_SECRET {
-            external_secrets::delete(ctx, &client).await?;
-        }
-        dispatch!(delete, ctx, &client)
+        external_secrets::delete(ctx, &client).await?;
+        object::delete::<SyncedSecretKind>(ctx, &client).await
     }
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        let client = self.client(ctx).await?;
-        dispatch!(ready, ctx, &client)
+        self.objects.ready(ctx).await
     }
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        let client = self.client(ctx).await?;
-        let readiness = dispatch!(gone, ctx, &client)?;
-        if ctx.resource.kind == ResourceKind::SYNCED_SECRET
-            && matches!(readiness, Readiness::Ready(_))
+        let client = self.objects.client(ctx).await?;
+        let readiness = object::gone::<SyncedSecretKind>(ctx, &client).await?;
+        if matches!(readiness, Readiness::Ready(_))
             && let Some(pending) = external_secrets::pending_ours(ctx, &client).await?
         {
             return Ok(Readiness::pending(pending));
         }
         Ok(readiness)
-    }
-}
-
-impl KubernetesWorkloads {
-    /// Create or update: the kind's object, then (synced secrets with the switch on) the ESO
-    /// companions, which merge into the Secret and so come after it.
-    async fn apply(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let client = self.client(ctx).await?;
-        let outputs = dispatch!(apply, ctx, &client)?;
-        if self.eso(ctx) {
-            external_secrets::apply(ctx, &client).await?;
-        }
-        Ok(outputs)
-    }
-}
-
-impl WorkloadOps for KubernetesWorkloads {
-    fn kinds(&self) -> &[KindDef] {
-        KINDS
     }
 }

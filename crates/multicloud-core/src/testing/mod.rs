@@ -58,7 +58,7 @@ pub fn example_spec() -> crate::spec::StackSpec {
         .ttl(Duration::from_secs(4 * 3600))
         .build_unchecked()
 }
-pub use provider::{InMemoryProvider, MemoryNaming};
+pub use provider::{InMemoryProvider, MemoryNaming, MemoryOps, MemoryWorkloads};
 
 /// A [`Stack`](crate::Stack) of `spec` on the memory cloud, its Kubernetes side attached.
 pub fn memory_stack(spec: crate::StackSpec, provider: InMemoryProvider) -> crate::Stack {

@@ -1,4 +1,4 @@
-//! [`InMemoryProvider`]: the provider traits on a [`MemoryCloud`].
+//! [`InMemoryProvider`]: the provider traits on a [`MemoryCloud`], one [`MemoryOps`] per kind.
 
 use std::sync::Arc;
 
@@ -8,15 +8,15 @@ use tokio::time::Instant;
 
 use super::{MemResource, MemoryCloud, Op, expand, res_key};
 use crate::error::{ErrorKind, ProviderError};
-use crate::kind::KindDef;
+use crate::kind::{KindDef, WORKLOAD_KINDS};
 use crate::outputs::{
     CacheOutputs, ClusterOutputs, DatabaseOutputs, IdentityOutputs, NodePoolOutputs,
     RegistryOutputs, SecretOutputs, ServiceOutputs,
 };
 use crate::provider::{
-    CacheOps, CloudProvider, ClusterCredentials, ClusterOps, DatabaseOps, IdentityOps, NetworkOps,
-    Observation, Observed, OpContext, Outputs, Readiness, Registry, RegistryCredentials,
-    ResourceOps, SecretBackend, SecretRef, WorkloadOps,
+    CloudProvider, ClusterCredentials, ClusterOps, KindTable, Observation, Observed, OpContext,
+    Outputs, Readiness, Registry, RegistryCredentials, ResourceOps, SecretBackend, SecretRef,
+    WorkloadOps,
 };
 use crate::resource::{ResourceGraph, ResourceKind};
 use crate::secret::SecretString;
@@ -26,13 +26,36 @@ fn dep_key(m: &MemResource) -> String {
     m.key.clone()
 }
 
+/// The ops of one kind on a [`MemoryCloud`]: every row of the memory cloud's kind tables is
+/// one (the memory cloud handles all kinds alike; only the VPC cannot be updated in place).
+#[derive(Debug, Clone)]
+pub struct MemoryOps {
+    cloud: Arc<MemoryCloud>,
+    kind: ResourceKind,
+}
+
+impl MemoryOps {
+    /// The ops of `kind` on `cloud`.
+    pub fn new(cloud: Arc<MemoryCloud>, kind: ResourceKind) -> Self {
+        Self { cloud, kind }
+    }
+}
+
+/// `table` with a [`MemoryOps`] row for each of `defs`.
+fn with_rows(mut table: KindTable, cloud: &Arc<MemoryCloud>, defs: &[KindDef]) -> KindTable {
+    for def in defs {
+        table = table.row(*def, MemoryOps::new(cloud.clone(), def.kind));
+    }
+    table
+}
+
 /// A [`CloudProvider`] on a [`MemoryCloud`]. Its expansion mirrors the AWS graph of
 /// STACK-GRAPH.md (network, roles, cluster, node pools, OIDC, subnet groups, database, cache,
 /// registries, secrets, workload identities, apps).
 #[derive(Debug, Clone)]
 pub struct InMemoryProvider {
     cloud: Arc<MemoryCloud>,
-    kinds: Arc<Vec<KindDef>>,
+    table: Arc<KindTable>,
     token_lifetime: Option<chrono::Duration>,
     tokens_issued: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -40,9 +63,10 @@ pub struct InMemoryProvider {
 impl InMemoryProvider {
     /// A provider on `cloud`.
     pub fn new(cloud: Arc<MemoryCloud>) -> Self {
+        let table = with_rows(KindTable::new(), &cloud, &super::kind_defs());
         Self {
             cloud,
-            kinds: Arc::new(super::kind_defs()),
+            table: Arc::new(table),
             token_lifetime: None,
             tokens_issued: Arc::default(),
         }
@@ -53,13 +77,10 @@ impl InMemoryProvider {
         self.token_lifetime = chrono::Duration::from_std(lifetime).ok();
         self
     }
-    /// Also declares `defs` (kinds of a test's own, handled by the memory cloud's ops for
-    /// their family).
+    /// Also declares `defs` (new kinds of a test's own, each handled by a [`MemoryOps`]).
     #[must_use]
     pub fn with_kinds(mut self, defs: &[KindDef]) -> Self {
-        let mut all = (*self.kinds).clone();
-        all.extend_from_slice(defs);
-        self.kinds = Arc::new(all);
+        self.table = Arc::new(with_rows((*self.table).clone(), &self.cloud, defs));
         self
     }
     /// How many cluster tokens were issued.
@@ -69,12 +90,27 @@ impl InMemoryProvider {
     }
     /// The memory cloud's Kubernetes side, to attach with
     /// [`Stack::workloads`](crate::Stack::workloads).
-    pub fn workloads(&self) -> Self {
-        self.clone()
+    pub fn workloads(&self) -> MemoryWorkloads {
+        MemoryWorkloads {
+            table: Arc::new(with_rows(KindTable::new(), &self.cloud, WORKLOAD_KINDS)),
+        }
     }
     /// The cloud.
     pub fn cloud(&self) -> &Arc<MemoryCloud> {
         &self.cloud
+    }
+}
+
+/// The memory cloud's Kubernetes side: the kinds of [`WORKLOAD_KINDS`], each handled by a
+/// [`MemoryOps`]. Made by [`InMemoryProvider::workloads`].
+#[derive(Debug, Clone)]
+pub struct MemoryWorkloads {
+    table: Arc<KindTable>,
+}
+
+impl WorkloadOps for MemoryWorkloads {
+    fn kind_table(&self) -> &KindTable {
+        &self.table
     }
 }
 
@@ -93,8 +129,8 @@ impl CloudProvider for InMemoryProvider {
     fn name(&self) -> &str {
         "memory"
     }
-    fn kinds(&self) -> &[KindDef] {
-        &self.kinds
+    fn kind_table(&self) -> &KindTable {
+        &self.table
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         &MemoryNaming
@@ -102,19 +138,7 @@ impl CloudProvider for InMemoryProvider {
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
         expand(spec)
     }
-    fn network(&self) -> &dyn NetworkOps {
-        self
-    }
-    fn identity(&self) -> &dyn IdentityOps {
-        self
-    }
     fn cluster(&self) -> &dyn ClusterOps {
-        self
-    }
-    fn database(&self) -> &dyn DatabaseOps {
-        self
-    }
-    fn cache(&self) -> &dyn CacheOps {
         self
     }
     fn registry(&self) -> &dyn Registry {
@@ -124,12 +148,6 @@ impl CloudProvider for InMemoryProvider {
         self
     }
 }
-
-impl NetworkOps for InMemoryProvider {}
-impl IdentityOps for InMemoryProvider {}
-impl DatabaseOps for InMemoryProvider {}
-impl CacheOps for InMemoryProvider {}
-impl WorkloadOps for InMemoryProvider {}
 
 /// The typed outputs of a memory resource (the neutral output types for neutral kinds).
 fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, ProviderError> {
@@ -218,7 +236,7 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, Prov
 }
 
 #[async_trait]
-impl ResourceOps for InMemoryProvider {
+impl ResourceOps for MemoryOps {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         let r = ctx.resource;
         self.cloud.enter(&r.id, Op::Observe)?;
@@ -308,8 +326,8 @@ impl ResourceOps for InMemoryProvider {
         Ok(outputs)
     }
 
-    fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind != super::kinds::VPC
+    fn supports_update(&self) -> bool {
+        self.kind != super::kinds::VPC
     }
 
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {

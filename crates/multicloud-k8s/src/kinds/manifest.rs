@@ -4,6 +4,7 @@
 //! reverse order. The API of each object comes from discovery (its group, version and kind),
 //! so any type the cluster serves works, custom resources included.
 
+use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
@@ -18,7 +19,7 @@ use serde_json::Value;
 use super::deployment::rollout;
 use crate::dynamic::{Target, apply_all, delete_ours, still_ours};
 use crate::error::{Op, classify};
-use crate::object::{ANNOTATION_FINGERPRINT, fingerprint, owner_of};
+use crate::object::{ANNOTATION_FINGERPRINT, Lifecycle, fingerprint, owner_of};
 
 /// What a manifest set reports: its objects as `kind namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,10 +91,7 @@ fn outputs(targets: &[Target]) -> Result<Outputs, ProviderError> {
 }
 
 /// Present when every object is; owned by us only when every object carries our labels.
-pub(crate) async fn observe(
-    ctx: &OpContext<'_>,
-    client: &Client,
-) -> Result<Observation, ProviderError> {
+async fn observe(ctx: &OpContext<'_>, client: &Client) -> Result<Observation, ProviderError> {
     let targets = targets(ctx, client).await?;
     let mut owner = Owner::Us;
     let mut drifted = false;
@@ -116,17 +114,14 @@ pub(crate) async fn observe(
 }
 
 /// Applies every object in order (refusing any that exists without our labels).
-pub(crate) async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError> {
+async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError> {
     let targets = targets(ctx, client).await?;
     apply_all(ctx, &targets).await?;
     outputs(&targets)
 }
 
 /// Ready when every object exists and every Deployment among them has rolled out.
-pub(crate) async fn ready(
-    ctx: &OpContext<'_>,
-    client: &Client,
-) -> Result<Readiness, ProviderError> {
+async fn ready(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
     let targets = targets(ctx, client).await?;
     for t in &targets {
         let Some(live) = t.live().await? else {
@@ -156,14 +151,36 @@ pub(crate) async fn ready(
 }
 
 /// Deletes the objects that are ours, in reverse order.
-pub(crate) async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
+async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
     delete_ours(ctx, &targets(ctx, client).await?).await
 }
 
 /// Gone when none of our objects is left.
-pub(crate) async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
+async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
     Ok(match still_ours(ctx, &targets(ctx, client).await?).await? {
         Some(status) => Readiness::pending(status),
         None => Readiness::ready(),
     })
+}
+
+/// The manifest kind: its lifecycle is the functions above.
+pub(crate) struct ManifestKind;
+
+#[async_trait]
+impl Lifecycle for ManifestKind {
+    async fn observe(ctx: &OpContext<'_>, client: &Client) -> Result<Observation, ProviderError> {
+        observe(ctx, client).await
+    }
+    async fn apply(ctx: &OpContext<'_>, client: &Client) -> Result<Outputs, ProviderError> {
+        apply(ctx, client).await
+    }
+    async fn delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
+        delete(ctx, client).await
+    }
+    async fn ready(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
+        ready(ctx, client).await
+    }
+    async fn gone(ctx: &OpContext<'_>, client: &Client) -> Result<Readiness, ProviderError> {
+        gone(ctx, client).await
+    }
 }
