@@ -16,7 +16,6 @@ use azure_core::http::{Method, Url};
 use multicloud_core::provider::{
     Observation, Observed, OpContext, Outputs, Owner, Readiness, ResourceOps,
 };
-use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::Value;
 
@@ -125,6 +124,11 @@ impl<R: ArmResource> Arm<R> {
         Self { az, kind }
     }
 
+    /// The shared context.
+    pub fn context(&self) -> &std::sync::Arc<AzureContext> {
+        &self.az
+    }
+
     fn url(&self, ctx: &OpContext<'_>) -> Result<Url, ProviderError> {
         let path = self.kind.path(&self.az, ctx)?;
         self.az
@@ -224,7 +228,7 @@ impl<R: ArmResource> ResourceOps for Arm<R> {
         self.put(ctx, Op::Create).await
     }
 
-    fn supports_update(&self, _kind: ResourceKind) -> bool {
+    fn supports_update(&self) -> bool {
         self.kind.updatable()
     }
 

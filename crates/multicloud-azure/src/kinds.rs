@@ -1,11 +1,19 @@
 //! The kinds of the Azure provider: its own (resource group, virtual network, private DNS,
 //! Key Vault, ACR, federated credentials, role assignments…) and the cloud-neutral ones it
-//! implements, with their families, typical durations and wait timeouts.
+//! implements, with their families, typical durations and wait timeouts, and the provider's
+//! [`KindTable`]: the one place a kind finds its ops.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use multicloud_core::kind::{KindDef, NEUTRAL_CLOUD_KINDS, ResourceKind, ServiceFamily};
+use multicloud_core::kind::{KindDef, NEUTRAL_CLOUD_KINDS, ResourceKind, ServiceFamily, neutral};
+use multicloud_core::provider::KindTable;
+
+use crate::arm_ops::Arm;
+use crate::context::AzureContext;
+use crate::resources::{
+    cluster, dns, group, identity, network, postgres, redis, registry, role, secret, vault,
+};
 
 /// A resource group: everything of the stack lives in it.
 pub const RESOURCE_GROUP: ResourceKind = ResourceKind::new("resource_group");
@@ -40,21 +48,54 @@ const fn mins(m: u64) -> Duration {
     Duration::from_secs(60 * m)
 }
 
+/// The declaration of [`RESOURCE_GROUP`].
+pub const RESOURCE_GROUP_DEF: KindDef = KindDef::new(RESOURCE_GROUP, ServiceFamily::Network)
+    .expected(secs(2))
+    .timeout(mins(30));
+/// The declaration of [`VIRTUAL_NETWORK`].
+pub const VIRTUAL_NETWORK_DEF: KindDef =
+    KindDef::new(VIRTUAL_NETWORK, ServiceFamily::Network).expected(secs(10));
+/// The declaration of [`PRIVATE_DNS_ZONE`].
+pub const PRIVATE_DNS_ZONE_DEF: KindDef =
+    KindDef::new(PRIVATE_DNS_ZONE, ServiceFamily::Network).expected(secs(30));
+/// The declaration of [`DNS_ZONE_LINK`].
+pub const DNS_ZONE_LINK_DEF: KindDef =
+    KindDef::new(DNS_ZONE_LINK, ServiceFamily::Network).expected(secs(30));
+/// The declaration of [`KEY_VAULT`].
+pub const KEY_VAULT_DEF: KindDef =
+    KindDef::new(KEY_VAULT, ServiceFamily::Secrets).expected(secs(20));
+/// The declaration of [`VAULT_PURGE`].
+pub const VAULT_PURGE_DEF: KindDef =
+    KindDef::new(VAULT_PURGE, ServiceFamily::Secrets).expected(secs(1));
+/// The declaration of [`CONTAINER_REGISTRY`].
+pub const CONTAINER_REGISTRY_DEF: KindDef =
+    KindDef::new(CONTAINER_REGISTRY, ServiceFamily::Registry).expected(secs(20));
+/// The declaration of [`FEDERATED_CREDENTIAL`].
+pub const FEDERATED_CREDENTIAL_DEF: KindDef =
+    KindDef::new(FEDERATED_CREDENTIAL, ServiceFamily::Identity).expected(secs(3));
+/// The declaration of [`ROLE_ASSIGNMENT`].
+pub const ROLE_ASSIGNMENT_DEF: KindDef =
+    KindDef::new(ROLE_ASSIGNMENT, ServiceFamily::Identity).expected(secs(3));
+/// The declaration of [`POSTGRES_DATABASE`].
+pub const POSTGRES_DATABASE_DEF: KindDef =
+    KindDef::new(POSTGRES_DATABASE, ServiceFamily::Database).expected(secs(20));
+/// The declaration of [`REDIS_DATABASE`].
+pub const REDIS_DATABASE_DEF: KindDef =
+    KindDef::new(REDIS_DATABASE, ServiceFamily::Cache).expected(mins(2));
+
 /// The Azure provider's own kinds, with their families and durations.
 pub const OWN: &[KindDef] = &[
-    KindDef::new(RESOURCE_GROUP, ServiceFamily::Network)
-        .expected(secs(2))
-        .timeout(mins(30)),
-    KindDef::new(VIRTUAL_NETWORK, ServiceFamily::Network).expected(secs(10)),
-    KindDef::new(PRIVATE_DNS_ZONE, ServiceFamily::Network).expected(secs(30)),
-    KindDef::new(DNS_ZONE_LINK, ServiceFamily::Network).expected(secs(30)),
-    KindDef::new(KEY_VAULT, ServiceFamily::Secrets).expected(secs(20)),
-    KindDef::new(VAULT_PURGE, ServiceFamily::Secrets).expected(secs(1)),
-    KindDef::new(CONTAINER_REGISTRY, ServiceFamily::Registry).expected(secs(20)),
-    KindDef::new(FEDERATED_CREDENTIAL, ServiceFamily::Identity).expected(secs(3)),
-    KindDef::new(ROLE_ASSIGNMENT, ServiceFamily::Identity).expected(secs(3)),
-    KindDef::new(POSTGRES_DATABASE, ServiceFamily::Database).expected(secs(20)),
-    KindDef::new(REDIS_DATABASE, ServiceFamily::Cache).expected(mins(2)),
+    RESOURCE_GROUP_DEF,
+    VIRTUAL_NETWORK_DEF,
+    PRIVATE_DNS_ZONE_DEF,
+    DNS_ZONE_LINK_DEF,
+    KEY_VAULT_DEF,
+    VAULT_PURGE_DEF,
+    CONTAINER_REGISTRY_DEF,
+    FEDERATED_CREDENTIAL_DEF,
+    ROLE_ASSIGNMENT_DEF,
+    POSTGRES_DATABASE_DEF,
+    REDIS_DATABASE_DEF,
 ];
 
 /// Every kind the Azure provider manages: [`OWN`] and the cloud-neutral ones of
@@ -62,4 +103,70 @@ pub const OWN: &[KindDef] = &[
 pub fn defs() -> &'static [KindDef] {
     static DEFS: OnceLock<Vec<KindDef>> = OnceLock::new();
     DEFS.get_or_init(|| OWN.iter().chain(NEUTRAL_CLOUD_KINDS).copied().collect())
+}
+
+/// The ops column: one ops value per kind, in the order of [`defs`].
+pub(crate) struct Ops {
+    /// The context every ARM kind works on.
+    pub az: Arc<AzureContext>,
+    /// The cluster's ops, also the provider's cluster credentials.
+    pub cluster: Arc<Arm<cluster::ManagedCluster>>,
+    /// The repositories' ops, also the provider's pull credentials.
+    pub repository: Arc<registry::Repository>,
+    /// The secrets' ops, also the provider's secret store.
+    pub secret: Arc<secret::KeyVaultSecret>,
+}
+
+/// The Azure kind table: every kind of [`defs`] with the ops that handle it.
+pub(crate) fn table(ops: &Ops) -> KindTable {
+    let a = &ops.az;
+    KindTable::new()
+        .row(
+            RESOURCE_GROUP_DEF,
+            Arm::new(a.clone(), group::ResourceGroup),
+        )
+        .row(
+            VIRTUAL_NETWORK_DEF,
+            Arm::new(a.clone(), network::VirtualNetwork),
+        )
+        .row(
+            PRIVATE_DNS_ZONE_DEF,
+            Arm::new(a.clone(), dns::PrivateDnsZone),
+        )
+        .row(DNS_ZONE_LINK_DEF, Arm::new(a.clone(), dns::DnsZoneLink))
+        .row(KEY_VAULT_DEF, Arm::new(a.clone(), vault::KeyVault))
+        .row(VAULT_PURGE_DEF, vault::VaultPurge::new(a.clone()))
+        .row(
+            CONTAINER_REGISTRY_DEF,
+            Arm::new(a.clone(), registry::ContainerRegistry),
+        )
+        .row(
+            FEDERATED_CREDENTIAL_DEF,
+            Arm::new(a.clone(), identity::FederatedCredential),
+        )
+        .row(
+            ROLE_ASSIGNMENT_DEF,
+            Arm::new(a.clone(), role::RoleAssignment),
+        )
+        .row(
+            POSTGRES_DATABASE_DEF,
+            Arm::new(a.clone(), postgres::PostgresDatabase),
+        )
+        .row(
+            REDIS_DATABASE_DEF,
+            Arm::new(a.clone(), redis::RedisDatabase),
+        )
+        .row_shared(neutral::CLUSTER, ops.cluster.clone())
+        .row(neutral::NODE_POOL, Arm::new(a.clone(), cluster::AgentPool))
+        .row(
+            neutral::DATABASE,
+            Arm::new(a.clone(), postgres::FlexibleServer),
+        )
+        .row(neutral::CACHE, Arm::new(a.clone(), redis::RedisCluster))
+        .row_shared(neutral::REGISTRY, ops.repository.clone())
+        .row_shared(neutral::SECRET, ops.secret.clone())
+        .row(
+            neutral::WORKLOAD_IDENTITY,
+            Arm::new(a.clone(), identity::ManagedIdentity),
+        )
 }

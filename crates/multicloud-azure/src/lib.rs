@@ -90,7 +90,6 @@ pub mod naming;
 pub mod order;
 pub mod provider;
 pub mod resources;
-pub mod services;
 pub mod state;
 pub mod sweeper;
 #[cfg(feature = "testing")]

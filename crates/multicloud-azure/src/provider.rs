@@ -4,11 +4,7 @@ use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
 use azure_core::http::HttpClient;
-use multicloud_core::kind::KindDef;
-use multicloud_core::provider::{
-    CacheOps, CloudProvider, ClusterOps, DatabaseOps, IdentityOps, NetworkOps, Registry,
-    SecretBackend,
-};
+use multicloud_core::provider::{CloudProvider, ClusterOps, KindTable, Registry, SecretBackend};
 use multicloud_core::resource::ResourceGraph;
 use multicloud_core::spec::{NamingRules, StackSpec};
 
@@ -16,13 +12,16 @@ use crate::arm::{ApiCalls, ArmClient, AzureCloud, CredentialSource};
 use crate::context::AzureContext;
 use crate::error::ArmError;
 use crate::expand::AzureSettings;
+use crate::kinds::Ops;
 use crate::naming::StackNamingRules;
-use crate::services::AzureOps;
+use crate::resources::{registry::Repository, secret::KeyVaultSecret};
 
-/// The Azure provider: every service family over ARM (and the Key Vault data plane) with
-/// one shared client, call counter and LRO tracker.
+/// The Azure provider: every kind over ARM (and the Key Vault data plane) with one shared
+/// client, call counter and LRO tracker; its [`KindTable`] is built once, in
+/// [`AzureProviderBuilder::build`].
 pub struct AzureProvider {
-    ops: AzureOps,
+    ops: Ops,
+    table: KindTable,
     settings: AzureSettings,
     rules: StackNamingRules,
 }
@@ -30,7 +29,7 @@ pub struct AzureProvider {
 impl std::fmt::Debug for AzureProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AzureProvider")
-            .field("subscription", &self.ops.context().subscription)
+            .field("subscription", &self.ops.az.subscription)
             .finish_non_exhaustive()
     }
 }
@@ -133,8 +132,21 @@ impl AzureProviderBuilder {
             .unwrap_or_default();
         let arm = self.arm.build()?;
         let az = Arc::new(AzureContext::new(arm, subscription, tenant));
+        let ops = Ops {
+            cluster: Arc::new(crate::arm_ops::Arm::new(
+                az.clone(),
+                crate::resources::cluster::ManagedCluster,
+            )),
+            repository: Arc::new(
+                Repository::new(az.clone())
+                    .with_admin_pull_credentials(self.admin_pull_credentials),
+            ),
+            secret: Arc::new(KeyVaultSecret::new(az.clone())),
+            az,
+        };
         Ok(AzureProvider {
-            ops: AzureOps::new(az, self.admin_pull_credentials),
+            table: crate::kinds::table(&ops),
+            ops,
             rules: StackNamingRules {
                 overrides: self.settings.names.clone(),
             },
@@ -162,7 +174,7 @@ impl AzureProvider {
 
     /// The ARM client.
     pub fn arm(&self) -> &ArmClient {
-        &self.ops.context().arm
+        &self.ops.az.arm
     }
 
     /// The API-call counter (ARM and Key Vault).
@@ -172,7 +184,7 @@ impl AzureProvider {
 
     /// The shared context (subscription, tenant, clients).
     pub fn context(&self) -> &Arc<AzureContext> {
-        self.ops.context()
+        &self.ops.az
     }
 
     /// Sweeps what `filter` selects (see [`crate::sweeper`]); with `dry_run`, only reports.
@@ -195,8 +207,8 @@ impl CloudProvider for AzureProvider {
     fn name(&self) -> &str {
         "azure"
     }
-    fn kinds(&self) -> &[KindDef] {
-        crate::kinds::defs()
+    fn kind_table(&self) -> &KindTable {
+        &self.table
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         &self.rules
@@ -210,25 +222,13 @@ impl CloudProvider for AzureProvider {
     ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         crate::expand::expand(spec, &self.settings)
     }
-    fn network(&self) -> &dyn NetworkOps {
-        &self.ops
-    }
-    fn identity(&self) -> &dyn IdentityOps {
-        &self.ops
-    }
     fn cluster(&self) -> &dyn ClusterOps {
-        &self.ops
-    }
-    fn database(&self) -> &dyn DatabaseOps {
-        &self.ops
-    }
-    fn cache(&self) -> &dyn CacheOps {
-        &self.ops
+        self.ops.cluster.as_ref()
     }
     fn registry(&self) -> &dyn Registry {
-        &self.ops
+        self.ops.repository.as_ref()
     }
     fn secrets(&self) -> &dyn SecretBackend {
-        &self.ops
+        self.ops.secret.as_ref()
     }
 }

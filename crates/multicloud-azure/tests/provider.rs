@@ -85,6 +85,34 @@ async fn bad_input_is_refused_with_typed_errors_before_any_request() -> TestResu
 }
 
 #[tokio::test]
+async fn every_declared_kind_has_exactly_one_row_of_ops() -> TestResult {
+    use multicloud_core::provider::CloudProvider;
+    use multicloud_core::resource::ResourceKind;
+    let world = World::start(config(Duration::ZERO), |b| b).await?;
+    let provider = world.provider.as_ref();
+    assert_eq!(
+        provider.kinds(),
+        multicloud_azure::kinds::defs(),
+        "rows in declaration order"
+    );
+    for def in multicloud_azure::kinds::defs() {
+        assert!(provider.ops(def.kind).is_some(), "{} has ops", def.kind);
+    }
+    assert!(
+        provider.ops(ResourceKind::NAMESPACE).is_none(),
+        "workload kinds are not Azure's"
+    );
+    let updatable = |k| provider.ops(k).is_some_and(|o| o.supports_update());
+    assert!(updatable(multicloud_azure::kinds::VIRTUAL_NETWORK));
+    assert!(!updatable(multicloud_azure::kinds::VAULT_PURGE));
+    assert!(
+        !updatable(multicloud_azure::kinds::ROLE_ASSIGNMENT),
+        "a role assignment is replaced"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_foreign_resource_under_our_name_is_refused() -> TestResult {
     let world = World::start(config(Duration::ZERO), |b| b).await?;
     let arm = world.provider.arm();

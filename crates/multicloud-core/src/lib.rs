@@ -38,9 +38,13 @@
 //! ## The seams a provider crate builds on
 //!
 //! - **Kinds** are declared by the crate that implements them ([`kind`]): a
-//!   [`ResourceKind`](kind::ResourceKind) is a name; its [`KindDef`](kind::KindDef) (family,
-//!   expected duration, wait timeout) comes from [`CloudProvider::kinds`](provider::CloudProvider::kinds). Core only names
-//!   the cloud-neutral kinds the spec and the Kubernetes side need.
+//!   [`ResourceKind`](kind::ResourceKind) is a name. A provider lists its kinds in one
+//!   [`KindTable`](provider::KindTable), a row per kind: its [`KindDef`](kind::KindDef)
+//!   (family shown in events, expected duration, wait timeout) and the one small
+//!   [`ResourceOps`](provider::ResourceOps) type that handles it. The engine finds the ops of
+//!   a resource with [`CloudProvider::ops`](provider::CloudProvider::ops) (the provider's
+//!   table, then the workload backend's); adding a kind is one `ResourceOps` impl and one
+//!   row. Core only names the cloud-neutral kinds the spec and the Kubernetes side need.
 //! - **Configs and outputs are Rust types**: a resource carries its kind's typed config
 //!   ([`Resource::with_config`](resource::Resource::with_config)); an operation reads it
 //!   with [`OpContext::config`](provider::OpContext::config) (unknown or missing fields are
@@ -60,14 +64,15 @@
 //!   [`Poller`](retry::Poller); provider SDK clients do not retry on their own.
 //!
 //! ```no_run
+//! use async_trait::async_trait;
 //! use multicloud_core::kind::{KindDef, ResourceKind, ServiceFamily};
-//! use multicloud_core::provider::{OpContext, Outputs};
+//! use multicloud_core::provider::{KindTable, Observation, OpContext, Outputs, ResourceOps};
 //! use multicloud_core::ProviderError;
 //! use serde::{Deserialize, Serialize};
 //!
 //! /// A kind of this crate's own.
 //! pub const DNS_RECORD: ResourceKind = ResourceKind::new("dns_record");
-//! /// Its declaration, listed in the provider's `kinds()`.
+//! /// Its declaration: the first column of its table row.
 //! pub const DNS_RECORD_DEF: KindDef = KindDef::new(DNS_RECORD, ServiceFamily::Network);
 //!
 //! /// Its config: built by the expansion, read back by the operations.
@@ -79,10 +84,30 @@
 //! #[derive(Serialize, Deserialize)]
 //! pub struct DnsRecordOutputs { pub id: String, pub fqdn: String }
 //!
-//! async fn create(ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-//!     let config: DnsRecordConfig = ctx.config()?;
-//!     // ... one call to the cloud with `config` ...
-//!     Outputs::of(&DnsRecordOutputs { id: "rec-1".into(), fqdn: config.target })
+//! /// Its ops: one small type for the one kind (it holds the cloud client it needs).
+//! pub struct DnsRecord;
+//!
+//! #[async_trait]
+//! impl ResourceOps for DnsRecord {
+//!     async fn observe(&self, _ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+//!         // ... one read ...
+//!         Ok(Observation::Absent)
+//!     }
+//!     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+//!         let config: DnsRecordConfig = ctx.config()?;
+//!         // ... one call to the cloud with `config` ...
+//!         Outputs::of(&DnsRecordOutputs { id: "rec-1".into(), fqdn: config.target })
+//!     }
+//!     async fn delete(&self, _ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+//!         // ... one call; already gone is fine ...
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// The provider's table (built once, in its constructor) gets one more row; its
+//! /// `CloudProvider::kind_table` hands the table out.
+//! pub fn table(rows_so_far: KindTable) -> KindTable {
+//!     rows_so_far.row(DNS_RECORD_DEF, DnsRecord)
 //! }
 //! ```
 

@@ -9,13 +9,13 @@
 use async_trait::async_trait;
 use base64::Engine;
 use multicloud_core::outputs::{ClusterOutputs, NodePoolOutputs};
-use multicloud_core::provider::{ClusterCredentials, OpContext, Outputs};
+use multicloud_core::provider::{ClusterCredentials, ClusterOps, OpContext, Outputs};
 use multicloud_core::secret::SecretString;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{Arm, ArmResource, field, tags};
 use crate::context::AzureContext;
 use crate::error::{Op, classify};
 use crate::model::{AksOutputs, ClusterConfig, NetworkOutputs, NodePoolConfig, PoolConfig};
@@ -223,4 +223,13 @@ pub async fn credentials(
         token,
         None,
     ))
+}
+
+/// The cluster's ops are what mints its credentials.
+#[async_trait]
+impl ClusterOps for Arm<ManagedCluster> {
+    /// Endpoint, CA and token from the cluster's `listClusterUserCredential` kubeconfig.
+    async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError> {
+        credentials(self.context(), cluster).await
+    }
 }

@@ -8,7 +8,8 @@
 use async_trait::async_trait;
 use multicloud_core::outputs::RegistryOutputs;
 use multicloud_core::provider::{
-    Observation, Observed, OpContext, Outputs, Readiness, RegistryCredentials, ResourceOps,
+    Observation, Observed, OpContext, Outputs, Readiness, Registry, RegistryCredentials,
+    ResourceOps,
 };
 use multicloud_core::secret::SecretString;
 use multicloud_core::{ErrorKind, ProviderError};
@@ -64,15 +65,28 @@ impl ArmResource for ContainerRegistry {
 /// [`ResourceKind::REGISTRY`](multicloud_core::resource::ResourceKind::REGISTRY): a
 /// repository of the ACR. Repositories appear on first push and go with the registry, so
 /// create and delete make no call; observe reads the registry.
+/// Also the provider's [`Registry`]: pull credentials for a repository.
 #[derive(Debug)]
 pub struct Repository {
     az: std::sync::Arc<AzureContext>,
+    admin_pull_credentials: bool,
 }
 
 impl Repository {
     /// On the shared context.
     pub fn new(az: std::sync::Arc<AzureContext>) -> Self {
-        Self { az }
+        Self {
+            az,
+            admin_pull_credentials: false,
+        }
+    }
+
+    /// Makes [`Registry::pull_credentials`] use `listCredentials` instead of the token
+    /// exchange.
+    #[must_use]
+    pub fn with_admin_pull_credentials(mut self, on: bool) -> Self {
+        self.admin_pull_credentials = on;
+        self
     }
 
     fn outputs(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
@@ -122,6 +136,16 @@ impl ResourceOps for Repository {
 }
 
 /// The login server of a repository URL (`shopacr.azurecr.io/api` -> `shopacr.azurecr.io`).
+#[async_trait]
+impl Registry for Repository {
+    async fn pull_credentials(
+        &self,
+        registry: &Outputs,
+    ) -> Result<RegistryCredentials, ProviderError> {
+        pull_credentials(&self.az, registry, self.admin_pull_credentials).await
+    }
+}
+
 fn login_server(url: &str) -> &str {
     url.split('/').next().unwrap_or(url)
 }

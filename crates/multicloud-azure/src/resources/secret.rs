@@ -15,7 +15,8 @@ use azure_security_keyvault_secrets::models::{Secret, SetSecretParameters};
 use futures::TryStreamExt;
 use multicloud_core::outputs::SecretOutputs;
 use multicloud_core::provider::{
-    Observation, Observed, OpContext, Outputs, Owner, Readiness, ResourceOps, SecretRef,
+    Observation, Observed, OpContext, Outputs, Owner, Readiness, ResourceOps, SecretBackend,
+    SecretRef,
 };
 use multicloud_core::secret::SecretString;
 use multicloud_core::{ErrorKind, ProviderError};
@@ -332,5 +333,33 @@ impl ResourceOps for KeyVaultSecret {
             None => Readiness::ready(),
             Some(_) => Readiness::pending("deleting"),
         })
+    }
+}
+
+/// The secrets' ops are also the provider's secret store; secrets are named
+/// `<vault>/<secret>` on Azure (see the module docs).
+#[async_trait]
+impl SecretBackend for KeyVaultSecret {
+    async fn put_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+    ) -> Result<SecretRef, ProviderError> {
+        let (vault, name) = split_name(name)?;
+        write(&self.az, vault, name, value, None).await
+    }
+    async fn get_secret(&self, name: &str) -> Result<SecretString, ProviderError> {
+        let (vault, name) = split_name(name)?;
+        value(&self.az, vault, name).await
+    }
+    /// `prefix` is `<vault>/<name prefix>`.
+    async fn list_secrets(&self, prefix: &str) -> Result<Vec<SecretRef>, ProviderError> {
+        let (vault, prefix) = split_name(prefix)?;
+        list(&self.az, vault, prefix).await
+    }
+    /// With `force`, the soft-deleted secret is purged as well (its name free at once).
+    async fn delete_secret(&self, name: &str, force: bool) -> Result<(), ProviderError> {
+        let (vault, name) = split_name(name)?;
+        remove(&self.az, vault, name, force).await
     }
 }
