@@ -93,6 +93,7 @@ pub mod state;
 pub mod sweeper;
 pub mod tagging;
 
+pub(crate) mod subnet_group;
 pub(crate) mod support;
 
 pub use clients::{ApiCalls, AwsClients};

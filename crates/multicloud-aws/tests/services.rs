@@ -107,16 +107,13 @@ impl TestStack {
         self.deps.insert(ResourceId::from(id), outputs);
     }
 
-    /// The ops of `kind` (the service of its family, as the provider declares it).
+    /// The ops of `kind` (its row of the provider's kind table).
     pub fn ops_for(
         &self,
         kind: ResourceKind,
     ) -> Result<&dyn ResourceOps, Box<dyn std::error::Error>> {
         self.provider
-            .kinds()
-            .iter()
-            .find(|d| d.kind == kind)
-            .and_then(|d| self.provider.ops_for_family(d.family))
+            .ops(kind)
             .ok_or_else(|| format!("no ops for kind {kind}").into())
     }
 
