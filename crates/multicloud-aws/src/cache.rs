@@ -27,7 +27,6 @@ use crate::support::{
     dep_id, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with,
     tag_pairs,
 };
-use crate::sweeper::{SweepOps, SweptResource};
 
 kind_ops! {
     /// The ElastiCache cache subnet group
@@ -339,15 +338,4 @@ impl ResourceOps for ReplicationGroup {
     }
 }
 
-#[async_trait]
-impl SweepOps for ReplicationGroup {
-    async fn delete_found(&self, found: &SweptResource) -> Result<(), ProviderError> {
-        delete_replication_group(&self.clients, &found.name).await
-    }
-    fn awaited(&self) -> bool {
-        true
-    }
-    async fn exists(&self, found: &SweptResource) -> Result<bool, ProviderError> {
-        Ok(describe_group(&self.clients, &found.name).await?.is_some())
-    }
-}
+sweep_with!(ReplicationGroup => delete_replication_group(name), awaiting describe_group(name));

@@ -37,9 +37,8 @@ use crate::expand::ids;
 use crate::model::{ClusterConfig, RoleOutputs};
 use crate::support::{
     any_changed, dep_id, dep_ids, ensure_ours, kind_ops, none_if_not_found, observed,
-    ok_if_not_found,
+    ok_if_not_found, sweep_with,
 };
-use crate::sweeper::{SweepOps, SweptResource};
 
 pub use node_group::NodeGroup;
 
@@ -281,17 +280,4 @@ impl ClusterOps for EksCluster {
     }
 }
 
-#[async_trait]
-impl SweepOps for EksCluster {
-    async fn delete_found(&self, found: &SweptResource) -> Result<(), ProviderError> {
-        delete_cluster_by_name(&self.clients, &found.name).await
-    }
-    fn awaited(&self) -> bool {
-        true
-    }
-    async fn exists(&self, found: &SweptResource) -> Result<bool, ProviderError> {
-        Ok(describe_cluster(&self.clients, &found.name)
-            .await?
-            .is_some())
-    }
-}
+sweep_with!(EksCluster => delete_cluster_by_name(name), awaiting describe_cluster(name));

@@ -38,7 +38,6 @@ use crate::support::{
     any_changed, dep_id, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found,
     sweep_with, tag_pairs,
 };
-use crate::sweeper::{SweepOps, SweptResource};
 
 kind_ops! {
     /// The RDS DB subnet group ([`kinds::DB_SUBNET_GROUP`](crate::kinds::DB_SUBNET_GROUP)).
@@ -492,20 +491,7 @@ impl ResourceOps for RdsInstance {
     }
 }
 
-#[async_trait]
-impl SweepOps for RdsInstance {
-    async fn delete_found(&self, found: &SweptResource) -> Result<(), ProviderError> {
-        delete_db_instance(&self.clients, &found.name).await
-    }
-    fn awaited(&self) -> bool {
-        true
-    }
-    async fn exists(&self, found: &SweptResource) -> Result<bool, ProviderError> {
-        Ok(describe_instance(&self.clients, &found.name)
-            .await?
-            .is_some())
-    }
-}
+sweep_with!(RdsInstance => delete_db_instance(name), awaiting describe_instance(name));
 
 #[cfg(test)]
 mod tests {

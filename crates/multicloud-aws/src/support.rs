@@ -235,9 +235,31 @@ macro_rules! generic_resource_ops {
 pub(crate) use generic_resource_ops;
 
 /// Implements the sweeper's [`SweepOps`](crate::sweeper::SweepOps) for per-kind types that
-/// delete a found resource with one function of the clients and its `id` or `name`, and
-/// are not waited for: `sweep_with!(Vpc => delete_vpc(id))`.
+/// delete a found resource with one function of the clients and its `id` or `name`: not
+/// waited for (`sweep_with!(Vpc => delete_vpc(id))`), or waited for until a describe
+/// function of the clients and its name finds nothing
+/// (`sweep_with!(EksCluster => delete_cluster_by_name(name), awaiting describe_cluster(name))`).
 macro_rules! sweep_with {
+    ($t:ty => $f:ident($field:ident), awaiting $d:ident($dfield:ident)) => {
+        #[async_trait::async_trait]
+        impl crate::sweeper::SweepOps for $t {
+            async fn delete_found(
+                &self,
+                found: &crate::sweeper::SweptResource,
+            ) -> Result<(), multicloud_core::ProviderError> {
+                $f(&self.clients, &found.$field).await
+            }
+            fn awaited(&self) -> bool {
+                true
+            }
+            async fn exists(
+                &self,
+                found: &crate::sweeper::SweptResource,
+            ) -> Result<bool, multicloud_core::ProviderError> {
+                Ok($d(&self.clients, &found.$dfield).await?.is_some())
+            }
+        }
+    };
     ($($t:ty => $f:ident($field:ident)),+ $(,)?) => {$(
         #[async_trait::async_trait]
         impl crate::sweeper::SweepOps for $t {

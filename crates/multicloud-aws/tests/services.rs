@@ -112,9 +112,7 @@ impl TestStack {
         &self,
         kind: ResourceKind,
     ) -> Result<&dyn ResourceOps, Box<dyn std::error::Error>> {
-        self.provider
-            .ops(kind)
-            .ok_or_else(|| format!("no ops for kind {kind}").into())
+        kind_ops(&self.provider, kind)
     }
 
     /// Creates graph resource `id` through the service of its kind (with the dependency
@@ -245,4 +243,14 @@ pub fn present(
             Err("expected Present, got Absent".into())
         }
     }
+}
+
+/// The ops of `kind`: its row of `provider`'s kind table.
+pub fn kind_ops(
+    provider: &AwsProvider,
+    kind: ResourceKind,
+) -> Result<&dyn ResourceOps, Box<dyn std::error::Error>> {
+    provider
+        .ops(kind)
+        .ok_or_else(|| format!("no ops for kind {kind}").into())
 }

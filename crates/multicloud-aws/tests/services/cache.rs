@@ -4,12 +4,12 @@ use aws_sdk_elasticache::types::{AutomaticFailoverStatus, MultiAzStatus};
 use multicloud_aws::kinds;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::provider::{Observation, Owner, Readiness};
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, Redis};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+use crate::{TestResult, TestStack, kind_ops, out_str, present, ready_outputs};
 
 fn spec(name: &str, replicas: u32) -> Result<StackSpec, Box<dyn std::error::Error>> {
     Ok(StackSpec::builder(name)
@@ -23,10 +23,8 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     let mut t = TestStack::new(&spec("cache1", 0)?).await?;
     t.network(41).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::CACHE_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
-    let ops = provider.ops(ResourceKind::CACHE).ok_or("no cache ops")?;
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
 
     let group = t.resource("cache_subnet_group/main")?;
     let gctx = t.ctx(&group);
@@ -114,10 +112,8 @@ async fn a_cache_with_replicas_gets_failover_and_multi_az_moto_ignores_num_cache
     let mut t = TestStack::new(&spec("cache2", 2)?).await?;
     t.network(42).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::CACHE_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
-    let ops = provider.ops(ResourceKind::CACHE).ok_or("no cache ops")?;
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
     let group = t.resource("cache_subnet_group/main")?;
     let g = gops.create(&t.ctx(&group)).await?;
     t.set_dep("cache_subnet_group/main", g);
@@ -152,10 +148,8 @@ async fn foreign_cache_and_subnet_group_are_refused() -> TestResult {
     let mut t = TestStack::new(&spec("cache3", 0)?).await?;
     t.network(43).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::CACHE_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
-    let ops = provider.ops(ResourceKind::CACHE).ok_or("no cache ops")?;
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
     let group = t.resource("cache_subnet_group/main")?;
     let cache = t.resource("cache/main")?;
     let subnet = t.deps[&ResourceId::from("subnet/private-0")]
@@ -208,9 +202,7 @@ async fn cache_subnet_group_delete_is_not_implemented_by_moto() -> TestResult {
     let mut t = TestStack::new(&spec("cache4", 0)?).await?;
     t.network(44).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::CACHE_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
     let group = t.resource("cache_subnet_group/main")?;
     let ctx = t.ctx(&group);
     gops.create(&ctx).await?;

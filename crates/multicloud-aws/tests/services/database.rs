@@ -12,7 +12,7 @@ use multicloud_core::resource::{Resource, ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, Postgres};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+use crate::{TestResult, TestStack, kind_ops, out_str, present, ready_outputs};
 
 /// The master-password secret node of the database (`secret/database-master-password`),
 /// created through the secrets service as the engine does before the database; its outputs
@@ -70,12 +70,8 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     let mut t = TestStack::new(&spec("db1")?).await?;
     t.network(31).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::DB_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
-    let ops = provider
-        .ops(ResourceKind::DATABASE)
-        .ok_or("no database ops")?;
+    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
 
     // Subnet group.
     let group = t.resource("db_subnet_group/main")?;
@@ -97,7 +93,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     // The master password: its own secret node, created before the instance.
     let (secret, secret_out) = password_secret(&mut t, "db1").await?;
     let secrets = provider.secrets();
-    let secret_ops = provider.ops(ResourceKind::SECRET).ok_or("no secret ops")?;
+    let secret_ops = kind_ops(&provider, ResourceKind::SECRET)?;
 
     // Instance.
     let db = t.resource("database/main")?;
@@ -255,12 +251,8 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
     let mut t = TestStack::new(&spec("db2")?).await?;
     t.network(32).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::DB_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
-    let ops = provider
-        .ops(ResourceKind::DATABASE)
-        .ok_or("no database ops")?;
+    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
     let group = t.resource("db_subnet_group/main")?;
     let db = t.resource("database/main")?;
     let rds = &t.clients().rds;
@@ -362,18 +354,14 @@ async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     let mut t = TestStack::new(&spec("db3")?).await?;
     t.network(33).await?;
     let provider = t.provider.clone();
-    let gops = provider
-        .ops(kinds::DB_SUBNET_GROUP)
-        .ok_or("no subnet group ops")?;
-    let ops = provider
-        .ops(ResourceKind::DATABASE)
-        .ok_or("no database ops")?;
+    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
     let group = t.resource("db_subnet_group/main")?;
     let g = gops.create(&t.ctx(&group)).await?;
     t.set_dep("db_subnet_group/main", g);
     let (secret, _) = password_secret(&mut t, "db3").await?;
     let secrets = provider.secrets();
-    let secret_ops = provider.ops(ResourceKind::SECRET).ok_or("no secret ops")?;
+    let secret_ops = kind_ops(&provider, ResourceKind::SECRET)?;
     let secret_name = secret.name.as_str();
     let password = secrets.get_secret(secret_name).await?;
     // An identifier RDS refuses (two hyphens in a row).
