@@ -90,58 +90,9 @@ impl NamingRules for AwsNamingRules {
 
     fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
         let mut r = NamingReport::new(errors);
-        match resolve::region(spec) {
-            Ok(region) if !aws_region(&region.value) => r.push(
-                region.path.clone(),
-                Rule::Format,
-                format!(
-                    "`{}` is not an AWS region name such as `us-east-1`{}",
-                    region.value,
-                    region.hint("AWS", "region", "aws.region")
-                ),
-            ),
-            Ok(_) => {}
-            // No region at all is the common rules' error.
-            Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
-            Err(_) => {}
-        }
-        let prefix =
-            Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(200));
-        for (i, reg) in spec.registries.iter().enumerate() {
-            let path = format!("spec.registries[{i}].name");
-            r.repository(path.clone(), "ECR", &reg.name, 2);
-            let full = format!("{prefix}/{}", reg.name);
-            if full.chars().count() > 256 {
-                r.push(
-                    path,
-                    Rule::Name,
-                    format!("ECR repository `{full}` is longer than 256 characters; shorten the registry name"),
-                );
-            }
-        }
-        if let Some(cluster) = &spec.cluster {
-            for (i, pool) in cluster.node_pools.iter().enumerate() {
-                let path = format!("spec.cluster.node_pools[{i}]");
-                r.shape(
-                    &EKS_NODEGROUP,
-                    format!("{path}.name"),
-                    "EKS node group name",
-                    &pool.name,
-                );
-                match resolve::node_instance_type(pool, i) {
-                    Ok(t) => r.resolved(
-                        "AWS",
-                        &t,
-                        |v| aws_instance_type(v, None),
-                        "an EC2 instance type such as `m6i.xlarge`",
-                        ("instance_type", "aws.instance_type"),
-                    ),
-                    // A pool without any size is the common rules' error.
-                    Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
-                    Err(_) => {}
-                }
-            }
-        }
+        check_region(spec, &mut r);
+        check_registries(spec, &mut r);
+        check_node_pools(spec, &mut r);
         if let Some(db) = &spec.database {
             r.resolved(
                 "AWS",
@@ -176,6 +127,69 @@ impl NamingRules for AwsNamingRules {
                     Rule::Name,
                     format!("tag key `{key}` is reserved: `aws:` tags belong to AWS"),
                 );
+            }
+        }
+    }
+}
+
+/// The AWS region (the spec's or its per-cloud override) is an AWS region name.
+fn check_region(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    match resolve::region(spec) {
+        Ok(region) if !aws_region(&region.value) => r.push(
+            region.path.clone(),
+            Rule::Format,
+            format!(
+                "`{}` is not an AWS region name such as `us-east-1`{}",
+                region.value,
+                region.hint("AWS", "region", "aws.region")
+            ),
+        ),
+        Ok(_) => {}
+        // No region at all is the common rules' error.
+        Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
+        Err(_) => {}
+    }
+}
+
+/// ECR repository names, prefixed with the stack's `<name>-<env>/`.
+fn check_registries(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    let prefix = Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(200));
+    for (i, reg) in spec.registries.iter().enumerate() {
+        let path = format!("spec.registries[{i}].name");
+        r.repository(path.clone(), "ECR", &reg.name, 2);
+        let full = format!("{prefix}/{}", reg.name);
+        if full.chars().count() > 256 {
+            r.push(
+                path,
+                Rule::Name,
+                format!("ECR repository `{full}` is longer than 256 characters; shorten the registry name"),
+            );
+        }
+    }
+}
+
+/// EKS node group names and EC2 instance types.
+fn check_node_pools(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    if let Some(cluster) = &spec.cluster {
+        for (i, pool) in cluster.node_pools.iter().enumerate() {
+            let path = format!("spec.cluster.node_pools[{i}]");
+            r.shape(
+                &EKS_NODEGROUP,
+                format!("{path}.name"),
+                "EKS node group name",
+                &pool.name,
+            );
+            match resolve::node_instance_type(pool, i) {
+                Ok(t) => r.resolved(
+                    "AWS",
+                    &t,
+                    |v| aws_instance_type(v, None),
+                    "an EC2 instance type such as `m6i.xlarge`",
+                    ("instance_type", "aws.instance_type"),
+                ),
+                // A pool without any size is the common rules' error.
+                Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
+                Err(_) => {}
             }
         }
     }
