@@ -10,7 +10,7 @@ use azure_security_keyvault_secrets::models::SetSecretParameters;
 use examples::{example, keys};
 use futures::TryStreamExt;
 use multicloud_azure::arm::{ArmClient, api_versions};
-use multicloud_azure::emulator::{Emulator, EmulatorConfig};
+use multicloud_azure::emulator::{Emulator, EmulatorArmClient, EmulatorConfig};
 use serde_json::{Value, json};
 use support::call;
 

@@ -1,10 +1,11 @@
 //! The ARM and Key Vault examples the emulator is compared with: verbatim copies from
-//! `Azure/azure-rest-api-specs` in `tests/fixtures/azure-arm-examples` (sources in its
+//! `Azure/azure-rest-api-specs`, kept with the emulator in
+//! `crates/multicloud-azure-emulator/tests/fixtures/azure-arm-examples` (sources in its
 //! SOURCES.tsv), shared by the test files that read them.
 
 const EXAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/azure-arm-examples"
+    "/../multicloud-azure-emulator/tests/fixtures/azure-arm-examples"
 );
 
 /// The example file at `path` (under the fixtures), parsed; panics naming the file.
