@@ -314,6 +314,20 @@ fn resource(inner: &Inner, method: &Method, id: &str, rtype: &str, body: &[u8]) 
     }
 }
 
+/// How the next operation on `rtype` goes: its duration and outcome (an injected failure
+/// is used up).
+fn next_op(
+    s: &mut Store,
+    config: &crate::EmulatorConfig,
+    rtype: &str,
+) -> (std::time::Duration, Outcome) {
+    let outcome = s
+        .fail_next
+        .remove(&rtype.to_ascii_lowercase())
+        .unwrap_or(Outcome::Succeed);
+    (duration_of(config, rtype), outcome)
+}
+
 /// ARM's 409 while operation `op` runs on resource `id`.
 fn in_progress(op: &str, id: &str) -> Reply {
     Reply::error(
@@ -335,11 +349,7 @@ fn delete_resource(inner: &Inner, s: &mut Store, id: &str, rtype: &str, r: &Reso
         return Reply::empty(200);
     }
     let config = inner.config();
-    let d = duration_of(&config, rtype);
-    let outcome = s
-        .fail_next
-        .remove(&rtype.to_ascii_lowercase())
-        .unwrap_or(Outcome::Succeed);
+    let (d, outcome) = next_op(s, &config, rtype);
     if d.is_zero() && outcome == Outcome::Succeed {
         s.remove_tree(&key, inner.unix());
         return Reply::empty(200);
@@ -444,11 +454,7 @@ fn put(
     let key = id.to_ascii_lowercase();
     let parts: Vec<&str> = id.split('/').collect();
     let config = inner.config();
-    let d = duration_of(&config, rtype);
-    let outcome = s
-        .fail_next
-        .remove(&rtype.to_ascii_lowercase())
-        .unwrap_or(Outcome::Succeed);
+    let (d, outcome) = next_op(s, &config, rtype);
     let created = existing.is_none();
     let pattern = config
         .put_patterns

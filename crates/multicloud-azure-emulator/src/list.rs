@@ -128,11 +128,10 @@ fn top_level_under(key: &str, scope: &str) -> bool {
         return false;
     };
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    match segs.as_slice() {
-        ["providers", _, _, _] => true,
-        ["resourcegroups", _, "providers", _, _, _] => true,
-        _ => false,
-    }
+    matches!(
+        segs.as_slice(),
+        ["providers", _, _, _] | ["resourcegroups", _, "providers", _, _, _]
+    )
 }
 
 /// `GET /subscriptions/{sub}/resourcegroups` (`$filter` by tag, paged).

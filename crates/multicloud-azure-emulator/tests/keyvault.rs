@@ -3,14 +3,12 @@
 //! plane through the official `SecretClient` is tested with the provider's client in
 //! multicloud-azure's `tests/keyvault.rs`.)
 
-mod examples;
 mod support;
 
 use azure_core::http::Method;
-use examples::{example, keys};
-use multicloud_azure_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
-use support::{Answer, Arm, call};
+use support::examples::{example, keys};
+use support::{Answer, call, with_vault};
 
 /// The api-versions of the examples used here.
 mod api_versions {
@@ -18,35 +16,6 @@ mod api_versions {
     pub const RESOURCES: &str = "2025-04-01";
     /// `Microsoft.KeyVault/2026-02-01`.
     pub const KEY_VAULT: &str = "2026-02-01";
-}
-
-/// An emulator with resource group `rg` and vault `name` in it.
-async fn with_vault(name: &str) -> (Emulator, Arm, String) {
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let arm = Arm::new(&emu);
-    let sub = format!("/subscriptions/{}", emu.subscription());
-    call(
-        &arm,
-        Method::Put,
-        &format!("{sub}/resourcegroups/rg"),
-        api_versions::RESOURCES,
-        Some(json!({"location": "westus"})),
-    )
-    .await;
-    let vault = format!("{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{name}");
-    let create = example("Microsoft.KeyVault/2026-02-01/createVault.json");
-    let r = call(
-        &arm,
-        Method::Put,
-        &vault,
-        api_versions::KEY_VAULT,
-        Some(create["parameters"]["parameters"].clone()),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    (emu, arm, vault)
 }
 
 fn body(r: &Answer) -> Value {

@@ -4,13 +4,12 @@
 //! with its tag `$filter`, `nextLink` paging by `$top` or page size with `$skiptoken`, and
 //! the 404/400 answers in ARM's shape.
 
-mod examples;
 mod support;
 
 use azure_core::http::Method;
-use examples::{example, keys};
 use multicloud_azure_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
+use support::examples::{example, keys};
 use support::{Answer, Arm};
 
 const AKS: &str = "Microsoft.ContainerService/managedClusters";

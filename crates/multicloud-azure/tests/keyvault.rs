@@ -3,44 +3,21 @@
 //! with bodies compared to the example files. (Vault soft delete, purge and name reuse are
 //! the emulator's own tests, in multicloud-azure-emulator's `tests/keyvault.rs`.)
 
-mod examples;
-mod support;
+/// The emulator crate's own test helpers (its vault set-up).
+#[path = "../../multicloud-azure-emulator/tests/support/mod.rs"]
+mod raw;
 
-use azure_core::http::Method;
 use azure_security_keyvault_secrets::models::SetSecretParameters;
-use examples::{example, keys};
 use futures::TryStreamExt;
-use multicloud_azure::arm::{ArmClient, api_versions};
-use multicloud_azure::emulator::{Emulator, EmulatorArmClient, EmulatorConfig};
-use serde_json::{Value, json};
-use support::call;
+use multicloud_azure::arm::ArmClient;
+use multicloud_azure::emulator::{Emulator, EmulatorArmClient};
+use raw::examples::{example, keys};
+use serde_json::Value;
 
-/// An emulator with resource group `rg` and vault `name` in it.
+/// An emulator with resource group `rg` and vault `name` in it, and the provider's client.
 async fn with_vault(name: &str) -> (Emulator, ArmClient, String) {
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (emu, _, vault) = raw::with_vault(name).await;
     let arm = emu.arm_client().unwrap_or_else(|e| panic!("{e}"));
-    let sub = format!("/subscriptions/{}", emu.subscription());
-    call(
-        &arm,
-        Method::Put,
-        &format!("{sub}/resourcegroups/rg"),
-        api_versions::RESOURCES,
-        Some(json!({"location": "westus"})),
-    )
-    .await;
-    let vault = format!("{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{name}");
-    let create = example("Microsoft.KeyVault/2026-02-01/createVault.json");
-    let r = call(
-        &arm,
-        Method::Put,
-        &vault,
-        api_versions::KEY_VAULT,
-        Some(create["parameters"]["parameters"].clone()),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     (emu, arm, vault)
 }
 

@@ -1,14 +1,19 @@
 //! What the emulator tests share: a raw ARM caller through the emulator transport (real
 //! `https://management.azure.com` URLs, a bearer token for ARM's audience) or any
-//! `HttpClient` (the binary's tests), and the answer as the tests judge it.
+//! `HttpClient` (the binary's tests), the answer as the tests judge it, and an emulator
+//! with a vault (also used, through `#[path]`, by multicloud-azure's Key Vault tests).
 
 #![allow(dead_code)]
+
+/// The example files (loaded once, here, for every test that uses `support`).
+#[path = "../examples/mod.rs"]
+pub mod examples;
 
 use std::sync::Arc;
 
 use azure_core::http::{HttpClient, Method, Request, Url};
-use multicloud_azure_emulator::{ARM_ENDPOINT, ARM_SCOPE, Emulator};
-use serde_json::Value;
+use multicloud_azure_emulator::{ARM_ENDPOINT, ARM_SCOPE, Emulator, EmulatorConfig};
+use serde_json::{Value, json};
 
 /// An answer of the emulator, whatever its status.
 #[derive(Debug)]
@@ -118,4 +123,30 @@ pub async fn call(
     body: Option<Value>,
 ) -> Answer {
     arm.call(method, path, version, body).await
+}
+
+/// An emulator with resource group `rg` and vault `name` in it (created with the body of
+/// `createVault.json`), a caller and the vault's id.
+pub async fn with_vault(name: &str) -> (Emulator, Arm, String) {
+    let emu = Emulator::start(EmulatorConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let arm = Arm::new(&emu);
+    let sub = &arm.sub;
+    let rg = json!({"location": "westus"});
+    let made = call(
+        &arm,
+        Method::Put,
+        &format!("{sub}/resourcegroups/rg"),
+        "2025-04-01",
+        Some(rg),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
+    let vault = format!("{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{name}");
+    let create = examples::example("Microsoft.KeyVault/2026-02-01/createVault.json");
+    let body = Some(create["parameters"]["parameters"].clone());
+    let r = call(&arm, Method::Put, &vault, "2026-02-01", body).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    (emu, arm, vault)
 }
