@@ -51,6 +51,11 @@ async fn clusters(arm: &Arm, rg: &str, names: &[&str], tags: Value) {
     }
 }
 
+/// `GET path` at `version`.
+async fn get(arm: &Arm, path: &str, version: &str) -> Answer {
+    arm.call(Method::Get, path, version, None).await
+}
+
 /// The ids in a page.
 fn ids(page: &Answer) -> Vec<String> {
     page.json()["value"]
@@ -105,7 +110,7 @@ async fn clusters_are_listed_by_resource_group_and_by_subscription_like_get() {
 
     // What the Python SDK's managed_clusters.list_by_resource_group sends.
     let by_group = format!("{}/resourceGroups/rg1/providers/{AKS}", arm.sub);
-    let page = arm.call(Method::Get, &by_group, AKS_VERSION, None).await;
+    let page = get(&arm, &by_group, AKS_VERSION).await;
     assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
     assert_eq!(keys(&page.json()), vec!["value"], "one page: no nextLink");
     let want: Vec<String> = ["c1", "c2", "c3"]
@@ -118,20 +123,20 @@ async fn clusters_are_listed_by_resource_group_and_by_subscription_like_get() {
         "the clusters of rg1 only (no agent pool), by id"
     );
     // Each item is the resource as GET shows it, shaped like ManagedClustersGet.json.
-    let get = arm.call(Method::Get, &c1, AKS_VERSION, None).await;
-    assert_eq!(page.json()["value"][0], get.json());
+    let got = get(&arm, &c1, AKS_VERSION).await;
+    assert_eq!(page.json()["value"][0], got.json());
     let example_get = &example("Microsoft.ContainerService/2026-08-01/ManagedClustersGet.json")["responses"]
         ["200"]["body"];
     for k in ["id", "name", "type", "location", "tags", "properties"] {
         assert!(
-            example_get.get(k).is_some() && get.json().get(k).is_some(),
+            example_get.get(k).is_some() && got.json().get(k).is_some(),
             "{k}"
         );
     }
     assert_eq!(page.json()["value"][1]["tags"]["tier"], "production");
 
     let by_sub = format!("{}/providers/{AKS}", arm.sub);
-    let all = arm.call(Method::Get, &by_sub, AKS_VERSION, None).await;
+    let all = get(&arm, &by_sub, AKS_VERSION).await;
     assert_eq!(all.status, 200);
     assert_eq!(ids(&all).len(), 4);
     assert!(ids(&all).iter().any(|id| id.ends_with(
@@ -141,13 +146,11 @@ async fn clusters_are_listed_by_resource_group_and_by_subscription_like_get() {
         "{}/providers/Microsoft.ContainerRegistry/registries",
         arm.sub
     );
-    let none = arm.call(Method::Get, &registries, "2025-11-01", None).await;
+    let none = get(&arm, &registries, "2025-11-01").await;
     assert_eq!((none.status, ids(&none).len()), (200, 0));
 
     // Children: AgentPools_List.
-    let pools = arm
-        .call(Method::Get, &format!("{c1}/agentPools"), AKS_VERSION, None)
-        .await;
+    let pools = get(&arm, &format!("{c1}/agentPools"), AKS_VERSION).await;
     assert_eq!(ids(&pools), vec![format!("{c1}/agentPools/pool1")]);
     assert_eq!(
         pools.json()["value"][0]["type"],
@@ -177,17 +180,10 @@ async fn lists_page_with_next_link_by_top_or_page_size() {
     let (_emu, arm) = start(EmulatorConfig::default()).await;
     clusters(&arm, "rg", &["a", "b", "c", "d", "e"], json!({})).await;
     let by_group = format!("{}/resourceGroups/rg/providers/{AKS}", arm.sub);
-    let everything = ids(&arm.call(Method::Get, &by_group, AKS_VERSION, None).await);
+    let everything = ids(&get(&arm, &by_group, AKS_VERSION).await);
     assert_eq!(everything.len(), 5);
 
-    let first = arm
-        .call(
-            Method::Get,
-            &format!("{by_group}?$top=2"),
-            AKS_VERSION,
-            None,
-        )
-        .await;
+    let first = get(&arm, &format!("{by_group}?$top=2"), AKS_VERSION).await;
     let (pages, links) = follow(&arm, first).await;
     assert_eq!(
         pages.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -211,19 +207,19 @@ async fn lists_page_with_next_link_by_top_or_page_size() {
     })
     .await;
     clusters(&arm, "rg", &["a", "b", "c", "d", "e"], json!({})).await;
-    let first = arm.call(Method::Get, &by_group, AKS_VERSION, None).await;
+    let first = get(&arm, &by_group, AKS_VERSION).await;
     let (pages, _) = follow(&arm, first).await;
     assert_eq!(
         pages.iter().map(Vec::len).collect::<Vec<_>>(),
         vec![2, 2, 1]
     );
     let generic = format!("{}/resourceGroups/rg/resources", arm.sub);
-    let first = arm.call(Method::Get, &generic, RESOURCES, None).await;
+    let first = get(&arm, &generic, RESOURCES).await;
     let (pages, _) = follow(&arm, first).await;
     assert_eq!(pages.concat(), everything);
     assert_eq!(pages.len(), 3);
     // A page whose first item was deleted meanwhile continues with the next one.
-    let first = arm.call(Method::Get, &by_group, AKS_VERSION, None).await;
+    let first = get(&arm, &by_group, AKS_VERSION).await;
     let next = first.json()["nextLink"]
         .as_str()
         .unwrap_or_default()
@@ -242,7 +238,7 @@ async fn filtered(arm: &Arm, filter: &str) -> Answer {
         arm.sub,
         filter.replace(' ', "%20").replace('\'', "%27")
     );
-    arm.call(Method::Get, &path, RESOURCES, None).await
+    get(arm, &path, RESOURCES).await
 }
 
 #[tokio::test]
@@ -259,14 +255,12 @@ async fn the_group_resource_list_filters_by_tag_as_arm_does() {
     clusters(&arm, "rg", &["bare"], json!({})).await;
     let name = |id: &String| id.rsplit('/').next().unwrap_or_default().to_string();
 
-    let all = arm
-        .call(
-            Method::Get,
-            &format!("{}/resourceGroups/rg/resources", arm.sub),
-            RESOURCES,
-            None,
-        )
-        .await;
+    let all = get(
+        &arm,
+        &format!("{}/resourceGroups/rg/resources", arm.sub),
+        RESOURCES,
+    )
+    .await;
     assert_eq!(ids(&all).len(), 4);
     // GenericResource: id, name, type, location, tags (not the properties).
     assert_eq!(
@@ -312,14 +306,15 @@ async fn the_group_resource_list_filters_by_tag_as_arm_does() {
             .status,
         201
     );
-    let groups = arm
-        .call(
-            Method::Get,
-            &format!("{}/resourcegroups?$filter=tagName%20eq%20%27owner%27%20and%20tagValue%20eq%20%27me%27", arm.sub),
-            RESOURCES,
-            None,
-        )
-        .await;
+    let groups = get(
+        &arm,
+        &format!(
+            "{}/resourcegroups?$filter=tagName%20eq%20%27owner%27%20and%20tagValue%20eq%20%27me%27",
+            arm.sub
+        ),
+        RESOURCES,
+    )
+    .await;
     assert_eq!(
         ids(&groups),
         vec![format!("{}/resourceGroups/tagged", arm.sub)]
@@ -332,65 +327,48 @@ async fn list_errors_have_arms_codes_and_shape() {
     clusters(&arm, "rg", &["c1"], json!({})).await;
     let sub = arm.sub.clone();
 
-    let missing = arm
-        .call(
-            Method::Get,
-            &format!("{sub}/resourceGroups/nope/providers/{AKS}"),
-            AKS_VERSION,
-            None,
-        )
-        .await;
+    let missing = get(
+        &arm,
+        &format!("{sub}/resourceGroups/nope/providers/{AKS}"),
+        AKS_VERSION,
+    )
+    .await;
     let message = assert_error(&missing, 404, "ResourceGroupNotFound");
     assert_eq!(message, "Resource group 'nope' could not be found.");
-    let missing = arm
-        .call(
-            Method::Get,
-            &format!("{sub}/resourceGroups/nope/resources"),
-            RESOURCES,
-            None,
-        )
-        .await;
+    let missing = get(
+        &arm,
+        &format!("{sub}/resourceGroups/nope/resources"),
+        RESOURCES,
+    )
+    .await;
     assert_error(&missing, 404, "ResourceGroupNotFound");
-    let orphan = arm
-        .call(
-            Method::Get,
-            &format!("{sub}/resourceGroups/rg/providers/{AKS}/nope/agentPools"),
-            AKS_VERSION,
-            None,
-        )
-        .await;
+    let orphan = get(
+        &arm,
+        &format!("{sub}/resourceGroups/rg/providers/{AKS}/nope/agentPools"),
+        AKS_VERSION,
+    )
+    .await;
     assert_error(&orphan, 404, "ParentResourceNotFound");
 
     let by_group = format!("{sub}/resourceGroups/rg/providers/{AKS}");
     for top in ["0", "1001", "two"] {
-        let r = arm
-            .call(
-                Method::Get,
-                &format!("{by_group}?$top={top}"),
-                AKS_VERSION,
-                None,
-            )
-            .await;
+        let r = get(&arm, &format!("{by_group}?$top={top}"), AKS_VERSION).await;
         let message = assert_error(&r, 400, "InvalidTopInQueryString");
         assert!(message.contains(&format!("'{top}'")), "{message}");
     }
-    let r = arm
-        .call(
-            Method::Get,
-            &format!("{by_group}?$skiptoken=garbage!"),
-            AKS_VERSION,
-            None,
-        )
-        .await;
+    let r = get(
+        &arm,
+        &format!("{by_group}?$skiptoken=garbage!"),
+        AKS_VERSION,
+    )
+    .await;
     assert_error(&r, 400, "InvalidSkipToken");
-    let r = arm
-        .call(
-            Method::Get,
-            &format!("{sub}/resourceGroups/rg/resources?$filter=name%20eq%20%27c1%27"),
-            RESOURCES,
-            None,
-        )
-        .await;
+    let r = get(
+        &arm,
+        &format!("{sub}/resourceGroups/rg/resources?$filter=name%20eq%20%27c1%27"),
+        RESOURCES,
+    )
+    .await;
     let message = assert_error(&r, 400, "InvalidFilterInQueryString");
     assert_eq!(
         message,
@@ -406,14 +384,12 @@ async fn list_errors_have_arms_codes_and_shape() {
     )
     .await;
     assert_error(&no_version, 400, "MissingApiVersionParameter");
-    let r = arm
-        .call(
-            Method::Get,
-            &format!("{sub}/resourceGroups/rg/nothing/here"),
-            RESOURCES,
-            None,
-        )
-        .await;
+    let r = get(
+        &arm,
+        &format!("{sub}/resourceGroups/rg/nothing/here"),
+        RESOURCES,
+    )
+    .await;
     let message = assert_error(&r, 404, "InvalidRequestUri");
     assert!(message.starts_with("No route for "), "{message}");
 }
