@@ -50,6 +50,7 @@ pub async fn start_on_free_port(
                 log,
                 log_tail,
             }) if log_tail.contains(port_in_use) => {
+                crate::process::discard_retained(&log);
                 last = Some(Error::NotReady {
                     name,
                     reason,

@@ -38,6 +38,16 @@ exec 3<&0
 exec 3<&-
 exec "$@" </dev/null"#;
 
+/// Removes the directory of `log` if a failed start retained it ([`RETAIN_MARKER`]): the
+/// failure is not reported, so its log is of no use.
+pub(crate) fn discard_retained(log: &Path) {
+    if let Some(dir) = log.parent()
+        && dir.join(RETAIN_MARKER).exists()
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// A unique suffix for names in this process (`<pid>-<counter>`).
 pub(crate) fn unique_suffix() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -121,3 +121,28 @@ impl fmt::Debug for WaitFor {
         write!(f, "WaitFor({self})")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn nothing_listening_is_not_ready() {
+        let port = crate::free_port().expect("a port");
+        let log = Path::new("/nonexistent/multicloud.log");
+        assert!(!WaitFor::Port(port).holds(log).await);
+        assert!(!WaitFor::http(port, "/").holds(log).await);
+        assert!(!WaitFor::log_line("ready").holds(log).await);
+        assert!(WaitFor::Nothing.holds(log).await);
+    }
+
+    #[test]
+    fn conditions_describe_themselves() {
+        assert_eq!(
+            WaitFor::http_status(8080, "/health", 200).to_string(),
+            "GET http://127.0.0.1:8080/health answering 200"
+        );
+        let custom = WaitFor::custom("the node", || async { true });
+        assert_eq!(format!("{custom:?}"), "WaitFor(the node)");
+    }
+}

@@ -158,17 +158,24 @@ async fn a_timeout_stops_the_process() {
 #[tokio::test]
 async fn a_taken_port_is_retried_on_another_one() {
     let attempts = AtomicUsize::new(0);
+    let first_dir = std::sync::Mutex::new(None);
     let (port, process) = start_on_free_port(3, "Address already in use", |port| {
         let script = if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
             format!("echo 'port {port}: Address already in use'; exit 1")
         } else {
             format!("echo 'listening on {port}'; exec sleep 300")
         };
-        Ok(sh("retried", &script).wait_for(WaitFor::log_line("listening")))
+        let dir = LocalProcess::fresh_dir("retried")?;
+        first_dir.lock().expect("lock").get_or_insert(dir.clone());
+        Ok(sh("retried", &script)
+            .dir(dir, true)
+            .wait_for(WaitFor::log_line("listening")))
     })
     .await
     .expect("second attempt works");
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    let first_dir = first_dir.lock().expect("lock").clone().expect("a first dir");
+    assert!(!first_dir.exists(), "the failed attempt's directory is gone");
     assert_eq!(process.log_tail(1), format!("listening on {port}"));
 }
 

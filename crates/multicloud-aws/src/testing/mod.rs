@@ -23,17 +23,19 @@
 //! Environment variables:
 //!
 //! - `MULTICLOUD_MOTO_VENV`: the venv holding `moto[server]` (default
-//!   `$HOME/.cache/multicloud/venv`). When it cannot `import moto.server`,
-//!   `scripts/install-moto.sh` of this repository is run to create it.
+//!   `$MULTICLOUD_CACHE/venv`, `~/.cache/multicloud/venv`). The install script
+//!   `install-moto.sh` (embedded in `multicloud-testing`, written to the cache dir) is run
+//!   once per test process to create it; it returns at once when moto is there.
 //! - `MULTICLOUD_NO_INSTALL=1`: never install; fail with [`MotoError::NotInstalled`]
 //!   instead.
 //! - `MULTICLOUD_KEEP_EMULATORS=1`: leave the moto process running when the
 //!   [`MotoServer`] is dropped (and when the test process exits) to inspect it afterwards;
-//!   its endpoint and pid are logged with `tracing`.
+//!   its pid, log and how to stop it are printed.
+//!
+//! The process is a [`multicloud_testing::LocalProcess`]: it dies with the test process
+//! however that ends.
 
-mod http;
 mod install;
-mod process;
 mod throttle;
 
 pub use self::throttle::Throttle;
@@ -68,11 +70,9 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
-use tokio::process::Child;
+use multicloud_testing::{LocalProcess, WaitFor, env_flag, start_on_free_port};
 
-use self::http::http_call;
-use self::install::{default_install_script, ensure_moto};
-use self::process::StartFailure;
+use self::install::ensure_moto;
 
 /// Access key id of the static credentials handed out by [`MotoServer::sdk_config`].
 pub const TEST_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -90,14 +90,12 @@ pub const VENV_ENV: &str = "MULTICLOUD_MOTO_VENV";
 pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
-pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
+pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
 
 /// Timeout of `POST /moto-api/reset`.
 const RESET_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts to start on a fresh port when the chosen one was taken meanwhile.
 const START_ATTEMPTS: usize = 3;
-/// Lines of the server log quoted in errors.
-const LOG_TAIL_LINES: usize = 20;
 
 /// Why a moto server could not be started or used.
 #[derive(Debug, thiserror::Error)]
@@ -160,24 +158,16 @@ pub enum MotoError {
 /// `MULTICLOUD_KEEP_EMULATORS=1`).
 pub struct MotoServer {
     port: u16,
-    pid: Option<u32>,
-    child: Option<Child>,
-    work_dir: PathBuf,
-    log_path: PathBuf,
-    /// Leave the process running on drop (`MULTICLOUD_KEEP_EMULATORS=1`).
-    keep: bool,
-    /// Leave the work dir (with the log) on drop: the server failed to start and an error
-    /// points at the log.
-    keep_work_dir: bool,
+    process: LocalProcess,
 }
 
 impl fmt::Debug for MotoServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MotoServer")
             .field("endpoint", &self.endpoint())
-            .field("pid", &self.pid)
-            .field("log", &self.log_path)
-            .field("keep", &self.keep)
+            .field("pid", &self.process.pid())
+            .field("log", &self.process.log_path())
+            .field("keep", &self.process.is_kept())
             .finish()
     }
 }
@@ -186,9 +176,8 @@ impl fmt::Debug for MotoServer {
 /// [`MotoServer::start`].
 #[derive(Clone, Debug)]
 struct Options {
-    venv: Option<PathBuf>,
+    venv: PathBuf,
     install: bool,
-    install_script: PathBuf,
     keep: bool,
 }
 
@@ -197,16 +186,11 @@ impl Options {
         let venv = std::env::var_os(VENV_ENV)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|h| !h.is_empty())
-                    .map(|home| PathBuf::from(home).join(".cache/multicloud/venv"))
-            });
+            .unwrap_or_else(|| multicloud_testing::cache_dir().join("venv"));
         Self {
             venv,
             install: !env_flag(NO_INSTALL_ENV),
-            install_script: default_install_script(),
-            keep: env_flag(KEEP_ENV),
+            keep: multicloud_testing::keep_from_env(),
         }
     }
 }
@@ -214,7 +198,7 @@ impl Options {
 impl MotoServer {
     /// Starts a new moto server on a free port and waits (up to 60 s) until it answers.
     ///
-    /// Installs moto with `scripts/install-moto.sh` first if the venv lacks it (unless
+    /// Installs moto with `install-moto.sh` first if the venv lacks it (unless
     /// `MULTICLOUD_NO_INSTALL=1`).
     pub async fn start() -> Result<MotoServer, MotoError> {
         Self::start_with(Options::from_env()).await
@@ -234,27 +218,18 @@ impl MotoServer {
     }
 
     async fn start_with(options: Options) -> Result<MotoServer, MotoError> {
-        let venv = options
-            .venv
-            .clone()
-            .ok_or_else(|| MotoError::NotInstalled {
-                venv: PathBuf::from("$HOME/.cache/multicloud/venv"),
-                hint: format!("HOME is not set; set {VENV_ENV} to a venv with moto[server]"),
-            })?;
-        let python = ensure_moto(&venv, &options).await?;
-
-        let mut last_error = None;
-        for _ in 0..START_ATTEMPTS {
-            match Self::spawn_and_wait(&python, options.keep).await {
-                Ok(server) => return Ok(server),
-                Err(StartFailure::PortTaken(error)) => last_error = Some(error),
-                Err(StartFailure::Fatal(error)) => return Err(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| MotoError::Spawn {
-            what: "could not start moto".to_owned(),
-            source: io::Error::other("no attempt was made"),
-        }))
+        let python = ensure_moto(&options).await?;
+        let (port, process) = start_on_free_port(START_ATTEMPTS, "Address already in use", |port| {
+            Ok(LocalProcess::builder("moto", &python)
+                .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .env("PYTHONUNBUFFERED", "1")
+                .keep(options.keep)
+                .wait_for(WaitFor::http_status(port, "/moto-api/", 200)))
+        })
+        .await?;
+        tracing::debug!(port, pid = process.pid(), "moto server ready");
+        Ok(MotoServer { port, process })
     }
 
     /// Base URL of the server, `http://127.0.0.1:PORT`.
@@ -269,18 +244,19 @@ impl MotoServer {
 
     /// Process id of the server, if known.
     pub fn pid(&self) -> Option<u32> {
-        self.pid
+        Some(self.process.pid())
     }
 
     /// The server's log file (stdout and stderr of the moto process).
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.process.log_path()
     }
 
     /// Forgets all state of the server (`POST /moto-api/reset`), as if it had just started.
     pub async fn reset(&self) -> Result<(), MotoError> {
         let request = format!("POST {}/moto-api/reset", self.endpoint());
-        let response = http_call(self.port, "POST", "/moto-api/reset", RESET_TIMEOUT)
+        let response =
+            multicloud_testing::http::call(self.port, "POST", "/moto-api/reset", RESET_TIMEOUT)
             .await
             .map_err(|e| MotoError::Http {
                 request: request.clone(),
@@ -330,12 +306,24 @@ impl MotoServer {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name)
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        .unwrap_or(false)
-}
-
-fn io_error(what: String, source: io::Error) -> MotoError {
-    MotoError::Spawn { what, source }
+impl From<multicloud_testing::Error> for MotoError {
+    fn from(error: multicloud_testing::Error) -> Self {
+        match error {
+            multicloud_testing::Error::Io { what, source } => MotoError::Spawn { what, source },
+            multicloud_testing::Error::NotReady {
+                reason,
+                log,
+                log_tail,
+                ..
+            } => MotoError::NotReady {
+                reason,
+                log,
+                log_tail,
+            },
+            other => MotoError::Spawn {
+                what: "starting moto".to_owned(),
+                source: io::Error::other(other.to_string()),
+            },
+        }
+    }
 }

@@ -19,14 +19,17 @@
 //! Environment variables:
 //!
 //! - `MULTICLOUD_AZURITE_BLOB`: the `azurite-blob` executable to run. Without it,
-//!   `scripts/install-azurite.sh` of this repository is run (it returns at once when the
-//!   pinned version is in the cache, `$MULTICLOUD_CACHE/azurite/<version>`).
+//!   `install-azurite.sh` (embedded in `multicloud-testing`, written to the cache dir) is run
+//!   once per test process (it returns at once when the pinned version is in the cache,
+//!   `$MULTICLOUD_CACHE/azurite/<version>`).
 //! - `MULTICLOUD_NO_INSTALL=1`: never install; fail with [`AzuriteError::NotInstalled`].
 //! - `MULTICLOUD_KEEP_EMULATORS=1`: leave the process (and its data directory) running when
-//!   the [`Azurite`] is dropped, to inspect it; its endpoint and pid are logged.
+//!   the [`Azurite`] is dropped, to inspect it; its pid, log and how to stop it are printed.
+//!
+//! The process is a [`multicloud_testing::LocalProcess`]: it dies with the test process
+//! however that ends.
 
 mod install;
-mod process;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,7 @@ use std::sync::Arc;
 
 use azure_storage_blob::BlobContainerClient;
 use multicloud_core::secret::SecretString;
-use tokio::process::Child;
+use multicloud_testing::{LocalProcess, WaitFor, start_on_free_port};
 
 use crate::state::BlobStateStoreBuilder;
 
@@ -52,10 +55,10 @@ pub const BLOB_BIN_ENV: &str = "MULTICLOUD_AZURITE_BLOB";
 pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
-pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
+pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
 
-/// Lines of the emulator's log quoted in errors.
-const LOG_TAIL_LINES: usize = 20;
+/// Attempts to start on a fresh port when the chosen one was taken meanwhile.
+const START_ATTEMPTS: usize = 3;
 
 /// Why Azurite could not be installed, started or used.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +70,7 @@ pub enum AzuriteError {
         /// How to install it.
         hint: String,
     },
-    /// `scripts/install-azurite.sh` failed.
+    /// `install-azurite.sh` failed.
     #[error("installing Azurite with {} failed ({status}):\n{output_tail}", script.display())]
     InstallFailed {
         /// The install script that was run.
@@ -116,7 +119,6 @@ struct Options {
     /// An explicit `azurite-blob`.
     bin: Option<PathBuf>,
     install: bool,
-    install_script: PathBuf,
     keep: bool,
 }
 
@@ -126,9 +128,8 @@ impl Options {
             bin: std::env::var_os(BLOB_BIN_ENV)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            install: !env_flag(NO_INSTALL_ENV),
-            install_script: install::default_install_script(),
-            keep: env_flag(KEEP_ENV),
+            install: !multicloud_testing::env_flag(NO_INSTALL_ENV),
+            keep: multicloud_testing::keep_from_env(),
         }
     }
 }
@@ -137,24 +138,16 @@ impl Options {
 /// when this is dropped (unless `MULTICLOUD_KEEP_EMULATORS=1`).
 pub struct Azurite {
     port: u16,
-    pid: Option<u32>,
-    child: Option<Child>,
-    work_dir: PathBuf,
-    log_path: PathBuf,
-    /// Leave the process and its directory on drop.
-    keep: bool,
-    /// Leave the directory (with the log) on drop: the start failed and an error points at
-    /// the log.
-    keep_work_dir: bool,
+    process: LocalProcess,
 }
 
 impl std::fmt::Debug for Azurite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Azurite")
             .field("account_url", &self.account_url())
-            .field("pid", &self.pid)
-            .field("log", &self.log_path)
-            .field("keep", &self.keep)
+            .field("pid", &self.process.pid())
+            .field("log", &self.process.log_path())
+            .field("keep", &self.process.is_kept())
             .finish()
     }
 }
@@ -178,7 +171,28 @@ impl Azurite {
 
     async fn start_with(options: Options) -> Result<Azurite, AzuriteError> {
         let bin = install::ensure_azurite(&options).await?;
-        process::start(&bin, options.keep).await
+        // Azurite's JavaScript entry point runs with node; anything else as it is.
+        let main = std::fs::canonicalize(&bin).unwrap_or(bin);
+        let (program, main_arg) = if main.extension().is_some_and(|ext| ext == "js") {
+            (PathBuf::from("node"), Some(main))
+        } else {
+            (main, None)
+        };
+        let (port, process) = start_on_free_port(START_ATTEMPTS, "EADDRINUSE", |port| {
+            let dir = LocalProcess::fresh_dir("azurite")?;
+            Ok(LocalProcess::builder("azurite", &program)
+                .args(main_arg.iter())
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .arg("--location")
+                .arg(dir.join("data"))
+                .arg("--disableTelemetry")
+                .dir(dir, true)
+                .keep(options.keep)
+                .wait_for(WaitFor::http(port, format!("/{ACCOUNT}?comp=list"))))
+        })
+        .await?;
+        tracing::debug!(port, pid = process.pid(), "Azurite ready");
+        Ok(Azurite { port, process })
     }
 
     /// The account URL, `http://127.0.0.1:PORT/devstoreaccount1` (no trailing slash).
@@ -193,12 +207,12 @@ impl Azurite {
 
     /// Process id, if known.
     pub fn pid(&self) -> Option<u32> {
-        self.pid
+        Some(self.process.pid())
     }
 
     /// The emulator's log file (its stdout and stderr).
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.process.log_path()
     }
 
     /// A [`BlobStateStore`](crate::BlobStateStore) builder for `container` of the emulator,
@@ -235,21 +249,33 @@ impl Azurite {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name)
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        .unwrap_or(false)
-}
-
-fn io_error(what: impl Into<String>, source: io::Error) -> AzuriteError {
-    AzuriteError::Io {
-        what: what.into(),
-        source,
+impl From<multicloud_testing::Error> for AzuriteError {
+    fn from(error: multicloud_testing::Error) -> Self {
+        match error {
+            multicloud_testing::Error::Io { what, source } => AzuriteError::Io { what, source },
+            multicloud_testing::Error::InstallFailed {
+                script,
+                status,
+                output_tail,
+            } => AzuriteError::InstallFailed {
+                script,
+                status,
+                output_tail,
+            },
+            multicloud_testing::Error::NotReady {
+                reason,
+                log,
+                log_tail,
+                ..
+            } => AzuriteError::NotReady {
+                reason,
+                log,
+                log_tail,
+            },
+            other => AzuriteError::Io {
+                what: "starting Azurite".to_owned(),
+                source: io::Error::other(other.to_string()),
+            },
+        }
     }
-}
-
-/// The last `n` lines of `text`.
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
