@@ -73,8 +73,12 @@ impl Script {
         std::fs::write(&tmp, self.text)
             .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
         make_executable(&tmp)?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| Error::io(format!("renaming {} to {}", tmp.display(), path.display()), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", tmp.display(), path.display()),
+                e,
+            )
+        })?;
         Ok(path)
     }
 
@@ -156,13 +160,19 @@ mod tests {
     fn scripts_are_written_to_the_cache_once_and_executable() {
         let path = MOTO_INSTALL.write().expect("written");
         assert_eq!(path, cache_dir().join("scripts/install-moto.sh"));
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), MOTO_INSTALL.text());
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            MOTO_INSTALL.text()
+        );
         let again = MOTO_INSTALL.write().expect("written again");
         assert_eq!(again, path);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+            let mode = std::fs::metadata(&path)
+                .expect("metadata")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o111, 0o111, "{mode:o}");
         }
     }

@@ -33,14 +33,16 @@ pub mod http;
 mod install;
 mod ports;
 mod process;
+mod shared;
 mod wait;
 
 use std::io;
 use std::path::PathBuf;
 
 pub use install::{AZURITE_INSTALL, K8S_INSTALL, MOTO_INSTALL, Script};
-pub use ports::{free_port, start_on_free_port};
+pub use ports::{LocalServer, free_port, start_on_free_port};
 pub use process::{Builder, LocalProcess};
+pub use shared::Shared;
 pub use wait::WaitFor;
 
 /// Environment variable that, set to `1`, keeps stand-in processes running after the test.

@@ -1,7 +1,9 @@
-//! Free loopback ports, and starting a process on one (retrying when it was taken meanwhile).
+//! Free loopback ports, and starting a server process on one (retrying when it was taken
+//! meanwhile): a [`LocalServer`].
 
 use std::collections::HashSet;
 use std::io;
+use std::path::Path;
 use std::sync::Mutex;
 
 use crate::{Builder, Error, LocalProcess};
@@ -31,19 +33,47 @@ pub fn free_port() -> Result<u16, Error> {
     ))
 }
 
+/// A [`LocalProcess`] serving on a port of 127.0.0.1, made by [`start_on_free_port`]. The
+/// stand-ins (`MotoServer`, `Azurite`) dereference to it for their port and log.
+#[derive(Debug)]
+pub struct LocalServer {
+    port: u16,
+    process: LocalProcess,
+}
+
+impl LocalServer {
+    /// The TCP port it listens on (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its log file (stdout and stderr of the process).
+    pub fn log_path(&self) -> &Path {
+        self.process.log_path()
+    }
+
+    /// The process.
+    pub fn process(&self) -> &LocalProcess {
+        &self.process
+    }
+}
+
 /// Starts the process `make` describes for a [`free_port`], up to `attempts` times: a start
 /// whose log says `port_in_use` (the port was taken between choosing and binding it) is
-/// retried on another port. Returns the port with the ready process.
+/// retried on another port.
 pub async fn start_on_free_port(
     attempts: usize,
     port_in_use: &str,
     mut make: impl FnMut(u16) -> Result<Builder, Error>,
-) -> Result<(u16, LocalProcess), Error> {
+) -> Result<LocalServer, Error> {
     let mut last = None;
     for _ in 0..attempts.max(1) {
         let port = free_port()?;
         match make(port)?.start().await {
-            Ok(process) => return Ok((port, process)),
+            Ok(process) => {
+                tracing::debug!(name = process.name(), port, pid = process.pid(), "ready");
+                return Ok(LocalServer { port, process });
+            }
             Err(Error::NotReady {
                 name,
                 reason,
@@ -61,9 +91,8 @@ pub async fn start_on_free_port(
             Err(error) => return Err(error),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        Error::io("starting on a free port", io::Error::other("no attempt"))
-    }))
+    Err(last
+        .unwrap_or_else(|| Error::io("starting on a free port", io::Error::other("no attempt"))))
 }
 
 #[cfg(test)]

@@ -51,7 +51,11 @@ pub(crate) fn discard_retained(log: &Path) {
 /// A unique suffix for names in this process (`<pid>-<counter>`).
 pub(crate) fn unique_suffix() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// How to start a [`LocalProcess`]; made by [`LocalProcess::builder`].
@@ -149,7 +153,11 @@ impl Builder {
         } else {
             let mut c = Command::new("sh");
             c.arg("-c").arg(WATCHDOG).arg("watchdog");
-            c.arg(if remove_dir { dir.as_os_str() } else { OsStr::new("") });
+            c.arg(if remove_dir {
+                dir.as_os_str()
+            } else {
+                OsStr::new("")
+            });
             c.arg(&self.program).stdin(Stdio::piped());
             c
         };

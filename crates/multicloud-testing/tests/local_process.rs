@@ -41,7 +41,13 @@ fn sh(name: &str, script: &str) -> multicloud_testing::Builder {
 async fn waits_for_an_http_server_and_stops_it_on_drop() {
     let port = free_port().expect("port");
     let server = LocalProcess::builder("http", "python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .keep(false)
         .wait_for(WaitFor::http_status(port, "/", 200))
         .start()
@@ -68,7 +74,13 @@ async fn waits_for_an_http_server_and_stops_it_on_drop() {
 async fn waits_for_a_port_a_log_line_and_a_custom_check() {
     let port = free_port().expect("port");
     let tcp = LocalProcess::builder("tcp", "python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .keep(false)
         .wait_for(WaitFor::Port(port))
         .start()
@@ -82,11 +94,14 @@ async fn waits_for_a_port_a_log_line_and_a_custom_check() {
     drop(tcp);
 
     let started = Instant::now();
-    let logged = sh("logger", "sleep 0.5; echo 'line 1'; echo 'READY now'; exec sleep 300")
-        .wait_for(WaitFor::log_line("READY now"))
-        .start()
-        .await
-        .expect("log line seen");
+    let logged = sh(
+        "logger",
+        "sleep 0.5; echo 'line 1'; echo 'READY now'; exec sleep 300",
+    )
+    .wait_for(WaitFor::log_line("READY now"))
+    .start()
+    .await
+    .expect("log line seen");
     assert!(started.elapsed() >= Duration::from_millis(500));
     assert_eq!(logged.log_tail(1), "READY now");
     assert_eq!(logged.log_tail(20), "line 1\nREADY now");
@@ -122,7 +137,10 @@ async fn an_early_exit_is_an_error_quoting_the_log_which_is_kept() {
         panic!("unexpected {error:?}");
     };
     assert_eq!(name, "failing");
-    assert!(reason.contains("exited") && reason.contains('3'), "{reason}");
+    assert!(
+        reason.contains("exited") && reason.contains('3'),
+        "{reason}"
+    );
     assert_eq!(log_tail, "boom");
     assert!(log.is_file(), "the log is retained for inspection");
     assert!(error.to_string().contains("boom"));
@@ -159,7 +177,7 @@ async fn a_timeout_stops_the_process() {
 async fn a_taken_port_is_retried_on_another_one() {
     let attempts = AtomicUsize::new(0);
     let first_dir = std::sync::Mutex::new(None);
-    let (port, process) = start_on_free_port(3, "Address already in use", |port| {
+    let server = start_on_free_port(3, "Address already in use", |port| {
         let script = if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
             format!("echo 'port {port}: Address already in use'; exit 1")
         } else {
@@ -174,9 +192,18 @@ async fn a_taken_port_is_retried_on_another_one() {
     .await
     .expect("second attempt works");
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
-    let first_dir = first_dir.lock().expect("lock").clone().expect("a first dir");
-    assert!(!first_dir.exists(), "the failed attempt's directory is gone");
-    assert_eq!(process.log_tail(1), format!("listening on {port}"));
+    let first_dir = first_dir
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("a first dir");
+    assert!(
+        !first_dir.exists(),
+        "the failed attempt's directory is gone"
+    );
+    let port = server.port();
+    assert_eq!(server.process().log_tail(1), format!("listening on {port}"));
+    assert!(server.log_path().ends_with("retried.log"));
 }
 
 #[test]
@@ -234,7 +261,10 @@ fn a_child_dies_with_its_parent_killed_by_sigkill() {
 
     parent.kill().expect("SIGKILL the helper");
     parent.wait().expect("reaped");
-    assert!(eventually(10, || !alive(pid)), "the grandchild died with it");
+    assert!(
+        eventually(10, || !alive(pid)),
+        "the grandchild died with it"
+    );
     assert!(eventually(15, || !dir.exists()), "its directory is removed");
 }
 

@@ -60,9 +60,8 @@ pub fn fast_sweeper(clients: &crate::clients::AwsClients) -> crate::sweeper::Swe
         )
 }
 
-use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,7 +69,9 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
-use multicloud_testing::{LocalProcess, WaitFor, env_flag, start_on_free_port};
+use multicloud_testing::{
+    LocalProcess, LocalServer, Shared, WaitFor, env_flag, start_on_free_port,
+};
 
 use self::install::ensure_moto;
 
@@ -156,19 +157,17 @@ pub enum MotoError {
 
 /// A running moto server on 127.0.0.1. The process is stopped when this is dropped (unless
 /// `MULTICLOUD_KEEP_EMULATORS=1`).
+#[derive(Debug)]
 pub struct MotoServer {
-    port: u16,
-    process: LocalProcess,
+    server: LocalServer,
 }
 
-impl fmt::Debug for MotoServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MotoServer")
-            .field("endpoint", &self.endpoint())
-            .field("pid", &self.process.pid())
-            .field("log", &self.process.log_path())
-            .field("keep", &self.process.is_kept())
-            .finish()
+/// Its port ([`LocalServer::port`]) and log ([`LocalServer::log_path`]).
+impl std::ops::Deref for MotoServer {
+    type Target = LocalServer;
+
+    fn deref(&self) -> &LocalServer {
+        &self.server
     }
 }
 
@@ -210,58 +209,51 @@ impl MotoServer {
     ///
     /// The process ends when the test process exits.
     pub async fn shared() -> Result<Arc<MotoServer>, MotoError> {
-        static SHARED: tokio::sync::OnceCell<Arc<MotoServer>> = tokio::sync::OnceCell::const_new();
-        SHARED
-            .get_or_try_init(|| async { MotoServer::start().await.map(Arc::new) })
-            .await
-            .cloned()
+        static SHARED: Shared<MotoServer> = Shared::new();
+        SHARED.get_or_start(MotoServer::start).await
     }
 
     async fn start_with(options: Options) -> Result<MotoServer, MotoError> {
         let python = ensure_moto(&options).await?;
-        let (port, process) = start_on_free_port(START_ATTEMPTS, "Address already in use", |port| {
+        let server = start_on_free_port(START_ATTEMPTS, "Address already in use", |port| {
             Ok(LocalProcess::builder("moto", &python)
-                .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+                .args([
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .env("PYTHONUNBUFFERED", "1")
                 .keep(options.keep)
                 .wait_for(WaitFor::http_status(port, "/moto-api/", 200)))
         })
         .await?;
-        tracing::debug!(port, pid = process.pid(), "moto server ready");
-        Ok(MotoServer { port, process })
+        Ok(MotoServer { server })
     }
 
     /// Base URL of the server, `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// TCP port the server listens on (on 127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
+        format!("http://127.0.0.1:{}", self.port())
     }
 
     /// Process id of the server, if known.
     pub fn pid(&self) -> Option<u32> {
-        Some(self.process.pid())
-    }
-
-    /// The server's log file (stdout and stderr of the moto process).
-    pub fn log_path(&self) -> &Path {
-        self.process.log_path()
+        Some(self.process().pid())
     }
 
     /// Forgets all state of the server (`POST /moto-api/reset`), as if it had just started.
     pub async fn reset(&self) -> Result<(), MotoError> {
         let request = format!("POST {}/moto-api/reset", self.endpoint());
         let response =
-            multicloud_testing::http::call(self.port, "POST", "/moto-api/reset", RESET_TIMEOUT)
-            .await
-            .map_err(|e| MotoError::Http {
-                request: request.clone(),
-                message: e.to_string(),
-            })?;
+            multicloud_testing::http::call(self.port(), "POST", "/moto-api/reset", RESET_TIMEOUT)
+                .await
+                .map_err(|e| MotoError::Http {
+                    request: request.clone(),
+                    message: e.to_string(),
+                })?;
         if response.status == 200 {
             Ok(())
         } else {

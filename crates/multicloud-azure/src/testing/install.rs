@@ -36,7 +36,11 @@ pub(super) async fn ensure_azurite(options: &Options) -> Result<PathBuf, Azurite
         Ok(bin)
     } else {
         Err(AzuriteError::NotInstalled {
-            hint: format!("{} printed {}, not a file", AZURITE_INSTALL.name(), bin.display()),
+            hint: format!(
+                "{} printed {}, not a file",
+                AZURITE_INSTALL.name(),
+                bin.display()
+            ),
         })
     }
 }

@@ -32,12 +32,12 @@
 mod install;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use azure_storage_blob::BlobContainerClient;
 use multicloud_core::secret::SecretString;
-use multicloud_testing::{LocalProcess, WaitFor, start_on_free_port};
+use multicloud_testing::{LocalProcess, LocalServer, Shared, WaitFor, start_on_free_port};
 
 use crate::state::BlobStateStoreBuilder;
 
@@ -136,19 +136,17 @@ impl Options {
 
 /// A running Azurite Blob service on 127.0.0.1. The process is stopped and its data removed
 /// when this is dropped (unless `MULTICLOUD_KEEP_EMULATORS=1`).
+#[derive(Debug)]
 pub struct Azurite {
-    port: u16,
-    process: LocalProcess,
+    server: LocalServer,
 }
 
-impl std::fmt::Debug for Azurite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Azurite")
-            .field("account_url", &self.account_url())
-            .field("pid", &self.process.pid())
-            .field("log", &self.process.log_path())
-            .field("keep", &self.process.is_kept())
-            .finish()
+/// Its port ([`LocalServer::port`]) and log ([`LocalServer::log_path`]).
+impl std::ops::Deref for Azurite {
+    type Target = LocalServer;
+
+    fn deref(&self) -> &LocalServer {
+        &self.server
     }
 }
 
@@ -162,11 +160,8 @@ impl Azurite {
     /// One emulator per process, started on first use and shared by every caller; tests
     /// sharing it should use containers of their own. It ends when the test process exits.
     pub async fn shared() -> Result<Arc<Azurite>, AzuriteError> {
-        static SHARED: tokio::sync::OnceCell<Arc<Azurite>> = tokio::sync::OnceCell::const_new();
-        SHARED
-            .get_or_try_init(|| async { Azurite::start().await.map(Arc::new) })
-            .await
-            .cloned()
+        static SHARED: Shared<Azurite> = Shared::new();
+        SHARED.get_or_start(Azurite::start).await
     }
 
     async fn start_with(options: Options) -> Result<Azurite, AzuriteError> {
@@ -178,7 +173,7 @@ impl Azurite {
         } else {
             (main, None)
         };
-        let (port, process) = start_on_free_port(START_ATTEMPTS, "EADDRINUSE", |port| {
+        let server = start_on_free_port(START_ATTEMPTS, "EADDRINUSE", |port| {
             let dir = LocalProcess::fresh_dir("azurite")?;
             Ok(LocalProcess::builder("azurite", &program)
                 .args(main_arg.iter())
@@ -191,28 +186,17 @@ impl Azurite {
                 .wait_for(WaitFor::http(port, format!("/{ACCOUNT}?comp=list"))))
         })
         .await?;
-        tracing::debug!(port, pid = process.pid(), "Azurite ready");
-        Ok(Azurite { port, process })
+        Ok(Azurite { server })
     }
 
     /// The account URL, `http://127.0.0.1:PORT/devstoreaccount1` (no trailing slash).
     pub fn account_url(&self) -> String {
-        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
-    }
-
-    /// The TCP port it listens on (on 127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
+        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port())
     }
 
     /// Process id, if known.
     pub fn pid(&self) -> Option<u32> {
-        Some(self.process.pid())
-    }
-
-    /// The emulator's log file (its stdout and stderr).
-    pub fn log_path(&self) -> &Path {
-        self.process.log_path()
+        Some(self.process().pid())
     }
 
     /// A [`BlobStateStore`](crate::BlobStateStore) builder for `container` of the emulator,

@@ -108,7 +108,12 @@ impl ControlPlane {
             .ready_timeout(READY_TIMEOUT)
     }
 
-    fn spawn(&mut self, name: &str, bin: &Path, args: Vec<String>) -> Result<(), ControlPlaneError> {
+    fn spawn(
+        &mut self,
+        name: &str,
+        bin: &Path,
+        args: Vec<String>,
+    ) -> Result<(), ControlPlaneError> {
         let process = self.process(name, bin, args).spawn()?;
         self.processes.push(process);
         Ok(())
@@ -132,7 +137,8 @@ impl ControlPlane {
             format!("default={peer_url}"),
             s("--unsafe-no-fsync=true"),
         ];
-        let etcd = self.process("etcd", bin, args)
+        let etcd = self
+            .process("etcd", bin, args)
             .wait_for(WaitFor::http_status(p.etcd, "/health", 200))
             .start()
             .await?;
@@ -174,7 +180,8 @@ impl ControlPlane {
             let client = probe.clone();
             async move { apiserver_ready(&client).await }
         });
-        let apiserver = self.process("kube-apiserver", bin, args)
+        let apiserver = self
+            .process("kube-apiserver", bin, args)
             .wait_for(ready)
             .start()
             .await?;
