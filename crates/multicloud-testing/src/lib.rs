@@ -48,6 +48,9 @@ pub use wait::WaitFor;
 /// Environment variable that, set to `1`, keeps stand-in processes running after the test.
 pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
 
+/// Environment variable that, set to `1`, forbids installing stand-ins.
+pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
+
 /// Environment variable naming the cache root (default `~/.cache/multicloud`).
 pub const CACHE_ENV: &str = "MULTICLOUD_CACHE";
 
@@ -91,7 +94,23 @@ pub enum Error {
     },
 }
 
+/// What a [`Error::NotReady`] says: the reason, the log file and its tail.
+pub type NotReadyParts = (String, PathBuf, String);
+
 impl Error {
+    /// The reason, log and log tail of an [`Error::NotReady`], or the error itself.
+    pub fn into_not_ready(self) -> Result<NotReadyParts, Self> {
+        match self {
+            Self::NotReady {
+                reason,
+                log,
+                log_tail,
+                ..
+            } => Ok((reason, log, log_tail)),
+            other => Err(other),
+        }
+    }
+
     /// An [`Error::Io`].
     pub fn io(what: impl Into<String>, source: io::Error) -> Self {
         Self::Io {
@@ -119,13 +138,37 @@ pub fn keep_from_env() -> bool {
     env_flag(KEEP_ENV)
 }
 
+/// The path the environment variable `name` names, if it is set and not empty.
+pub fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The switches every stand-in reads from the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Switches {
+    /// Whether a missing stand-in may be installed (not `MULTICLOUD_NO_INSTALL=1`).
+    pub install: bool,
+    /// Whether to keep it running after the test (`MULTICLOUD_KEEP_EMULATORS=1`).
+    pub keep: bool,
+}
+
+impl Switches {
+    /// The switches as the environment sets them.
+    pub fn from_env() -> Self {
+        Self {
+            install: !env_flag(NO_INSTALL_ENV),
+            keep: keep_from_env(),
+        }
+    }
+}
+
 /// The cache root: `$MULTICLOUD_CACHE`, else `$HOME/.cache/multicloud`, else a directory
 /// in the system's temporary directory.
 pub fn cache_dir() -> PathBuf {
-    let non_empty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    non_empty(CACHE_ENV)
-        .map(PathBuf::from)
-        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".cache/multicloud")))
+    env_path(CACHE_ENV)
+        .or_else(|| env_path("HOME").map(|home| home.join(".cache/multicloud")))
         .unwrap_or_else(|| std::env::temp_dir().join("multicloud-cache"))
 }
 

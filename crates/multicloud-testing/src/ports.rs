@@ -34,7 +34,7 @@ pub fn free_port() -> Result<u16, Error> {
 }
 
 /// A [`LocalProcess`] serving on a port of 127.0.0.1, made by [`start_on_free_port`]. The
-/// stand-ins (`MotoServer`, `Azurite`) dereference to it for their port and log.
+/// stand-ins (`MotoServer`, `Azurite`) dereference to it for their port, pid and log.
 #[derive(Debug)]
 pub struct LocalServer {
     port: u16,
@@ -45,6 +45,16 @@ impl LocalServer {
     /// The TCP port it listens on (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Its process id (an `Option` as the stand-ins have always said; always known).
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.process.pid())
     }
 
     /// Its log file (stdout and stderr of the process).

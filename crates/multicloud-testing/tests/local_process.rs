@@ -37,18 +37,18 @@ fn sh(name: &str, script: &str) -> multicloud_testing::Builder {
         .keep(false)
 }
 
+/// `python3 -m http.server` on `port`.
+fn python_http_server(name: &str, port: u16) -> multicloud_testing::Builder {
+    LocalProcess::builder(name, "python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .keep(false)
+}
+
 #[tokio::test]
 async fn waits_for_an_http_server_and_stops_it_on_drop() {
     let port = free_port().expect("port");
-    let server = LocalProcess::builder("http", "python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .keep(false)
+    let server = python_http_server("http", port)
         .wait_for(WaitFor::http_status(port, "/", 200))
         .start()
         .await
@@ -73,15 +73,7 @@ async fn waits_for_an_http_server_and_stops_it_on_drop() {
 #[tokio::test]
 async fn waits_for_a_port_a_log_line_and_a_custom_check() {
     let port = free_port().expect("port");
-    let tcp = LocalProcess::builder("tcp", "python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .keep(false)
+    let tcp = python_http_server("tcp", port)
         .wait_for(WaitFor::Port(port))
         .start()
         .await
@@ -204,6 +196,8 @@ async fn a_taken_port_is_retried_on_another_one() {
     let port = server.port();
     assert_eq!(server.process().log_tail(1), format!("listening on {port}"));
     assert!(server.log_path().ends_with("retried.log"));
+    assert_eq!(server.pid(), Some(server.process().pid()));
+    assert_eq!(server.url("/x"), format!("http://127.0.0.1:{port}/x"));
 }
 
 #[test]

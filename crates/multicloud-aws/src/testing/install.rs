@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use multicloud_testing::MOTO_INSTALL;
+#[cfg(test)]
+use multicloud_testing::Switches;
 use tokio::process::Command;
 
 use super::{MotoError, NO_INSTALL_ENV, Options, VENV_ENV};
@@ -31,7 +33,7 @@ pub(super) async fn ensure_moto(options: &Options) -> Result<PathBuf, MotoError>
         ready.push(venv.clone());
         return Ok(python);
     }
-    if !options.install {
+    if !options.switches.install {
         let script = MOTO_INSTALL.write().unwrap_or_else(|_| MOTO_INSTALL.path());
         return Err(MotoError::NotInstalled {
             venv: venv.clone(),
@@ -91,8 +93,10 @@ mod tests {
     async fn missing_moto_without_install_is_a_typed_error_with_a_hint() {
         let options = Options {
             venv: PathBuf::from("/nonexistent/multicloud-moto-venv"),
-            install: false,
-            keep: false,
+            switches: Switches {
+                install: false,
+                keep: false,
+            },
         };
         let error = MotoServer::start_with(options)
             .await
@@ -116,8 +120,10 @@ mod tests {
     async fn the_install_script_comes_from_the_cache_dir() {
         let options = Options {
             venv: PathBuf::from("/nonexistent/multicloud-moto-venv"),
-            install: false,
-            keep: false,
+            switches: Switches {
+                install: false,
+                keep: false,
+            },
         };
         let Err(MotoError::NotInstalled { hint, .. }) = ensure_moto(&options).await else {
             panic!("no moto in a nonexistent venv");

@@ -70,7 +70,7 @@ use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
 use multicloud_testing::{
-    LocalProcess, LocalServer, Shared, WaitFor, env_flag, start_on_free_port,
+    LocalProcess, LocalServer, Shared, Switches, WaitFor, env_path, start_on_free_port,
 };
 
 use self::install::ensure_moto;
@@ -88,7 +88,7 @@ pub const MOTO_ACCOUNT_ID: &str = "123456789012";
 pub const VENV_ENV: &str = "MULTICLOUD_MOTO_VENV";
 
 /// Environment variable that, set to `1`, forbids installing moto.
-pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
+pub const NO_INSTALL_ENV: &str = multicloud_testing::NO_INSTALL_ENV;
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
 pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
@@ -110,7 +110,7 @@ pub enum MotoError {
         /// How to install moto.
         hint: String,
     },
-    /// `scripts/install-moto.sh` failed.
+    /// `install-moto.sh` failed.
     #[error(
         "installing moto into {} with {} failed ({status}):\n{output_tail}",
         venv.display(),
@@ -162,7 +162,8 @@ pub struct MotoServer {
     server: LocalServer,
 }
 
-/// Its port ([`LocalServer::port`]) and log ([`LocalServer::log_path`]).
+/// Its port ([`LocalServer::port`]), pid ([`LocalServer::pid`]) and log
+/// ([`LocalServer::log_path`]).
 impl std::ops::Deref for MotoServer {
     type Target = LocalServer;
 
@@ -176,20 +177,15 @@ impl std::ops::Deref for MotoServer {
 #[derive(Clone, Debug)]
 struct Options {
     venv: PathBuf,
-    install: bool,
-    keep: bool,
+    switches: Switches,
 }
 
 impl Options {
     fn from_env() -> Self {
-        let venv = std::env::var_os(VENV_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| multicloud_testing::cache_dir().join("venv"));
         Self {
-            venv,
-            install: !env_flag(NO_INSTALL_ENV),
-            keep: multicloud_testing::keep_from_env(),
+            venv: env_path(VENV_ENV)
+                .unwrap_or_else(|| multicloud_testing::cache_dir().join("venv")),
+            switches: Switches::from_env(),
         }
     }
 }
@@ -227,7 +223,7 @@ impl MotoServer {
                 ])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .env("PYTHONUNBUFFERED", "1")
-                .keep(options.keep)
+                .keep(options.switches.keep)
                 .wait_for(WaitFor::http_status(port, "/moto-api/", 200)))
         })
         .await?;
@@ -236,12 +232,7 @@ impl MotoServer {
 
     /// Base URL of the server, `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port())
-    }
-
-    /// Process id of the server, if known.
-    pub fn pid(&self) -> Option<u32> {
-        Some(self.process().pid())
+        self.url("")
     }
 
     /// Forgets all state of the server (`POST /moto-api/reset`), as if it had just started.
@@ -300,22 +291,24 @@ impl MotoServer {
 
 impl From<multicloud_testing::Error> for MotoError {
     fn from(error: multicloud_testing::Error) -> Self {
-        match error {
-            multicloud_testing::Error::Io { what, source } => MotoError::Spawn { what, source },
-            multicloud_testing::Error::NotReady {
-                reason,
-                log,
-                log_tail,
-                ..
-            } => MotoError::NotReady {
-                reason,
-                log,
-                log_tail,
-            },
-            other => MotoError::Spawn {
-                what: "starting moto".to_owned(),
-                source: io::Error::other(other.to_string()),
-            },
+        let (reason, log, log_tail) = match error.into_not_ready() {
+            Ok(parts) => parts,
+            Err(multicloud_testing::Error::Io { what, source }) => {
+                return MotoError::Spawn { what, source };
+            }
+            Err(other) => return io_error("starting moto", io::Error::other(other.to_string())),
+        };
+        MotoError::NotReady {
+            reason,
+            log,
+            log_tail,
         }
+    }
+}
+
+fn io_error(what: &str, source: io::Error) -> MotoError {
+    MotoError::Spawn {
+        what: what.to_owned(),
+        source,
     }
 }

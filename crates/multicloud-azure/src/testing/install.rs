@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use multicloud_testing::AZURITE_INSTALL;
+#[cfg(test)]
+use multicloud_testing::Switches;
 
 use super::{AzuriteError, BLOB_BIN_ENV, NO_INSTALL_ENV, Options};
 
@@ -19,7 +21,7 @@ pub(super) async fn ensure_azurite(options: &Options) -> Result<PathBuf, Azurite
             })
         };
     }
-    if !options.install {
+    if !options.switches.install {
         let script = AZURITE_INSTALL
             .write()
             .unwrap_or_else(|_| AZURITE_INSTALL.path());
@@ -53,8 +55,10 @@ mod tests {
     async fn missing_azurite_without_install_is_a_typed_error_with_a_hint() {
         let options = Options {
             bin: None,
-            install: false,
-            keep: false,
+            switches: Switches {
+                install: false,
+                keep: false,
+            },
         };
         match ensure_azurite(&options).await {
             Err(AzuriteError::NotInstalled { hint }) => {
@@ -79,8 +83,10 @@ mod tests {
     async fn the_install_script_runs_from_the_cache_dir() {
         let options = Options {
             bin: None,
-            install: true,
-            keep: false,
+            switches: Switches {
+                install: true,
+                keep: false,
+            },
         };
         let bin = ensure_azurite(&options).await.expect("installed");
         assert!(bin.ends_with("azurite-blob"), "{bin:?}");

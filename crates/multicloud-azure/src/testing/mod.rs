@@ -37,7 +37,9 @@ use std::sync::Arc;
 
 use azure_storage_blob::BlobContainerClient;
 use multicloud_core::secret::SecretString;
-use multicloud_testing::{LocalProcess, LocalServer, Shared, WaitFor, start_on_free_port};
+use multicloud_testing::{
+    LocalProcess, LocalServer, Shared, Switches, WaitFor, start_on_free_port,
+};
 
 use crate::state::BlobStateStoreBuilder;
 
@@ -52,7 +54,7 @@ pub const ACCOUNT_KEY: &str =
 pub const BLOB_BIN_ENV: &str = "MULTICLOUD_AZURITE_BLOB";
 
 /// Environment variable that, set to `1`, forbids installing Azurite.
-pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
+pub const NO_INSTALL_ENV: &str = multicloud_testing::NO_INSTALL_ENV;
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
 pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
@@ -118,20 +120,7 @@ pub enum AzuriteError {
 struct Options {
     /// An explicit `azurite-blob`.
     bin: Option<PathBuf>,
-    install: bool,
-    keep: bool,
-}
-
-impl Options {
-    fn from_env() -> Self {
-        Self {
-            bin: std::env::var_os(BLOB_BIN_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            install: !multicloud_testing::env_flag(NO_INSTALL_ENV),
-            keep: multicloud_testing::keep_from_env(),
-        }
-    }
+    switches: Switches,
 }
 
 /// A running Azurite Blob service on 127.0.0.1. The process is stopped and its data removed
@@ -141,7 +130,8 @@ pub struct Azurite {
     server: LocalServer,
 }
 
-/// Its port ([`LocalServer::port`]) and log ([`LocalServer::log_path`]).
+/// Its port ([`LocalServer::port`]), pid ([`LocalServer::pid`]) and log
+/// ([`LocalServer::log_path`]).
 impl std::ops::Deref for Azurite {
     type Target = LocalServer;
 
@@ -154,7 +144,9 @@ impl Azurite {
     /// Starts Azurite on a free port (installing it first if needed and allowed) and waits
     /// until it answers.
     pub async fn start() -> Result<Azurite, AzuriteError> {
-        Self::start_with(Options::from_env()).await
+        let bin = multicloud_testing::env_path(BLOB_BIN_ENV);
+        let switches = Switches::from_env();
+        Self::start_with(Options { bin, switches }).await
     }
 
     /// One emulator per process, started on first use and shared by every caller; tests
@@ -182,7 +174,7 @@ impl Azurite {
                 .arg(dir.join("data"))
                 .arg("--disableTelemetry")
                 .dir(dir, true)
-                .keep(options.keep)
+                .keep(options.switches.keep)
                 .wait_for(WaitFor::http(port, format!("/{ACCOUNT}?comp=list"))))
         })
         .await?;
@@ -191,12 +183,7 @@ impl Azurite {
 
     /// The account URL, `http://127.0.0.1:PORT/devstoreaccount1` (no trailing slash).
     pub fn account_url(&self) -> String {
-        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port())
-    }
-
-    /// Process id, if known.
-    pub fn pid(&self) -> Option<u32> {
-        Some(self.process().pid())
+        self.url(&format!("/{ACCOUNT}"))
     }
 
     /// A [`BlobStateStore`](crate::BlobStateStore) builder for `container` of the emulator,
@@ -235,28 +222,24 @@ impl Azurite {
 
 impl From<multicloud_testing::Error> for AzuriteError {
     fn from(error: multicloud_testing::Error) -> Self {
-        match error {
-            multicloud_testing::Error::Io { what, source } => AzuriteError::Io { what, source },
-            multicloud_testing::Error::InstallFailed {
-                script,
-                status,
-                output_tail,
-            } => AzuriteError::InstallFailed {
-                script,
-                status,
-                output_tail,
-            },
-            multicloud_testing::Error::NotReady {
-                reason,
-                log,
-                log_tail,
-                ..
-            } => AzuriteError::NotReady {
+        use multicloud_testing::Error as E;
+        match error.into_not_ready() {
+            Ok((reason, log, log_tail)) => Self::NotReady {
                 reason,
                 log,
                 log_tail,
             },
-            other => AzuriteError::Io {
+            Err(E::InstallFailed {
+                script,
+                status,
+                output_tail,
+            }) => Self::InstallFailed {
+                script,
+                status,
+                output_tail,
+            },
+            Err(E::Io { what, source }) => Self::Io { what, source },
+            Err(other) => Self::Io {
                 what: "starting Azurite".to_owned(),
                 source: io::Error::other(other.to_string()),
             },

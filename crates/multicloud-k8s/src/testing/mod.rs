@@ -200,22 +200,24 @@ const PROCESSES: [&str; 5] = [
 
 impl From<multicloud_testing::Error> for ControlPlaneError {
     fn from(error: multicloud_testing::Error) -> Self {
-        match error {
-            multicloud_testing::Error::Io { what, source } => Self::Io { what, source },
-            multicloud_testing::Error::NotReady {
-                name,
-                reason,
-                log_tail,
-                ..
-            } => Self::Start {
-                process: PROCESSES
-                    .into_iter()
-                    .find(|p| *p == name)
-                    .unwrap_or("a control plane process"),
-                message: reason,
-                log_tail,
-            },
-            other => Self::Binaries(other.to_string()),
+        use multicloud_testing::Error as E;
+        let E::NotReady {
+            name,
+            reason: message,
+            log_tail,
+            ..
+        } = error
+        else {
+            return match error {
+                E::Io { what, source } => Self::Io { what, source },
+                other => Self::Binaries(other.to_string()),
+            };
+        };
+        let process = PROCESSES.into_iter().find(|p| *p == name);
+        Self::Start {
+            process: process.unwrap_or("a control plane process"),
+            message,
+            log_tail,
         }
     }
 }
