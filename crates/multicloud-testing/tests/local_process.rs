@@ -141,25 +141,23 @@ async fn an_early_exit_is_an_error_quoting_the_log_which_is_kept() {
 
 #[tokio::test]
 async fn a_timeout_stops_the_process() {
-    let error = sh("silent", "echo starting; exec sleep 300")
+    let error = sh("silent", "echo $$ >pid; echo starting; exec sleep 300")
         .wait_for(WaitFor::log_line("never"))
         .ready_timeout(Duration::from_millis(500))
         .start()
         .await
         .expect_err("times out");
-    let Error::NotReady {
-        reason,
-        log,
-        log_tail,
-        ..
-    } = &error
-    else {
-        panic!("unexpected {error:?}");
-    };
+    let (reason, log, log_tail) = error.into_not_ready().expect("not ready");
     assert!(reason.contains("\"never\" in the log"), "{reason}");
     assert_eq!(log_tail, "starting");
     let dir = log.parent().expect("dir").to_owned();
-    // The process is gone, and neither the drop nor the watchdog removed the log.
+    let pid: u32 = std::fs::read_to_string(dir.join("pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(!alive(pid), "stopped");
+    // Neither the drop nor the watchdog removed the log.
     std::thread::sleep(Duration::from_secs(1));
     assert!(log.is_file());
     std::fs::remove_dir_all(dir).expect("clean up");
