@@ -1,22 +1,15 @@
-//! Finding the moto venv's python and installing moto into the venv when it is missing.
+//! Finding the moto venv's python and installing moto into the venv when it is missing
+//! (with `install-moto.sh`, embedded in `multicloud-testing`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use multicloud_testing::MOTO_INSTALL;
+#[cfg(test)]
+use multicloud_testing::Switches;
 use tokio::process::Command;
 
-use super::process::last_lines;
-use super::{LOG_TAIL_LINES, MotoError, NO_INSTALL_ENV, Options, VENV_ENV, io_error};
-
-/// `scripts/install-moto.sh` of the repository this crate was built from.
-pub(super) fn default_install_script() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("..")
-        .join("scripts")
-        .join("install-moto.sh");
-    std::fs::canonicalize(&script).unwrap_or(script)
-}
+use super::{MotoError, NO_INSTALL_ENV, Options, VENV_ENV};
 
 fn venv_python(venv: &Path) -> PathBuf {
     if cfg!(windows) {
@@ -26,73 +19,57 @@ fn venv_python(venv: &Path) -> PathBuf {
     }
 }
 
-/// Makes sure `venv` can `import moto.server`, installing it if allowed. Returns the venv's
-/// python.
-pub(super) async fn ensure_moto(venv: &Path, options: &Options) -> Result<PathBuf, MotoError> {
-    // Venvs known to work in this process; the lock also serialises installs.
+/// Makes sure the venv can `import moto.server`, installing it if allowed. Returns the
+/// venv's python.
+pub(super) async fn ensure_moto(options: &Options) -> Result<PathBuf, MotoError> {
+    // Venvs known to work in this process; the lock also serialises the checks.
     static READY_VENVS: tokio::sync::Mutex<Vec<PathBuf>> =
         tokio::sync::Mutex::const_new(Vec::new());
 
+    let venv = &options.venv;
     let python = venv_python(venv);
     let mut ready = READY_VENVS.lock().await;
-    if ready.iter().any(|v| v == venv) {
+    if ready.contains(venv) || moto_importable(&python).await {
+        ready.push(venv.clone());
         return Ok(python);
     }
-    if !moto_importable(&python).await {
-        let script = &options.install_script;
-        if !options.install {
-            return Err(MotoError::NotInstalled {
-                venv: venv.to_owned(),
-                hint: format!(
-                    "{NO_INSTALL_ENV}=1 forbids installing it; run `{}` (or \
-                     `MULTICLOUD_MOTO_VENV=<venv> {}`), or point {VENV_ENV} at a venv with \
-                     moto[server]",
-                    script.display(),
-                    script.display()
-                ),
-            });
-        }
-        if !script.is_file() {
-            return Err(MotoError::NotInstalled {
-                venv: venv.to_owned(),
-                hint: format!(
-                    "the install script {} does not exist; create the venv with \
-                     `python3 -m venv <venv> && <venv>/bin/pip install 'moto[server]'` and \
-                     point {VENV_ENV} at it",
-                    script.display()
-                ),
-            });
-        }
-        tracing::info!(venv = %venv.display(), script = %script.display(), "installing moto");
-        let output = Command::new("bash")
-            .arg(script)
-            .env(VENV_ENV, venv)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| io_error(format!("running bash {}", script.display()), e))?;
-        if !output.status.success() {
-            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&output.stderr));
-            return Err(MotoError::InstallFailed {
-                venv: venv.to_owned(),
-                script: script.clone(),
-                status: output.status.to_string(),
-                output_tail: last_lines(&text, LOG_TAIL_LINES),
-            });
-        }
-        if !moto_importable(&python).await {
-            return Err(MotoError::NotInstalled {
-                venv: venv.to_owned(),
-                hint: format!(
-                    "{} succeeded but `{} -c 'import moto.server'` still fails",
-                    script.display(),
-                    python.display()
-                ),
-            });
-        }
+    if !options.switches.install {
+        let script = MOTO_INSTALL.write().unwrap_or_else(|_| MOTO_INSTALL.path());
+        return Err(MotoError::NotInstalled {
+            venv: venv.clone(),
+            hint: format!(
+                "{NO_INSTALL_ENV}=1 forbids installing it; run `{}` (or \
+                 `{VENV_ENV}=<venv> {}`), or point {VENV_ENV} at a venv with moto[server]",
+                script.display(),
+                script.display()
+            ),
+        });
     }
-    ready.push(venv.to_owned());
+    let env = [(VENV_ENV, venv.clone().into_os_string())];
+    MOTO_INSTALL.run_once(&env).await.map_err(|e| match e {
+        multicloud_testing::Error::InstallFailed {
+            script,
+            status,
+            output_tail,
+        } => MotoError::InstallFailed {
+            venv: venv.clone(),
+            script,
+            status,
+            output_tail,
+        },
+        other => other.into(),
+    })?;
+    if !moto_importable(&python).await {
+        return Err(MotoError::NotInstalled {
+            venv: venv.clone(),
+            hint: format!(
+                "{} succeeded but `{} -c 'import moto.server'` still fails",
+                MOTO_INSTALL.path().display(),
+                python.display()
+            ),
+        });
+    }
+    ready.push(venv.clone());
     Ok(python)
 }
 
@@ -115,10 +92,11 @@ mod tests {
     #[tokio::test]
     async fn missing_moto_without_install_is_a_typed_error_with_a_hint() {
         let options = Options {
-            venv: Some(PathBuf::from("/nonexistent/multicloud-moto-venv")),
-            install: false,
-            install_script: default_install_script(),
-            keep: false,
+            venv: PathBuf::from("/nonexistent/multicloud-moto-venv"),
+            switches: Switches {
+                install: false,
+                keep: false,
+            },
         };
         let error = MotoServer::start_with(options)
             .await
@@ -138,8 +116,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn install_script_is_found_in_the_repository() {
-        assert!(default_install_script().is_file());
+    #[tokio::test]
+    async fn the_install_script_comes_from_the_cache_dir() {
+        let options = Options {
+            venv: PathBuf::from("/nonexistent/multicloud-moto-venv"),
+            switches: Switches {
+                install: false,
+                keep: false,
+            },
+        };
+        let Err(MotoError::NotInstalled { hint, .. }) = ensure_moto(&options).await else {
+            panic!("no moto in a nonexistent venv");
+        };
+        let script = MOTO_INSTALL.path();
+        assert!(hint.contains(&script.display().to_string()), "{hint}");
+        assert!(script.is_file(), "written for the user to run");
     }
 }

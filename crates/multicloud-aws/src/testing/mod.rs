@@ -23,17 +23,19 @@
 //! Environment variables:
 //!
 //! - `MULTICLOUD_MOTO_VENV`: the venv holding `moto[server]` (default
-//!   `$HOME/.cache/multicloud/venv`). When it cannot `import moto.server`,
-//!   `scripts/install-moto.sh` of this repository is run to create it.
+//!   `$MULTICLOUD_CACHE/venv`, `~/.cache/multicloud/venv`). The install script
+//!   `install-moto.sh` (embedded in `multicloud-testing`, written to the cache dir) is run
+//!   once per test process to create it; it returns at once when moto is there.
 //! - `MULTICLOUD_NO_INSTALL=1`: never install; fail with [`MotoError::NotInstalled`]
 //!   instead.
 //! - `MULTICLOUD_KEEP_EMULATORS=1`: leave the moto process running when the
 //!   [`MotoServer`] is dropped (and when the test process exits) to inspect it afterwards;
-//!   its endpoint and pid are logged with `tracing`.
+//!   its pid, log and how to stop it are printed.
+//!
+//! The process is a [`multicloud_testing::LocalProcess`]: it dies with the test process
+//! however that ends.
 
-mod http;
 mod install;
-mod process;
 mod throttle;
 
 pub use self::throttle::Throttle;
@@ -60,9 +62,8 @@ pub fn fast_sweeper(
         )
 }
 
-use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,11 +71,11 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
-use tokio::process::Child;
+use multicloud_testing::{
+    LocalProcess, LocalServer, Shared, Switches, WaitFor, env_path, start_on_free_port,
+};
 
-use self::http::http_call;
-use self::install::{default_install_script, ensure_moto};
-use self::process::StartFailure;
+use self::install::ensure_moto;
 
 /// Access key id of the static credentials handed out by [`MotoServer::sdk_config`].
 pub const TEST_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -89,17 +90,15 @@ pub const MOTO_ACCOUNT_ID: &str = "123456789012";
 pub const VENV_ENV: &str = "MULTICLOUD_MOTO_VENV";
 
 /// Environment variable that, set to `1`, forbids installing moto.
-pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
+pub const NO_INSTALL_ENV: &str = multicloud_testing::NO_INSTALL_ENV;
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
-pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
+pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
 
 /// Timeout of `POST /moto-api/reset`.
 const RESET_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts to start on a fresh port when the chosen one was taken meanwhile.
 const START_ATTEMPTS: usize = 3;
-/// Lines of the server log quoted in errors.
-const LOG_TAIL_LINES: usize = 20;
 
 /// Why a moto server could not be started or used.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +112,7 @@ pub enum MotoError {
         /// How to install moto.
         hint: String,
     },
-    /// `scripts/install-moto.sh` failed.
+    /// `install-moto.sh` failed.
     #[error(
         "installing moto into {} with {} failed ({status}):\n{output_tail}",
         venv.display(),
@@ -160,27 +159,18 @@ pub enum MotoError {
 
 /// A running moto server on 127.0.0.1. The process is stopped when this is dropped (unless
 /// `MULTICLOUD_KEEP_EMULATORS=1`).
+#[derive(Debug)]
 pub struct MotoServer {
-    port: u16,
-    pid: Option<u32>,
-    child: Option<Child>,
-    work_dir: PathBuf,
-    log_path: PathBuf,
-    /// Leave the process running on drop (`MULTICLOUD_KEEP_EMULATORS=1`).
-    keep: bool,
-    /// Leave the work dir (with the log) on drop: the server failed to start and an error
-    /// points at the log.
-    keep_work_dir: bool,
+    server: LocalServer,
 }
 
-impl fmt::Debug for MotoServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MotoServer")
-            .field("endpoint", &self.endpoint())
-            .field("pid", &self.pid)
-            .field("log", &self.log_path)
-            .field("keep", &self.keep)
-            .finish()
+/// Its port ([`LocalServer::port`]), pid ([`LocalServer::pid`]) and log
+/// ([`LocalServer::log_path`]).
+impl std::ops::Deref for MotoServer {
+    type Target = LocalServer;
+
+    fn deref(&self) -> &LocalServer {
+        &self.server
     }
 }
 
@@ -188,27 +178,16 @@ impl fmt::Debug for MotoServer {
 /// [`MotoServer::start`].
 #[derive(Clone, Debug)]
 struct Options {
-    venv: Option<PathBuf>,
-    install: bool,
-    install_script: PathBuf,
-    keep: bool,
+    venv: PathBuf,
+    switches: Switches,
 }
 
 impl Options {
     fn from_env() -> Self {
-        let venv = std::env::var_os(VENV_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|h| !h.is_empty())
-                    .map(|home| PathBuf::from(home).join(".cache/multicloud/venv"))
-            });
         Self {
-            venv,
-            install: !env_flag(NO_INSTALL_ENV),
-            install_script: default_install_script(),
-            keep: env_flag(KEEP_ENV),
+            venv: env_path(VENV_ENV)
+                .unwrap_or_else(|| multicloud_testing::cache_dir().join("venv")),
+            switches: Switches::from_env(),
         }
     }
 }
@@ -216,7 +195,7 @@ impl Options {
 impl MotoServer {
     /// Starts a new moto server on a free port and waits (up to 60 s) until it answers.
     ///
-    /// Installs moto with `scripts/install-moto.sh` first if the venv lacks it (unless
+    /// Installs moto with `install-moto.sh` first if the venv lacks it (unless
     /// `MULTICLOUD_NO_INSTALL=1`).
     pub async fn start() -> Result<MotoServer, MotoError> {
         Self::start_with(Options::from_env()).await
@@ -228,66 +207,46 @@ impl MotoServer {
     ///
     /// The process ends when the test process exits.
     pub async fn shared() -> Result<Arc<MotoServer>, MotoError> {
-        static SHARED: tokio::sync::OnceCell<Arc<MotoServer>> = tokio::sync::OnceCell::const_new();
-        SHARED
-            .get_or_try_init(|| async { MotoServer::start().await.map(Arc::new) })
-            .await
-            .cloned()
+        static SHARED: Shared<MotoServer> = Shared::new();
+        SHARED.get_or_start(MotoServer::start).await
     }
 
     async fn start_with(options: Options) -> Result<MotoServer, MotoError> {
-        let venv = options
-            .venv
-            .clone()
-            .ok_or_else(|| MotoError::NotInstalled {
-                venv: PathBuf::from("$HOME/.cache/multicloud/venv"),
-                hint: format!("HOME is not set; set {VENV_ENV} to a venv with moto[server]"),
-            })?;
-        let python = ensure_moto(&venv, &options).await?;
-
-        let mut last_error = None;
-        for _ in 0..START_ATTEMPTS {
-            match Self::spawn_and_wait(&python, options.keep).await {
-                Ok(server) => return Ok(server),
-                Err(StartFailure::PortTaken(error)) => last_error = Some(error),
-                Err(StartFailure::Fatal(error)) => return Err(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| MotoError::Spawn {
-            what: "could not start moto".to_owned(),
-            source: io::Error::other("no attempt was made"),
-        }))
+        let python = ensure_moto(&options).await?;
+        let server = start_on_free_port(START_ATTEMPTS, "Address already in use", |port| {
+            Ok(LocalProcess::builder("moto", &python)
+                .args([
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .env("PYTHONUNBUFFERED", "1")
+                .keep(options.switches.keep)
+                .wait_for(WaitFor::http_status(port, "/moto-api/", 200)))
+        })
+        .await?;
+        Ok(MotoServer { server })
     }
 
     /// Base URL of the server, `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// TCP port the server listens on (on 127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Process id of the server, if known.
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
-    /// The server's log file (stdout and stderr of the moto process).
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.url("")
     }
 
     /// Forgets all state of the server (`POST /moto-api/reset`), as if it had just started.
     pub async fn reset(&self) -> Result<(), MotoError> {
         let request = format!("POST {}/moto-api/reset", self.endpoint());
-        let response = http_call(self.port, "POST", "/moto-api/reset", RESET_TIMEOUT)
-            .await
-            .map_err(|e| MotoError::Http {
-                request: request.clone(),
-                message: e.to_string(),
-            })?;
+        let response =
+            multicloud_testing::http::call(self.port(), "POST", "/moto-api/reset", RESET_TIMEOUT)
+                .await
+                .map_err(|e| MotoError::Http {
+                    request: request.clone(),
+                    message: e.to_string(),
+                })?;
         if response.status == 200 {
             Ok(())
         } else {
@@ -332,12 +291,26 @@ impl MotoServer {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name)
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        .unwrap_or(false)
+impl From<multicloud_testing::Error> for MotoError {
+    fn from(error: multicloud_testing::Error) -> Self {
+        let (reason, log, log_tail) = match error.into_not_ready() {
+            Ok(parts) => parts,
+            Err(multicloud_testing::Error::Io { what, source }) => {
+                return MotoError::Spawn { what, source };
+            }
+            Err(other) => return io_error("starting moto", io::Error::other(other.to_string())),
+        };
+        MotoError::NotReady {
+            reason,
+            log,
+            log_tail,
+        }
+    }
 }
 
-fn io_error(what: String, source: io::Error) -> MotoError {
-    MotoError::Spawn { what, source }
+fn io_error(what: &str, source: io::Error) -> MotoError {
+    MotoError::Spawn {
+        what: what.to_owned(),
+        source,
+    }
 }

@@ -19,22 +19,27 @@
 //! Environment variables:
 //!
 //! - `MULTICLOUD_AZURITE_BLOB`: the `azurite-blob` executable to run. Without it,
-//!   `scripts/install-azurite.sh` of this repository is run (it returns at once when the
-//!   pinned version is in the cache, `$MULTICLOUD_CACHE/azurite/<version>`).
+//!   `install-azurite.sh` (embedded in `multicloud-testing`, written to the cache dir) is run
+//!   once per test process (it returns at once when the pinned version is in the cache,
+//!   `$MULTICLOUD_CACHE/azurite/<version>`).
 //! - `MULTICLOUD_NO_INSTALL=1`: never install; fail with [`AzuriteError::NotInstalled`].
 //! - `MULTICLOUD_KEEP_EMULATORS=1`: leave the process (and its data directory) running when
-//!   the [`Azurite`] is dropped, to inspect it; its endpoint and pid are logged.
+//!   the [`Azurite`] is dropped, to inspect it; its pid, log and how to stop it are printed.
+//!
+//! The process is a [`multicloud_testing::LocalProcess`]: it dies with the test process
+//! however that ends.
 
 mod install;
-mod process;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use azure_storage_blob::BlobContainerClient;
 use multicloud_core::secret::SecretString;
-use tokio::process::Child;
+use multicloud_testing::{
+    LocalProcess, LocalServer, Shared, Switches, WaitFor, start_on_free_port,
+};
 
 use crate::state::BlobStateStoreBuilder;
 
@@ -49,13 +54,13 @@ pub const ACCOUNT_KEY: &str =
 pub const BLOB_BIN_ENV: &str = "MULTICLOUD_AZURITE_BLOB";
 
 /// Environment variable that, set to `1`, forbids installing Azurite.
-pub const NO_INSTALL_ENV: &str = "MULTICLOUD_NO_INSTALL";
+pub const NO_INSTALL_ENV: &str = multicloud_testing::NO_INSTALL_ENV;
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
-pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
+pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
 
-/// Lines of the emulator's log quoted in errors.
-const LOG_TAIL_LINES: usize = 20;
+/// Attempts to start on a fresh port when the chosen one was taken meanwhile.
+const START_ATTEMPTS: usize = 3;
 
 /// Why Azurite could not be installed, started or used.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +72,7 @@ pub enum AzuriteError {
         /// How to install it.
         hint: String,
     },
-    /// `scripts/install-azurite.sh` failed.
+    /// `install-azurite.sh` failed.
     #[error("installing Azurite with {} failed ({status}):\n{output_tail}", script.display())]
     InstallFailed {
         /// The install script that was run.
@@ -115,47 +120,23 @@ pub enum AzuriteError {
 struct Options {
     /// An explicit `azurite-blob`.
     bin: Option<PathBuf>,
-    install: bool,
-    install_script: PathBuf,
-    keep: bool,
-}
-
-impl Options {
-    fn from_env() -> Self {
-        Self {
-            bin: std::env::var_os(BLOB_BIN_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            install: !env_flag(NO_INSTALL_ENV),
-            install_script: install::default_install_script(),
-            keep: env_flag(KEEP_ENV),
-        }
-    }
+    switches: Switches,
 }
 
 /// A running Azurite Blob service on 127.0.0.1. The process is stopped and its data removed
 /// when this is dropped (unless `MULTICLOUD_KEEP_EMULATORS=1`).
+#[derive(Debug)]
 pub struct Azurite {
-    port: u16,
-    pid: Option<u32>,
-    child: Option<Child>,
-    work_dir: PathBuf,
-    log_path: PathBuf,
-    /// Leave the process and its directory on drop.
-    keep: bool,
-    /// Leave the directory (with the log) on drop: the start failed and an error points at
-    /// the log.
-    keep_work_dir: bool,
+    server: LocalServer,
 }
 
-impl std::fmt::Debug for Azurite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Azurite")
-            .field("account_url", &self.account_url())
-            .field("pid", &self.pid)
-            .field("log", &self.log_path)
-            .field("keep", &self.keep)
-            .finish()
+/// Its port ([`LocalServer::port`]), pid ([`LocalServer::pid`]) and log
+/// ([`LocalServer::log_path`]).
+impl std::ops::Deref for Azurite {
+    type Target = LocalServer;
+
+    fn deref(&self) -> &LocalServer {
+        &self.server
     }
 }
 
@@ -163,42 +144,46 @@ impl Azurite {
     /// Starts Azurite on a free port (installing it first if needed and allowed) and waits
     /// until it answers.
     pub async fn start() -> Result<Azurite, AzuriteError> {
-        Self::start_with(Options::from_env()).await
+        let bin = multicloud_testing::env_path(BLOB_BIN_ENV);
+        let switches = Switches::from_env();
+        Self::start_with(Options { bin, switches }).await
     }
 
     /// One emulator per process, started on first use and shared by every caller; tests
     /// sharing it should use containers of their own. It ends when the test process exits.
     pub async fn shared() -> Result<Arc<Azurite>, AzuriteError> {
-        static SHARED: tokio::sync::OnceCell<Arc<Azurite>> = tokio::sync::OnceCell::const_new();
-        SHARED
-            .get_or_try_init(|| async { Azurite::start().await.map(Arc::new) })
-            .await
-            .cloned()
+        static SHARED: Shared<Azurite> = Shared::new();
+        SHARED.get_or_start(Azurite::start).await
     }
 
     async fn start_with(options: Options) -> Result<Azurite, AzuriteError> {
         let bin = install::ensure_azurite(&options).await?;
-        process::start(&bin, options.keep).await
+        // Azurite's JavaScript entry point runs with node; anything else as it is.
+        let main = std::fs::canonicalize(&bin).unwrap_or(bin);
+        let (program, main_arg) = if main.extension().is_some_and(|ext| ext == "js") {
+            (PathBuf::from("node"), Some(main))
+        } else {
+            (main, None)
+        };
+        let server = start_on_free_port(START_ATTEMPTS, "EADDRINUSE", |port| {
+            let dir = LocalProcess::fresh_dir("azurite")?;
+            Ok(LocalProcess::builder("azurite", &program)
+                .args(main_arg.iter())
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .arg("--location")
+                .arg(dir.join("data"))
+                .arg("--disableTelemetry")
+                .dir(dir, true)
+                .keep(options.switches.keep)
+                .wait_for(WaitFor::http(port, format!("/{ACCOUNT}?comp=list"))))
+        })
+        .await?;
+        Ok(Azurite { server })
     }
 
     /// The account URL, `http://127.0.0.1:PORT/devstoreaccount1` (no trailing slash).
     pub fn account_url(&self) -> String {
-        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
-    }
-
-    /// The TCP port it listens on (on 127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Process id, if known.
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
-    /// The emulator's log file (its stdout and stderr).
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.url(&format!("/{ACCOUNT}"))
     }
 
     /// A [`BlobStateStore`](crate::BlobStateStore) builder for `container` of the emulator,
@@ -235,21 +220,29 @@ impl Azurite {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name)
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        .unwrap_or(false)
-}
-
-fn io_error(what: impl Into<String>, source: io::Error) -> AzuriteError {
-    AzuriteError::Io {
-        what: what.into(),
-        source,
+impl From<multicloud_testing::Error> for AzuriteError {
+    fn from(error: multicloud_testing::Error) -> Self {
+        use multicloud_testing::Error as E;
+        match error.into_not_ready() {
+            Ok((reason, log, log_tail)) => Self::NotReady {
+                reason,
+                log,
+                log_tail,
+            },
+            Err(E::InstallFailed {
+                script,
+                status,
+                output_tail,
+            }) => Self::InstallFailed {
+                script,
+                status,
+                output_tail,
+            },
+            Err(E::Io { what, source }) => Self::Io { what, source },
+            Err(other) => Self::Io {
+                what: "starting Azurite".to_owned(),
+                source: io::Error::other(other.to_string()),
+            },
+        }
     }
-}
-
-/// The last `n` lines of `text`.
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -3,12 +3,13 @@
 //! so Deployments really become Available, finalizers and garbage collection run and
 //! namespaces really terminate.
 //!
-//! The binaries are built from the Go module proxy by `scripts/install-k8s.sh` into a cache
-//! outside the checkout (about 15 minutes once; a no-op afterwards). [`ControlPlane::start`]
+//! The binaries are built from the Go module proxy by `install-k8s.sh` (embedded in
+//! `multicloud-testing`, written to the cache dir) into the cache outside the checkout
+//! (about 15 minutes once; a no-op afterwards). [`ControlPlane::start`]
 //! runs that script when they are missing, starts everything on free loopback ports with
 //! freshly generated certificates, creates the kwok node and waits until the plane is usable.
-//! Dropping it stops every process (they also die with the test process, however it ends)
-//! and removes its directory; set `MULTICLOUD_KEEP_EMULATORS=1` to keep it running for debugging
+//! Every process is a [`multicloud_testing::LocalProcess`]. Dropping the plane stops them
+//! (they also die with the test process, however it ends) and removes its directory; set `MULTICLOUD_KEEP_EMULATORS=1` to keep it running for debugging
 //! (its kubeconfig path is printed).
 //!
 //! ```no_run
@@ -23,7 +24,6 @@
 //! ```
 
 mod certs;
-mod process;
 mod start;
 
 use std::path::{Path, PathBuf};
@@ -34,12 +34,13 @@ use base64::engine::general_purpose::STANDARD;
 use multicloud_core::provider::{ClusterCredential, ClusterCredentials};
 use multicloud_core::secret::SecretString;
 
+use multicloud_testing::LocalProcess;
+
 use crate::client::{client_for, kubeconfig_yaml};
-use process::Process;
 
 /// Set to `1` to keep the plane (processes and directory) after the test.
-pub const KEEP_ENV: &str = "MULTICLOUD_KEEP_EMULATORS";
-/// Where the binaries are, overriding `scripts/install-k8s.sh`.
+pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
+/// Where the binaries are, overriding `install-k8s.sh`.
 pub const BIN_ENV: &str = "MULTICLOUD_K8S_BIN";
 
 /// Why the control plane could not start.
@@ -86,18 +87,17 @@ pub struct ControlPlane {
     /// A static bearer token of the same admin user (`--token-auth-file`).
     token: SecretString,
     dir: PathBuf,
-    /// Started processes, in start order (stopped in reverse).
-    processes: Vec<Process>,
+    /// Started processes, in start order (stopped in reverse; etcd, the first, removes
+    /// `dir` when it stops, also when the test process dies).
+    processes: Vec<LocalProcess>,
     keep: bool,
     kubeconfig_path: PathBuf,
-    /// Closing it makes the clean-up watcher remove `dir` (see [`process::janitor`]).
-    _janitor: Option<std::process::ChildStdin>,
 }
 
 impl ControlPlane {
     /// Starts a plane of its own (about 6 s once the binaries exist).
     pub async fn start() -> Result<Self, ControlPlaneError> {
-        start::start(std::env::var(KEEP_ENV).is_ok_and(|v| v == "1")).await
+        start::start(multicloud_testing::keep_from_env()).await
     }
 
     /// One plane shared by every test of this test binary (started on first use, on its own
@@ -182,9 +182,42 @@ impl Drop for ControlPlane {
             );
             return;
         }
-        for p in self.processes.iter_mut().rev() {
-            p.stop();
+        while let Some(process) = self.processes.pop() {
+            drop(process);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The plane's processes, by the names their errors carry.
+const PROCESSES: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+];
+
+impl From<multicloud_testing::Error> for ControlPlaneError {
+    fn from(error: multicloud_testing::Error) -> Self {
+        use multicloud_testing::Error as E;
+        let E::NotReady {
+            name,
+            reason: message,
+            log_tail,
+            ..
+        } = error
+        else {
+            return match error {
+                E::Io { what, source } => Self::Io { what, source },
+                other => Self::Binaries(other.to_string()),
+            };
+        };
+        let process = PROCESSES.into_iter().find(|p| *p == name);
+        Self::Start {
+            process: process.unwrap_or("a control plane process"),
+            message,
+            log_tail,
+        }
     }
 }

@@ -7,12 +7,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, PostParams};
+use multicloud_testing::{K8S_INSTALL, LocalProcess, WaitFor, free_port};
 use serde_json::json;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::time::Instant;
 
 use super::certs::Pki;
-use super::process::{Process, free_port, janitor};
 use super::{BIN_ENV, ControlPlane, ControlPlaneError};
 use crate::client::client_for;
 use multicloud_core::secret::SecretString;
@@ -23,27 +22,16 @@ const POLL: Duration = Duration::from_millis(100);
 /// The annotation kwok manages nodes by.
 const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
 
-/// Where the binaries are: `$MULTICLOUD_K8S_BIN`, else what `scripts/install-k8s.sh` prints
-/// (it builds them on first use).
+/// Where the binaries are: `$MULTICLOUD_K8S_BIN`, else what `install-k8s.sh` prints (it
+/// builds them on first use).
 async fn binaries() -> Result<PathBuf, ControlPlaneError> {
     if let Ok(dir) = std::env::var(BIN_ENV) {
         return Ok(PathBuf::from(dir));
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-k8s.sh");
-    let out = tokio::process::Command::new("bash")
-        .arg(&script)
-        .stderr(std::process::Stdio::inherit())
-        .output()
+    K8S_INSTALL
+        .run_once(&[])
         .await
-        .map_err(|e| ControlPlaneError::Binaries(format!("running {}: {e}", script.display())))?;
-    if !out.status.success() {
-        return Err(ControlPlaneError::Binaries(format!(
-            "{} failed ({})",
-            script.display(),
-            out.status
-        )));
-    }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .map_err(|e| ControlPlaneError::Binaries(e.to_string()))
 }
 
 struct Ports {
@@ -65,13 +53,8 @@ fn path(p: &Path) -> String {
 /// Starts everything; see [`ControlPlane::start`].
 pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError> {
     let bin = binaries().await?;
-    let dir = std::env::temp_dir().join(format!(
-        "multicloud-k8s-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
+    let dir = LocalProcess::fresh_dir("k8s")?;
     let io = |what: String| move |source| ControlPlaneError::Io { what, source };
-    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     let pki = Pki::generate(&dir)?;
     let ports = Ports {
         etcd: free_port()?,
@@ -82,7 +65,6 @@ pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError>
     };
     let endpoint = format!("https://127.0.0.1:{}", ports.apiserver);
     let kubeconfig_path = dir.join("admin.kubeconfig");
-    let janitor = if keep { None } else { Some(janitor(&dir)?) };
     let token = SecretString::generate(40);
     let tokens = dir.join("tokens.csv");
     let line = format!(
@@ -98,7 +80,6 @@ pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError>
         processes: Vec::new(),
         keep,
         kubeconfig_path,
-        _janitor: janitor,
     };
     std::fs::write(&plane.kubeconfig_path, plane.kubeconfig().expose())
         .map_err(io(format!("writing {}", plane.kubeconfig_path.display())))?;
@@ -117,21 +98,25 @@ pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError>
 }
 
 impl ControlPlane {
+    /// Describes the plane's process `name` (`bin/name args`) in the plane's directory;
+    /// etcd, the first, removes the directory when it stops.
+    fn process(&self, name: &str, bin: &Path, args: Vec<String>) -> multicloud_testing::Builder {
+        LocalProcess::builder(name, bin.join(name))
+            .args(args)
+            .dir(&self.dir, name == "etcd")
+            .keep(self.keep)
+            .ready_timeout(READY_TIMEOUT)
+    }
+
     fn spawn(
         &mut self,
-        name: &'static str,
+        name: &str,
         bin: &Path,
         args: Vec<String>,
     ) -> Result<(), ControlPlaneError> {
-        let p = Process::spawn(name, &bin.join(name), &args, &self.dir, self.keep)?;
-        self.processes.push(p);
+        let process = self.process(name, bin, args).spawn()?;
+        self.processes.push(process);
         Ok(())
-    }
-
-    fn last(&mut self) -> Result<&mut Process, ControlPlaneError> {
-        self.processes
-            .last_mut()
-            .ok_or_else(|| ControlPlaneError::Setup("no process started".into()))
     }
 
     async fn start_etcd(&mut self, bin: &Path, p: &Ports) -> Result<(), ControlPlaneError> {
@@ -152,20 +137,13 @@ impl ControlPlane {
             format!("default={peer_url}"),
             s("--unsafe-no-fsync=true"),
         ];
-        self.spawn("etcd", bin, args)?;
-        let port = p.etcd;
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if etcd_healthy(port).await {
-                return Ok(());
-            }
-            let proc = self.last()?;
-            proc.check_running()?;
-            if Instant::now() > deadline {
-                return Err(proc.failed("no healthy answer on /health".into()));
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let etcd = self
+            .process("etcd", bin, args)
+            .wait_for(WaitFor::http_status(p.etcd, "/health", 200))
+            .start()
+            .await?;
+        self.processes.push(etcd);
+        Ok(())
     }
 
     async fn start_apiserver(
@@ -194,22 +172,21 @@ impl ControlPlane {
             s("--endpoint-reconciler-type=none"),
             format!("--token-auth-file={}", path(&self.dir.join("tokens.csv"))),
         ];
-        self.spawn("kube-apiserver", bin, args)?;
         let client = client_for(&self.credentials())
             .await
             .map_err(|e| ControlPlaneError::Setup(e.to_string()))?;
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if apiserver_ready(&client).await {
-                return Ok(client);
-            }
-            let proc = self.last()?;
-            proc.check_running()?;
-            if Instant::now() > deadline {
-                return Err(proc.failed("/readyz never answered ok".into()));
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let probe = client.clone();
+        let ready = WaitFor::custom("/readyz answering ok", move || {
+            let client = probe.clone();
+            async move { apiserver_ready(&client).await }
+        });
+        let apiserver = self
+            .process("kube-apiserver", bin, args)
+            .wait_for(ready)
+            .start()
+            .await?;
+        self.processes.push(apiserver);
+        Ok(client)
     }
 
     fn start_controllers(&mut self, bin: &Path, p: &Ports) -> Result<(), ControlPlaneError> {
@@ -274,14 +251,10 @@ impl ControlPlane {
                 } else {
                     "kwok"
                 };
-                let p = self
-                    .processes
-                    .iter()
-                    .find(|p| p.name == who)
-                    .or(self.processes.last());
                 let message = format!("node ready: {node_ready}, default service account: {sa}");
-                return Err(match p {
-                    Some(p) => p.failed(message),
+                let p = self.processes.iter().position(|p| p.name() == who);
+                return Err(match p.and_then(|i| self.processes.get_mut(i)) {
+                    Some(p) => p.failure(message).into(),
                     None => ControlPlaneError::Setup(message),
                 });
             }
@@ -327,23 +300,4 @@ async fn apiserver_ready(client: &Client) -> bool {
         return false;
     };
     matches!(client.request_text(request).await, Ok(body) if body.trim() == "ok")
-}
-
-/// `GET /health` on etcd's client port over plain HTTP/1.1.
-async fn etcd_healthy(port: u16) -> bool {
-    let Ok(Ok(mut stream)) = tokio::time::timeout(
-        Duration::from_secs(1),
-        tokio::net::TcpStream::connect(("127.0.0.1", port)),
-    )
-    .await
-    else {
-        return false;
-    };
-    let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut body = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(1), stream.read_to_string(&mut body));
-    matches!(read.await, Ok(Ok(_))) && body.contains("\"health\":\"true\"")
 }

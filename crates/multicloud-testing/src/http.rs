@@ -1,5 +1,5 @@
-//! A minimal HTTP/1.1 client for moto's control API (`/moto-api/`), so that the harness
-//! needs no HTTP client dependency.
+//! A minimal HTTP/1.1 client for readiness probes and stand-ins' control APIs (moto's
+//! `/moto-api/`), so that the harnesses need no HTTP client dependency.
 
 use std::io;
 use std::time::Duration;
@@ -9,13 +9,15 @@ use tokio::net::TcpStream;
 
 /// Status and body of an HTTP response.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct HttpResponse {
-    pub(super) status: u16,
-    pub(super) body: Vec<u8>,
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
 }
 
 /// A minimal HTTP/1.1 call to 127.0.0.1:`port` (`Connection: close`, empty body).
-pub(super) async fn http_call(
+pub async fn call(
     port: u16,
     method: &str,
     path: &str,
