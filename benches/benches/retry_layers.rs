@@ -12,7 +12,7 @@ use aws_sdk_ec2::config::SharedInterceptor;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use multicloud_aws::error::{Op, classify};
 use multicloud_aws::testing::{MotoServer, Throttle};
-use multicloud_aws::{ApiCalls, AwsClients};
+use multicloud_aws::{ApiCalls, AwsClients, CallCounter};
 use multicloud_core::retry::RetryPolicy;
 
 const OPERATION: &str = "EC2.DescribeVpcs";
@@ -72,7 +72,7 @@ fn main() {
                         .with_initial_backoff(Duration::from_millis(1))
                         .with_max_backoff(Duration::from_millis(1)),
                 )
-                .interceptor(old_calls.clone())
+                .interceptor(CallCounter(old_calls.clone()))
                 .interceptor(throttle.clone())
                 .build(),
         );

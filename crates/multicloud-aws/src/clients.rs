@@ -9,9 +9,6 @@
 //! [`S3StateStore`](crate::S3StateStore). Stacking the SDK's retries under the engine's would
 //! multiply them: one throttled call was sent up to 5 × 10 = 50 times.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -20,46 +17,19 @@ use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor}
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use multicloud_core::calls::ApiCalls;
 use multicloud_core::{ErrorKind, ProviderError};
 use tokio::sync::OnceCell;
 
 use crate::error::{Op, classify};
 
-/// Counts API calls per `Service.Operation`: one per request sent (per SDK attempt, so SDK
-/// retries would be counted too; the clients of [`AwsClients`] make one attempt per call), so
-/// the demo and benches can print how many calls an `up` or a no-op `plan` makes.
-#[derive(Debug, Clone, Default)]
-pub struct ApiCalls(Arc<Mutex<BTreeMap<String, u64>>>);
+/// The SDK interceptor that counts one call per request sent (per SDK attempt, so SDK
+/// retries would be counted too; the clients of [`AwsClients`] make one attempt per call) in
+/// an [`ApiCalls`] under `Service.Operation` (`EC2.DescribeVpcs`).
+#[derive(Debug, Clone)]
+pub struct CallCounter(pub ApiCalls);
 
-impl ApiCalls {
-    /// Calls so far, by `Service.Operation`.
-    pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|m| m.clone()).unwrap_or_default()
-    }
-    /// Total calls so far.
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-    /// Calls whose operation is a mutation (not `Describe*`, `Get*`, `List*`).
-    pub fn mutating(&self) -> u64 {
-        self.snapshot()
-            .iter()
-            .filter(|(k, _)| {
-                let op = k.rsplit('.').next().unwrap_or("");
-                !(op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("List"))
-            })
-            .map(|(_, v)| v)
-            .sum()
-    }
-    /// Forgets the counts.
-    pub fn reset(&self) {
-        if let Ok(mut m) = self.0.lock() {
-            m.clear();
-        }
-    }
-}
-
-impl Intercept for ApiCalls {
+impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "multicloud-api-call-counter"
     }
@@ -77,9 +47,7 @@ impl Intercept for ApiCalls {
             .load::<Metadata>()
             .map(|m| format!("{}.{}", m.service(), m.name()))
             .unwrap_or_else(|| "unknown".into());
-        if let Ok(mut m) = self.0.lock() {
-            *m.entry(key).or_default() += 1;
-        }
+        self.0.count(key);
         Ok(())
     }
 }
@@ -145,9 +113,10 @@ impl AwsClients {
     /// counter (tests inject faults this way, e.g. `multicloud_aws::testing::Throttle`).
     pub fn with_interceptors(sdk: &SdkConfig, interceptors: &[SharedInterceptor]) -> Self {
         let calls = ApiCalls::default();
-        let all: Vec<SharedInterceptor> = std::iter::once(SharedInterceptor::new(calls.clone()))
-            .chain(interceptors.iter().cloned())
-            .collect();
+        let all: Vec<SharedInterceptor> =
+            std::iter::once(SharedInterceptor::new(CallCounter(calls.clone())))
+                .chain(interceptors.iter().cloned())
+                .collect();
         Self {
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             ec2: client!(aws_sdk_ec2, sdk, &all),

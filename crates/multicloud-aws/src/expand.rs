@@ -4,7 +4,7 @@
 //! engine's create and teardown orders and the sweeper's deletion order
 //! ([`crate::order`]) all come from it.
 
-use multicloud_core::Error;
+use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, ValidationError};
@@ -123,8 +123,8 @@ pub const DB_PASSWORD_SECRET: &str = "database-master-password";
 
 /// Expands `spec` into the AWS resource graph, apps included (the engine refuses a spec
 /// with apps when no workload backend is attached to the stack). Sizes are the values
-/// [`resolve`] picks for AWS; a node pool without one is a typed [`Error::Spec`].
-pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, Error> {
+/// [`resolve`] picks for AWS; a node pool without one is a typed [`ExpandError::Spec`].
+pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, ExpandError> {
     let n = Naming::new(&spec.name, &spec.environment);
     let mut g = ResourceGraph::new();
     let private = network(spec, &n, &mut g)?;
@@ -144,13 +144,17 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, Error> {
 }
 
 /// A value the spec lacks for AWS, as the typed spec error validation gives.
-fn spec_error(error: ValidationError) -> Error {
-    Error::Spec(SpecErrors::new(vec![error]))
+fn spec_error(error: ValidationError) -> ExpandError {
+    ExpandError::Spec(SpecErrors::new(vec![error]))
 }
 
 /// VPC, subnets, internet gateway, public route table and security groups; returns the
 /// private subnets.
-fn network(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<Vec<ResourceId>, Error> {
+fn network(
+    spec: &StackSpec,
+    n: &Naming,
+    g: &mut ResourceGraph,
+) -> Result<Vec<ResourceId>, ExpandError> {
     let Some(net) = &spec.network else {
         return Ok(Vec::new());
     };
@@ -234,7 +238,7 @@ fn cluster(
     n: &Naming,
     private: &[ResourceId],
     g: &mut ResourceGraph,
-) -> Result<Vec<ResourceId>, Error> {
+) -> Result<Vec<ResourceId>, ExpandError> {
     let Some(cluster) = &spec.cluster else {
         return Ok(Vec::new());
     };
@@ -302,7 +306,7 @@ fn subnet_group(
     kind: ResourceKind,
     name: String,
     private: &[ResourceId],
-) -> Result<Resource, Error> {
+) -> Result<Resource, ExpandError> {
     Resource::new(kind, "main", name)
         .depends_on_all(private)
         .with_config(&SubnetGroupConfig {
@@ -316,7 +320,7 @@ fn database(
     n: &Naming,
     private: &[ResourceId],
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     let Some(db) = &spec.database else {
         return Ok(());
     };
@@ -367,7 +371,7 @@ fn cache(
     n: &Naming,
     private: &[ResourceId],
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     let Some(cache) = &spec.cache else {
         return Ok(());
     };
@@ -400,7 +404,7 @@ fn registries_and_secrets(
     spec: &StackSpec,
     n: &Naming,
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     for reg in &spec.registries {
         g.add(
             Resource::new(
@@ -432,7 +436,7 @@ fn registries_and_secrets(
 }
 
 /// IRSA roles, one per declared workload identity.
-fn identities(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<(), Error> {
+fn identities(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<(), ExpandError> {
     for w in &spec.workload_identities {
         let secrets: Vec<ResourceId> = w
             .read_secrets

@@ -95,6 +95,7 @@ pub mod tagging;
 
 pub(crate) mod support;
 
-pub use clients::{ApiCalls, AwsClients};
+pub use clients::{AwsClients, CallCounter};
+pub use multicloud_core::calls::ApiCalls;
 pub use provider::{AwsProvider, AwsProviderBuilder};
 pub use state::S3StateStore;

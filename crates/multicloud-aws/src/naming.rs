@@ -90,93 +90,117 @@ impl NamingRules for AwsNamingRules {
 
     fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
         let mut r = NamingReport::new(errors);
-        match resolve::region(spec) {
-            Ok(region) if !aws_region(&region.value) => r.push(
-                region.path.clone(),
-                Rule::Format,
-                format!(
-                    "`{}` is not an AWS region name such as `us-east-1`{}",
-                    region.value,
-                    region.hint("AWS", "region", "aws.region")
-                ),
+        check_region(spec, &mut r);
+        check_registries(spec, &mut r);
+        check_node_pools(spec, &mut r);
+        check_data_services(spec, &mut r);
+        check_tags(spec, &mut r);
+    }
+}
+
+/// The AWS region: resolved, and shaped like `us-east-1`.
+fn check_region(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    match resolve::region(spec) {
+        Ok(region) if !aws_region(&region.value) => r.push(
+            region.path.clone(),
+            Rule::Format,
+            format!(
+                "`{}` is not an AWS region name such as `us-east-1`{}",
+                region.value,
+                region.hint("AWS", "region", "aws.region")
             ),
-            Ok(_) => {}
-            // No region at all is the common rules' error.
-            Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
-            Err(_) => {}
-        }
-        let prefix =
-            Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(200));
-        for (i, reg) in spec.registries.iter().enumerate() {
-            let path = format!("spec.registries[{i}].name");
-            r.repository(path.clone(), "ECR", &reg.name, 2);
-            let full = format!("{prefix}/{}", reg.name);
-            if full.chars().count() > 256 {
-                r.push(
-                    path,
-                    Rule::Name,
-                    format!("ECR repository `{full}` is longer than 256 characters; shorten the registry name"),
-                );
-            }
-        }
-        if let Some(cluster) = &spec.cluster {
-            for (i, pool) in cluster.node_pools.iter().enumerate() {
-                let path = format!("spec.cluster.node_pools[{i}]");
-                r.shape(
-                    &EKS_NODEGROUP,
-                    format!("{path}.name"),
-                    "EKS node group name",
-                    &pool.name,
-                );
-                match resolve::node_instance_type(pool, i) {
-                    Ok(t) => r.resolved(
-                        "AWS",
-                        &t,
-                        |v| aws_instance_type(v, None),
-                        "an EC2 instance type such as `m6i.xlarge`",
-                        ("instance_type", "aws.instance_type"),
-                    ),
-                    // A pool without any size is the common rules' error.
-                    Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
-                    Err(_) => {}
-                }
-            }
-        }
-        if let Some(db) = &spec.database {
-            r.resolved(
-                "AWS",
-                &resolve::db_instance_class(db),
-                |v| aws_instance_type(v, Some("db")),
-                "an RDS instance class such as `db.t3.micro`",
-                ("instance_class", "aws.instance_class"),
-            );
-            if let Some(net) = &spec.network
-                && net.zones < 2
-            {
-                r.push(
-                    "spec.network.zones".into(),
-                    Rule::Range,
-                    format!("zones is {}; an RDS DB subnet group needs subnets in at least 2 availability zones", net.zones),
-                );
-            }
-        }
-        if let Some(cache) = &spec.cache {
-            r.resolved(
-                "AWS",
-                &resolve::cache_node_type(cache),
-                |v| aws_instance_type(v, Some("cache")),
-                "an ElastiCache node type such as `cache.t4g.micro`",
-                ("node_type", "aws.node_type"),
+        ),
+        Ok(_) => {}
+        // No region at all is the common rules' error.
+        Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
+        Err(_) => {}
+    }
+}
+
+/// ECR repositories: valid names, the full `<stack>-<env>/<name>` at most 256 characters.
+fn check_registries(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    let prefix = Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(200));
+    for (i, reg) in spec.registries.iter().enumerate() {
+        let path = format!("spec.registries[{i}].name");
+        r.repository(path.clone(), "ECR", &reg.name, 2);
+        let full = format!("{prefix}/{}", reg.name);
+        if full.chars().count() > 256 {
+            r.push(
+                path,
+                Rule::Name,
+                format!("ECR repository `{full}` is longer than 256 characters; shorten the registry name"),
             );
         }
-        for key in spec.tags.keys() {
-            if key.to_ascii_lowercase().starts_with("aws:") {
-                r.push(
-                    format!("spec.tags[{key:?}]"),
-                    Rule::Name,
-                    format!("tag key `{key}` is reserved: `aws:` tags belong to AWS"),
-                );
+    }
+}
+
+/// EKS node groups: valid names and EC2 instance types.
+fn check_node_pools(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    if let Some(cluster) = &spec.cluster {
+        for (i, pool) in cluster.node_pools.iter().enumerate() {
+            let path = format!("spec.cluster.node_pools[{i}]");
+            r.shape(
+                &EKS_NODEGROUP,
+                format!("{path}.name"),
+                "EKS node group name",
+                &pool.name,
+            );
+            match resolve::node_instance_type(pool, i) {
+                Ok(t) => r.resolved(
+                    "AWS",
+                    &t,
+                    |v| aws_instance_type(v, None),
+                    "an EC2 instance type such as `m6i.xlarge`",
+                    ("instance_type", "aws.instance_type"),
+                ),
+                // A pool without any size is the common rules' error.
+                Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
+                Err(_) => {}
             }
+        }
+    }
+}
+
+/// RDS and ElastiCache: instance classes, node types, two zones for a DB subnet group.
+fn check_data_services(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    if let Some(db) = &spec.database {
+        r.resolved(
+            "AWS",
+            &resolve::db_instance_class(db),
+            |v| aws_instance_type(v, Some("db")),
+            "an RDS instance class such as `db.t3.micro`",
+            ("instance_class", "aws.instance_class"),
+        );
+        if let Some(net) = &spec.network
+            && net.zones < 2
+        {
+            r.push(
+                "spec.network.zones".into(),
+                Rule::Range,
+                format!("zones is {}; an RDS DB subnet group needs subnets in at least 2 availability zones", net.zones),
+            );
+        }
+    }
+    if let Some(cache) = &spec.cache {
+        r.resolved(
+            "AWS",
+            &resolve::cache_node_type(cache),
+            |v| aws_instance_type(v, Some("cache")),
+            "an ElastiCache node type such as `cache.t4g.micro`",
+            ("node_type", "aws.node_type"),
+        );
+    }
+}
+
+/// Tags: no `aws:` keys (they belong to AWS).
+fn check_tags(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    for key in spec.tags.keys() {
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            r.push(
+                format!("spec.tags[{key:?}]"),
+                Rule::Name,
+                format!("tag key `{key}` is reserved: `aws:` tags belong to AWS"),
+            );
         }
     }
 }

@@ -4,14 +4,10 @@
 //! the graph of a spec that has every part.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use multicloud_core::kind::ResourceKind;
 use multicloud_core::resource::ResourceGraph;
-use multicloud_core::spec::{
-    Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
-    WorkloadIdentity,
-};
+use multicloud_core::spec::StackSpec;
 use multicloud_core::teardown::{self, KindGraph, reverse_kind_order};
 
 use crate::kinds;
@@ -19,24 +15,7 @@ use crate::kinds;
 /// A spec with one of every AWS part, whose graph holds every AWS kind and every kind of
 /// dependency between them.
 pub fn full_spec() -> StackSpec {
-    let mut spec = StackSpec::builder("order")
-        .environment("all")
-        .region("us-east-1")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 1, 2)))
-        .database(Postgres::new("16"))
-        .cache(Redis::new("7.1"))
-        .registry(RegistrySpec::new("app"))
-        .secret(SecretSpec::generated("token", 32))
-        .workload_identity(
-            WorkloadIdentity::new("app", "api")
-                .can_read_secret("token")
-                .can_pull("app"),
-        )
-        .ttl(Duration::from_secs(3600))
-        .build_unchecked();
-    spec.apps.clear();
-    spec
+    teardown::full_spec("us-east-1", "t3.medium", "7.1")
 }
 
 /// The AWS kinds in deletion order: every kind comes before the kinds it depends on

@@ -129,7 +129,10 @@ impl CloudProvider for AwsProvider {
     fn region(&self, spec: &StackSpec) -> String {
         crate::expand::resolve::region(spec).map_or_else(|_| spec.region.clone(), |r| r.value)
     }
-    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
+    fn expand(
+        &self,
+        spec: &StackSpec,
+    ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         crate::expand::expand(spec)
     }
     fn network(&self) -> &dyn NetworkOps {

@@ -3,7 +3,7 @@
 //! is the one description of what depends on what: the engine's create and teardown orders
 //! and the sweeper's order ([`crate::order`]) come from it.
 
-use multicloud_core::Error;
+use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, Tier, ValidationError};
@@ -160,19 +160,19 @@ impl Names {
 }
 
 /// A value the spec lacks for Azure, as the typed spec error validation gives.
-pub(crate) fn spec_error(error: ValidationError) -> Error {
-    Error::Spec(SpecErrors::new(vec![error]))
+pub(crate) fn spec_error(error: ValidationError) -> ExpandError {
+    ExpandError::Spec(SpecErrors::new(vec![error]))
 }
 
 /// Expands `spec` into the Azure resource graph, apps included. Names overridden in
-/// `settings` are checked first (a typed [`Error::Spec`] before any call). The location and
+/// `settings` are checked first (a typed [`ExpandError::Spec`] before any call). The location and
 /// sizes are the values [`resolve`] picks for Azure; a missing location or a node pool
-/// without a size is a typed [`Error::Spec`] too.
-pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGraph, Error> {
+/// without a size is a typed [`ExpandError::Spec`] too.
+pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGraph, ExpandError> {
     let mut errors = Vec::new();
     settings.names.check(&mut errors);
     if !errors.is_empty() {
-        return Err(Error::Spec(SpecErrors::new(errors)));
+        return Err(ExpandError::Spec(SpecErrors::new(errors)));
     }
     let location = resolve::location(spec).map_err(spec_error)?.value;
     let n = Names::new(spec, &settings.names);
@@ -203,7 +203,7 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
 
 /// The virtual network (cluster subnet, database subnet delegated to PostgreSQL) and, with a
 /// database, the private DNS zone and its link.
-fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), Error> {
+fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), ExpandError> {
     let Some(net) = &spec.network else {
         return Ok(());
     };
@@ -269,7 +269,7 @@ fn secrets(
     settings: &AzureSettings,
     location: &str,
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     if !needs_vault(spec) {
         return Ok(());
     }
@@ -313,7 +313,7 @@ pub(crate) fn secret(
     source: SecretSourceConfig,
     deps: &[ResourceId],
     deployer: Option<ResourceId>,
-) -> Result<Resource, Error> {
+) -> Result<Resource, ExpandError> {
     Resource::new(ResourceKind::SECRET, name, name)
         .depends_on(&ids::vault())
         .depends_on_all(deps)
@@ -330,7 +330,7 @@ fn registries(
     n: &Names,
     settings: &AzureSettings,
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     if spec.registries.is_empty() {
         return Ok(());
     }
@@ -421,7 +421,7 @@ mod tests {
         settings.names.key_vault = Some("x".repeat(25));
         settings.names.registry = Some("my-acr".into());
         match expand(&spec, &settings) {
-            Err(Error::Spec(e)) => {
+            Err(ExpandError::Spec(e)) => {
                 assert!(
                     e.at("azure.key_vault_name").is_some() && e.at("azure.registry_name").is_some()
                 );

@@ -144,102 +144,130 @@ impl NamingRules for AzureNamingRules {
 
     fn check(&self, spec: &StackSpec, errors: &mut Vec<ValidationError>) {
         let mut r = NamingReport::new(errors);
-        match resolve::location(spec) {
-            Ok(l) if !AZURE_REGION.problems(&l.value).is_empty() => r.push(
-                l.path.clone(),
-                Rule::Format,
-                format!(
-                    "`{}` is not an Azure location such as `westeurope`{}",
-                    l.value,
-                    l.hint("Azure", "region", "azure.location")
-                ),
+        check_location(spec, &mut r);
+        check_names(spec, &mut r);
+        check_node_pools(spec, &mut r);
+        check_data_services(spec, &mut r);
+        check_tags(spec, &mut r);
+    }
+}
+
+/// The Azure location: resolved, and shaped like `westeurope`.
+fn check_location(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    match resolve::location(spec) {
+        Ok(l) if !AZURE_REGION.problems(&l.value).is_empty() => r.push(
+            l.path.clone(),
+            Rule::Format,
+            format!(
+                "`{}` is not an Azure location such as `westeurope`{}",
+                l.value,
+                l.hint("Azure", "region", "azure.location")
             ),
-            Ok(_) => {}
-            // No region at all is the common rules' error.
-            Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
-            Err(_) => {}
+        ),
+        Ok(_) => {}
+        // No region at all is the common rules' error.
+        Err(e) if !r.has("spec.region") => r.push(e.path, e.rule, e.message),
+        Err(_) => {}
+    }
+}
+
+/// Names: the derived ACR and Key Vault names, registries' repositories, Key Vault secrets.
+fn check_names(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    // Derived names are only worth checking for a valid stack name and environment.
+    if STACK_NAME.problems(&spec.name).is_empty()
+        && ENVIRONMENT.problems(&spec.environment).is_empty()
+    {
+        let acr = AzureNamingRules::registry_name(&spec.name, &spec.environment);
+        if let Some(e) = ACR.check("spec.name", "derived container registry name", &acr) {
+            r.push(e.path, e.rule, e.message);
         }
-        // Derived names are only worth checking for a valid stack name and environment.
-        if STACK_NAME.problems(&spec.name).is_empty()
-            && ENVIRONMENT.problems(&spec.environment).is_empty()
-        {
-            let acr = Self::registry_name(&spec.name, &spec.environment);
-            if let Some(e) = ACR.check("spec.name", "derived container registry name", &acr) {
-                r.push(e.path, e.rule, e.message);
-            }
-            let kv = Self::key_vault_name(&spec.name, &spec.environment);
-            if let Some(e) = KEY_VAULT.check("spec.name", "derived Key Vault name", &kv) {
-                r.push(e.path, e.rule, e.message);
-            }
+        let kv = AzureNamingRules::key_vault_name(&spec.name, &spec.environment);
+        if let Some(e) = KEY_VAULT.check("spec.name", "derived Key Vault name", &kv) {
+            r.push(e.path, e.rule, e.message);
         }
-        for (i, reg) in spec.registries.iter().enumerate() {
-            r.repository(format!("spec.registries[{i}].name"), "ACR", &reg.name, 1);
-        }
-        for (i, secret) in spec.secrets.iter().enumerate() {
+    }
+    for (i, reg) in spec.registries.iter().enumerate() {
+        r.repository(format!("spec.registries[{i}].name"), "ACR", &reg.name, 1);
+    }
+    for (i, secret) in spec.secrets.iter().enumerate() {
+        r.shape(
+            &KEY_VAULT_SECRET,
+            format!("spec.secrets[{i}].name"),
+            "Key Vault secret name",
+            &secret.name,
+        );
+    }
+}
+
+/// AKS agent pools: valid names and VM sizes.
+fn check_node_pools(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    if let Some(cluster) = &spec.cluster {
+        for (i, pool) in cluster.node_pools.iter().enumerate() {
+            let path = format!("spec.cluster.node_pools[{i}]");
             r.shape(
-                &KEY_VAULT_SECRET,
-                format!("spec.secrets[{i}].name"),
-                "Key Vault secret name",
-                &secret.name,
+                &AKS_AGENT_POOL,
+                format!("{path}.name"),
+                "AKS agent pool name",
+                &pool.name,
             );
-        }
-        if let Some(cluster) = &spec.cluster {
-            for (i, pool) in cluster.node_pools.iter().enumerate() {
-                let path = format!("spec.cluster.node_pools[{i}]");
-                r.shape(
-                    &AKS_AGENT_POOL,
-                    format!("{path}.name"),
-                    "AKS agent pool name",
-                    &pool.name,
-                );
-                match resolve::vm_size(pool, i) {
-                    Ok(size) => r.resolved(
-                        "Azure",
-                        &size,
-                        azure_sku,
-                        "an Azure VM size such as `Standard_D4s_v5`",
-                        ("instance_type", "azure.vm_size"),
-                    ),
-                    // A pool without any size is the common rules' error.
-                    Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
-                    Err(_) => {}
-                }
+            match resolve::vm_size(pool, i) {
+                Ok(size) => r.resolved(
+                    "Azure",
+                    &size,
+                    azure_sku,
+                    "an Azure VM size such as `Standard_D4s_v5`",
+                    ("instance_type", "azure.vm_size"),
+                ),
+                // A pool without any size is the common rules' error.
+                Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
+                Err(_) => {}
             }
         }
-        if let Some(db) = &spec.database {
-            r.resolved(
-                "Azure",
-                &resolve::postgres_sku(db, resolve::postgres_sku_of(Tier::Dev)),
-                azure_sku,
-                "a PostgreSQL flexible server SKU such as `Standard_B1ms`",
-                ("instance_class", "azure.sku"),
-            );
-            if db.username.eq_ignore_ascii_case("administrator") {
-                r.push(
-                    "spec.database.username".into(),
-                    Rule::Name,
-                    format!("database user name `{}` is reserved on Azure; pick another, e.g. `app_admin`", db.username),
-                );
-            }
-        }
-        if let Some(cache) = &spec.cache {
-            r.resolved(
-                "Azure",
-                &resolve::redis_sku(cache, resolve::redis_sku_of(Tier::Dev)),
-                azure_redis_sku,
-                "an Azure Managed Redis SKU such as `Balanced_B0`",
-                ("node_type", "azure.sku"),
+    }
+}
+
+/// PostgreSQL and Managed Redis: SKUs, a user name Azure does not reserve.
+fn check_data_services(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    if let Some(db) = &spec.database {
+        r.resolved(
+            "Azure",
+            &resolve::postgres_sku(db, resolve::postgres_sku_of(Tier::Dev)),
+            azure_sku,
+            "a PostgreSQL flexible server SKU such as `Standard_B1ms`",
+            ("instance_class", "azure.sku"),
+        );
+        if db.username.eq_ignore_ascii_case("administrator") {
+            r.push(
+                "spec.database.username".into(),
+                Rule::Name,
+                format!(
+                    "database user name `{}` is reserved on Azure; pick another, e.g. `app_admin`",
+                    db.username
+                ),
             );
         }
-        for key in spec.tags.keys() {
-            let len = key.chars().count();
-            if len > 512 || key.contains(AZURE_TAG_FORBIDDEN) {
-                r.push(
-                    format!("spec.tags[{key:?}]"),
-                    Rule::Name,
-                    format!("Azure tag name `{key}` must be at most 512 characters without `<`, `>`, `%`, `&`, `\\`, `?` or `/`"),
-                );
-            }
+    }
+    if let Some(cache) = &spec.cache {
+        r.resolved(
+            "Azure",
+            &resolve::redis_sku(cache, resolve::redis_sku_of(Tier::Dev)),
+            azure_redis_sku,
+            "an Azure Managed Redis SKU such as `Balanced_B0`",
+            ("node_type", "azure.sku"),
+        );
+    }
+}
+
+/// Tags: names Azure accepts.
+fn check_tags(spec: &StackSpec, r: &mut NamingReport<'_>) {
+    for key in spec.tags.keys() {
+        let len = key.chars().count();
+        if len > 512 || key.contains(AZURE_TAG_FORBIDDEN) {
+            r.push(
+                format!("spec.tags[{key:?}]"),
+                Rule::Name,
+                format!("Azure tag name `{key}` must be at most 512 characters without `<`, `>`, `%`, `&`, `\\`, `?` or `/`"),
+            );
         }
     }
 }

@@ -4,37 +4,16 @@
 //! from the graph of a spec that has every part.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use multicloud_core::kind::ResourceKind;
-use multicloud_core::spec::{
-    Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
-    WorkloadIdentity,
-};
+use multicloud_core::spec::StackSpec;
 use multicloud_core::teardown::{self, kind_graph, reverse_kind_order};
 
 use crate::expand::AzureSettings;
 
 /// A spec with one of every Azure part, whose graph holds every Azure kind.
 pub fn full_spec() -> StackSpec {
-    let mut spec = StackSpec::builder("order")
-        .environment("all")
-        .region("westeurope")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 2)))
-        .database(Postgres::new("16"))
-        .cache(Redis::new("7.4"))
-        .registry(RegistrySpec::new("app"))
-        .secret(SecretSpec::generated("token", 32))
-        .workload_identity(
-            WorkloadIdentity::new("app", "api")
-                .can_read_secret("token")
-                .can_pull("app"),
-        )
-        .ttl(Duration::from_secs(3600))
-        .build_unchecked();
-    spec.apps.clear();
-    spec
+    teardown::full_spec("westeurope", "Standard_D4s_v5", "7.4")
 }
 
 /// The Azure kinds in deletion order ([`reverse_kind_order`] of [`full_spec`]'s graph).

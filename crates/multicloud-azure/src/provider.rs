@@ -226,7 +226,10 @@ impl CloudProvider for AzureProvider {
     fn region(&self, spec: &StackSpec) -> String {
         crate::expand::resolve::location(spec).map_or_else(|_| spec.region.clone(), |r| r.value)
     }
-    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, multicloud_core::Error> {
+    fn expand(
+        &self,
+        spec: &StackSpec,
+    ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         crate::expand::expand(spec, &self.settings)
     }
     fn cluster(&self) -> &dyn ClusterOps {

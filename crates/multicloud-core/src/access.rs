@@ -4,7 +4,7 @@
 //! that expires, like an EKS token, or a client certificate, like an AKS local account).
 //! [`ClusterAccess`] is the one place a run gets them from: an explicit override
 //! ([`CredentialSource`], e.g. a kubeconfig for a local control plane in tests) or else the
-//! provider's [`ClusterOps::credentials`](crate::provider::ClusterOps::credentials) for the
+//! provider's [`ClusterOps::credentials`] for the
 //! stack's cluster. It caches them and fetches new ones when they are within
 //! [`ClusterAccess::refresh_before`] of expiring, so a run longer than a token's life (EKS:
 //! ~14 minutes) never uses an expired one.
@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{ErrorKind, ProviderError};
 use crate::outputs::Outputs;
-use crate::provider::CloudProvider;
 use crate::secret::SecretString;
 
 /// How a client authenticates to the API server.
@@ -160,10 +159,10 @@ impl ClusterAccess {
     }
 
     /// Credentials with at least `refresh_before` left: cached ones, or new ones from the
-    /// override or from `cloud`'s cluster ops for the stack's cluster.
+    /// override or from the provider's `cluster_ops` for the stack's cluster.
     pub async fn credentials(
         &self,
-        cloud: &dyn CloudProvider,
+        cluster_ops: &dyn ClusterOps,
     ) -> Result<ClusterCredentials, ProviderError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref()
@@ -181,13 +180,23 @@ impl ClusterAccess {
                         "no cluster: the stack has no cluster outputs yet and no cluster access override",
                     )
                 })?;
-                cloud.cluster().credentials(&cluster).await?
+                cluster_ops.credentials(&cluster).await?
             }
         };
         self.fetches.fetch_add(1, Ordering::Relaxed);
         *cached = Some(fresh.clone());
         Ok(fresh)
     }
+}
+
+/// The Kubernetes control plane's credentials: a capability of its own, implemented by the
+/// type of the provider that can mint them (not by the kinds' ops).
+#[async_trait]
+pub trait ClusterOps: Send + Sync {
+    /// Credentials for the cluster whose recorded outputs are `cluster` (endpoint, CA and a
+    /// bearer token or client certificate). Token generation happens in-process (no CLI);
+    /// [`ClusterAccess`] caches them and asks again before they expire.
+    async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError>;
 }
 
 #[cfg(test)]
@@ -210,7 +219,10 @@ mod tests {
         };
         let access = ClusterAccess::new(Some(Arc::new(cert)), Duration::from_secs(60));
         for _ in 0..3 {
-            let got = access.credentials(&cloud).await.expect("served");
+            let got = access
+                .credentials(crate::provider::CloudProvider::cluster(&cloud))
+                .await
+                .expect("served");
             assert!(got.token().is_none(), "a certificate, not a token");
             assert!(matches!(
                 got.credential,

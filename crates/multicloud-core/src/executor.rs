@@ -12,7 +12,8 @@ use tracing::Instrument;
 
 use crate::backends::Backends;
 use crate::dag::{self, NodeState};
-use crate::error::{Error, ErrorKind, ProviderError, ResourceFailure};
+use crate::engine::{Error, ResourceFailure};
+use crate::error::{ErrorKind, ProviderError};
 use crate::events::{Event, EventBus};
 use crate::kind::ServiceFamily;
 use crate::plan::{Action, Plan};

@@ -7,11 +7,28 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
+use crate::error::ProviderError;
+use crate::resource::{GraphError, Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::spec::{
     AppResources, EnvFromSecret, Expose, ImageRef, Rule, SpecErrors, StackSpec, ValidationError,
 };
 use crate::tags::{NameStyle, Naming};
+
+/// Why a spec could not be expanded into a provider's graph (what
+/// [`CloudProvider::expand`](crate::provider::CloudProvider::expand) returns).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExpandError {
+    /// The spec is invalid for this provider (a value it needs is missing or wrong).
+    #[error("{0}")]
+    Spec(#[from] SpecErrors),
+    /// The expansion built an invalid graph (a provider bug).
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// A resource's config could not be attached.
+    #[error(transparent)]
+    Config(#[from] ProviderError),
+}
 
 /// Ids of the cloud resources the workloads hang off.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +123,7 @@ pub fn workloads(
     spec: &StackSpec,
     graph: &mut ResourceGraph,
     anchors: &WorkloadAnchors,
-) -> Result<(), crate::Error> {
+) -> Result<(), ExpandError> {
     for app in &spec.apps {
         let ns = app.namespace_or(&spec.name).to_string();
         let ns_id = ResourceId::new(ResourceKind::NAMESPACE, &ns);
@@ -168,11 +185,11 @@ fn manifests(
     spec: &StackSpec,
     graph: &mut ResourceGraph,
     anchors: &WorkloadAnchors,
-) -> Result<(), crate::Error> {
+) -> Result<(), ExpandError> {
     for (i, m) in spec.manifests.iter().enumerate() {
         let namespace = m.namespace_or(&spec.name).to_string();
         let objects = m.documents().map_err(|e| {
-            crate::Error::Spec(SpecErrors::new(vec![ValidationError::new(
+            ExpandError::Spec(SpecErrors::new(vec![ValidationError::new(
                 format!("spec.manifests[{i}].yaml"),
                 Rule::Format,
                 e,
@@ -195,8 +212,8 @@ fn manifests(
 fn add_once(
     graph: &mut ResourceGraph,
     id: ResourceId,
-    build: impl FnOnce() -> Result<Resource, crate::Error>,
-) -> Result<ResourceId, crate::Error> {
+    build: impl FnOnce() -> Result<Resource, ProviderError>,
+) -> Result<ResourceId, ExpandError> {
     if graph.get(&id).is_none() {
         let r = build()?;
         debug_assert_eq!(r.id, id);
@@ -206,7 +223,7 @@ fn add_once(
 }
 
 /// `namespace/<ns>`, after what must exist before anything is put on the cluster.
-fn namespace(ns: &str, anchors: &WorkloadAnchors) -> Result<Resource, crate::Error> {
+fn namespace(ns: &str, anchors: &WorkloadAnchors) -> Result<Resource, ProviderError> {
     Resource::new(ResourceKind::NAMESPACE, ns, ns)
         .depends_on_all(&anchors.cluster_ready)
         .with_config(&NamespaceConfig {
@@ -215,7 +232,7 @@ fn namespace(ns: &str, anchors: &WorkloadAnchors) -> Result<Resource, crate::Err
 }
 
 /// `pull_secret/<ns>`: credentials for every registry of the stack.
-fn pull_secret(spec: &StackSpec, ns: &str) -> Result<Resource, crate::Error> {
+fn pull_secret(spec: &StackSpec, ns: &str) -> Result<Resource, ProviderError> {
     let naming = Naming::new(&spec.name, &spec.environment);
     let registries: Vec<ResourceId> = spec
         .registries
@@ -239,7 +256,7 @@ fn service_account(
     spec: &StackSpec,
     ns: &str,
     app: &crate::spec::App,
-) -> Result<Resource, crate::Error> {
+) -> Result<Resource, ProviderError> {
     let sa = app.service_account_name();
     let identity = spec
         .workload_identities
@@ -258,7 +275,7 @@ fn service_account(
 
 /// `synced_secret/<ns>.<secret>`: spec secret `secret` copied into the namespace, with the
 /// service account there whose workload identity may read it, if any.
-fn synced_secret(spec: &StackSpec, ns: &str, secret: &str) -> Result<Resource, crate::Error> {
+fn synced_secret(spec: &StackSpec, ns: &str, secret: &str) -> Result<Resource, ProviderError> {
     let service_account = spec
         .workload_identities
         .iter()

@@ -113,12 +113,15 @@
 
 pub mod access;
 mod backends;
+pub mod calls;
 mod dag;
+mod engine;
 pub mod error;
 pub mod events;
 mod executor;
 pub mod expand;
 pub mod kind;
+pub mod observation;
 pub mod outputs;
 pub mod plan;
 mod planner;
@@ -138,14 +141,16 @@ pub mod testing;
 pub use executor::ApplyOptions;
 pub use stack::Stack;
 
-pub use error::{Error, ErrorKind, ProviderError};
+pub use engine::{Error, ResourceFailure};
+pub use error::{ErrorKind, ProviderError};
 pub use secret::SecretString;
 pub use spec::StackSpec;
 
 /// The names most programs need.
 pub mod prelude {
     pub use crate::ApplyOptions;
-    pub use crate::error::{Error, ErrorKind, ProviderError};
+    pub use crate::engine::Error;
+    pub use crate::error::{ErrorKind, ProviderError};
     pub use crate::events::Event;
     pub use crate::kind::ResourceKind;
     pub use crate::outputs::StackOutputs;

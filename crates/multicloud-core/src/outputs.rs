@@ -16,9 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ErrorKind, ProviderError};
-use crate::provider::SecretRef;
-use crate::resource::{ResourceId, ResourceKind, typed};
-use crate::state::StackState;
+use crate::resource::{ResourceId, typed};
+use crate::secret::SecretRef;
 
 /// Outputs of one resource (ids, endpoints, ARNs): the JSON object of a typed output value.
 /// Never secret values. Shared, not copied, when cloned (the planner hands them to every
@@ -258,48 +257,10 @@ pub struct StackOutputs {
     pub services: BTreeMap<String, ServiceOutputs>,
 }
 
-impl StackOutputs {
-    /// Reads the typed outputs from recorded state; a missing required field is an error
-    /// naming the resource and the field.
-    pub fn from_state(state: &StackState) -> Result<Self, ProviderError> {
-        let mut out = StackOutputs::default();
-        for (id, rec) in &state.resources {
-            let o = &rec.outputs;
-            let key = id.key().to_string();
-            match rec.kind {
-                ResourceKind::CLUSTER => out.cluster = Some(o.read(id)?),
-                ResourceKind::DATABASE => out.database = Some(o.read(id)?),
-                ResourceKind::CACHE => out.cache = Some(o.read(id)?),
-                ResourceKind::REGISTRY => {
-                    out.registries.insert(key, o.read(id)?);
-                }
-                ResourceKind::SECRET => {
-                    let s: SecretOutputs = o.read(id)?;
-                    out.secrets.insert(
-                        key,
-                        SecretRef {
-                            name: s.name,
-                            id: s.id,
-                            version: s.version,
-                        },
-                    );
-                }
-                ResourceKind::WORKLOAD_IDENTITY => {
-                    out.identities.insert(key, o.read(id)?);
-                }
-                ResourceKind::SERVICE => {
-                    out.services.insert(key, o.read(id)?);
-                }
-                _ => {}
-            }
-        }
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::ResourceKind;
     use serde_json::json;
 
     #[test]

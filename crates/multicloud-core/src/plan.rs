@@ -7,7 +7,8 @@ use std::fmt;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::provider::{Observation, Outputs};
+use crate::observation::Observation;
+use crate::outputs::Outputs;
 use crate::resource::{ResourceGraph, ResourceId, ResourceKind};
 use crate::state::{ResourceRecord, StateKey};
 

@@ -9,7 +9,8 @@ use chrono::Utc;
 
 use crate::backends::Backends;
 use crate::dag;
-use crate::error::{Error, ProviderError};
+use crate::engine::Error;
+use crate::error::ProviderError;
 use crate::plan::{Action, Plan, PlannedAction};
 use crate::provider::{Observation, Observed, OpContext, Outputs, Owner, StackContext};
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};

@@ -19,108 +19,27 @@
 //! - **No secret values** in `config`, outputs or error messages.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use crate::access::{ClusterAccess, ClusterCredential, ClusterCredentials, CredentialSource};
+pub use crate::access::{
+    ClusterAccess, ClusterCredential, ClusterCredentials, ClusterOps, CredentialSource,
+};
 use crate::error::{ErrorKind, ProviderError};
 use crate::kind::KindDef;
+pub use crate::observation::{Observation, Observed, Readiness};
 pub use crate::outputs::Outputs;
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
+pub use crate::secret::SecretRef;
 use crate::secret::SecretString;
 use crate::spec::{NamingRules, StackSpec};
+pub use crate::tags::Owner;
 use crate::tags::Ownership;
 
 mod table;
 pub use table::KindTable;
-
-/// Who owns an existing resource, judged from its tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    /// Our ownership tags: this stack and environment.
-    Us,
-    /// Ownership tags of another stack or environment.
-    OtherStack {
-        /// Its `multicloud:stack` tag.
-        stack: String,
-        /// Its `multicloud:env` tag.
-        environment: String,
-    },
-    /// No ownership tags: someone else's resource.
-    Unowned,
-}
-
-/// What the provider saw of an existing resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
-    /// Its cloud id (ARN, resource id), if it has one.
-    pub provider_id: Option<String>,
-    /// Who owns it.
-    pub owner: Owner,
-    /// Its current outputs.
-    pub outputs: Outputs,
-    /// Whether its live configuration differs from the desired one in a way the provider
-    /// can tell.
-    pub drifted: bool,
-    /// When what it holds expires (a registry token in a pull secret, a certificate): the
-    /// planner plans an update ("renew") once this is closer than
-    /// [`ApplyOptions::renew_before`](crate::ApplyOptions::renew_before).
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl Observed {
-    /// An observation of a resource of ours with these outputs.
-    pub fn ours(outputs: Outputs) -> Self {
-        Self {
-            provider_id: None,
-            owner: Owner::Us,
-            outputs,
-            drifted: false,
-            expires_at: None,
-        }
-    }
-}
-
-/// The result of one read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Observation {
-    /// Nothing with that name exists.
-    Absent,
-    /// It exists.
-    Present(Observed),
-}
-
-/// A readiness (or deletion) check.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Readiness {
-    /// Done. For a readiness check, outputs to merge (endpoints known only once ready).
-    Ready(Outputs),
-    /// Not yet.
-    Pending {
-        /// Status to report (`CREATING`).
-        status: String,
-        /// A server-suggested delay before the next check.
-        retry_after: Option<Duration>,
-    },
-}
-
-impl Readiness {
-    /// Ready with no further outputs.
-    pub fn ready() -> Self {
-        Self::Ready(Outputs::new())
-    }
-    /// Pending with a status text.
-    pub fn pending(status: impl Into<String>) -> Self {
-        Self::Pending {
-            status: status.into(),
-            retry_after: None,
-        }
-    }
-}
 
 /// The stack-level facts every operation may need.
 #[derive(Debug, Clone)]
@@ -243,7 +162,7 @@ impl OpContext<'_> {
     /// Credentials for the stack's cluster, fresh (refreshed when close to expiry).
     pub async fn cluster_credentials(&self) -> Result<ClusterCredentials, ProviderError> {
         let run = self.run()?;
-        run.cluster.credentials(run.cloud).await
+        run.cluster.credentials(run.cloud.cluster()).await
     }
 }
 
@@ -295,16 +214,6 @@ pub trait ResourceOps: Send + Sync {
     }
 }
 
-/// The Kubernetes control plane's credentials: a capability of its own, implemented by the
-/// type of the provider that can mint them (not by the kinds' ops).
-#[async_trait]
-pub trait ClusterOps: Send + Sync {
-    /// Credentials for the cluster whose recorded outputs are `cluster` (endpoint, CA and a
-    /// bearer token or client certificate). Token generation happens in-process (no CLI);
-    /// [`ClusterAccess`] caches them and asks again before they expire.
-    async fn credentials(&self, cluster: &Outputs) -> Result<ClusterCredentials, ProviderError>;
-}
-
 /// Credentials to pull from a registry.
 #[derive(Debug, Clone)]
 pub struct RegistryCredentials {
@@ -326,17 +235,6 @@ pub trait Registry: Send + Sync {
         &self,
         registry: &Outputs,
     ) -> Result<RegistryCredentials, ProviderError>;
-}
-
-/// A reference to a stored secret (never its value).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SecretRef {
-    /// The name in the secret store.
-    pub name: String,
-    /// Its cloud id (ARN / Key Vault secret id).
-    pub id: String,
-    /// Version id, if known.
-    pub version: Option<String>,
 }
 
 /// The cloud's secret store (secret values, outside the stack's resources).
@@ -400,7 +298,7 @@ pub trait CloudProvider: Send + Sync {
     /// deterministic names. Tags are attached by the engine afterwards, and the engine
     /// checks the graph ([`ResourceGraph::validate`]: known dependencies, no cycle) before
     /// planning, so a provider need not.
-    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error>;
+    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError>;
 
     /// Credentials of the stack's cluster.
     fn cluster(&self) -> &dyn ClusterOps;
@@ -425,7 +323,7 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     fn region(&self, spec: &StackSpec) -> String {
         (**self).region(spec)
     }
-    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
+    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
         (**self).expand(spec)
     }
     fn cluster(&self) -> &dyn ClusterOps {

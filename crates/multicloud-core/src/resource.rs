@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, ErrorKind, ProviderError};
+use crate::error::{ErrorKind, ProviderError};
 pub use crate::kind::{KindDef, ResourceKind, ServiceFamily};
 use crate::tags::Tags;
 
@@ -151,12 +151,12 @@ impl Resource {
         self
     }
     /// Sets the desired configuration from the kind's typed config.
-    pub fn with_config<C: Serialize>(mut self, config: &C) -> Result<Self, Error> {
+    pub fn with_config<C: Serialize>(mut self, config: &C) -> Result<Self, ProviderError> {
         self.config = serde_json::to_value(config).map_err(|e| {
-            Error::Provider(ProviderError::new(
+            ProviderError::new(
                 ErrorKind::InvalidConfig,
                 format!("{}: config does not serialize: {e}", self.id),
-            ))
+            )
         })?;
         Ok(self)
     }
@@ -242,6 +242,28 @@ pub(crate) fn typed<T: DeserializeOwned>(
         .map_err(|e| ProviderError::new(ErrorKind::InvalidConfig, format!("{}: {e}", what())))
 }
 
+/// What is wrong with a resource graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// The graph has a cycle.
+    #[error("dependency cycle: {}", cycle.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" -> "))]
+    Cycle {
+        /// The resources on the cycle, first repeated at the end.
+        cycle: Vec<ResourceId>,
+    },
+    /// A resource depends on one that is not in the graph.
+    #[error("{resource} depends on unknown resource {missing}")]
+    UnknownDependency {
+        /// The dependent.
+        resource: ResourceId,
+        /// The missing dependency.
+        missing: ResourceId,
+    },
+    /// The same resource id was declared twice.
+    #[error("resource {0} is declared twice")]
+    DuplicateResource(ResourceId),
+}
 /// A validated dependency graph of resources (no unknown dependencies, no cycles).
 #[derive(Debug, Clone, Default)]
 pub struct ResourceGraph {
@@ -257,7 +279,9 @@ impl ResourceGraph {
     }
 
     /// Builds and validates a graph from resources.
-    pub fn from_resources(resources: impl IntoIterator<Item = Resource>) -> Result<Self, Error> {
+    pub fn from_resources(
+        resources: impl IntoIterator<Item = Resource>,
+    ) -> Result<Self, GraphError> {
         let mut g = Self::new();
         for r in resources {
             g.add(r)?;
@@ -267,9 +291,9 @@ impl ResourceGraph {
     }
 
     /// Adds a resource; call [`ResourceGraph::validate`] once all are added.
-    pub fn add(&mut self, resource: Resource) -> Result<&ResourceId, Error> {
+    pub fn add(&mut self, resource: Resource) -> Result<&ResourceId, GraphError> {
         if self.index.contains_key(&resource.id) {
-            return Err(Error::DuplicateResource(resource.id));
+            return Err(GraphError::DuplicateResource(resource.id));
         }
         let i = self.nodes.len();
         self.index.insert(resource.id.clone(), i);
@@ -278,11 +302,11 @@ impl ResourceGraph {
     }
 
     /// Checks that every dependency exists and that there is no cycle.
-    pub fn validate(&self) -> Result<(), Error> {
+    pub fn validate(&self) -> Result<(), GraphError> {
         for r in &self.nodes {
             for d in &r.depends_on {
                 if !self.index.contains_key(d) {
-                    return Err(Error::UnknownDependency {
+                    return Err(GraphError::UnknownDependency {
                         resource: r.id.clone(),
                         missing: d.clone(),
                     });
@@ -290,7 +314,7 @@ impl ResourceGraph {
             }
         }
         self.find_cycle()
-            .map_or(Ok(()), |cycle| Err(Error::Cycle { cycle }))
+            .map_or(Ok(()), |cycle| Err(GraphError::Cycle { cycle }))
     }
 
     fn find_cycle(&self) -> Option<Vec<ResourceId>> {
@@ -497,7 +521,7 @@ mod tests {
         let a = r(SUBNET, "a", &[&c.id]);
         let err = ResourceGraph::from_resources([a, b, c]).expect_err("cycle");
         match err {
-            Error::Cycle { cycle } => {
+            GraphError::Cycle { cycle } => {
                 assert_eq!(cycle.first(), cycle.last());
                 assert_eq!(cycle.len(), 4, "{cycle:?}");
             }
@@ -511,12 +535,12 @@ mod tests {
         let s = r(SUBNET, "a", &[&ghost]);
         assert!(matches!(
             ResourceGraph::from_resources([s.clone()]),
-            Err(Error::UnknownDependency { .. })
+            Err(GraphError::UnknownDependency { .. })
         ));
         let v = r(VPC, "main", &[]);
         assert!(matches!(
             ResourceGraph::from_resources([v.clone(), v]),
-            Err(Error::DuplicateResource(_))
+            Err(GraphError::DuplicateResource(_))
         ));
     }
 

@@ -8,7 +8,8 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use crate::error::{ErrorKind, ProviderError};
-use crate::provider::{Outputs, Readiness};
+use crate::observation::Readiness;
+use crate::outputs::Outputs;
 
 /// How retryable errors are retried: attempt `n` (from 0) sleeps a random time in
 /// `[0, min(cap, base * 2^n)]` ("full jitter"), but at least a server-suggested delay.

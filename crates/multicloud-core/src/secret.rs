@@ -73,6 +73,17 @@ impl From<String> for SecretString {
     }
 }
 
+/// A reference to a stored secret (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SecretRef {
+    /// The name in the secret store.
+    pub name: String,
+    /// Its cloud id (ARN / Key Vault secret id).
+    pub id: String,
+    /// Version id, if known.
+    pub version: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{ClusterAccess, CredentialSource};
 use crate::backends::Backends;
-use crate::error::Error;
+use crate::engine::Error;
 use crate::events::{Event, EventBus};
 use crate::executor::{ApplyOptions, Executor};
 use crate::outputs::StackOutputs;

@@ -13,7 +13,21 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::provider::Owner;
+/// Who owns an existing resource, judged from its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// Our ownership tags: this stack and environment.
+    Us,
+    /// Ownership tags of another stack or environment.
+    OtherStack {
+        /// Its `multicloud:stack` tag.
+        stack: String,
+        /// Its `multicloud:env` tag.
+        environment: String,
+    },
+    /// No ownership tags: someone else's resource.
+    Unowned,
+}
 
 /// Tag naming the stack.
 pub const TAG_STACK: &str = "multicloud:stack";

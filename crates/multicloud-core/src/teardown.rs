@@ -7,8 +7,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::Duration;
+
 use crate::kind::ResourceKind;
 use crate::resource::ResourceGraph;
+use crate::spec::{
+    Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
+    WorkloadIdentity,
+};
 
 /// Kind-level dependencies: `a -> {b…}` when a resource of kind `a` depends on one of kind
 /// `b`.
@@ -66,6 +72,32 @@ pub fn reverse_kind_order(deps: &KindGraph) -> Vec<ResourceKind> {
         order.extend(ready);
     }
     order
+}
+
+/// A spec with one of every part (network, cluster with one node pool of `node_size`,
+/// PostgreSQL, Redis `redis_version`, a registry, a secret and a workload identity that reads
+/// and pulls them; no apps) in `region`: its expansion holds every kind of a provider and every
+/// kind of dependency between them, so a provider's `order::full_spec` is this with its own
+/// values.
+pub fn full_spec(region: &str, node_size: &str, redis_version: &str) -> StackSpec {
+    let mut spec = StackSpec::builder("order")
+        .environment("all")
+        .region(region)
+        .network(Network::default())
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", node_size, 1, 2)))
+        .database(Postgres::new("16"))
+        .cache(Redis::new(redis_version))
+        .registry(RegistrySpec::new("app"))
+        .secret(SecretSpec::generated("token", 32))
+        .workload_identity(
+            WorkloadIdentity::new("app", "api")
+                .can_read_secret("token")
+                .can_pull("app"),
+        )
+        .ttl(Duration::from_secs(3600))
+        .build_unchecked();
+    spec.apps.clear();
+    spec
 }
 
 /// Position of `kind` in `order`; unknown kinds go last.

@@ -40,7 +40,10 @@ impl CloudProvider for WithDns {
     fn naming_rules(&self) -> &dyn NamingRules {
         self.0.naming_rules()
     }
-    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, Error> {
+    fn expand(
+        &self,
+        spec: &StackSpec,
+    ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         let mut g = self.0.expand(spec)?;
         g.add(
             Resource::new(DNS_RECORD, "api", "api.shop.example")

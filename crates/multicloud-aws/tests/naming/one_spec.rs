@@ -216,7 +216,7 @@ fn expansion_refuses_a_pool_without_an_aws_size() {
     pool.size = None;
     pool.azure.vm_size = Some("Standard_D4s_v5".into());
     match provider().expand(&spec) {
-        Err(multicloud_core::Error::Spec(e)) => {
+        Err(multicloud_core::expand::ExpandError::Spec(e)) => {
             assert!(
                 e.at("spec.cluster.node_pools[0].aws.instance_type")
                     .is_some(),

@@ -4,58 +4,27 @@
 //! no-op `plan` makes. The same counter is installed on the ARM pipeline and on every Key
 //! Vault client built from an [`ArmClient`](super::ArmClient).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::http::policies::{Policy, PolicyResult};
 use azure_core::http::{Context, Method, Request, Url};
+pub use multicloud_core::calls::ApiCalls;
 
-/// Counts of API calls by operation key (`Microsoft.KeyVault/vaults.PUT`,
-/// `KeyVault/secrets.GET`).
-#[derive(Debug, Clone, Default)]
-pub struct ApiCalls(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl ApiCalls {
-    /// Calls so far, by operation key.
-    pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|m| m.clone()).unwrap_or_default()
-    }
-    /// Total calls so far.
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-    /// Calls whose method mutates (everything but `GET` and `HEAD`).
-    pub fn mutating(&self) -> u64 {
-        self.snapshot()
-            .iter()
-            .filter(|(k, _)| !(k.ends_with(".GET") || k.ends_with(".HEAD")))
-            .map(|(_, v)| v)
-            .sum()
-    }
-    /// Forgets the counts.
-    pub fn reset(&self) {
-        if let Ok(mut m) = self.0.lock() {
-            m.clear();
-        }
-    }
-    /// Counts one call of `key`.
-    pub fn count(&self, key: String) {
-        if let Ok(mut m) = self.0.lock() {
-            *m.entry(key).or_default() += 1;
-        }
-    }
-}
+/// The pipeline policy that counts one call per request sent in an [`ApiCalls`], under
+/// [`operation_key`] (`Microsoft.KeyVault/vaults.PUT`, `KeyVault/secrets.GET`).
+#[derive(Debug, Clone)]
+pub struct CallCounter(pub ApiCalls);
 
 #[async_trait]
-impl Policy for ApiCalls {
+impl Policy for CallCounter {
     async fn send(
         &self,
         ctx: &Context,
         request: &mut Request,
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
-        self.count(operation_key(request.method(), request.url()));
+        self.0.count(operation_key(request.method(), request.url()));
         next[0].send(ctx, request, &next[1..]).await
     }
 }
@@ -157,9 +126,9 @@ mod tests {
             "KeyVault/secrets.GET"
         );
         let calls = ApiCalls::default();
-        calls.count("A.GET".into());
-        calls.count("A.PUT".into());
-        calls.count("A.PUT".into());
+        calls.count("A.GET");
+        calls.count("A.PUT");
+        calls.count("A.PUT");
         assert_eq!((calls.total(), calls.mutating()), (3, 2));
         calls.reset();
         assert_eq!(calls.total(), 0);

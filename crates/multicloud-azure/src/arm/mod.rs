@@ -42,7 +42,7 @@ use azure_core::http::{
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use serde::de::DeserializeOwned;
 
-pub use calls::ApiCalls;
+pub use calls::{ApiCalls, CallCounter};
 pub use cloud::AzureCloud;
 pub use credentials::CredentialSource;
 
@@ -170,7 +170,7 @@ impl ArmClientBuilder {
             credential.clone(),
             [cloud.arm_scope.clone()],
         ));
-        let counter: Arc<dyn Policy> = Arc::new(calls.clone());
+        let counter: Arc<dyn Policy> = Arc::new(CallCounter(calls.clone()));
         let options = client_options(self.transport.clone(), Vec::new());
         let pipeline = Pipeline::new(
             Some(env!("CARGO_PKG_NAME")),
@@ -339,7 +339,7 @@ impl ArmClient {
     /// policy (ACR's token exchange carries its token in the form), through the same
     /// transport and call counter.
     pub async fn post_form(&self, url: Url, form: String) -> Result<ArmResponse, ArmError> {
-        let counter: Arc<dyn Policy> = Arc::new(self.calls.clone());
+        let counter: Arc<dyn Policy> = Arc::new(CallCounter(self.calls.clone()));
         let pipeline = Pipeline::new(
             Some(env!("CARGO_PKG_NAME")),
             Some(env!("CARGO_PKG_VERSION")),
@@ -375,7 +375,7 @@ impl ArmClient {
     /// (`https://<name>.vault.azure.net/`), with this client's credential, transport and
     /// call counter, and its own retries off (the core retries).
     pub fn secret_client(&self, vault_url: &str) -> Result<SecretClient, ArmError> {
-        let counter: Arc<dyn Policy> = Arc::new(self.calls.clone());
+        let counter: Arc<dyn Policy> = Arc::new(CallCounter(self.calls.clone()));
         let options = SecretClientOptions {
             client_options: client_options(self.transport.clone(), vec![counter]),
             ..Default::default()

@@ -2,7 +2,7 @@
 //! `AcrPull` for the kubelet identity), the PostgreSQL server, Azure Managed Redis, and the
 //! workload identities with their federated credentials and role assignments.
 
-use multicloud_core::Error;
+use multicloud_core::expand::ExpandError;
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::StackSpec;
 use multicloud_core::tags::{NameStyle, fit};
@@ -26,7 +26,7 @@ fn role(
     scope: &ResourceId,
     principal: Principal,
     deps: &[ResourceId],
-) -> Result<Resource, Error> {
+) -> Result<Resource, ExpandError> {
     let name = guid(&[&n.name("", 200), key, role.1]);
     Resource::new(kinds::ROLE_ASSIGNMENT, key, name)
         .depends_on(scope)
@@ -44,7 +44,7 @@ pub(super) fn deployer_role(
     n: &Names,
     object_id: &str,
     principal_type: &str,
-) -> Result<Resource, Error> {
+) -> Result<Resource, ExpandError> {
     role(
         n,
         ids::deployer_role().key(),
@@ -65,7 +65,7 @@ pub(super) fn cluster(
     n: &Names,
     settings: &AzureSettings,
     g: &mut ResourceGraph,
-) -> Result<Vec<ResourceId>, Error> {
+) -> Result<Vec<ResourceId>, ExpandError> {
     let Some(cluster) = &spec.cluster else {
         return Ok(Vec::new());
     };
@@ -138,7 +138,7 @@ pub(super) fn database(
     n: &Names,
     settings: &AzureSettings,
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     let Some(db) = &spec.database else {
         return Ok(());
     };
@@ -192,7 +192,7 @@ pub(super) fn cache(
     n: &Names,
     settings: &AzureSettings,
     g: &mut ResourceGraph,
-) -> Result<(), Error> {
+) -> Result<(), ExpandError> {
     let Some(cache) = &spec.cache else {
         return Ok(());
     };
@@ -228,7 +228,11 @@ pub(super) fn cache(
 
 /// One managed identity per workload identity, its federated credential, `Key Vault Secrets
 /// User` on exactly the vault when it reads secrets, `AcrPull` on the ACR when it pulls.
-pub(super) fn identities(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), Error> {
+pub(super) fn identities(
+    spec: &StackSpec,
+    n: &Names,
+    g: &mut ResourceGraph,
+) -> Result<(), ExpandError> {
     for w in &spec.workload_identities {
         let key = w.key();
         let id = ResourceId::new(ResourceKind::WORKLOAD_IDENTITY, &key);

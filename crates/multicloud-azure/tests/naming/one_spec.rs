@@ -244,7 +244,7 @@ async fn expansion_refuses_a_spec_without_an_azure_location()
     let emu = Emulator::start(EmulatorConfig::default()).await?;
     let provider = AzureProvider::emulator(&emu).build()?;
     match provider.expand(&spec) {
-        Err(multicloud_core::Error::Spec(e)) => {
+        Err(multicloud_core::expand::ExpandError::Spec(e)) => {
             assert!(e.at("spec.azure.location").is_some(), "{e}")
         }
         other => panic!("expected a spec error, got {other:?}"),

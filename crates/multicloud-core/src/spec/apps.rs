@@ -129,6 +129,31 @@ pub(super) fn check_app(spec: &StackSpec, i: usize, app: &App, errors: &mut Vec<
             DNS_1123_LABEL.check(&format!("{path}.service_account"), "service account", sa),
         );
     }
+    check_image(spec, app, &path, errors);
+    if app.port == 0 {
+        errors.push(ValidationError::new(
+            format!("{path}.port"),
+            Rule::Range,
+            format!("app `{}` has port 0; use 1 to 65535", app.name),
+        ));
+    }
+    if app.replicas > 100 {
+        errors.push(ValidationError::new(
+            format!("{path}.replicas"),
+            Rule::Range,
+            format!(
+                "app `{}` asks for {} replicas; at most 100 are allowed",
+                app.name, app.replicas
+            ),
+        ));
+    }
+    check_resources_and_probe(app, &path, errors);
+    check_env(spec, app, &path, errors);
+}
+
+/// App `app`'s image: from a declared registry with a valid tag, or a non-empty external
+/// reference without whitespace.
+fn check_image(spec: &StackSpec, app: &App, path: &str, errors: &mut Vec<ValidationError>) {
     match &app.image {
         ImageRef::Registry { registry, tag } => {
             push(
@@ -167,24 +192,10 @@ pub(super) fn check_app(spec: &StackSpec, i: usize, app: &App, errors: &mut Vec<
             }
         }
     }
-    if app.port == 0 {
-        errors.push(ValidationError::new(
-            format!("{path}.port"),
-            Rule::Range,
-            format!("app `{}` has port 0; use 1 to 65535", app.name),
-        ));
-    }
-    if app.replicas > 100 {
-        errors.push(ValidationError::new(
-            format!("{path}.replicas"),
-            Rule::Range,
-            format!(
-                "app `{}` asks for {} replicas; at most 100 are allowed",
-                app.name, app.replicas
-            ),
-        ));
-    }
-    check_resources_and_probe(app, &path, errors);
+}
+
+/// App `app`'s variables: valid names, each set once, secrets that are declared.
+fn check_env(spec: &StackSpec, app: &App, path: &str, errors: &mut Vec<ValidationError>) {
     let mut vars: HashSet<&str> = HashSet::new();
     for key in app.env.keys() {
         push(

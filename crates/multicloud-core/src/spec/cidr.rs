@@ -79,11 +79,9 @@ impl fmt::Display for Cidr {
     }
 }
 
-/// The network rules: the range parses and is a /16 to /28; every subnet parses, is no
-/// smaller than a /28, lies inside the range and overlaps no other subnet; there is one public
-/// and one private subnet per zone, and at least two zones when a cluster is present.
-pub(super) fn check_network(net: &Network, has_cluster: bool, errors: &mut Vec<ValidationError>) {
-    let range = match Cidr::parse(&net.cidr) {
+/// The network's range: a valid CIDR, a /16 to /28 (`MIN_NETWORK_PREFIX..=MAX_PREFIX`).
+fn check_range(cidr: &str, errors: &mut Vec<ValidationError>) -> Option<Cidr> {
+    match Cidr::parse(cidr) {
         Ok(range) => {
             if !(MIN_NETWORK_PREFIX..=MAX_PREFIX).contains(&range.prefix()) {
                 errors.push(ValidationError::new(
@@ -105,7 +103,14 @@ pub(super) fn check_network(net: &Network, has_cluster: bool, errors: &mut Vec<V
             ));
             None
         }
-    };
+    }
+}
+
+/// The network rules: the range parses and is a /16 to /28; every subnet parses, is no
+/// smaller than a /28, lies inside the range and overlaps no other subnet; there is one public
+/// and one private subnet per zone, and at least two zones when a cluster is present.
+pub(super) fn check_network(net: &Network, has_cluster: bool, errors: &mut Vec<ValidationError>) {
+    let range = check_range(&net.cidr, errors);
 
     if net.zones == 0 {
         errors.push(ValidationError::new(

@@ -38,8 +38,6 @@ pub use types::{
 };
 pub use validate::{ENVIRONMENT, NamingRules, Rule, STACK_NAME, SpecErrors, ValidationError};
 
-use crate::error::Error;
-
 /// The whole stack: network, cluster, database, cache, registries, secrets, workload
 /// identities and apps, plus the stack's identity (name, environment, region) and lifetime.
 ///
@@ -103,6 +101,23 @@ pub struct StackSpec {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Why a spec could not be loaded (or written) as YAML.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The YAML does not parse into a spec.
+    #[error("invalid stack YAML{}: {message}", location.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
+    Yaml {
+        /// Line and column, when known.
+        location: Option<(usize, usize)>,
+        /// The parser's message.
+        message: String,
+    },
+    /// It parses, but breaks the rules: every error, each naming its field.
+    #[error("{0}")]
+    Invalid(#[from] SpecErrors),
+}
+
 impl StackSpec {
     /// Starts a builder for a stack called `name` (environment `dev`, region `us-east-1` until
     /// set).
@@ -130,9 +145,9 @@ impl StackSpec {
     }
 
     /// Parses YAML and validates the result; both kinds of error come back as
-    /// [`Error::Spec`] or [`Error::Yaml`].
-    pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        let spec: StackSpec = serde_yaml_ng::from_str(text).map_err(|e| Error::Yaml {
+    /// [`SpecError::Invalid`] or [`SpecError::Yaml`].
+    pub fn from_yaml(text: &str) -> Result<Self, SpecError> {
+        let spec: StackSpec = serde_yaml_ng::from_str(text).map_err(|e| SpecError::Yaml {
             location: e.location().map(|l| (l.line(), l.column())),
             message: e.to_string(),
         })?;
@@ -141,8 +156,8 @@ impl StackSpec {
     }
 
     /// Serialises to YAML (the inverse of [`StackSpec::from_yaml`]).
-    pub fn to_yaml(&self) -> Result<String, Error> {
-        serde_yaml_ng::to_string(self).map_err(|e| Error::Yaml {
+    pub fn to_yaml(&self) -> Result<String, SpecError> {
+        serde_yaml_ng::to_string(self).map_err(|e| SpecError::Yaml {
             location: None,
             message: e.to_string(),
         })

@@ -343,7 +343,7 @@ fn keep_backup(path: &Path) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::Outputs;
+    use crate::outputs::Outputs;
     use crate::resource::Resource;
     use crate::state::ResourceRecord;
     use crate::state::SCHEMA_VERSION;

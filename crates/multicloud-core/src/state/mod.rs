@@ -21,8 +21,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outputs::Outputs;
+use crate::error::ProviderError;
+use crate::outputs::{Outputs, SecretOutputs, StackOutputs};
 use crate::resource::{Resource, ResourceId, ResourceKind};
+use crate::secret::SecretRef;
 use crate::tags::Tags;
 
 pub use local::LocalStateStore;
@@ -413,4 +415,45 @@ pub trait StateStore: Send + Sync {
     async fn list(&self) -> Result<Vec<StackListing>, StateError>;
     /// Breaks the lock of `key` whoever holds it; returns who held it.
     async fn force_unlock(&self, key: &StateKey) -> Result<Option<LockInfo>, StateError>;
+}
+
+/// Reading a stack's outputs from its state lives here, beside the state it reads, so
+/// `outputs` stays below `state`.
+impl StackOutputs {
+    /// Reads the typed outputs from recorded state; a missing required field is an error
+    /// naming the resource and the field.
+    pub fn from_state(state: &StackState) -> Result<Self, ProviderError> {
+        let mut out = StackOutputs::default();
+        for (id, rec) in &state.resources {
+            let o = &rec.outputs;
+            let key = id.key().to_string();
+            match rec.kind {
+                ResourceKind::CLUSTER => out.cluster = Some(o.read(id)?),
+                ResourceKind::DATABASE => out.database = Some(o.read(id)?),
+                ResourceKind::CACHE => out.cache = Some(o.read(id)?),
+                ResourceKind::REGISTRY => {
+                    out.registries.insert(key, o.read(id)?);
+                }
+                ResourceKind::SECRET => {
+                    let s: SecretOutputs = o.read(id)?;
+                    out.secrets.insert(
+                        key,
+                        SecretRef {
+                            name: s.name,
+                            id: s.id,
+                            version: s.version,
+                        },
+                    );
+                }
+                ResourceKind::WORKLOAD_IDENTITY => {
+                    out.identities.insert(key, o.read(id)?);
+                }
+                ResourceKind::SERVICE => {
+                    out.services.insert(key, o.read(id)?);
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
 }

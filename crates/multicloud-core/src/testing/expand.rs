@@ -58,12 +58,35 @@ pub fn kind_defs() -> Vec<KindDef> {
     defs
 }
 
+/// The memory cloud's names: `<stack>-<env>-<part>`.
+type Name<'a> = &'a dyn Fn(&str) -> String;
+
+type Expanded<T> = Result<T, crate::expand::ExpandError>;
+
 /// Expands `spec` into the memory cloud's resources.
-pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
-    use kinds::*;
+pub fn expand(spec: &StackSpec) -> Expanded<ResourceGraph> {
     let n = Naming::new(&spec.name, &spec.environment);
     let name = |part: &str| n.name(part, NameStyle::hyphenated(63));
     let mut g = ResourceGraph::new();
+    let private = network(spec, &name, &mut g)?;
+    let mut anchors = cluster(spec, &name, &private, &mut g)?;
+    data_services(spec, &name, &private, &mut g)?;
+    registries_secrets_identities(spec, &name, &mut g)?;
+    if !spec.apps.is_empty() {
+        if anchors.cluster_ready.is_empty() {
+            anchors
+                .cluster_ready
+                .push(ResourceId::single(ResourceKind::CLUSTER));
+        }
+        workloads(spec, &mut g, &anchors)?;
+    }
+    // The engine checks the graph (known dependencies, no cycle) before planning.
+    Ok(g)
+}
+
+/// VPC, subnets, gateway, public routes and security groups; returns the private subnets.
+fn network(spec: &StackSpec, name: Name<'_>, g: &mut ResourceGraph) -> Expanded<Vec<ResourceId>> {
+    use kinds::*;
     let vpc = ResourceId::single(VPC);
     let mut private = Vec::new();
     let cluster_sg = ResourceId::new(SECURITY_GROUP, "cluster");
@@ -110,9 +133,20 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
             }
         }
     }
+    Ok(private)
+}
+
+/// Roles, the cluster, its OIDC provider and node pools; returns what the workloads wait for.
+fn cluster(
+    spec: &StackSpec,
+    name: Name<'_>,
+    private: &[ResourceId],
+    g: &mut ResourceGraph,
+) -> Expanded<WorkloadAnchors> {
+    use kinds::*;
     let mut anchors = WorkloadAnchors::default();
     let cluster = ResourceId::single(ResourceKind::CLUSTER);
-    let oidc = ResourceId::single(OIDC_PROVIDER);
+    let cluster_sg = ResourceId::new(SECURITY_GROUP, "cluster");
     if let Some(c) = &spec.cluster {
         let cluster_role = g
             .add(Resource::new(CLUSTER_ROLE, "main", name("eks-cluster")))?
@@ -123,7 +157,7 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
         g.add(
             Resource::new(ResourceKind::CLUSTER, "main", name(""))
                 .depends_on(&cluster_role)
-                .depends_on_all(&private)
+                .depends_on_all(private)
                 .depends_on(&cluster_sg)
                 .with_config(&json!({ "version": c.version }))?,
         )?;
@@ -132,15 +166,26 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
             let r = Resource::new(ResourceKind::NODE_POOL, &p.name, &p.name)
                 .depends_on(&cluster)
                 .depends_on(&node_role)
-                .depends_on_all(&private)
+                .depends_on_all(private)
                 .with_config(&json!({ "instance_type": p.instance_type, "min": p.min, "max": p.max, "desired": p.desired_count() }))?;
             anchors.cluster_ready.push(r.id.clone());
             g.add(r)?;
         }
     }
+    Ok(anchors)
+}
+
+/// The database and cache with their subnet groups.
+fn data_services(
+    spec: &StackSpec,
+    name: Name<'_>,
+    private: &[ResourceId],
+    g: &mut ResourceGraph,
+) -> Expanded<()> {
+    use kinds::*;
     if let Some(db) = &spec.database {
         let group = g
-            .add(Resource::new(DB_SUBNET_GROUP, "main", name("db")).depends_on_all(&private))?
+            .add(Resource::new(DB_SUBNET_GROUP, "main", name("db")).depends_on_all(private))?
             .clone();
         g.add(Resource::new(ResourceKind::DATABASE, "main", name("pg"))
             .depends_on(&group)
@@ -149,7 +194,7 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
     }
     if let Some(cache) = &spec.cache {
         let group = g
-            .add(Resource::new(CACHE_SUBNET_GROUP, "main", name("cache")).depends_on_all(&private))?
+            .add(Resource::new(CACHE_SUBNET_GROUP, "main", name("cache")).depends_on_all(private))?
             .clone();
         g.add(
             Resource::new(ResourceKind::CACHE, "main", name("redis"))
@@ -160,6 +205,16 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
                 )?,
         )?;
     }
+    Ok(())
+}
+
+/// Registries, secrets and workload identities.
+fn registries_secrets_identities(
+    spec: &StackSpec,
+    name: Name<'_>,
+    g: &mut ResourceGraph,
+) -> Expanded<()> {
+    let oidc = ResourceId::single(kinds::OIDC_PROVIDER);
     for r in &spec.registries {
         g.add(
             Resource::new(
@@ -195,12 +250,5 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
             .depends_on_all(&secrets)
             .with_config(&json!({ "namespace": w.namespace, "service_account": w.service_account, "read_secrets": secrets }))?)?;
     }
-    if !spec.apps.is_empty() {
-        if anchors.cluster_ready.is_empty() {
-            anchors.cluster_ready.push(cluster);
-        }
-        workloads(spec, &mut g, &anchors)?;
-    }
-    // The engine checks the graph (known dependencies, no cycle) before planning.
-    Ok(g)
+    Ok(())
 }

@@ -135,7 +135,7 @@ impl CloudProvider for InMemoryProvider {
     fn naming_rules(&self) -> &dyn NamingRules {
         &MemoryNaming
     }
-    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::Error> {
+    fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
         expand(spec)
     }
     fn cluster(&self) -> &dyn ClusterOps {

@@ -2,7 +2,7 @@
 //! `azure:` overrides, the region given once per cloud, the old single-cloud format still
 //! loading. What each cloud makes of them is tested in its crate (`tests/naming.rs`).
 
-use multicloud_core::Error;
+use multicloud_core::spec::SpecError;
 use multicloud_core::spec::{NodePool, NodeSize, Postgres, Redis, Rule, StackSpec, Tier};
 
 use super::{bad, example, good, pool};
@@ -152,7 +152,7 @@ fn unknown_or_misplaced_cloud_fields_are_yaml_errors() {
         let text = MULTICLOUD_YAML.replacen(from, to, 1);
         assert_ne!(text, MULTICLOUD_YAML, "{from}");
         match StackSpec::from_yaml(&text) {
-            Err(Error::Yaml { message, .. }) => assert!(message.contains(field), "{message}"),
+            Err(SpecError::Yaml { message, .. }) => assert!(message.contains(field), "{message}"),
             other => panic!("expected a YAML error for {field}, got {other:?}"),
         }
     }

@@ -1,6 +1,6 @@
 //! Loading specs from YAML.
 
-use multicloud_core::Error;
+use multicloud_core::spec::SpecError;
 use multicloud_core::spec::{Rule, StackSpec};
 
 use super::example;
@@ -21,7 +21,7 @@ fn an_unknown_field_is_a_yaml_error_with_a_location() {
     );
     assert_ne!(text, SHOP_YAML);
     match StackSpec::from_yaml(&text) {
-        Err(Error::Yaml { location, message }) => {
+        Err(SpecError::Yaml { location, message }) => {
             let (line, column) = location.expect("a location");
             let expected_line = text
                 .lines()
@@ -32,7 +32,7 @@ fn an_unknown_field_is_a_yaml_error_with_a_location() {
             assert!(column >= 1, "{message}");
             assert!(message.contains("storage_size"), "{message}");
         }
-        other => panic!("expected Error::Yaml, got {other:?}"),
+        other => panic!("expected SpecError::Yaml, got {other:?}"),
     }
 }
 
@@ -43,7 +43,7 @@ fn a_spec_that_parses_but_is_invalid_is_a_spec_error_listing_every_problem() {
         .replace("      max: 5\n", "      max: 0\n")
         .replace("ttl: 4h", "ttl: 1m");
     match StackSpec::from_yaml(&text) {
-        Err(Error::Spec(errors)) => {
+        Err(SpecError::Invalid(errors)) => {
             let pairs: Vec<(&str, Rule)> = errors
                 .errors()
                 .iter()
@@ -59,7 +59,7 @@ fn a_spec_that_parses_but_is_invalid_is_a_spec_error_listing_every_problem() {
                 ],
                 "{errors}"
             );
-            let text = Error::Spec(errors).to_string();
+            let text = SpecError::Invalid(errors).to_string();
             assert!(text.contains("spec.cluster.node_pools[0].max"), "{text}");
         }
         other => panic!("expected Error::Spec, got {other:?}"),
