@@ -1,9 +1,8 @@
-//! ElastiCache: the cache subnet group ([`kinds::CACHE_SUBNET_GROUP`]) and the Redis
-//! replication group ([`ResourceKind::CACHE`]).
+//! ElastiCache: the cache subnet group ([`CacheSubnetGroup`]) and the Redis replication
+//! group ([`ReplicationGroup`]).
 //!
 //! Config contract (see [`crate::expand`] and [`crate::model`]):
-//! - `cache_subnet_group`: [`SubnetGroupConfig`]. Outputs: [`SubnetGroupOutputs`] (`id` is
-//!   the ARN).
+//! - `cache_subnet_group`: see [`subnet_group`].
 //! - `cache`: [`CacheConfig`]; depends on its subnet group and security group. Outputs:
 //!   [`CacheOutputs`] (`id` is the replication group ARN); `host` and `port` once the
 //!   group is available (only `id` before).
@@ -12,37 +11,31 @@
 //! deletion check do not need the config (a resource removed from the spec may carry a
 //! config of an older shape).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use aws_sdk_elasticache::types::{ReplicationGroup, Tag};
+use aws_sdk_elasticache::types::{self as elasticache, Tag};
 use multicloud_core::outputs::CacheOutputs;
-use multicloud_core::provider::{
-    CacheOps, Observation, OpContext, Outputs, Readiness, ResourceOps,
-};
-use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
+use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde::Serialize;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::kinds;
-use crate::model::{CacheConfig, SubnetGroupConfig, SubnetGroupOutputs};
+use crate::model::{CacheConfig, SubnetGroupOutputs};
+use crate::subnet_group::{self, Described, SubnetGroupApi};
 use crate::support::{
-    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs,
-    unsupported,
+    dep_id, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with,
+    tag_pairs,
 };
 
-/// ElastiCache Redis replication groups and their subnet groups.
-#[derive(Debug, Clone)]
-pub struct CacheService {
-    clients: Arc<AwsClients>,
-}
-
-impl CacheService {
-    pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
-        Self { clients }
-    }
+kind_ops! {
+    /// The ElastiCache cache subnet group
+    /// ([`kinds::CACHE_SUBNET_GROUP`](crate::kinds::CACHE_SUBNET_GROUP)).
+    CacheSubnetGroup;
+    /// The ElastiCache Redis replication group ([`ResourceKind::CACHE`]).
+    ///
+    /// [`ResourceKind::CACHE`]: multicloud_core::resource::ResourceKind::CACHE
+    ReplicationGroup;
 }
 
 fn tags(ctx: &OpContext<'_>) -> Vec<Tag> {
@@ -86,7 +79,7 @@ fn replicas(cfg: &CacheConfig, id: &ResourceId) -> Result<i32, ProviderError> {
 async fn describe_subnet_group(
     clients: &AwsClients,
     name: &str,
-) -> Result<Option<(String, Vec<Tag>)>, ProviderError> {
+) -> Result<Option<Described>, ProviderError> {
     let res = clients
         .elasticache
         .describe_cache_subnet_groups()
@@ -103,7 +96,11 @@ async fn describe_subnet_group(
     else {
         return Ok(None);
     };
-    Ok(Some((arn.to_string(), list_tags(clients, arn).await?)))
+    let tags = list_tags(clients, arn).await?;
+    let tags = tag_pairs(&tags)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Ok(Some((arn.to_string(), tags)))
 }
 
 /// Deletes cache subnet group `name`. Succeeds if it does not exist;
@@ -125,12 +122,47 @@ pub(crate) async fn delete_cache_subnet_group(
     )
 }
 
+#[async_trait]
+impl SubnetGroupApi for CacheSubnetGroup {
+    const WHAT: &'static str = "cache subnet group";
+    async fn describe(&self, name: &str) -> Result<Option<Described>, ProviderError> {
+        describe_subnet_group(&self.clients, name).await
+    }
+    async fn create_group(
+        &self,
+        ctx: &OpContext<'_>,
+        subnets: Vec<String>,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .clients
+            .elasticache
+            .create_cache_subnet_group()
+            .cache_subnet_group_name(&ctx.resource.name)
+            .cache_subnet_group_description(subnet_group::description(ctx))
+            .set_subnet_ids(Some(subnets))
+            .set_tags(Some(tags(ctx)))
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Create, "elasticache CreateCacheSubnetGroup"))?;
+        Ok(out
+            .cache_subnet_group()
+            .and_then(|g| g.arn())
+            .map(str::to_string))
+    }
+    async fn delete_group(&self, name: &str) -> Result<(), ProviderError> {
+        delete_cache_subnet_group(&self.clients, name).await
+    }
+}
+
+crate::support::generic_resource_ops!(subnet_group: CacheSubnetGroup);
+sweep_with!(CacheSubnetGroup => delete_cache_subnet_group(name));
+
 // ----- replication group -----
 
 async fn describe_group(
     clients: &AwsClients,
     name: &str,
-) -> Result<Option<ReplicationGroup>, ProviderError> {
+) -> Result<Option<elasticache::ReplicationGroup>, ProviderError> {
     let res = clients
         .elasticache
         .describe_replication_groups()
@@ -176,7 +208,7 @@ struct PendingGroup<'a> {
 
 /// Outputs of a group: [`CacheOutputs`] with the primary endpoint (cluster mode disabled)
 /// or the configuration endpoint (cluster mode enabled) once known, else [`PendingGroup`].
-fn group_outputs(g: &ReplicationGroup) -> Result<Outputs, ProviderError> {
+fn group_outputs(g: &elasticache::ReplicationGroup) -> Result<Outputs, ProviderError> {
     let endpoint = g
         .node_groups()
         .first()
@@ -196,43 +228,16 @@ fn group_outputs(g: &ReplicationGroup) -> Result<Outputs, ProviderError> {
     }
 }
 
-fn group_drifted(cfg: &CacheConfig, g: &ReplicationGroup) -> bool {
+fn group_drifted(cfg: &CacheConfig, g: &elasticache::ReplicationGroup) -> bool {
     let nodes = usize::try_from(cfg.replicas).ok().map(|r| r + 1);
     Some(cfg.node_type.as_str()) != g.cache_node_type() || nodes != Some(g.member_clusters().len())
 }
 
-impl CacheService {
-    async fn create_subnet_group(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let name = &ctx.resource.name;
-        if let Some((arn, tags)) = describe_subnet_group(&self.clients, name).await? {
-            ensure_ours(ctx, tag_pairs(&tags))?;
-            return SubnetGroupOutputs::of(name, &arn);
-        }
-        let cfg: SubnetGroupConfig = ctx.config()?;
-        let out = self
-            .clients
-            .elasticache
-            .create_cache_subnet_group()
-            .cache_subnet_group_name(name)
-            .cache_subnet_group_description(format!("{} (multicloud)", ctx.resource.id))
-            .set_subnet_ids(Some(dep_ids(ctx, &cfg.subnets)?))
-            .set_tags(Some(tags(ctx)))
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Create, "elasticache CreateCacheSubnetGroup"))?;
-        match out.cache_subnet_group().and_then(|g| g.arn()) {
-            Some(arn) => SubnetGroupOutputs::of(name, arn),
-            None => match describe_subnet_group(&self.clients, name).await? {
-                Some((arn, _)) => SubnetGroupOutputs::of(name, &arn),
-                None => Err(ProviderError::new(
-                    ErrorKind::EventualConsistency,
-                    format!("cache subnet group {name} was created but is not visible yet"),
-                )),
-            },
-        }
-    }
-
-    async fn create_group(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+impl ReplicationGroup {
+    async fn create_replication_group(
+        &self,
+        ctx: &OpContext<'_>,
+    ) -> Result<Outputs, ProviderError> {
         let name = &ctx.resource.name;
         if let Some(g) = describe_group(&self.clients, name).await? {
             let arn = g.arn().unwrap_or_default();
@@ -306,71 +311,31 @@ impl CacheService {
 }
 
 #[async_trait]
-impl ResourceOps for CacheService {
+impl ResourceOps for ReplicationGroup {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        let name = &ctx.resource.name;
-        match ctx.resource.kind {
-            kinds::CACHE_SUBNET_GROUP => {
-                Ok(match describe_subnet_group(&self.clients, name).await? {
-                    None => Observation::Absent,
-                    Some((arn, tags)) => observed(
-                        ctx,
-                        Some(&arn),
-                        tag_pairs(&tags),
-                        SubnetGroupOutputs::of(name, &arn)?,
-                        false,
-                    ),
-                })
-            }
-            ResourceKind::CACHE => self.observe_group(ctx).await,
-            _ => Err(unsupported("cache", ctx.resource.kind)),
-        }
+        self.observe_group(ctx).await
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        match ctx.resource.kind {
-            kinds::CACHE_SUBNET_GROUP => self.create_subnet_group(ctx).await,
-            ResourceKind::CACHE => self.create_group(ctx).await,
-            _ => Err(unsupported("cache", ctx.resource.kind)),
-        }
+        self.create_replication_group(ctx).await
     }
 
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        match ctx.resource.kind {
-            kinds::CACHE_SUBNET_GROUP => {
-                delete_cache_subnet_group(&self.clients, &ctx.resource.name).await
-            }
-            ResourceKind::CACHE => {
-                delete_replication_group(&self.clients, &ctx.resource.name).await
-            }
-            _ => Err(unsupported("cache", ctx.resource.kind)),
-        }
+        delete_replication_group(&self.clients, &ctx.resource.name).await
     }
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        match ctx.resource.kind {
-            kinds::CACHE_SUBNET_GROUP => Ok(Readiness::ready()),
-            ResourceKind::CACHE => self.group_ready(ctx).await,
-            _ => Err(unsupported("cache", ctx.resource.kind)),
-        }
+        self.group_ready(ctx).await
     }
 
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        let name = &ctx.resource.name;
-        match ctx.resource.kind {
-            kinds::CACHE_SUBNET_GROUP => {
-                Ok(match describe_subnet_group(&self.clients, name).await? {
-                    None => Readiness::ready(),
-                    Some(_) => Readiness::pending("exists"),
-                })
-            }
-            ResourceKind::CACHE => Ok(match describe_group(&self.clients, name).await? {
+        Ok(
+            match describe_group(&self.clients, &ctx.resource.name).await? {
                 None => Readiness::ready(),
                 Some(g) => Readiness::pending(g.status().unwrap_or("deleting")),
-            }),
-            _ => Err(unsupported("cache", ctx.resource.kind)),
-        }
+            },
+        )
     }
 }
 
-impl CacheOps for CacheService {}
+sweep_with!(ReplicationGroup => delete_replication_group(name), awaiting describe_group(name));

@@ -1,9 +1,8 @@
-//! RDS: the DB subnet group ([`kinds::DB_SUBNET_GROUP`]) and the PostgreSQL instance
-//! ([`ResourceKind::DATABASE`]).
+//! RDS: the DB subnet group ([`DbSubnetGroup`]) and the PostgreSQL instance
+//! ([`RdsInstance`]).
 //!
 //! Config contract (see [`crate::expand`] and [`crate::model`]):
-//! - `db_subnet_group`: [`SubnetGroupConfig`]. Outputs: [`SubnetGroupOutputs`] (`id` is the
-//!   ARN).
+//! - `db_subnet_group`: see [`subnet_group`].
 //! - `database`: [`DatabaseConfig`]; depends on its subnet group, its security group and
 //!   the `secret` node `password_secret` (`secret/database-master-password`). Outputs:
 //!   [`DatabaseOutputs`] (`id` is the instance ARN, `password_secret` the secret's ARN);
@@ -22,38 +21,31 @@
 
 mod password;
 
-use crate::kinds;
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, Tag};
 use multicloud_core::outputs::{DatabaseOutputs, SecretOutputs};
-use multicloud_core::provider::{
-    DatabaseOps, Observation, OpContext, Outputs, Readiness, ResourceOps,
-};
-use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
+use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::model::{DatabaseConfig, SubnetGroupConfig, SubnetGroupOutputs};
+use crate::model::{DatabaseConfig, SubnetGroupOutputs};
+use crate::subnet_group::{self, Described, SubnetGroupApi};
 use crate::support::{
-    dep_id, dep_ids, ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs,
-    unsupported,
+    any_changed, dep_id, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found,
+    sweep_with, tag_pairs,
 };
 
-/// RDS PostgreSQL instances and their subnet groups.
-#[derive(Debug, Clone)]
-pub struct DatabaseService {
-    clients: Arc<AwsClients>,
-}
-
-impl DatabaseService {
-    pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
-        Self { clients }
-    }
+kind_ops! {
+    /// The RDS DB subnet group ([`kinds::DB_SUBNET_GROUP`](crate::kinds::DB_SUBNET_GROUP)).
+    DbSubnetGroup;
+    /// The RDS PostgreSQL instance ([`ResourceKind::DATABASE`]).
+    ///
+    /// [`ResourceKind::DATABASE`]: multicloud_core::resource::ResourceKind::DATABASE
+    RdsInstance;
 }
 
 fn rds_tags(ctx: &OpContext<'_>) -> Vec<Tag> {
@@ -80,7 +72,7 @@ fn storage(cfg: &DatabaseConfig, id: &ResourceId) -> Result<i32, ProviderError> 
 async fn describe_subnet_group(
     clients: &AwsClients,
     name: &str,
-) -> Result<Option<(String, Vec<Tag>)>, ProviderError> {
+) -> Result<Option<Described>, ProviderError> {
     let res = clients
         .rds
         .describe_db_subnet_groups()
@@ -106,7 +98,10 @@ async fn describe_subnet_group(
         .send()
         .await
         .map_err(|e| classify(e, Op::Read, "rds ListTagsForResource"))?;
-    Ok(Some((arn.to_string(), tags.tag_list().to_vec())))
+    let tags = tag_pairs(tags.tag_list())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Ok(Some((arn.to_string(), tags)))
 }
 
 /// Deletes DB subnet group `name`. Succeeds if it does not exist; an
@@ -126,6 +121,41 @@ pub(crate) async fn delete_db_subnet_group(
             .map_err(|e| classify(e, Op::Delete, "rds DeleteDBSubnetGroup")),
     )
 }
+
+#[async_trait]
+impl SubnetGroupApi for DbSubnetGroup {
+    const WHAT: &'static str = "DB subnet group";
+    async fn describe(&self, name: &str) -> Result<Option<Described>, ProviderError> {
+        describe_subnet_group(&self.clients, name).await
+    }
+    async fn create_group(
+        &self,
+        ctx: &OpContext<'_>,
+        subnets: Vec<String>,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .clients
+            .rds
+            .create_db_subnet_group()
+            .db_subnet_group_name(&ctx.resource.name)
+            .db_subnet_group_description(subnet_group::description(ctx))
+            .set_subnet_ids(Some(subnets))
+            .set_tags(Some(rds_tags(ctx)))
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Create, "rds CreateDBSubnetGroup"))?;
+        Ok(out
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_arn())
+            .map(str::to_string))
+    }
+    async fn delete_group(&self, name: &str) -> Result<(), ProviderError> {
+        delete_db_subnet_group(&self.clients, name).await
+    }
+}
+
+crate::support::generic_resource_ops!(subnet_group: DbSubnetGroup);
+sweep_with!(DbSubnetGroup => delete_db_subnet_group(name));
 
 // ----- instance -----
 
@@ -258,37 +288,7 @@ fn major(version: &str) -> &str {
     version.split('.').next().unwrap_or(version)
 }
 
-impl DatabaseService {
-    async fn create_subnet_group(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let name = &ctx.resource.name;
-        if let Some((arn, tags)) = describe_subnet_group(&self.clients, name).await? {
-            ensure_ours(ctx, tag_pairs(&tags))?;
-            return SubnetGroupOutputs::of(name, &arn);
-        }
-        let cfg: SubnetGroupConfig = ctx.config()?;
-        let out = self
-            .clients
-            .rds
-            .create_db_subnet_group()
-            .db_subnet_group_name(name)
-            .db_subnet_group_description(format!("{} (multicloud)", ctx.resource.id))
-            .set_subnet_ids(Some(dep_ids(ctx, &cfg.subnets)?))
-            .set_tags(Some(rds_tags(ctx)))
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Create, "rds CreateDBSubnetGroup"))?;
-        match out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()) {
-            Some(arn) => SubnetGroupOutputs::of(name, arn),
-            None => match describe_subnet_group(&self.clients, name).await? {
-                Some((arn, _)) => SubnetGroupOutputs::of(name, &arn),
-                None => Err(ProviderError::new(
-                    ErrorKind::EventualConsistency,
-                    format!("DB subnet group {name} was created but is not visible yet"),
-                )),
-            },
-        }
-    }
-
+impl RdsInstance {
     async fn create_instance(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let name = &ctx.resource.name;
         let cfg: DatabaseConfig = ctx.config()?;
@@ -446,104 +446,57 @@ const REPLACING_FIELDS: &[&str] = &[
 ];
 
 #[async_trait]
-impl ResourceOps for DatabaseService {
+impl ResourceOps for RdsInstance {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        let name = &ctx.resource.name;
-        match ctx.resource.kind {
-            kinds::DB_SUBNET_GROUP => {
-                Ok(match describe_subnet_group(&self.clients, name).await? {
-                    None => Observation::Absent,
-                    Some((arn, tags)) => observed(
-                        ctx,
-                        Some(&arn),
-                        tag_pairs(&tags),
-                        SubnetGroupOutputs::of(name, &arn)?,
-                        false,
-                    ),
-                })
-            }
-            ResourceKind::DATABASE => self.observe_instance(ctx).await,
-            _ => Err(unsupported("database", ctx.resource.kind)),
-        }
+        self.observe_instance(ctx).await
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        match ctx.resource.kind {
-            kinds::DB_SUBNET_GROUP => self.create_subnet_group(ctx).await,
-            ResourceKind::DATABASE => self.create_instance(ctx).await,
-            _ => Err(unsupported("database", ctx.resource.kind)),
-        }
+        self.create_instance(ctx).await
     }
 
-    /// Databases: `ModifyDBInstance` (applied immediately) for storage, class, deletion
-    /// protection and engine version, sending only what differs.
+    /// `ModifyDBInstance` (applied immediately) for storage, class, deletion protection and
+    /// engine version, sending only what differs.
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        match ctx.resource.kind {
-            ResourceKind::DATABASE => self.update_instance(ctx).await,
-            kind => Err(ProviderError::new(
-                ErrorKind::Unsupported,
-                format!("{kind} cannot be updated in place"),
-            )),
-        }
+        self.update_instance(ctx).await
     }
 
-    fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::DATABASE
+    fn supports_update(&self) -> bool {
+        true
     }
 
-    /// A database is replaced only when its name, user, password secret or placement
-    /// changes; storage, class, version and deletion protection are updated in place.
-    /// Subnet groups are replaced.
-    fn requires_replacement(&self, kind: ResourceKind, old: &Value, new: &Value) -> bool {
-        if kind != ResourceKind::DATABASE {
-            return true;
-        }
-        REPLACING_FIELDS.iter().any(|k| old.get(k) != new.get(k))
+    /// Replaced only when its name, user, password secret or placement changes; storage,
+    /// class, version and deletion protection are updated in place.
+    fn requires_replacement(&self, old: &Value, new: &Value) -> bool {
+        any_changed(REPLACING_FIELDS, old, new)
     }
 
-    /// Databases: deletes the instance (refused with deletion protection on). Its password
-    /// secret is left to its own node, which the engine deletes afterwards.
+    /// Deletes the instance (refused with deletion protection on). Its password secret is
+    /// left to its own node, which the engine deletes afterwards.
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        match ctx.resource.kind {
-            kinds::DB_SUBNET_GROUP => {
-                delete_db_subnet_group(&self.clients, &ctx.resource.name).await
-            }
-            ResourceKind::DATABASE => delete_db_instance(&self.clients, &ctx.resource.name).await,
-            _ => Err(unsupported("database", ctx.resource.kind)),
-        }
+        delete_db_instance(&self.clients, &ctx.resource.name).await
     }
 
     async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        match ctx.resource.kind {
-            kinds::DB_SUBNET_GROUP => Ok(Readiness::ready()),
-            ResourceKind::DATABASE => self.instance_ready(ctx).await,
-            _ => Err(unsupported("database", ctx.resource.kind)),
-        }
+        self.instance_ready(ctx).await
     }
 
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        let name = &ctx.resource.name;
-        match ctx.resource.kind {
-            kinds::DB_SUBNET_GROUP => {
-                Ok(match describe_subnet_group(&self.clients, name).await? {
-                    None => Readiness::ready(),
-                    Some(_) => Readiness::pending("exists"),
-                })
-            }
-            ResourceKind::DATABASE => Ok(match describe_instance(&self.clients, name).await? {
+        Ok(
+            match describe_instance(&self.clients, &ctx.resource.name).await? {
                 None => Readiness::ready(),
                 Some(db) => Readiness::pending(db.db_instance_status().unwrap_or("deleting")),
-            }),
-            _ => Err(unsupported("database", ctx.resource.kind)),
-        }
+            },
+        )
     }
 }
 
-impl DatabaseOps for DatabaseService {}
+sweep_with!(RdsInstance => delete_db_instance(name), awaiting describe_instance(name));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use multicloud_core::resource::ResourceKind;
 
     #[test]
     fn engine_versions_match_by_prefix() {

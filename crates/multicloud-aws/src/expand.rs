@@ -307,11 +307,11 @@ fn subnet_group(
     name: String,
     private: &[ResourceId],
 ) -> Result<Resource, ExpandError> {
-    Resource::new(kind, "main", name)
+    Ok(Resource::new(kind, "main", name)
         .depends_on_all(private)
         .with_config(&SubnetGroupConfig {
             subnets: private.to_vec(),
-        })
+        })?)
 }
 
 /// The DB subnet group, the master-password secret and the RDS instance.

@@ -1,5 +1,6 @@
-//! [`IdentityService`]: the IAM side of the stack — the EKS cluster role, the node role, the
-//! cluster's OIDC provider and one IRSA role per workload identity.
+//! The IAM side of the stack: the EKS cluster role and the node role ([`ServiceRole`]), the
+//! cluster's OIDC provider ([`OidcProvider`]) and one IRSA role per workload identity
+//! ([`IrsaRole`]).
 //!
 //! Roles are found by name and judged by their tags; the OIDC provider by its ARN
 //! (`arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>`). An IRSA role trusts
@@ -12,28 +13,21 @@
 mod oidc;
 mod roles;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_iam::types::Role;
 use multicloud_core::outputs::IdentityOutputs;
-use multicloud_core::provider::{
-    IdentityOps, Observation, Observed, OpContext, Outputs, Owner, ResourceOps,
-};
-use multicloud_core::resource::ResourceKind;
+use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, ResourceOps};
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
 use crate::clients::AwsClients;
 use crate::expand::ids;
-use crate::kinds;
-use crate::model::{OidcConfig, OidcOutputs, RoleConfig, RoleOutputs, WorkloadIdentityConfig};
-use crate::support::dep_ids;
-use crate::support::{foreign, unsupported};
+use crate::model::{OidcOutputs, RoleConfig, RoleOutputs, WorkloadIdentityConfig};
+use crate::support::{dep_ids, foreign, kind_ops, sweep_with};
 use crate::tagging::{desired_tags, judge};
 
-pub use oidc::{EKS_OIDC_THUMBPRINT, issuer_host_path};
-pub(crate) use oidc::{delete_oidc_provider, get_provider, list_provider_arns};
+pub use oidc::{EKS_OIDC_THUMBPRINT, OidcProvider, issuer_host_path};
+pub(crate) use oidc::{get_provider, list_provider_arns};
 pub(crate) use roles::{delete_role, role_tags};
 
 /// The name of the inline policy of an IRSA role.
@@ -151,11 +145,17 @@ pub fn decode_policy_document(doc: &str) -> Result<Value, ProviderError> {
     serde_json::from_str(&text).map_err(|e| ProviderError::invalid(format!("policy document: {e}")))
 }
 
-/// The IAM family: cluster and node roles, the OIDC provider and IRSA roles. Federated
-/// credentials and role assignments are Azure's and are refused.
-#[derive(Debug, Clone)]
-pub struct IdentityService {
-    clients: Arc<AwsClients>,
+kind_ops! {
+    /// An IAM role an AWS service assumes: the EKS cluster role
+    /// ([`kinds::CLUSTER_ROLE`](crate::kinds::CLUSTER_ROLE)) and the node role
+    /// ([`kinds::NODE_ROLE`](crate::kinds::NODE_ROLE)), config [`RoleConfig`].
+    ServiceRole;
+    /// The IRSA role of one workload identity ([`ResourceKind::WORKLOAD_IDENTITY`]),
+    /// trusting exactly one service account of the cluster, config
+    /// [`WorkloadIdentityConfig`]; updated in place.
+    ///
+    /// [`ResourceKind::WORKLOAD_IDENTITY`]: multicloud_core::resource::ResourceKind::WORKLOAD_IDENTITY
+    IrsaRole;
 }
 
 /// The desired IRSA documents of a workload identity.
@@ -164,12 +164,122 @@ struct Irsa {
     access: Option<Value>,
 }
 
-impl IdentityService {
-    pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
-        Self { clients }
+fn role_outputs(role: &Role) -> Result<Outputs, ProviderError> {
+    Outputs::of(&RoleOutputs {
+        id: role.arn().to_string(),
+        name: role.role_name().to_string(),
+    })
+}
+
+fn role_name<'a>(ctx: &'a OpContext<'_>) -> &'a str {
+    ctx.recorded_str("name").unwrap_or(&ctx.resource.name)
+}
+
+/// Whether the trust policy of `role` is `trust`.
+fn trusts(role: &Role, trust: &Value) -> bool {
+    role.assume_role_policy_document()
+        .and_then(|d| decode_policy_document(d).ok())
+        .is_some_and(|d| d == *trust)
+}
+
+/// Observes the role of `ctx`, with `outputs` of the live role and whether it `drifted`.
+async fn observe_role(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    outputs: impl Fn(&Role) -> Result<Outputs, ProviderError>,
+    drifted: impl Fn(&Role) -> bool,
+) -> Result<Observation, ProviderError> {
+    let Some(live) = roles::find_role(c, role_name(ctx)).await? else {
+        return Ok(Observation::Absent);
+    };
+    Ok(Observation::Present(Observed {
+        provider_id: Some(live.role.arn().to_string()),
+        owner: judge(&ctx.stack.ownership, &live.tags),
+        outputs: outputs(&live.role)?,
+        drifted: drifted(&live.role),
+        expires_at: None,
+    }))
+}
+
+/// The existing role of `ctx` if it is ours, else a new one trusting `trust`; with whether
+/// it was created now.
+async fn ensure_role(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    trust: &Value,
+) -> Result<(Role, bool), ProviderError> {
+    let name = &ctx.resource.name;
+    let adopt = |live: roles::LiveRole| match judge(&ctx.stack.ownership, &live.tags) {
+        Owner::Us => Ok((live.role, false)),
+        owner => Err(foreign(ctx.resource.id.as_str(), name, &owner)),
+    };
+    if let Some(live) = roles::find_role(c, name).await? {
+        return adopt(live);
+    }
+    let tags = desired_tags(name, &ctx.resource.tags, &[]);
+    let description = format!(
+        "multicloud {} of stack {}",
+        ctx.resource.id, ctx.stack.stack
+    );
+    match roles::create_role(c, name, trust, &description, &tags).await? {
+        Some(role) => Ok((role, true)),
+        None => match roles::find_role(c, name).await? {
+            Some(live) => adopt(live),
+            None => Err(ProviderError::new(
+                ErrorKind::EventualConsistency,
+                format!("role {name} exists but cannot be read yet"),
+            )),
+        },
+    }
+}
+
+/// Deletes the role of `ctx`: the recorded one (ours by construction), else the one of that
+/// name if our tags say it is ours.
+async fn delete_role_of(c: &AwsClients, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+    let name = match ctx.recorded_str("name") {
+        Some(name) => name.to_string(),
+        None => match roles::find_role(c, &ctx.resource.name).await? {
+            None => return Ok(()),
+            Some(live) => match judge(&ctx.stack.ownership, &live.tags) {
+                Owner::Us => ctx.resource.name.clone(),
+                owner => {
+                    return Err(foreign(
+                        ctx.resource.id.as_str(),
+                        &ctx.resource.name,
+                        &owner,
+                    ));
+                }
+            },
+        },
+    };
+    delete_role(c, &name).await
+}
+
+#[async_trait]
+impl ResourceOps for ServiceRole {
+    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        observe_role(&self.clients, ctx, role_outputs, |_| false).await
     }
 
-    fn irsa(&self, ctx: &OpContext<'_>) -> Result<Irsa, ProviderError> {
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let c = &self.clients;
+        let config: RoleConfig = ctx.config()?;
+        let trust = service_trust_policy(&config.service);
+        let (role, _) = ensure_role(c, ctx, &trust).await?;
+        for arn in &config.managed_policies {
+            let arn = policy_arn_in_partition(arn, c.partition());
+            roles::attach_policy(c, role.role_name(), &arn).await?;
+        }
+        role_outputs(&role)
+    }
+
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        delete_role_of(&self.clients, ctx).await
+    }
+}
+
+impl IrsaRole {
+    fn irsa(ctx: &OpContext<'_>) -> Result<Irsa, ProviderError> {
         let oidc: OidcOutputs = ctx.dep(&ids::oidc())?;
         let config: WorkloadIdentityConfig = ctx.config()?;
         let (namespace, service_account) = (&config.namespace, &config.service_account);
@@ -182,75 +292,21 @@ impl IdentityService {
         })
     }
 
-    /// A role's outputs; a workload identity's also carry what its service account is
-    /// annotated with and the subject it trusts.
-    fn role_outputs(ctx: &OpContext<'_>, role: &Role) -> Result<Outputs, ProviderError> {
-        let mut o = Outputs::of(&RoleOutputs {
+    /// The role's outputs, with what its service account is annotated with and the subject
+    /// it trusts.
+    fn outputs(ctx: &OpContext<'_>, role: &Role) -> Result<Outputs, ProviderError> {
+        let mut o = role_outputs(role)?;
+        let config: WorkloadIdentityConfig = ctx.config()?;
+        o.merge(Outputs::of(&IdentityOutputs {
             id: role.arn().to_string(),
-            name: role.role_name().to_string(),
-        })?;
-        if ctx.resource.kind == ResourceKind::WORKLOAD_IDENTITY {
-            let config: WorkloadIdentityConfig = ctx.config()?;
-            o.merge(Outputs::of(&IdentityOutputs {
-                id: role.arn().to_string(),
-                identity: role.arn().to_string(),
-                subject: Some(subject(&config.namespace, &config.service_account)),
-            })?);
-        }
+            identity: role.arn().to_string(),
+            subject: Some(subject(&config.namespace, &config.service_account)),
+        })?);
         Ok(o)
     }
 
-    fn role_name<'a>(ctx: &'a OpContext<'_>) -> &'a str {
-        ctx.recorded_str("name").unwrap_or(&ctx.resource.name)
-    }
-
-    /// The ARN of the OIDC provider of `ctx`: recorded, else derived from the cluster's issuer.
-    /// `None` when neither is known (no cluster yet: no provider either).
-    async fn oidc_arn(&self, ctx: &OpContext<'_>) -> Result<Option<String>, ProviderError> {
-        if let Some(arn) = ctx.recorded.and_then(|o| o.cloud_id()) {
-            return Ok(Some(arn.to_string()));
-        }
-        match ctx.dep_str(&ids::cluster(), "oidc_issuer") {
-            Ok(issuer) => oidc::provider_arn(&self.clients, issuer).await.map(Some),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// The existing role of `ctx` if it is ours, else a new one trusting `trust`; with
-    /// whether it was created now.
-    async fn ensure_role(
-        &self,
-        ctx: &OpContext<'_>,
-        trust: &Value,
-    ) -> Result<(Role, bool), ProviderError> {
-        let c = &self.clients;
-        let name = &ctx.resource.name;
-        let adopt = |live: roles::LiveRole| match judge(&ctx.stack.ownership, &live.tags) {
-            Owner::Us => Ok((live.role, false)),
-            owner => Err(foreign(ctx.resource.id.as_str(), name, &owner)),
-        };
-        if let Some(live) = roles::find_role(c, name).await? {
-            return adopt(live);
-        }
-        let tags = desired_tags(name, &ctx.resource.tags, &[]);
-        let description = format!(
-            "multicloud {} of stack {}",
-            ctx.resource.id, ctx.stack.stack
-        );
-        match roles::create_role(c, name, trust, &description, &tags).await? {
-            Some(role) => Ok((role, true)),
-            None => match roles::find_role(c, name).await? {
-                Some(live) => adopt(live),
-                None => Err(ProviderError::new(
-                    ErrorKind::EventualConsistency,
-                    format!("role {name} exists but cannot be read yet"),
-                )),
-            },
-        }
-    }
-
-    /// Puts the trust policy (when it differs) and the inline access policy of an IRSA role.
-    async fn apply_irsa(
+    /// Puts the trust policy (when it differs) and the inline access policy.
+    async fn apply(
         &self,
         role: &Role,
         irsa: &Irsa,
@@ -258,12 +314,7 @@ impl IdentityService {
     ) -> Result<(), ProviderError> {
         let c = &self.clients;
         let name = role.role_name();
-        let same_trust = trust_current
-            || role
-                .assume_role_policy_document()
-                .and_then(|d| decode_policy_document(d).ok())
-                .is_some_and(|d| d == irsa.trust);
-        if !same_trust {
+        if !trust_current && !trusts(role, &irsa.trust) {
             roles::update_trust(c, name, &irsa.trust).await?;
         }
         match &irsa.access {
@@ -271,143 +322,38 @@ impl IdentityService {
             None => roles::delete_inline_policy(c, name, ACCESS_POLICY_NAME).await,
         }
     }
-
-    async fn create_oidc(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let c = &self.clients;
-        let issuer = ctx.dep_str(&ids::cluster(), "oidc_issuer")?;
-        let OidcConfig { audience } = ctx.config()?;
-        let audience = audience.as_str();
-        let arn = oidc::provider_arn(c, issuer).await?;
-        let existing = match oidc::find_provider(c, &arn).await? {
-            Some(p) => Some(p),
-            None => {
-                let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
-                match oidc::create_provider(c, issuer, audience, &tags).await? {
-                    Some(created) => return oidc_outputs(&created, issuer),
-                    None => oidc::get_provider(c, &arn).await?,
-                }
-            }
-        };
-        let p = existing.ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::EventualConsistency,
-                format!("OIDC provider {arn} not visible yet"),
-            )
-        })?;
-        match judge(&ctx.stack.ownership, &p.tags) {
-            Owner::Us => {
-                oidc::ensure_audience(c, &p, audience).await?;
-                oidc_outputs(&p.arn, &p.url)
-            }
-            owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
-        }
-    }
-}
-
-fn oidc_outputs(arn: &str, issuer: &str) -> Result<Outputs, ProviderError> {
-    Outputs::of(&OidcOutputs {
-        id: arn.to_string(),
-        url: issuer_host_path(issuer).to_string(),
-    })
-}
-
-/// The OIDC subject of service account `sa` in namespace `ns`: exactly
-/// `system:serviceaccount:NS:SA`.
-fn subject(ns: &str, sa: &str) -> String {
-    format!("system:serviceaccount:{ns}:{sa}")
-}
-
-fn is_role(kind: ResourceKind) -> bool {
-    matches!(
-        kind,
-        kinds::CLUSTER_ROLE | kinds::NODE_ROLE | ResourceKind::WORKLOAD_IDENTITY
-    )
 }
 
 #[async_trait]
-impl ResourceOps for IdentityService {
+impl ResourceOps for IrsaRole {
+    /// Drift: a trust policy that is not the desired one.
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        let c = &self.clients;
-        let kind = ctx.resource.kind;
-        if is_role(kind) {
-            let Some(live) = roles::find_role(c, Self::role_name(ctx)).await? else {
-                return Ok(Observation::Absent);
-            };
-            // Drift we can tell from the read: an IRSA trust policy that is not the desired one.
-            let drifted = kind == ResourceKind::WORKLOAD_IDENTITY
-                && self.irsa(ctx).ok().is_some_and(|irsa| {
-                    live.role
-                        .assume_role_policy_document()
-                        .and_then(|d| decode_policy_document(d).ok())
-                        .is_some_and(|d| d != irsa.trust)
-                });
-            return Ok(Observation::Present(Observed {
-                provider_id: Some(live.role.arn().to_string()),
-                owner: judge(&ctx.stack.ownership, &live.tags),
-                outputs: Self::role_outputs(ctx, &live.role)?,
-                drifted,
-                expires_at: None,
-            }));
-        }
-        if kind != kinds::OIDC_PROVIDER {
-            return Err(unsupported("identity", kind));
-        }
-        let Some(arn) = self.oidc_arn(ctx).await? else {
-            return Ok(Observation::Absent);
+        let desired = Self::irsa(ctx).ok();
+        let drifted = |role: &Role| {
+            desired.as_ref().is_some_and(|irsa| {
+                role.assume_role_policy_document()
+                    .and_then(|d| decode_policy_document(d).ok())
+                    .is_some_and(|d| d != irsa.trust)
+            })
         };
-        Ok(match oidc::find_provider(c, &arn).await? {
-            None => Observation::Absent,
-            Some(p) => Observation::Present(Observed {
-                provider_id: Some(p.arn.clone()),
-                owner: judge(&ctx.stack.ownership, &p.tags),
-                outputs: oidc_outputs(&p.arn, &p.url)?,
-                drifted: false,
-                expires_at: None,
-            }),
-        })
+        let outputs = |role: &Role| Self::outputs(ctx, role);
+        observe_role(&self.clients, ctx, outputs, drifted).await
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let c = &self.clients;
-        match ctx.resource.kind {
-            kinds::CLUSTER_ROLE | kinds::NODE_ROLE => {
-                let config: RoleConfig = ctx.config()?;
-                let trust = service_trust_policy(&config.service);
-                let (role, _) = self.ensure_role(ctx, &trust).await?;
-                for arn in &config.managed_policies {
-                    roles::attach_policy(
-                        c,
-                        role.role_name(),
-                        &policy_arn_in_partition(arn, c.partition()),
-                    )
-                    .await?;
-                }
-                Self::role_outputs(ctx, &role)
-            }
-            ResourceKind::WORKLOAD_IDENTITY => {
-                let irsa = self.irsa(ctx)?;
-                let (role, created) = self.ensure_role(ctx, &irsa.trust).await?;
-                self.apply_irsa(&role, &irsa, created).await?;
-                Self::role_outputs(ctx, &role)
-            }
-            kinds::OIDC_PROVIDER => self.create_oidc(ctx).await,
-            kind => Err(unsupported("identity", kind)),
-        }
+        let irsa = Self::irsa(ctx)?;
+        let (role, created) = ensure_role(&self.clients, ctx, &irsa.trust).await?;
+        self.apply(&role, &irsa, created).await?;
+        Self::outputs(ctx, &role)
     }
 
-    fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::WORKLOAD_IDENTITY
+    fn supports_update(&self) -> bool {
+        true
     }
 
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        if ctx.resource.kind != ResourceKind::WORKLOAD_IDENTITY {
-            return Err(ProviderError::new(
-                ErrorKind::Unsupported,
-                format!("{} cannot be updated in place", ctx.resource.kind),
-            ));
-        }
-        let irsa = self.irsa(ctx)?;
-        let name = Self::role_name(ctx);
+        let irsa = Self::irsa(ctx)?;
+        let name = role_name(ctx);
         let live = roles::find_role(&self.clients, name)
             .await?
             .ok_or_else(|| {
@@ -417,52 +363,22 @@ impl ResourceOps for IdentityService {
         if owner != Owner::Us {
             return Err(foreign(ctx.resource.id.as_str(), name, &owner));
         }
-        self.apply_irsa(&live.role, &irsa, false).await?;
-        Self::role_outputs(ctx, &live.role)
+        self.apply(&live.role, &irsa, false).await?;
+        Self::outputs(ctx, &live.role)
     }
 
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        let c = &self.clients;
-        let kind = ctx.resource.kind;
-        if is_role(kind) {
-            let name = match ctx.recorded_str("name") {
-                Some(name) => name.to_string(),
-                None => match roles::find_role(c, &ctx.resource.name).await? {
-                    None => return Ok(()),
-                    Some(live) => match judge(&ctx.stack.ownership, &live.tags) {
-                        Owner::Us => ctx.resource.name.clone(),
-                        owner => {
-                            return Err(foreign(
-                                ctx.resource.id.as_str(),
-                                &ctx.resource.name,
-                                &owner,
-                            ));
-                        }
-                    },
-                },
-            };
-            return delete_role(c, &name).await;
-        }
-        if kind != kinds::OIDC_PROVIDER {
-            return Err(unsupported("identity", kind));
-        }
-        if let Some(arn) = ctx.recorded.and_then(|o| o.cloud_id()) {
-            return delete_oidc_provider(c, arn).await;
-        }
-        let Some(arn) = self.oidc_arn(ctx).await? else {
-            return Ok(());
-        };
-        match oidc::find_provider(c, &arn).await? {
-            None => Ok(()),
-            Some(p) => match judge(&ctx.stack.ownership, &p.tags) {
-                Owner::Us => delete_oidc_provider(c, &arn).await,
-                owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
-            },
-        }
+        delete_role_of(&self.clients, ctx).await
     }
 }
 
-impl IdentityOps for IdentityService {}
+/// The OIDC subject of service account `sa` in namespace `ns`: exactly
+/// `system:serviceaccount:NS:SA`.
+fn subject(ns: &str, sa: &str) -> String {
+    format!("system:serviceaccount:{ns}:{sa}")
+}
+
+sweep_with!(ServiceRole => delete_role(name), IrsaRole => delete_role(name));
 
 #[cfg(test)]
 mod tests {

@@ -29,8 +29,11 @@
 //! How the crate is put together (the seams of `multicloud-core`):
 //!
 //! - [`kinds`] declares the AWS kinds (VPC, subnets, roles, subnet groups…) with their
-//!   families, durations and wait timeouts; [`model`] holds each kind's typed config and
-//!   outputs, the contract between [`expand`] and the service modules, which read
+//!   families, durations and wait timeouts, and builds the provider's kind table: one small
+//!   type per kind implementing `ResourceOps`, in the module of its service
+//!   ([`network::Vpc`], [`cluster::EksCluster`], [`database::RdsInstance`]…), which the engine
+//!   and the [`sweeper`] both go through. [`model`] holds each kind's typed config and
+//!   outputs, the contract between [`expand`] and those types, which read
 //!   `ctx.config::<T>()` (a misspelled or missing field is an error, never a default).
 //! - [`expand`] is the one description of what depends on what: the engine orders creation
 //!   and teardown by it, and [`order`] derives the [`sweeper`]'s deletion order from it.
@@ -93,6 +96,7 @@ pub mod state;
 pub mod sweeper;
 pub mod tagging;
 
+pub(crate) mod subnet_group;
 pub(crate) mod support;
 
 pub use clients::{AwsClients, CallCounter};

@@ -93,12 +93,46 @@ impl NamingRules for AwsNamingRules {
         check_region(spec, &mut r);
         check_registries(spec, &mut r);
         check_node_pools(spec, &mut r);
-        check_data_services(spec, &mut r);
-        check_tags(spec, &mut r);
+        if let Some(db) = &spec.database {
+            r.resolved(
+                "AWS",
+                &resolve::db_instance_class(db),
+                |v| aws_instance_type(v, Some("db")),
+                "an RDS instance class such as `db.t3.micro`",
+                ("instance_class", "aws.instance_class"),
+            );
+            if let Some(net) = &spec.network
+                && net.zones < 2
+            {
+                r.push(
+                    "spec.network.zones".into(),
+                    Rule::Range,
+                    format!("zones is {}; an RDS DB subnet group needs subnets in at least 2 availability zones", net.zones),
+                );
+            }
+        }
+        if let Some(cache) = &spec.cache {
+            r.resolved(
+                "AWS",
+                &resolve::cache_node_type(cache),
+                |v| aws_instance_type(v, Some("cache")),
+                "an ElastiCache node type such as `cache.t4g.micro`",
+                ("node_type", "aws.node_type"),
+            );
+        }
+        for key in spec.tags.keys() {
+            if key.to_ascii_lowercase().starts_with("aws:") {
+                r.push(
+                    format!("spec.tags[{key:?}]"),
+                    Rule::Name,
+                    format!("tag key `{key}` is reserved: `aws:` tags belong to AWS"),
+                );
+            }
+        }
     }
 }
 
-/// The AWS region: resolved, and shaped like `us-east-1`.
+/// The AWS region (the spec's or its per-cloud override) is an AWS region name.
 fn check_region(spec: &StackSpec, r: &mut NamingReport<'_>) {
     match resolve::region(spec) {
         Ok(region) if !aws_region(&region.value) => r.push(
@@ -117,7 +151,7 @@ fn check_region(spec: &StackSpec, r: &mut NamingReport<'_>) {
     }
 }
 
-/// ECR repositories: valid names, the full `<stack>-<env>/<name>` at most 256 characters.
+/// ECR repository names, prefixed with the stack's `<name>-<env>/`.
 fn check_registries(spec: &StackSpec, r: &mut NamingReport<'_>) {
     let prefix = Naming::new(&spec.name, &spec.environment).name("", NameStyle::hyphenated(200));
     for (i, reg) in spec.registries.iter().enumerate() {
@@ -134,7 +168,7 @@ fn check_registries(spec: &StackSpec, r: &mut NamingReport<'_>) {
     }
 }
 
-/// EKS node groups: valid names and EC2 instance types.
+/// EKS node group names and EC2 instance types.
 fn check_node_pools(spec: &StackSpec, r: &mut NamingReport<'_>) {
     if let Some(cluster) = &spec.cluster {
         for (i, pool) in cluster.node_pools.iter().enumerate() {
@@ -157,50 +191,6 @@ fn check_node_pools(spec: &StackSpec, r: &mut NamingReport<'_>) {
                 Err(e) if !r.has(&format!("{path}.size")) => r.push(e.path, e.rule, e.message),
                 Err(_) => {}
             }
-        }
-    }
-}
-
-/// RDS and ElastiCache: instance classes, node types, two zones for a DB subnet group.
-fn check_data_services(spec: &StackSpec, r: &mut NamingReport<'_>) {
-    if let Some(db) = &spec.database {
-        r.resolved(
-            "AWS",
-            &resolve::db_instance_class(db),
-            |v| aws_instance_type(v, Some("db")),
-            "an RDS instance class such as `db.t3.micro`",
-            ("instance_class", "aws.instance_class"),
-        );
-        if let Some(net) = &spec.network
-            && net.zones < 2
-        {
-            r.push(
-                "spec.network.zones".into(),
-                Rule::Range,
-                format!("zones is {}; an RDS DB subnet group needs subnets in at least 2 availability zones", net.zones),
-            );
-        }
-    }
-    if let Some(cache) = &spec.cache {
-        r.resolved(
-            "AWS",
-            &resolve::cache_node_type(cache),
-            |v| aws_instance_type(v, Some("cache")),
-            "an ElastiCache node type such as `cache.t4g.micro`",
-            ("node_type", "aws.node_type"),
-        );
-    }
-}
-
-/// Tags: no `aws:` keys (they belong to AWS).
-fn check_tags(spec: &StackSpec, r: &mut NamingReport<'_>) {
-    for key in spec.tags.keys() {
-        if key.to_ascii_lowercase().starts_with("aws:") {
-            r.push(
-                format!("spec.tags[{key:?}]"),
-                Rule::Name,
-                format!("tag key `{key}` is reserved: `aws:` tags belong to AWS"),
-            );
         }
     }
 }

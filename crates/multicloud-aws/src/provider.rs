@@ -3,35 +3,20 @@
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use multicloud_core::kind::KindDef;
-use multicloud_core::provider::{
-    CacheOps, CloudProvider, ClusterOps, DatabaseOps, IdentityOps, NetworkOps, Registry,
-    SecretBackend,
-};
+use multicloud_core::provider::{CloudProvider, ClusterOps, KindTable, Registry, SecretBackend};
 use multicloud_core::resource::ResourceGraph;
 use multicloud_core::spec::{NamingRules, StackSpec};
 
+use crate::clients::AwsClients;
+use crate::kinds::AwsKinds;
 use crate::naming::AwsNamingRules;
+use multicloud_core::calls::ApiCalls;
 
-use crate::cache::CacheService;
-use crate::clients::{ApiCalls, AwsClients};
-use crate::cluster::ClusterService;
-use crate::database::DatabaseService;
-use crate::identity::IdentityService;
-use crate::network::NetworkService;
-use crate::registry::EcrRegistry;
-use crate::secrets::SecretsManager;
-
-/// The AWS provider: every service family on the official aws-sdk-rust clients.
+/// The AWS provider: one type per kind on the official aws-sdk-rust clients, in the kind
+/// table of [`kinds`](crate::kinds).
 pub struct AwsProvider {
     clients: Arc<AwsClients>,
-    network: NetworkService,
-    identity: IdentityService,
-    cluster: ClusterService,
-    database: DatabaseService,
-    cache: CacheService,
-    registry: EcrRegistry,
-    secrets: SecretsManager,
+    kinds: AwsKinds,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -94,13 +79,7 @@ impl AwsProvider {
     pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
         let clients = Arc::new(AwsClients::new(sdk));
         Self {
-            network: NetworkService::new(clients.clone()),
-            identity: IdentityService::new(clients.clone()),
-            cluster: ClusterService::new(clients.clone()),
-            database: DatabaseService::new(clients.clone()),
-            cache: CacheService::new(clients.clone()),
-            registry: EcrRegistry::new(clients.clone()),
-            secrets: SecretsManager::new(clients.clone()),
+            kinds: AwsKinds::new(&clients),
             clients,
         }
     }
@@ -120,8 +99,8 @@ impl CloudProvider for AwsProvider {
     fn name(&self) -> &str {
         "aws"
     }
-    fn kinds(&self) -> &[KindDef] {
-        crate::kinds::defs()
+    fn kind_table(&self) -> &KindTable {
+        self.kinds.table()
     }
     fn naming_rules(&self) -> &dyn NamingRules {
         &AwsNamingRules
@@ -135,25 +114,13 @@ impl CloudProvider for AwsProvider {
     ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         crate::expand::expand(spec)
     }
-    fn network(&self) -> &dyn NetworkOps {
-        &self.network
-    }
-    fn identity(&self) -> &dyn IdentityOps {
-        &self.identity
-    }
     fn cluster(&self) -> &dyn ClusterOps {
-        &self.cluster
-    }
-    fn database(&self) -> &dyn DatabaseOps {
-        &self.database
-    }
-    fn cache(&self) -> &dyn CacheOps {
-        &self.cache
+        self.kinds.cluster()
     }
     fn registry(&self) -> &dyn Registry {
-        &self.registry
+        self.kinds.registry()
     }
     fn secrets(&self) -> &dyn SecretBackend {
-        &self.secrets
+        self.kinds.secrets()
     }
 }

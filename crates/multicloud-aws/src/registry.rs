@@ -1,4 +1,4 @@
-//! ECR: repositories ([`ResourceKind::REGISTRY`]) and pull credentials.
+//! ECR: repositories and pull credentials ([`EcrRegistry`]).
 //!
 //! Config contract (see [`crate::expand`]): `{keep_images, scan_on_push}`; the physical name
 //! is `<stack>-<env>/<name>`. Outputs: `name`, `arn`, `url` (the repository URI).
@@ -6,37 +6,30 @@
 //! The lifecycle policy expires everything but the newest `keep_images` images. Deleting a
 //! repository uses `force`, so images in it go with it.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, Repository, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use multicloud_core::outputs::RegistryOutputs;
 use multicloud_core::provider::{
-    Observation, OpContext, Outputs, Readiness, Registry, RegistryCredentials, ResourceOps,
+    Observation, OpContext, Outputs, Registry, RegistryCredentials, ResourceOps,
 };
-use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ErrorKind, ProviderError, SecretString};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::RegistryConfig;
 use crate::support::{
-    ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs, unsupported,
+    ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with, tag_pairs,
 };
 
-/// ECR repositories.
-#[derive(Debug, Clone)]
-pub struct EcrRegistry {
-    clients: Arc<AwsClients>,
-}
-
-impl EcrRegistry {
-    pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
-        Self { clients }
-    }
+kind_ops! {
+    /// ECR repositories ([`ResourceKind::REGISTRY`]), updated in place; also the provider's
+    /// [`Registry`] (pull credentials).
+    ///
+    /// [`ResourceKind::REGISTRY`]: multicloud_core::resource::ResourceKind::REGISTRY
+    EcrRegistry;
 }
 
 /// The lifecycle policy keeping the newest `keep` images (any tag status) and expiring the
@@ -186,9 +179,6 @@ impl EcrRegistry {
 #[async_trait]
 impl ResourceOps for EcrRegistry {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        if ctx.resource.kind != ResourceKind::REGISTRY {
-            return Err(unsupported("registry", ctx.resource.kind));
-        }
         Ok(
             match describe_repository(&self.clients, &ctx.resource.name).await? {
                 None => Observation::Absent,
@@ -210,17 +200,11 @@ impl ResourceOps for EcrRegistry {
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        if ctx.resource.kind != ResourceKind::REGISTRY {
-            return Err(unsupported("registry", ctx.resource.kind));
-        }
         self.create_repository(ctx).await
     }
 
     /// Applies `scan_on_push` and the lifecycle policy (`keep_images`) in place.
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        if ctx.resource.kind != ResourceKind::REGISTRY {
-            return Err(unsupported("registry", ctx.resource.kind));
-        }
         let name = &ctx.resource.name;
         self.clients
             .ecr
@@ -243,27 +227,13 @@ impl ResourceOps for EcrRegistry {
         }
     }
 
-    fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::REGISTRY
-    }
-
-    fn requires_replacement(&self, kind: ResourceKind, _old: &Value, _new: &Value) -> bool {
-        kind != ResourceKind::REGISTRY
+    fn supports_update(&self) -> bool {
+        true
     }
 
     /// Deletes the repository with its images (`force`).
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        if ctx.resource.kind != ResourceKind::REGISTRY {
-            return Err(unsupported("registry", ctx.resource.kind));
-        }
         delete_repository_force(&self.clients, &ctx.resource.name).await
-    }
-
-    async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        if ctx.resource.kind != ResourceKind::REGISTRY {
-            return Err(unsupported("registry", ctx.resource.kind));
-        }
-        Ok(Readiness::ready())
     }
 }
 
@@ -291,6 +261,8 @@ fn decode_token(token: &str) -> Result<(String, SecretString), ProviderError> {
         )),
     }
 }
+
+sweep_with!(EcrRegistry => delete_repository_force(name));
 
 #[async_trait]
 impl Registry for EcrRegistry {
@@ -339,6 +311,7 @@ impl Registry for EcrRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn tokens_decode_into_user_and_password() {

@@ -1,4 +1,5 @@
-//! Secrets Manager: [`ResourceKind::SECRET`] resources and the [`SecretBackend`] data plane.
+//! Secrets Manager ([`SecretsManager`]): secret resources and the [`SecretBackend`] data
+//! plane.
 //!
 //! Config contract (see [`crate::expand`]): `{source: {generated: {length}} | {from_env:
 //! {var}}, force_delete}`; the physical name is `<stack>/<env>/<name>`. Outputs: `name`,
@@ -9,7 +10,6 @@
 //! secret of ours that is scheduled for deletion is restored (with its value) on create.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
@@ -17,30 +17,24 @@ use multicloud_core::outputs::SecretOutputs;
 use multicloud_core::provider::{
     Observation, OpContext, Outputs, Readiness, ResourceOps, SecretBackend, SecretRef,
 };
-use multicloud_core::resource::ResourceKind;
 use multicloud_core::{ProviderError, SecretString};
-use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::{SecretConfig, SecretSourceConfig};
 use crate::support::{
-    ensure_ours, none_if_not_found, observed, ok_if_not_found, tag_pairs, unsupported,
+    ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with, tag_pairs,
 };
 
 /// Recovery window of a secret deleted without `force_delete`.
 pub const RECOVERY_WINDOW_DAYS: i64 = 7;
 
-/// Secrets Manager secrets.
-#[derive(Debug, Clone)]
-pub struct SecretsManager {
-    clients: Arc<AwsClients>,
-}
-
-impl SecretsManager {
-    pub(crate) fn new(clients: Arc<AwsClients>) -> Self {
-        Self { clients }
-    }
+kind_ops! {
+    /// Secrets Manager secrets ([`ResourceKind::SECRET`]); also the provider's
+    /// [`SecretBackend`] (secret values).
+    ///
+    /// [`ResourceKind::SECRET`]: multicloud_core::resource::ResourceKind::SECRET
+    SecretsManager;
 }
 
 /// What `DescribeSecret` says about a secret (never its value).
@@ -292,21 +286,10 @@ pub(crate) async fn adopt_secret(
     Ok(info.secret_ref())
 }
 
-impl SecretsManager {
-    fn check_kind(ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        if ctx.resource.kind == ResourceKind::SECRET {
-            Ok(())
-        } else {
-            Err(unsupported("secrets", ctx.resource.kind))
-        }
-    }
-}
-
 #[async_trait]
 impl ResourceOps for SecretsManager {
     /// A secret scheduled for deletion is reported `Absent` (creating it restores it).
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        Self::check_kind(ctx)?;
         Ok(
             match describe_secret(&self.clients, &ctx.resource.name).await? {
                 Some(info) if !info.deleted => observed(
@@ -322,7 +305,6 @@ impl ResourceOps for SecretsManager {
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        Self::check_kind(ctx)?;
         if let Some(info) = describe_secret(&self.clients, &ctx.resource.name).await? {
             return secret_outputs(&adopt_secret(&self.clients, ctx, &info).await?);
         }
@@ -340,7 +322,6 @@ impl ResourceOps for SecretsManager {
     /// Config changes (`force_delete`, the source) never rewrite the value: the update only
     /// reads the current outputs. Rotate a value with [`SecretBackend::put_secret`].
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        Self::check_kind(ctx)?;
         match describe_secret(&self.clients, &ctx.resource.name).await? {
             Some(info) if !info.deleted => secret_outputs(&info.secret_ref()),
             _ => Err(ProviderError::not_found(format!(
@@ -350,29 +331,18 @@ impl ResourceOps for SecretsManager {
         }
     }
 
-    fn supports_update(&self, kind: ResourceKind) -> bool {
-        kind == ResourceKind::SECRET
-    }
-
-    fn requires_replacement(&self, kind: ResourceKind, _old: &Value, _new: &Value) -> bool {
-        kind != ResourceKind::SECRET
+    fn supports_update(&self) -> bool {
+        true
     }
 
     /// `force_delete` config: delete at once; else schedule deletion with a 7-day window.
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        Self::check_kind(ctx)?;
         let SecretConfig { force_delete, .. } = ctx.config()?;
         delete_secret(&self.clients, &ctx.resource.name, force_delete).await
     }
 
-    async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        Self::check_kind(ctx)?;
-        Ok(Readiness::ready())
-    }
-
     /// Gone when it does not exist or is scheduled for deletion.
     async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        Self::check_kind(ctx)?;
         Ok(
             match describe_secret(&self.clients, &ctx.resource.name).await? {
                 Some(info) if !info.deleted => Readiness::pending("exists"),
@@ -381,6 +351,9 @@ impl ResourceOps for SecretsManager {
         )
     }
 }
+
+// The sweeper deletes at once: what it sweeps is left behind.
+sweep_with!(SecretsManager => delete_secret_force(name));
 
 #[async_trait]
 impl SecretBackend for SecretsManager {

@@ -1,11 +1,12 @@
-//! Helpers shared by the service modules of this crate, each in one place with one
-//! behaviour: NotFound handling, the errors for foreign resources and unmanaged kinds,
-//! ownership checks and observations, dependency lookups, and the tags of the SDKs whose
-//! tag type is a key/value pair.
+//! Helpers shared by the per-kind modules of this crate, each in one place with one
+//! behaviour: NotFound handling, the error for foreign resources, ownership checks and
+//! observations, dependency lookups, the tags of the SDKs whose tag type is a key/value
+//! pair, and the declaration of the per-kind ops types ([`kind_ops!`]).
 
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner};
-use multicloud_core::resource::{ResourceId, ResourceKind};
+use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::Value;
 
 /// Whether `e` says "does not exist": [`ErrorKind::NotFound`], or an EC2 `*.NotFound` code.
 ///
@@ -36,14 +37,6 @@ pub(crate) fn none_if_not_found<T>(
 /// gone succeeds.
 pub(crate) fn ok_if_not_found(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
     none_if_not_found(r).map(|_| ())
-}
-
-/// The error for a kind the AWS `service` (`network`, `cache`…) does not manage.
-pub(crate) fn unsupported(service: &str, kind: ResourceKind) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Unsupported,
-        format!("the AWS {service} service does not manage {kind} resources"),
-    )
 }
 
 /// The [`ErrorKind::ForeignResource`] error for resource `what` (`vpc/main`) found as `found`
@@ -177,3 +170,106 @@ pub(crate) fn dep_ids(
 pub(crate) fn dep_id(ctx: &OpContext<'_>, id: &ResourceId) -> Result<String, ProviderError> {
     ctx.dep_str(id, "id").map(str::to_string)
 }
+
+/// Whether any of the config `fields` differs between `old` and `new` (the fields whose
+/// change replaces a resource).
+pub(crate) fn any_changed(fields: &[&str], old: &Value, new: &Value) -> bool {
+    fields.iter().any(|k| old.get(k) != new.get(k))
+}
+
+/// Declares per-kind ops types: each a struct holding the shared SDK clients, built with
+/// `new(&Arc<AwsClients>)` (see [`crate::kinds`], where they are put in the kind table).
+macro_rules! kind_ops {
+    ($($(#[$doc:meta])* $name:ident;)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            clients: std::sync::Arc<crate::clients::AwsClients>,
+        }
+
+        impl $name {
+            pub(crate) fn new(clients: &std::sync::Arc<crate::clients::AwsClients>) -> Self {
+                Self {
+                    clients: clients.clone(),
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use kind_ops;
+
+/// Implements `ResourceOps` for per-kind types whose lifecycle is one generic lifecycle of
+/// module `$m` (`self` or a module name in scope; its `observe`, `create`, `delete` and `gone` functions, generic over the
+/// kind): the EC2 network kinds, the RDS and ElastiCache subnet groups.
+macro_rules! generic_resource_ops {
+    ($m:tt: $($t:ty),+ $(,)?) => {$(
+        #[async_trait::async_trait]
+        impl multicloud_core::provider::ResourceOps for $t {
+            async fn observe(
+                &self,
+                ctx: &multicloud_core::provider::OpContext<'_>,
+            ) -> Result<multicloud_core::provider::Observation, multicloud_core::ProviderError> {
+                $m::observe(self, ctx).await
+            }
+            async fn create(
+                &self,
+                ctx: &multicloud_core::provider::OpContext<'_>,
+            ) -> Result<multicloud_core::provider::Outputs, multicloud_core::ProviderError> {
+                $m::create(self, ctx).await
+            }
+            async fn delete(
+                &self,
+                ctx: &multicloud_core::provider::OpContext<'_>,
+            ) -> Result<(), multicloud_core::ProviderError> {
+                $m::delete(self, ctx).await
+            }
+            async fn gone(
+                &self,
+                ctx: &multicloud_core::provider::OpContext<'_>,
+            ) -> Result<multicloud_core::provider::Readiness, multicloud_core::ProviderError> {
+                $m::gone(self, ctx).await
+            }
+        }
+    )+};
+}
+pub(crate) use generic_resource_ops;
+
+/// Implements the sweeper's [`SweepOps`](crate::sweeper::SweepOps) for per-kind types that
+/// delete a found resource with one function of the clients and its `id` or `name`: not
+/// waited for (`sweep_with!(Vpc => delete_vpc(id))`), or waited for until a describe
+/// function of the clients and its name finds nothing
+/// (`sweep_with!(EksCluster => delete_cluster_by_name(name), awaiting describe_cluster(name))`).
+macro_rules! sweep_with {
+    ($t:ty => $f:ident($field:ident), awaiting $d:ident($dfield:ident)) => {
+        #[async_trait::async_trait]
+        impl crate::sweeper::SweepOps for $t {
+            async fn delete_found(
+                &self,
+                found: &crate::sweeper::SweptResource,
+            ) -> Result<(), multicloud_core::ProviderError> {
+                $f(&self.clients, &found.$field).await
+            }
+            fn awaited(&self) -> bool {
+                true
+            }
+            async fn exists(
+                &self,
+                found: &crate::sweeper::SweptResource,
+            ) -> Result<bool, multicloud_core::ProviderError> {
+                Ok($d(&self.clients, &found.$dfield).await?.is_some())
+            }
+        }
+    };
+    ($($t:ty => $f:ident($field:ident)),+ $(,)?) => {$(
+        #[async_trait::async_trait]
+        impl crate::sweeper::SweepOps for $t {
+            async fn delete_found(
+                &self,
+                found: &crate::sweeper::SweptResource,
+            ) -> Result<(), multicloud_core::ProviderError> {
+                $f(&self.clients, &found.$field).await
+            }
+        }
+    )+};
+}
+pub(crate) use sweep_with;

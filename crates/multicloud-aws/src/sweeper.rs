@@ -20,15 +20,18 @@
 //! It runs outside the engine, but retries and waits with the engine's own types (the SDK
 //! clients never retry, see [`clients`](crate::clients)): every listing and deletion that
 //! fails with a retryable error (`DependencyViolation`, throttling…) is retried by a
-//! [`RetryPolicy`], and the slow deletions are awaited by a [`Poller`]. The deletions reuse
-//! the service modules' delete functions.
+//! [`RetryPolicy`], and the slow deletions are awaited by a [`Poller`]. The deletions go
+//! through the same per-kind types as the engine's (their `SweepOps`, from the one kind table of
+//! [`kinds`]).
 
 mod list;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multicloud_core::provider::Readiness;
 use multicloud_core::resource::ResourceKind;
@@ -37,10 +40,8 @@ use multicloud_core::tags::{TAG_ENV, TAG_STACK, expired};
 use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
-use crate::error::{Op, classify};
-use crate::kinds;
+use crate::kinds::{self, AwsKinds};
 use crate::order::rank;
-use crate::support::none_if_not_found;
 
 /// Which tagged resources to sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,22 +128,48 @@ impl SweepReport {
     }
 }
 
+/// How the sweeper deletes a resource of one kind that it found by its tags (it has no plan,
+/// config or recorded outputs: only what the listing found). Implemented by the same
+/// per-kind types that implement `ResourceOps`, and looked up in the same table
+/// ([`AwsKinds`]).
+#[async_trait]
+pub(crate) trait SweepOps: Send + Sync {
+    /// Starts deleting `found`. Succeeds if it is already gone.
+    async fn delete_found(&self, found: &SweptResource) -> Result<(), ProviderError>;
+
+    /// Whether the sweeper waits until the deletion is done (clusters, node groups,
+    /// databases, caches), polling [`SweepOps::exists`].
+    fn awaited(&self) -> bool {
+        false
+    }
+
+    /// Whether `found` still exists.
+    async fn exists(&self, found: &SweptResource) -> Result<bool, ProviderError> {
+        let _ = found;
+        Ok(false)
+    }
+}
+
 /// Finds and deletes tagged resources across every service of a stack.
 #[derive(Debug, Clone)]
 pub struct Sweeper<'a> {
     clients: &'a AwsClients,
+    kinds: AwsKinds,
     retry: RetryPolicy,
     poller: Poller,
     wait_timeout: Duration,
 }
 
 impl<'a> Sweeper<'a> {
-    /// A sweeper on `clients` (pass `&AwsClients` or `&Arc<AwsClients>`): 8 attempts per
+    /// A sweeper on `clients` (the provider's, [`AwsProvider::clients`]): 8 attempts per
     /// listing and deletion with backoff from 2 s to 30 s; waits up to 30 min for clusters,
     /// databases and caches to be gone, polling every 15 s.
-    pub fn new(clients: &'a AwsClients) -> Self {
+    ///
+    /// [`AwsProvider::clients`]: crate::AwsProvider::clients
+    pub fn new(clients: &'a Arc<AwsClients>) -> Self {
         Self {
             clients,
+            kinds: AwsKinds::new(clients),
             retry: RetryPolicy {
                 max_attempts: 8,
                 base: Duration::from_secs(2),
@@ -277,111 +304,20 @@ impl<'a> Sweeper<'a> {
         }
     }
 
-    /// Deletes one resource (with retries) and, for the slow kinds, waits until it is gone.
+    /// Deletes one resource (with retries) through its kind's [`SweepOps`] and, for the slow
+    /// kinds, waits until it is gone.
     async fn delete(&self, r: &SweptResource) -> Result<(), ProviderError> {
-        let c = self.clients;
-        let name = r.name.as_str();
-        match r.kind {
-            ResourceKind::NODE_POOL => {
-                let cluster = r.parent.as_deref().unwrap_or_default();
-                self.retry(|| crate::cluster::delete_nodegroup(c, cluster, name))
-                    .await?;
-                self.wait_gone(r, || async move {
-                    let out = c
-                        .eks
-                        .describe_nodegroup()
-                        .cluster_name(cluster)
-                        .nodegroup_name(name)
-                        .send()
-                        .await;
-                    exists(out.map_err(|e| classify(e, Op::Read, "eks DescribeNodegroup")))
-                })
-                .await
-            }
-            ResourceKind::CLUSTER => {
-                self.retry(|| crate::cluster::delete_cluster_by_name(c, name))
-                    .await?;
-                self.wait_gone(r, || async move {
-                    let out = c.eks.describe_cluster().name(name).send().await;
-                    exists(out.map_err(|e| classify(e, Op::Read, "eks DescribeCluster")))
-                })
-                .await
-            }
-            kinds::OIDC_PROVIDER => {
-                self.retry(|| crate::identity::delete_oidc_provider(c, &r.id))
-                    .await
-            }
-            ResourceKind::DATABASE => {
-                self.retry(|| crate::database::delete_db_instance(c, name))
-                    .await?;
-                self.wait_gone(r, || async move {
-                    let out = c
-                        .rds
-                        .describe_db_instances()
-                        .db_instance_identifier(name)
-                        .send()
-                        .await;
-                    exists(out.map_err(|e| classify(e, Op::Read, "rds DescribeDBInstances")))
-                })
-                .await
-            }
-            ResourceKind::CACHE => {
-                self.retry(|| crate::cache::delete_replication_group(c, name))
-                    .await?;
-                self.wait_gone(r, || async move {
-                    let out = c
-                        .elasticache
-                        .describe_replication_groups()
-                        .replication_group_id(name)
-                        .send()
-                        .await;
-                    exists(out.map_err(|e| {
-                        classify(e, Op::Read, "elasticache DescribeReplicationGroups")
-                    }))
-                })
-                .await
-            }
-            kinds::DB_SUBNET_GROUP => {
-                self.retry(|| crate::database::delete_db_subnet_group(c, name))
-                    .await
-            }
-            kinds::CACHE_SUBNET_GROUP => {
-                self.retry(|| crate::cache::delete_cache_subnet_group(c, name))
-                    .await
-            }
-            ResourceKind::REGISTRY => {
-                self.retry(|| crate::registry::delete_repository_force(c, name))
-                    .await
-            }
-            ResourceKind::SECRET => {
-                self.retry(|| crate::secrets::delete_secret_force(c, name))
-                    .await
-            }
-            kinds::CLUSTER_ROLE | kinds::NODE_ROLE | ResourceKind::WORKLOAD_IDENTITY => {
-                self.retry(|| crate::identity::delete_role(c, name)).await
-            }
-            kinds::LOAD_BALANCER => {
-                self.retry(|| crate::network::delete_load_balancer(c, &r.id))
-                    .await
-            }
-            kinds::SECURITY_GROUP => {
-                self.retry(|| crate::network::delete_security_group(c, &r.id))
-                    .await
-            }
-            kinds::ROUTE_TABLE => {
-                self.retry(|| crate::network::delete_route_table(c, &r.id))
-                    .await
-            }
-            kinds::INTERNET_GATEWAY => {
-                self.retry(|| crate::network::delete_internet_gateway(c, &r.id))
-                    .await
-            }
-            kinds::SUBNET => self.retry(|| crate::network::delete_subnet(c, &r.id)).await,
-            kinds::VPC => self.retry(|| crate::network::delete_vpc(c, &r.id)).await,
-            kind => Err(ProviderError::new(
+        let Some(ops) = self.kinds.sweep_ops(r.kind) else {
+            return Err(ProviderError::new(
                 ErrorKind::Unsupported,
-                format!("the sweeper does not delete {kind} resources"),
-            )),
+                format!("the sweeper does not delete {} resources", r.kind),
+            ));
+        };
+        self.retry(|| ops.delete_found(r)).await?;
+        if ops.awaited() {
+            self.wait_gone(r, || ops.exists(r)).await
+        } else {
+            Ok(())
         }
     }
 
@@ -436,11 +372,6 @@ impl<'a> Sweeper<'a> {
             Err(e) => Err(e),
         }
     }
-}
-
-/// Whether a describe call found its resource.
-fn exists<T>(r: Result<T, ProviderError>) -> Result<bool, ProviderError> {
-    none_if_not_found(r).map(|o| o.is_some())
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use multicloud_aws::testing::MOTO_ACCOUNT_ID;
 use multicloud_core::ErrorKind;
 use multicloud_core::outputs::{RegistryOutputs, SecretOutputs};
 use multicloud_core::provider::{CloudProvider, Observation, OpContext, Outputs, Owner};
-use multicloud_core::resource::{Resource, ResourceId, ResourceKind};
+use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 use serde_json::json;
 /// An ingress rule as (protocol, from port, to port, source groups, number of CIDR ranges).
@@ -326,22 +326,13 @@ async fn resources_under_our_name_without_our_tags_are_foreign() {
         ErrorKind::ForeignResource
     );
 
-    // Families refuse kinds that are not theirs.
-    let rg = Resource::new(ResourceKind::new("resource_group"), "main", "rg");
-    let ctx = OpContext {
-        resource: &rg,
-        stack: &h.stack,
-        deps: &deps,
-        recorded: None,
-        run: None,
-    };
-    let err = h
-        .provider
-        .network()
-        .create(&ctx)
-        .await
-        .expect_err("unsupported");
-    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    // Kinds that are not AWS's (Azure's resource group) have no ops at all.
+    assert!(
+        h.provider
+            .ops(ResourceKind::new("resource_group"))
+            .is_none()
+    );
+    assert!(h.provider.ops(ResourceKind::new("vpc")).is_some());
 }
 
 #[tokio::test]
@@ -601,11 +592,8 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
     assert_eq!(names.policy_names(), [ACCESS_POLICY_NAME]);
 
     // Update: granting nothing removes the inline policy; the trust stays exact.
-    assert!(
-        h.provider
-            .identity()
-            .supports_update(ResourceKind::WORKLOAD_IDENTITY)
-    );
+    let irsa = h.ops(&wi);
+    assert!(irsa.supports_update());
     let mut changed = h.resource(&wi).clone();
     changed.config["read_secrets"] = json!([]);
     changed.config["pull_registries"] = json!([]);
@@ -618,7 +606,7 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
         recorded: Some(&recorded),
         run: None,
     };
-    let updated = h.provider.identity().update(&ctx).await.expect("update");
+    let updated = irsa.update(&ctx).await.expect("update");
     assert_eq!(out_str(&updated, "identity"), role_arn);
     let names = h
         .iam

@@ -107,6 +107,7 @@ async fn a_call_throttled_every_other_time_succeeds_on_its_second_send() {
 async fn the_sweeper_retries_a_throttled_listing_with_its_policy_only() {
     let throttle = Throttle::operations([DESCRIBE_VPCS]);
     let (_moto, clients) = throttled_clients(&throttle).await;
+    let clients = Arc::new(clients);
     let error = Sweeper::new(&clients)
         .with_retries(fast(3))
         .find(&SweepFilter::All)

@@ -107,17 +107,12 @@ impl TestStack {
         self.deps.insert(ResourceId::from(id), outputs);
     }
 
-    /// The ops of `kind` (the service of its family, as the provider declares it).
+    /// The ops of `kind` (its row of the provider's kind table).
     pub fn ops_for(
         &self,
         kind: ResourceKind,
     ) -> Result<&dyn ResourceOps, Box<dyn std::error::Error>> {
-        self.provider
-            .kinds()
-            .iter()
-            .find(|d| d.kind == kind)
-            .and_then(|d| self.provider.ops_for_family(d.family))
-            .ok_or_else(|| format!("no ops for kind {kind}").into())
+        kind_ops(&self.provider, kind)
     }
 
     /// Creates graph resource `id` through the service of its kind (with the dependency
@@ -248,4 +243,14 @@ pub fn present(
             Err("expected Present, got Absent".into())
         }
     }
+}
+
+/// The ops of `kind`: its row of `provider`'s kind table.
+pub fn kind_ops(
+    provider: &AwsProvider,
+    kind: ResourceKind,
+) -> Result<&dyn ResourceOps, Box<dyn std::error::Error>> {
+    provider
+        .ops(kind)
+        .ok_or_else(|| format!("no ops for kind {kind}").into())
 }

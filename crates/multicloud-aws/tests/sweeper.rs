@@ -95,14 +95,10 @@ async fn provision(
             recorded: None,
             run: None,
         };
-        let family = w
+        let ops = w
             .provider
-            .kinds()
-            .iter()
-            .find(|d| d.kind == r.kind)
-            .map(|d| d.family)
+            .ops(r.kind)
             .unwrap_or_else(|| panic!("{} is an AWS kind", r.kind));
-        let ops = w.provider.ops_for_family(family).expect("ops");
         let out = ops
             .create(&ctx)
             .await

@@ -314,14 +314,14 @@ pub(crate) fn secret(
     deps: &[ResourceId],
     deployer: Option<ResourceId>,
 ) -> Result<Resource, ExpandError> {
-    Resource::new(ResourceKind::SECRET, name, name)
+    Ok(Resource::new(ResourceKind::SECRET, name, name)
         .depends_on(&ids::vault())
         .depends_on_all(deps)
         .depends_on_all(deployer.iter())
         .with_config(&SecretConfig {
             vault: ids::vault(),
             source,
-        })
+        })?)
 }
 
 /// The ACR and one repository per spec registry.

@@ -12,7 +12,9 @@ use azure_core::http::Method;
 use examples::{example, keys};
 use multicloud_azure::arm::lro::{self, LroHandle, LroMethod, LroTracker, Started};
 use multicloud_azure::arm::{ArmClient, api_versions};
-use multicloud_azure::emulator::{Emulator, EmulatorConfig, LroPattern, Outcome};
+use multicloud_azure::emulator::{
+    Emulator, EmulatorArmClient, EmulatorConfig, LroPattern, Outcome,
+};
 use multicloud_azure::error::{ArmError, Op, classify};
 use multicloud_core::provider::Outputs;
 use multicloud_core::retry::{Poller, RetryPolicy};

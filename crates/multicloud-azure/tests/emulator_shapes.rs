@@ -1,5 +1,5 @@
 //! The emulator's answers to what the provider adds (server-filled properties, POST actions)
-//! compared with the examples in `tests/fixtures/azure-arm-examples` (verbatim copies from Azure/azure-rest-api-specs, sources in its SOURCES.tsv) (structure and status codes),
+//! compared with the examples in `multicloud-azure-emulator/tests/fixtures/azure-arm-examples` (verbatim copies from Azure/azure-rest-api-specs, sources in its SOURCES.tsv) (structure and status codes),
 //! after a real `up` of a stack with every part.
 
 mod support;

@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
+use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, ResourceOps};
 use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::support::{none_if_not_found, ok_if_not_found};
-use crate::tagging::{iam_tag_map, iam_tags};
+use crate::expand::ids;
+use crate::model::{OidcConfig, OidcOutputs};
+use crate::support::{foreign, kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
+use crate::tagging::{desired_tags, iam_tag_map, iam_tags, judge};
 
 /// The thumbprint registered with the provider: the SHA-1 of the root CA of the EKS issuer
 /// endpoints (Amazon Root CA 1 / Starfield chain). IAM no longer validates thumbprints for
@@ -187,3 +191,100 @@ mod tests {
         assert_eq!(EKS_OIDC_THUMBPRINT.len(), 40);
     }
 }
+
+kind_ops! {
+    /// The cluster's IAM OIDC identity provider
+    /// ([`kinds::OIDC_PROVIDER`](crate::kinds::OIDC_PROVIDER)), found by its ARN
+    /// (`arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>`).
+    OidcProvider;
+}
+
+fn oidc_outputs(arn: &str, issuer: &str) -> Result<Outputs, ProviderError> {
+    Outputs::of(&OidcOutputs {
+        id: arn.to_string(),
+        url: issuer_host_path(issuer).to_string(),
+    })
+}
+
+impl OidcProvider {
+    /// The ARN of the provider of `ctx`: recorded, else derived from the cluster's issuer.
+    /// `None` when neither is known (no cluster yet: no provider either).
+    async fn arn(&self, ctx: &OpContext<'_>) -> Result<Option<String>, ProviderError> {
+        if let Some(arn) = ctx.recorded.and_then(|o| o.cloud_id()) {
+            return Ok(Some(arn.to_string()));
+        }
+        match ctx.dep_str(&ids::cluster(), "oidc_issuer") {
+            Ok(issuer) => provider_arn(&self.clients, issuer).await.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceOps for OidcProvider {
+    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        let Some(arn) = self.arn(ctx).await? else {
+            return Ok(Observation::Absent);
+        };
+        Ok(match find_provider(&self.clients, &arn).await? {
+            None => Observation::Absent,
+            Some(p) => Observation::Present(Observed {
+                provider_id: Some(p.arn.clone()),
+                owner: judge(&ctx.stack.ownership, &p.tags),
+                outputs: oidc_outputs(&p.arn, &p.url)?,
+                drifted: false,
+                expires_at: None,
+            }),
+        })
+    }
+
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let c = &self.clients;
+        let issuer = ctx.dep_str(&ids::cluster(), "oidc_issuer")?;
+        let OidcConfig { audience } = ctx.config()?;
+        let audience = audience.as_str();
+        let arn = provider_arn(c, issuer).await?;
+        let existing = match find_provider(c, &arn).await? {
+            Some(p) => Some(p),
+            None => {
+                let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+                match create_provider(c, issuer, audience, &tags).await? {
+                    Some(created) => return oidc_outputs(&created, issuer),
+                    None => get_provider(c, &arn).await?,
+                }
+            }
+        };
+        let p = existing.ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::EventualConsistency,
+                format!("OIDC provider {arn} not visible yet"),
+            )
+        })?;
+        match judge(&ctx.stack.ownership, &p.tags) {
+            Owner::Us => {
+                ensure_audience(c, &p, audience).await?;
+                oidc_outputs(&p.arn, &p.url)
+            }
+            owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
+        }
+    }
+
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        let c = &self.clients;
+        if let Some(arn) = ctx.recorded.and_then(|o| o.cloud_id()) {
+            return delete_oidc_provider(c, arn).await;
+        }
+        let Some(arn) = self.arn(ctx).await? else {
+            return Ok(());
+        };
+        match find_provider(c, &arn).await? {
+            None => Ok(()),
+            Some(p) => match judge(&ctx.stack.ownership, &p.tags) {
+                Owner::Us => delete_oidc_provider(c, &arn).await,
+                owner => Err(foreign(ctx.resource.id.as_str(), &arn, &owner)),
+            },
+        }
+    }
+}
+
+sweep_with!(OidcProvider => delete_oidc_provider(id));

@@ -530,3 +530,12 @@ mod tests {
         assert_eq!(Api::of_id("a1b2c3d4e5f6"), Api::Classic);
     }
 }
+
+crate::support::kind_ops! {
+    /// The load balancers Kubernetes left behind ([`kinds::LOAD_BALANCER`](crate::kinds::LOAD_BALANCER)):
+    /// never in a plan, so only the sweeper deletes them one by one (by id: an ELBv2 ARN or
+    /// a classic ELB name).
+    LeftoverLoadBalancer;
+}
+
+crate::support::sweep_with!(LeftoverLoadBalancer => delete_load_balancer(id));

@@ -1,25 +1,26 @@
 //! The public route table: a default route to the internet gateway, associated with the
 //! public subnets.
 
-use aws_sdk_ec2::types::{ResourceType, RouteTable};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag};
 use multicloud_core::provider::{OpContext, Outputs};
 use multicloud_core::{ErrorKind, ProviderError};
 
-use super::Lookup;
+use super::{Ec2Kind, Lookup};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::kinds;
 use crate::model::{NetworkOutputs, RouteTableConfig};
 use crate::support::dep_ids;
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Route tables matching `lookup` (by `Name` tag within the VPC when it is known).
 pub(super) async fn find_route_tables(
     c: &AwsClients,
     lookup: Lookup<'_>,
-) -> Result<Vec<RouteTable>, ProviderError> {
+) -> Result<Vec<ec2::RouteTable>, ProviderError> {
     let req = c.ec2.describe_route_tables();
     let req = match lookup.id {
         Some(id) => req.route_table_ids(id),
@@ -42,7 +43,7 @@ pub(super) async fn find_route_tables(
 }
 
 /// Outputs of a route table: `id`, `vpc_id`.
-pub(super) fn route_table_outputs(r: &RouteTable) -> NetworkOutputs {
+pub(super) fn route_table_outputs(r: &ec2::RouteTable) -> NetworkOutputs {
     NetworkOutputs {
         id: r.route_table_id().unwrap_or_default().into(),
         vpc_id: r.vpc_id().map(str::to_string),
@@ -100,7 +101,7 @@ pub(super) async fn create_route_table(
 pub(super) async fn ensure_routes(
     c: &AwsClients,
     ctx: &OpContext<'_>,
-    r: &RouteTable,
+    r: &ec2::RouteTable,
 ) -> Result<(), ProviderError> {
     let (destination, igw, subnets) = desired(ctx)?;
     let rt_id = r.route_table_id().unwrap_or_default();
@@ -204,3 +205,41 @@ pub(crate) async fn delete_route_table(c: &AwsClients, rt_id: &str) -> Result<()
             .map_err(|e| classify(e, Op::Delete, "ec2 DeleteRouteTable")),
     )
 }
+
+kind_ops! {
+    /// The public route table ([`kinds::ROUTE_TABLE`]): config [`RouteTableConfig`],
+    /// outputs `id`, `vpc_id`.
+    RouteTable;
+}
+
+#[async_trait]
+impl Ec2Kind for RouteTable {
+    type Live = ec2::RouteTable;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::RouteTable>, ProviderError> {
+        find_route_tables(&self.clients, lookup).await
+    }
+    fn id(live: &ec2::RouteTable) -> &str {
+        live.route_table_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::RouteTable) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::RouteTable) -> NetworkOutputs {
+        route_table_outputs(live)
+    }
+    async fn complete(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::RouteTable,
+    ) -> Result<(), ProviderError> {
+        ensure_routes(&self.clients, ctx, live).await
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        create_route_table(&self.clients, ctx).await
+    }
+    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        delete_route_table(&self.clients, id).await
+    }
+}
+
+sweep_with!(RouteTable => delete_route_table(id));

@@ -2,17 +2,18 @@
 //! security group only (the database accepts 5432 and the cache 6379 from the cluster's
 //! group, nothing else).
 
-use aws_sdk_ec2::types::{IpPermission, ResourceType, SecurityGroup, UserIdGroupPair};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{self as ec2, IpPermission, ResourceType, Tag, UserIdGroupPair};
 use multicloud_core::provider::{OpContext, Outputs};
 use multicloud_core::{ErrorKind, ProviderError};
 
-use super::Lookup;
+use super::{Ec2Kind, Lookup};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::model::{NetworkOutputs, SecurityGroupConfig};
 use crate::support::dep_id;
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Security groups matching `lookup`: by id, else by `Name` tag within the VPC, else by group
@@ -21,7 +22,7 @@ use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 pub(super) async fn find_security_groups(
     c: &AwsClients,
     lookup: Lookup<'_>,
-) -> Result<Vec<SecurityGroup>, ProviderError> {
+) -> Result<Vec<ec2::SecurityGroup>, ProviderError> {
     if let Some(id) = lookup.id {
         return describe(c.ec2.describe_security_groups().group_ids(id)).await;
     }
@@ -44,7 +45,7 @@ pub(super) async fn find_security_groups(
 
 async fn describe(
     req: aws_sdk_ec2::operation::describe_security_groups::builders::DescribeSecurityGroupsFluentBuilder,
-) -> Result<Vec<SecurityGroup>, ProviderError> {
+) -> Result<Vec<ec2::SecurityGroup>, ProviderError> {
     let out = none_if_not_found(
         req.send()
             .await
@@ -56,7 +57,7 @@ async fn describe(
 }
 
 /// Outputs of a security group: `id`, `vpc_id`, `name`.
-pub(super) fn sg_outputs(g: &SecurityGroup) -> NetworkOutputs {
+pub(super) fn sg_outputs(g: &ec2::SecurityGroup) -> NetworkOutputs {
     NetworkOutputs {
         id: g.group_id().unwrap_or_default().into(),
         vpc_id: g.vpc_id().map(str::to_string),
@@ -86,7 +87,7 @@ fn permission(port: i32, group: &str) -> IpPermission {
 }
 
 /// Whether `g` already allows TCP `port` from group `source`.
-fn allows(g: &SecurityGroup, port: i32, source: &str) -> bool {
+fn allows(g: &ec2::SecurityGroup, port: i32, source: &str) -> bool {
     g.ip_permissions().iter().any(|p| {
         p.ip_protocol() == Some("tcp")
             && p.from_port() == Some(port)
@@ -160,7 +161,7 @@ pub(super) async fn create_security_group(
 pub(super) async fn ensure_ingress(
     c: &AwsClients,
     ctx: &OpContext<'_>,
-    g: &SecurityGroup,
+    g: &ec2::SecurityGroup,
 ) -> Result<(), ProviderError> {
     let missing: Vec<(i32, String)> = desired_ingress(ctx)?
         .into_iter()
@@ -213,3 +214,41 @@ pub(crate) async fn delete_security_group(
             .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSecurityGroup")),
     )
 }
+
+kind_ops! {
+    /// A security group ([`kinds::SECURITY_GROUP`](crate::kinds::SECURITY_GROUP)): config [`SecurityGroupConfig`],
+    /// outputs `id`, `vpc_id`, `name`.
+    SecurityGroup;
+}
+
+#[async_trait]
+impl Ec2Kind for SecurityGroup {
+    type Live = ec2::SecurityGroup;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::SecurityGroup>, ProviderError> {
+        find_security_groups(&self.clients, lookup).await
+    }
+    fn id(live: &ec2::SecurityGroup) -> &str {
+        live.group_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::SecurityGroup) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::SecurityGroup) -> NetworkOutputs {
+        sg_outputs(live)
+    }
+    async fn complete(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::SecurityGroup,
+    ) -> Result<(), ProviderError> {
+        ensure_ingress(&self.clients, ctx, live).await
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        create_security_group(&self.clients, ctx).await
+    }
+    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        delete_security_group(&self.clients, id).await
+    }
+}
+
+sweep_with!(SecurityGroup => delete_security_group(id));

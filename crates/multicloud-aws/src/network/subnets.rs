@@ -1,23 +1,25 @@
 //! Subnets, spread over the region's availability zones and tagged for Kubernetes load
 //! balancer discovery.
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag};
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 
-use super::Lookup;
+use super::load_balancers::{self, Scope};
+use super::{Ec2Kind, Lookup};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::model::{NetworkOutputs, SubnetConfig};
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Subnets matching `lookup` (by `Name` tag within the VPC when it is known).
 pub(super) async fn find_subnets(
     c: &AwsClients,
     lookup: Lookup<'_>,
-) -> Result<Vec<Subnet>, ProviderError> {
+) -> Result<Vec<ec2::Subnet>, ProviderError> {
     let req = c.ec2.describe_subnets();
     let req = match lookup.id {
         Some(id) => req.subnet_ids(id),
@@ -40,7 +42,7 @@ pub(super) async fn find_subnets(
 }
 
 /// Outputs of a subnet: `id`, `zone`, `vpc_id`, `cidr`.
-pub(super) fn subnet_outputs(s: &Subnet) -> NetworkOutputs {
+pub(super) fn subnet_outputs(s: &ec2::Subnet) -> NetworkOutputs {
     NetworkOutputs {
         id: s.subnet_id().unwrap_or_default().into(),
         zone: s.availability_zone().map(str::to_string),
@@ -163,7 +165,7 @@ async fn map_public_ips(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderE
 pub(super) async fn ensure_subnet(
     c: &AwsClients,
     ctx: &OpContext<'_>,
-    s: &Subnet,
+    s: &ec2::Subnet,
 ) -> Result<(), ProviderError> {
     if is_public(ctx)? && s.map_public_ip_on_launch() != Some(true) {
         map_public_ips(c, s.subnet_id().unwrap_or_default()).await?;
@@ -184,3 +186,42 @@ pub(crate) async fn delete_subnet(c: &AwsClients, subnet_id: &str) -> Result<(),
             .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSubnet")),
     )
 }
+
+kind_ops! {
+    /// A subnet ([`kinds::SUBNET`](crate::kinds::SUBNET)): config [`SubnetConfig`], outputs
+    /// `id`, `zone`, `vpc_id`, `cidr`. Deleting it first deletes the load balancers the
+    /// stack's cluster left in it.
+    Subnet;
+}
+
+#[async_trait]
+impl Ec2Kind for Subnet {
+    type Live = ec2::Subnet;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::Subnet>, ProviderError> {
+        find_subnets(&self.clients, lookup).await
+    }
+    fn id(live: &ec2::Subnet) -> &str {
+        live.subnet_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::Subnet) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::Subnet) -> NetworkOutputs {
+        subnet_outputs(live)
+    }
+    async fn complete(&self, ctx: &OpContext<'_>, live: &ec2::Subnet) -> Result<(), ProviderError> {
+        ensure_subnet(&self.clients, ctx, live).await
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        create_subnet(&self.clients, ctx).await
+    }
+    async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        let config: SubnetConfig = ctx.config()?;
+        let c = &self.clients;
+        load_balancers::delete_orphaned_load_balancers(c, Scope::Subnet(id), &config.cluster_name)
+            .await?;
+        delete_subnet(c, id).await
+    }
+}
+
+sweep_with!(Subnet => delete_subnet(id));

@@ -1,14 +1,17 @@
-//! The VPC and its internet gateway.
+//! The VPC ([`Vpc`]) and its internet gateway ([`InternetGateway`]).
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, InternetGateway, ResourceType, Vpc};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag};
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 
-use super::Lookup;
+use super::load_balancers::{self, Scope};
+use super::{Ec2Kind, Lookup, delete_cluster_load_balancers, delete_kubernetes_security_groups};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::expand::ids;
+use crate::expand::{cluster_name_of, ids};
 use crate::model::{NetworkOutputs, VpcConfig};
+use crate::support::{kind_ops, sweep_with};
 use crate::support::{none_if_not_found, ok_if_not_found};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
@@ -16,7 +19,7 @@ use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 pub(super) async fn find_vpcs(
     c: &AwsClients,
     lookup: Lookup<'_>,
-) -> Result<Vec<Vpc>, ProviderError> {
+) -> Result<Vec<ec2::Vpc>, ProviderError> {
     let req = c.ec2.describe_vpcs();
     let req = match lookup.id {
         Some(id) => req.vpc_ids(id),
@@ -31,7 +34,7 @@ pub(super) async fn find_vpcs(
 }
 
 /// Outputs of a VPC: `id`, `cidr`.
-pub(super) fn vpc_outputs(v: &Vpc) -> NetworkOutputs {
+pub(super) fn vpc_outputs(v: &ec2::Vpc) -> NetworkOutputs {
     NetworkOutputs {
         id: v.vpc_id().unwrap_or_default().into(),
         cidr: v.cidr_block().map(str::to_string),
@@ -105,7 +108,7 @@ pub(crate) async fn delete_vpc(c: &AwsClients, vpc_id: &str) -> Result<(), Provi
 pub(super) async fn find_igws(
     c: &AwsClients,
     lookup: Lookup<'_>,
-) -> Result<Vec<InternetGateway>, ProviderError> {
+) -> Result<Vec<ec2::InternetGateway>, ProviderError> {
     let req = c.ec2.describe_internet_gateways();
     let req = match lookup.id {
         Some(id) => req.internet_gateway_ids(id),
@@ -133,7 +136,7 @@ pub(super) async fn find_igws(
 }
 
 /// Outputs of an internet gateway: `id`, and `vpc_id` when attached.
-pub(super) fn igw_outputs(g: &InternetGateway) -> NetworkOutputs {
+pub(super) fn igw_outputs(g: &ec2::InternetGateway) -> NetworkOutputs {
     NetworkOutputs {
         id: g.internet_gateway_id().unwrap_or_default().into(),
         vpc_id: g
@@ -185,7 +188,7 @@ async fn attach_igw(c: &AwsClients, igw_id: &str, vpc_id: &str) -> Result<(), Pr
 pub(super) async fn ensure_igw_attached(
     c: &AwsClients,
     ctx: &OpContext<'_>,
-    g: &InternetGateway,
+    g: &ec2::InternetGateway,
 ) -> Result<(), ProviderError> {
     let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
     if g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)) {
@@ -233,3 +236,86 @@ pub(crate) async fn delete_internet_gateway(
             .map_err(|e| classify(e, Op::Delete, "ec2 DeleteInternetGateway")),
     )
 }
+
+kind_ops! {
+    /// The VPC ([`kinds::VPC`](crate::kinds::VPC)): config [`VpcConfig`], outputs `id`,
+    /// `cidr`. Deleting it first deletes the load balancers and security groups Kubernetes
+    /// left in it for the stack's cluster.
+    Vpc;
+    /// The internet gateway ([`kinds::INTERNET_GATEWAY`](crate::kinds::INTERNET_GATEWAY)),
+    /// attached to the VPC. Deleting it first deletes the stack cluster's internet-facing
+    /// load balancers left in the VPC (their public addresses hold it).
+    InternetGateway;
+}
+
+#[async_trait]
+impl Ec2Kind for Vpc {
+    type Live = ec2::Vpc;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::Vpc>, ProviderError> {
+        find_vpcs(&self.clients, lookup).await
+    }
+    fn id(live: &ec2::Vpc) -> &str {
+        live.vpc_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::Vpc) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::Vpc) -> NetworkOutputs {
+        vpc_outputs(live)
+    }
+    async fn complete(&self, _: &OpContext<'_>, live: &ec2::Vpc) -> Result<(), ProviderError> {
+        ensure_vpc_attributes(&self.clients, live.vpc_id().unwrap_or_default()).await
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        create_vpc(&self.clients, ctx).await
+    }
+    async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        let c = &self.clients;
+        // The stack's EKS cluster, whose leftover load balancers block the network.
+        let cluster = cluster_name_of(&ctx.stack.stack, &ctx.stack.environment);
+        delete_cluster_load_balancers(c, id, Some(&cluster)).await?;
+        delete_kubernetes_security_groups(c, id, Some(&cluster)).await?;
+        delete_vpc(c, id).await
+    }
+}
+
+#[async_trait]
+impl Ec2Kind for InternetGateway {
+    type Live = ec2::InternetGateway;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::InternetGateway>, ProviderError> {
+        find_igws(&self.clients, lookup).await
+    }
+    fn id(live: &ec2::InternetGateway) -> &str {
+        live.internet_gateway_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::InternetGateway) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::InternetGateway) -> NetworkOutputs {
+        igw_outputs(live)
+    }
+    async fn complete(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::InternetGateway,
+    ) -> Result<(), ProviderError> {
+        ensure_igw_attached(&self.clients, ctx, live).await
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        create_igw(&self.clients, ctx).await
+    }
+    async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        let c = &self.clients;
+        let vpc = ctx
+            .recorded_str("vpc_id")
+            .or_else(|| ctx.dep_str(&ids::vpc(), "id").ok());
+        if let Some(vpc) = vpc {
+            let cluster = cluster_name_of(&ctx.stack.stack, &ctx.stack.environment);
+            load_balancers::delete_orphaned_load_balancers(c, Scope::InternetFacing(vpc), &cluster)
+                .await?;
+        }
+        delete_internet_gateway(c, id).await
+    }
+}
+
+sweep_with!(Vpc => delete_vpc(id), InternetGateway => delete_internet_gateway(id));

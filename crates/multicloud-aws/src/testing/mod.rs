@@ -41,7 +41,9 @@ pub use self::throttle::Throttle;
 /// A [`Sweeper`](crate::sweeper::Sweeper) with the short retries and waits tests against
 /// moto want: 3 attempts backing off 20-100 ms, deletions awaited up to 30 s, polled every
 /// 200 ms.
-pub fn fast_sweeper(clients: &crate::clients::AwsClients) -> crate::sweeper::Sweeper<'_> {
+pub fn fast_sweeper(
+    clients: &std::sync::Arc<crate::clients::AwsClients>,
+) -> crate::sweeper::Sweeper<'_> {
     use multicloud_core::retry::{Poller, RetryPolicy};
     crate::sweeper::Sweeper::new(clients)
         .with_retries(RetryPolicy {

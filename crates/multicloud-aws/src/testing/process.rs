@@ -65,6 +65,23 @@ impl MotoServer {
         std::fs::create_dir_all(&server.work_dir)
             .map_err(|e| io_error(format!("creating {}", server.work_dir.display()), e))
             .map_err(StartFailure::Fatal)?;
+        let mut command = server.command(python)?;
+        let child = command
+            .spawn()
+            .map_err(|e| io_error(format!("spawning {} -m moto.server", python.display()), e))
+            .map_err(StartFailure::Fatal)?;
+        server.pid = child.id();
+        server.child = Some(child);
+
+        server.wait_ready().await?;
+        tracing::debug!(endpoint = %server.endpoint(), pid = ?server.pid, "moto server ready");
+        Ok(server)
+    }
+
+    /// The command running moto on this server's port and work dir, logging to its log.
+    fn command(&self, python: &Path) -> Result<Command, StartFailure> {
+        let server = self;
+        let (keep, port) = (self.keep, self.port);
         let log = std::fs::File::create(&server.log_path)
             .map_err(|e| io_error(format!("creating {}", server.log_path.display()), e))
             .map_err(StartFailure::Fatal)?;
@@ -91,13 +108,20 @@ impl MotoServer {
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
             .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .map_err(|e| io_error(format!("spawning {} -m moto.server", python.display()), e))
-            .map_err(StartFailure::Fatal)?;
-        server.pid = child.id();
-        let child = server.child.insert(child);
+        Ok(command)
+    }
 
+    /// Waits until the spawned moto answers, or fails with its log's tail.
+    async fn wait_ready(&mut self) -> Result<(), StartFailure> {
+        let server = self;
+        let port = server.port;
+        let Some(child) = server.child.as_mut() else {
+            return Err(StartFailure::Fatal(MotoError::NotReady {
+                reason: "moto was not spawned".into(),
+                log: server.log_path.clone(),
+                log_tail: String::new(),
+            }));
+        };
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -144,8 +168,7 @@ impl MotoServer {
             }));
         }
 
-        tracing::debug!(endpoint = %server.endpoint(), pid = ?server.pid, "moto server ready");
-        Ok(server)
+        Ok(())
     }
 
     /// Marks a server that failed to start: its process is stopped on drop even with

@@ -191,17 +191,11 @@ impl Harness {
     }
 }
 
-/// The ops of `kind`: the provider's service of its family (as `CloudProvider::kinds`
-/// declares it).
+/// The ops of `kind`: its row of the provider's kind table.
 pub fn ops_for(provider: &AwsProvider, kind: ResourceKind) -> &dyn ResourceOps {
-    let def = provider
-        .kinds()
-        .iter()
-        .find(|d| d.kind == kind)
-        .unwrap_or_else(|| panic!("{kind} is an AWS kind"));
     provider
-        .ops_for_family(def.family)
-        .unwrap_or_else(|| panic!("ops for {kind}"))
+        .ops(kind)
+        .unwrap_or_else(|| panic!("{kind} is an AWS kind"))
 }
 
 pub fn network_ids() -> Vec<ResourceId> {

@@ -1,14 +1,15 @@
 //! ElastiCache: cache subnet group and Redis replication group.
 
 use aws_sdk_elasticache::types::{AutomaticFailoverStatus, MultiAzStatus};
+use multicloud_aws::kinds;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
-use multicloud_core::resource::ResourceId;
+use multicloud_core::provider::{Observation, Owner, Readiness};
+use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, Redis};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+use crate::{TestResult, TestStack, kind_ops, out_str, present, ready_outputs};
 
 fn spec(name: &str, replicas: u32) -> Result<StackSpec, Box<dyn std::error::Error>> {
     Ok(StackSpec::builder(name)
@@ -22,12 +23,13 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     let mut t = TestStack::new(&spec("cache1", 0)?).await?;
     t.network(41).await?;
     let provider = t.provider.clone();
-    let ops = provider.cache();
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
 
     let group = t.resource("cache_subnet_group/main")?;
     let gctx = t.ctx(&group);
-    assert_eq!(ops.observe(&gctx).await?, Observation::Absent);
-    let g = ops.create(&gctx).await?;
+    assert_eq!(gops.observe(&gctx).await?, Observation::Absent);
+    let g = gops.create(&gctx).await?;
     assert_eq!(out_str(&g, "name")?, group.name);
     let group_arn = out_str(&g, "id")?.to_string();
     assert_eq!(
@@ -37,9 +39,9 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
             group.name
         )
     );
-    assert_eq!(ops.ready(&gctx).await?, Readiness::ready());
-    assert_eq!(present(ops.observe(&gctx).await?)?.owner, Owner::Us);
-    assert_eq!(out_str(&ops.create(&gctx).await?, "id")?, group_arn);
+    assert_eq!(gops.ready(&gctx).await?, Readiness::ready());
+    assert_eq!(present(gops.observe(&gctx).await?)?.owner, Owner::Us);
+    assert_eq!(out_str(&gops.create(&gctx).await?, "id")?, group_arn);
     t.set_dep("cache_subnet_group/main", g);
 
     let cache = t.resource("cache/main")?;
@@ -110,9 +112,10 @@ async fn a_cache_with_replicas_gets_failover_and_multi_az_moto_ignores_num_cache
     let mut t = TestStack::new(&spec("cache2", 2)?).await?;
     t.network(42).await?;
     let provider = t.provider.clone();
-    let ops = provider.cache();
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
     let group = t.resource("cache_subnet_group/main")?;
-    let g = ops.create(&t.ctx(&group)).await?;
+    let g = gops.create(&t.ctx(&group)).await?;
     t.set_dep("cache_subnet_group/main", g);
     let cache = t.resource("cache/main")?;
     ops.create(&t.ctx(&cache)).await?;
@@ -145,7 +148,8 @@ async fn foreign_cache_and_subnet_group_are_refused() -> TestResult {
     let mut t = TestStack::new(&spec("cache3", 0)?).await?;
     t.network(43).await?;
     let provider = t.provider.clone();
-    let ops = provider.cache();
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
     let group = t.resource("cache_subnet_group/main")?;
     let cache = t.resource("cache/main")?;
     let subnet = t.deps[&ResourceId::from("subnet/private-0")]
@@ -167,10 +171,10 @@ async fn foreign_cache_and_subnet_group_are_refused() -> TestResult {
         .send()
         .await?;
     assert_eq!(
-        present(ops.observe(&t.ctx(&group)).await?)?.owner,
+        present(gops.observe(&t.ctx(&group)).await?)?.owner,
         Owner::Unowned
     );
-    let err = ops
+    let err = gops
         .create(&t.ctx(&group))
         .await
         .err()
@@ -198,22 +202,22 @@ async fn cache_subnet_group_delete_is_not_implemented_by_moto() -> TestResult {
     let mut t = TestStack::new(&spec("cache4", 0)?).await?;
     t.network(44).await?;
     let provider = t.provider.clone();
-    let ops = provider.cache();
+    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
     let group = t.resource("cache_subnet_group/main")?;
     let ctx = t.ctx(&group);
-    ops.create(&ctx).await?;
+    gops.create(&ctx).await?;
     // moto has no DeleteCacheSubnetGroup: it answers HTTP 500 with an HTML page, which the
     // SDK reports with code `Unknown`. The error is passed on (not retried by the engine),
     // not turned into a fake success.
     let err =
-        ops.delete(&ctx).await.err().ok_or(
+        gops.delete(&ctx).await.err().ok_or(
             "moto now implements DeleteCacheSubnetGroup: turn this into a real delete test",
         )?;
     assert_eq!(err.kind(), ErrorKind::Other);
     assert_eq!(err.code(), Some("Unknown"));
     assert!(!err.retryable());
     assert!(
-        present(ops.observe(&ctx).await?).is_ok(),
+        present(gops.observe(&ctx).await?).is_ok(),
         "the group is still there"
     );
     Ok(())

@@ -6,7 +6,7 @@ use aws_sdk_eks::types::VpcConfigRequest;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
 use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
-use multicloud_core::resource::ResourceId;
+use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{Cluster, Network, NodePool};
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
 
     // Cluster.
     let cluster_outputs = {
-        let ops = t.provider.cluster();
+        let ops = t.ops_for(ResourceKind::CLUSTER)?;
         let ctx = t.ctx(&cluster);
         assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
         let created = ops.create(&ctx).await?;
@@ -106,7 +106,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
 
     // Node group.
     let pool = t.resource("node_pool/general")?;
-    let ops = t.provider.cluster();
+    let ops = t.ops_for(ResourceKind::NODE_POOL)?;
     let pctx = t.ctx(&pool);
     assert_eq!(ops.observe(&pctx).await?, Observation::Absent);
     let created = ops.create(&pctx).await?;
@@ -145,11 +145,11 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     let mut scaled = pool.clone();
     scaled.config["desired"] = Value::from(4);
     scaled.config["max"] = Value::from(6);
-    assert!(ops.supports_update(pool.kind));
-    assert!(!ops.requires_replacement(pool.kind, &pool.config, &scaled.config));
+    assert!(ops.supports_update());
+    assert!(!ops.requires_replacement(&pool.config, &scaled.config));
     let mut bigger = pool.clone();
     bigger.config["instance_type"] = Value::from("m5.large");
-    assert!(ops.requires_replacement(pool.kind, &pool.config, &bigger.config));
+    assert!(ops.requires_replacement(&pool.config, &bigger.config));
     assert!(present(ops.observe(&t.ctx(&scaled)).await?)?.drifted);
     ops.update(&t.ctx(&scaled)).await?;
     let live = eks
@@ -168,8 +168,9 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     );
 
     // The cluster refuses deletion while the node group exists: retryable.
+    let cops = t.ops_for(ResourceKind::CLUSTER)?;
     let ctx = t.ctx(&cluster);
-    let err = ops
+    let err = cops
         .delete(&ctx)
         .await
         .err()
@@ -181,10 +182,10 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     ops.delete(&pctx).await?;
     assert_eq!(ops.gone(&pctx).await?, Readiness::ready());
     ops.delete(&pctx).await?;
-    ops.delete(&ctx).await?;
-    assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
-    ops.delete(&ctx).await?;
-    assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
+    cops.delete(&ctx).await?;
+    assert_eq!(cops.gone(&ctx).await?, Readiness::ready());
+    cops.delete(&ctx).await?;
+    assert_eq!(cops.observe(&ctx).await?, Observation::Absent);
     Ok(())
 }
 
@@ -209,7 +210,7 @@ async fn a_cluster_without_ownership_tags_is_foreign() -> TestResult {
         )])))
         .send()
         .await?;
-    let ops = t.provider.cluster();
+    let ops = t.ops_for(ResourceKind::CLUSTER)?;
     let ctx = t.ctx(&cluster);
     assert_eq!(present(ops.observe(&ctx).await?)?.owner, Owner::Unowned);
     let err = ops
@@ -225,7 +226,7 @@ async fn a_cluster_without_ownership_tags_is_foreign() -> TestResult {
 #[tokio::test]
 async fn node_pools_of_an_unknown_cluster_are_absent_and_other_kinds_unsupported() -> TestResult {
     let t = stack("eks3", 53).await?;
-    let ops = t.provider.cluster();
+    let ops = t.ops_for(ResourceKind::NODE_POOL)?;
     let pool = t.resource("node_pool/general")?;
     assert_eq!(ops.observe(&t.ctx(&pool)).await?, Observation::Absent);
     let err = ops
@@ -234,31 +235,27 @@ async fn node_pools_of_an_unknown_cluster_are_absent_and_other_kinds_unsupported
         .err()
         .ok_or("created a node group without cluster")?;
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    let vpc = t.resource("vpc/main")?;
-    let err = ops
-        .observe(&t.ctx(&vpc))
-        .await
-        .err()
-        .ok_or("observed a vpc")?;
-    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    // A kind the provider does not declare (Azure's agent pools) has no ops at all.
+    assert!(t.provider.ops(ResourceKind::new("agent_pool")).is_none());
+    assert!(t.ops_for(ResourceKind::new("agent_pool")).is_err());
     Ok(())
 }
 
 #[tokio::test]
 async fn cluster_version_change_is_in_place_moto_lacks_update_cluster_version() -> TestResult {
     let t = stack("eks4", 54).await?;
-    let ops = t.provider.cluster();
+    let ops = t.ops_for(ResourceKind::CLUSTER)?;
     let cluster = t.resource("cluster/main")?;
     let ctx = t.ctx(&cluster);
     let arn = out_str(&ops.create(&ctx).await?, "id")?.to_string();
 
     let mut newer = cluster.clone();
     newer.config["version"] = Value::from("1.32");
-    assert!(ops.supports_update(cluster.kind));
-    assert!(!ops.requires_replacement(cluster.kind, &cluster.config, &newer.config));
+    assert!(ops.supports_update());
+    assert!(!ops.requires_replacement(&cluster.config, &newer.config));
     let mut moved = cluster.clone();
     moved.config["security_group"] = Value::from("security_group/other");
-    assert!(ops.requires_replacement(cluster.kind, &cluster.config, &moved.config));
+    assert!(ops.requires_replacement(&cluster.config, &moved.config));
     assert!(present(ops.observe(&t.ctx(&newer)).await?)?.drifted);
 
     // Same version: nothing to call.

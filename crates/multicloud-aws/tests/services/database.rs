@@ -3,15 +3,16 @@
 use std::time::Duration;
 
 use multicloud_aws::expand::db_password_id;
+use multicloud_aws::kinds;
 use multicloud_aws::model::{DatabaseConfig, SecretConfig, SecretSourceConfig};
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
 use multicloud_core::provider::{CloudProvider, Observation, Outputs, Owner, Readiness};
-use multicloud_core::resource::{Resource, ResourceId};
+use multicloud_core::resource::{Resource, ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, Postgres};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+use crate::{TestResult, TestStack, kind_ops, out_str, present, ready_outputs};
 
 /// The master-password secret node of the database (`secret/database-master-password`),
 /// created through the secrets service as the engine does before the database; its outputs
@@ -69,28 +70,30 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     let mut t = TestStack::new(&spec("db1")?).await?;
     t.network(31).await?;
     let provider = t.provider.clone();
-    let ops = provider.database();
+    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
 
     // Subnet group.
     let group = t.resource("db_subnet_group/main")?;
     let gctx = t.ctx(&group);
-    assert_eq!(ops.observe(&gctx).await?, Observation::Absent);
-    let g = ops.create(&gctx).await?;
+    assert_eq!(gops.observe(&gctx).await?, Observation::Absent);
+    let g = gops.create(&gctx).await?;
     assert_eq!(out_str(&g, "name")?, group.name);
     let group_arn = out_str(&g, "id")?.to_string();
     assert_eq!(
         group_arn,
         format!("arn:aws:rds:us-east-1:123456789012:subgrp:{}", group.name)
     );
-    assert_eq!(ops.ready(&gctx).await?, Readiness::ready());
-    let seen = present(ops.observe(&gctx).await?)?;
+    assert_eq!(gops.ready(&gctx).await?, Readiness::ready());
+    let seen = present(gops.observe(&gctx).await?)?;
     assert_eq!(seen.owner, Owner::Us);
-    assert_eq!(out_str(&ops.create(&gctx).await?, "id")?, group_arn);
+    assert_eq!(out_str(&gops.create(&gctx).await?, "id")?, group_arn);
     t.set_dep("db_subnet_group/main", g);
 
     // The master password: its own secret node, created before the instance.
     let (secret, secret_out) = password_secret(&mut t, "db1").await?;
     let secrets = provider.secrets();
+    let secret_ops = kind_ops(&provider, ResourceKind::SECRET)?;
 
     // Instance.
     let db = t.resource("database/main")?;
@@ -197,7 +200,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     // Deletion protection: turned on in place, then delete is refused with a clear error.
     let mut protected = db.clone();
     protected.config["deletion_protection"] = Value::Bool(true);
-    assert!(!ops.requires_replacement(db.kind, &db.config, &protected.config));
+    assert!(!ops.requires_replacement(&db.config, &protected.config));
     ops.update(&t.ctx(&protected)).await?;
     let err = ops
         .delete(&t.ctx(&protected))
@@ -226,8 +229,8 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     );
     ops.delete(&ctx).await?;
     let sctx = t.ctx(&secret);
-    secrets.delete(&sctx).await?;
-    assert_eq!(secrets.gone(&sctx).await?, Readiness::ready());
+    secret_ops.delete(&sctx).await?;
+    assert_eq!(secret_ops.gone(&sctx).await?, Readiness::ready());
     let err = secrets
         .get_secret(secret_name)
         .await
@@ -236,9 +239,9 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     assert_eq!(err.kind(), ErrorKind::NotFound);
 
     let gctx = t.ctx(&group);
-    ops.delete(&gctx).await?;
-    assert_eq!(ops.gone(&gctx).await?, Readiness::ready());
-    ops.delete(&gctx).await?;
+    gops.delete(&gctx).await?;
+    assert_eq!(gops.gone(&gctx).await?, Readiness::ready());
+    gops.delete(&gctx).await?;
     Ok(())
 }
 
@@ -248,7 +251,8 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
     let mut t = TestStack::new(&spec("db2")?).await?;
     t.network(32).await?;
     let provider = t.provider.clone();
-    let ops = provider.database();
+    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
     let group = t.resource("db_subnet_group/main")?;
     let db = t.resource("database/main")?;
     let rds = &t.clients().rds;
@@ -278,10 +282,10 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
         .await?;
 
     assert_eq!(
-        present(ops.observe(&t.ctx(&group)).await?)?.owner,
+        present(gops.observe(&t.ctx(&group)).await?)?.owner,
         Owner::Unowned
     );
-    let err = ops
+    let err = gops
         .create(&t.ctx(&group))
         .await
         .err()
@@ -350,12 +354,14 @@ async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     let mut t = TestStack::new(&spec("db3")?).await?;
     t.network(33).await?;
     let provider = t.provider.clone();
-    let ops = provider.database();
+    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
     let group = t.resource("db_subnet_group/main")?;
-    let g = ops.create(&t.ctx(&group)).await?;
+    let g = gops.create(&t.ctx(&group)).await?;
     t.set_dep("db_subnet_group/main", g);
     let (secret, _) = password_secret(&mut t, "db3").await?;
     let secrets = provider.secrets();
+    let secret_ops = kind_ops(&provider, ResourceKind::SECRET)?;
     let secret_name = secret.name.as_str();
     let password = secrets.get_secret(secret_name).await?;
     // An identifier RDS refuses (two hyphens in a row).
@@ -376,8 +382,8 @@ async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     // create keeps it, and deleting that node removes it entirely (TTL stack).
     assert_eq!(secrets.get_secret(secret_name).await?, password);
     let sctx = t.ctx(&secret);
-    secrets.delete(&sctx).await?;
-    assert_eq!(secrets.gone(&sctx).await?, Readiness::ready());
+    secret_ops.delete(&sctx).await?;
+    assert_eq!(secret_ops.gone(&sctx).await?, Readiness::ready());
     let listed = t
         .clients()
         .secrets

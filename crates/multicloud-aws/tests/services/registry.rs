@@ -4,6 +4,7 @@ use aws_sdk_ecr::error::ProvideErrorMetadata;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
 use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::resource::ResourceKind;
 use multicloud_core::spec::RegistrySpec;
 use serde_json::Value;
 
@@ -26,7 +27,8 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
         .registry(RegistrySpec::new("api").keep_images(7))
         .build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.registry();
+    let ops = t.ops_for(ResourceKind::REGISTRY)?;
+    let store = t.provider.registry();
     let r = t.resource("registry/api")?;
     let ctx = t.ctx(&r);
     assert_eq!(r.name, "reg1-dev/api");
@@ -91,7 +93,7 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
     // In-place update of the lifecycle policy.
     let mut changed = r.clone();
     changed.config["keep_images"] = Value::from(3);
-    assert!(!ops.requires_replacement(r.kind, &r.config, &changed.config));
+    assert!(!ops.requires_replacement(&r.config, &changed.config));
     ops.update(&t.ctx(&changed)).await?;
     let policy = ecr
         .get_lifecycle_policy()
@@ -104,7 +106,7 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
             .is_some_and(|p| p.contains("\"countNumber\":3"))
     );
 
-    let creds = ops.pull_credentials(&created).await?;
+    let creds = store.pull_credentials(&created).await?;
     assert_eq!(creds.username, "AWS");
     assert_eq!(creds.server, "123456789012.dkr.ecr.us-east-1.amazonaws.com");
     assert!(!creds.password.is_empty());
@@ -140,7 +142,7 @@ async fn a_repository_without_ownership_tags_is_foreign() -> TestResult {
         .registry(RegistrySpec::new("web"))
         .build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.registry();
+    let ops = t.ops_for(ResourceKind::REGISTRY)?;
     let r = t.resource("registry/web")?;
     t.clients()
         .ecr

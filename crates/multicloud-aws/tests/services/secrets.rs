@@ -7,6 +7,7 @@ use multicloud_core::ErrorKind;
 use multicloud_core::SecretString;
 use multicloud_core::StackSpec;
 use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::resource::ResourceKind;
 use multicloud_core::spec::SecretSpec;
 
 use crate::{TestResult, TestStack, out_str, present};
@@ -18,7 +19,8 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
         .secret(SecretSpec::generated("api-key", 40))
         .build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.secrets();
+    let ops = t.ops_for(ResourceKind::SECRET)?;
+    let store = t.provider.secrets();
     let r = t.resource("secret/api-key")?;
     let ctx = t.ctx(&r);
     assert_eq!(r.name, "sec1/dev/api-key");
@@ -34,7 +36,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
     );
     assert_eq!(ops.ready(&ctx).await?, Readiness::ready());
 
-    let value = ops.get_secret(&r.name).await?;
+    let value = store.get_secret(&r.name).await?;
     assert_eq!(value.len(), 40);
     assert!(!serde_json::to_string(&created)?.contains(value.expose()));
 
@@ -47,7 +49,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
     let adopted = ops.create(&ctx).await?;
     assert_eq!(out_str(&adopted, "id")?, arn);
     assert_eq!(out_str(&adopted, "version")?, version);
-    assert_eq!(ops.get_secret(&r.name).await?, value);
+    assert_eq!(store.get_secret(&r.name).await?, value);
 
     // Delete without force_delete (no TTL): scheduled for deletion, which counts as gone.
     assert_eq!(r.config["force_delete"], false);
@@ -68,9 +70,9 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
     // Creating it again restores it, with its value.
     let restored = ops.create(&ctx).await?;
     assert_eq!(out_str(&restored, "id")?, arn);
-    assert_eq!(ops.get_secret(&r.name).await?, value);
+    assert_eq!(store.get_secret(&r.name).await?, value);
 
-    ops.delete_secret(&r.name, true).await?;
+    store.delete_secret(&r.name, true).await?;
     let err = t
         .clients()
         .secrets
@@ -94,7 +96,7 @@ async fn force_delete_removes_a_ttl_secret_at_once() -> TestResult {
         .ttl(Duration::from_secs(3600))
         .build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.secrets();
+    let ops = t.ops_for(ResourceKind::SECRET)?;
     let r = t.resource("secret/token")?;
     let ctx = t.ctx(&r);
     assert_eq!(r.config["force_delete"], true);
@@ -142,11 +144,12 @@ async fn from_env_secret_takes_the_variable_and_names_a_missing_one() -> TestRes
         .secret(SecretSpec::from_env("from-nothing", missing))
         .build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.secrets();
+    let ops = t.ops_for(ResourceKind::SECRET)?;
+    let store = t.provider.secrets();
 
     let r = t.resource("secret/from-cargo")?;
     ops.create(&t.ctx(&r)).await?;
-    assert_eq!(ops.get_secret(&r.name).await?.expose(), expected);
+    assert_eq!(store.get_secret(&r.name).await?.expose(), expected);
 
     let r = t.resource("secret/from-nothing")?;
     let err = ops
@@ -166,7 +169,8 @@ async fn a_secret_without_ownership_tags_is_foreign() -> TestResult {
         .secret(SecretSpec::generated("db", 16))
         .build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.secrets();
+    let ops = t.ops_for(ResourceKind::SECRET)?;
+    let store = t.provider.secrets();
     let r = t.resource("secret/db")?;
     t.clients()
         .secrets
@@ -184,7 +188,7 @@ async fn a_secret_without_ownership_tags_is_foreign() -> TestResult {
         .err()
         .ok_or("took over a foreign secret")?;
     assert_eq!(err.kind(), ErrorKind::ForeignResource);
-    assert_eq!(ops.get_secret(&r.name).await?.expose(), "someone else's");
+    assert_eq!(store.get_secret(&r.name).await?.expose(), "someone else's");
     Ok(())
 }
 
@@ -192,30 +196,31 @@ async fn a_secret_without_ownership_tags_is_foreign() -> TestResult {
 async fn backend_puts_gets_lists_and_deletes_with_new_versions() -> TestResult {
     let spec = StackSpec::builder("sec5").build()?;
     let t = TestStack::new(&spec).await?;
-    let ops = t.provider.secrets();
+    let store = t.provider.secrets();
     let prefix = "sec5-backend/";
     let (a, b) = (format!("{prefix}a"), format!("{prefix}b"));
 
-    let first = ops.put_secret(&a, &SecretString::new("one")).await?;
+    let first = store.put_secret(&a, &SecretString::new("one")).await?;
     assert_eq!(first.name, a);
     assert!(first.version.is_some());
-    assert_eq!(ops.get_secret(&a).await?.expose(), "one");
-    let second = ops.put_secret(&a, &SecretString::new("two")).await?;
+    assert_eq!(store.get_secret(&a).await?.expose(), "one");
+    let second = store.put_secret(&a, &SecretString::new("two")).await?;
     assert_eq!(second.id, first.id);
     assert_ne!(second.version, first.version);
-    assert_eq!(ops.get_secret(&a).await?.expose(), "two");
-    ops.put_secret(&b, &SecretString::new("three")).await?;
-    ops.put_secret("sec5-other", &SecretString::new("x"))
+    assert_eq!(store.get_secret(&a).await?.expose(), "two");
+    store.put_secret(&b, &SecretString::new("three")).await?;
+    store
+        .put_secret("sec5-other", &SecretString::new("x"))
         .await?;
 
-    let listed = ops.list_secrets(prefix).await?;
+    let listed = store.list_secrets(prefix).await?;
     let names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, [a.as_str(), b.as_str()]);
     assert_eq!(listed[0].version, second.version);
     assert!(format!("{listed:?}").contains(&first.id));
 
-    ops.delete_secret(&a, false).await?;
-    let names: Vec<String> = ops
+    store.delete_secret(&a, false).await?;
+    let names: Vec<String> = store
         .list_secrets(prefix)
         .await?
         .into_iter()
@@ -223,15 +228,15 @@ async fn backend_puts_gets_lists_and_deletes_with_new_versions() -> TestResult {
         .collect();
     assert_eq!(names, [b.as_str()]);
     // A put into a secret scheduled for deletion restores it.
-    ops.put_secret(&a, &SecretString::new("four")).await?;
-    assert_eq!(ops.get_secret(&a).await?.expose(), "four");
+    store.put_secret(&a, &SecretString::new("four")).await?;
+    assert_eq!(store.get_secret(&a).await?.expose(), "four");
 
     for name in [&a, &b] {
-        ops.delete_secret(name, true).await?;
-        ops.delete_secret(name, true).await?;
+        store.delete_secret(name, true).await?;
+        store.delete_secret(name, true).await?;
     }
-    assert!(ops.list_secrets(prefix).await?.is_empty());
-    let err = ops
+    assert!(store.list_secrets(prefix).await?.is_empty());
+    let err = store
         .get_secret(&a)
         .await
         .err()

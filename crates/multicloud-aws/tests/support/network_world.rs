@@ -87,18 +87,11 @@ impl World {
             .unwrap_or_else(|| panic!("{id} is in the graph"))
     }
 
-    /// The ops of `kind`: the provider's service of its family (as `CloudProvider::kinds`
-    /// declares it).
+    /// The ops of `kind`: its row of the provider's kind table.
     pub fn ops_for(&self, kind: ResourceKind) -> &dyn ResourceOps {
-        let def = self
-            .provider
-            .kinds()
-            .iter()
-            .find(|d| d.kind == kind)
-            .unwrap_or_else(|| panic!("{kind} is an AWS kind"));
         self.provider
-            .ops_for_family(def.family)
-            .unwrap_or_else(|| panic!("ops for {kind}"))
+            .ops(kind)
+            .unwrap_or_else(|| panic!("{kind} is an AWS kind"))
     }
 
     fn deps(&self, r: &Resource) -> BTreeMap<ResourceId, Outputs> {

@@ -28,7 +28,7 @@ fn role(
     deps: &[ResourceId],
 ) -> Result<Resource, ExpandError> {
     let name = guid(&[&n.name("", 200), key, role.1]);
-    Resource::new(kinds::ROLE_ASSIGNMENT, key, name)
+    Ok(Resource::new(kinds::ROLE_ASSIGNMENT, key, name)
         .depends_on(scope)
         .depends_on_all(deps)
         .with_config(&RoleAssignmentConfig {
@@ -36,7 +36,7 @@ fn role(
             role: role.0.to_string(),
             role_definition: role.1.to_string(),
             principal,
-        })
+        })?)
 }
 
 /// `Key Vault Secrets Officer` for the deployer on exactly the vault.

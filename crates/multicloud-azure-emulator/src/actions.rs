@@ -6,11 +6,11 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::Inner;
-use super::reply::Reply;
+use crate::Inner;
+use crate::reply::Reply;
 
 /// What `listClusterUserCredential` puts in the kubeconfig: a test can point it at a real
-/// local API server ([`Emulator::set_cluster_access`](super::Emulator::set_cluster_access)).
+/// local API server ([`Emulator::set_cluster_access`](crate::Emulator::set_cluster_access)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterAccess {
     /// The API server URL.
@@ -176,7 +176,7 @@ pub(crate) fn action(inner: &Inner, rtype: &str, action: &str, body: &Value) -> 
 }
 
 /// The base64 kubeconfig of cluster `body`: its FQDN, a fake CA and token, or what the test
-/// set with [`Emulator::set_cluster_access`](super::Emulator::set_cluster_access).
+/// set with [`Emulator::set_cluster_access`](crate::Emulator::set_cluster_access).
 fn kubeconfig(inner: &Inner, body: &Value) -> String {
     let name = body
         .get("name")
@@ -217,7 +217,7 @@ pub(crate) fn acr_exchange(inner: &Inner, registry: &str, path: &str, body: &[u8
                 .map(|(_, v)| v.to_string())
         })
     };
-    let audience = format!("fake:{}", inner.cloud.arm_scope);
+    let audience = format!("fake:{}", crate::ARM_SCOPE);
     let token_ok = field("access_token").is_some_and(|t| t == audience || !t.starts_with("fake:"));
     if field("grant_type").as_deref() != Some("access_token") || !token_ok {
         return Reply::error(401, "UNAUTHORIZED", "invalid access token for the exchange");

@@ -1,13 +1,13 @@
 //! ARM's name rules for the types the stack creates (an ARM-shaped 400 otherwise).
 
-use super::reply::Reply;
+use crate::reply::Reply;
 
 /// A name check for the types whose rules the spec states (ARM-shaped 400 otherwise).
 pub(crate) fn check_name(rtype: &str, name: &str) -> Option<Reply> {
     let n = name.chars().count();
     let alnum = name.chars().all(|c| c.is_ascii_alphanumeric());
     let ok = match rtype.to_ascii_lowercase().as_str() {
-        "microsoft.keyvault/vaults" => super::keyvault::valid_vault_name(name),
+        "microsoft.keyvault/vaults" => crate::keyvault::valid_vault_name(name),
         "microsoft.containerregistry/registries" => (5..=50).contains(&n) && alnum,
         "microsoft.containerservice/managedclusters/agentpools" => {
             (1..=12).contains(&n)

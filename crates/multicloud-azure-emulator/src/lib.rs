@@ -1,37 +1,51 @@
-//! An in-process ARM + Key Vault emulator (feature `emulator`) for users' own tests.
+//! An offline Azure Resource Manager + Key Vault emulator for tests, in process or as the
+//! `multicloud-azure-emulator` binary for programs in other processes and languages.
 //!
-//! [`Emulator::start`] serves, on `127.0.0.1` and an ephemeral port, what the provider needs:
-//! resource groups (delete cascades; vaults inside are soft-deleted), a generic ARM resource
-//! store that answers with the three long-running-operation patterns ([`LroPattern`]) and
-//! moves `provisioningState` from `Creating`/`Updating`/`Deleting` to `Succeeded` on a
-//! simulated clock, Key Vault vaults (soft delete, `deletedVaults`, purge, the name reserved
-//! until purged) and the Key Vault secrets data plane with its challenge handshake. Every
-//! call needs a bearer token; errors have ARM's shape; a share of requests can be answered
-//! 429 + `Retry-After` or 503 ([`EmulatorConfig::fault_rate`]).
+//! [`Emulator::start`] serves, on `127.0.0.1` and an ephemeral port, resource groups (delete
+//! cascades; vaults inside are soft-deleted), a generic ARM resource store that answers with
+//! the three long-running-operation patterns ([`LroPattern`]) and moves
+//! `provisioningState` from `Creating`/`Updating`/`Deleting` to `Succeeded` on a simulated
+//! clock, ARM's list operations (by resource group, by subscription, children of a resource,
+//! the group's generic resource list with its tag `$filter`; `nextLink` paging by `$top` or
+//! [`EmulatorConfig::page_size`] with a `$skiptoken`), Key Vault vaults (soft delete,
+//! `deletedVaults`, purge, the name reserved until purged) and the Key Vault secrets data
+//! plane with its challenge handshake. Every call needs a bearer token; errors have ARM's
+//! shape; a share of requests can be answered 429 + `Retry-After` or 503
+//! ([`EmulatorConfig::fault_rate`]).
 //!
-//! Clients reach it through [`EmulatorTransport`], which keeps the real URLs, so the
-//! official bearer policy and Key Vault's challenge check run unchanged:
+//! In-process clients reach it through [`EmulatorTransport`], which keeps the real URLs, so
+//! the official bearer policy and Key Vault's challenge check run unchanged; other
+//! processes call `http://127.0.0.1:PORT/subscriptions/...` directly (the ARM side; the
+//! Key Vault side answers requests whose `Host` is `<vault>.vault.azure.net`).
 //!
 //! ```no_run
-//! use multicloud_azure::emulator::{Emulator, EmulatorConfig};
+//! use azure_core::http::{HttpClient, Method, Request, Url};
+//! use multicloud_azure_emulator::{Emulator, EmulatorConfig};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let emu = Emulator::start(EmulatorConfig::default()).await?;
-//! let arm = emu.arm_client()?;
-//! let rg = serde_json::json!({"location": "westeurope"});
-//! let url = arm.url(&format!("/subscriptions/{}/resourcegroups/shop-rg", emu.subscription()),
-//!                   multicloud_azure::arm::api_versions::RESOURCES)?;
-//! let created = arm.send(azure_core::http::Method::Put, url, Some(&rg)).await?;
-//! assert_eq!(created.status, 201);
+//! let url = Url::parse(&format!(
+//!     "https://management.azure.com/subscriptions/{}/resourcegroups/shop-rg?api-version=2025-04-01",
+//!     emu.subscription()
+//! ))?;
+//! let mut request = Request::new(url, Method::Put);
+//! request.insert_header("authorization", "Bearer any-token");
+//! request.insert_header("content-type", "application/json");
+//! request.set_body(r#"{"location": "westeurope"}"#);
+//! let created = emu.transport().execute_request(&request).await?;
+//! assert_eq!(u16::from(created.status()), 201);
 //! # Ok(()) }
 //! ```
 
 mod actions;
 mod arm;
 pub mod credential;
+mod dispatch;
 mod keyvault;
 mod list;
+mod lro;
 mod names;
+mod paging;
 mod reply;
 pub mod store;
 pub mod transport;
@@ -40,11 +54,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Request};
-use axum::response::Response;
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{SeedableRng, rngs::StdRng};
 use tokio::time::Instant;
 
 pub use actions::ClusterAccess;
@@ -52,9 +62,14 @@ pub use credential::FakeCredential;
 pub use store::{LroPattern, Outcome};
 pub use transport::EmulatorTransport;
 
-use crate::arm::{ArmClient, AzureCloud};
-use reply::Reply;
 use store::Store;
+
+/// The ARM endpoint the emulator stands in for (Azure public cloud).
+pub const ARM_ENDPOINT: &str = "https://management.azure.com";
+/// The token scope (audience) of ARM.
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+/// The DNS suffix of Key Vault data-plane hosts (`<vault>.vault.azure.net`).
+pub const KEY_VAULT_SUFFIX: &str = "vault.azure.net";
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]
@@ -87,6 +102,9 @@ pub struct EmulatorConfig {
     /// vault's data plane (`403 Forbidden` / `ForbiddenByRbac`), as Azure does while RBAC
     /// changes propagate (zero: at once).
     pub rbac_propagation: Duration,
+    /// Items per page of list operations when the request has no `$top` (ARM's own pages
+    /// hold up to 1000); further pages are reached through `nextLink`.
+    pub page_size: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -103,6 +121,7 @@ impl Default for EmulatorConfig {
             fault_rate: 0.0,
             seed: 7,
             rbac_propagation: Duration::ZERO,
+            page_size: paging::MAX_PAGE,
         }
     }
 }
@@ -128,12 +147,11 @@ impl EmulatorConfig {
 pub(crate) struct Inner {
     pub(crate) config: Mutex<EmulatorConfig>,
     pub(crate) store: Mutex<Store>,
-    pub(crate) cloud: AzureCloud,
     /// Simulated time ahead of the real clock ([`Emulator::advance`]).
     offset: Mutex<Duration>,
-    dice: Mutex<StdRng>,
-    requests: Mutex<u64>,
-    faults: Mutex<u64>,
+    pub(crate) dice: Mutex<StdRng>,
+    pub(crate) requests: Mutex<u64>,
+    pub(crate) faults: Mutex<u64>,
     /// Data-plane requests refused while a role assignment propagated.
     pub(crate) rbac_refusals: Mutex<u64>,
     access: Mutex<Option<ClusterAccess>>,
@@ -181,13 +199,20 @@ impl Drop for Emulator {
 impl Emulator {
     /// Starts an emulator on `127.0.0.1` and an ephemeral port.
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts an emulator listening on `addr` (port 0: an ephemeral one).
+    pub async fn start_on(
+        addr: std::net::SocketAddr,
+        config: EmulatorConfig,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let port = listener.local_addr()?.port();
         let inner = Arc::new(Inner {
             dice: Mutex::new(StdRng::seed_from_u64(config.seed)),
             config: Mutex::new(config),
             store: Mutex::new(Store::default()),
-            cloud: AzureCloud::public(),
             offset: Mutex::new(Duration::ZERO),
             requests: Mutex::new(0),
             faults: Mutex::new(0),
@@ -195,7 +220,7 @@ impl Emulator {
             access: Mutex::new(None),
         });
         let app = axum::Router::new()
-            .fallback(handle)
+            .fallback(dispatch::handle)
             .with_state(inner.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -229,12 +254,9 @@ impl Emulator {
         Arc::new(EmulatorTransport::new(self.port))
     }
 
-    /// An [`ArmClient`] (public cloud URLs, a [`FakeCredential`]) talking to this emulator.
-    pub fn arm_client(&self) -> Result<ArmClient, crate::error::ArmError> {
-        ArmClient::builder()
-            .token_credential(FakeCredential::new())
-            .transport(self.transport())
-            .build()
+    /// The base URL of its ARM side for clients in other processes (`http://127.0.0.1:PORT`).
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Makes `listClusterUserCredential` return a kubeconfig with this server, CA and token
@@ -332,129 +354,4 @@ impl Emulator {
             .get(&resource_id.to_ascii_lowercase())
             .map(store::Resource::view)
     }
-}
-
-/// Every request: count, check the token, maybe inject a fault, dispatch by host.
-async fn handle(State(inner): State<Arc<Inner>>, request: Request<Body>) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 16 << 20)
-        .await
-        .unwrap_or_default();
-    if let Ok(mut r) = inner.requests.lock() {
-        *r += 1;
-    }
-    let host = parts
-        .headers
-        .get(transport::HOST_HEADER)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("management.azure.com")
-        .to_ascii_lowercase();
-    let vault_suffix = format!(".{}", inner.cloud.key_vault_suffix);
-    let data_plane = host.strip_suffix(&vault_suffix).map(str::to_string);
-    let config = inner.config();
-    if let Some(registry) = host.strip_suffix(".azurecr.io") {
-        let server = format!("{registry}.azurecr.io");
-        return actions::acr_exchange(&inner, &server, parts.uri.path(), &body).into_response();
-    }
-    if let Some(reply) = check_token(&parts.headers, data_plane.is_some(), &config, &inner.cloud) {
-        return reply.into_response();
-    }
-    if let Some(reply) = fault(&inner, config.fault_rate) {
-        return reply.into_response();
-    }
-    {
-        let now = inner.now();
-        let unix = inner.unix();
-        if let Ok(mut s) = inner.store.lock() {
-            s.tick(now, unix);
-        }
-    }
-    let reply = match data_plane {
-        Some(vault) => keyvault::data_plane(&inner, &vault, &parts.method, &parts.uri, &body),
-        None => arm::handle(&inner, &parts.method, &parts.uri, &body),
-    };
-    reply.into_response()
-}
-
-/// The 401 for a request without a usable bearer token: ARM's `AuthenticationFailed`, or
-/// Key Vault's challenge (`WWW-Authenticate` naming the tenant and the resource). Fake
-/// tokens (`fake:<scope>`) must name the right audience.
-fn check_token(
-    headers: &HeaderMap,
-    data_plane: bool,
-    config: &EmulatorConfig,
-    cloud: &AzureCloud,
-) -> Option<Reply> {
-    let token = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .filter(|t| !t.trim().is_empty());
-    let audience = if data_plane {
-        format!("https://{}/.default", cloud.key_vault_suffix)
-    } else {
-        cloud.arm_scope.clone()
-    };
-    let wrong_audience = token
-        .and_then(|t| t.strip_prefix("fake:"))
-        .is_some_and(|scope| scope != audience);
-    if token.is_some() && !wrong_audience {
-        return None;
-    }
-    let authority = format!("https://login.microsoftonline.com/{}", config.tenant);
-    Some(if data_plane {
-        let challenge = format!(
-            "Bearer authorization=\"{authority}\", resource=\"https://{}\"",
-            cloud.key_vault_suffix
-        );
-        Reply::error(
-            401,
-            "Unauthorized",
-            "AKV10000: Request is missing a Bearer or PoP token.",
-        )
-        .header("www-authenticate", &challenge)
-    } else {
-        let (code, message) = if wrong_audience {
-            (
-                "InvalidAuthenticationTokenAudience",
-                "The access token has been obtained for wrong audience or resource.",
-            )
-        } else {
-            (
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-            )
-        };
-        Reply::error(401, code, message).header(
-            "www-authenticate",
-            &format!("Bearer authorization_uri=\"{authority}\", error=\"invalid_token\""),
-        )
-    })
-}
-
-/// An injected 429 (`Retry-After: 1`) or 503, for a `rate` share of requests.
-fn fault(inner: &Inner, rate: f64) -> Option<Reply> {
-    if rate <= 0.0 {
-        return None;
-    }
-    let (hit, throttle) = {
-        let mut dice = inner.dice.lock().ok()?;
-        (dice.random_bool(rate.min(1.0)), dice.random_bool(0.5))
-    };
-    if !hit {
-        return None;
-    }
-    if let Ok(mut f) = inner.faults.lock() {
-        *f += 1;
-    }
-    Some(if throttle {
-        Reply::error(429, "TooManyRequests", "The request is being throttled.")
-            .header("retry-after", "1")
-    } else {
-        Reply::error(
-            503,
-            "ServiceUnavailable",
-            "The service is temporarily unavailable.",
-        )
-    })
 }

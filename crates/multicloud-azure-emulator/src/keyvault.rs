@@ -5,9 +5,11 @@
 use axum::http::{Method, Uri};
 use serde_json::{Map, Value, json};
 
-use super::Inner;
-use super::reply::Reply;
-use super::store::{OpAction, Operation, Outcome, Resource, Secret, SecretVersion, Store};
+use std::collections::BTreeMap;
+
+use crate::Inner;
+use crate::reply::Reply;
+use crate::store::{OpAction, Operation, Outcome, Resource, Secret, SecretVersion, Store};
 
 /// Key Vault names: 3-24 letters, digits and hyphens, starting with a letter, ending with a
 /// letter or digit, no `--`.
@@ -55,7 +57,7 @@ pub(crate) fn before_put(
     if let Some(p) = props.as_object_mut() {
         p.insert(
             "vaultUri".into(),
-            json!(format!("https://{name}.{}", inner.cloud.key_vault_suffix)),
+            json!(format!("https://{name}.{}", crate::KEY_VAULT_SUFFIX)),
         );
         p.entry("tenantId").or_insert(json!(inner.config().tenant));
         p.entry("enableSoftDelete").or_insert(json!(true));
@@ -192,7 +194,7 @@ fn valid_secret_name(name: &str) -> bool {
 }
 
 /// Key Vault's refusal while a role assignment on `vault` created less than
-/// [`rbac_propagation`](super::EmulatorConfig::rbac_propagation) ago propagates: the real
+/// [`rbac_propagation`](crate::EmulatorConfig::rbac_propagation) ago propagates: the real
 /// service's `403` body, with the precise code under `innererror`.
 fn rbac_propagating(inner: &Inner, s: &Store, vault: &Resource) -> Option<Reply> {
     let id = vault
@@ -226,7 +228,7 @@ pub(crate) fn data_plane(
     body: &[u8],
 ) -> Reply {
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
-    let base = format!("https://{vault}.{}", inner.cloud.key_vault_suffix);
+    let base = format!("https://{vault}.{}", crate::KEY_VAULT_SUFFIX);
     let unix = inner.unix();
     let Ok(mut s) = inner.store.lock() else {
         return Reply::error(500, "InternalServerError", "store poisoned");
@@ -241,73 +243,116 @@ pub(crate) fn data_plane(
     if let Some(reply) = rbac_propagating(inner, &s, found) {
         return reply;
     }
-    let key = vault.to_ascii_lowercase();
-    let secrets = s.secrets.entry(key).or_default();
-    match (method.as_str(), segs.as_slice()) {
-        ("PUT", ["secrets", name]) => set_secret(secrets, &base, name, body, unix, vault),
-        ("GET", ["secrets"]) => {
+    let secrets = s.secrets.entry(vault.to_ascii_lowercase()).or_default();
+    let at = Vault {
+        base: &base,
+        name: vault,
+    };
+    let reply = match segs.split_first() {
+        Some((&"secrets", rest)) => live(secrets, at, method, rest, body, unix),
+        Some((&"deletedsecrets", rest)) => deleted(secrets, at, method, rest),
+        _ => None,
+    };
+    reply.unwrap_or_else(|| {
+        Reply::error(
+            400,
+            "BadParameter",
+            &format!("The emulator does not serve {method} {}.", uri.path()),
+        )
+    })
+}
+
+/// The vault a data-plane request is for.
+#[derive(Debug, Clone, Copy)]
+struct Vault<'a> {
+    /// Its URL (`https://<vault>.vault.azure.net`).
+    base: &'a str,
+    /// Its name as the request gave it.
+    name: &'a str,
+}
+
+/// `/secrets/...`: set, get (latest or a version), list, list versions, delete.
+fn live(
+    secrets: &mut BTreeMap<String, Secret>,
+    at: Vault<'_>,
+    method: &Method,
+    segs: &[&str],
+    body: &[u8],
+    unix: i64,
+) -> Option<Reply> {
+    let base = at.base;
+    let not_found = |name: &str| secret_not_found(name, at.name);
+    Some(match (method.as_str(), segs) {
+        ("PUT", [name]) => set_secret(secrets, base, name, body, unix, at.name),
+        ("GET", []) => {
             let value: Vec<Value> = secrets
                 .iter()
                 .filter(|(_, sec)| sec.deleted.is_none())
                 .filter_map(|(n, sec)| {
                     sec.versions
                         .last()
-                        .map(|v| bundle(&base, n, v, false, false))
+                        .map(|v| bundle(base, n, v, false, false))
                 })
                 .collect();
             Reply::json(200, json!({"value": value, "nextLink": null}))
         }
-        ("GET", ["secrets", name, "versions"]) => {
-            match secrets.get(*name).filter(|x| x.deleted.is_none()) {
-                Some(sec) => {
-                    let value: Vec<Value> = sec
-                        .versions
-                        .iter()
-                        .map(|v| bundle(&base, name, v, false, true))
-                        .collect();
-                    Reply::json(200, json!({"value": value, "nextLink": null}))
-                }
-                None => secret_not_found(name, vault),
+        ("GET", [name, "versions"]) => match secrets.get(*name).filter(|x| x.deleted.is_none()) {
+            Some(sec) => {
+                let value: Vec<Value> = sec
+                    .versions
+                    .iter()
+                    .map(|v| bundle(base, name, v, false, true))
+                    .collect();
+                Reply::json(200, json!({"value": value, "nextLink": null}))
             }
-        }
-        ("GET", ["secrets", name, rest @ ..]) if rest.len() <= 1 => {
-            let found =
-                secrets
-                    .get(*name)
-                    .filter(|x| x.deleted.is_none())
-                    .and_then(|sec| match rest.first() {
-                        Some(version) => sec.versions.iter().find(|v| v.version == *version),
-                        None => sec.versions.last(),
-                    });
-            found.map_or_else(
-                || secret_not_found(name, vault),
-                |v| Reply::json(200, bundle(&base, name, v, true, true)),
-            )
-        }
-        ("DELETE", ["secrets", name]) => {
-            match secrets.get_mut(*name).filter(|x| x.deleted.is_none()) {
-                Some(sec) => {
-                    sec.deleted = Some(unix);
-                    deleted_bundle(&base, name, sec, false)
-                        .map_or_else(|| secret_not_found(name, vault), |b| Reply::json(200, b))
-                }
-                None => secret_not_found(name, vault),
+            None => not_found(name),
+        },
+        ("GET", [name, rest @ ..]) if rest.len() <= 1 => secrets
+            .get(*name)
+            .filter(|x| x.deleted.is_none())
+            .and_then(|sec| match rest.first() {
+                Some(version) => sec.versions.iter().find(|v| v.version == *version),
+                None => sec.versions.last(),
+            })
+            .map_or_else(
+                || not_found(name),
+                |v| Reply::json(200, bundle(base, name, v, true, true)),
+            ),
+        ("DELETE", [name]) => match secrets.get_mut(*name).filter(|x| x.deleted.is_none()) {
+            Some(sec) => {
+                sec.deleted = Some(unix);
+                deleted_bundle(base, name, sec, false)
+                    .map_or_else(|| not_found(name), |b| Reply::json(200, b))
             }
-        }
-        ("GET", ["deletedsecrets"]) => {
+            None => not_found(name),
+        },
+        _ => return None,
+    })
+}
+
+/// `/deletedsecrets/...`: list, get, purge, recover.
+fn deleted(
+    secrets: &mut BTreeMap<String, Secret>,
+    at: Vault<'_>,
+    method: &Method,
+    segs: &[&str],
+) -> Option<Reply> {
+    let base = at.base;
+    Some(match (method.as_str(), segs) {
+        ("GET", []) => {
             let value: Vec<Value> = secrets
                 .iter()
                 .filter(|(_, sec)| sec.deleted.is_some())
-                .filter_map(|(n, sec)| deleted_bundle(&base, n, sec, false))
+                .filter_map(|(n, sec)| deleted_bundle(base, n, sec, false))
                 .collect();
             Reply::json(200, json!({"value": value, "nextLink": null}))
         }
-        ("GET", ["deletedsecrets", name]) => secrets
+        ("GET", [name]) => secrets
             .get(*name)
             .filter(|x| x.deleted.is_some())
-            .and_then(|sec| deleted_bundle(&base, name, sec, false))
+            .and_then(|sec| deleted_bundle(base, name, sec, false))
             .map_or_else(|| deleted_secret_not_found(name), |b| Reply::json(200, b)),
-        ("DELETE", ["deletedsecrets", name]) => {
+        ("DELETE", [name]) => {
             if secrets.get(*name).is_some_and(|x| x.deleted.is_some()) {
                 secrets.remove(*name);
                 Reply::empty(204)
@@ -315,24 +360,19 @@ pub(crate) fn data_plane(
                 deleted_secret_not_found(name)
             }
         }
-        ("POST", ["deletedsecrets", name, "recover"]) => {
-            match secrets.get_mut(*name).filter(|x| x.deleted.is_some()) {
-                Some(sec) => {
-                    sec.deleted = None;
-                    sec.versions.last().map_or_else(
-                        || deleted_secret_not_found(name),
-                        |v| Reply::json(200, bundle(&base, name, v, false, true)),
-                    )
-                }
-                None => deleted_secret_not_found(name),
+        ("POST", [name, "recover"]) => match secrets.get_mut(*name).filter(|x| x.deleted.is_some())
+        {
+            Some(sec) => {
+                sec.deleted = None;
+                sec.versions.last().map_or_else(
+                    || deleted_secret_not_found(name),
+                    |v| Reply::json(200, bundle(base, name, v, false, true)),
+                )
             }
-        }
-        _ => Reply::error(
-            400,
-            "BadParameter",
-            &format!("The emulator does not serve {method} {}.", uri.path()),
-        ),
-    }
+            None => deleted_secret_not_found(name),
+        },
+        _ => return None,
+    })
 }
 
 fn deleted_secret_not_found(name: &str) -> Reply {
@@ -344,7 +384,7 @@ fn deleted_secret_not_found(name: &str) -> Reply {
 }
 
 fn set_secret(
-    secrets: &mut std::collections::BTreeMap<String, Secret>,
+    secrets: &mut BTreeMap<String, Secret>,
     base: &str,
     name: &str,
     body: &[u8],
