@@ -187,14 +187,24 @@ impl AzureProvider {
         &self.ops.az
     }
 
-    /// Sweeps what `filter` selects (see [`crate::sweeper`]); with `dry_run`, only reports.
+    /// The sweeper on this provider's context (see [`crate::sweeper`]).
+    pub fn sweeper(&self) -> crate::sweeper::AzureSweeper {
+        crate::sweeper::AzureSweeper::new(self.context().clone())
+    }
+
+    /// Sweeps what `filter` selects, waiting as `poller` says (see [`crate::sweeper`]); with
+    /// `dry_run`, only reports.
     pub async fn sweep(
         &self,
         filter: &crate::sweeper::SweepFilter,
         dry_run: bool,
         poller: &multicloud_core::retry::Poller,
     ) -> Result<crate::sweeper::SweepReport, multicloud_core::ProviderError> {
-        crate::sweeper::sweep(self.context(), filter, dry_run, poller).await
+        use multicloud_core::sweep::Sweeper;
+        self.sweeper()
+            .with_poller(*poller)
+            .sweep(filter, dry_run)
+            .await
     }
 
     /// The settings beyond the spec.

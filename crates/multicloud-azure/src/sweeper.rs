@@ -1,19 +1,23 @@
 //! The Azure sweeper: finds what multicloud left behind by its tags — resource groups (and
 //! what is in them) of one stack, or whose `multicloud:expires-at` has passed — and the
 //! soft-deleted Key Vaults of those stacks, which it purges so their names are free again.
-//! With `dry_run` it only reports.
+//! With `dry_run` it only reports. [`AzureSweeper`] is the core's [`Sweeper`], with the
+//! core's [`SweepFilter`] and [`SweepReport`].
 //!
 //! Deleting a resource group deletes everything in it (ARM's cascade); the sweeper waits for
 //! each group through the core's [`Poller`], then purges the vaults that went with it.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::provider::Readiness;
 use multicloud_core::retry::{Poller, RetryPolicy};
-use multicloud_core::tags::{TAG_ENV, TAG_STACK, expired};
 use serde_json::Value;
+
+pub use multicloud_core::sweep::{SweepFilter, SweepReport, Sweeper, SweptResource};
 
 use crate::arm::api_versions;
 use crate::arm::lro::{self, LroHandle, LroMethod};
@@ -21,79 +25,10 @@ use crate::context::AzureContext;
 use crate::error::{Op, classify};
 use crate::resources::vault;
 
-/// What to sweep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweepFilter {
-    /// Only this stack and environment (else every multicloud stack).
-    pub stack: Option<(String, String)>,
-    /// Also (or, without `stack`, only) what expired before this time.
-    pub expired_before: Option<DateTime<Utc>>,
-}
-
-impl SweepFilter {
-    /// Everything of `stack` in `environment`.
-    pub fn stack(stack: impl Into<String>, environment: impl Into<String>) -> Self {
-        Self {
-            stack: Some((stack.into(), environment.into())),
-            expired_before: None,
-        }
-    }
-    /// Everything whose `multicloud:expires-at` is before `now`.
-    pub fn expired(now: DateTime<Utc>) -> Self {
-        Self {
-            stack: None,
-            expired_before: Some(now),
-        }
-    }
-    /// Whether a resource with `tags` is to be swept.
-    pub fn matches(&self, tags: &serde_json::Map<String, Value>) -> bool {
-        let get = |k: &str| tags.get(k).and_then(Value::as_str);
-        let Some(stack) = get(TAG_STACK) else {
-            return false;
-        };
-        let mine = self
-            .stack
-            .as_ref()
-            .is_some_and(|(s, e)| s == stack && Some(e.as_str()) == get(TAG_ENV));
-        let stale = self.expired_before.is_some_and(|now| {
-            expired(
-                tags.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))),
-                now,
-            )
-        });
-        mine || stale
-    }
-}
-
-/// One thing the sweeper found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// ARM id.
-    pub id: String,
-    /// `Microsoft.X/type`.
-    pub kind: String,
-}
-
-/// What a sweep found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    /// Resource groups to delete (with what is in them, listed in `resources`).
-    pub groups: Vec<Found>,
-    /// The resources in those groups.
-    pub resources: Vec<Found>,
-    /// Soft-deleted vaults to purge.
-    pub deleted_vaults: Vec<Found>,
-    /// Whether anything was deleted (false for a dry run).
-    pub acted: bool,
-}
-
-impl SweepReport {
-    /// Whether nothing was found.
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty() && self.resources.is_empty() && self.deleted_vaults.is_empty()
-    }
-}
+/// The type of a resource group, as the sweeper reports it.
+pub const RESOURCE_GROUP_TYPE: &str = "Microsoft.Resources/resourceGroups";
+/// The type of a soft-deleted Key Vault, as the sweeper reports it.
+pub const DELETED_VAULT_TYPE: &str = "Microsoft.KeyVault/deletedVaults";
 
 /// Lists `path` (`{"value": [...]}`).
 async fn list(az: &AzureContext, path: &str, version: &str) -> Result<Vec<Value>, ProviderError> {
@@ -106,78 +41,142 @@ async fn list(az: &AzureContext, path: &str, version: &str) -> Result<Vec<Value>
     Ok(page["value"].as_array().cloned().unwrap_or_default())
 }
 
-fn found(v: &Value) -> Found {
+/// The string-valued tags at `pointer` of `v`.
+fn tags_of(v: &Value, pointer: &str) -> BTreeMap<String, String> {
+    v.pointer(pointer)
+        .and_then(Value::as_object)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the sweeper reports of `v`: its `type` (or `kind`), name, id and tags at `tags`.
+fn found(v: &Value, kind: Option<&str>, tags: &str, parent: Option<&str>) -> SweptResource {
     let s = |k: &str| {
         v.get(k)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
     };
-    Found {
+    SweptResource {
+        kind: kind.map_or_else(|| s("type"), str::to_string),
+        name: s("name"),
         id: s("id"),
-        kind: s("type"),
+        parent: parent.map(str::to_string),
+        tags: tags_of(v, tags),
     }
 }
 
-fn tags_of(v: &Value, pointer: &str) -> serde_json::Map<String, Value> {
-    v.pointer(pointer)
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
+/// The Azure sweeper: resource groups (with what is in them) and soft-deleted Key Vaults of
+/// the stacks a [`SweepFilter`] selects. Deleting a group deletes everything in it; the
+/// sweeper waits for each through the core's [`Poller`], then purges the vaults that went
+/// with it. A failure to delete or purge ends the sweep with that error.
+#[derive(Debug, Clone)]
+pub struct AzureSweeper {
+    az: Arc<AzureContext>,
+    poller: Poller,
 }
 
-/// Finds (and unless `dry_run`, deletes and purges) what `filter` selects.
-pub async fn sweep(
-    az: &AzureContext,
-    filter: &SweepFilter,
-    dry_run: bool,
-    poller: &Poller,
-) -> Result<SweepReport, ProviderError> {
-    let mut report = SweepReport::default();
-    let sub = format!("/subscriptions/{}", az.subscription);
-    for g in list(
-        az,
-        &format!("{sub}/resourcegroups"),
-        api_versions::RESOURCES,
-    )
-    .await?
-    {
-        if !filter.matches(&tags_of(&g, "/tags")) {
-            continue;
-        }
-        let group = found(&g);
-        let inside = list(
+impl AzureSweeper {
+    /// A sweeper on `az`, waiting with the default [`Poller`].
+    pub fn new(az: Arc<AzureContext>) -> Self {
+        Self {
             az,
-            &format!("{}/resources", group.id),
+            poller: Poller::default(),
+        }
+    }
+
+    /// Waits for deletions and purges as `poller` says.
+    #[must_use]
+    pub fn with_poller(mut self, poller: Poller) -> Self {
+        self.poller = poller;
+        self
+    }
+
+    /// The selected resource groups, each followed by what is in it.
+    async fn groups(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError> {
+        let az = &self.az;
+        let sub = format!("/subscriptions/{}", az.subscription);
+        let mut out = Vec::new();
+        let groups = list(
+            az,
+            &format!("{sub}/resourcegroups"),
             api_versions::RESOURCES,
         )
         .await?;
-        report.resources.extend(inside.iter().map(found));
-        report.groups.push(group);
-    }
-    if !dry_run {
-        for g in &report.groups {
-            delete_group(az, &g.id, poller).await?;
+        for g in groups {
+            let group = found(&g, Some(RESOURCE_GROUP_TYPE), "/tags", None);
+            if !filter.matches(&group.tags) {
+                continue;
+            }
+            let path = format!("{}/resources", group.id);
+            let inside = list(az, &path, api_versions::RESOURCES).await?;
+            let id = group.id.clone();
+            out.push(group);
+            out.extend(inside.iter().map(|r| found(r, None, "/tags", Some(&id))));
         }
+        Ok(out)
     }
-    let deleted = list(
-        az,
-        &format!("{sub}/providers/Microsoft.KeyVault/deletedVaults"),
-        api_versions::KEY_VAULT,
-    )
-    .await?;
-    for v in deleted {
-        if filter.matches(&tags_of(&v, "/properties/tags")) {
-            report.deleted_vaults.push(found(&v));
+
+    /// The selected soft-deleted vaults.
+    async fn deleted_vaults(
+        &self,
+        filter: &SweepFilter,
+    ) -> Result<Vec<SweptResource>, ProviderError> {
+        let path = format!(
+            "/subscriptions/{}/providers/Microsoft.KeyVault/deletedVaults",
+            self.az.subscription
+        );
+        let deleted = list(&self.az, &path, api_versions::KEY_VAULT).await?;
+        Ok(deleted
+            .iter()
+            .map(|v| found(v, Some(DELETED_VAULT_TYPE), "/properties/tags", None))
+            .filter(|v| filter.matches(&v.tags))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Sweeper for AzureSweeper {
+    async fn find(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError> {
+        let mut found = self.groups(filter).await?;
+        found.extend(self.deleted_vaults(filter).await?);
+        Ok(found)
+    }
+
+    /// Deletes the groups first: the vaults in them become soft-deleted vaults, listed (and
+    /// purged) after.
+    async fn sweep(
+        &self,
+        filter: &SweepFilter,
+        dry_run: bool,
+    ) -> Result<SweepReport, ProviderError> {
+        let mut report = SweepReport {
+            dry_run,
+            found: self.groups(filter).await?,
+            ..SweepReport::default()
+        };
+        if !dry_run {
+            let groups: Vec<SweptResource> =
+                report.found_of(RESOURCE_GROUP_TYPE).cloned().collect();
+            for g in groups {
+                delete_group(&self.az, &g.id, &self.poller).await?;
+                report.deleted.push(g);
+            }
         }
-    }
-    if !dry_run {
-        for v in &report.deleted_vaults {
-            purge(az, &v.id, poller).await?;
+        let vaults = self.deleted_vaults(filter).await?;
+        report.found.extend(vaults.iter().cloned());
+        if !dry_run {
+            for v in vaults {
+                purge(&self.az, &v.id, &self.poller).await?;
+                report.deleted.push(v);
+            }
         }
+        Ok(report)
     }
-    report.acted = !dry_run && !report.is_empty();
-    Ok(report)
 }
 
 fn retry() -> RetryPolicy {

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use azure_core::http::Method;
-use multicloud_azure::sweeper::SweepFilter;
+use multicloud_azure::sweeper::{DELETED_VAULT_TYPE, RESOURCE_GROUP_TYPE, SweepFilter};
 use multicloud_core::retry::Poller;
 use multicloud_core::spec::{Cluster, Network, NodePool, RegistrySpec, Rule, SecretSpec};
 use multicloud_core::{Error, StackSpec};
@@ -160,9 +160,15 @@ async fn the_sweeper_finds_expired_stacks_and_purges_their_vaults() -> TestResul
         .provider
         .sweep(&SweepFilter::expired(later), true, &poller)
         .await?;
-    assert_eq!(dry.groups.len(), 1);
-    assert!(dry.groups[0].id.ends_with("/resourceGroups/old-t6-rg"));
-    let kinds: Vec<&str> = dry.resources.iter().map(|f| f.kind.as_str()).collect();
+    let groups: Vec<_> = dry.found_of(RESOURCE_GROUP_TYPE).collect();
+    assert_eq!(groups.len(), 1);
+    assert!(groups[0].id.ends_with("/resourceGroups/old-t6-rg"));
+    let kinds: Vec<&str> = dry
+        .found
+        .iter()
+        .filter(|f| f.parent.as_deref() == Some(groups[0].id.as_str()))
+        .map(|f| f.kind.as_str())
+        .collect();
     for kind in [
         "Microsoft.Network/virtualNetworks",
         "Microsoft.ContainerService/managedClusters",
@@ -171,8 +177,8 @@ async fn the_sweeper_finds_expired_stacks_and_purges_their_vaults() -> TestResul
     ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
-    assert!(!dry.acted);
-    let rg = dry.groups[0].id.clone();
+    assert!(dry.dry_run && dry.deleted.is_empty(), "{dry:?}");
+    let rg = groups[0].id.clone();
     assert!(
         world.emu.resource(&rg).is_some(),
         "a dry run deletes nothing"
@@ -182,13 +188,13 @@ async fn the_sweeper_finds_expired_stacks_and_purges_their_vaults() -> TestResul
         .provider
         .sweep(&SweepFilter::expired(later), false, &poller)
         .await?;
-    assert!(done.acted);
+    assert!(!done.deleted.is_empty() && done.is_clean(), "{done:?}");
     assert!(world.emu.resource(&rg).is_none());
     let after = world
         .provider
         .sweep(&SweepFilter::expired(later), true, &poller)
         .await?;
     assert!(after.is_empty(), "the vault was purged too: {after:?}");
-    assert_eq!(done.deleted_vaults.len(), 1, "{done:?}");
+    assert_eq!(done.deleted_of(DELETED_VAULT_TYPE).count(), 1, "{done:?}");
     Ok(())
 }

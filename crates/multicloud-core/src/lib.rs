@@ -132,6 +132,7 @@ pub mod secret;
 pub mod spec;
 mod stack;
 pub mod state;
+pub mod sweep;
 pub mod tags;
 pub mod teardown;
 #[cfg(feature = "testing")]

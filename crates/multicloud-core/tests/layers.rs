@@ -31,6 +31,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("retry", 3),
     ("expand", 3),
     ("events", 3),
+    ("sweep", 3),
     // 4: the engine.
     ("backends", 4),
     ("planner", 4),
