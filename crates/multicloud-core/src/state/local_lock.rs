@@ -286,18 +286,8 @@ fn to_bytes(path: &Path, info: &LockInfo) -> Result<Vec<u8>, StateError> {
 fn unreadable_holder(path: Option<&Path>) -> LockInfo {
     let since = path
         .and_then(|p| fs::metadata(p).and_then(|m| m.modified()).ok())
-        .map(DateTime::<Utc>::from)
-        .unwrap_or_else(Utc::now);
-    LockInfo {
-        id: String::new(),
-        owner: UNREADABLE_OWNER.into(),
-        pid: 0,
-        operation: "unknown".into(),
-        since,
-        expires: None,
-        lease_ms: crate::state::DEFAULT_LEASE.as_millis() as u64,
-        host: String::new(),
-    }
+        .map(DateTime::<Utc>::from);
+    LockInfo::unreadable(UNREADABLE_OWNER, since)
 }
 
 #[cfg(test)]
