@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{
-    ATTEMPTS, Condition, ConditionalObjects, Leased, Outcome, cannot_serialize, read_lock,
+    ATTEMPTS, Condition, ConditionalObjects, Leased, Outcome, Target, cannot_serialize, read_lock,
     unreadable_holder,
 };
 use crate::state::{LockInfo, StateError, StateKey, StateLock};
@@ -88,7 +88,7 @@ pub(super) async fn force_unlock<B: ConditionalObjects>(
         };
         let condition = Condition::Matches(&etag);
         if let Outcome::Applied(_) = objects
-            .delete(name, condition, None, "force-unlock")
+            .delete(Target::new(name, condition, "force-unlock"))
             .await?
         {
             tracing::warn!(
@@ -118,7 +118,10 @@ async fn write_and_lease<B: ConditionalObjects>(
     condition: Condition<'_>,
     operation: &str,
 ) -> Result<Option<Option<String>>, StateError> {
-    match objects.put(name, body, condition, None, operation).await? {
+    match objects
+        .put(Target::new(name, condition, operation), body)
+        .await?
+    {
         Outcome::Applied(etag) => lease(objects, name, etag.as_deref()).await,
         Outcome::Refused(_) => Ok(None),
     }
@@ -189,7 +192,7 @@ impl<B: ConditionalObjects> Release<B> {
         let lease = self.lease.as_deref();
         match self
             .objects
-            .delete(&self.name, condition, lease, "release lock")
+            .delete(Target::new(&self.name, condition, "release lock").under(lease))
             .await?
         {
             Outcome::Applied(_) => Ok(()),
@@ -241,7 +244,10 @@ impl<B: ConditionalObjects> StateLock for ObjectLock<B> {
         let body = lock_bytes(objects, name, &renewed, "renew lock")?;
         let condition = etag.as_deref().map_or(Condition::Any, Condition::Matches);
         match objects
-            .put(name, &body, condition, lease, "renew lock")
+            .put(
+                Target::new(name, condition, "renew lock").under(lease),
+                &body,
+            )
             .await?
         {
             Outcome::Applied(_) => {

@@ -72,6 +72,38 @@ pub enum Condition<'a> {
     Any,
 }
 
+/// One conditional request on an object: which object, under what condition and backend
+/// lease, and for what (`operation`, for messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The object's name.
+    pub name: &'a str,
+    /// The condition.
+    pub condition: Condition<'a>,
+    /// The backend lease the request is made under, if any.
+    pub lease: Option<&'a str>,
+    /// What the request is for (`save state`, `release lock`).
+    pub operation: &'a str,
+}
+
+impl<'a> Target<'a> {
+    /// A request on `name` under `condition`, for `operation`, without a lease.
+    pub fn new(name: &'a str, condition: Condition<'a>, operation: &'a str) -> Self {
+        Self {
+            name,
+            condition,
+            lease: None,
+            operation,
+        }
+    }
+
+    /// The same request under the backend lease `lease`.
+    #[must_use]
+    pub fn under(self, lease: Option<&'a str>) -> Self {
+        Self { lease, ..self }
+    }
+}
+
 /// The answer to a conditional request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -108,24 +140,11 @@ pub trait ConditionalObjects: Clone + fmt::Debug + Send + Sync + 'static {
     }
     /// The object, or `None` if it does not exist.
     async fn get(&self, name: &str, operation: &str) -> Result<Option<ObjectRead>, StateError>;
-    /// Writes `bytes` (JSON) under `condition`, under the backend lease `lease` if given.
-    async fn put(
-        &self,
-        name: &str,
-        bytes: &[u8],
-        condition: Condition<'_>,
-        lease: Option<&str>,
-        operation: &str,
-    ) -> Result<Outcome, StateError>;
-    /// Deletes the object under `condition` (and the backend lease `lease` if given); a
-    /// missing object is [`Outcome::Refused`].
-    async fn delete(
-        &self,
-        name: &str,
-        condition: Condition<'_>,
-        lease: Option<&str>,
-        operation: &str,
-    ) -> Result<Outcome, StateError>;
+    /// Writes `bytes` (JSON) to the object `target` names, under its condition and lease.
+    async fn put(&self, target: Target<'_>, bytes: &[u8]) -> Result<Outcome, StateError>;
+    /// Deletes the object `target` names, under its condition and lease; a missing object is
+    /// [`Outcome::Refused`].
+    async fn delete(&self, target: Target<'_>) -> Result<Outcome, StateError>;
     /// The names of every object whose name starts with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError>;
     /// Takes the backend's own lease on exactly the version `etag` of the lock object just
@@ -321,7 +340,7 @@ impl<T: ObjectStoreFront> StateStore for T {
             .map_or(Condition::Absent, Condition::Matches);
         match store
             .objects
-            .put(&name, &bytes, condition, None, "save state")
+            .put(Target::new(&name, condition, "save state"), &bytes)
             .await?
         {
             Outcome::Applied(etag) => {
@@ -340,7 +359,7 @@ impl<T: ObjectStoreFront> StateStore for T {
         // Deleting what is not there is fine.
         store
             .objects
-            .delete(&name, Condition::Any, None, "delete state")
+            .delete(Target::new(&name, Condition::Any, "delete state"))
             .await?;
         seen.record(None, None);
         Ok(())
@@ -370,6 +389,72 @@ impl<T: ObjectStoreFront> StateStore for T {
         let store = self.object_store();
         lock::force_unlock(&store.objects, &store.lock_name(key)?).await
     }
+}
+
+/// Defines a named state store over an [`ObjectStateStore`] of a backend (the S3 and Blob
+/// stores are made so): a `Clone` + `Debug` struct that is a [`StateStore`] by the object
+/// store it holds (in its field `store`), derefs to it (for [`ObjectStateStore::prefix`],
+/// [`ObjectStateStore::lock_holder`]...), and names its state and lock objects with the
+/// two methods given.
+///
+/// ```ignore
+/// multicloud_core::object_state_store! {
+///     /// State in a bucket.
+///     pub struct BucketStateStore(BucketObjects);
+///     /// The object key of the state of `key`.
+///     state_name: state_key;
+///     /// The object key of the lock of `key`.
+///     lock_name: lock_key;
+/// }
+/// ```
+#[macro_export]
+macro_rules! object_state_store {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident($objects:ty);
+        $(#[$state_meta:meta])*
+        state_name: $state:ident;
+        $(#[$lock_meta:meta])*
+        lock_name: $lock:ident;
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        $vis struct $name {
+            store: $crate::state::object::ObjectStateStore<$objects>,
+        }
+
+        impl $name {
+            $(#[$state_meta])*
+            pub fn $state(
+                &self,
+                key: &$crate::state::StateKey,
+            ) -> ::std::result::Result<::std::string::String, $crate::state::StateError> {
+                self.store.state_name(key)
+            }
+
+            $(#[$lock_meta])*
+            pub fn $lock(
+                &self,
+                key: &$crate::state::StateKey,
+            ) -> ::std::result::Result<::std::string::String, $crate::state::StateError> {
+                self.store.lock_name(key)
+            }
+        }
+
+        impl $crate::state::object::ObjectStoreFront for $name {
+            type Objects = $objects;
+            fn object_store(&self) -> &$crate::state::object::ObjectStateStore<$objects> {
+                &self.store
+            }
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::state::object::ObjectStateStore<$objects>;
+            fn deref(&self) -> &Self::Target {
+                &self.store
+            }
+        }
+    };
 }
 
 /// The lock held in the object `name` and the object's ETag, if it exists. An object that

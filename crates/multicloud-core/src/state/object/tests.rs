@@ -40,18 +40,14 @@ impl Memory {
         *v
     }
 
-    /// Why `condition` and `lease` refuse a request on `stored`, if they do.
-    fn refusal(
-        stored: Option<&Stored>,
-        condition: Condition<'_>,
-        lease: Option<&str>,
-    ) -> Option<String> {
+    /// Why the condition and lease of `target` refuse a request on `stored`, if they do.
+    fn refusal(stored: Option<&Stored>, target: Target<'_>) -> Option<String> {
         if let Some(held) = stored.and_then(|s| s.lease.as_deref()) {
-            if lease != Some(held) {
+            if target.lease != Some(held) {
                 return Some("leased by someone else".into());
             }
         }
-        match (condition, stored) {
+        match (target.condition, stored) {
             (Condition::Absent, Some(_)) => Some("exists".into()),
             (Condition::Matches(etag), Some(s)) if s.version.to_string() != etag => {
                 Some("changed".into())
@@ -77,24 +73,17 @@ impl ConditionalObjects for Memory {
         }))
     }
 
-    async fn put(
-        &self,
-        name: &str,
-        bytes: &[u8],
-        condition: Condition<'_>,
-        lease: Option<&str>,
-        _: &str,
-    ) -> Result<Outcome, StateError> {
+    async fn put(&self, target: Target<'_>, bytes: &[u8]) -> Result<Outcome, StateError> {
         let version = self.next_version();
         let mut objects = self.objects.lock().unwrap();
-        let stored = objects.get(name);
-        if let Some(why) = Self::refusal(stored, condition, lease) {
+        let stored = objects.get(target.name);
+        if let Some(why) = Self::refusal(stored, target) {
             return Ok(Outcome::Refused(why));
         }
         let lease = stored.and_then(|s| s.lease.clone());
         let bytes = bytes.to_vec();
         objects.insert(
-            name.into(),
+            target.name.into(),
             Stored {
                 bytes,
                 version,
@@ -104,21 +93,15 @@ impl ConditionalObjects for Memory {
         Ok(Outcome::Applied(Some(version.to_string())))
     }
 
-    async fn delete(
-        &self,
-        name: &str,
-        condition: Condition<'_>,
-        lease: Option<&str>,
-        _: &str,
-    ) -> Result<Outcome, StateError> {
+    async fn delete(&self, target: Target<'_>) -> Result<Outcome, StateError> {
         let mut objects = self.objects.lock().unwrap();
-        let Some(stored) = objects.get(name) else {
+        let Some(stored) = objects.get(target.name) else {
             return Ok(Outcome::Refused("not found".into()));
         };
-        if let Some(why) = Self::refusal(Some(stored), condition, lease) {
+        if let Some(why) = Self::refusal(Some(stored), target) {
             return Ok(Outcome::Refused(why));
         }
-        objects.remove(name);
+        objects.remove(target.name);
         Ok(Outcome::Applied(None))
     }
 
@@ -232,7 +215,7 @@ async fn an_unreadable_lock_is_held_by_an_unknown_owner_until_forced() {
         let name = store.lock_name(&key()).unwrap();
         store
             .objects()
-            .put(&name, b"not json", Condition::Absent, None, "test")
+            .put(Target::new(&name, Condition::Absent, "test"), b"not json")
             .await
             .unwrap();
         match store
