@@ -231,10 +231,10 @@ impl<B: ConditionalObjects> StateLock for ObjectLock<B> {
 
     async fn renew(&mut self) -> Result<(), StateError> {
         let (objects, name, lease) = (&self.objects, &self.name, self.lease.as_deref());
-        if let Some(lease) = lease {
-            if !objects.renew_lease(name, lease).await? {
-                return Err(self.lost());
-            }
+        if let Some(lease) = lease
+            && !objects.renew_lease(name, lease).await?
+        {
+            return Err(self.lost());
         }
         let etag = match read_lock(objects, name).await? {
             Some((current, etag)) if current.id == self.info.id => etag,

@@ -42,10 +42,10 @@ impl Memory {
 
     /// Why the condition and lease of `target` refuse a request on `stored`, if they do.
     fn refusal(stored: Option<&Stored>, target: Target<'_>) -> Option<String> {
-        if let Some(held) = stored.and_then(|s| s.lease.as_deref()) {
-            if target.lease != Some(held) {
-                return Some("leased by someone else".into());
-            }
+        if let Some(held) = stored.and_then(|s| s.lease.as_deref())
+            && target.lease != Some(held)
+        {
+            return Some("leased by someone else".into());
         }
         match (target.condition, stored) {
             (Condition::Absent, Some(_)) => Some("exists".into()),
