@@ -1,5 +1,5 @@
-//! `hold-lock`: runs `Stack::up` of the example stack on an in-memory cloud so slow it never
-//! finishes, holding (and renewing) the state lock, for the lease tests to SIGKILL.
+//! `hold-lock`: holds the state lock in a run of `Stack::up` that never finishes
+//! ([`lock_contract::hold_until_killed`]), for the lease tests to SIGKILL.
 //!
 //! ```text
 //! hold-lock local DIR LEASE_MS
@@ -7,13 +7,13 @@
 //! ```
 //! Prints `running` once the run holds the lock (after its plan), then runs until killed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use multicloud_aws::S3StateStore;
-use multicloud_core::events::Event;
 use multicloud_core::prelude::*;
-use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, memory_stack};
+use multicloud_core::testing::lock_contract;
 
 fn usage() -> ! {
     eprintln!("usage: hold-lock local DIR LEASE_MS | hold-lock s3 ENDPOINT BUCKET LEASE_MS");
@@ -40,36 +40,15 @@ fn s3_store(endpoint: &str, bucket: &str) -> S3StateStore {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (store, lease): (std::sync::Arc<dyn StateStore>, &str) = match args.as_slice() {
-        [kind, dir, lease] if kind == "local" => {
-            (std::sync::Arc::new(LocalStateStore::new(dir)), lease)
-        }
+    let (store, lease): (Arc<dyn StateStore>, &str) = match args.as_slice() {
+        [kind, dir, lease] if kind == "local" => (Arc::new(LocalStateStore::new(dir)), lease),
         [kind, endpoint, bucket, lease] if kind == "s3" => {
-            (std::sync::Arc::new(s3_store(endpoint, bucket)), lease)
+            (Arc::new(s3_store(endpoint, bucket)), lease)
         }
         _ => usage(),
     };
     let lease = Duration::from_millis(lease.parse().unwrap_or_else(|_| usage()));
-    // One latency unit is an hour: the run holds the lock until it is killed.
-    let cloud = MemoryCloud::new(Latencies::realistic(Duration::from_secs(3600)));
-    let stack = memory_stack(
-        multicloud_core::testing::example_spec(),
-        InMemoryProvider::new(cloud),
-    )
-    .state_arc(store)
-    .options(ApplyOptions {
-        lock_lease: lease,
-        ..ApplyOptions::default()
-    });
-    let mut events = stack.event_bus().subscribe();
-    tokio::spawn(async move {
-        while let Ok(e) = events.recv().await {
-            if matches!(e, Event::PlanReady { .. }) {
-                println!("running");
-            }
-        }
-    });
-    if let Err(e) = stack.up().await {
+    if let Err(e) = lock_contract::hold_until_killed(store, lease).await {
         eprintln!("hold-lock: {e}");
         std::process::exit(1);
     }

@@ -9,8 +9,10 @@ use azure_storage_blob::{BlobContainerClient, BlobServiceClient, BlobServiceClie
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::secret::SecretString;
 
-use super::BlobStateStore;
+use multicloud_core::state::object::ObjectStateStore;
+
 use super::shared_key::{InvalidAccountKey, SharedKeyPolicy};
+use super::{BlobObjects, BlobStateStore};
 
 /// The storage service version the store speaks by default: the newest Azurite 3.35
 /// accepts (`azure_storage_blob` 1.1 defaults to a newer one, which Azurite refuses).
@@ -154,13 +156,13 @@ impl BlobStateStoreBuilder {
 
     /// The store.
     pub fn build(self) -> Result<BlobStateStore, BuildError> {
-        let container = self.container_client()?;
-        Ok(BlobStateStore {
-            container: Arc::new(container),
+        let objects = BlobObjects {
+            container: Arc::new(self.container_client()?),
             container_name: self.container,
             retry: self.retry,
-            prefix: self.prefix,
-            seen: multicloud_core::state::SeenVersions::default(),
+        };
+        Ok(BlobStateStore {
+            store: ObjectStateStore::new(objects, self.prefix),
         })
     }
 
@@ -240,17 +242,20 @@ mod tests {
             "teams/platform/app/dev/lock.json"
         );
         assert_eq!(
-            store.key_of("teams/platform/app/dev/lock.json"),
+            store.store.key_of("teams/platform/app/dev/lock.json"),
             Some(key.clone())
         );
-        assert_eq!(store.key_of("teams/platform/app/dev/other.json"), None);
-        assert_eq!(store.key_of("elsewhere/app/dev/state.json"), None);
+        assert_eq!(
+            store.store.key_of("teams/platform/app/dev/other.json"),
+            None
+        );
+        assert_eq!(store.store.key_of("elsewhere/app/dev/state.json"), None);
         let bare = azurite().build().expect("store");
         assert_eq!(bare.state_blob(&key).expect("name"), "app/dev/state.json");
-        assert_eq!(bare.key_of("app/dev/state.json"), Some(key));
+        assert_eq!(bare.store.key_of("app/dev/state.json"), Some(key));
         // The trailing slash of the account URL is dropped.
         assert_eq!(
-            store.container.url().as_str(),
+            store.store.objects().container.url().as_str(),
             "http://127.0.0.1:10000/devstoreaccount1/state"
         );
     }

@@ -9,6 +9,7 @@
 mod local;
 mod local_lock;
 mod migrate;
+pub mod object;
 mod recorded;
 pub mod schema;
 mod seen;
@@ -284,6 +285,22 @@ impl LockInfo {
     /// `user@host pid N (operation)`.
     pub fn holder(&self) -> String {
         format!("{} pid {} ({})", self.owner, self.pid, self.operation)
+    }
+
+    /// The holder every store reports for a lock that exists but does not parse: `owner`
+    /// (such as `unknown (unreadable lock file)`), holding it since `since` (the lock's
+    /// modification time; now without one) for a [`DEFAULT_LEASE`].
+    pub fn unreadable(owner: &str, since: Option<DateTime<Utc>>) -> Self {
+        Self {
+            id: String::new(),
+            owner: owner.into(),
+            pid: 0,
+            operation: "unknown".into(),
+            since: since.unwrap_or_else(Utc::now),
+            expires: None,
+            lease_ms: default_lease_ms(),
+            host: String::new(),
+        }
     }
 }
 

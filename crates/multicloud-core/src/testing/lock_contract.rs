@@ -195,3 +195,31 @@ where
     }
     stack.down().await.expect("down");
 }
+
+/// The run the kill tests SIGKILL (the body of their `hold-lock` helper programs): `up` of
+/// the example stack on a memory cloud so slow it never finishes, with its state in `store`
+/// and a lock lease of `lease`, so it holds (and renews) the lock until killed. Prints
+/// `running` on stdout once the run holds the lock (after its plan); returns only if `up`
+/// fails.
+pub async fn hold_until_killed(
+    store: Arc<dyn StateStore>,
+    lease: Duration,
+) -> Result<(), crate::Error> {
+    // One latency unit is an hour: the run holds the lock until it is killed.
+    let cloud = super::MemoryCloud::new(super::Latencies::realistic(Duration::from_secs(3600)));
+    let stack = super::memory_stack(super::example_spec(), super::InMemoryProvider::new(cloud))
+        .state_arc(store)
+        .options(crate::ApplyOptions {
+            lock_lease: lease,
+            ..crate::ApplyOptions::default()
+        });
+    let mut events = stack.event_bus().subscribe();
+    tokio::spawn(async move {
+        while let Ok(e) = events.recv().await {
+            if matches!(e, crate::events::Event::PlanReady { .. }) {
+                println!("running");
+            }
+        }
+    });
+    stack.up().await.map(drop)
+}
