@@ -44,23 +44,9 @@ pub enum Error {
         /// The parser's message.
         message: String,
     },
-    /// The resource graph has a cycle.
-    #[error("dependency cycle: {}", cycle.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" -> "))]
-    Cycle {
-        /// The resources on the cycle, first repeated at the end.
-        cycle: Vec<ResourceId>,
-    },
-    /// A resource depends on one that is not in the graph.
-    #[error("{resource} depends on unknown resource {missing}")]
-    UnknownDependency {
-        /// The dependent.
-        resource: ResourceId,
-        /// The missing dependency.
-        missing: ResourceId,
-    },
-    /// The same resource id was declared twice.
-    #[error("resource {0} is declared twice")]
-    DuplicateResource(ResourceId),
+    /// The resource graph is invalid (a cycle, an unknown dependency, a duplicate).
+    #[error(transparent)]
+    Graph(#[from] GraphError),
     /// Another run holds the state lock.
     #[error("state of {stack} is locked by {holder} since {since} (lease until {}); wait for it or force-unlock", expires.map_or_else(|| "unknown".to_string(), |e| e.to_rfc3339()))]
     Locked {
@@ -143,18 +129,6 @@ impl From<StateError> for Error {
     }
 }
 
-impl From<GraphError> for Error {
-    fn from(e: GraphError) -> Self {
-        match e {
-            GraphError::Cycle { cycle } => Error::Cycle { cycle },
-            GraphError::UnknownDependency { resource, missing } => {
-                Error::UnknownDependency { resource, missing }
-            }
-            GraphError::DuplicateResource(id) => Error::DuplicateResource(id),
-        }
-    }
-}
-
 impl From<SpecError> for Error {
     fn from(e: SpecError) -> Self {
         match e {
@@ -168,7 +142,7 @@ impl From<ExpandError> for Error {
     fn from(e: ExpandError) -> Self {
         match e {
             ExpandError::Spec(errors) => Error::Spec(errors),
-            ExpandError::Graph(graph) => graph.into(),
+            ExpandError::Graph(graph) => Error::Graph(graph),
             ExpandError::Config(provider) => Error::Provider(provider),
         }
     }
