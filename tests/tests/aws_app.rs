@@ -198,11 +198,9 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
         .expect("infrastructure deletions");
     assert!(last_app_done < first_infra, "the app goes first: {seen:#?}");
 
-    let left = Sweeper::new(provider.clients())
-        .find(&SweepFilter::Stack {
-            stack: "shop".into(),
-            environment: Some("pr-77".into()),
-        })
+    let left = provider
+        .sweeper()
+        .find(&SweepFilter::stack("shop", "pr-77"))
         .await
         .expect("sweep");
     assert!(left.is_empty(), "left in AWS: {left:?}");

@@ -177,11 +177,9 @@ async fn full_stack_without_cache_on_moto_up_noop_adopt_down_and_sweep_finds_not
     // Down, then the sweeper finds nothing of this stack.
     stack.down().await.expect("down");
     assert!(!dir.path().join("shop.pr-1234.json").exists());
-    let left = Sweeper::new(provider.clients())
-        .find(&SweepFilter::Stack {
-            stack: "shop".into(),
-            environment: Some("pr-1234".into()),
-        })
+    let left = provider
+        .sweeper()
+        .find(&SweepFilter::stack("shop", "pr-1234"))
         .await
         .expect("sweep find");
     assert!(left.is_empty(), "left behind: {left:?}");

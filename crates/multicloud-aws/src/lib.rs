@@ -19,8 +19,9 @@
 //! println!("{:?}; {} API calls", outputs.cluster, provider.api_calls().total());
 //!
 //! // Later: find everything whose TTL ran out, across every service, and delete it.
-//! let report = Sweeper::new(provider.clients())
-//!     .sweep(&SweepFilter::Expired { now: chrono::Utc::now() }, false)
+//! let report = provider
+//!     .sweeper()
+//!     .sweep(&SweepFilter::expired(chrono::Utc::now()), false)
 //!     .await?;
 //! println!("{} swept", report.deleted.len());
 //! # Ok(()) }

@@ -93,6 +93,11 @@ impl AwsProvider {
     pub fn api_calls(&self) -> &ApiCalls {
         &self.clients.calls
     }
+
+    /// The sweeper on this provider's clients (see [`crate::sweeper`]).
+    pub fn sweeper(&self) -> crate::sweeper::AwsSweeper {
+        crate::sweeper::AwsSweeper::new(&self.clients)
+    }
 }
 
 impl CloudProvider for AwsProvider {

@@ -26,106 +26,26 @@
 
 mod list;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use multicloud_core::provider::Readiness;
 use multicloud_core::resource::ResourceKind;
 use multicloud_core::retry::{Poller, RetryPolicy};
-use multicloud_core::tags::{TAG_ENV, TAG_STACK, expired};
 use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::kinds::{self, AwsKinds};
 use crate::order::rank;
 
-/// Which tagged resources to sweep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SweepFilter {
-    /// The resources of one stack, in one environment or (`None`) all of them.
-    Stack {
-        /// The `multicloud:stack` tag.
-        stack: String,
-        /// The `multicloud:env` tag; `None` for every environment.
-        environment: Option<String>,
-    },
-    /// Resources whose `multicloud:expires-at` is before `now`.
-    Expired {
-        /// The reference time.
-        now: DateTime<Utc>,
-    },
-    /// Every resource carrying a `multicloud:stack` tag.
-    All,
-}
+pub use multicloud_core::sweep::{SweepFailure, SweepFilter, SweepReport, Sweeper, SweptResource};
 
-impl SweepFilter {
-    /// Whether a resource carrying `tags` is selected.
-    pub fn matches(&self, tags: &BTreeMap<String, String>) -> bool {
-        if !tags.contains_key(TAG_STACK) {
-            return false;
-        }
-        match self {
-            SweepFilter::All => true,
-            SweepFilter::Stack { stack, environment } => {
-                tags.get(TAG_STACK) == Some(stack)
-                    && environment
-                        .as_ref()
-                        .is_none_or(|e| tags.get(TAG_ENV) == Some(e))
-            }
-            SweepFilter::Expired { now } => {
-                expired(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), *now)
-            }
-        }
-    }
-}
-
-/// A resource found by the sweeper.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweptResource {
-    /// What it is. IAM roles are told apart by their trust policy (EKS: cluster role, EC2:
-    /// node role, web identity: workload identity).
-    pub kind: ResourceKind,
-    /// Its name (`Name` tag or id for EC2 resources; the issuer host/path for OIDC providers).
-    pub name: String,
-    /// Its ARN, or its id for EC2 resources.
-    pub id: String,
-    /// The cluster of a node group; the VPC of a load balancer.
-    pub parent: Option<String>,
-    /// Its tags; a load balancer's also carry its VPC's ownership tags.
-    pub tags: BTreeMap<String, String>,
-}
-
-/// A resource the sweeper could not delete.
-#[derive(Debug)]
-pub struct SweepFailure {
-    /// The resource.
-    pub resource: SweptResource,
-    /// Why (after the retries).
-    pub error: ProviderError,
-}
-
-/// What a sweep found and did.
-#[derive(Debug, Default)]
-pub struct SweepReport {
-    /// Whether it was a dry run (nothing deleted).
-    pub dry_run: bool,
-    /// Every resource matching the filter, in deletion order.
-    pub found: Vec<SweptResource>,
-    /// The resources deleted.
-    pub deleted: Vec<SweptResource>,
-    /// The resources that could not be deleted.
-    pub failed: Vec<SweepFailure>,
-}
-
-impl SweepReport {
-    /// Whether everything found was deleted (or nothing was to be).
-    pub fn is_clean(&self) -> bool {
-        self.failed.is_empty()
-    }
+/// The kind of a resource the AWS sweeper found (its [`SweptResource::kind`] is always one
+/// of [`kinds`]' names).
+pub(crate) fn kind_of(r: &SweptResource) -> ResourceKind {
+    ResourceKind::from_name(&r.kind)
 }
 
 /// How the sweeper deletes a resource of one kind that it found by its tags (it has no plan,
@@ -150,25 +70,27 @@ pub(crate) trait SweepOps: Send + Sync {
     }
 }
 
-/// Finds and deletes tagged resources across every service of a stack.
+/// The AWS [`Sweeper`]: finds and deletes tagged resources across every service of a stack
+/// (see the [module](self)). Made by [`AwsProvider::sweeper`](crate::AwsProvider::sweeper)
+/// or [`AwsSweeper::new`].
 #[derive(Debug, Clone)]
-pub struct Sweeper<'a> {
-    clients: &'a AwsClients,
+pub struct AwsSweeper {
+    clients: Arc<AwsClients>,
     kinds: AwsKinds,
     retry: RetryPolicy,
     poller: Poller,
     wait_timeout: Duration,
 }
 
-impl<'a> Sweeper<'a> {
+impl AwsSweeper {
     /// A sweeper on `clients` (the provider's, [`AwsProvider::clients`]): 8 attempts per
     /// listing and deletion with backoff from 2 s to 30 s; waits up to 30 min for clusters,
     /// databases and caches to be gone, polling every 15 s.
     ///
     /// [`AwsProvider::clients`]: crate::AwsProvider::clients
-    pub fn new(clients: &'a Arc<AwsClients>) -> Self {
+    pub fn new(clients: &Arc<AwsClients>) -> Self {
         Self {
-            clients,
+            clients: clients.clone(),
             kinds: AwsKinds::new(clients),
             retry: RetryPolicy {
                 max_attempts: 8,
@@ -204,10 +126,13 @@ impl<'a> Sweeper<'a> {
         self.poller = poller;
         self
     }
+}
 
+#[async_trait]
+impl Sweeper for AwsSweeper {
     /// Every resource carrying our ownership tags that matches `filter`, in deletion order.
-    pub async fn find(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError> {
-        let c = self.clients;
+    async fn find(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError> {
+        let c = &self.clients;
         let mut all = Vec::new();
         for listing in list::Listing::ALL {
             let listed = self.retry(|| listing.run(c, &all)).await?;
@@ -217,14 +142,14 @@ impl<'a> Sweeper<'a> {
             .into_iter()
             .filter(|r| filter.matches(&r.tags))
             .collect();
-        found.sort_by(|a, b| (rank(a.kind), &a.name, &a.id).cmp(&(rank(b.kind), &b.name, &b.id)));
+        found.sort_by_cached_key(|r| (rank(kind_of(r)), r.name.clone(), r.id.clone()));
         Ok(found)
     }
 
     /// Finds the resources matching `filter` and, unless `dry_run`, deletes them in
     /// dependency order. A failure is recorded in the report and the sweep goes on; only a
     /// failure to list is an error.
-    pub async fn sweep(
+    async fn sweep(
         &self,
         filter: &SweepFilter,
         dry_run: bool,
@@ -241,7 +166,7 @@ impl<'a> Sweeper<'a> {
         let mut network_prepared = false;
         let found = report.found.clone();
         for r in &found {
-            if !network_prepared && rank(r.kind) >= rank(kinds::LOAD_BALANCER) {
+            if !network_prepared && rank(kind_of(r)) >= rank(kinds::LOAD_BALANCER) {
                 self.prepare_network(&report.found).await;
                 network_prepared = true;
             }
@@ -258,15 +183,17 @@ impl<'a> Sweeper<'a> {
         }
         Ok(report)
     }
+}
 
+impl AwsSweeper {
     /// Before the first network deletion (clusters, node groups and databases are gone by
     /// then): deletes the load balancers, target groups and security groups Kubernetes left in
     /// the swept VPCs (for any cluster) and the interfaces left there, and revokes the ingress rules of
     /// every swept security group (groups referencing each other could not be deleted
     /// otherwise). Failures are logged; the deletions that follow report them.
     async fn prepare_network(&self, found: &[SweptResource]) {
-        let c = self.clients;
-        for vpc in found.iter().filter(|r| r.kind == kinds::VPC) {
+        let c = &self.clients;
+        for vpc in found.iter().filter(|r| kind_of(r) == kinds::VPC) {
             if let Err(error) = self
                 .retry(|| async {
                     crate::network::delete_cluster_load_balancers(c, &vpc.id, None)
@@ -294,7 +221,7 @@ impl<'a> Sweeper<'a> {
                 tracing::warn!(vpc = %vpc.id, %error, "sweep: could not delete leftover network interfaces");
             }
         }
-        for sg in found.iter().filter(|r| r.kind == kinds::SECURITY_GROUP) {
+        for sg in found.iter().filter(|r| kind_of(r) == kinds::SECURITY_GROUP) {
             if let Err(error) = self
                 .retry(|| crate::network::revoke_security_group_ingress(c, &sg.id))
                 .await
@@ -307,7 +234,7 @@ impl<'a> Sweeper<'a> {
     /// Deletes one resource (with retries) through its kind's [`SweepOps`] and, for the slow
     /// kinds, waits until it is gone.
     async fn delete(&self, r: &SweptResource) -> Result<(), ProviderError> {
-        let Some(ops) = self.kinds.sweep_ops(r.kind) else {
+        let Some(ops) = self.kinds.sweep_ops(kind_of(r)) else {
             return Err(ProviderError::new(
                 ErrorKind::Unsupported,
                 format!("the sweeper does not delete {} resources", r.kind),
@@ -378,37 +305,18 @@ impl<'a> Sweeper<'a> {
 mod tests {
     use super::*;
 
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
+    /// What is selected is the core's [`SweepFilter`] (tested there); the order is this
+    /// crate's, from the expansion's graph.
     #[test]
-    fn filters_select_by_stack_environment_and_expiry() {
-        let t = tags(&[
-            (TAG_STACK, "shop"),
-            (TAG_ENV, "dev"),
-            (
-                multicloud_core::tags::TAG_EXPIRES_AT,
-                "2020-01-01T00:00:00Z",
-            ),
-        ]);
-        let stack = |s: &str, e: Option<&str>| SweepFilter::Stack {
-            stack: s.into(),
-            environment: e.map(str::to_string),
-        };
-        assert!(stack("shop", None).matches(&t));
-        assert!(stack("shop", Some("dev")).matches(&t));
-        assert!(!stack("shop", Some("prod")).matches(&t));
-        assert!(!stack("other", None).matches(&t));
-        assert!(SweepFilter::Expired { now: Utc::now() }.matches(&t));
-        assert!(SweepFilter::All.matches(&t));
-        assert!(!SweepFilter::All.matches(&tags(&[("Name", "x")])));
+    fn deletion_order_puts_users_before_what_they_use() {
         assert!(rank(ResourceKind::NODE_POOL) < rank(ResourceKind::CLUSTER));
         assert!(rank(kinds::SECURITY_GROUP) < rank(kinds::VPC));
         assert!(rank(ResourceKind::CLUSTER) < rank(kinds::LOAD_BALANCER));
         assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
+        let found = SweptResource {
+            kind: kinds::VPC.as_str().to_string(),
+            ..SweptResource::default()
+        };
+        assert_eq!(kind_of(&found), kinds::VPC);
     }
 }

@@ -16,7 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use multicloud_aws::expand::ids;
 use multicloud_aws::kinds;
-use multicloud_aws::sweeper::SweepFilter;
+use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
@@ -395,14 +395,11 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     .await;
 
     let sweeper = multicloud_aws::testing::fast_sweeper(w.provider.clients());
-    let alpha = SweepFilter::Stack {
-        stack: "alpha".into(),
-        environment: Some("dev".into()),
-    };
+    let alpha = SweepFilter::stack("alpha", "dev");
     let found = sweeper.find(&alpha).await.expect("find");
     let lbs: Vec<_> = found
         .iter()
-        .filter(|r| r.kind == kinds::LOAD_BALANCER)
+        .filter(|r| r.kind == kinds::LOAD_BALANCER.as_str())
         .collect();
     assert_eq!(lbs.len(), 1, "{found:#?}");
     assert_eq!(lbs[0].name, "k8s-alpha-web");
@@ -414,12 +411,14 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     );
     assert_eq!(lbs[0].tags.get(TAG_ENV).map(String::as_str), Some("dev"));
     // Deleted after the roles, before the network.
-    let rank = |kind| found.iter().position(|r| r.kind == kind).expect("found");
-    assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
-    let beta = SweepFilter::Stack {
-        stack: "beta".into(),
-        environment: None,
+    let rank = |kind: multicloud_core::resource::ResourceKind| {
+        found
+            .iter()
+            .position(|r| r.kind == kind.as_str())
+            .expect("found")
     };
+    assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
+    let beta = SweepFilter::every_environment_of("beta");
     assert!(sweeper.find(&beta).await.expect("find").is_empty());
 
     let report = sweeper.sweep(&alpha, false).await.expect("sweep");
@@ -428,7 +427,7 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
         report
             .deleted
             .iter()
-            .any(|r| r.kind == kinds::LOAD_BALANCER && r.name == "k8s-alpha-web")
+            .any(|r| r.kind == kinds::LOAD_BALANCER.as_str() && r.name == "k8s-alpha-web")
     );
     assert_eq!(w.load_balancers().await, names(&["k8s-x-web"]));
     assert_eq!(w.target_groups().await, names(&["k8s-x-web-80"]));

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use aws_sdk_elasticloadbalancing::types::{Listener, Tag};
 use multicloud_aws::expand::ids;
 use multicloud_aws::kinds;
-use multicloud_aws::sweeper::SweepFilter;
+use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_core::ErrorKind;
 use multicloud_core::provider::Outputs;
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
@@ -283,14 +283,11 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
     .await;
 
     let sweeper = multicloud_aws::testing::fast_sweeper(w.provider.clients());
-    let alpha = SweepFilter::Stack {
-        stack: "alpha".into(),
-        environment: Some("dev".into()),
-    };
+    let alpha = SweepFilter::stack("alpha", "dev");
     let found = sweeper.find(&alpha).await.expect("find");
     let lbs: Vec<_> = found
         .iter()
-        .filter(|r| r.kind == kinds::LOAD_BALANCER)
+        .filter(|r| r.kind == kinds::LOAD_BALANCER.as_str())
         .collect();
     assert_eq!(lbs.len(), 1, "{found:#?}");
     assert_eq!(lbs[0].name, "a0alphaweb");
@@ -305,7 +302,12 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
         lbs[0].tags.get(SERVICE_NAME).map(String::as_str),
         Some("alpha/web")
     );
-    let rank = |kind| found.iter().position(|r| r.kind == kind).expect("found");
+    let rank = |kind: multicloud_core::resource::ResourceKind| {
+        found
+            .iter()
+            .position(|r| r.kind == kind.as_str())
+            .expect("found")
+    };
     assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
 
     let report = sweeper.sweep(&alpha, false).await.expect("sweep");
@@ -314,7 +316,7 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
         report
             .deleted
             .iter()
-            .any(|r| r.kind == kinds::LOAD_BALANCER && r.name == "a0alphaweb")
+            .any(|r| r.kind == kinds::LOAD_BALANCER.as_str() && r.name == "a0alphaweb")
     );
     assert_eq!(w.classic_elbs().await, names(&["a1xweb"]));
     assert!(!w.vpc_exists(&vpc).await, "the swept VPC is gone");

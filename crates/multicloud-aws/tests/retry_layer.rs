@@ -10,7 +10,7 @@ use aws_sdk_s3::Client as S3Client;
 use multicloud_aws::AwsClients;
 use multicloud_aws::S3StateStore;
 use multicloud_aws::error::{Op, classify};
-use multicloud_aws::sweeper::{SweepFilter, Sweeper};
+use multicloud_aws::sweeper::{AwsSweeper, SweepFilter, Sweeper};
 use multicloud_aws::testing::{MotoServer, Throttle};
 use multicloud_core::retry::RetryPolicy;
 use multicloud_core::state::{StateError, StateKey, StateStore};
@@ -108,9 +108,9 @@ async fn the_sweeper_retries_a_throttled_listing_with_its_policy_only() {
     let throttle = Throttle::operations([DESCRIBE_VPCS]);
     let (_moto, clients) = throttled_clients(&throttle).await;
     let clients = Arc::new(clients);
-    let error = Sweeper::new(&clients)
+    let error = AwsSweeper::new(&clients)
         .with_retries(fast(3))
-        .find(&SweepFilter::All)
+        .find(&SweepFilter::all())
         .await
         .expect_err("listing the VPCs is throttled");
     assert_eq!(error.kind(), ErrorKind::Throttling, "{error}");

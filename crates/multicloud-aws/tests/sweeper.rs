@@ -9,7 +9,7 @@ use chrono::{Duration as Days, Utc};
 use multicloud_aws::AwsProvider;
 use multicloud_aws::expand::{expand, ids};
 use multicloud_aws::kinds;
-use multicloud_aws::sweeper::{SweepFilter, Sweeper, SweptResource};
+use multicloud_aws::sweeper::{AwsSweeper, SweepFilter, Sweeper, SweptResource};
 use multicloud_aws::testing::MotoServer;
 use multicloud_core::provider::{CloudProvider, OpContext, Outputs, StackContext};
 use multicloud_core::resource::{ResourceId, ResourceKind};
@@ -307,21 +307,21 @@ async fn secret(w: &World, name: &str, tags: Option<BTreeMap<String, String>>) {
         .expect("secret");
 }
 
-fn sweeper(w: &World) -> Sweeper<'_> {
+fn sweeper(w: &World) -> AwsSweeper {
     multicloud_aws::testing::fast_sweeper(w.provider.clients())
 }
 
 fn stack(name: &str, env: Option<&str>) -> SweepFilter {
-    SweepFilter::Stack {
-        stack: name.into(),
-        environment: env.map(str::to_string),
+    match env {
+        Some(env) => SweepFilter::stack(name, env),
+        None => SweepFilter::every_environment_of(name),
     }
 }
 
 fn counts(found: &[SweptResource]) -> BTreeMap<ResourceKind, usize> {
     let mut counts = BTreeMap::new();
     for r in found {
-        *counts.entry(r.kind).or_insert(0) += 1;
+        *counts.entry(ResourceKind::from_name(&r.kind)).or_insert(0) += 1;
     }
     counts
 }
@@ -329,7 +329,7 @@ fn counts(found: &[SweptResource]) -> BTreeMap<ResourceKind, usize> {
 fn names(found: &[SweptResource], kind: ResourceKind) -> BTreeSet<String> {
     found
         .iter()
-        .filter(|r| r.kind == kind)
+        .filter(|r| r.kind == kind.as_str())
         .map(|r| r.name.clone())
         .collect()
 }
@@ -397,15 +397,20 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
     );
     let nodegroup = alpha
         .iter()
-        .find(|r| r.kind == NODE_POOL)
+        .find(|r| r.kind == NODE_POOL.as_str())
         .expect("node group");
     assert_eq!(nodegroup.parent.as_deref(), Some("alpha-dev"));
     // Deletion order: node group before cluster before everything network; VPC last.
-    let position = |k: ResourceKind| alpha.iter().position(|r| r.kind == k).expect("present");
+    let position = |k: ResourceKind| {
+        alpha
+            .iter()
+            .position(|r| r.kind == k.as_str())
+            .expect("present")
+    };
     assert!(position(NODE_POOL) < position(CLUSTER));
     assert!(position(CLUSTER) < position(SECURITY_GROUP));
     assert!(position(DATABASE) < position(DB_SUBNET_GROUP));
-    assert_eq!(alpha.last().map(|r| r.kind), Some(VPC));
+    assert_eq!(alpha.last().map(|r| r.kind.as_str()), Some(VPC.as_str()));
 
     assert_eq!(
         s.find(&stack("alpha", Some("dev"))).await.expect("find"),
@@ -430,7 +435,7 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
     );
 
     let expired = s
-        .find(&SweepFilter::Expired { now: Utc::now() })
+        .find(&SweepFilter::expired(Utc::now()))
         .await
         .expect("find expired");
     assert!(!expired.is_empty());
@@ -445,7 +450,7 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
         BTreeSet::from(["gamma/pr-1/api-key".to_string()])
     );
 
-    let all = s.find(&SweepFilter::All).await.expect("find all");
+    let all = s.find(&SweepFilter::all()).await.expect("find all");
     assert_eq!(all.len(), alpha.len() + beta.len() + expired.len());
     assert!(
         all.iter()
@@ -460,7 +465,7 @@ async fn sweep_deletes_nothing_on_a_dry_run_then_exactly_the_stack() {
     let s = sweeper(&w);
     let filter = stack("alpha", None);
     let before = s.find(&filter).await.expect("find");
-    let all_before = s.find(&SweepFilter::All).await.expect("find all");
+    let all_before = s.find(&SweepFilter::all()).await.expect("find all");
 
     let dry = s.sweep(&filter, true).await.expect("dry run");
     assert!(dry.dry_run);
@@ -486,7 +491,7 @@ async fn sweep_deletes_nothing_on_a_dry_run_then_exactly_the_stack() {
     );
 
     // The others are untouched: other stacks, and what carries no ownership tags.
-    let rest = s.find(&SweepFilter::All).await.expect("find all");
+    let rest = s.find(&SweepFilter::all()).await.expect("find all");
     assert_eq!(rest.len(), all_before.len() - before.len());
     let role = aws_sdk_iam::Client::new(&w.sdk)
         .get_role()
@@ -516,11 +521,11 @@ async fn sweep_deletes_nothing_on_a_dry_run_then_exactly_the_stack() {
 
     // Then the expired stack goes, and only the beta stack is left.
     let expired = s
-        .sweep(&SweepFilter::Expired { now: Utc::now() }, false)
+        .sweep(&SweepFilter::expired(Utc::now()), false)
         .await
         .expect("sweep expired");
     assert!(expired.is_clean() && !expired.deleted.is_empty());
-    let left = s.find(&SweepFilter::All).await.expect("find all");
+    let left = s.find(&SweepFilter::all()).await.expect("find all");
     assert!(
         left.iter()
             .all(|r| r.tags.get("multicloud:stack").map(String::as_str) == Some("beta"))
@@ -533,7 +538,7 @@ async fn a_replication_group_being_deleted_is_waited_for_and_no_longer_listed() 
     // moto leaves a deleted replication group in status `deleting` forever: the sweeper
     // deletes it, waits (here briefly), reports it as not gone, and lists it no more.
     let w = world(true).await;
-    let s = Sweeper::new(w.provider.clients())
+    let s = AwsSweeper::new(w.provider.clients())
         .with_retries(RetryPolicy {
             max_attempts: 2,
             base: Duration::from_millis(20),
@@ -548,12 +553,12 @@ async fn a_replication_group_being_deleted_is_waited_for_and_no_longer_listed() 
         );
     let filter = stack("alpha", None);
     let report = s.sweep(&filter, false).await.expect("sweep");
-    let failed: Vec<(ResourceKind, &str)> = report
+    let failed: Vec<(&str, &str)> = report
         .failed
         .iter()
-        .map(|f| (f.resource.kind, f.resource.name.as_str()))
+        .map(|f| (f.resource.kind.as_str(), f.resource.name.as_str()))
         .collect();
-    assert_eq!(failed, [(ResourceKind::CACHE, "alpha-dev-redis")]);
+    assert_eq!(failed, [(ResourceKind::CACHE.as_str(), "alpha-dev-redis")]);
     assert!(
         report.failed[0].error.message().contains("still exists"),
         "{}",

@@ -251,16 +251,11 @@ async fn aws_demo(verbose: bool) -> anyhow::Result<()> {
     calls.reset();
     stack.down().await?;
     println!("down made {} API calls", calls.total());
-    let sweeper = Sweeper::new(provider.clients());
-    let left = sweeper
-        .find(&SweepFilter::Stack {
-            stack: "shop".into(),
-            environment: Some("demo".into()),
-        })
-        .await?;
+    let sweeper = provider.sweeper();
+    let left = sweeper.find(&SweepFilter::stack("shop", "demo")).await?;
     println!("sweeper finds {} resource(s) left", left.len());
     for r in &left {
-        println!("  - {:?} {}", r.kind, r.name);
+        println!("  - {} {}", r.kind, r.name);
     }
     printer.abort();
     Ok(())

@@ -76,7 +76,7 @@ fn swept(
     tags: BTreeMap<String, String>,
 ) -> SweptResource {
     SweptResource {
-        kind,
+        kind: kind.as_str().to_string(),
         name: name.to_string(),
         id: id.to_string(),
         parent: None,
@@ -191,7 +191,7 @@ async fn load_balancers(
 ) -> Result<(), ProviderError> {
     let vpcs: BTreeMap<String, BTreeMap<String, String>> = earlier
         .iter()
-        .filter(|r| r.kind == kinds::VPC)
+        .filter(|r| super::kind_of(r) == kinds::VPC)
         .map(|r| {
             let ours = r
                 .tags

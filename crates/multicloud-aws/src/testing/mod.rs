@@ -40,14 +40,14 @@ mod throttle;
 
 pub use self::throttle::Throttle;
 
-/// A [`Sweeper`](crate::sweeper::Sweeper) with the short retries and waits tests against
+/// An [`AwsSweeper`](crate::sweeper::AwsSweeper) with the short retries and waits tests against
 /// moto want: 3 attempts backing off 20-100 ms, deletions awaited up to 30 s, polled every
 /// 200 ms.
 pub fn fast_sweeper(
     clients: &std::sync::Arc<crate::clients::AwsClients>,
-) -> crate::sweeper::Sweeper<'_> {
+) -> crate::sweeper::AwsSweeper {
     use multicloud_core::retry::{Poller, RetryPolicy};
-    crate::sweeper::Sweeper::new(clients)
+    crate::sweeper::AwsSweeper::new(clients)
         .with_retries(RetryPolicy {
             max_attempts: 3,
             base: std::time::Duration::from_millis(20),
