@@ -30,15 +30,12 @@ pub const RESOURCE_GROUP_TYPE: &str = "Microsoft.Resources/resourceGroups";
 /// The type of a soft-deleted Key Vault, as the sweeper reports it.
 pub const DELETED_VAULT_TYPE: &str = "Microsoft.KeyVault/deletedVaults";
 
-/// Lists `path` (`{"value": [...]}`).
+/// Lists `path`, every page of it.
 async fn list(az: &AzureContext, path: &str, version: &str) -> Result<Vec<Value>, ProviderError> {
-    let page: Value = az
-        .arm
-        .get(path, version)
+    az.arm
+        .list(path, version)
         .await
-        .and_then(|r| r.json())
-        .map_err(|e| classify(e, Op::Read, &format!("LIST {path}")))?;
-    Ok(page["value"].as_array().cloned().unwrap_or_default())
+        .map_err(|e| classify(e, Op::Read, &format!("LIST {path}")))
 }
 
 /// The string-valued tags at `pointer` of `v`.

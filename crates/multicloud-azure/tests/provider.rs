@@ -141,7 +141,10 @@ async fn a_foreign_resource_under_our_name_is_refused() -> TestResult {
 
 #[tokio::test]
 async fn the_sweeper_finds_expired_stacks_and_purges_their_vaults() -> TestResult {
-    let world = World::start(config(Duration::from_millis(100)), |b| b).await?;
+    // Lists of two items a page: the sweeper must follow every `nextLink`.
+    let mut emulator = config(Duration::from_millis(100));
+    emulator.page_size = 2;
+    let world = World::start(emulator, |b| b).await?;
     let mut s = spec("old", "apps", "westeurope");
     s.ttl = Some(Duration::from_secs(600));
     world.stack(s).up().await?;

@@ -215,6 +215,9 @@ pub struct ArmClient {
     calls: ApiCalls,
 }
 
+/// The most pages [`ArmClient::list`] reads of one list.
+pub const MAX_LIST_PAGES: usize = 1000;
+
 impl ArmClient {
     /// A builder.
     pub fn builder() -> ArmClientBuilder {
@@ -297,6 +300,49 @@ impl ArmClient {
             .await?
             .error_for_status()?
             .json()
+    }
+
+    /// Every item of an ARM list (`{"value": [...], "nextLink": ...}`), following `nextLink`
+    /// page after page as ARM serves it. A `nextLink` is followed only on this client's
+    /// endpoint (its origin), so the token is never sent elsewhere, and at most
+    /// [`MAX_LIST_PAGES`] pages are read.
+    pub async fn list(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Vec<serde_json::Value>, ArmError> {
+        let mut url = self.url(path, api_version)?;
+        let mut items = Vec::new();
+        for _ in 0..MAX_LIST_PAGES {
+            let page: serde_json::Value = self
+                .send(Method::Get, url, None)
+                .await?
+                .error_for_status()?
+                .json()?;
+            if let Some(values) = page.get("value").and_then(serde_json::Value::as_array) {
+                items.extend(values.iter().cloned());
+            }
+            match page.get("nextLink").and_then(serde_json::Value::as_str) {
+                Some(next) if !next.is_empty() => url = self.next_link(next)?,
+                _ => return Ok(items),
+            }
+        }
+        Err(ArmError::Decode {
+            message: format!("LIST {path}: more than {MAX_LIST_PAGES} pages"),
+        })
+    }
+
+    /// A list's `nextLink`, if it is on this client's endpoint.
+    fn next_link(&self, next: &str) -> Result<Url, ArmError> {
+        let url = Url::parse(next).map_err(|e| ArmError::Decode {
+            message: format!("nextLink `{next}`: {e}"),
+        })?;
+        if url.origin() != self.endpoint.origin() {
+            return Err(ArmError::Decode {
+                message: format!("nextLink `{next}` leaves the ARM endpoint"),
+            });
+        }
+        Ok(url)
     }
 
     /// `GET` of a resource as `T`; `Ok(None)` on 404.

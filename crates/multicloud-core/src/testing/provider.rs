@@ -154,13 +154,7 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, Prov
     let r = ctx.resource;
     let name = r.name.as_str();
     let id = format!("mem-{}", r.id);
-    let text = |key: &str, default: &str| {
-        r.config
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or(default)
-            .to_string()
-    };
+    let text = |key: &str, default: &str| config_text(ctx, key, default);
     match r.kind {
         ResourceKind::CLUSTER => Outputs::of(&ClusterOutputs {
             id,
@@ -169,21 +163,7 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, Prov
             ca_data: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".into(),
             oidc_issuer: Some(format!("https://oidc.memory.local/id/{name}")),
         }),
-        ResourceKind::DATABASE => {
-            let secret_name = format!("{name}/master-password");
-            cloud
-                .lock()
-                .secrets
-                .insert(secret_name.clone(), SecretString::generate(32));
-            Outputs::of(&DatabaseOutputs {
-                id,
-                host: format!("{name}.db.memory.local"),
-                port: 5432,
-                database: text("database_name", "app"),
-                username: text("username", "app_admin"),
-                password_secret: format!("memory:secret:{secret_name}"),
-            })
-        }
+        ResourceKind::DATABASE => database_outputs(ctx, cloud, id),
         ResourceKind::CACHE => Outputs::of(&CacheOutputs {
             id,
             host: format!("{name}.cache.memory.local"),
@@ -194,22 +174,7 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, Prov
             name: name.into(),
             url: format!("registry.memory.local/{name}"),
         }),
-        ResourceKind::SECRET => {
-            let length = r
-                .config
-                .pointer("/source/generated/length")
-                .and_then(Value::as_u64)
-                .unwrap_or(32);
-            cloud
-                .lock()
-                .secrets
-                .insert(name.to_string(), SecretString::generate(length as usize));
-            Outputs::of(&SecretOutputs {
-                id: format!("memory:secret:{name}"),
-                name: name.into(),
-                version: Some("v1".into()),
-            })
-        }
+        ResourceKind::SECRET => secret_outputs(ctx, cloud),
         ResourceKind::WORKLOAD_IDENTITY => Outputs::of(&IdentityOutputs {
             identity: format!("memory:role/{name}"),
             id,
@@ -233,6 +198,59 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, Prov
             name: name.into(),
         }),
     }
+}
+
+/// A text field of the resource's config, or `default`.
+fn config_text(ctx: &OpContext<'_>, key: &str, default: &str) -> String {
+    ctx.resource
+        .config
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .to_string()
+}
+
+/// A memory database: its master password goes to the memory secret store, as a cloud's
+/// database keeps it in the cloud's.
+fn database_outputs(
+    ctx: &OpContext<'_>,
+    cloud: &MemoryCloud,
+    id: String,
+) -> Result<Outputs, ProviderError> {
+    let name = ctx.resource.name.as_str();
+    let secret_name = format!("{name}/master-password");
+    cloud
+        .lock()
+        .secrets
+        .insert(secret_name.clone(), SecretString::generate(32));
+    Outputs::of(&DatabaseOutputs {
+        id,
+        host: format!("{name}.db.memory.local"),
+        port: 5432,
+        database: config_text(ctx, "database_name", "app"),
+        username: config_text(ctx, "username", "app_admin"),
+        password_secret: format!("memory:secret:{secret_name}"),
+    })
+}
+
+/// A memory secret: a generated value of the configured length in the memory secret store.
+fn secret_outputs(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, ProviderError> {
+    let r = ctx.resource;
+    let name = r.name.as_str();
+    let length = r
+        .config
+        .pointer("/source/generated/length")
+        .and_then(Value::as_u64)
+        .unwrap_or(32);
+    cloud
+        .lock()
+        .secrets
+        .insert(name.to_string(), SecretString::generate(length as usize));
+    Outputs::of(&SecretOutputs {
+        id: format!("memory:secret:{name}"),
+        name: name.into(),
+        version: Some("v1".into()),
+    })
 }
 
 #[async_trait]
