@@ -11,6 +11,7 @@ mod expand;
 pub mod lock_contract;
 mod provider;
 pub mod spec_checks;
+pub mod store_contract;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
