@@ -21,10 +21,13 @@ use std::sync::Arc;
 use chrono::Utc;
 use multicloud_aws::AwsProvider;
 use multicloud_aws::testing::MotoServer;
-use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, OpContext, Outputs, ResourceOps, StackContext};
+use multicloud_core::provider::{
+    CloudProvider, Observation, Observed, OpContext, Outputs, Owner, Readiness, ResourceOps,
+    StackContext,
+};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::tags::Ownership;
+use multicloud_core::{ErrorKind, ProviderError, StackSpec};
 use serde_json::json;
 
 /// The region every test uses.
@@ -130,6 +133,57 @@ impl TestStack {
     /// The SDK clients of the provider.
     pub fn clients(&self) -> &multicloud_aws::AwsClients {
         self.provider.clients()
+    }
+
+    /// Creates subnet group `id` (an RDS or ElastiCache one) from absent through `ops`,
+    /// checks its `name` output and its ARN (`arn_prefix` and the name), that it is ready at
+    /// once, ours, and adopted by a second create, then records its outputs as a dependency.
+    pub async fn create_subnet_group(
+        &mut self,
+        ops: &dyn ResourceOps,
+        id: &str,
+        arn_prefix: &str,
+    ) -> Result<Resource, Box<dyn std::error::Error>> {
+        let group = self.resource(id)?;
+        let ctx = self.ctx(&group);
+        let (outputs, arn) = create_from_absent(ops, &ctx).await?;
+        assert_eq!(out_str(&outputs, "name")?, group.name);
+        assert_eq!(arn, format!("{arn_prefix}{}", group.name));
+        assert_eq!(ops.ready(&ctx).await?, Readiness::ready());
+        assert_ours_and_adopted(ops, &ctx, &arn).await?;
+        self.set_dep(id, outputs);
+        Ok(group)
+    }
+
+    /// What Secrets Manager says of secret `name` (the SDK's answer, errors included).
+    pub async fn describe_secret(
+        &self,
+        name: &str,
+    ) -> Result<
+        aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput,
+        aws_sdk_secretsmanager::error::SdkError<
+            aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError,
+        >,
+    > {
+        self.clients()
+            .secrets
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+    }
+
+    /// Whether Secrets Manager lists a secret named `name`, ones scheduled for deletion
+    /// included.
+    pub async fn secret_is_listed(&self, name: &str) -> Result<bool, Box<dyn std::error::Error>> {
+        let listed = self
+            .clients()
+            .secrets
+            .list_secrets()
+            .include_planned_deletion(true)
+            .send()
+            .await?;
+        Ok(listed.secret_list().iter().any(|s| s.name() == Some(name)))
     }
 
     /// Creates a VPC with two private subnets (two zones) and security groups `cluster`,
@@ -243,6 +297,58 @@ pub fn present(
             Err("expected Present, got Absent".into())
         }
     }
+}
+
+/// Asserts `ctx`'s resource is absent, creates it, and returns its outputs and their `id`.
+pub async fn create_from_absent(
+    ops: &dyn ResourceOps,
+    ctx: &OpContext<'_>,
+) -> Result<(Outputs, String), Box<dyn std::error::Error>> {
+    assert_eq!(ops.observe(ctx).await?, Observation::Absent);
+    let created = ops.create(ctx).await?;
+    let id = out_str(&created, "id")?.to_string();
+    Ok((created, id))
+}
+
+/// Asserts `ctx`'s resource is observed as ours and not drifted, and that creating it again
+/// adopts it (same `id` output `id`); returns the observation and the adopted outputs.
+pub async fn assert_ours_and_adopted(
+    ops: &dyn ResourceOps,
+    ctx: &OpContext<'_>,
+    id: &str,
+) -> Result<(Observed, Outputs), Box<dyn std::error::Error>> {
+    let seen = present(ops.observe(ctx).await?)?;
+    assert_eq!(seen.owner, Owner::Us);
+    assert!(!seen.drifted, "{seen:?}");
+    let adopted = ops.create(ctx).await?;
+    assert_eq!(out_str(&adopted, "id")?, id);
+    Ok((seen, adopted))
+}
+
+/// Asserts `ctx`'s resource, which exists without our ownership tags, is observed as
+/// `Unowned` and that `create` refuses to take it over (`ForeignResource`); returns that
+/// error for further checks.
+pub async fn assert_foreign_refused(
+    ops: &dyn ResourceOps,
+    ctx: &OpContext<'_>,
+) -> Result<ProviderError, Box<dyn std::error::Error>> {
+    assert_eq!(present(ops.observe(ctx).await?)?.owner, Owner::Unowned);
+    let err = ops
+        .create(ctx)
+        .await
+        .err()
+        .ok_or_else(|| format!("took over a foreign {}", ctx.resource.id))?;
+    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    Ok(err)
+}
+
+/// Deletes `ctx`'s resource, expects it gone at once (moto deletes synchronously), and
+/// deleting it again to succeed.
+pub async fn assert_deleted_twice(ops: &dyn ResourceOps, ctx: &OpContext<'_>) -> TestResult {
+    ops.delete(ctx).await?;
+    assert_eq!(ops.gone(ctx).await?, Readiness::ready());
+    ops.delete(ctx).await?;
+    Ok(())
 }
 
 /// The ops of `kind`: its row of `provider`'s kind table.

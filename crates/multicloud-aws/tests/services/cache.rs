@@ -1,15 +1,37 @@
 //! ElastiCache: cache subnet group and Redis replication group.
 
+use aws_sdk_elasticache::types::ReplicationGroup;
 use aws_sdk_elasticache::types::{AutomaticFailoverStatus, MultiAzStatus};
 use multicloud_aws::kinds;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{Observation, Owner, Readiness};
+use multicloud_core::provider::Readiness;
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, Redis};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, kind_ops, out_str, present, ready_outputs};
+use crate::{
+    TestResult, TestStack, assert_foreign_refused, assert_ours_and_adopted, create_from_absent,
+    kind_ops, out_str, present, ready_outputs,
+};
+
+/// The ARN of a cache subnet group on moto, but for its name.
+const GROUP_ARN: &str = "arn:aws:elasticache:us-east-1:123456789012:subnetgroup:";
+
+/// The replication group `name` as ElastiCache describes it.
+async fn live_group(
+    t: &TestStack,
+    name: &str,
+) -> Result<ReplicationGroup, Box<dyn std::error::Error>> {
+    let out = t
+        .clients()
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(name)
+        .send()
+        .await?;
+    Ok(out.replication_groups()[0].clone())
+}
 
 fn spec(name: &str, replicas: u32) -> Result<StackSpec, Box<dyn std::error::Error>> {
     Ok(StackSpec::builder(name)
@@ -26,29 +48,12 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
     let ops = kind_ops(&provider, ResourceKind::CACHE)?;
 
-    let group = t.resource("cache_subnet_group/main")?;
-    let gctx = t.ctx(&group);
-    assert_eq!(gops.observe(&gctx).await?, Observation::Absent);
-    let g = gops.create(&gctx).await?;
-    assert_eq!(out_str(&g, "name")?, group.name);
-    let group_arn = out_str(&g, "id")?.to_string();
-    assert_eq!(
-        group_arn,
-        format!(
-            "arn:aws:elasticache:us-east-1:123456789012:subnetgroup:{}",
-            group.name
-        )
-    );
-    assert_eq!(gops.ready(&gctx).await?, Readiness::ready());
-    assert_eq!(present(gops.observe(&gctx).await?)?.owner, Owner::Us);
-    assert_eq!(out_str(&gops.create(&gctx).await?, "id")?, group_arn);
-    t.set_dep("cache_subnet_group/main", g);
+    t.create_subnet_group(gops, "cache_subnet_group/main", GROUP_ARN)
+        .await?;
 
     let cache = t.resource("cache/main")?;
     let ctx = t.ctx(&cache);
-    assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
-    let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "id")?.to_string();
+    let (_, arn) = create_from_absent(ops, &ctx).await?;
     assert_eq!(
         arn,
         format!(
@@ -61,14 +66,7 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     assert_eq!(ready.get("port").and_then(Value::as_u64), Some(6379));
     assert_eq!(out_str(&ready, "id")?, arn);
 
-    let live = t
-        .clients()
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(&cache.name)
-        .send()
-        .await?;
-    let live = &live.replication_groups()[0];
+    let live = live_group(&t, &cache.name).await?;
     assert_eq!(live.member_clusters().len(), 1);
     assert_eq!(
         live.automatic_failover(),
@@ -78,10 +76,7 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     assert_eq!(live.transit_encryption_enabled(), Some(true));
     assert_eq!(live.cache_node_type(), Some("cache.t3.micro"));
 
-    let seen = present(ops.observe(&ctx).await?)?;
-    assert_eq!(seen.owner, Owner::Us);
-    assert!(!seen.drifted, "{seen:?}");
-    assert_eq!(out_str(&ops.create(&ctx).await?, "id")?, arn);
+    assert_ours_and_adopted(ops, &ctx, &arn).await?;
     let all = t
         .clients()
         .elasticache
@@ -112,21 +107,12 @@ async fn a_cache_with_replicas_gets_failover_and_multi_az_moto_ignores_num_cache
     let mut t = TestStack::new(&spec("cache2", 2)?).await?;
     t.network(42).await?;
     let provider = t.provider.clone();
-    let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
     let ops = kind_ops(&provider, ResourceKind::CACHE)?;
-    let group = t.resource("cache_subnet_group/main")?;
-    let g = gops.create(&t.ctx(&group)).await?;
-    t.set_dep("cache_subnet_group/main", g);
+    t.create_dep(&ResourceId::from("cache_subnet_group/main"))
+        .await?;
     let cache = t.resource("cache/main")?;
     ops.create(&t.ctx(&cache)).await?;
-    let live = t
-        .clients()
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(&cache.name)
-        .send()
-        .await?;
-    let live = &live.replication_groups()[0];
+    let live = live_group(&t, &cache.name).await?;
     assert_eq!(
         live.automatic_failover(),
         Some(&AutomaticFailoverStatus::Enabled)
@@ -170,30 +156,12 @@ async fn foreign_cache_and_subnet_group_are_refused() -> TestResult {
         .num_cache_clusters(1)
         .send()
         .await?;
-    assert_eq!(
-        present(gops.observe(&t.ctx(&group)).await?)?.owner,
-        Owner::Unowned
-    );
-    let err = gops
-        .create(&t.ctx(&group))
-        .await
-        .err()
-        .ok_or("took over a foreign subnet group")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    assert_foreign_refused(gops, &t.ctx(&group)).await?;
     t.set_dep(
         "cache_subnet_group/main",
         crate::outputs(&[("name", &group.name)]),
     );
-    assert_eq!(
-        present(ops.observe(&t.ctx(&cache)).await?)?.owner,
-        Owner::Unowned
-    );
-    let err = ops
-        .create(&t.ctx(&cache))
-        .await
-        .err()
-        .ok_or("took over a foreign cache")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    assert_foreign_refused(ops, &t.ctx(&cache)).await?;
     Ok(())
 }
 

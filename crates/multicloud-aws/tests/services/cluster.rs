@@ -5,12 +5,30 @@ use std::collections::HashMap;
 use aws_sdk_eks::types::VpcConfigRequest;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::provider::{CloudProvider, Observation};
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{Cluster, Network, NodePool};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, out_str, present, ready_outputs};
+use crate::{
+    TestResult, TestStack, assert_deleted_twice, assert_foreign_refused, assert_ours_and_adopted,
+    create_from_absent, out_str, present, ready_outputs,
+};
+
+/// Node group `general` of cluster `eks1-dev` as EKS describes it.
+async fn live_node_group(
+    t: &TestStack,
+) -> Result<aws_sdk_eks::types::Nodegroup, Box<dyn std::error::Error>> {
+    let live = t
+        .clients()
+        .eks
+        .describe_nodegroup()
+        .cluster_name("eks1-dev")
+        .nodegroup_name("general")
+        .send()
+        .await?;
+    Ok(live.nodegroup().ok_or("no node group")?.clone())
+}
 
 fn spec(name: &str) -> Result<StackSpec, Box<dyn std::error::Error>> {
     Ok(StackSpec::builder(name)
@@ -47,9 +65,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     let cluster_outputs = {
         let ops = t.ops_for(ResourceKind::CLUSTER)?;
         let ctx = t.ctx(&cluster);
-        assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
-        let created = ops.create(&ctx).await?;
-        let arn = out_str(&created, "id")?.to_string();
+        let (_, arn) = create_from_absent(ops, &ctx).await?;
         assert_eq!(arn, "arn:aws:eks:us-east-1:123456789012:cluster/eks1-dev");
         let ready = ready_outputs(ops.ready(&ctx).await?)?;
         assert_eq!(out_str(&ready, "name")?, "eks1-dev");
@@ -60,10 +76,7 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
                 .starts_with("https://oidc.eks.us-east-1.amazonaws.com/id/")
         );
         assert_eq!(out_str(&ready, "version")?, "1.31");
-        let seen = present(ops.observe(&ctx).await?)?;
-        assert_eq!(seen.owner, Owner::Us);
-        assert!(!seen.drifted);
-        assert_eq!(out_str(&ops.create(&ctx).await?, "id")?, arn);
+        assert_ours_and_adopted(ops, &ctx, &arn).await?;
         let live = t
             .clients()
             .eks
@@ -108,27 +121,15 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     let pool = t.resource("node_pool/general")?;
     let ops = t.ops_for(ResourceKind::NODE_POOL)?;
     let pctx = t.ctx(&pool);
-    assert_eq!(ops.observe(&pctx).await?, Observation::Absent);
-    let created = ops.create(&pctx).await?;
-    let pool_arn = out_str(&created, "id")?.to_string();
+    let (_, pool_arn) = create_from_absent(ops, &pctx).await?;
     assert!(
         pool_arn.starts_with("arn:aws:eks:us-east-1:123456789012:nodegroup/eks1-dev/general/"),
         "{pool_arn}"
     );
     let ready = ready_outputs(ops.ready(&pctx).await?)?;
     assert_eq!(out_str(&ready, "cluster")?, "eks1-dev");
-    let seen = present(ops.observe(&pctx).await?)?;
-    assert_eq!(seen.owner, Owner::Us);
-    assert!(!seen.drifted);
-    assert_eq!(out_str(&ops.create(&pctx).await?, "id")?, pool_arn);
-    let eks = &t.clients().eks;
-    let live = eks
-        .describe_nodegroup()
-        .cluster_name("eks1-dev")
-        .nodegroup_name("general")
-        .send()
-        .await?;
-    let live = live.nodegroup().ok_or("no node group")?;
+    assert_ours_and_adopted(ops, &pctx, &pool_arn).await?;
+    let live = live_node_group(&t).await?;
     let scaling = live.scaling_config().ok_or("no scaling config")?;
     assert_eq!(
         (
@@ -152,16 +153,8 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     assert!(ops.requires_replacement(&pool.config, &bigger.config));
     assert!(present(ops.observe(&t.ctx(&scaled)).await?)?.drifted);
     ops.update(&t.ctx(&scaled)).await?;
-    let live = eks
-        .describe_nodegroup()
-        .cluster_name("eks1-dev")
-        .nodegroup_name("general")
-        .send()
-        .await?;
-    let scaling = live
-        .nodegroup()
-        .and_then(|n| n.scaling_config())
-        .ok_or("no scaling config")?;
+    let live = live_node_group(&t).await?;
+    let scaling = live.scaling_config().ok_or("no scaling config")?;
     assert_eq!(
         (scaling.max_size(), scaling.desired_size()),
         (Some(6), Some(4))
@@ -179,12 +172,8 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     assert!(err.retryable());
     assert_eq!(err.code(), Some("ResourceInUseException"));
 
-    ops.delete(&pctx).await?;
-    assert_eq!(ops.gone(&pctx).await?, Readiness::ready());
-    ops.delete(&pctx).await?;
-    cops.delete(&ctx).await?;
-    assert_eq!(cops.gone(&ctx).await?, Readiness::ready());
-    cops.delete(&ctx).await?;
+    assert_deleted_twice(ops, &pctx).await?;
+    assert_deleted_twice(cops, &ctx).await?;
     assert_eq!(cops.observe(&ctx).await?, Observation::Absent);
     Ok(())
 }
@@ -211,14 +200,7 @@ async fn a_cluster_without_ownership_tags_is_foreign() -> TestResult {
         .send()
         .await?;
     let ops = t.ops_for(ResourceKind::CLUSTER)?;
-    let ctx = t.ctx(&cluster);
-    assert_eq!(present(ops.observe(&ctx).await?)?.owner, Owner::Unowned);
-    let err = ops
-        .create(&ctx)
-        .await
-        .err()
-        .ok_or("took over a foreign cluster")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    let err = assert_foreign_refused(ops, &t.ctx(&cluster)).await?;
     assert!(err.to_string().contains("eks2-dev"), "{err}");
     Ok(())
 }

@@ -7,12 +7,18 @@ use multicloud_aws::kinds;
 use multicloud_aws::model::{DatabaseConfig, SecretConfig, SecretSourceConfig};
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Outputs, Owner, Readiness};
+use multicloud_core::provider::{CloudProvider, Outputs, Readiness};
 use multicloud_core::resource::{Resource, ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, Postgres};
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, kind_ops, out_str, present, ready_outputs};
+use crate::{
+    TestResult, TestStack, assert_deleted_twice, assert_foreign_refused, assert_ours_and_adopted,
+    create_from_absent, kind_ops, out_str, ready_outputs,
+};
+
+/// The ARN of a DB subnet group on moto, but for its name.
+const GROUP_ARN: &str = "arn:aws:rds:us-east-1:123456789012:subgrp:";
 
 /// The master-password secret node of the database (`secret/database-master-password`),
 /// created through the secrets service as the engine does before the database; its outputs
@@ -74,21 +80,9 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
 
     // Subnet group.
-    let group = t.resource("db_subnet_group/main")?;
-    let gctx = t.ctx(&group);
-    assert_eq!(gops.observe(&gctx).await?, Observation::Absent);
-    let g = gops.create(&gctx).await?;
-    assert_eq!(out_str(&g, "name")?, group.name);
-    let group_arn = out_str(&g, "id")?.to_string();
-    assert_eq!(
-        group_arn,
-        format!("arn:aws:rds:us-east-1:123456789012:subgrp:{}", group.name)
-    );
-    assert_eq!(gops.ready(&gctx).await?, Readiness::ready());
-    let seen = present(gops.observe(&gctx).await?)?;
-    assert_eq!(seen.owner, Owner::Us);
-    assert_eq!(out_str(&gops.create(&gctx).await?, "id")?, group_arn);
-    t.set_dep("db_subnet_group/main", g);
+    let group = t
+        .create_subnet_group(gops, "db_subnet_group/main", GROUP_ARN)
+        .await?;
 
     // The master password: its own secret node, created before the instance.
     let (secret, secret_out) = password_secret(&mut t, "db1").await?;
@@ -98,9 +92,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     // Instance.
     let db = t.resource("database/main")?;
     let ctx = t.ctx(&db);
-    assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
-    let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "id")?.to_string();
+    let (created, arn) = create_from_absent(ops, &ctx).await?;
     let ready = ready_outputs(ops.ready(&ctx).await?)?;
     for key in ["host", "database", "username", "password_secret", "id"] {
         assert!(
@@ -145,13 +137,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
     assert_eq!(secret_name, "db1/dev/database-master-password");
     let password = secrets.get_secret(secret_name).await?;
     assert_eq!(password.len(), 32);
-    let described = t
-        .clients()
-        .secrets
-        .describe_secret()
-        .secret_id(secret_name)
-        .send()
-        .await?;
+    let described = t.describe_secret(secret_name).await?;
     assert_eq!(described.arn(), Some(out_str(&ready, "password_secret")?));
     assert_eq!(
         out_str(&secret_out, "id")?,
@@ -163,9 +149,9 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
             .iter()
             .any(|t| t.key() == Some("multicloud:stack") && t.value() == Some("db1"))
     );
-    let seen = present(ops.observe(&ctx).await?)?;
-    assert_eq!(seen.owner, Owner::Us);
-    assert!(!seen.drifted, "{seen:?}");
+    // Create again: adopted, the password is neither regenerated nor rewritten.
+    let version = described.version_ids_to_stages().map(|v| v.len());
+    let (seen, _) = assert_ours_and_adopted(ops, &ctx, &arn).await?;
     for text in [
         serde_json::to_string(&created)?,
         serde_json::to_string(&ready)?,
@@ -175,18 +161,8 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
         assert!(!text.contains(password.expose()), "the password leaked");
     }
 
-    // Create again: adopted, the password is neither regenerated nor rewritten.
-    let version = described.version_ids_to_stages().map(|v| v.len());
-    let adopted = ops.create(&ctx).await?;
-    assert_eq!(out_str(&adopted, "id")?, arn);
     assert_eq!(secrets.get_secret(secret_name).await?, password);
-    let after = t
-        .clients()
-        .secrets
-        .describe_secret()
-        .secret_id(secret_name)
-        .send()
-        .await?;
+    let after = t.describe_secret(secret_name).await?;
     assert_eq!(after.version_ids_to_stages().map(|v| v.len()), version);
     let all = t.clients().rds.describe_db_instances().send().await?;
     assert_eq!(
@@ -238,10 +214,7 @@ async fn database_lifecycle_keeps_the_password_in_secrets_manager_only() -> Test
         .ok_or("the password secret survived")?;
     assert_eq!(err.kind(), ErrorKind::NotFound);
 
-    let gctx = t.ctx(&group);
-    gops.delete(&gctx).await?;
-    assert_eq!(gops.gone(&gctx).await?, Readiness::ready());
-    gops.delete(&gctx).await?;
+    assert_deleted_twice(gops, &t.ctx(&group)).await?;
     Ok(())
 }
 
@@ -281,16 +254,7 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
         .send()
         .await?;
 
-    assert_eq!(
-        present(gops.observe(&t.ctx(&group)).await?)?.owner,
-        Owner::Unowned
-    );
-    let err = gops
-        .create(&t.ctx(&group))
-        .await
-        .err()
-        .ok_or("took over a foreign subnet group")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    assert_foreign_refused(gops, &t.ctx(&group)).await?;
 
     t.set_dep(
         "db_subnet_group/main",
@@ -302,13 +266,7 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
     let secrets = provider.secrets();
     let password = secrets.get_secret(&secret.name).await?;
     let versions = || async {
-        let d = t
-            .clients()
-            .secrets
-            .describe_secret()
-            .secret_id(&secret.name)
-            .send()
-            .await?;
+        let d = t.describe_secret(&secret.name).await?;
         Ok::<_, Box<dyn std::error::Error>>(d.version_ids_to_stages().cloned().unwrap_or_default())
     };
     let before = versions().await?;
@@ -318,14 +276,7 @@ async fn foreign_database_and_subnet_group_are_refused_and_the_password_is_untou
         "the counter sees CreateSecret and GetSecretValue"
     );
 
-    let ctx = t.ctx(&db);
-    assert_eq!(present(ops.observe(&ctx).await?)?.owner, Owner::Unowned);
-    let err = ops
-        .create(&ctx)
-        .await
-        .err()
-        .ok_or("took over a foreign instance")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    let err = assert_foreign_refused(ops, &t.ctx(&db)).await?;
     assert!(!err.to_string().contains(password.expose()));
     assert_eq!(
         secret_value_calls(&t),
@@ -354,11 +305,9 @@ async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     let mut t = TestStack::new(&spec("db3")?).await?;
     t.network(33).await?;
     let provider = t.provider.clone();
-    let gops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
     let ops = kind_ops(&provider, ResourceKind::DATABASE)?;
-    let group = t.resource("db_subnet_group/main")?;
-    let g = gops.create(&t.ctx(&group)).await?;
-    t.set_dep("db_subnet_group/main", g);
+    t.create_dep(&ResourceId::from("db_subnet_group/main"))
+        .await?;
     let (secret, _) = password_secret(&mut t, "db3").await?;
     let secrets = provider.secrets();
     let secret_ops = kind_ops(&provider, ResourceKind::SECRET)?;
@@ -384,18 +333,8 @@ async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     let sctx = t.ctx(&secret);
     secret_ops.delete(&sctx).await?;
     assert_eq!(secret_ops.gone(&sctx).await?, Readiness::ready());
-    let listed = t
-        .clients()
-        .secrets
-        .list_secrets()
-        .include_planned_deletion(true)
-        .send()
-        .await?;
     assert!(
-        !listed
-            .secret_list()
-            .iter()
-            .any(|s| s.name() == Some(secret_name)),
+        !t.secret_is_listed(secret_name).await?,
         "the password secret of a refused instance was left behind"
     );
 

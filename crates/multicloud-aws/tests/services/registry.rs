@@ -1,14 +1,16 @@
 //! ECR: repositories, lifecycle policy, forced delete and pull credentials.
 
 use aws_sdk_ecr::error::ProvideErrorMetadata;
-use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::provider::{CloudProvider, Readiness};
 use multicloud_core::resource::ResourceKind;
 use multicloud_core::spec::RegistrySpec;
 use serde_json::Value;
 
-use crate::{TestResult, TestStack, out_str, present};
+use crate::{
+    TestResult, TestStack, assert_deleted_twice, assert_foreign_refused, assert_ours_and_adopted,
+    create_from_absent, out_str,
+};
 
 const MANIFEST: &str = r#"{
   "schemaVersion": 2,
@@ -33,9 +35,7 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
     let ctx = t.ctx(&r);
     assert_eq!(r.name, "reg1-dev/api");
 
-    assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
-    let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "id")?.to_string();
+    let (created, arn) = create_from_absent(ops, &ctx).await?;
     let url = out_str(&created, "url")?.to_string();
     assert_eq!(out_str(&created, "name")?, r.name);
     assert_eq!(
@@ -74,13 +74,8 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
         .map(|c| c.scan_on_push());
     assert_eq!(scan, Some(true));
 
-    let seen = present(ops.observe(&ctx).await?)?;
-    assert_eq!(seen.owner, Owner::Us);
-    assert!(!seen.drifted);
+    let (seen, _) = assert_ours_and_adopted(ops, &ctx, &arn).await?;
     assert_eq!(seen.provider_id.as_deref(), Some(arn.as_str()));
-
-    let adopted = ops.create(&ctx).await?;
-    assert_eq!(out_str(&adopted, "id")?, arn);
     let all = ecr.describe_repositories().send().await?;
     assert_eq!(
         all.repositories()
@@ -122,8 +117,7 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
         .await?;
     let images = ecr.list_images().repository_name(&r.name).send().await?;
     assert_eq!(images.image_ids().len(), 1);
-    ops.delete(&ctx).await?;
-    assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
+    assert_deleted_twice(ops, &ctx).await?;
     let err = ecr
         .describe_repositories()
         .repository_names(&r.name)
@@ -132,7 +126,6 @@ async fn repository_lifecycle_with_policy_images_and_pull_credentials() -> TestR
         .err()
         .ok_or("the repository survived its deletion")?;
     assert_eq!(err.code(), Some("RepositoryNotFoundException"));
-    ops.delete(&ctx).await?;
     Ok(())
 }
 
@@ -150,14 +143,7 @@ async fn a_repository_without_ownership_tags_is_foreign() -> TestResult {
         .repository_name(&r.name)
         .send()
         .await?;
-    let seen = present(ops.observe(&t.ctx(&r)).await?)?;
-    assert_eq!(seen.owner, Owner::Unowned);
-    let err = ops
-        .create(&t.ctx(&r))
-        .await
-        .err()
-        .ok_or("took over a foreign repository")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    assert_foreign_refused(ops, &t.ctx(&r)).await?;
     let policy = t
         .clients()
         .ecr

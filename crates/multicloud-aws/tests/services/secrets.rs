@@ -6,11 +6,14 @@ use aws_sdk_secretsmanager::types::Tag;
 use multicloud_core::ErrorKind;
 use multicloud_core::SecretString;
 use multicloud_core::StackSpec;
-use multicloud_core::provider::{CloudProvider, Observation, Owner, Readiness};
+use multicloud_core::provider::{CloudProvider, Observation, Readiness};
 use multicloud_core::resource::ResourceKind;
 use multicloud_core::spec::SecretSpec;
 
-use crate::{TestResult, TestStack, out_str, present};
+use crate::{
+    TestResult, TestStack, assert_deleted_twice, assert_foreign_refused, assert_ours_and_adopted,
+    create_from_absent, out_str,
+};
 
 #[tokio::test]
 async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_after_delete()
@@ -25,9 +28,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
     let ctx = t.ctx(&r);
     assert_eq!(r.name, "sec1/dev/api-key");
 
-    assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
-    let created = ops.create(&ctx).await?;
-    let arn = out_str(&created, "id")?.to_string();
+    let (created, arn) = create_from_absent(ops, &ctx).await?;
     let version = out_str(&created, "version")?.to_string();
     assert_eq!(out_str(&created, "name")?, r.name);
     assert!(
@@ -40,14 +41,10 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
     assert_eq!(value.len(), 40);
     assert!(!serde_json::to_string(&created)?.contains(value.expose()));
 
-    let seen = present(ops.observe(&ctx).await?)?;
-    assert_eq!(seen.owner, Owner::Us);
+    // Create again: adopted, same ARN and version, value untouched.
+    let (seen, adopted) = assert_ours_and_adopted(ops, &ctx, &arn).await?;
     assert_eq!(seen.provider_id.as_deref(), Some(arn.as_str()));
     assert_eq!(out_str(&seen.outputs, "version")?, version);
-
-    // Create again: adopted, same ARN and version, value untouched.
-    let adopted = ops.create(&ctx).await?;
-    assert_eq!(out_str(&adopted, "id")?, arn);
     assert_eq!(out_str(&adopted, "version")?, version);
     assert_eq!(store.get_secret(&r.name).await?, value);
 
@@ -56,13 +53,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
     ops.delete(&ctx).await?;
     assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
     assert_eq!(ops.observe(&ctx).await?, Observation::Absent);
-    let described = t
-        .clients()
-        .secrets
-        .describe_secret()
-        .secret_id(&r.name)
-        .send()
-        .await?;
+    let described = t.describe_secret(&r.name).await?;
     assert!(described.deleted_date().is_some(), "scheduled, not purged");
     // Deleting again is fine.
     ops.delete(&ctx).await?;
@@ -74,11 +65,7 @@ async fn generated_secret_lifecycle_adopts_without_regenerating_and_restores_aft
 
     store.delete_secret(&r.name, true).await?;
     let err = t
-        .clients()
-        .secrets
-        .describe_secret()
-        .secret_id(&r.name)
-        .send()
+        .describe_secret(&r.name)
         .await
         .err()
         .ok_or("force-deleted secret still exists")?;
@@ -101,36 +88,18 @@ async fn force_delete_removes_a_ttl_secret_at_once() -> TestResult {
     let ctx = t.ctx(&r);
     assert_eq!(r.config["force_delete"], true);
     ops.create(&ctx).await?;
-    let tags = t
-        .clients()
-        .secrets
-        .describe_secret()
-        .secret_id(&r.name)
-        .send()
-        .await?;
+    let tags = t.describe_secret(&r.name).await?;
     assert!(
         tags.tags()
             .iter()
             .any(|t| t.key() == Some("multicloud:expires-at"))
     );
-    ops.delete(&ctx).await?;
-    assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
-    let listed = t
-        .clients()
-        .secrets
-        .list_secrets()
-        .include_planned_deletion(true)
-        .send()
-        .await?;
+    // Deleting what is gone succeeds.
+    assert_deleted_twice(ops, &ctx).await?;
     assert!(
-        !listed
-            .secret_list()
-            .iter()
-            .any(|s| s.name() == Some(r.name.as_str())),
+        !t.secret_is_listed(&r.name).await?,
         "a force-deleted secret is not even scheduled for deletion"
     );
-    // Deleting what is gone succeeds.
-    ops.delete(&ctx).await?;
     Ok(())
 }
 
@@ -180,14 +149,7 @@ async fn a_secret_without_ownership_tags_is_foreign() -> TestResult {
         .tags(Tag::builder().key("team").value("other").build())
         .send()
         .await?;
-    let seen = present(ops.observe(&t.ctx(&r)).await?)?;
-    assert_eq!(seen.owner, Owner::Unowned);
-    let err = ops
-        .create(&t.ctx(&r))
-        .await
-        .err()
-        .ok_or("took over a foreign secret")?;
-    assert_eq!(err.kind(), ErrorKind::ForeignResource);
+    assert_foreign_refused(ops, &t.ctx(&r)).await?;
     assert_eq!(store.get_secret(&r.name).await?.expose(), "someone else's");
     Ok(())
 }
