@@ -24,11 +24,64 @@ fn cloud() -> Arc<MemoryCloud> {
 }
 
 fn stack(cloud: &Arc<MemoryCloud>, dir: &std::path::Path) -> Stack {
-    memory_stack(spec(), InMemoryProvider::new(cloud.clone())).state(LocalStateStore::new(dir))
+    stack_of(spec(), cloud, dir)
+}
+
+/// A stack of `spec` on `cloud` with its state in `dir`.
+fn stack_of(spec: StackSpec, cloud: &Arc<MemoryCloud>, dir: &std::path::Path) -> Stack {
+    memory_stack(spec, InMemoryProvider::new(cloud.clone())).state(LocalStateStore::new(dir))
 }
 
 fn state_file(dir: &std::path::Path) -> std::path::PathBuf {
     dir.join("shop.pr-1234.json")
+}
+
+/// How many resources the state file in `dir` records.
+fn recorded_resources(dir: &std::path::Path) -> usize {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state_file(dir)).expect("state"))
+            .expect("json");
+    state["resources"].as_object().map_or(0, |m| m.len())
+}
+
+/// Asserts every physical resource was created exactly once and a new plan is a no-op.
+async fn assert_converged_without_duplicates(cloud: &MemoryCloud, stack: &Stack) {
+    assert!(
+        cloud.creations().values().all(|&c| c == 1),
+        "no duplicates: {:?}",
+        cloud.creations()
+    );
+    assert!(stack.plan().await.expect("plan").is_noop());
+}
+
+/// Asserts each of `actions` was created only after each of its dependencies that was
+/// created was ready.
+fn assert_created_after_dependencies_ready<'a>(
+    cloud: &MemoryCloud,
+    actions: impl IntoIterator<Item = &'a multicloud_core::plan::PlannedAction>,
+) {
+    let created = cloud.create_times();
+    let ready = cloud.ready_times();
+    for a in actions {
+        for d in a.depends_on.iter().filter(|d| created.contains_key(*d)) {
+            assert!(
+                created[&a.id] >= ready[d],
+                "{} was created at {:?} before its dependency {d} was ready at {:?}",
+                a.id,
+                created[&a.id],
+                ready[d]
+            );
+        }
+    }
+}
+
+/// The events already sent on `events` (waiting 1 ms for each).
+async fn drain(events: &mut (impl futures::Stream<Item = Event> + Unpin)) -> Vec<Event> {
+    let mut seen = Vec::new();
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next()).await {
+        seen.push(ev);
+    }
+    seen
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,19 +179,12 @@ async fn no_resource_starts_before_its_dependencies_are_ready_and_destroy_runs_i
     let stack = stack(&cloud, dir.path());
     let plan = stack.plan().await.expect("plan");
     stack.up().await.expect("up");
-    let created = cloud.create_times();
-    let ready = cloud.ready_times();
-    for a in &plan.actions {
-        for d in &a.depends_on {
-            assert!(
-                created[&a.id] >= ready[d],
-                "{} was created at {:?} before its dependency {d} was ready at {:?}",
-                a.id,
-                created[&a.id],
-                ready[d]
-            );
-        }
-    }
+    assert_eq!(
+        cloud.create_times().len(),
+        plan.actions.len(),
+        "all created"
+    );
+    assert_created_after_dependencies_ready(&cloud, &plan.actions);
     cloud.reset_calls();
     stack.down().await.expect("down");
     let deletes: std::collections::BTreeMap<ResourceId, Duration> = cloud
@@ -243,12 +289,7 @@ async fn up_adopts_everything_after_the_state_file_is_deleted() {
     assert_eq!(plan.summary().adopt, plan.actions.len(), "{plan}");
     let second = stack.up().await.expect("up adopts");
     assert_eq!(first, second);
-    assert!(
-        cloud.creations().values().all(|&c| c == 1),
-        "no duplicates: {:?}",
-        cloud.creations()
-    );
-    assert!(stack.plan().await.expect("plan").is_noop());
+    assert_converged_without_duplicates(&cloud, &stack).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -259,10 +300,7 @@ async fn dropping_up_midway_then_rerunning_converges_without_duplicates() {
     // The cluster takes 12 minutes; stop after 5, with work in flight.
     let dropped = tokio::time::timeout(Duration::from_secs(300), stack.up()).await;
     assert!(dropped.is_err(), "up was still running and got dropped");
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state_file(dir.path())).expect("state"))
-            .expect("json");
-    let recorded = state["resources"].as_object().map_or(0, |m| m.len());
+    let recorded = recorded_resources(dir.path());
     assert!(
         recorded > 0,
         "completed resources were recorded before the drop"
@@ -276,12 +314,7 @@ async fn dropping_up_midway_then_rerunning_converges_without_duplicates() {
     let plan = stack.plan().await.expect("plan after crash");
     assert!(plan.summary().adopt > 0, "{plan}");
     stack.up().await.expect("re-run converges");
-    assert!(
-        cloud.creations().values().all(|&c| c == 1),
-        "no duplicates: {:?}",
-        cloud.creations()
-    );
-    assert!(stack.plan().await.expect("plan").is_noop());
+    assert_converged_without_duplicates(&cloud, &stack).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -303,13 +336,7 @@ async fn cancelling_stops_new_work_records_what_finished_and_rerun_converges() {
         Error::Cancelled { completed } => completed,
         other => panic!("expected Cancelled, got {other}"),
     };
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state_file(dir.path())).expect("state"))
-            .expect("json");
-    assert_eq!(
-        state["resources"].as_object().map_or(0, |m| m.len()),
-        completed
-    );
+    assert_eq!(recorded_resources(dir.path()), completed);
     let stack = self::stack(&cloud, dir.path());
     stack.up().await.expect("re-run converges");
     assert!(cloud.creations().values().all(|&c| c == 1));
@@ -330,12 +357,11 @@ async fn twenty_percent_throttling_still_converges_up_and_down() {
         throttled > 10,
         "throttling was injected ({throttled} calls)"
     );
-    let mut retrying = 0;
-    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next()).await {
-        if matches!(ev, Event::ResourceRetrying { .. }) {
-            retrying += 1;
-        }
-    }
+    let retrying = drain(&mut events)
+        .await
+        .iter()
+        .filter(|ev| matches!(ev, Event::ResourceRetrying { .. }))
+        .count();
     assert!(retrying > 0, "retries are reported as events");
 }
 
@@ -416,8 +442,7 @@ async fn changes_to_the_spec_plan_updates_and_deletes_only_what_changed() {
     let mut changed = spec();
     changed.cluster.as_mut().expect("cluster").node_pools[0].max = 8;
     changed.cache = None;
-    let stack = memory_stack(changed, InMemoryProvider::new(cloud.clone()))
-        .state(LocalStateStore::new(dir.path()));
+    let stack = stack_of(changed, &cloud, dir.path());
     let plan = stack.plan().await.expect("plan");
     let s = plan.summary();
     assert_eq!((s.update, s.delete, s.create), (1, 3, 0), "{plan}");
@@ -476,9 +501,7 @@ async fn no_secret_value_appears_in_state_events_debug_output_or_errors() {
         format!("{:?}", stack.plan().await.expect("plan")),
         format!("{:?}", secrets),
     ];
-    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(1), events.next()).await {
-        seen.push(format!("{ev:?}"));
-    }
+    seen.extend(drain(&mut events).await.iter().map(|ev| format!("{ev:?}")));
     for s in &secrets {
         for text in &seen {
             assert!(
@@ -525,8 +548,7 @@ async fn replacing_a_resource_replaces_its_dependents_in_a_safe_order() {
         &["10.1.16.0/20", "10.1.32.0/20"],
     ));
     moved.validate().expect("valid");
-    let stack = memory_stack(moved, InMemoryProvider::new(cloud.clone()))
-        .state(LocalStateStore::new(dir.path()));
+    let stack = stack_of(moved, &cloud, dir.path());
     let plan = stack.plan().await.expect("plan");
     let action = |kind, key: &str| plan.action(&ResourceId::new(kind, key)).map(|a| a.action);
     assert_eq!(action(kinds::VPC, "main"), Some(Action::Replace), "{plan}");
@@ -559,16 +581,9 @@ async fn replacing_a_resource_replaces_its_dependents_in_a_safe_order() {
     assert_eq!(cloud.creations()["vpc/shop-pr-1234-vpc"], 2);
     assert_eq!(cloud.creations()["registry/shop-pr-1234/shop-api"], 1);
     // Every replaced resource was deleted before its dependencies and created after them.
-    let created = cloud.create_times();
-    let ready = cloud.ready_times();
-    for a in plan.actions.iter().filter(|a| a.action == Action::Replace) {
-        for d in a.depends_on.iter().filter(|d| created.contains_key(*d)) {
-            assert!(
-                created[&a.id] >= ready[d],
-                "{} re-created before {d} was ready",
-                a.id
-            );
-        }
-    }
+    assert_created_after_dependencies_ready(
+        &cloud,
+        plan.actions.iter().filter(|a| a.action == Action::Replace),
+    );
     assert!(stack.plan().await.expect("plan").is_noop());
 }
