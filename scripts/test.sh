@@ -15,3 +15,5 @@ cargo test --workspace --all-targets --locked --no-run "$@"
 wait "$k8s" || { echo "building the local Kubernetes control plane failed" >&2; exit 1; }
 cargo test --workspace --all-targets --locked "$@"
 cargo test --workspace --doc --locked
+# The crate docs build without a broken or private link.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked

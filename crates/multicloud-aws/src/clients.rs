@@ -1,13 +1,5 @@
 //! The SDK clients, built once from one `SdkConfig`, with an API-call counter on every
 //! client and the account id resolved (and checked non-empty) through STS.
-//!
-//! ## One retry layer
-//! SDK clients never retry ([`RetryConfig::disabled`]); every retry and wait goes through
-//! multicloud-core's [`RetryPolicy`](multicloud_core::retry::RetryPolicy) and
-//! [`Poller`](multicloud_core::retry::Poller) — the engine's for resources, and the same
-//! types for the [`Sweeper`](crate::sweeper::Sweeper) and the
-//! [`S3StateStore`](crate::S3StateStore). Stacking the SDK's retries under the engine's would
-//! multiply them: one throttled call was sent up to 5 × 10 = 50 times.
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
@@ -53,6 +45,14 @@ impl Intercept for CallCounter {
 }
 
 /// Every SDK client the provider uses.
+///
+/// ## One retry layer
+/// SDK clients never retry ([`RetryConfig::disabled`]); every retry and wait goes through
+/// multicloud-core's [`RetryPolicy`](multicloud_core::retry::RetryPolicy) and
+/// [`Poller`](multicloud_core::retry::Poller) — the engine's for resources, and the same
+/// types for the [`AwsSweeper`](crate::sweeper::AwsSweeper) and the
+/// [`S3StateStore`](crate::S3StateStore). Stacking the SDK's retries under the engine's would
+/// multiply them: one throttled call was sent up to 5 × 10 = 50 times.
 #[derive(Debug)]
 pub struct AwsClients {
     /// The config they were built from.
@@ -103,8 +103,8 @@ macro_rules! client {
 }
 
 impl AwsClients {
-    /// Builds all clients from `sdk`, with SDK retries disabled (see the
-    /// [module docs](self)) and the call counter.
+    /// Builds all clients from `sdk`, with SDK retries disabled (one retry layer, see
+    /// [`AwsClients`]) and the call counter.
     pub fn new(sdk: &SdkConfig) -> Self {
         Self::with_interceptors(sdk, &[])
     }

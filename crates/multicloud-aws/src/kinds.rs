@@ -1,6 +1,6 @@
 //! The kinds of the AWS provider: its own (VPC, subnets, roles, subnet groups…) and the
 //! cloud-neutral ones it implements, with their families, typical durations (after
-//! `STACK-GRAPH.md`) and wait timeouts — and, in [`AwsKinds`], the one type handling each
+//! `STACK-GRAPH.md`) and wait timeouts — and, in `AwsKinds`, the one type handling each
 //! kind: the provider's [`KindTable`] and the sweeper's deletions come from the same rows.
 
 use std::collections::HashMap;

@@ -32,14 +32,15 @@
 //! - [`kinds`] declares the AWS kinds (VPC, subnets, roles, subnet groups…) with their
 //!   families, durations and wait timeouts, and builds the provider's kind table: one small
 //!   type per kind implementing `ResourceOps`, in the module of its service
-//!   ([`network::Vpc`], [`cluster::EksCluster`], [`database::RdsInstance`]…), which the engine
+//!   (`network::Vpc`, `cluster::EksCluster`, `database::RdsInstance`…, crate-internal: users
+//!   reach them only through the provider's [`KindTable`](multicloud_core::provider::KindTable)), which the engine
 //!   and the [`sweeper`] both go through. [`model`] holds each kind's typed config and
 //!   outputs, the contract between [`expand`] and those types, which read
 //!   `ctx.config::<T>()` (a misspelled or missing field is an error, never a default).
 //! - [`expand`] is the one description of what depends on what: the engine orders creation
 //!   and teardown by it, and [`order`] derives the [`sweeper`]'s deletion order from it.
 //! - [`naming`] holds the AWS naming rules checked before any call.
-//! - One retry layer: the SDK clients never retry ([`clients`]); the engine's
+//! - One retry layer: the SDK clients never retry ([`AwsClients`]); the engine's
 //!   `RetryPolicy` and `Poller` do, for resources, the sweeper and [`S3StateStore`] alike.
 //! - The apps are not the provider's business: a workload backend is attached to the
 //!   `Stack` (`Stack::workloads`) and reaches the cluster through the provider's
@@ -78,24 +79,24 @@ pub mod testing;
 
 pub mod eks_token;
 
-pub mod cache;
-pub mod clients;
-pub mod cluster;
-pub mod database;
+mod cache;
+mod clients;
+mod cluster;
+mod database;
 pub mod error;
 pub mod expand;
 pub mod identity;
 pub mod kinds;
 pub mod model;
 pub mod naming;
-pub mod network;
+mod network;
 pub mod order;
-pub mod provider;
-pub mod registry;
-pub mod secrets;
-pub mod state;
+mod provider;
+mod registry;
+mod secrets;
+mod state;
 pub mod sweeper;
-pub mod tagging;
+mod tagging;
 
 pub(crate) mod subnet_group;
 pub(crate) mod support;
@@ -103,4 +104,4 @@ pub(crate) mod support;
 pub use clients::{AwsClients, CallCounter};
 pub use multicloud_core::calls::ApiCalls;
 pub use provider::{AwsProvider, AwsProviderBuilder};
-pub use state::S3StateStore;
+pub use state::{S3Objects, S3StateStore};

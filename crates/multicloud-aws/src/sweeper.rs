@@ -18,7 +18,7 @@
 //! Kubernetes left in the swept VPCs are removed and ingress rules revoked.
 //!
 //! It runs outside the engine, but retries and waits with the engine's own types (the SDK
-//! clients never retry, see [`clients`](crate::clients)): every listing and deletion that
+//! clients never retry, see [`AwsClients`]): every listing and deletion that
 //! fails with a retryable error (`DependencyViolation`, throttling…) is retried by a
 //! [`RetryPolicy`], and the slow deletions are awaited by a [`Poller`]. The deletions go
 //! through the same per-kind types as the engine's (their `SweepOps`, from the one kind table of

@@ -78,8 +78,8 @@
 //! run on Azurite through [`testing::Azurite`] (feature `testing`).
 
 pub mod arm;
-pub mod arm_ops;
-pub mod context;
+mod arm_ops;
+mod context;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
@@ -88,12 +88,25 @@ pub mod kinds;
 pub mod model;
 pub mod naming;
 pub mod order;
-pub mod provider;
-pub mod resources;
-pub mod state;
+mod provider;
+mod resources;
+mod state;
 pub mod sweeper;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use context::AzureContext;
 pub use provider::{AzureProvider, AzureProviderBuilder};
-pub use state::BlobStateStore;
+pub use state::{
+    BlobObjects, BlobStateStore, BlobStateStoreBuilder, BuildError, DEFAULT_SERVICE_VERSION,
+};
+
+/// The Azure built-in roles the stack assigns, and the audience of its workload identities'
+/// federated credentials: what a test or tool checks the stack's role assignments and
+/// credentials against.
+pub mod roles {
+    pub use crate::resources::identity::AUDIENCE;
+    pub use crate::resources::role::{
+        ACR_PULL, KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, role_definition_id,
+    };
+}

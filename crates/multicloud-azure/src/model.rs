@@ -1,6 +1,6 @@
 //! The typed configs of the Azure kinds (what [`crate::expand`] records in each resource,
 //! `deny_unknown_fields`, no silent defaults) and the typed outputs of the Azure-only kinds.
-//! The neutral kinds record the core's output types ([`ClusterOutputs`](multicloud_core::outputs::ClusterOutputs)…),
+//! The neutral kinds record the core's output types ([`ClusterOutputs`]…),
 //! flattened into the Azure types below where Azure adds fields.
 
 use multicloud_core::outputs::{ClusterOutputs, DatabaseOutputs};

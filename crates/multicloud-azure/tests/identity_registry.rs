@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use multicloud_azure::resources::identity::AUDIENCE;
-use multicloud_azure::resources::role::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id};
+use multicloud_azure::roles::AUDIENCE;
+use multicloud_azure::roles::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id};
 use multicloud_core::provider::CloudProvider;
 use multicloud_core::spec::{
     Cluster, Network, NodePool, RegistrySpec, SecretSpec, WorkloadIdentity,

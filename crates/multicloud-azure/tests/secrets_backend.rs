@@ -131,9 +131,9 @@ async fn the_deployer_gets_secrets_officer_on_exactly_the_vault_before_any_secre
     assert_eq!(p["principalType"], "User");
     assert_eq!(
         p["roleDefinitionId"],
-        multicloud_azure::resources::role::role_definition_id(
+        multicloud_azure::roles::role_definition_id(
             &sub,
-            multicloud_azure::resources::role::KEY_VAULT_SECRETS_OFFICER.1
+            multicloud_azure::roles::KEY_VAULT_SECRETS_OFFICER.1
         )
         .as_str()
     );

@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use multicloud_azure::emulator::EmulatorArmClient;
-use multicloud_azure::resources::role::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id};
+use multicloud_azure::roles::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id};
 use multicloud_azure::sweeper::SweepFilter;
 use multicloud_core::StackSpec;
 use multicloud_core::plan::Action;

@@ -16,6 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ErrorKind, ProviderError};
+#[cfg(doc)]
+use crate::kind::ResourceKind;
 use crate::resource::{ResourceId, typed};
 use crate::secret::SecretRef;
 

@@ -1,4 +1,4 @@
-//! The lifecycle every Kubernetes kind shares, written once over [`ObjectKind`]: read and judge
+//! The lifecycle every Kubernetes kind shares, written once over `ObjectKind` (crate-internal): read and judge
 //! ownership by labels, server-side apply (field manager `multicloud`), delete only what
 //! carries our labels, and the fingerprint annotation that tells drift without reading secret
 //! values.

@@ -1,6 +1,6 @@
 //! [`KubernetesWorkloads`]: the [`WorkloadOps`] of the app kinds, one kind table row each:
-//! the kind's [`ObjectKind`](crate::object::ObjectKind) (or the manifest set) run by a
-//! generic [`Objects`] ops value, and synced secrets wrapped with their ESO companions.
+//! the kind's `ObjectKind` (or the manifest set) run by a
+//! generic `Objects` ops value, and synced secrets wrapped with their ESO companions.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -114,7 +114,7 @@ impl BlobStateStoreBuilder {
     }
 
     /// Authenticates with the key `key` (base64) of storage account `account`, signing each
-    /// request ([`SharedKeyPolicy`]).
+    /// request (`SharedKeyPolicy`).
     #[must_use]
     pub fn shared_key(mut self, account: impl Into<String>, key: SecretString) -> Self {
         self.auth = Auth::SharedKey {

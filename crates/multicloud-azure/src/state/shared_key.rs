@@ -79,11 +79,6 @@ impl SharedKeyPolicy {
         Ok(Self { account, key })
     }
 
-    /// The storage account.
-    pub fn account(&self) -> &str {
-        &self.account
-    }
-
     /// The string to sign for `request` (which must already carry its `x-ms-date`).
     pub fn string_to_sign(&self, request: &Request) -> String {
         let headers: BTreeMap<String, String> = request
