@@ -5,13 +5,15 @@
 
 #[path = "network_identity/harness.rs"]
 mod harness;
+#[path = "support/network_world.rs"]
+mod network_world;
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::Filter;
 use harness::{
-    ISSUER, ISSUER_HOST, REGION, attached, decode, ec2_tags, harness, network_ids, out_str,
-    vpcs_named,
+    ISSUER, ISSUER_HOST, REGION, attached, decode, ec2_tags, harness, inline_policy_names,
+    network_ids, out_str, role_trust, sorted_zone_names, vpcs_named,
 };
 use multicloud_aws::expand::{NODE_POLICIES, ids};
 use multicloud_aws::identity::{
@@ -20,7 +22,7 @@ use multicloud_aws::identity::{
 use multicloud_aws::testing::MOTO_ACCOUNT_ID;
 use multicloud_core::ErrorKind;
 use multicloud_core::outputs::{RegistryOutputs, SecretOutputs};
-use multicloud_core::provider::{CloudProvider, Observation, OpContext, Outputs, Owner};
+use multicloud_core::provider::{CloudProvider, Observation, Outputs, Owner};
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 use serde_json::json;
@@ -75,18 +77,7 @@ async fn network_is_created_tagged_adopted_and_deleted_in_order() {
     }
 
     // Subnets: zone by index over the sorted zones, Kubernetes tags, public IPs on public ones.
-    let zones = h
-        .ec2
-        .describe_availability_zones()
-        .send()
-        .await
-        .expect("zones");
-    let mut zone_names: Vec<String> = zones
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.zone_name().map(str::to_string))
-        .collect();
-    zone_names.sort();
+    let zone_names = sorted_zone_names(&h.ec2).await;
     for (public, i) in [(true, 0), (true, 1), (false, 0), (false, 1)] {
         let out = &h.outputs[&ids::subnet(public, i)];
         assert_eq!(out_str(out, "zone"), zone_names[i]);
@@ -283,16 +274,9 @@ async fn resources_under_our_name_without_our_tags_are_foreign() {
     let err = h.try_create(&vpc).await.expect_err("foreign");
     assert_eq!(err.kind(), ErrorKind::ForeignResource, "{err}");
     let deps = BTreeMap::new();
-    let ctx = OpContext {
-        resource: &vpc,
-        stack: &h.stack,
-        deps: &deps,
-        recorded: None,
-        run: None,
-    };
     let err = h
         .ops(&ids::vpc())
-        .delete(&ctx)
+        .delete(&h.ctx(&vpc, &deps, None))
         .await
         .expect_err("not ours to delete");
     assert_eq!(err.kind(), ErrorKind::ForeignResource);
@@ -349,15 +333,7 @@ async fn cluster_and_node_roles_trust_their_service_with_managed_policies() {
             out_str(&out, "id"),
             format!("arn:aws:iam::{MOTO_ACCOUNT_ID}:role/{name}")
         );
-        let role = h
-            .iam
-            .get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .expect("role");
-        let role = role.role().expect("role");
-        let trust = decode(role.assume_role_policy_document().expect("trust"));
+        let trust = role_trust(&h.iam, &name).await;
         assert_eq!(
             trust,
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
@@ -542,21 +518,7 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
         irsa_trust_policy(&provider_arn, ISSUER, "shop", "web"),
         expected_trust
     );
-    let role = h
-        .iam
-        .get_role()
-        .role_name(&name)
-        .send()
-        .await
-        .expect("role");
-    assert_eq!(
-        decode(
-            role.role()
-                .and_then(|r| r.assume_role_policy_document())
-                .expect("trust")
-        ),
-        expected_trust
-    );
+    assert_eq!(role_trust(&h.iam, &name).await, expected_trust);
 
     let expected_access = json!({
         "Version": "2012-10-17",
@@ -582,14 +544,10 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
         .await
         .expect("inline");
     assert_eq!(decode(inline.policy_document()), expected_access);
-    let names = h
-        .iam
-        .list_role_policies()
-        .role_name(&name)
-        .send()
-        .await
-        .expect("inline names");
-    assert_eq!(names.policy_names(), [ACCESS_POLICY_NAME]);
+    assert_eq!(
+        inline_policy_names(&h.iam, &name).await,
+        [ACCESS_POLICY_NAME]
+    );
 
     // Update: granting nothing removes the inline policy; the trust stays exact.
     let irsa = h.ops(&wi);
@@ -599,38 +557,13 @@ async fn oidc_provider_and_irsa_role_trust_exactly_one_service_account() {
     changed.config["pull_registries"] = json!([]);
     let deps = h.deps(&changed);
     let recorded = h.outputs[&wi].clone();
-    let ctx = OpContext {
-        resource: &changed,
-        stack: &h.stack,
-        deps: &deps,
-        recorded: Some(&recorded),
-        run: None,
-    };
-    let updated = irsa.update(&ctx).await.expect("update");
+    let updated = irsa
+        .update(&h.ctx(&changed, &deps, Some(&recorded)))
+        .await
+        .expect("update");
     assert_eq!(out_str(&updated, "identity"), role_arn);
-    let names = h
-        .iam
-        .list_role_policies()
-        .role_name(&name)
-        .send()
-        .await
-        .expect("inline names");
-    assert!(names.policy_names().is_empty());
-    let role = h
-        .iam
-        .get_role()
-        .role_name(&name)
-        .send()
-        .await
-        .expect("role");
-    assert_eq!(
-        decode(
-            role.role()
-                .and_then(|r| r.assume_role_policy_document())
-                .expect("trust")
-        ),
-        expected_trust
-    );
+    assert!(inline_policy_names(&h.iam, &name).await.is_empty());
+    assert_eq!(role_trust(&h.iam, &name).await, expected_trust);
 
     h.delete(&wi).await;
     h.delete(&ids::oidc()).await;

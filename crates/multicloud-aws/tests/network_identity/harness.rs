@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::Filter;
-use chrono::Utc;
 use multicloud_aws::AwsProvider;
-use multicloud_aws::expand::{expand, ids};
+use multicloud_aws::expand::ids;
 use multicloud_aws::testing::MotoServer;
 use multicloud_core::provider::{
     CloudProvider, Observation, OpContext, Outputs, Owner, Readiness, ResourceOps, StackContext,
@@ -17,8 +16,10 @@ use multicloud_core::spec::{
     Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, StackSpec,
     WorkloadIdentity,
 };
-use multicloud_core::tags::Ownership;
 use serde_json::Value;
+
+pub use crate::network_world::sorted_zone_names;
+use crate::network_world::{deps_of, tagged_graph};
 
 pub const REGION: &str = "us-east-1";
 pub const ISSUER: &str =
@@ -59,28 +60,14 @@ pub async fn harness() -> Harness {
         )
         .build()
         .expect("valid spec");
-    let ownership = Ownership {
-        stack: "shop".into(),
-        environment: "dev".into(),
-        created_at: Utc::now(),
-        expires_at: None,
-    };
-    let mut graph = expand(&spec).expect("expands");
-    for r in graph.resources_mut() {
-        r.tags = ownership.tags().into();
-    }
+    let (graph, stack) = tagged_graph(&spec);
     Harness {
         moto,
         provider: AwsProvider::from_sdk_config(&sdk),
         ec2: aws_sdk_ec2::Client::new(&sdk),
         iam: aws_sdk_iam::Client::new(&sdk),
         graph,
-        stack: StackContext {
-            stack: "shop".into(),
-            environment: "dev".into(),
-            region: REGION.into(),
-            ownership,
-        },
+        stack,
         outputs: BTreeMap::new(),
     }
 }
@@ -98,25 +85,30 @@ impl Harness {
 
     /// The outputs of `resource`'s dependencies among those created so far.
     pub fn deps(&self, resource: &Resource) -> BTreeMap<ResourceId, Outputs> {
-        resource
-            .depends_on
-            .iter()
-            .filter_map(|d| self.outputs.get(d).map(|o| (d.clone(), o.clone())))
-            .collect()
+        deps_of(&self.outputs, resource)
+    }
+
+    /// An operation context for `resource` in the harness's stack.
+    pub fn ctx<'a>(
+        &'a self,
+        resource: &'a Resource,
+        deps: &'a BTreeMap<ResourceId, Outputs>,
+        recorded: Option<&'a Outputs>,
+    ) -> OpContext<'a> {
+        OpContext {
+            resource,
+            stack: &self.stack,
+            deps,
+            recorded,
+            run: None,
+        }
     }
 
     pub async fn observe(&self, id: &ResourceId, recorded: Option<&Outputs>) -> Observation {
         let r = self.resource(id);
         let deps = self.deps(r);
-        let ctx = OpContext {
-            resource: r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded,
-            run: None,
-        };
         self.ops(id)
-            .observe(&ctx)
+            .observe(&self.ctx(r, &deps, recorded))
             .await
             .unwrap_or_else(|e| panic!("observe {id}: {e}"))
     }
@@ -126,14 +118,9 @@ impl Harness {
         resource: &Resource,
     ) -> Result<Outputs, multicloud_core::ProviderError> {
         let deps = self.deps(resource);
-        let ctx = OpContext {
-            resource,
-            stack: &self.stack,
-            deps: &deps,
-            recorded: None,
-            run: None,
-        };
-        ops_for(&self.provider, resource.kind).create(&ctx).await
+        ops_for(&self.provider, resource.kind)
+            .create(&self.ctx(resource, &deps, None))
+            .await
     }
 
     /// Creates `id`, checking it is absent before and ours after, and records its outputs.
@@ -163,13 +150,7 @@ impl Harness {
         let r = self.resource(id);
         let deps = self.deps(r);
         let recorded = self.outputs.get(id);
-        let ctx = OpContext {
-            resource: r,
-            stack: &self.stack,
-            deps: &deps,
-            recorded,
-            run: None,
-        };
+        let ctx = self.ctx(r, &deps, recorded);
         let ops = self.ops(id);
         ops.delete(&ctx)
             .await
@@ -253,6 +234,27 @@ pub async fn attached(iam: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
         .collect();
     arns.sort();
     arns
+}
+
+/// The trust policy of IAM role `role`, decoded.
+pub async fn role_trust(iam: &aws_sdk_iam::Client, role: &str) -> Value {
+    let out = iam.get_role().role_name(role).send().await.expect("role");
+    decode(
+        out.role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("trust"),
+    )
+}
+
+/// The names of the inline policies of IAM role `role`.
+pub async fn inline_policy_names(iam: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
+    let out = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("inline names");
+    out.policy_names().to_vec()
 }
 
 /// URL-decodes a policy document as IAM returns it, with the `url` crate.

@@ -52,16 +52,7 @@ pub async fn world(stack: &str) -> World {
         .network(Network::default())
         .build()
         .expect("valid spec");
-    let ownership = Ownership {
-        stack: stack.into(),
-        environment: "dev".into(),
-        created_at: Utc::now(),
-        expires_at: None,
-    };
-    let mut graph = expand(&spec).expect("expands");
-    for r in graph.resources_mut() {
-        r.tags = ownership.tags().into();
-    }
+    let (graph, stack) = tagged_graph(&spec);
     World {
         provider: AwsProvider::from_sdk_config(&sdk),
         ec2: aws_sdk_ec2::Client::new(&sdk),
@@ -69,14 +60,58 @@ pub async fn world(stack: &str) -> World {
         sdk,
         _moto: moto,
         graph,
-        stack: StackContext {
-            stack: stack.into(),
-            environment: "dev".into(),
-            region: REGION.into(),
-            ownership,
-        },
+        stack,
         outputs: BTreeMap::new(),
     }
+}
+
+/// `spec` expanded by the AWS provider, every resource tagged with the ownership of its
+/// stack and environment (no TTL), and the stack's context in [`REGION`].
+pub fn tagged_graph(spec: &StackSpec) -> (ResourceGraph, StackContext) {
+    let ownership = Ownership {
+        stack: spec.name.clone(),
+        environment: spec.environment.clone(),
+        created_at: Utc::now(),
+        expires_at: None,
+    };
+    let mut graph = expand(spec).expect("expands");
+    for r in graph.resources_mut() {
+        r.tags = ownership.tags().into();
+    }
+    let stack = StackContext {
+        stack: spec.name.clone(),
+        environment: spec.environment.clone(),
+        region: REGION.into(),
+        ownership,
+    };
+    (graph, stack)
+}
+
+/// The outputs among `outputs` of `r`'s dependencies.
+pub fn deps_of(
+    outputs: &BTreeMap<ResourceId, Outputs>,
+    r: &Resource,
+) -> BTreeMap<ResourceId, Outputs> {
+    r.depends_on
+        .iter()
+        .filter_map(|d| outputs.get(d).map(|o| (d.clone(), o.clone())))
+        .collect()
+}
+
+/// The names of the availability zones EC2 reports, sorted.
+pub async fn sorted_zone_names(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
+    let zones = ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .expect("zones");
+    let mut names: Vec<String> = zones
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    names.sort();
+    names
 }
 
 impl World {
@@ -95,10 +130,7 @@ impl World {
     }
 
     fn deps(&self, r: &Resource) -> BTreeMap<ResourceId, Outputs> {
-        r.depends_on
-            .iter()
-            .filter_map(|d| self.outputs.get(d).map(|o| (d.clone(), o.clone())))
-            .collect()
+        deps_of(&self.outputs, r)
     }
 
     /// Creates `id` through the provider and records its outputs; returns its cloud id.
@@ -182,18 +214,7 @@ impl World {
             .and_then(|v| v.vpc_id())
             .expect("a VPC id")
             .to_string();
-        let zones = self
-            .ec2
-            .describe_availability_zones()
-            .send()
-            .await
-            .expect("zones");
-        let mut zones: Vec<String> = zones
-            .availability_zones()
-            .iter()
-            .filter_map(|z| z.zone_name().map(str::to_string))
-            .collect();
-        zones.sort();
+        let zones = sorted_zone_names(&self.ec2).await;
         let prefix = cidr.rsplit_once(".0.0/").expect("a /16").0;
         let mut subnets = Vec::new();
         for (i, zone) in zones.iter().take(2).enumerate() {
