@@ -11,10 +11,38 @@ use multicloud_aws::testing::{MOTO_ACCOUNT_ID, MotoServer};
 const REGION: &str = "us-east-1";
 
 async fn start() -> MotoServer {
-    match MotoServer::start().await {
-        Ok(server) => server,
-        Err(error) => panic!("could not start moto: {error}"),
-    }
+    started(MotoServer::start().await)
+}
+
+/// The server of a start, or a panic saying why moto could not start.
+fn started<T>(server: Result<T, impl std::fmt::Display>) -> T {
+    server.unwrap_or_else(|e| panic!("could not start moto: {e}"))
+}
+
+/// Creates a VPC of range `cidr` and returns its id.
+async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
+    let created = ec2
+        .create_vpc()
+        .cidr_block(cidr)
+        .send()
+        .await
+        .expect("CreateVpc succeeds");
+    created
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("CreateVpc returns the VPC id")
+        .to_owned()
+}
+
+/// The account STS says the caller of `moto` is in.
+async fn caller_account(moto: &MotoServer) -> Option<String> {
+    let sts = aws_sdk_sts::Client::new(&moto.sdk_config(REGION).await);
+    let me = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity succeeds");
+    me.account().map(str::to_owned)
 }
 
 async fn vpc_ids(ec2: &aws_sdk_ec2::Client) -> Vec<(String, bool)> {
@@ -39,14 +67,9 @@ async fn sts_get_caller_identity_answers_with_the_moto_account() {
     let moto = start().await;
     assert_eq!(moto.endpoint(), format!("http://127.0.0.1:{}", moto.port()));
 
-    let sts = aws_sdk_sts::Client::new(&moto.sdk_config(REGION).await);
-    let me = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .expect("GetCallerIdentity succeeds");
-    assert_eq!(me.account(), Some(MOTO_ACCOUNT_ID));
-    assert_eq!(me.account(), Some("123456789012"));
+    let account = caller_account(&moto).await;
+    assert_eq!(account.as_deref(), Some(MOTO_ACCOUNT_ID));
+    assert_eq!(account.as_deref(), Some("123456789012"));
 }
 
 #[tokio::test]
@@ -54,17 +77,7 @@ async fn reset_forgets_created_resources() {
     let moto = start().await;
     let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config(REGION).await);
 
-    let created = ec2
-        .create_vpc()
-        .cidr_block("10.42.0.0/16")
-        .send()
-        .await
-        .expect("CreateVpc succeeds");
-    let vpc_id = created
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .expect("CreateVpc returns the VPC id")
-        .to_owned();
+    let vpc_id = create_vpc(&ec2, "10.42.0.0/16").await;
     let before = vpc_ids(&ec2).await;
     assert!(
         before.iter().any(|(id, _)| *id == vpc_id),
@@ -94,25 +107,14 @@ async fn reset_forgets_created_resources() {
 #[tokio::test]
 async fn concurrently_started_servers_get_their_own_ports() {
     let (a, b) = tokio::join!(MotoServer::start(), MotoServer::start());
-    let a = a.unwrap_or_else(|e| panic!("could not start moto: {e}"));
-    let b = b.unwrap_or_else(|e| panic!("could not start moto: {e}"));
+    let (a, b) = (started(a), started(b));
     assert_ne!(a.port(), b.port());
     assert_ne!(a.pid(), b.pid());
 
     // Separate processes hold separate state.
     let ec2_a = aws_sdk_ec2::Client::new(&a.sdk_config(REGION).await);
     let ec2_b = aws_sdk_ec2::Client::new(&b.sdk_config(REGION).await);
-    let created = ec2_a
-        .create_vpc()
-        .cidr_block("10.43.0.0/16")
-        .send()
-        .await
-        .expect("CreateVpc succeeds");
-    let vpc_id = created
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .expect("CreateVpc returns the VPC id")
-        .to_owned();
+    let vpc_id = create_vpc(&ec2_a, "10.43.0.0/16").await;
     assert!(vpc_ids(&ec2_a).await.iter().any(|(id, _)| *id == vpc_id));
     assert!(!vpc_ids(&ec2_b).await.iter().any(|(id, _)| *id == vpc_id));
 }
@@ -188,19 +190,10 @@ async fn iam_managed_policies_are_loaded() {
 #[tokio::test]
 async fn shared_returns_one_server_per_process() {
     let (a, b) = tokio::join!(MotoServer::shared(), MotoServer::shared());
-    let a = a.unwrap_or_else(|e| panic!("could not start moto: {e}"));
-    let b = b.unwrap_or_else(|e| panic!("could not start moto: {e}"));
+    let (a, b) = (started(a), started(b));
     assert!(Arc::ptr_eq(&a, &b));
-    let again = MotoServer::shared()
-        .await
-        .unwrap_or_else(|e| panic!("could not start moto: {e}"));
+    let again = started(MotoServer::shared().await);
     assert!(Arc::ptr_eq(&a, &again));
 
-    let sts = aws_sdk_sts::Client::new(&a.sdk_config(REGION).await);
-    let me = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .expect("GetCallerIdentity succeeds");
-    assert_eq!(me.account(), Some(MOTO_ACCOUNT_ID));
+    assert_eq!(caller_account(&a).await.as_deref(), Some(MOTO_ACCOUNT_ID));
 }
