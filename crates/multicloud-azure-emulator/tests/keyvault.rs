@@ -8,7 +8,7 @@ mod support;
 use azure_core::http::Method;
 use serde_json::{Value, json};
 use support::examples::{example, keys};
-use support::{Answer, call, with_vault};
+use support::{Answer, Arm, call, with_vault};
 
 /// The api-versions of the examples used here.
 mod api_versions {
@@ -22,11 +22,22 @@ fn body(r: &Answer) -> Value {
     r.json()
 }
 
+/// GET of the Key Vault resource at `path`.
+async fn get(arm: &Arm, path: &str) -> Answer {
+    call(arm, Method::Get, path, api_versions::KEY_VAULT, None).await
+}
+
+/// PUT of a vault in `westus` with default properties at `path`.
+async fn put_vault(arm: &Arm, path: &str) -> Answer {
+    let vault = json!({"location": "westus", "properties": {}});
+    call(arm, Method::Put, path, api_versions::KEY_VAULT, Some(vault)).await
+}
+
 #[tokio::test]
 async fn vaults_soft_delete_purge_and_reuse_their_name() {
     let (emu, arm, vault) = with_vault("sample-vault").await;
     let create = example("Microsoft.KeyVault/2026-02-01/createVault.json");
-    let got = call(&arm, Method::Get, &vault, api_versions::KEY_VAULT, None).await;
+    let got = get(&arm, &vault).await;
     let ours = body(&got);
     let want = &example("Microsoft.KeyVault/2026-02-01/getVault.json")["responses"]["200"]["body"];
     for k in keys(&ours) {
@@ -63,14 +74,7 @@ async fn vaults_soft_delete_purge_and_reuse_their_name() {
     .await;
     let elsewhere =
         format!("{sub}/resourceGroups/other/providers/Microsoft.KeyVault/vaults/sample-vault");
-    let taken = call(
-        &arm,
-        Method::Put,
-        &elsewhere,
-        api_versions::KEY_VAULT,
-        Some(json!({"location": "westus", "properties": {}})),
-    )
-    .await;
+    let taken = put_vault(&arm, &elsewhere).await;
     assert_eq!(
         (taken.status, taken.error_code.as_deref()),
         (409, Some("VaultAlreadyExists"))
@@ -82,15 +86,10 @@ async fn vaults_soft_delete_purge_and_reuse_their_name() {
         keys(&example("Microsoft.KeyVault/2026-02-01/deleteVault.json")["responses"])
             .contains(&deleted.status.to_string())
     );
-    assert_eq!(
-        call(&arm, Method::Get, &vault, api_versions::KEY_VAULT, None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(get(&arm, &vault).await.status, 404);
     let dv =
         format!("{sub}/providers/Microsoft.KeyVault/locations/westus/deletedVaults/sample-vault");
-    let got = call(&arm, Method::Get, &dv, api_versions::KEY_VAULT, None).await;
+    let got = get(&arm, &dv).await;
     let want =
         &example("Microsoft.KeyVault/2026-02-01/getDeletedVault.json")["responses"]["200"]["body"];
     assert_eq!((got.status, keys(&body(&got))), (200, keys(want)));
@@ -104,14 +103,7 @@ async fn vaults_soft_delete_purge_and_reuse_their_name() {
     )
     .await;
     assert_eq!(body(&list)["value"].as_array().map(Vec::len), Some(1));
-    let reuse = call(
-        &arm,
-        Method::Put,
-        &vault,
-        api_versions::KEY_VAULT,
-        Some(json!({"location": "westus", "properties": {}})),
-    )
-    .await;
+    let reuse = put_vault(&arm, &vault).await;
     assert_eq!(
         (reuse.status, reuse.error_code.as_deref()),
         (409, Some("ConflictError"))
@@ -137,21 +129,10 @@ async fn vaults_soft_delete_purge_and_reuse_their_name() {
             .contains(&purged.status.to_string())
     );
     assert_eq!(
-        call(&arm, Method::Get, &dv, api_versions::KEY_VAULT, None)
-            .await
-            .error_code
-            .as_deref(),
+        get(&arm, &dv).await.error_code.as_deref(),
         Some("DeletedVaultNotFound")
     );
-    let again = call(
-        &arm,
-        Method::Put,
-        &vault,
-        api_versions::KEY_VAULT,
-        Some(json!({"location": "westus", "properties": {}})),
-    )
-    .await;
-    assert_eq!(again.status, 201);
+    assert_eq!(put_vault(&arm, &vault).await.status, 201);
 
     // Deleting the resource group soft-deletes the vault inside it too.
     assert_eq!(
@@ -166,12 +147,7 @@ async fn vaults_soft_delete_purge_and_reuse_their_name() {
         .status,
         200
     );
-    assert_eq!(
-        call(&arm, Method::Get, &dv, api_versions::KEY_VAULT, None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get(&arm, &dv).await.status, 200);
     let bad = call(
         &arm,
         Method::Put,
