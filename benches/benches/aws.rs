@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod support;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use multicloud_aws::AwsProvider;
 use multicloud_aws::testing::MotoServer;
@@ -49,14 +51,7 @@ fn aws_on_moto(c: &mut Criterion) {
         calls.total(),
         calls.mutating()
     );
-    calls.reset();
-    let noop = rt.block_on(stack.plan()).expect("plan");
-    assert!(noop.is_noop());
-    eprintln!(
-        "aws: no-op plan: {} API calls ({} mutating)",
-        calls.total(),
-        calls.mutating()
-    );
+    support::report_noop_plan("aws", &rt, &stack, &calls);
 
     let mut group = c.benchmark_group("aws_moto");
     group

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use multicloud_azure::AzureProvider;
 use multicloud_azure::emulator::{Emulator, EmulatorConfig};
@@ -135,14 +137,7 @@ fn azure_on_emulator(c: &mut Criterion) {
         calls.total(),
         calls.mutating()
     );
-    calls.reset();
-    let noop = rt.block_on(stack.plan()).expect("plan");
-    assert!(noop.is_noop());
-    eprintln!(
-        "azure: no-op plan: {} API calls ({} mutating)",
-        calls.total(),
-        calls.mutating()
-    );
+    support::report_noop_plan("azure", &rt, &stack, &calls);
     c.bench_function("azure_noop_plan_on_emulator", |b| {
         b.iter(|| rt.block_on(stack.plan()).expect("plan"))
     });

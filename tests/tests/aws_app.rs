@@ -7,11 +7,10 @@
 
 use std::sync::Arc;
 
+mod support;
+
 use futures::StreamExt as _;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
 use multicloud_aws::AwsProvider;
 use multicloud_aws::sweeper::{SweepFilter, Sweeper};
 use multicloud_aws::testing::MotoServer;
@@ -72,21 +71,9 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
 
     let out = stack.up().await.expect("up");
     let client = plane.client().await.expect("client");
-    let deployment = Api::<Deployment>::namespaced(client.clone(), "shop")
-        .get("api")
-        .await
-        .expect("deployment");
+    let deployment = support::available_api_deployment(&client).await;
     assert_eq!(
-        deployment.status.and_then(|s| s.available_replicas),
-        Some(1)
-    );
-    let image = deployment
-        .spec
-        .template
-        .spec
-        .map(|p| p.containers[0].image.clone());
-    assert_eq!(
-        image.flatten(),
+        support::image(&deployment),
         Some(format!("{}:v1", out.registries["shop-api"].url))
     );
     let role_arn = &out.identities["shop-api"].id;
@@ -94,18 +81,11 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
         role_arn.starts_with("arn:aws:iam::123456789012:role/"),
         "{role_arn}"
     );
-    let sa = Api::<ServiceAccount>::namespaced(client.clone(), "shop")
-        .get("api")
-        .await
-        .expect("service account");
+    let sa = support::api_service_account(&client).await;
     assert_eq!(
         sa.annotations().get("eks.amazonaws.com/role-arn"),
         Some(role_arn)
     );
-    let synced = Api::<Secret>::namespaced(client.clone(), "shop")
-        .get("db-password")
-        .await
-        .expect("synced secret");
     let name = &out.secrets["db-password"].name;
     let value = provider
         .secrets()
@@ -113,15 +93,10 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
         .await
         .expect("secret value");
     assert_eq!(
-        synced.data.expect("data")["value"].0,
+        support::synced_value(&client, "db-password").await,
         value.expose().as_bytes()
     );
-    let pull = Api::<Secret>::namespaced(client.clone(), "shop")
-        .get("shop-pr-77-registry")
-        .await
-        .expect("pull secret");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&pull.data.expect("data")[".dockerconfigjson"].0).expect("json");
+    let doc = support::docker_config(&client, "shop-pr-77-registry").await;
     let ecr_host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
     assert!(
         doc["auths"]
@@ -136,11 +111,7 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
     // tokens report a fixed expiry in the past (2015-01-01): exactly what `up` must do with
     // a token that ran out.
     let replan = stack.plan().await.expect("re-plan");
-    let changes: Vec<_> = replan
-        .actions
-        .iter()
-        .filter(|a| a.action != Action::NoOp)
-        .collect();
+    let changes = support::changes(&replan);
     assert_eq!(changes.len(), 1, "{replan}");
     assert_eq!(changes[0].id.kind_name(), "pull_secret");
     assert!(changes[0].reason.ends_with("renewing"), "{replan}");
@@ -164,12 +135,8 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
         "{plan}"
     );
     stack.apply(&plan).await.expect("re-sync");
-    let synced = Api::<Secret>::namespaced(client.clone(), "shop")
-        .get("db-password")
-        .await
-        .expect("synced secret");
     assert_eq!(
-        synced.data.expect("data")["value"].0,
+        support::synced_value(&client, "db-password").await,
         rotated.expose().as_bytes()
     );
 
@@ -204,21 +171,5 @@ async fn aws_stack_with_its_app_up_noop_down_app_first_and_nothing_left() {
         .await
         .expect("sweep");
     assert!(left.is_empty(), "left in AWS: {left:?}");
-    let ours = ListParams::default().labels("multicloud.dev/stack=shop");
-    assert!(
-        Api::<Namespace>::all(client.clone())
-            .list(&ours)
-            .await
-            .expect("list")
-            .items
-            .is_empty()
-    );
-    assert!(
-        Api::<Secret>::all(client)
-            .list(&ours)
-            .await
-            .expect("list")
-            .items
-            .is_empty()
-    );
+    support::assert_no_stack_objects_left(client).await;
 }

@@ -8,12 +8,11 @@
 //! value, the pull secret names the ACR -> re-plan is a no-op -> down takes the app off first
 //! -> nothing of ours is left on the API server.
 
+mod support;
+
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
 use multicloud_azure::AzureProvider;
 use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
 use multicloud_core::ApplyOptions;
@@ -83,17 +82,7 @@ async fn azure_stack_with_its_app_through_the_aks_credentials_path() {
 
     let out = stack.up().await.expect("up");
     let client = plane.client().await.expect("client");
-    let deployment = Api::<Deployment>::namespaced(client.clone(), "shop")
-        .get("api")
-        .await
-        .expect("deployment");
-    assert_eq!(
-        deployment
-            .status
-            .as_ref()
-            .and_then(|s| s.available_replicas),
-        Some(1)
-    );
+    let deployment = support::available_api_deployment(&client).await;
     let template = &deployment.spec.template;
     let pod_labels = template
         .metadata
@@ -106,27 +95,18 @@ async fn azure_stack_with_its_app_through_the_aks_credentials_path() {
             .map(String::as_str),
         Some("true")
     );
-    let image = template
-        .spec
-        .as_ref()
-        .map(|p| p.containers[0].image.clone());
     assert_eq!(
-        image.flatten(),
+        support::image(&deployment),
         Some(format!("{}:v1", out.registries["api"].url))
     );
 
     let client_id = &out.identities["shop-api"].identity;
-    let sa = Api::<ServiceAccount>::namespaced(client.clone(), "shop")
-        .get("api")
-        .await
-        .expect("service account");
+    let sa = support::api_service_account(&client).await;
     assert_eq!(
         sa.annotations().get("azure.workload.identity/client-id"),
         Some(client_id)
     );
 
-    let secrets = Api::<Secret>::namespaced(client.clone(), "shop");
-    let synced = secrets.get("api-token").await.expect("synced secret");
     let name = &out.secrets["api-token"].name;
     let value = stack
         .provider()
@@ -135,12 +115,10 @@ async fn azure_stack_with_its_app_through_the_aks_credentials_path() {
         .await
         .expect("Key Vault value");
     assert_eq!(
-        synced.data.expect("data")["value"].0,
+        support::synced_value(&client, "api-token").await,
         value.expose().as_bytes()
     );
-    let pull = secrets.get("shop-az1-registry").await.expect("pull secret");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&pull.data.expect("data")[".dockerconfigjson"].0).expect("json");
+    let doc = support::docker_config(&client, "shop-az1-registry").await;
     let acr_host = out.registries["api"]
         .url
         .split('/')
@@ -150,26 +128,8 @@ async fn azure_stack_with_its_app_through_the_aks_credentials_path() {
     assert!(doc["auths"].get(&acr_host).is_some(), "{acr_host} in {doc}");
 
     let replan = stack.plan().await.expect("re-plan");
-    let changes: Vec<_> = replan
-        .actions
-        .iter()
-        .filter(|a| a.action != Action::NoOp)
-        .collect();
-    assert!(changes.is_empty(), "{replan}");
+    assert!(support::changes(&replan).is_empty(), "{replan}");
 
     stack.down().await.expect("down");
-    let ours = ListParams::default().labels("multicloud.dev/stack=shop");
-    let namespaces = Api::<Namespace>::all(client.clone())
-        .list(&ours)
-        .await
-        .expect("list");
-    assert!(namespaces.items.is_empty());
-    assert!(
-        Api::<Secret>::all(client)
-            .list(&ours)
-            .await
-            .expect("list")
-            .items
-            .is_empty()
-    );
+    support::assert_no_stack_objects_left(client).await;
 }

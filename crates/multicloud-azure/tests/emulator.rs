@@ -47,6 +47,20 @@ fn fast_poller() -> Poller {
     }
 }
 
+/// Creates resource group `rg` in `eastus` under subscription path `sub`.
+async fn put_rg(arm: &ArmClient, sub: &str) {
+    let rg = json!({"location": "eastus"});
+    let made = call(
+        arm,
+        Method::Put,
+        &format!("{sub}/resourcegroups/rg"),
+        api_versions::RESOURCES,
+        Some(rg),
+    )
+    .await;
+    assert!(matches!(made.status, 200 | 201), "{}", made.status);
+}
+
 /// Polls the operation on `key` to its end through the core's Poller.
 async fn wait(
     arm: &ArmClient,
@@ -160,14 +174,7 @@ async fn lifecycle(put: LroPattern, delete: LroPattern) {
         .duration(AKS, Duration::from_millis(1500))
         .patterns(AKS, put, delete);
     let (emu, arm, sub) = start(config).await;
-    call(
-        &arm,
-        Method::Put,
-        &format!("{sub}/resourcegroups/rg"),
-        api_versions::RESOURCES,
-        Some(json!({"location": "eastus"})),
-    )
-    .await;
+    put_rg(&arm, &sub).await;
     let id = format!("{sub}/resourceGroups/rg/providers/{AKS}/c1");
     let url = arm
         .url(&id, api_versions::CONTAINER_SERVICE)
@@ -313,14 +320,7 @@ async fn failures_cancellation_missing_parents_and_verbatim_polling() {
         (missing.status, missing.error_code.as_deref()),
         (404, Some("ResourceGroupNotFound"))
     );
-    call(
-        &arm,
-        Method::Put,
-        &format!("{sub}/resourcegroups/rg"),
-        api_versions::RESOURCES,
-        Some(json!({"location": "eastus"})),
-    )
-    .await;
+    put_rg(&arm, &sub).await;
     let pool = format!("{id}/agentPools/pool1");
     let orphan = call(
         &arm,
@@ -467,6 +467,32 @@ async fn reqwest_free_unauthenticated(emu: &Emulator) -> u16 {
     u16::from(response.status())
 }
 
+/// Starts a PUT of `{"location": "eastus"}` to `url`, each error classified as a create's
+/// (`what` names the call) and retried by `retry` as the core does; panics if it gives up.
+async fn put_retried(
+    arm: &ArmClient,
+    retry: &RetryPolicy,
+    url: &azure_core::http::Url,
+    what: &str,
+) -> Started {
+    retry
+        .run(
+            || async {
+                lro::start(
+                    arm,
+                    LroMethod::Put,
+                    url.clone(),
+                    Some(&json!({"location": "eastus"})),
+                )
+                .await
+                .map_err(|e| classify(e, Op::Create, what))
+            },
+            |_, _, _| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[tokio::test]
 async fn ten_percent_injected_faults_and_a_create_still_converges_through_the_core() {
     let config = EmulatorConfig {
@@ -485,22 +511,7 @@ async fn ten_percent_injected_faults_and_a_create_still_converges_through_the_co
     let rg_url = arm
         .url(&rg, api_versions::RESOURCES)
         .unwrap_or_else(|e| panic!("{e}"));
-    retry
-        .run(
-            || async {
-                lro::start(
-                    &arm,
-                    LroMethod::Put,
-                    rg_url.clone(),
-                    Some(&json!({"location": "eastus"})),
-                )
-                .await
-                .map_err(|e| classify(e, Op::Create, "PUT rg"))
-            },
-            |_, _, _| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    put_retried(&arm, &retry, &rg_url, "PUT rg").await;
     let tracker = LroTracker::new();
     for i in 0..6 {
         let url = arm
@@ -511,22 +522,7 @@ async fn ten_percent_injected_faults_and_a_create_still_converges_through_the_co
             .unwrap_or_else(|e| panic!("{e}"));
         // create: one mutating call, retried by the core's RetryPolicy (a retried PUT that
         // already landed meets 409 AnotherOperationInProgress, also retried).
-        let started = retry
-            .run(
-                || async {
-                    lro::start(
-                        &arm,
-                        LroMethod::Put,
-                        url.clone(),
-                        Some(&json!({"location": "eastus"})),
-                    )
-                    .await
-                    .map_err(|e| classify(e, Op::Create, "PUT cluster"))
-                },
-                |_, _, _| {},
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let started = put_retried(&arm, &retry, &url, "PUT cluster").await;
         tracker.track(url.as_str(), &started);
         // ready: the engine's Poller, one poll per check, retrying 429/503 with Retry-After.
         wait(

@@ -105,6 +105,23 @@ fn url(s: &str) -> azure_core::http::Url {
     azure_core::http::Url::parse(s).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Starts `method` on [`RES`] with `body`, panicking on an error answer.
+async fn start(arm: &ArmClient, method: LroMethod, body: Option<&serde_json::Value>) -> Started {
+    lro::start(arm, method, url(RES), body)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A tracker tracking `started` under [`RES`], and the handle it tracks; panics unless the
+/// operation is pending.
+fn tracked(started: &Started) -> (LroTracker, LroHandle) {
+    let tracker = LroTracker::new();
+    let handle = tracker
+        .track(RES, started)
+        .unwrap_or_else(|| panic!("pending"));
+    (tracker, handle)
+}
+
 /// Polls `key` to the end through the core's Poller (as the executor's `wait_ready` does),
 /// returning the final body and the paused-clock time it took.
 async fn drive(
@@ -163,13 +180,7 @@ async fn put_201_with_azure_async_operation_polls_the_operation_then_reads_the_r
         json!({"name": "c1", "properties": {"provisioningState": "Succeeded"}}),
     );
     let body = json!({"location": "eastus"});
-    let started = lro::start(&arm, LroMethod::Put, url(RES), Some(&body))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let tracker = LroTracker::new();
-    let handle = tracker
-        .track(RES, &started)
-        .unwrap_or_else(|| panic!("pending"));
+    let (tracker, handle) = tracked(&start(&arm, LroMethod::Put, Some(&body)).await);
     assert_eq!(
         (
             handle.kind,
@@ -216,13 +227,7 @@ async fn put_202_with_location_follows_the_location_verbatim_even_when_it_moves(
         &[],
         json!({"name": "c1", "properties": {"provisioningState": "Succeeded"}}),
     );
-    let started = lro::start(&arm, LroMethod::Put, url(RES), Some(&json!({})))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let tracker = LroTracker::new();
-    let handle = tracker
-        .track(RES, &started)
-        .unwrap_or_else(|| panic!("pending"));
+    let (tracker, handle) = tracked(&start(&arm, LroMethod::Put, Some(&json!({}))).await);
     assert_eq!(handle.kind, LroKind::Location);
     let (out, took) = drive(&arm, &tracker, RES, handle).await;
     assert_eq!(
@@ -246,13 +251,7 @@ async fn a_202_with_both_headers_polls_azure_async_operation_and_delete_ends_wit
     );
     script.answer(200, &[], json!({"status": "Deleting"}));
     script.answer(200, &[], json!({"status": "Succeeded"}));
-    let started = lro::start(&arm, LroMethod::Delete, url(RES), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let tracker = LroTracker::new();
-    let handle = tracker
-        .track(RES, &started)
-        .unwrap_or_else(|| panic!("pending"));
+    let (tracker, handle) = tracked(&start(&arm, LroMethod::Delete, None).await);
     assert_eq!(
         (handle.kind, handle.location.as_deref()),
         (LroKind::AzureAsyncOperation, Some(LOC))
@@ -282,9 +281,7 @@ async fn provisioning_state_alone_drives_a_put_and_a_404_ends_a_delete() {
         &[],
         json!({"properties": {"provisioningState": "Succeeded"}}),
     );
-    let started = lro::start(&arm, LroMethod::Put, url(RES), Some(&json!({})))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let started = start(&arm, LroMethod::Put, Some(&json!({}))).await;
     let Started::Pending(handle) = started else {
         panic!("Updating is not terminal")
     };
@@ -344,9 +341,7 @@ async fn a_failed_operation_surfaces_arms_code_and_message() {
         json!({"properties": {"provisioningState": "Creating"}}),
     );
     script.answer(200, &[], json!({"status": "Failed", "error": {"code": "InvalidParameter", "message": "vmSize Standard_X is not allowed"}}));
-    let started = lro::start(&arm, LroMethod::Put, url(RES), Some(&json!({})))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let started = start(&arm, LroMethod::Put, Some(&json!({}))).await;
     let tracker = LroTracker::new();
     tracker.track(RES, &started);
     let (out, _) = drive(
@@ -376,9 +371,7 @@ async fn a_failed_operation_surfaces_arms_code_and_message() {
         &[],
         json!({"error": {"code": "SubnetIsFull", "message": "no room"}}),
     );
-    let started = lro::start(&arm, LroMethod::Put, url(RES), Some(&json!({})))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let started = start(&arm, LroMethod::Put, Some(&json!({}))).await;
     let Started::Pending(h) = started else {
         panic!("202")
     };

@@ -13,11 +13,10 @@ use multicloud_azure::roles::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_
 use multicloud_azure::sweeper::SweepFilter;
 use multicloud_core::StackSpec;
 use multicloud_core::plan::Action;
-use multicloud_core::retry::Poller;
 use multicloud_core::spec::{
     Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, WorkloadIdentity,
 };
-use support::{TestResult, World, config};
+use support::{TestResult, World, config, options};
 
 /// A spec with every part.
 pub fn full_spec(name: &str) -> StackSpec {
@@ -36,6 +35,17 @@ pub fn full_spec(name: &str) -> StackSpec {
                 .can_pull("api"),
         )
         .build_unchecked()
+}
+
+/// Asserts a sweep of `<stack>/e2e` (deleting, polling as the tests' engine options do)
+/// finds nothing left.
+async fn assert_nothing_left(world: &World, stack: &str) -> TestResult {
+    let left = world
+        .provider
+        .sweep(&SweepFilter::stack(stack, "e2e"), true, &options().poller)
+        .await?;
+    assert!(left.is_empty(), "{left:?}");
+    Ok(())
 }
 
 fn calls_of(world: &World, method: &str) -> u64 {
@@ -195,15 +205,7 @@ async fn up_noop_adopt_down_sweep_and_the_vault_name_again() -> TestResult {
     stack.down().await?;
     let down_time = started.elapsed();
     let down_calls = world.provider.api_calls().total();
-    let poller = Poller {
-        interval: Duration::from_millis(50),
-        max_interval: Duration::from_millis(300),
-    };
-    let left = world
-        .provider
-        .sweep(&SweepFilter::stack("full", "e2e"), true, &poller)
-        .await?;
-    assert!(left.is_empty(), "{left:?}");
+    assert_nothing_left(&world, "full").await?;
 
     // The same vault name works again at once.
     let again = world.stack(
@@ -236,15 +238,7 @@ async fn ten_percent_throttling_and_unavailability_still_converge() -> TestResul
     let (requests, faults) = world.emu.requests();
     assert!(faults > 0, "{faults} of {requests}");
     world.emu.set_fault_rate(0.0);
-    let poller = Poller {
-        interval: Duration::from_millis(50),
-        max_interval: Duration::from_millis(300),
-    };
-    let left = world
-        .provider
-        .sweep(&SweepFilter::stack("faulty", "e2e"), true, &poller)
-        .await?;
-    assert!(left.is_empty(), "{left:?}");
+    assert_nothing_left(&world, "faulty").await?;
     eprintln!("10% faults: {faults} of {requests} requests injected; converged");
     Ok(())
 }
