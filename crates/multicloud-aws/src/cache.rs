@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{self as elasticache, Tag};
-use multicloud_core::outputs::CacheOutputs;
+use multicloud_core::outputs::{CacheOutputs, SecretOutputs};
 use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
 use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
@@ -223,6 +223,7 @@ fn group_outputs(g: &elasticache::ReplicationGroup) -> Result<Outputs, ProviderE
             id: id.to_string(),
             host: host.to_string(),
             port,
+            tls: g.transit_encryption_enabled().unwrap_or(false),
         }),
         (id, ..) => Outputs::of(&PendingGroup { id }),
     }
@@ -248,6 +249,13 @@ impl ReplicationGroup {
         let replicas = replicas(&cfg, &ctx.resource.id)?;
         let subnet_group: SubnetGroupOutputs = ctx.dep(&cfg.subnet_group)?;
         let failover = replicas >= 1;
+        let auth_token = match &cfg.auth_token_secret {
+            Some(id) => {
+                let secret: SecretOutputs = ctx.dep(id)?;
+                Some(crate::secrets::get_secret_value(&self.clients, &secret.id).await?)
+            }
+            None => None,
+        };
         let out = self
             .clients
             .elasticache
@@ -264,6 +272,7 @@ impl ReplicationGroup {
             .security_group_ids(dep_id(ctx, &cfg.security_group)?)
             .at_rest_encryption_enabled(true)
             .transit_encryption_enabled(true)
+            .set_auth_token(auth_token.as_ref().map(|t| t.expose().to_string()))
             .set_tags(Some(tags(ctx)))
             .send()
             .await

@@ -5,7 +5,7 @@
 //! ([`crate::order`]) all come from it.
 
 use multicloud_core::expand::ExpandError;
-use multicloud_core::expand::{WorkloadAnchors, workloads};
+use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
@@ -121,6 +121,15 @@ pub fn db_password_id() -> ResourceId {
 /// The spec-independent name of the database master-password secret.
 pub const DB_PASSWORD_SECRET: &str = "database-master-password";
 
+/// The resource id of the cache's AUTH-token secret (created before the cache, deleted after
+/// it).
+pub fn cache_auth_token_id() -> ResourceId {
+    ResourceId::new(ResourceKind::SECRET, CACHE_AUTH_TOKEN_SECRET)
+}
+
+/// The spec-independent name of the cache AUTH-token secret.
+pub const CACHE_AUTH_TOKEN_SECRET: &str = "cache-auth-token";
+
 /// Expands `spec` into the AWS resource graph, apps included (the engine refuses a spec
 /// with apps when no workload backend is attached to the stack). Sizes are the values
 /// [`resolve`] picks for AWS; a node pool without one is a typed [`ExpandError::Spec`].
@@ -137,7 +146,18 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, ExpandError> {
         if cluster_ready.is_empty() {
             cluster_ready.push(ids::cluster());
         }
-        workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
+        let anchors = WorkloadAnchors {
+            cluster_ready,
+            database: spec.database.as_ref().map(|_| ServiceAnchor {
+                resource: ids::database(),
+                credential: Some(db_password_id()),
+            }),
+            cache: spec.cache.as_ref().map(|_| ServiceAnchor {
+                resource: ids::cache(),
+                credential: Some(cache_auth_token_id()),
+            }),
+        };
+        workloads(spec, &mut g, &anchors)?;
     }
     // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)
@@ -382,18 +402,32 @@ fn cache(
     )?)?;
     g.add(
         Resource::new(
+            ResourceKind::SECRET,
+            CACHE_AUTH_TOKEN_SECRET,
+            secret_name(spec, CACHE_AUTH_TOKEN_SECRET),
+        )
+        .with_config(&SecretConfig {
+            // ElastiCache AUTH tokens: 16-128 printable characters but `@`, `"` and `/`.
+            source: SecretSourceConfig::Generated { length: 64 },
+            force_delete: spec.ttl.is_some(),
+        })?,
+    )?;
+    g.add(
+        Resource::new(
             ResourceKind::CACHE,
             "main",
             n.name("redis", NameStyle::hyphenated(40)),
         )
         .depends_on(&ids::cache_subnet_group())
         .depends_on(&ids::sg("cache"))
+        .depends_on(&cache_auth_token_id())
         .with_config(&CacheConfig {
             engine_version: cache.version.clone(),
             node_type: resolve::cache_node_type(cache).value,
             replicas: cache.replicas,
             security_group: ids::sg("cache"),
             subnet_group: ids::cache_subnet_group(),
+            auth_token_secret: Some(cache_auth_token_id()),
         })?,
     )?;
     Ok(())

@@ -233,6 +233,10 @@ pub struct CacheConfig {
     pub security_group: ResourceId,
     /// Its cache subnet group (resource id).
     pub subnet_group: ResourceId,
+    /// The `secret` node holding its AUTH token (absent in the configs of older stacks,
+    /// whose caches have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_secret: Option<ResourceId>,
 }
 
 /// `registry`: an ECR repository.

@@ -429,6 +429,14 @@ fn put_body(
     req.insert("name".into(), json!(name));
     req.insert("type".into(), json!(rtype));
     req.entry("properties").or_insert(json!({}));
+    if let Some(password) = req
+        .get("properties")
+        .and_then(|p| p.get("administratorLoginPassword"))
+        .and_then(Value::as_str)
+    {
+        s.admin_passwords
+            .insert(id.to_ascii_lowercase(), password.to_string());
+    }
     crate::actions::enrich(inner, rtype, id, &mut req);
     if rtype.eq_ignore_ascii_case("Microsoft.Authorization/roleAssignments")
         && let Some(scope) = crate::actions::parent_of(id)

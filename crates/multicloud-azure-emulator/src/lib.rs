@@ -343,6 +343,15 @@ impl Emulator {
             .collect()
     }
 
+    /// The administrator password PostgreSQL flexible server `server_id` was last given: what
+    /// a client would log in with (ARM never returns it; GET shows no password).
+    pub fn admin_password(&self, server_id: &str) -> Option<String> {
+        let s = self.inner.store.lock().ok()?;
+        s.admin_passwords
+            .get(&server_id.to_ascii_lowercase())
+            .cloned()
+    }
+
     /// The current body of the resource with this ARM id, as GET would show it (hidden
     /// resources included).
     pub fn resource(&self, resource_id: &str) -> Option<serde_json::Value> {

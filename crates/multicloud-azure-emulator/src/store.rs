@@ -146,6 +146,9 @@ pub struct Store {
     pub next_id: u64,
     /// When a role assignment was last created on each scope (lower-cased id).
     pub rbac_changed: BTreeMap<String, Instant>,
+    /// The administrator password each flexible server was last given (lower-cased id):
+    /// what a client logs in with; ARM never shows it.
+    pub admin_passwords: BTreeMap<String, String>,
 }
 
 impl Store {

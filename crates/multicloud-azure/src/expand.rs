@@ -4,7 +4,7 @@
 //! and the sweeper's order ([`crate::order`]) come from it.
 
 use multicloud_core::expand::ExpandError;
-use multicloud_core::expand::{WorkloadAnchors, workloads};
+use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, Tier, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
@@ -195,7 +195,19 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
         if cluster_ready.is_empty() {
             cluster_ready.push(ids::cluster());
         }
-        workloads(spec, &mut g, &WorkloadAnchors { cluster_ready })?;
+        let secret = |name: &str| Some(ResourceId::new(ResourceKind::SECRET, name));
+        let anchors = WorkloadAnchors {
+            cluster_ready,
+            database: spec.database.as_ref().map(|_| ServiceAnchor {
+                resource: ids::database(),
+                credential: secret(DB_PASSWORD_SECRET),
+            }),
+            cache: spec.cache.as_ref().map(|_| ServiceAnchor {
+                resource: ids::cache(),
+                credential: secret(CACHE_KEY_SECRET),
+            }),
+        };
+        workloads(spec, &mut g, &anchors)?;
     }
     // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)

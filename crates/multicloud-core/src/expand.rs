@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProviderError;
 use crate::resource::{GraphError, Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::spec::{
-    AppResources, EnvFromSecret, Expose, ImageRef, Rule, SpecErrors, StackSpec, ValidationError,
+    App, AppResources, Connection, EnvFromSecret, Expose, ImageRef, Rule, SpecErrors, StackSpec,
+    ValidationError,
 };
 use crate::tags::{NameStyle, Naming};
 
@@ -35,6 +36,49 @@ pub enum ExpandError {
 pub struct WorkloadAnchors {
     /// What must exist before anything is put on the cluster (the node pools, or the cluster).
     pub cluster_ready: Vec<ResourceId>,
+    /// What an app connecting to the database reads, if the stack has one.
+    pub database: Option<ServiceAnchor>,
+    /// What an app connecting to the cache reads, if the stack has one.
+    pub cache: Option<ServiceAnchor>,
+}
+
+/// A data service apps connect to: the resource whose outputs say where it is
+/// ([`DatabaseOutputs`](crate::outputs::DatabaseOutputs),
+/// [`CacheOutputs`](crate::outputs::CacheOutputs)) and the secret holding its credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAnchor {
+    /// `database/main`, `cache/main`.
+    pub resource: ResourceId,
+    /// The `secret` node holding its password or access key, if it has one.
+    pub credential: Option<ResourceId>,
+}
+
+impl WorkloadAnchors {
+    /// The anchor of `service`.
+    pub fn service(&self, service: Connection) -> Option<&ServiceAnchor> {
+        match service {
+            Connection::Database => self.database.as_ref(),
+            Connection::Cache => self.cache.as_ref(),
+        }
+    }
+}
+
+/// Config of [`ResourceKind::CONNECTION`]: the Kubernetes Secret holding an app's connection
+/// to a data service (its variables, [`crate::connect`]), and what a Deployment reads of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// Its namespace.
+    pub namespace: String,
+    /// The Secret's name (the resource's name).
+    pub name: String,
+    /// What it connects to.
+    pub service: Connection,
+    /// The service's resource (a dependency).
+    pub target: ResourceId,
+    /// The secret holding the service's credential (a dependency), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<ResourceId>,
 }
 
 /// Config of [`ResourceKind::NAMESPACE`] and [`ResourceKind::PULL_SECRET`].
@@ -91,6 +135,9 @@ pub struct DeploymentConfig {
     pub resources: Option<AppResources>,
     /// HTTP path of the readiness and liveness probes.
     pub health_path: Option<String>,
+    /// The connections whose variables it takes (`envFrom` their Secrets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<ConnectionConfig>,
 }
 
 /// Config of [`ResourceKind::SERVICE`].
@@ -144,13 +191,23 @@ pub fn workloads(
                 deps.push(synced);
             }
         }
-        // The secrets themselves too: their versions are in the pod template, so a rotated
-        // secret rolls the app out in the same `up` that syncs it.
-        let secrets: Vec<ResourceId> = app
+        let connections = connections(spec, app, &ns, graph, anchors)?;
+        // The secrets themselves too (and the connections' services and credentials): their
+        // versions are in the pod template, so a rotated secret rolls the app out in the same
+        // `up` that syncs it.
+        let mut secrets: Vec<ResourceId> = app
             .env_from_secrets
             .iter()
             .map(|e| ResourceId::new(ResourceKind::SECRET, &e.secret))
             .collect();
+        for c in &connections {
+            deps.push(ResourceId::new(
+                ResourceKind::CONNECTION,
+                format!("{ns}.{}", c.service),
+            ));
+            secrets.push(c.target.clone());
+            secrets.extend(c.credential.clone());
+        }
         let deployment = Resource::new(ResourceKind::DEPLOYMENT, &app.name, &app.name)
             .depends_on_all(&deps)
             .depends_on_all(&secrets)
@@ -164,6 +221,7 @@ pub fn workloads(
                 env_from_secrets: app.env_from_secrets.clone(),
                 resources: app.resources.clone(),
                 health_path: app.health_path.clone(),
+                connections,
             })?;
         let dep_id = graph.add(deployment)?.clone();
         graph.add(
@@ -177,6 +235,59 @@ pub fn workloads(
         )?;
     }
     manifests(spec, graph, anchors)
+}
+
+/// `connection/<ns>.<service>` per data service `app` connects to (shared by the apps of a
+/// namespace): the Secret `<stack>-<service>`, after the namespace, the service and its
+/// credential. Their configs, for the Deployment.
+fn connections(
+    spec: &StackSpec,
+    app: &App,
+    ns: &str,
+    graph: &mut ResourceGraph,
+    anchors: &WorkloadAnchors,
+) -> Result<Vec<ConnectionConfig>, ExpandError> {
+    let mut configs = Vec::new();
+    for (j, &service) in app.connect.iter().enumerate() {
+        let Some(anchor) = anchors.service(service) else {
+            let i = spec
+                .apps
+                .iter()
+                .position(|a| a.name == app.name)
+                .unwrap_or(0);
+            return Err(ExpandError::Spec(SpecErrors::new(vec![
+                ValidationError::new(
+                    format!("spec.apps[{i}].connect[{j}]"),
+                    Rule::UnknownReference,
+                    format!(
+                        "this stack has no {service} for app `{}` to connect to",
+                        app.name
+                    ),
+                ),
+            ])));
+        };
+        let config = ConnectionConfig {
+            namespace: ns.to_string(),
+            name: format!("{}-{service}", spec.name),
+            service,
+            target: anchor.resource.clone(),
+            credential: anchor.credential.clone(),
+        };
+        let id = ResourceId::new(ResourceKind::CONNECTION, format!("{ns}.{service}"));
+        add_once(graph, id, || {
+            Resource::new(
+                ResourceKind::CONNECTION,
+                format!("{ns}.{service}"),
+                &config.name,
+            )
+            .depends_on(&ResourceId::new(ResourceKind::NAMESPACE, ns))
+            .depends_on(&config.target)
+            .depends_on_all(config.credential.iter())
+            .with_config(&config)
+        })?;
+        configs.push(config);
+    }
+    Ok(configs)
 }
 
 /// `manifest/<name>` per set of the user's manifests, after the cluster is ready (and after
@@ -252,11 +363,7 @@ fn pull_secret(spec: &StackSpec, ns: &str) -> Result<Resource, ProviderError> {
 }
 
 /// `service_account/<ns>.<sa>`, after the workload identity declared for it, if any.
-fn service_account(
-    spec: &StackSpec,
-    ns: &str,
-    app: &crate::spec::App,
-) -> Result<Resource, ProviderError> {
+fn service_account(spec: &StackSpec, ns: &str, app: &App) -> Result<Resource, ProviderError> {
     let sa = app.service_account_name();
     let identity = spec
         .workload_identities

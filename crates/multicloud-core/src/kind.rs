@@ -59,6 +59,8 @@ impl ResourceKind {
     pub const SERVICE_ACCOUNT: Self = Self("service_account");
     /// A Kubernetes Secret synced from the cloud's secret store.
     pub const SYNCED_SECRET: Self = Self("synced_secret");
+    /// A Kubernetes Secret holding an app's connection to a data service of the stack.
+    pub const CONNECTION: Self = Self("connection");
     /// A Kubernetes Deployment.
     pub const DEPLOYMENT: Self = Self("deployment");
     /// A Kubernetes Service.
@@ -261,6 +263,7 @@ pub const WORKLOAD_KINDS: &[KindDef] = &[
     KindDef::new(ResourceKind::PULL_SECRET, ServiceFamily::Workloads),
     KindDef::new(ResourceKind::SERVICE_ACCOUNT, ServiceFamily::Workloads),
     KindDef::new(ResourceKind::SYNCED_SECRET, ServiceFamily::Workloads),
+    KindDef::new(ResourceKind::CONNECTION, ServiceFamily::Workloads),
     KindDef::new(ResourceKind::DEPLOYMENT, ServiceFamily::Workloads)
         .expected(Duration::from_secs(30)),
     KindDef::new(ResourceKind::SERVICE, ServiceFamily::Workloads),

@@ -114,6 +114,7 @@
 pub mod access;
 mod backends;
 pub mod calls;
+pub mod connect;
 mod dag;
 mod engine;
 pub mod error;

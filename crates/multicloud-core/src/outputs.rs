@@ -186,6 +186,10 @@ pub struct CacheOutputs {
     /// Port.
     #[serde(deserialize_with = "port")]
     pub port: u16,
+    /// Whether it takes TLS connections only (ElastiCache with in-transit encryption, Azure
+    /// Managed Redis).
+    #[serde(default)]
+    pub tls: bool,
 }
 
 /// A registry ([`ResourceKind::REGISTRY`]).
@@ -272,6 +276,7 @@ mod tests {
             id: "arn:aws:elasticache:us-east-1:123456789012:replicationgroup:r".into(),
             host: "r.cache".into(),
             port: 6379,
+            tls: true,
         })
         .expect("object");
         assert_eq!(o.cloud_id().map(|s| s.starts_with("arn:")), Some(true));

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tags", 1),
     ("resource", 1),
     ("outputs", 1),
+    ("connect", 1),
     ("observation", 1),
     // 2: the spec, recorded state and the plan.
     ("spec", 2),

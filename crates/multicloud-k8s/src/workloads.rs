@@ -14,6 +14,7 @@ use multicloud_core::provider::{
 use multicloud_core::resource::ResourceKind;
 
 use crate::client::ClientCache;
+use crate::kinds::connection::ConnectionKind;
 use crate::kinds::deployment::DeploymentKind;
 use crate::kinds::external_secrets;
 use crate::kinds::manifest::ManifestKind;
@@ -85,6 +86,10 @@ impl KubernetesWorkloads {
                     objects: Objects::new(clients.clone()),
                     external_secrets,
                 },
+            )
+            .row(
+                def(K::CONNECTION, 200, 60),
+                Objects::<ConnectionKind>::new(clients.clone()),
             )
             .row(
                 def(K::DEPLOYMENT, 30_000, 600),

@@ -52,6 +52,8 @@ impl ArmResource for RedisCluster {
             id: field(body, "/id", "redisEnterprise")?.to_string(),
             host: field(body, "/properties/hostName", "redisEnterprise")?.to_string(),
             port: PORT,
+            // Azure Managed Redis takes TLS connections only (`clientProtocol: Encrypted`).
+            tls: true,
         })
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::StackSpec;
+use super::connect::Connection;
 use super::shape::{DNS_1035_LABEL, DNS_1123_LABEL, ENV_VAR};
 use super::types::{App, ImageRef};
 use super::validate::{Rule, ValidationError, duplicates, push};
@@ -149,6 +150,56 @@ pub(super) fn check_app(spec: &StackSpec, i: usize, app: &App, errors: &mut Vec<
     }
     check_resources_and_probe(app, &path, errors);
     check_env(spec, app, &path, errors);
+    check_connections(spec, app, &path, errors);
+}
+
+/// App `app`'s connections: each to a data service the spec declares, once, setting no
+/// variable the app already sets.
+fn check_connections(spec: &StackSpec, app: &App, path: &str, errors: &mut Vec<ValidationError>) {
+    for (j, service) in app.connect.iter().enumerate() {
+        let at = format!("{path}.connect[{j}]");
+        let declared = match service {
+            Connection::Database => spec.database.is_some(),
+            Connection::Cache => spec.cache.is_some(),
+        };
+        if !declared {
+            errors.push(ValidationError::new(
+                at.clone(),
+                Rule::UnknownReference,
+                format!(
+                    "app `{}` connects to the {service}, but the spec declares no `{service}`",
+                    app.name
+                ),
+            ));
+        }
+        if app.connect[..j].contains(service) {
+            errors.push(ValidationError::new(
+                at.clone(),
+                Rule::Duplicate,
+                format!("app `{}` connects to the {service} twice", app.name),
+            ));
+            continue;
+        }
+        let set_too: Vec<&str> = service
+            .vars()
+            .iter()
+            .copied()
+            .filter(|v| {
+                app.env.contains_key(*v) || app.env_from_secrets.iter().any(|e| e.var == *v)
+            })
+            .collect();
+        if !set_too.is_empty() {
+            errors.push(ValidationError::new(
+                at,
+                Rule::Duplicate,
+                format!(
+                    "app `{}` sets {} itself, which its {service} connection sets",
+                    app.name,
+                    set_too.join(", ")
+                ),
+            ));
+        }
+    }
 }
 
 /// App `app`'s image: from a declared registry with a valid tag, or a non-empty external

@@ -14,6 +14,7 @@
 mod apps;
 mod cidr;
 pub mod clouds;
+mod connect;
 mod duration;
 mod manifest;
 mod report;
@@ -30,6 +31,7 @@ pub use clouds::{
     AwsNodePool, AwsPostgres, AwsRedis, AwsStack, AzureNodePool, AzurePostgres, AzureRedis,
     AzureStack, NodeSize, Resolved, Source, Tier,
 };
+pub use connect::Connection;
 pub use manifest::ManifestSpec;
 pub use report::NamingReport;
 pub use types::{

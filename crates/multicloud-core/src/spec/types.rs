@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::clouds::{
     AwsNodePool, AwsPostgres, AwsRedis, AzureNodePool, AzurePostgres, AzureRedis, NodeSize, Tier,
 };
+use super::connect::Connection;
 
 /// The network: an address range split into public and private subnets across zones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,6 +460,9 @@ pub struct App {
     /// HTTP path of its readiness and liveness probes, on the container port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_path: Option<String>,
+    /// The stack's data services it connects to (`connect: [database, cache]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connect: Vec<Connection>,
 }
 
 /// CPU and memory of an app's container, as Kubernetes quantities: requested, and memory
@@ -496,6 +500,7 @@ impl App {
             expose: Expose::ClusterIp,
             resources: None,
             health_path: None,
+            connect: Vec::new(),
         }
     }
     /// Runs `tag` of the stack's registry `registry`.

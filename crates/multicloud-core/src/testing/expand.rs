@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::expand::{WorkloadAnchors, workloads};
+use crate::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use crate::kind::{KindDef, NEUTRAL_CLOUD_KINDS, ServiceFamily};
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::spec::{SecretSource, StackSpec};
@@ -71,6 +71,17 @@ pub fn expand(spec: &StackSpec) -> Expanded<ResourceGraph> {
     let private = network(spec, &name, &mut g)?;
     let mut anchors = cluster(spec, &name, &private, &mut g)?;
     data_services(spec, &name, &private, &mut g)?;
+    // The memory database keeps its password in the memory secret store under the name its
+    // outputs give (`password_secret`); the memory cache has no key.
+    let service = |kind: ResourceKind| ServiceAnchor {
+        resource: ResourceId::single(kind),
+        credential: None,
+    };
+    anchors.database = spec
+        .database
+        .is_some()
+        .then(|| service(ResourceKind::DATABASE));
+    anchors.cache = spec.cache.is_some().then(|| service(ResourceKind::CACHE));
     registries_secrets_identities(spec, &name, &mut g)?;
     if !spec.apps.is_empty() {
         if anchors.cluster_ready.is_empty() {

@@ -168,6 +168,7 @@ fn outputs_for(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, Prov
             id,
             host: format!("{name}.cache.memory.local"),
             port: 6379,
+            tls: false,
         }),
         ResourceKind::REGISTRY => Outputs::of(&RegistryOutputs {
             id,
@@ -229,7 +230,7 @@ fn database_outputs(
         port: 5432,
         database: config_text(ctx, "database_name", "app"),
         username: config_text(ctx, "username", "app_admin"),
-        password_secret: format!("memory:secret:{secret_name}"),
+        password_secret: secret_name,
     })
 }
 

@@ -32,7 +32,8 @@ pub const APP_LABEL: &str = "app.kubernetes.io/name";
 /// so a new version rolls the pods, which read env vars only at start.
 pub const ANNOTATION_SECRET_VERSIONS: &str = "multicloud.dev/secret-versions";
 
-/// `name=version,...` of the secrets `config` reads, from the secrets' outputs.
+/// `name=version,...` of the secrets `config` reads, from the secrets' outputs, and of its
+/// connections (`<Secret name>=<connection version>`).
 fn secret_versions(
     ctx: &OpContext<'_>,
     config: &DeploymentConfig,
@@ -42,6 +43,9 @@ fn secret_versions(
         let id = ResourceId::new(ResourceKind::SECRET, &e.secret);
         let secret: SecretOutputs = ctx.dep(&id)?;
         versions.insert(e.secret.clone(), secret.version.unwrap_or_default());
+    }
+    for c in &config.connections {
+        versions.insert(c.name.clone(), super::connection::version(ctx, c)?);
     }
     Ok(versions
         .iter()
@@ -113,7 +117,7 @@ impl ObjectKind for DeploymentKind {
         pod_labels.extend(sa.pod_labels);
         let pull_secrets: Vec<_> = pull_secret.iter().map(|n| json!({ "name": n })).collect();
         let mut pod_annotations = BTreeMap::new();
-        if !config.env_from_secrets.is_empty() {
+        if !config.env_from_secrets.is_empty() || !config.connections.is_empty() {
             pod_annotations.insert(
                 ANNOTATION_SECRET_VERSIONS.to_string(),
                 secret_versions(ctx, &config)?,
@@ -125,6 +129,14 @@ impl ObjectKind for DeploymentKind {
             "ports": [{ "name": "http", "containerPort": config.port }],
             "env": env(&config),
         });
+        if !config.connections.is_empty() {
+            let from: Vec<_> = config
+                .connections
+                .iter()
+                .map(|c| json!({ "secretRef": { "name": c.name } }))
+                .collect();
+            container["envFrom"] = json!(from);
+        }
         if let Some(r) = &config.resources {
             container["resources"] = json!({
                 "requests": { "cpu": r.cpu, "memory": r.memory },
