@@ -20,10 +20,12 @@
 //!     .database(Postgres::new("16").storage_gb(20))
 //!     .cache(Redis::new("7.1"))
 //!     .registry(RegistrySpec::new("shop-api"))
-//!     .secret(SecretSpec::generated("db-password", 32))
-//!     .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
+//!     .secret(SecretSpec::generated("api-token", 32))
+//!     .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("api-token"))
 //!     .app(App::new("api").image_from_registry("shop-api", "v1").port(8080)
-//!          .env_from_secret("DB_PASSWORD", "db-password").expose(Expose::LoadBalancer))
+//!          .env_from_secret("API_TOKEN", "api-token")
+//!          .connect_database().connect_cache()   // DATABASE_URL, PG*, REDIS_URL from the stack
+//!          .expose(Expose::LoadBalancer))
 //!     .ttl(Duration::from_secs(4 * 3600))
 //!     .build()?;
 //! let stack = Stack::new(spec, provider).state(LocalStateStore::new(".multicloud"));

@@ -150,7 +150,7 @@ async fn up_creates_everything_with_complete_outputs_and_down_removes_it() {
             .url
             .ends_with("shop-pr-1234/shop-api")
     );
-    assert!(out.secrets.contains_key("db-password"));
+    assert!(out.secrets.contains_key("api-token"));
     assert_eq!(
         out.identities["shop-api"].subject.as_deref(),
         Some("system:serviceaccount:shop:api")
@@ -566,7 +566,7 @@ async fn replacing_a_resource_replaces_its_dependents_in_a_safe_order() {
     }
     for (kind, key) in [
         (ResourceKind::REGISTRY, "shop-api"),
-        (ResourceKind::SECRET, "db-password"),
+        (ResourceKind::SECRET, "api-token"),
         (kinds::CLUSTER_ROLE, "main"),
     ] {
         assert_eq!(

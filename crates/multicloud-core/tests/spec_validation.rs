@@ -55,13 +55,13 @@ fn the_issue_example_builds_cleanly() {
         .database(Postgres::new("16").storage_gb(20))
         .cache(Redis::new("7.1"))
         .registry(RegistrySpec::new("shop-api"))
-        .secret(SecretSpec::generated("db-password", 32))
-        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
+        .secret(SecretSpec::generated("api-token", 32))
+        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("api-token"))
         .app(
             App::new("api")
                 .image_from_registry("shop-api", "v1")
                 .port(8080)
-                .env_from_secret("DB_PASSWORD", "db-password")
+                .env_from_secret("API_TOKEN", "api-token")
                 .expose(Expose::LoadBalancer),
         )
         .ttl(Duration::from_secs(4 * 3600))
@@ -303,7 +303,7 @@ fn secret_names_are_unique() {
     bad(
         |s| {
             s.secrets
-                .push(SecretSpec::from_env("db-password", "DB_PASSWORD"))
+                .push(SecretSpec::from_env("api-token", "API_TOKEN"))
         },
         "spec.secrets[1].name",
         Rule::Duplicate,
@@ -312,16 +312,16 @@ fn secret_names_are_unique() {
 
 #[test]
 fn generated_secret_length_is_16_to_4096() {
-    good(|s| s.secrets[0] = SecretSpec::generated("db-password", 16));
-    good(|s| s.secrets[0] = SecretSpec::generated("db-password", 4096));
+    good(|s| s.secrets[0] = SecretSpec::generated("api-token", 16));
+    good(|s| s.secrets[0] = SecretSpec::generated("api-token", 4096));
     let path = "spec.secrets[0].source.generated.length";
     bad(
-        |s| s.secrets[0] = SecretSpec::generated("db-password", 15),
+        |s| s.secrets[0] = SecretSpec::generated("api-token", 15),
         path,
         Rule::Range,
     );
     bad(
-        |s| s.secrets[0] = SecretSpec::generated("db-password", 4097),
+        |s| s.secrets[0] = SecretSpec::generated("api-token", 4097),
         path,
         Rule::Range,
     );

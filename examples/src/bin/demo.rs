@@ -59,21 +59,23 @@ fn spec(app: Option<Expose>, with_cache: bool) -> anyhow::Result<StackSpec> {
         .cluster(Cluster::new("1.31").node_pool(NodePool::sized("general", NodeSize::Medium, 2, 5)))
         .database(Postgres::new("16").storage_gb(20))
         .registry(RegistrySpec::new("shop-api"))
-        .secret(SecretSpec::generated("db-password", 32))
-        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
+        .secret(SecretSpec::generated("api-token", 32))
+        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("api-token"))
         .ttl(Duration::from_secs(4 * 3600));
     if with_cache {
         b = b.cache(Redis::new("7.1"));
     }
     if let Some(expose) = app {
-        b = b.app(
-            App::new("api")
-                .image_from_registry("shop-api", "v1")
-                .port(8080)
-                .env_from_secret("DB_PASSWORD", "db-password")
-                .resources("250m", "256Mi")
-                .expose(expose),
-        );
+        // The app gets DATABASE_URL, PG* (and REDIS_* with a cache) from the stack's own
+        // database and cache, read from the cloud's secret store at apply time.
+        let api = App::new("api")
+            .image_from_registry("shop-api", "v1")
+            .port(8080)
+            .env_from_secret("API_TOKEN", "api-token")
+            .connect_database()
+            .resources("250m", "256Mi")
+            .expose(expose);
+        b = b.app(if with_cache { api.connect_cache() } else { api });
     }
     Ok(b.build()?)
 }

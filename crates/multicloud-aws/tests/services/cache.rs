@@ -2,6 +2,7 @@
 
 use aws_sdk_elasticache::types::ReplicationGroup;
 use aws_sdk_elasticache::types::{AutomaticFailoverStatus, MultiAzStatus};
+use multicloud_aws::expand::cache_auth_token_id;
 use multicloud_aws::kinds;
 use multicloud_core::ErrorKind;
 use multicloud_core::StackSpec;
@@ -51,6 +52,8 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
     t.create_subnet_group(gops, "cache_subnet_group/main", GROUP_ARN)
         .await?;
 
+    // Its AUTH token, a secret node created before it as the engine does.
+    t.create_dep(&cache_auth_token_id()).await?;
     let cache = t.resource("cache/main")?;
     let ctx = t.ctx(&cache);
     let (_, arn) = create_from_absent(ops, &ctx).await?;
@@ -68,6 +71,12 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
 
     let live = live_group(&t, &cache.name).await?;
     assert_eq!(live.member_clusters().len(), 1);
+    assert_eq!(
+        live.auth_token_enabled(),
+        Some(true),
+        "created with its AUTH token"
+    );
+    assert_eq!(live.transit_encryption_enabled(), Some(true));
     assert_eq!(
         live.automatic_failover(),
         Some(&AutomaticFailoverStatus::Disabled)
@@ -110,6 +119,7 @@ async fn a_cache_with_replicas_gets_failover_and_multi_az_moto_ignores_num_cache
     let ops = kind_ops(&provider, ResourceKind::CACHE)?;
     t.create_dep(&ResourceId::from("cache_subnet_group/main"))
         .await?;
+    t.create_dep(&cache_auth_token_id()).await?;
     let cache = t.resource("cache/main")?;
     ops.create(&t.ctx(&cache)).await?;
     let live = live_group(&t, &cache.name).await?;

@@ -47,13 +47,13 @@ pub fn example_spec() -> crate::spec::StackSpec {
         .database(Postgres::new("16").storage_gb(20))
         .cache(Redis::new("7.1"))
         .registry(RegistrySpec::new("shop-api"))
-        .secret(SecretSpec::generated("db-password", 32))
-        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("db-password"))
+        .secret(SecretSpec::generated("api-token", 32))
+        .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("api-token"))
         .app(
             App::new("api")
                 .image_from_registry("shop-api", "v1")
                 .port(8080)
-                .env_from_secret("DB_PASSWORD", "db-password")
+                .env_from_secret("API_TOKEN", "api-token")
                 .expose(Expose::LoadBalancer),
         )
         .ttl(Duration::from_secs(4 * 3600))

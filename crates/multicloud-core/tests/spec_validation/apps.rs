@@ -219,19 +219,15 @@ fn app_env_from_secret_names_a_declared_secret() {
 
 #[test]
 fn app_env_from_secret_var_is_a_valid_name() {
-    good(|s| {
-        *app(s) = app(s)
-            .clone()
-            .env_from_secret("DB_PASSWORD_2", "db-password")
-    });
+    good(|s| *app(s) = app(s).clone().env_from_secret("API_TOKEN_2", "api-token"));
     let path = "spec.apps[0].env_from_secrets[1].var";
     bad(
-        |s| *app(s) = app(s).clone().env_from_secret("DB-PASSWORD", "db-password"),
+        |s| *app(s) = app(s).clone().env_from_secret("API-TOKEN", "api-token"),
         path,
         Rule::Name,
     );
     bad(
-        |s| *app(s) = app(s).clone().env_from_secret("", "db-password"),
+        |s| *app(s) = app(s).clone().env_from_secret("", "api-token"),
         path,
         Rule::Required,
     );
@@ -250,13 +246,13 @@ fn app_env_keys_are_valid_names() {
 #[test]
 fn app_variables_are_set_once() {
     let message = bad(
-        |s| *app(s) = app(s).clone().env("DB_PASSWORD", "plain"),
+        |s| *app(s) = app(s).clone().env("API_TOKEN", "plain"),
         "spec.apps[0].env_from_secrets[0].var",
         Rule::Duplicate,
     );
-    assert!(message.contains("`DB_PASSWORD`"), "{message}");
+    assert!(message.contains("`API_TOKEN`"), "{message}");
     bad(
-        |s| *app(s) = app(s).clone().env_from_secret("DB_PASSWORD", "db-password"),
+        |s| *app(s) = app(s).clone().env_from_secret("API_TOKEN", "api-token"),
         "spec.apps[0].env_from_secrets[1].var",
         Rule::Duplicate,
     );

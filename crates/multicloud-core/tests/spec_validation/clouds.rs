@@ -32,8 +32,17 @@ fn the_multicloud_yaml_is_the_example_in_neutral_terms() {
         )
     );
     assert_eq!(spec.cache, Some(Redis::new("7.1").tier(Tier::Dev)));
+    // Its app connects to the stack's database and cache.
+    assert_eq!(
+        spec.apps[0].connect,
+        [
+            multicloud_core::spec::Connection::Database,
+            multicloud_core::spec::Connection::Cache
+        ]
+    );
     // Everything else is the single-cloud example's.
     let mut same = spec.clone();
+    same.apps[0].connect.clear();
     same.region = "us-east-1".into();
     same.aws = Default::default();
     same.azure = Default::default();
