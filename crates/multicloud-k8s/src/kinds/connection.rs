@@ -49,7 +49,12 @@ pub(crate) fn version(
     ctx: &OpContext<'_>,
     config: &ConnectionConfig,
 ) -> Result<String, ProviderError> {
-    let target = ctx.dep_outputs(&config.target)?;
+    // The typed outputs only: what the variables are made of, not whatever else a cloud
+    // records about the service (which may differ between a create and a later read).
+    let target = match config.service {
+        Connection::Database => json!(ctx.dep::<DatabaseOutputs>(&config.target)?),
+        Connection::Cache => json!(ctx.dep::<CacheOutputs>(&config.target)?),
+    };
     let credential = credential(ctx, config)?.map(|s| (s.name, s.version));
     fingerprint(&json!({ "service": target, "credential": credential }))
 }
