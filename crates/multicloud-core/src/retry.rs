@@ -78,6 +78,30 @@ impl RetryPolicy {
     }
 }
 
+/// How often an unchanged pending status is logged again.
+const LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// Which pending statuses a wait logs: the first, each change, and an unchanged one again
+/// every [`LOG_EVERY`], so a wait that cannot progress says what it waits for.
+#[derive(Debug, Default)]
+struct WaitLog {
+    last: Option<(String, Instant)>,
+}
+
+impl WaitLog {
+    /// Whether `status`, seen at `now`, is to be logged (and if so, remembers it).
+    fn due(&mut self, status: &str, now: Instant) -> bool {
+        let due = match &self.last {
+            Some((last, at)) => last != status || now.duration_since(*at) >= LOG_EVERY,
+            None => true,
+        };
+        if due {
+            self.last = Some((status.to_string(), now));
+        }
+        due
+    }
+}
+
 /// The shared poller: checks a condition until it holds, sleeping the server-suggested delay
 /// when there is one and a growing interval otherwise, retrying retryable errors, and giving
 /// up at a timeout.
@@ -102,7 +126,8 @@ impl Default for Poller {
 impl Poller {
     /// Polls `check` until it returns [`Readiness::Ready`] (its outputs are returned), an error
     /// that is not retryable, more than `retry.max_attempts` retryable errors in a row, or
-    /// `timeout`. `on_pending(status)` is called for every pending check.
+    /// `timeout`. `on_pending(status)` is called for every pending check; the status is also
+    /// logged (`info`, with the time waited so far) when it changes and every 30 s.
     pub async fn await_condition<F, Fut>(
         &self,
         timeout: Duration,
@@ -114,7 +139,9 @@ impl Poller {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Readiness, ProviderError>>,
     {
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut log = WaitLog::default();
         let mut interval = self.interval;
         let mut errors_in_a_row = 0;
         let mut last_status = None;
@@ -127,6 +154,10 @@ impl Poller {
                 }) => {
                     errors_in_a_row = 0;
                     on_pending(&status);
+                    if log.due(&status, Instant::now()) {
+                        let waited_s = started.elapsed().as_secs();
+                        tracing::info!(%status, waited_s, "waiting");
+                    }
                     last_status = Some(status);
                     let wait = retry_after.unwrap_or(interval);
                     interval = interval.mul_f64(1.5).min(self.max_interval);
@@ -212,6 +243,19 @@ mod tests {
             Some(ErrorKind::InvalidInput)
         );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_status_is_logged_when_it_changes_and_every_30_s() {
+        let mut log = WaitLog::default();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(log.due("a", at(0)), "the first status");
+        assert!(!log.due("a", at(2)), "unchanged, soon after");
+        assert!(log.due("b", at(3)), "a change");
+        assert!(!log.due("b", at(32)));
+        assert!(log.due("b", at(33)), "unchanged for 30 s");
+        assert!(!log.due("b", at(40)));
     }
 
     #[tokio::test(start_paused = true)]
