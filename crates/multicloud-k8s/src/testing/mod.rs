@@ -1,7 +1,10 @@
 //! A real local Kubernetes control plane for tests (feature `testing`): etcd, kube-apiserver,
 //! kube-controller-manager and kube-scheduler (the real ones) plus kwok, which simulates a node
 //! so Deployments really become Available, finalizers and garbage collection run and
-//! namespaces really terminate.
+//! namespaces really terminate. A load-balancer controller of the kit's own plays the cloud
+//! for Services of type LoadBalancer (a loopback address `127.0.0.x` each, and the cloud's
+//! cleanup finalizer), so an app exposed that way comes up as written; see
+//! [`PlaneOptions::without_load_balancers`] to leave them pending.
 //!
 //! The binaries are built from the Go module proxy by `install-k8s.sh` (embedded in
 //! `multicloud-testing`, written to the cache dir) into the cache outside the checkout
@@ -24,7 +27,10 @@
 //! ```
 
 mod certs;
+mod load_balancer;
 mod start;
+
+pub use load_balancer::LOAD_BALANCER_FINALIZER;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -80,6 +86,31 @@ pub enum ControlPlaneError {
     Shared(String),
 }
 
+/// How [`ControlPlane::start_with`] starts a plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlaneOptions {
+    /// Run the load-balancer controller (default: yes).
+    pub load_balancers: bool,
+}
+
+impl Default for PlaneOptions {
+    fn default() -> Self {
+        Self {
+            load_balancers: true,
+        }
+    }
+}
+
+impl PlaneOptions {
+    /// No load-balancer controller: LoadBalancer Services stay without an address, as on a
+    /// plane without a cloud.
+    pub fn without_load_balancers(mut self) -> Self {
+        self.load_balancers = false;
+        self
+    }
+}
+
 /// A running local control plane; stops on drop (unless kept).
 pub struct ControlPlane {
     endpoint: String,
@@ -92,12 +123,20 @@ pub struct ControlPlane {
     processes: Vec<LocalProcess>,
     keep: bool,
     kubeconfig_path: PathBuf,
+    /// The load-balancer controller, if it runs (stopped first on drop).
+    load_balancers: Option<load_balancer::LoadBalancerController>,
 }
 
 impl ControlPlane {
-    /// Starts a plane of its own (about 6 s once the binaries exist).
+    /// Starts a plane of its own (about 6 s once the binaries exist), with the
+    /// load-balancer controller.
     pub async fn start() -> Result<Self, ControlPlaneError> {
-        start::start(multicloud_testing::keep_from_env()).await
+        Self::start_with(PlaneOptions::default()).await
+    }
+
+    /// Starts a plane of its own with `options`.
+    pub async fn start_with(options: PlaneOptions) -> Result<Self, ControlPlaneError> {
+        start::start(multicloud_testing::keep_from_env(), options).await
     }
 
     /// One plane shared by every test of this test binary (started on first use, on its own
@@ -174,6 +213,7 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
+        drop(self.load_balancers.take());
         if self.keep {
             eprintln!(
                 "control plane kept at {} (kubeconfig {})",

@@ -12,7 +12,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::certs::Pki;
-use super::{BIN_ENV, ControlPlane, ControlPlaneError};
+use super::load_balancer::LoadBalancerController;
+use super::{BIN_ENV, ControlPlane, ControlPlaneError, PlaneOptions};
 use crate::client::client_for;
 use multicloud_core::secret::SecretString;
 
@@ -51,7 +52,10 @@ fn path(p: &Path) -> String {
 }
 
 /// Starts everything; see [`ControlPlane::start`].
-pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError> {
+pub(super) async fn start(
+    keep: bool,
+    options: PlaneOptions,
+) -> Result<ControlPlane, ControlPlaneError> {
     let bin = binaries().await?;
     let dir = LocalProcess::fresh_dir("k8s")?;
     let io = |what: String| move |source| ControlPlaneError::Io { what, source };
@@ -80,6 +84,7 @@ pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError>
         processes: Vec::new(),
         keep,
         kubeconfig_path,
+        load_balancers: None,
     };
     std::fs::write(&plane.kubeconfig_path, plane.kubeconfig().expose())
         .map_err(io(format!("writing {}", plane.kubeconfig_path.display())))?;
@@ -89,6 +94,9 @@ pub(super) async fn start(keep: bool) -> Result<ControlPlane, ControlPlaneError>
     plane.start_controllers(&bin, &ports)?;
     create_kwok_node(&client).await?;
     plane.wait_until_usable(&client).await?;
+    if options.load_balancers {
+        plane.load_balancers = Some(LoadBalancerController::start(plane.credentials())?);
+    }
     tracing::info!(
         endpoint = %plane.endpoint,
         elapsed_ms = started.elapsed().as_millis() as u64,

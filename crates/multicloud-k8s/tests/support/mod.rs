@@ -82,11 +82,21 @@ impl Env {
 
     /// Like [`Env::stack`] with a configured workloads backend.
     pub fn stack_with(&self, spec: StackSpec, workloads: KubernetesWorkloads) -> Stack {
+        self.stack_on(spec, workloads, plane())
+    }
+
+    /// Like [`Env::stack_with`] on another plane than the shared one.
+    pub fn stack_on(
+        &self,
+        spec: StackSpec,
+        workloads: KubernetesWorkloads,
+        plane: &ControlPlane,
+    ) -> Stack {
         Stack::new(spec, InMemoryProvider::new(self.cloud.clone()))
             .workloads(workloads)
             // Through a kubeconfig, as a user pointing a stack at their own cluster would.
             .cluster_access(
-                multicloud_k8s::credentials_from_kubeconfig(plane().kubeconfig().expose())
+                multicloud_k8s::credentials_from_kubeconfig(plane.kubeconfig().expose())
                     .expect("the plane's kubeconfig"),
             )
             .state(LocalStateStore::new(self.state.path()))
