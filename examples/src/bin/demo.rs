@@ -191,13 +191,14 @@ async fn aws_demo(verbose: bool) -> anyhow::Result<()> {
     // moto's EKS endpoint is not a Kubernetes server: the app goes onto a real local control
     // plane instead (`cluster_access`). moto never finishes deleting an ElastiCache
     // replication group nor implements DeleteCacheSubnetGroup: the AWS run leaves the cache
-    // out. The Service is ClusterIP: no cloud controller gives the local plane load balancers.
+    // out. The Service is a LoadBalancer: the plane's own load-balancer controller plays the
+    // cloud (a loopback address and the cleanup finalizer that `down` waits for).
     let plane = ControlPlane::start()
         .await
         .context("starting the local Kubernetes control plane (scripts/install-k8s.sh)")?;
     println!("Kubernetes control plane listening on {}", plane.endpoint());
     println!("(without the cache: moto never finishes deleting it)");
-    let spec = spec(Some(Expose::ClusterIp), false)?;
+    let spec = spec(Some(Expose::LoadBalancer), false)?;
     let dir = tempfile::tempdir()?;
     let stack = Stack::new(spec, provider.clone())
         .workloads(KubernetesWorkloads::new())
@@ -372,11 +373,18 @@ async fn print_app(plane: &ControlPlane) -> anyhow::Result<()> {
         .await?
     {
         let spec = svc.spec.unwrap_or_default();
+        let external = svc
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|lb| lb.ingress)
+            .and_then(|i| i.into_iter().find_map(|i| i.ip))
+            .map(|ip| format!(", load balancer {ip}"));
         println!(
-            "service/{}: {} {}",
+            "service/{}: {} {}{}",
             svc.metadata.name.unwrap_or_default(),
             spec.type_.unwrap_or_default(),
-            spec.cluster_ip.unwrap_or_default()
+            spec.cluster_ip.unwrap_or_default(),
+            external.unwrap_or_default()
         );
     }
     Ok(())
