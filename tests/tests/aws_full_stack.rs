@@ -172,9 +172,26 @@ async fn full_stack_without_cache_on_moto_up_noop_adopt_down_and_sweep_finds_not
         .await
         .expect("vpcs");
     assert_eq!(vpcs.vpcs().len(), 1, "no duplicate VPC");
+    // The private subnets' way out, adopted too: one NAT gateway per zone, no more.
+    let nats = ec2
+        .describe_nat_gateways()
+        .filter(aws_sdk_ec2_filter(
+            "vpc-id",
+            vpcs.vpcs()[0].vpc_id().expect("id"),
+        ))
+        .send()
+        .await
+        .expect("nat gateways");
+    let live = nats
+        .nat_gateways()
+        .iter()
+        .filter(|g| g.state().map(|s| s.as_str()) == Some("available"))
+        .count();
+    assert_eq!(live, 2, "{:?}", nats.nat_gateways());
     assert!(stack.plan().await.expect("plan").is_noop());
 
-    // Down, then the sweeper finds nothing of this stack.
+    // Down, then the sweeper finds nothing of this stack (NAT gateways and addresses
+    // included).
     stack.down().await.expect("down");
     assert!(!dir.path().join("shop.pr-1234.json").exists());
     let left = provider

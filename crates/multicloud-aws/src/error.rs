@@ -52,6 +52,8 @@ pub const DEPENDENCY: &[&str] = &[
     "InvalidCacheClusterStateFault",
     "IncorrectState",
     "InvalidGroup.InUse",
+    // An Elastic IP still associated (with a NAT gateway being deleted).
+    "InvalidIPAddress.InUse",
     "ConcurrentModification",
     "ConcurrentModificationException",
     // ELBv2: a target group still used by a listener or rule (or a load balancer in use).
@@ -66,6 +68,8 @@ pub const EVENTUALLY_CONSISTENT: &[&str] = &[
     "InvalidRouteTableID.NotFound",
     "InvalidInternetGatewayID.NotFound",
     "InvalidNetworkInterfaceID.NotFound",
+    "InvalidAllocationID.NotFound",
+    "InvalidNatGatewayID.NotFound",
 ];
 
 /// Codes that mean "does not exist".
@@ -91,6 +95,8 @@ pub const NOT_FOUND: &[&str] = &[
     "ListenerNotFound",
     "NotFoundException",
     "NotFound",
+    // DescribeNatGateways with an unknown id.
+    "NatGatewayNotFound",
 ];
 
 /// Codes that mean "already exists".
@@ -301,6 +307,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn nat_gateway_and_elastic_ip_codes() {
+        assert_eq!(
+            classify_code("InvalidIPAddress.InUse", Op::Delete),
+            ErrorKind::DependencyViolation
+        );
+        for code in [
+            "InvalidAllocationID.NotFound",
+            "InvalidNatGatewayID.NotFound",
+        ] {
+            // A NAT gateway on a just-allocated address, a route to a just-created gateway.
+            assert_eq!(
+                classify_code(code, Op::Create),
+                ErrorKind::EventualConsistency,
+                "{code}"
+            );
+            assert_eq!(classify_code(code, Op::Read), ErrorKind::NotFound, "{code}");
+        }
+        assert_eq!(
+            classify_code("NatGatewayNotFound", Op::Read),
+            ErrorKind::NotFound
+        );
     }
 
     #[test]

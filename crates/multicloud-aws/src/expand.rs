@@ -7,14 +7,15 @@
 use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, ValidationError};
+use multicloud_core::spec::{Nat, SecretSource, SpecErrors, StackSpec, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
 use crate::model::{
-    CacheConfig, ClusterConfig, DatabaseConfig, IngressRule, InternetGatewayConfig, NodePoolConfig,
-    OidcConfig, RegistryConfig, RoleConfig, RouteTableConfig, SecretConfig, SecretSourceConfig,
-    SecurityGroupConfig, SubnetConfig, SubnetGroupConfig, VpcConfig, WorkloadIdentityConfig,
+    CacheConfig, ClusterConfig, DatabaseConfig, ElasticIpConfig, IngressRule,
+    InternetGatewayConfig, NatGatewayConfig, NodePoolConfig, OidcConfig, RegistryConfig,
+    RoleConfig, RouteTableConfig, SecretConfig, SecretSourceConfig, SecurityGroupConfig,
+    SubnetConfig, SubnetGroupConfig, VpcConfig, WorkloadIdentityConfig,
 };
 
 pub mod resolve;
@@ -57,6 +58,22 @@ pub mod ids {
     /// `route_table/public`.
     pub fn public_routes() -> ResourceId {
         ResourceId::new(kinds::ROUTE_TABLE, "public")
+    }
+    /// `elastic_ip/nat-<i>`: the address of the NAT gateway of zone `i`.
+    pub fn elastic_ip(i: usize) -> ResourceId {
+        ResourceId::new(kinds::ELASTIC_IP, format!("nat-{i}"))
+    }
+    /// `nat_gateway/<i>`: the NAT gateway in the public subnet of zone `i`.
+    pub fn nat_gateway(i: usize) -> ResourceId {
+        ResourceId::new(kinds::NAT_GATEWAY, i.to_string())
+    }
+    /// `route_table/private-<i>` (one NAT gateway per zone) or `route_table/private` (one
+    /// shared gateway: `None`).
+    pub fn private_routes(zone: Option<usize>) -> ResourceId {
+        match zone {
+            Some(i) => ResourceId::new(kinds::ROUTE_TABLE, format!("private-{i}")),
+            None => ResourceId::new(kinds::ROUTE_TABLE, "private"),
+        }
     }
     /// `security_group/<role>` with role `cluster`, `database` or `cache`.
     pub fn sg(role: &str) -> ResourceId {
@@ -136,8 +153,8 @@ pub const CACHE_AUTH_TOKEN_SECRET: &str = "cache-auth-token";
 pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, ExpandError> {
     let n = Naming::new(&spec.name, &spec.environment);
     let mut g = ResourceGraph::new();
-    let private = network(spec, &n, &mut g)?;
-    let mut cluster_ready = cluster(spec, &n, &private, &mut g)?;
+    let Subnets { private, egress } = network(spec, &n, &mut g)?;
+    let mut cluster_ready = cluster(spec, &n, &private, &egress, &mut g)?;
     database(spec, &n, &private, &mut g)?;
     cache(spec, &n, &private, &mut g)?;
     registries_and_secrets(spec, &n, &mut g)?;
@@ -168,15 +185,19 @@ fn spec_error(error: ValidationError) -> ExpandError {
     ExpandError::Spec(SpecErrors::new(vec![error]))
 }
 
-/// VPC, subnets, internet gateway, public route table and security groups; returns the
-/// private subnets.
-fn network(
-    spec: &StackSpec,
-    n: &Naming,
-    g: &mut ResourceGraph,
-) -> Result<Vec<ResourceId>, ExpandError> {
+/// What the rest of the graph builds on: the private subnets, and the private route tables
+/// that give them a way out (what node groups need before their nodes can join).
+#[derive(Debug, Default)]
+struct Subnets {
+    private: Vec<ResourceId>,
+    egress: Vec<ResourceId>,
+}
+
+/// VPC, subnets, internet gateway, public route table, NAT gateways with their addresses
+/// and private route tables, and security groups.
+fn network(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<Subnets, ExpandError> {
     let Some(net) = &spec.network else {
-        return Ok(Vec::new());
+        return Ok(Subnets::default());
     };
     let name = |part: &str| n.name(part, NameStyle::hyphenated(255));
     let cluster_name = cluster_name(spec);
@@ -219,8 +240,10 @@ fn network(
             .with_config(&RouteTableConfig {
                 destination: "0.0.0.0/0".into(),
                 subnets: public.clone(),
+                via: None,
             })?,
     )?;
+    let egress = nat(net.nat, &public, &private, n, g)?;
     g.add(
         Resource::new(kinds::SECURITY_GROUP, "cluster", name("cluster"))
             .depends_on(&ids::vpc())
@@ -248,7 +271,62 @@ fn network(
             )?;
         }
     }
-    Ok(private)
+    Ok(Subnets { private, egress })
+}
+
+/// The private subnets' way out: an Elastic IP and a NAT gateway in the public subnet of
+/// each zone (or of the first zone only, shared, with [`Nat::Single`]), each behind the
+/// internet gateway; a private route table per gateway sending `0.0.0.0/0` to it, associated
+/// with the private subnets it serves. Returns the private route tables.
+fn nat(
+    mode: Nat,
+    public: &[ResourceId],
+    private: &[ResourceId],
+    n: &Naming,
+    g: &mut ResourceGraph,
+) -> Result<Vec<ResourceId>, ExpandError> {
+    let name = |part: &str| n.name(part, NameStyle::hyphenated(255));
+    // (gateway zone, route table, the private subnets it serves)
+    let tables: Vec<(usize, ResourceId, Vec<ResourceId>)> = match mode {
+        Nat::PerZone => (0..private.len().min(public.len()))
+            .map(|i| (i, ids::private_routes(Some(i)), vec![private[i].clone()]))
+            .collect(),
+        Nat::Single if !public.is_empty() => vec![(0, ids::private_routes(None), private.to_vec())],
+        Nat::Single => Vec::new(),
+    };
+    let mut egress = Vec::new();
+    for (i, table, served) in tables {
+        let (eip, gateway) = (ids::elastic_ip(i), ids::nat_gateway(i));
+        g.add(
+            Resource::new(kinds::ELASTIC_IP, eip.key(), name(&format!("nat-{i}")))
+                .with_config(&ElasticIpConfig {})?,
+        )?;
+        g.add(
+            Resource::new(kinds::NAT_GATEWAY, gateway.key(), name(&format!("nat-{i}")))
+                .depends_on(&public[i])
+                .depends_on(&eip)
+                // A public NAT gateway needs the VPC's internet gateway (AWS docs), and
+                // goes before it on teardown.
+                .depends_on(&ids::igw())
+                .with_config(&NatGatewayConfig {
+                    subnet: public[i].clone(),
+                    address: eip,
+                })?,
+        )?;
+        g.add(
+            Resource::new(kinds::ROUTE_TABLE, table.key(), name(table.key()))
+                .depends_on(&ids::vpc())
+                .depends_on(&gateway)
+                .depends_on_all(&served)
+                .with_config(&RouteTableConfig {
+                    destination: "0.0.0.0/0".into(),
+                    subnets: served,
+                    via: Some(gateway),
+                })?,
+        )?;
+        egress.push(table);
+    }
+    Ok(egress)
 }
 
 /// Roles, the EKS cluster, its OIDC provider and the node groups; returns the node groups
@@ -257,6 +335,7 @@ fn cluster(
     spec: &StackSpec,
     n: &Naming,
     private: &[ResourceId],
+    egress: &[ResourceId],
     g: &mut ResourceGraph,
 ) -> Result<Vec<ResourceId>, ExpandError> {
     let Some(cluster) = &spec.cluster else {
@@ -308,6 +387,8 @@ fn cluster(
             .depends_on(&ids::cluster())
             .depends_on(&ids::node_role())
             .depends_on_all(private)
+            // Nodes pull images and join the cluster through the NAT gateways.
+            .depends_on_all(egress)
             .with_config(&NodePoolConfig {
                 instance_type: instance_type.value,
                 min: pool.min,

@@ -16,7 +16,8 @@ use crate::cluster::{EksCluster, NodeGroup};
 use crate::database::{DbSubnetGroup, RdsInstance};
 use crate::identity::{IrsaRole, OidcProvider, ServiceRole};
 use crate::network::{
-    InternetGateway, LeftoverLoadBalancer, RouteTable, SecurityGroup, Subnet, Vpc,
+    ElasticIp, InternetGateway, LeftoverLoadBalancer, NatGateway, RouteTable, SecurityGroup,
+    Subnet, Vpc,
 };
 use crate::registry::EcrRegistry;
 use crate::secrets::SecretsManager;
@@ -28,6 +29,10 @@ pub const VPC: ResourceKind = ResourceKind::new("vpc");
 pub const SUBNET: ResourceKind = ResourceKind::new("subnet");
 /// An internet gateway, attached to the VPC.
 pub const INTERNET_GATEWAY: ResourceKind = ResourceKind::new("internet_gateway");
+/// An Elastic IP (a NAT gateway's public address).
+pub const ELASTIC_IP: ResourceKind = ResourceKind::new("elastic_ip");
+/// A public NAT gateway: the private subnets' way out.
+pub const NAT_GATEWAY: ResourceKind = ResourceKind::new("nat_gateway");
 /// A route table with its routes and subnet associations.
 pub const ROUTE_TABLE: ResourceKind = ResourceKind::new("route_table");
 /// A security group with its rules.
@@ -55,6 +60,11 @@ pub const OWN: &[KindDef] = &[
     KindDef::new(VPC, ServiceFamily::Network).expected(secs(5)),
     KindDef::new(SUBNET, ServiceFamily::Network).expected(secs(3)),
     KindDef::new(INTERNET_GATEWAY, ServiceFamily::Network).expected(secs(3)),
+    KindDef::new(ELASTIC_IP, ServiceFamily::Network).expected(secs(2)),
+    // Pending for one to two minutes on AWS, about as long to delete.
+    KindDef::new(NAT_GATEWAY, ServiceFamily::Network)
+        .expected(secs(120))
+        .timeout(secs(15 * 60)),
     KindDef::new(ROUTE_TABLE, ServiceFamily::Network).expected(secs(3)),
     KindDef::new(SECURITY_GROUP, ServiceFamily::Network).expected(secs(3)),
     KindDef::new(CLUSTER_ROLE, ServiceFamily::Identity).expected(secs(10)),
@@ -107,6 +117,8 @@ impl AwsKinds {
             .row(VPC, Arc::new(Vpc::new(c)))
             .row(SUBNET, Arc::new(Subnet::new(c)))
             .row(INTERNET_GATEWAY, Arc::new(InternetGateway::new(c)))
+            .row(ELASTIC_IP, Arc::new(ElasticIp::new(c)))
+            .row(NAT_GATEWAY, Arc::new(NatGateway::new(c)))
             .row(ROUTE_TABLE, Arc::new(RouteTable::new(c)))
             .row(SECURITY_GROUP, Arc::new(SecurityGroup::new(c)))
             .row(CLUSTER_ROLE, Arc::new(ServiceRole::new(c)))

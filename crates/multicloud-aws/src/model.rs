@@ -35,7 +35,22 @@ pub struct SubnetConfig {
 #[serde(deny_unknown_fields)]
 pub struct InternetGatewayConfig {}
 
-/// `route_table`: one default route through the internet gateway, associated with subnets.
+/// `elastic_ip`: an address in the VPC domain (a NAT gateway's public address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticIpConfig {}
+
+/// `nat_gateway`: a public NAT gateway in a public subnet with an Elastic IP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatGatewayConfig {
+    /// The public subnet it sits in (a subnet resource id).
+    pub subnet: ResourceId,
+    /// Its address (an `elastic_ip` resource id).
+    pub address: ResourceId,
+}
+
+/// `route_table`: one default route, associated with subnets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteTableConfig {
@@ -43,6 +58,10 @@ pub struct RouteTableConfig {
     pub destination: String,
     /// Subnets to associate (subnet resource ids).
     pub subnets: Vec<ResourceId>,
+    /// Where the route goes: a `nat_gateway` resource id (a private table); `None`, the
+    /// internet gateway (the public table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<ResourceId>,
 }
 
 /// One ingress rule of a security group.
@@ -68,7 +87,7 @@ pub struct SecurityGroupConfig {
 /// Outputs of the EC2 network kinds (VPC, subnet, gateway, route table, security group).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkOutputs {
-    /// EC2 id (`vpc-…`, `subnet-…`, `igw-…`, `rtb-…`, `sg-…`).
+    /// EC2 id (`vpc-…`, `subnet-…`, `igw-…`, `rtb-…`, `sg-…`, `eipalloc-…`, `nat-…`).
     pub id: String,
     /// The VPC it is in (all but the VPC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +101,9 @@ pub struct NetworkOutputs {
     /// Group name (security group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Public IPv4 address (Elastic IP, NAT gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
 }
 
 /// `cluster_role` and `node_role`: a role a service assumes, with managed policies.

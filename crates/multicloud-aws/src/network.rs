@@ -1,5 +1,6 @@
 //! The EC2 network kinds, one type each: [`Vpc`], [`Subnet`], [`InternetGateway`],
-//! [`RouteTable`] and [`SecurityGroup`], sharing one lifecycle.
+//! [`ElasticIp`], [`NatGateway`], [`RouteTable`] and [`SecurityGroup`], sharing one
+//! lifecycle.
 //!
 //! Every resource is tagged at creation (`TagSpecifications`: `Name` = the resource's
 //! physical name plus the stack's ownership tags), found again by its recorded id or else by
@@ -24,6 +25,7 @@ mod classic_elb;
 mod enis;
 mod k8s_security_groups;
 pub(crate) mod load_balancers;
+mod nat;
 mod routes;
 mod security_groups;
 mod subnets;
@@ -37,12 +39,13 @@ use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner
 use crate::expand::ids;
 use crate::model::NetworkOutputs;
 use crate::support::foreign;
-use crate::tagging::{ec2_tag_map, judge};
+use crate::tagging::{TAG_NAME, ec2_tag_map, judge};
 
 pub(crate) use enis::delete_leftover_enis;
 pub(crate) use k8s_security_groups::delete_kubernetes_security_groups;
 pub(crate) use load_balancers::LeftoverLoadBalancer;
 pub(crate) use load_balancers::{delete_cluster_load_balancers, find_kubernetes_load_balancers};
+pub use nat::{ElasticIp, NatGateway};
 pub use routes::RouteTable;
 pub use security_groups::SecurityGroup;
 pub(crate) use security_groups::revoke_security_group_ingress;
@@ -55,6 +58,18 @@ struct Lookup<'a> {
     id: Option<&'a str>,
     name: &'a str,
     vpc: Option<&'a str>,
+}
+
+impl Lookup<'_> {
+    /// Whether a resource with `tags` is one this lookup asks for: any, by recorded id;
+    /// else one whose `Name` tag is the name (checked here too, as not every EC2 describe
+    /// call of every EC2 implementation honours a `tag:Name` filter).
+    fn admits(&self, tags: &[Tag]) -> bool {
+        self.id.is_some()
+            || tags
+                .iter()
+                .any(|t| t.key() == Some(TAG_NAME) && t.value() == Some(self.name))
+    }
 }
 
 /// What differs between the EC2 network kinds; the lifecycle below is the same for all of
@@ -153,4 +168,4 @@ async fn gone<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Readiness, Provi
     })
 }
 
-crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, RouteTable, SecurityGroup);
+crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, ElasticIp, RouteTable, SecurityGroup);

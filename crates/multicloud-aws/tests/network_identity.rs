@@ -155,6 +155,12 @@ async fn network_is_created_tagged_adopted_and_deleted_in_order() {
     public.sort();
     assert_eq!(associated, public);
 
+    // One NAT gateway per zone, in that zone's public subnet with its own Elastic IP; each
+    // zone's private subnet routed to it.
+    for i in [0, 1] {
+        assert_nat_serves_zone(&h, i).await;
+    }
+
     // Security groups: database 5432 and cache 6379 from the cluster group only.
     let cluster_sg = out_str(&h.outputs[&ids::sg("cluster")], "id").to_string();
     for (role, port) in [
@@ -238,6 +244,107 @@ async fn network_is_created_tagged_adopted_and_deleted_in_order() {
         .await
         .expect("subnets");
     assert!(left.subnets().is_empty());
+}
+
+/// NAT gateway `i` is available in public subnet `i` with address `elastic_ip/nat-<i>`,
+/// tagged, and private route table `i` sends `0.0.0.0/0` to it from private subnet `i` only.
+async fn assert_nat_serves_zone(h: &harness::Harness, i: usize) {
+    let nat_id = out_str(&h.outputs[&ids::nat_gateway(i)], "id");
+    let eip = &h.outputs[&ids::elastic_ip(i)];
+    let nat = h
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(nat_id)
+        .send()
+        .await
+        .expect("nat");
+    let nat = &nat.nat_gateways()[0];
+    assert_eq!(
+        nat.subnet_id(),
+        Some(out_str(&h.outputs[&ids::subnet(true, i)], "id"))
+    );
+    assert_eq!(nat.state().map(|s| s.as_str()), Some("available"));
+    let addresses: Vec<_> = nat
+        .nat_gateway_addresses()
+        .iter()
+        .filter_map(|a| a.allocation_id())
+        .collect();
+    assert_eq!(addresses, [out_str(eip, "id")]);
+    assert_eq!(
+        ec2_tags(nat.tags()).get(TAG_STACK).map(String::as_str),
+        Some("shop")
+    );
+    let rt_id = out_str(&h.outputs[&ids::private_routes(Some(i))], "id");
+    let rt = h
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(rt_id)
+        .send()
+        .await
+        .expect("rt");
+    let rt = &rt.route_tables()[0];
+    assert!(
+        rt.routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.nat_gateway_id() == Some(nat_id)),
+        "{:?}",
+        rt.routes()
+    );
+    let associated: Vec<_> = rt
+        .associations()
+        .iter()
+        .filter_map(|a| a.subnet_id())
+        .collect();
+    assert_eq!(
+        associated,
+        [out_str(&h.outputs[&ids::subnet(false, i)], "id")]
+    );
+}
+
+#[test]
+fn a_single_nat_gateway_serves_every_private_subnet_and_node_groups_wait_for_egress() {
+    use multicloud_aws::expand::expand;
+    use multicloud_aws::model::RouteTableConfig;
+    use multicloud_core::prelude::*;
+    let spec = |nat| {
+        StackSpec::builder("shop")
+            .environment("dev")
+            .region(REGION)
+            .network(Network::default().nat(nat))
+            .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 1, 2)))
+            .build()
+            .expect("spec")
+    };
+    let g = expand(&spec(Nat::Single)).expect("expands");
+    let of = |kind| g.resources().iter().filter(move |r| r.kind == kind);
+    assert_eq!(of(multicloud_aws::kinds::NAT_GATEWAY).count(), 1);
+    assert_eq!(of(multicloud_aws::kinds::ELASTIC_IP).count(), 1);
+    let private = g
+        .get(&ids::private_routes(None))
+        .expect("one shared private route table");
+    let config: RouteTableConfig = private.config_as().expect("config");
+    assert_eq!(
+        config.subnets,
+        [ids::subnet(false, 0), ids::subnet(false, 1)]
+    );
+    assert_eq!(config.via, Some(ids::nat_gateway(0)));
+    let pool = g
+        .get(&ResourceId::new(ResourceKind::NODE_POOL, "general"))
+        .expect("pool");
+    assert!(pool.depends_on.contains(&ids::private_routes(None)));
+    let nat = g.get(&ids::nat_gateway(0)).expect("nat");
+    for dep in [ids::subnet(true, 0), ids::elastic_ip(0), ids::igw()] {
+        assert!(nat.depends_on.contains(&dep), "{dep}");
+    }
+
+    let per_zone = expand(&spec(Nat::PerZone)).expect("expands");
+    let pool = per_zone
+        .get(&ResourceId::new(ResourceKind::NODE_POOL, "general"))
+        .expect("pool");
+    for i in [0, 1] {
+        assert!(pool.depends_on.contains(&ids::private_routes(Some(i))));
+    }
 }
 
 #[tokio::test]

@@ -75,6 +75,8 @@ async fn provision(
             kinds::VPC
                 | kinds::SUBNET
                 | kinds::INTERNET_GATEWAY
+                | kinds::ELASTIC_IP
+                | kinds::NAT_GATEWAY
                 | kinds::ROUTE_TABLE
                 | kinds::SECURITY_GROUP
                 | kinds::CLUSTER_ROLE
@@ -345,8 +347,8 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
 
     let alpha = s.find(&stack("alpha", None)).await.expect("find alpha");
     use kinds::{
-        CLUSTER_ROLE, DB_SUBNET_GROUP, INTERNET_GATEWAY, NODE_ROLE, OIDC_PROVIDER, ROUTE_TABLE,
-        SECURITY_GROUP, SUBNET, VPC,
+        CLUSTER_ROLE, DB_SUBNET_GROUP, ELASTIC_IP, INTERNET_GATEWAY, NAT_GATEWAY, NODE_ROLE,
+        OIDC_PROVIDER, ROUTE_TABLE, SECURITY_GROUP, SUBNET, VPC,
     };
     const CLUSTER: ResourceKind = ResourceKind::CLUSTER;
     const NODE_POOL: ResourceKind = ResourceKind::NODE_POOL;
@@ -358,7 +360,10 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
         (VPC, 1),
         (SUBNET, 4),
         (INTERNET_GATEWAY, 1),
-        (ROUTE_TABLE, 1),
+        // One NAT gateway with its address per zone, a private route table each.
+        (ELASTIC_IP, 2),
+        (NAT_GATEWAY, 2),
+        (ROUTE_TABLE, 3),
         (SECURITY_GROUP, 3),
         (CLUSTER_ROLE, 1),
         (NODE_ROLE, 1),
@@ -430,8 +435,8 @@ async fn find_selects_a_stack_or_the_expired_resources_across_services() {
     );
     assert_eq!(
         beta.len(),
-        1 + 4 + 1 + 1 + 1 + 1,
-        "vpc, subnets, igw, route table, cluster SG, secret"
+        1 + 4 + 1 + 2 + 2 + 3 + 1 + 1,
+        "vpc, subnets, igw, 2 addresses and NAT gateways, 3 route tables, cluster SG, secret"
     );
 
     let expired = s

@@ -161,7 +161,7 @@ pub mod prelude {
     pub use crate::provider::CloudProvider;
     pub use crate::secret::SecretString;
     pub use crate::spec::{
-        App, Cluster, Expose, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec,
+        App, Cluster, Expose, Nat, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec,
         StackSpec, WorkloadIdentity,
     };
     pub use crate::stack::Stack;

@@ -1,5 +1,6 @@
-//! The public route table: a default route to the internet gateway, associated with the
-//! public subnets.
+//! Route tables: the public one (a default route to the internet gateway, associated with
+//! the public subnets) and the private ones (a default route to a NAT gateway, associated
+//! with the private subnets it serves).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag};
@@ -51,32 +52,53 @@ pub(super) fn route_table_outputs(r: &ec2::RouteTable) -> NetworkOutputs {
     }
 }
 
-/// The desired route: (destination, internet gateway id), and the subnet ids to associate.
-fn desired(ctx: &OpContext<'_>) -> Result<(String, String, Vec<String>), ProviderError> {
+/// Where a route goes: the internet gateway (public table) or a NAT gateway (private).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Internet(String),
+    Nat(String),
+}
+
+impl Target {
+    /// Whether `route` goes to this target.
+    fn is_target_of(&self, route: &ec2::Route) -> bool {
+        match self {
+            Target::Internet(id) => route.gateway_id() == Some(id.as_str()),
+            Target::Nat(id) => route.nat_gateway_id() == Some(id.as_str()),
+        }
+    }
+}
+
+/// The desired route: (destination, target), and the subnet ids to associate.
+fn desired(ctx: &OpContext<'_>) -> Result<(String, Target, Vec<String>), ProviderError> {
     let RouteTableConfig {
         destination,
         subnets,
+        via,
     } = ctx.config()?;
-    let igw = match ctx.dep_str(&ids::igw(), "id") {
-        Ok(id) => id.to_string(),
-        Err(e) => ctx
-            .deps_of_kind(kinds::INTERNET_GATEWAY)
-            .find_map(|(_, o)| o.cloud_id())
-            .map(str::to_string)
-            .ok_or(e)?,
+    let target = match via {
+        Some(nat) => Target::Nat(ctx.dep_str(&nat, "id")?.to_string()),
+        None => Target::Internet(match ctx.dep_str(&ids::igw(), "id") {
+            Ok(id) => id.to_string(),
+            Err(e) => ctx
+                .deps_of_kind(kinds::INTERNET_GATEWAY)
+                .find_map(|(_, o)| o.cloud_id())
+                .map(str::to_string)
+                .ok_or(e)?,
+        }),
     };
     let subnets = dep_ids(ctx, &subnets)?;
-    Ok((destination, igw, subnets))
+    Ok((destination, target, subnets))
 }
 
 /// Creates the route table in the VPC, tagged, with config `destination` routed to the
-/// internet gateway and associated with each subnet of config `subnets`.
+/// internet gateway or the config's NAT gateway and associated with each subnet of config `subnets`.
 pub(super) async fn create_route_table(
     c: &AwsClients,
     ctx: &OpContext<'_>,
 ) -> Result<Outputs, ProviderError> {
     let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
-    let (destination, igw, subnets) = desired(ctx)?;
+    let (destination, target, subnets) = desired(ctx)?;
     let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
     let out = c
         .ec2
@@ -90,7 +112,7 @@ pub(super) async fn create_route_table(
         .route_table
         .ok_or_else(|| ProviderError::invalid("ec2 CreateRouteTable returned no route table"))?;
     let rt_id = table.route_table_id().unwrap_or_default();
-    add_route(c, rt_id, &destination, &igw).await?;
+    add_route(c, rt_id, &destination, &target).await?;
     for subnet in &subnets {
         associate(c, rt_id, subnet).await?;
     }
@@ -103,15 +125,15 @@ pub(super) async fn ensure_routes(
     ctx: &OpContext<'_>,
     r: &ec2::RouteTable,
 ) -> Result<(), ProviderError> {
-    let (destination, igw, subnets) = desired(ctx)?;
+    let (destination, target, subnets) = desired(ctx)?;
     let rt_id = r.route_table_id().unwrap_or_default();
     let has_route = r.routes().iter().any(|route| {
         (route.destination_cidr_block() == Some(destination.as_str())
             || route.destination_ipv6_cidr_block() == Some(destination.as_str()))
-            && route.gateway_id() == Some(igw.as_str())
+            && target.is_target_of(route)
     });
     if !has_route {
-        add_route(c, rt_id, &destination, &igw).await?;
+        add_route(c, rt_id, &destination, &target).await?;
     }
     for subnet in &subnets {
         if !r
@@ -129,9 +151,13 @@ async fn add_route(
     c: &AwsClients,
     rt_id: &str,
     destination: &str,
-    igw: &str,
+    target: &Target,
 ) -> Result<(), ProviderError> {
-    let req = c.ec2.create_route().route_table_id(rt_id).gateway_id(igw);
+    let req = c.ec2.create_route().route_table_id(rt_id);
+    let req = match target {
+        Target::Internet(igw) => req.gateway_id(igw),
+        Target::Nat(nat) => req.nat_gateway_id(nat),
+    };
     let req = if destination.contains(':') {
         req.destination_ipv6_cidr_block(destination)
     } else {
@@ -207,7 +233,7 @@ pub(crate) async fn delete_route_table(c: &AwsClients, rt_id: &str) -> Result<()
 }
 
 kind_ops! {
-    /// The public route table ([`kinds::ROUTE_TABLE`]): config [`RouteTableConfig`],
+    /// A route table ([`kinds::ROUTE_TABLE`]), public or private: config [`RouteTableConfig`],
     /// outputs `id`, `vpc_id`.
     RouteTable;
 }

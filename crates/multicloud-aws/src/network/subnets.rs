@@ -48,7 +48,7 @@ pub(super) fn subnet_outputs(s: &ec2::Subnet) -> NetworkOutputs {
         zone: s.availability_zone().map(str::to_string),
         vpc_id: s.vpc_id().map(str::to_string),
         cidr: s.cidr_block().map(str::to_string),
-        name: None,
+        ..NetworkOutputs::default()
     }
 }
 

@@ -100,7 +100,8 @@ fn ec2_named(
     swept(kind, &name, id, tags)
 }
 
-/// VPCs, subnets, internet gateways, route tables and security groups carrying our tag.
+/// VPCs, subnets, internet gateways, route tables, NAT gateways, Elastic IPs and security
+/// groups carrying our tag.
 async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let vpcs = c
         .ec2
@@ -162,6 +163,7 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
     {
         out.push(ec2_named(kinds::ROUTE_TABLE, r.route_table_id(), r.tags()));
     }
+    nat(c, out).await?;
     let groups = c
         .ec2
         .describe_security_groups()
@@ -175,6 +177,37 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeSecurityGroups"))?
     {
         out.push(ec2_named(kinds::SECURITY_GROUP, g.group_id(), g.tags()));
+    }
+    Ok(())
+}
+
+/// NAT gateways (not deleted) and Elastic IPs carrying our tag.
+async fn nat(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+    let gateways = c
+        .ec2
+        .describe_nat_gateways()
+        .filter(ec2_owned_filter())
+        .into_paginator()
+        .items()
+        .send();
+    for g in gateways
+        .try_collect()
+        .await
+        .map_err(|e| classify(e, Op::Read, "ec2 DescribeNatGateways"))?
+    {
+        if g.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted) {
+            out.push(ec2_named(kinds::NAT_GATEWAY, g.nat_gateway_id(), g.tags()));
+        }
+    }
+    let addresses = c
+        .ec2
+        .describe_addresses()
+        .filters(ec2_owned_filter())
+        .send()
+        .await
+        .map_err(|e| classify(e, Op::Read, "ec2 DescribeAddresses"))?;
+    for a in addresses.addresses() {
+        out.push(ec2_named(kinds::ELASTIC_IP, a.allocation_id(), a.tags()));
     }
     Ok(())
 }

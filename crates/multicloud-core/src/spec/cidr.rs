@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::types::Network;
+use super::network::Network;
 use super::validate::{Rule, ValidationError};
 
 /// Smallest network prefix (largest network) the clouds accept for a VPC / VNet.

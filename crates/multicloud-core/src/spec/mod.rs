@@ -17,6 +17,7 @@ pub mod clouds;
 mod connect;
 mod duration;
 mod manifest;
+mod network;
 mod report;
 pub mod shape;
 mod types;
@@ -33,10 +34,11 @@ pub use clouds::{
 };
 pub use connect::Connection;
 pub use manifest::ManifestSpec;
+pub use network::{Nat, Network};
 pub use report::NamingReport;
 pub use types::{
-    App, AppResources, Cluster, EnvFromSecret, Expose, ImageRef, Network, NodePool, Postgres,
-    Redis, RegistrySpec, SecretSource, SecretSpec, WorkloadIdentity,
+    App, AppResources, Cluster, EnvFromSecret, Expose, ImageRef, NodePool, Postgres, Redis,
+    RegistrySpec, SecretSource, SecretSpec, WorkloadIdentity,
 };
 pub use validate::{ENVIRONMENT, NamingRules, Rule, STACK_NAME, SpecErrors, ValidationError};
 

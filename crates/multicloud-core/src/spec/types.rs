@@ -9,50 +9,6 @@ use super::clouds::{
 };
 use super::connect::Connection;
 
-/// The network: an address range split into public and private subnets across zones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Network {
-    /// The address range of the whole network (`10.0.0.0/16`).
-    pub cidr: String,
-    /// Number of availability zones the subnets are spread over (2 by default).
-    #[serde(default = "default_zones")]
-    pub zones: u8,
-    /// Public subnets, one per zone.
-    pub public_subnets: Vec<String>,
-    /// Private subnets, one per zone (cluster nodes, database, cache).
-    pub private_subnets: Vec<String>,
-}
-
-fn default_zones() -> u8 {
-    2
-}
-
-impl Default for Network {
-    /// `10.0.0.0/16` over 2 zones: public `10.0.0.0/24`, `10.0.1.0/24`; private
-    /// `10.0.16.0/20`, `10.0.32.0/20`.
-    fn default() -> Self {
-        Self {
-            cidr: "10.0.0.0/16".into(),
-            zones: 2,
-            public_subnets: vec!["10.0.0.0/24".into(), "10.0.1.0/24".into()],
-            private_subnets: vec!["10.0.16.0/20".into(), "10.0.32.0/20".into()],
-        }
-    }
-}
-
-impl Network {
-    /// A network with the given range and explicit subnets.
-    pub fn new(cidr: impl Into<String>, public: &[&str], private: &[&str]) -> Self {
-        Self {
-            cidr: cidr.into(),
-            zones: public.len().max(private.len()) as u8,
-            public_subnets: public.iter().map(|s| s.to_string()).collect(),
-            private_subnets: private.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
 /// The Kubernetes cluster and its node pools.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

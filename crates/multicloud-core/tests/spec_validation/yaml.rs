@@ -82,3 +82,28 @@ fn a_spec_round_trips_through_yaml() {
     let back = StackSpec::from_yaml(&text).expect("parses back");
     assert_eq!(back, spec, "{text}");
 }
+
+#[test]
+fn the_network_says_how_private_subnets_reach_the_internet() {
+    use multicloud_core::spec::Nat;
+    let with = |nat: &str| {
+        SHOP_YAML.replace(
+            "  private_subnets: [10.0.16.0/20, 10.0.32.0/20]\n",
+            &format!("  private_subnets: [10.0.16.0/20, 10.0.32.0/20]\n  nat: {nat}\n"),
+        )
+    };
+    let single = StackSpec::from_yaml(&with("single")).expect("valid");
+    assert_eq!(single.network.as_ref().map(|n| n.nat), Some(Nat::Single));
+    let per_zone = StackSpec::from_yaml(&with("per_zone")).expect("valid");
+    assert_eq!(per_zone, example(), "per_zone is the default");
+    match StackSpec::from_yaml(&with("everywhere")) {
+        Err(SpecError::Yaml { location, message }) => {
+            assert!(location.is_some(), "{message}");
+            assert!(
+                message.contains("per_zone") && message.contains("single"),
+                "{message}"
+            );
+        }
+        other => panic!("expected SpecError::Yaml, got {other:?}"),
+    }
+}

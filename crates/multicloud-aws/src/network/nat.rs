@@ -1,0 +1,297 @@
+//! The way out of the private subnets: an Elastic IP ([`ElasticIp`]) and a public NAT
+//! gateway ([`NatGateway`]) in a public subnet, per zone or one shared (the spec's
+//! [`Nat`](multicloud_core::spec::Nat)); the private route tables send `0.0.0.0/0` to them.
+//!
+//! A NAT gateway is `pending` for a minute or two on AWS: `ready` waits until it is
+//! `available` (a `failed` one is an error naming AWS's reason). Deleting one takes about
+//! as long and keeps its address associated until it is `deleted`: `gone` waits for that,
+//! and the graph deletes the gateway before its address, its subnet and the internet
+//! gateway. Deleted gateways stay visible for about an hour in state `deleted`: they are
+//! never found again.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    self as ec2, ConnectivityType, DomainType, NatGatewayState, ResourceType, Tag,
+};
+use multicloud_core::provider::{OpContext, Outputs, Readiness, ResourceOps};
+use multicloud_core::{ErrorKind, ProviderError};
+
+use super::{Ec2Kind, Lookup};
+use crate::clients::AwsClients;
+use crate::error::{Op, classify};
+use crate::model::{NatGatewayConfig, NetworkOutputs};
+use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
+use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+
+/// Elastic IPs matching `lookup` (by recorded allocation id, else by `Name` tag).
+pub(super) async fn find_addresses(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+) -> Result<Vec<ec2::Address>, ProviderError> {
+    let req = c.ec2.describe_addresses();
+    let req = match lookup.id {
+        Some(id) => req.allocation_ids(id),
+        None => req.filters(ec2_filter("tag:Name", lookup.name)),
+    };
+    let out = none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeAddresses")),
+    )?;
+    Ok(out
+        .map(|o| o.addresses.unwrap_or_default())
+        .unwrap_or_default())
+}
+
+fn address_outputs(a: &ec2::Address) -> NetworkOutputs {
+    NetworkOutputs {
+        id: a.allocation_id().unwrap_or_default().into(),
+        public_ip: a.public_ip().map(str::to_string),
+        ..NetworkOutputs::default()
+    }
+}
+
+/// Releases Elastic IP `allocation_id` (retried while a NAT gateway being deleted still
+/// holds it).
+pub(crate) async fn release_address(
+    c: &AwsClients,
+    allocation_id: &str,
+) -> Result<(), ProviderError> {
+    ok_if_not_found(
+        c.ec2
+            .release_address()
+            .allocation_id(allocation_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 ReleaseAddress")),
+    )
+}
+
+/// NAT gateways matching `lookup` (by recorded id, else by `Name` tag within the VPC) that
+/// are not deleted, nor being deleted unless `deleting` says to keep those.
+pub(super) async fn find_nat_gateways(
+    c: &AwsClients,
+    lookup: Lookup<'_>,
+    deleting: bool,
+) -> Result<Vec<ec2::NatGateway>, ProviderError> {
+    let req = c.ec2.describe_nat_gateways();
+    let req = match lookup.id {
+        Some(id) => req.nat_gateway_ids(id),
+        None => {
+            let req = req.filter(ec2_filter("tag:Name", lookup.name));
+            match lookup.vpc {
+                Some(vpc) => req.filter(ec2_filter("vpc-id", vpc)),
+                None => req,
+            }
+        }
+    };
+    let out = none_if_not_found(
+        req.send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeNatGateways")),
+    )?;
+    Ok(out
+        .map(|o| o.nat_gateways.unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| lookup.admits(g.tags()) && lookup.vpc.is_none_or(|v| g.vpc_id() == Some(v)))
+        .filter(|g| match g.state() {
+            Some(NatGatewayState::Deleted) => false,
+            Some(NatGatewayState::Deleting) => deleting,
+            _ => true,
+        })
+        .collect())
+}
+
+fn nat_outputs(g: &ec2::NatGateway) -> NetworkOutputs {
+    NetworkOutputs {
+        id: g.nat_gateway_id().unwrap_or_default().into(),
+        vpc_id: g.vpc_id().map(str::to_string),
+        public_ip: g
+            .nat_gateway_addresses()
+            .iter()
+            .find_map(|a| a.public_ip())
+            .map(str::to_string),
+        ..NetworkOutputs::default()
+    }
+}
+
+/// Deletes NAT gateway `id` (its address stays associated until it is `deleted`).
+pub(crate) async fn delete_nat_gateway(c: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    ok_if_not_found(
+        c.ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteNatGateway")),
+    )
+}
+
+/// NAT gateway `id` until it is `deleted` (while `deleting` too: it still holds its
+/// address and its subnet).
+pub(crate) async fn live_nat_gateway(
+    c: &AwsClients,
+    id: &str,
+) -> Result<Option<ec2::NatGateway>, ProviderError> {
+    let lookup = Lookup {
+        id: Some(id),
+        name: "",
+        vpc: None,
+    };
+    Ok(find_nat_gateways(c, lookup, true).await?.into_iter().next())
+}
+
+kind_ops! {
+    /// An Elastic IP ([`kinds::ELASTIC_IP`](crate::kinds::ELASTIC_IP)) for a NAT gateway:
+    /// config [`ElasticIpConfig`](crate::model::ElasticIpConfig), outputs `id` (allocation
+    /// id) and `public_ip`.
+    ElasticIp;
+    /// A public NAT gateway ([`kinds::NAT_GATEWAY`](crate::kinds::NAT_GATEWAY)): config
+    /// [`NatGatewayConfig`], outputs `id`, `vpc_id`, `public_ip`; ready when `available`,
+    /// gone when `deleted`.
+    NatGateway;
+}
+
+#[async_trait]
+impl Ec2Kind for ElasticIp {
+    type Live = ec2::Address;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::Address>, ProviderError> {
+        find_addresses(&self.clients, lookup).await
+    }
+    fn id(live: &ec2::Address) -> &str {
+        live.allocation_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::Address) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::Address) -> NetworkOutputs {
+        address_outputs(live)
+    }
+    async fn complete(&self, _: &OpContext<'_>, _: &ec2::Address) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+        let out = self
+            .clients
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(ec2_tag_spec(ResourceType::ElasticIp, &tags))
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Create, "ec2 AllocateAddress"))?;
+        Outputs::of(&NetworkOutputs {
+            id: out.allocation_id().unwrap_or_default().into(),
+            public_ip: out.public_ip().map(str::to_string),
+            ..NetworkOutputs::default()
+        })
+    }
+    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        release_address(&self.clients, id).await
+    }
+}
+
+#[async_trait]
+impl Ec2Kind for NatGateway {
+    type Live = ec2::NatGateway;
+    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::NatGateway>, ProviderError> {
+        find_nat_gateways(&self.clients, lookup, false).await
+    }
+    fn id(live: &ec2::NatGateway) -> &str {
+        live.nat_gateway_id().unwrap_or_default()
+    }
+    fn tags(live: &ec2::NatGateway) -> &[Tag] {
+        live.tags()
+    }
+    fn outputs(live: &ec2::NatGateway) -> NetworkOutputs {
+        nat_outputs(live)
+    }
+    async fn complete(&self, _: &OpContext<'_>, _: &ec2::NatGateway) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let NatGatewayConfig { subnet, address } = ctx.config()?;
+        let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
+        let out = self
+            .clients
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(ctx.dep_str(&subnet, "id")?)
+            .allocation_id(ctx.dep_str(&address, "id")?)
+            .connectivity_type(ConnectivityType::Public)
+            .tag_specifications(ec2_tag_spec(ResourceType::Natgateway, &tags))
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Create, "ec2 CreateNatGateway"))?;
+        let gateway = out
+            .nat_gateway
+            .ok_or_else(|| ProviderError::invalid("ec2 CreateNatGateway returned no gateway"))?;
+        Outputs::of(&nat_outputs(&gateway))
+    }
+    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
+        delete_nat_gateway(&self.clients, id).await
+    }
+}
+
+/// Whether the NAT gateway of `ctx` is `available` (pending while AWS brings it up; a
+/// `failed` gateway is an error with AWS's reason).
+async fn nat_ready(k: &NatGateway, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+    let Some(live) = super::find(k, ctx).await? else {
+        return Ok(Readiness::pending("NAT gateway not visible yet"));
+    };
+    match live.state() {
+        Some(NatGatewayState::Available) => Ok(Readiness::Ready(Outputs::of(&nat_outputs(&live))?)),
+        Some(NatGatewayState::Failed) => Err(ProviderError::new(
+            ErrorKind::Other,
+            format!(
+                "NAT gateway {} failed: {} {}",
+                NatGateway::id(&live),
+                live.failure_code().unwrap_or_default(),
+                live.failure_message().unwrap_or_default()
+            ),
+        )),
+        state => Ok(Readiness::pending(format!(
+            "NAT gateway {} is {}",
+            NatGateway::id(&live),
+            state.map(NatGatewayState::as_str).unwrap_or("pending")
+        ))),
+    }
+}
+
+#[async_trait]
+impl ResourceOps for NatGateway {
+    async fn observe(
+        &self,
+        ctx: &OpContext<'_>,
+    ) -> Result<multicloud_core::provider::Observation, ProviderError> {
+        super::observe(self, ctx).await
+    }
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        super::create(self, ctx).await
+    }
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        super::delete(self, ctx).await
+    }
+    async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+        nat_ready(self, ctx).await
+    }
+    async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+        let Some(id) = ctx.recorded_str("id") else {
+            return super::gone(self, ctx).await;
+        };
+        Ok(match live_nat_gateway(&self.clients, id).await? {
+            None => Readiness::ready(),
+            Some(g) => Readiness::pending(format!(
+                "NAT gateway {id} is {}",
+                g.state().map(NatGatewayState::as_str).unwrap_or("deleting")
+            )),
+        })
+    }
+}
+
+sweep_with!(ElasticIp => release_address(id));
+sweep_with!(NatGateway => delete_nat_gateway(id), awaiting live_nat_gateway(id));
