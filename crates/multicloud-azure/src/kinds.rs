@@ -65,8 +65,9 @@ pub const DNS_ZONE_LINK_DEF: KindDef =
 pub const KEY_VAULT_DEF: KindDef =
     KindDef::new(KEY_VAULT, ServiceFamily::Secrets).expected(secs(20));
 /// The declaration of [`VAULT_PURGE`].
-pub const VAULT_PURGE_DEF: KindDef =
-    KindDef::new(VAULT_PURGE, ServiceFamily::Secrets).expected(secs(1));
+pub const VAULT_PURGE_DEF: KindDef = KindDef::new(VAULT_PURGE, ServiceFamily::Secrets)
+    .expected(secs(1))
+    .step("purge a soft-deleted vault of ours holding the vault's name, if any");
 /// The declaration of [`CONTAINER_REGISTRY`].
 pub const CONTAINER_REGISTRY_DEF: KindDef =
     KindDef::new(CONTAINER_REGISTRY, ServiceFamily::Registry).expected(secs(20));

@@ -183,6 +183,10 @@ pub struct KindDef {
     pub expected: Duration,
     /// Readiness / deletion wait timeout (default 10 minutes).
     pub timeout: Duration,
+    /// For an internal step rather than a cloud resource (Azure's `vault_purge`: free the
+    /// vault's name of a soft-deleted vault of ours), what the step does: the plan shows it
+    /// as the reason of the step's action, never an adoption of something that is not there.
+    pub step: Option<&'static str>,
 }
 
 impl KindDef {
@@ -193,6 +197,7 @@ impl KindDef {
             family,
             expected: Duration::from_secs(5),
             timeout: Duration::from_secs(600),
+            step: None,
         }
     }
     /// Sets the typical duration.
@@ -205,6 +210,12 @@ impl KindDef {
     #[must_use]
     pub const fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
+        self
+    }
+    /// Marks the kind an internal step doing `what` (see [`KindDef::step`]).
+    #[must_use]
+    pub const fn step(mut self, what: &'static str) -> Self {
+        self.step = Some(what);
         self
     }
 }

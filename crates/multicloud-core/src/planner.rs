@@ -239,7 +239,7 @@ pub(crate) async fn plan(
     let mut d = Decisions::default();
     match mode {
         Mode::Up => plan_up(inputs, &graph, (state, &recorded), &observations, &mut d),
-        Mode::Down => plan_down(&graph, state, &observations, &mut d),
+        Mode::Down => plan_down(inputs.backends, &graph, state, &observations, &mut d),
     }
     let observations = graph
         .resources()
@@ -314,6 +314,13 @@ fn decide(
     recorded: Option<&ResourceRecord>,
     d: &mut Decisions,
 ) -> Option<(Action, String)> {
+    // An internal step not yet recorded (or whose work is due again) is planned as what it
+    // is, never as the adoption of something that is not there.
+    if let Some(what) = inputs.backends.def(r.kind).and_then(|d| d.step)
+        && (recorded.is_none() || *obs == Observation::Absent)
+    {
+        return Some((Action::Create, format!("internal step: {what}")));
+    }
     let o = match (obs, recorded) {
         (Observation::Absent, None) => return Some((Action::Create, "does not exist".into())),
         (Observation::Absent, Some(_)) => {
@@ -384,6 +391,7 @@ fn renewal(o: &Observed, renew_before: Duration) -> Option<String> {
 
 /// `down`: everything in state, plus what exists with our tags but is not in state.
 fn plan_down(
+    backends: &Backends,
     graph: &ResourceGraph,
     state: Option<&StackState>,
     observations: &[Option<Observation>],
@@ -409,12 +417,16 @@ fn plan_down(
         {
             let mut rec = ResourceRecord::new(r, o.provider_id.clone(), o.outputs.clone());
             rec.depends_on.retain(|dep| graph.get(dep).is_some());
+            let reason = match backends.def(r.kind).and_then(|d| d.step) {
+                Some(what) => format!("internal step: {what}"),
+                None => "exists with our tags but not in state".to_string(),
+            };
             d.actions.push(delete_action(
                 &r.id,
                 r.kind,
                 &r.name,
                 &r.depends_on,
-                "exists with our tags but not in state",
+                &reason,
             ));
             d.to_delete.insert(r.id.clone(), rec);
         }

@@ -64,8 +64,8 @@ impl ArmResource for KeyVault {
     }
 }
 
-/// [`VAULT_PURGE`](crate::kinds::VAULT_PURGE): present while the name is free of a
-/// soft-deleted vault; create purges a soft-deleted vault of ours under the name (a foreign
+/// [`VAULT_PURGE`](crate::kinds::VAULT_PURGE), an internal step: present while the name
+/// is free of a soft-deleted vault; create purges a soft-deleted vault of ours under the name (a foreign
 /// one is refused); delete (after the vault's) purges it.
 #[derive(Debug)]
 pub struct VaultPurge {
@@ -162,6 +162,9 @@ fn deleted_owner(ctx: &OpContext<'_>, body: &Value) -> Owner {
 
 #[async_trait]
 impl ResourceOps for VaultPurge {
+    /// Present (nothing to do) while the name is free of a soft-deleted vault, absent
+    /// otherwise. The engine plans it as the internal step it is
+    /// ([`KindDef::step`](multicloud_core::kind::KindDef::step)) until it is recorded.
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         Ok(match self.deleted(ctx).await? {
             Some(_) => Observation::Absent,
