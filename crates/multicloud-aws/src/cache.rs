@@ -89,18 +89,26 @@ async fn describe_subnet_group(
     let out = none_if_not_found(
         res.map_err(|e| classify(e, Op::Read, "elasticache DescribeCacheSubnetGroups")),
     )?;
-    let Some(arn) = out
-        .as_ref()
-        .and_then(|o| o.cache_subnet_groups().first())
-        .and_then(|g| g.arn())
-    else {
+    let Some(group) = out.as_ref().and_then(|o| o.cache_subnet_groups().first()) else {
         return Ok(None);
     };
+    let Some(arn) = group.arn() else {
+        return Ok(None);
+    };
+    let subnets = group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(str::to_string))
+        .collect();
     let tags = list_tags(clients, arn).await?;
     let tags = tag_pairs(&tags)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Ok(Some((arn.to_string(), tags)))
+    Ok(Some(Described {
+        arn: arn.to_string(),
+        tags,
+        subnets,
+    }))
 }
 
 /// Deletes cache subnet group `name`. Succeeds if it does not exist;

@@ -84,13 +84,17 @@ async fn describe_subnet_group(
     else {
         return Ok(None);
     };
-    let Some(arn) = out
-        .db_subnet_groups()
-        .first()
-        .and_then(|g| g.db_subnet_group_arn())
-    else {
+    let Some(group) = out.db_subnet_groups().first() else {
         return Ok(None);
     };
+    let Some(arn) = group.db_subnet_group_arn() else {
+        return Ok(None);
+    };
+    let subnets = group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(str::to_string))
+        .collect();
     let tags = clients
         .rds
         .list_tags_for_resource()
@@ -101,7 +105,11 @@ async fn describe_subnet_group(
     let tags = tag_pairs(tags.tag_list())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Ok(Some((arn.to_string(), tags)))
+    Ok(Some(Described {
+        arn: arn.to_string(),
+        tags,
+        subnets,
+    }))
 }
 
 /// Deletes DB subnet group `name`. Succeeds if it does not exist; an

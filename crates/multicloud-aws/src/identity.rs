@@ -198,6 +198,7 @@ async fn observe_role(
         outputs: outputs(&live.role)?,
         drifted: drifted(&live.role),
         expires_at: None,
+        unhealthy: None,
     }))
 }
 

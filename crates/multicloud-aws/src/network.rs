@@ -127,6 +127,7 @@ async fn observe<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Observation, 
             outputs: Outputs::of(&K::outputs(&live))?,
             drifted: false,
             expires_at: None,
+            unhealthy: None,
         }),
     })
 }

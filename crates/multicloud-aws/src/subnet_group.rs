@@ -1,7 +1,10 @@
 //! What the RDS DB subnet group ([`DbSubnetGroup`](crate::database::DbSubnetGroup)) and the
 //! ElastiCache cache subnet group ([`CacheSubnetGroup`](crate::cache::CacheSubnetGroup))
 //! share: one lifecycle (adopt ours or create, observe by name, delete) over the few calls
-//! that differ ([`SubnetGroupApi`]).
+//! that differ ([`SubnetGroupApi`]). A group of ours found over subnets that are not the
+//! stack's (an earlier network's, another VPC's) is reported as unhealthy by `observe`, so
+//! the plan replaces it (neither service moves a group to another VPC), and `create` refuses
+//! to adopt it as it is.
 //!
 //! Config: [`SubnetGroupConfig`]. Outputs: [`SubnetGroupOutputs`] (`id` is the ARN).
 
@@ -12,8 +15,13 @@ use multicloud_core::{ErrorKind, ProviderError};
 use crate::model::{SubnetGroupConfig, SubnetGroupOutputs};
 use crate::support::{dep_ids, ensure_ours, observed, tag_pairs};
 
-/// The ARN of a subnet group and its tags.
-pub(crate) type Described = (String, Vec<(String, String)>);
+/// A subnet group as described: its ARN, tags and subnet ids.
+#[derive(Debug, Clone)]
+pub(crate) struct Described {
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+    pub subnets: Vec<String>,
+}
 
 /// The calls of one service's subnet groups.
 #[async_trait]
@@ -32,6 +40,50 @@ pub(crate) trait SubnetGroupApi: Send + Sync {
     async fn delete_group(&self, name: &str) -> Result<(), ProviderError>;
 }
 
+/// The stack's subnets for the group of `ctx`, when its dependencies' outputs are known.
+fn desired_subnets(ctx: &OpContext<'_>) -> Option<Vec<String>> {
+    let cfg: SubnetGroupConfig = ctx.config().ok()?;
+    let mut ids = dep_ids(ctx, &cfg.subnets).ok()?;
+    ids.sort();
+    Some(ids)
+}
+
+/// What is wrong with an adopted group: subnets other than the stack's (left over from an
+/// earlier network, or another VPC's), which a database or cache must never be put in.
+fn mismatch<A: SubnetGroupApi>(ctx: &OpContext<'_>, live: &Described) -> Option<String> {
+    let want = desired_subnets(ctx)?;
+    let mut have = live.subnets.clone();
+    have.sort();
+    (have != want).then(|| {
+        format!(
+            "{} {} over subnets [{}], not the stack's [{}]",
+            A::WHAT,
+            ctx.resource.name,
+            have.join(", "),
+            want.join(", ")
+        )
+    })
+}
+
+/// Refuses to adopt a group of ours over subnets that are not the stack's: RDS and
+/// ElastiCache cannot move a subnet group to another VPC, so the plan replaces it (its
+/// observation says why); adopting it as it is would put the database or cache elsewhere.
+fn refuse_mismatch<A: SubnetGroupApi>(
+    ctx: &OpContext<'_>,
+    live: &Described,
+) -> Result<(), ProviderError> {
+    match mismatch::<A>(ctx, live) {
+        None => Ok(()),
+        Some(why) => Err(ProviderError::new(
+            ErrorKind::Failed,
+            format!(
+                "{}: {why}; it is not adopted as it is: a new plan replaces it (or delete it)",
+                ctx.resource.id
+            ),
+        )),
+    }
+}
+
 /// The description of a group created by `ctx`.
 pub(crate) fn description(ctx: &OpContext<'_>) -> String {
     format!("{} (multicloud)", ctx.resource.id)
@@ -44,31 +96,38 @@ pub(crate) async fn observe<A: SubnetGroupApi>(
     let name = &ctx.resource.name;
     Ok(match api.describe(name).await? {
         None => Observation::Absent,
-        Some((arn, tags)) => observed(
-            ctx,
-            Some(&arn),
-            tag_pairs(&tags),
-            SubnetGroupOutputs::of(name, &arn)?,
-            false,
-        ),
+        Some(live) => {
+            let mut o = observed(
+                ctx,
+                Some(&live.arn),
+                tag_pairs(&live.tags),
+                SubnetGroupOutputs::of(name, &live.arn)?,
+                false,
+            );
+            if let Observation::Present(found) = &mut o {
+                found.unhealthy = mismatch::<A>(ctx, &live);
+            }
+            o
+        }
     })
 }
 
-/// Adopts the group of ours with that name, else creates it.
+/// Adopts the group of ours with that name (over the stack's subnets), else creates it.
 pub(crate) async fn create<A: SubnetGroupApi>(
     api: &A,
     ctx: &OpContext<'_>,
 ) -> Result<Outputs, ProviderError> {
     let name = &ctx.resource.name;
-    if let Some((arn, tags)) = api.describe(name).await? {
-        ensure_ours(ctx, tag_pairs(&tags))?;
-        return SubnetGroupOutputs::of(name, &arn);
+    if let Some(live) = api.describe(name).await? {
+        ensure_ours(ctx, tag_pairs(&live.tags))?;
+        refuse_mismatch::<A>(ctx, &live)?;
+        return SubnetGroupOutputs::of(name, &live.arn);
     }
     let cfg: SubnetGroupConfig = ctx.config()?;
     match api.create_group(ctx, dep_ids(ctx, &cfg.subnets)?).await? {
         Some(arn) => SubnetGroupOutputs::of(name, &arn),
         None => match api.describe(name).await? {
-            Some((arn, _)) => SubnetGroupOutputs::of(name, &arn),
+            Some(live) => SubnetGroupOutputs::of(name, &live.arn),
             None => Err(ProviderError::new(
                 ErrorKind::EventualConsistency,
                 format!("{} {name} was created but is not visible yet", A::WHAT),

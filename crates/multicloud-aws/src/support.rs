@@ -153,6 +153,7 @@ where
         outputs,
         drifted,
         expires_at: None,
+        unhealthy: None,
     })
 }
 

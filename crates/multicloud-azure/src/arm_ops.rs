@@ -214,6 +214,7 @@ impl<R: ArmResource> ResourceOps for Arm<R> {
             outputs: self.outputs_or_id(ctx, &body),
             drifted,
             expires_at: None,
+            unhealthy: failed(&body),
         }))
     }
 
@@ -221,6 +222,9 @@ impl<R: ArmResource> ResourceOps for Arm<R> {
         let url = self.url(ctx)?;
         if let Some(body) = self.get(&url, ctx).await? {
             return match self.kind.owner(ctx, &body) {
+                // A resource of ours whose provisioning failed is put again (ARM's way to
+                // retry it), never adopted as it is.
+                Owner::Us if failed(&body).is_some() => self.put(ctx, Op::Create).await,
                 Owner::Us => Ok(self.outputs_or_id(ctx, &body)),
                 owner => Err(foreign(ctx, &owner)),
             };
@@ -292,6 +296,15 @@ impl<R: ArmResource> ResourceOps for Arm<R> {
             Err(e) => Err(classify(e, Op::Delete, &self.what("DELETE", ctx))),
         }
     }
+}
+
+/// `provisioningState Failed` when the resource's last provisioning failed (ARM keeps the
+/// resource; a PUT of the desired body retries it).
+pub fn failed(body: &Value) -> Option<String> {
+    let state = body.pointer("/properties/provisioningState")?.as_str()?;
+    state
+        .eq_ignore_ascii_case("failed")
+        .then(|| format!("provisioningState {state}"))
 }
 
 /// The error for a resource under our name that is not ours.

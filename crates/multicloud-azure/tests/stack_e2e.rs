@@ -319,3 +319,58 @@ async fn an_admin_user_turned_on_out_of_band_is_drift_and_up_turns_it_off() -> T
     stack.down().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_resource_whose_provisioning_failed_is_put_again_not_adopted() -> TestResult {
+    use multicloud_azure::emulator::Outcome;
+    use multicloud_core::resource::ResourceId;
+    let world = World::start(config(Duration::ZERO), |b| b).await?;
+    let spec = StackSpec::builder("failed")
+        .environment("e2e")
+        .region("westeurope")
+        .registry(RegistrySpec::new("api"))
+        .build_unchecked();
+    let stack = world.stack(spec);
+    world.emu.fail_next(
+        "Microsoft.ContainerRegistry/registries",
+        Outcome::Fail {
+            code: "InvalidParameter".into(),
+            message: "The registry could not be provisioned.".into(),
+        },
+    );
+    assert!(
+        stack.up().await.is_err(),
+        "the registry's provisioning fails"
+    );
+    let sub = world.emu.subscription();
+    let registries = world.emu.children(&format!(
+        "/subscriptions/{sub}/resourceGroups/failed-e2e-rg/providers/Microsoft.ContainerRegistry/registries"
+    ));
+    let [acr] = registries.as_slice() else {
+        return Err(format!("one registry expected: {registries:?}").into());
+    };
+    let state = |emu: &multicloud_azure::emulator::Emulator| {
+        emu.resource(acr)
+            .map(|r| r["properties"]["provisioningState"].clone())
+    };
+    assert_eq!(state(&world.emu), Some(serde_json::json!("Failed")));
+
+    // The next plan says what is wrong and repairs it; it never adopts it as it is.
+    let plan = stack.plan().await?;
+    let registry = plan
+        .action(&ResourceId::from("container_registry/main"))
+        .ok_or("registry planned")?;
+    assert!(
+        matches!(registry.action, Action::Update | Action::Replace),
+        "{plan}"
+    );
+    assert!(
+        registry.reason.contains("provisioningState Failed"),
+        "{plan}"
+    );
+    stack.up().await?;
+    assert_eq!(state(&world.emu), Some(serde_json::json!("Succeeded")));
+    assert!(stack.plan().await?.is_noop());
+    stack.down().await?;
+    Ok(())
+}

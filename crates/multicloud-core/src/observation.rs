@@ -24,6 +24,10 @@ pub struct Observed {
     /// planner plans an update ("renew") once this is closer than
     /// [`ApplyOptions::renew_before`](crate::ApplyOptions::renew_before).
     pub expires_at: Option<DateTime<Utc>>,
+    /// Why the resource, as found, cannot be used as it is (an Azure resource whose
+    /// provisioning failed, a subnet group over subnets that are not the stack's): the plan
+    /// re-applies it (update) or replaces it, saying this — it is never adopted as it is.
+    pub unhealthy: Option<String>,
 }
 
 impl Observed {
@@ -35,6 +39,7 @@ impl Observed {
             outputs,
             drifted: false,
             expires_at: None,
+            unhealthy: None,
         }
     }
 }

@@ -335,6 +335,9 @@ fn decide(
         }
         (Observation::Present(o), _) => o,
     };
+    if let Some(why) = &o.unhealthy {
+        return Some(repair(inputs, r, o, recorded, why, d));
+    }
     let renew = renewal(o, inputs.renew_before);
     let Some(rec) = recorded else {
         d.known_outputs
@@ -376,6 +379,33 @@ fn decide(
         (false, true, _) => (Action::Update, "drifted from the desired config".into()),
         (false, false, Some(why)) => (Action::Update, why),
     })
+}
+
+/// The action for a resource of ours found unusable as it is (`why`): an update where the
+/// kind can re-apply in place, else a replacement; never an adoption or a no-op.
+fn repair(
+    inputs: &PlanInputs<'_>,
+    r: &Resource,
+    o: &Observed,
+    recorded: Option<&ResourceRecord>,
+    why: &str,
+    d: &mut Decisions,
+) -> (Action, String) {
+    let mut outputs = recorded.map(|rec| rec.outputs.clone()).unwrap_or_default();
+    outputs.merge(o.outputs.clone());
+    let id = recorded
+        .and_then(|rec| rec.provider_id.clone())
+        .or(o.provider_id.clone());
+    d.known_outputs.insert(r.id.clone(), (id, outputs));
+    let updatable = inputs
+        .backends
+        .ops_for(r.kind)
+        .is_some_and(|ops| ops.supports_update());
+    if updatable {
+        (Action::Update, format!("found {why}; re-applying"))
+    } else {
+        (Action::Replace, format!("found {why}; replacing"))
+    }
 }
 
 /// Why a resource must be renewed now, if it must: what it holds expires within

@@ -186,6 +186,7 @@ pub(crate) async fn observe<T: ObjectKind>(
         outputs: T::outputs(&live)?,
         drifted,
         expires_at: T::expires_at(&live),
+        unhealthy: None,
     }))
 }
 

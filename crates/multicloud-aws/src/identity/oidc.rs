@@ -234,6 +234,7 @@ impl ResourceOps for OidcProvider {
                 outputs: oidc_outputs(&p.arn, &p.url)?,
                 drifted: false,
                 expires_at: None,
+                unhealthy: None,
             }),
         })
     }

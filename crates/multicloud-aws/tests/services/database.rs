@@ -351,3 +351,55 @@ async fn a_refused_create_leaves_no_password_secret_behind() -> TestResult {
     assert_eq!(kept.expose(), "not ours");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_subnet_group_over_another_networks_subnets_is_reported_and_replaced() -> TestResult {
+    let mut t = TestStack::new(&spec("db4")?).await?;
+    t.network(34).await?;
+    let provider = t.provider.clone();
+    let ops = kind_ops(&provider, kinds::DB_SUBNET_GROUP)?;
+    let group = t
+        .create_subnet_group(ops, "db_subnet_group/main", GROUP_ARN)
+        .await?;
+    // The stack's network is made again (an earlier VPC left the group behind).
+    t.network(35).await?;
+    let ctx = t.ctx(&group);
+    let found = crate::present(ops.observe(&ctx).await?)?;
+    let why = found.unhealthy.ok_or("reported as unhealthy")?;
+    assert!(why.contains("not the stack's"), "{why}");
+    // Neither RDS nor ElastiCache moves a group to another VPC: the plan replaces it, and
+    // adopting it as it is is refused with the reason.
+    assert!(!ops.supports_update(), "replaced, not updated");
+    let refused = ops.create(&ctx).await.err().ok_or("adoption refused")?;
+    assert_eq!(refused.kind(), ErrorKind::Failed);
+    assert!(refused.message().contains("not the stack's"), "{refused}");
+    assert_deleted_twice(ops, &ctx).await?;
+    let (_, arn) = create_from_absent(ops, &ctx).await?;
+    assert_eq!(arn, format!("{GROUP_ARN}{}", group.name));
+    let live = t
+        .clients()
+        .rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(&group.name)
+        .send()
+        .await?;
+    let mut subnets: Vec<String> = live.db_subnet_groups()[0]
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(str::to_string))
+        .collect();
+    subnets.sort();
+    let mut want: Vec<String> = (0..2)
+        .map(|i| {
+            ctx.deps[&ResourceId::from(format!("subnet/private-{i}").as_str())]
+                .get_str("id")
+                .map(str::to_string)
+                .ok_or("subnet id")
+        })
+        .collect::<Result<_, _>>()?;
+    want.sort();
+    assert_eq!(subnets, want, "the new group spans the stack's subnets");
+    assert_eq!(crate::present(ops.observe(&ctx).await?)?.unhealthy, None);
+    assert_deleted_twice(ops, &ctx).await?;
+    Ok(())
+}

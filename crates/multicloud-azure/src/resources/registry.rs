@@ -121,6 +121,7 @@ impl ResourceOps for Repository {
                 outputs: self.outputs(ctx)?,
                 drifted: false,
                 expires_at: None,
+                unhealthy: None,
             }),
         })
     }

@@ -295,6 +295,7 @@ impl ResourceOps for KeyVaultSecret {
                     outputs: self.outputs(&r)?,
                     drifted: false,
                     expires_at: None,
+                    unhealthy: None,
                 })
             }
         })

@@ -271,6 +271,7 @@ impl ResourceOps for MemoryOps {
                 outputs: m.outputs.clone(),
                 drifted: false,
                 expires_at: m.expires_at,
+                unhealthy: None,
             }),
         })
     }
