@@ -7,7 +7,9 @@
 use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{Nat, SecretSource, SpecErrors, StackSpec, ValidationError};
+use multicloud_core::spec::{
+    Connection, Nat, SecretSource, SpecErrors, StackSpec, ValidationError,
+};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
@@ -147,6 +149,18 @@ pub fn cache_auth_token_id() -> ResourceId {
 /// The spec-independent name of the cache AUTH-token secret.
 pub const CACHE_AUTH_TOKEN_SECRET: &str = "cache-auth-token";
 
+/// Data service `service` of `spec` as apps (and `Stack::database_url` / `cache_url`) reach
+/// it: `database/main` with its master-password secret node ([`db_password_id`]),
+/// `cache/main` with its AUTH-token secret node ([`cache_auth_token_id`]); what
+/// `AwsProvider`'s `CloudProvider::data_service` answers.
+pub fn data_service(spec: &StackSpec, service: Connection) -> Option<ServiceAnchor> {
+    let credential = match service {
+        Connection::Database => db_password_id(),
+        Connection::Cache => cache_auth_token_id(),
+    };
+    ServiceAnchor::neutral(spec, service).map(|a| a.with_credential(credential))
+}
+
 /// Expands `spec` into the AWS resource graph, apps included (the engine refuses a spec
 /// with apps when no workload backend is attached to the stack). Sizes are the values
 /// [`resolve`] picks for AWS; a node pool without one is a typed [`ExpandError::Spec`].
@@ -165,14 +179,8 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, ExpandError> {
         }
         let anchors = WorkloadAnchors {
             cluster_ready,
-            database: spec.database.as_ref().map(|_| ServiceAnchor {
-                resource: ids::database(),
-                credential: Some(db_password_id()),
-            }),
-            cache: spec.cache.as_ref().map(|_| ServiceAnchor {
-                resource: ids::cache(),
-                credential: Some(cache_auth_token_id()),
-            }),
+            database: data_service(spec, Connection::Database),
+            cache: data_service(spec, Connection::Cache),
         };
         workloads(spec, &mut g, &anchors)?;
     }

@@ -119,6 +119,13 @@ impl CloudProvider for AwsProvider {
     ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         crate::expand::expand(spec)
     }
+    fn data_service(
+        &self,
+        spec: &StackSpec,
+        service: multicloud_core::spec::Connection,
+    ) -> Option<multicloud_core::expand::ServiceAnchor> {
+        crate::expand::data_service(spec, service)
+    }
     fn cluster(&self) -> &dyn ClusterOps {
         self.kinds.cluster()
     }

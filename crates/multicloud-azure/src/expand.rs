@@ -6,7 +6,9 @@
 use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{SecretSource, SpecErrors, StackSpec, Tier, ValidationError};
+use multicloud_core::spec::{
+    Connection, SecretSource, SpecErrors, StackSpec, Tier, ValidationError,
+};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
@@ -195,22 +197,28 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
         if cluster_ready.is_empty() {
             cluster_ready.push(ids::cluster());
         }
-        let secret = |name: &str| Some(ResourceId::new(ResourceKind::SECRET, name));
         let anchors = WorkloadAnchors {
             cluster_ready,
-            database: spec.database.as_ref().map(|_| ServiceAnchor {
-                resource: ids::database(),
-                credential: secret(DB_PASSWORD_SECRET),
-            }),
-            cache: spec.cache.as_ref().map(|_| ServiceAnchor {
-                resource: ids::cache(),
-                credential: secret(CACHE_KEY_SECRET),
-            }),
+            database: data_service(spec, Connection::Database),
+            cache: data_service(spec, Connection::Cache),
         };
         workloads(spec, &mut g, &anchors)?;
     }
     // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)
+}
+
+/// Data service `service` of `spec` as apps (and `Stack::database_url` / `cache_url`) reach
+/// it: `database/main` with its admin-password secret ([`DB_PASSWORD_SECRET`]), `cache/main`
+/// with its access-key secret ([`CACHE_KEY_SECRET`]); what `AzureProvider`'s
+/// `CloudProvider::data_service` answers.
+pub fn data_service(spec: &StackSpec, service: Connection) -> Option<ServiceAnchor> {
+    let credential = match service {
+        Connection::Database => DB_PASSWORD_SECRET,
+        Connection::Cache => CACHE_KEY_SECRET,
+    };
+    ServiceAnchor::neutral(spec, service)
+        .map(|a| a.with_credential(ResourceId::new(ResourceKind::SECRET, credential)))
 }
 
 /// The virtual network (cluster subnet, database subnet delegated to PostgreSQL) and, with a

@@ -232,6 +232,13 @@ impl CloudProvider for AzureProvider {
     ) -> Result<ResourceGraph, multicloud_core::expand::ExpandError> {
         crate::expand::expand(spec, &self.settings)
     }
+    fn data_service(
+        &self,
+        spec: &StackSpec,
+        service: multicloud_core::spec::Connection,
+    ) -> Option<multicloud_core::expand::ServiceAnchor> {
+        crate::expand::data_service(spec, service)
+    }
     fn cluster(&self) -> &dyn ClusterOps {
         self.ops.cluster.as_ref()
     }

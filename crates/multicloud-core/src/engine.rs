@@ -112,6 +112,58 @@ pub enum Error {
     /// A provider call outside the per-resource flow failed (outputs, credentials…).
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Nothing is recorded for the stack: it is not up (run `up` first).
+    #[error("stack {key} is not up: nothing is recorded for it (run `up` first)")]
+    NotUp {
+        /// Which stack.
+        key: crate::state::StateKey,
+    },
+    /// The stack has no such part: its spec declares none, or `up` has not made it yet.
+    #[error("stack {key} has no {part} (not in its spec, or not made by `up` yet)")]
+    NoSuchPart {
+        /// Which stack.
+        key: crate::state::StateKey,
+        /// The part asked for.
+        part: StackPart,
+    },
+    /// Writing a file the caller asked for (a kubeconfig) failed.
+    #[error("could not write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A part of a stack one of [`Stack`](crate::Stack)'s output calls reads
+/// ([`Error::NoSuchPart`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StackPart {
+    /// The cluster.
+    Cluster,
+    /// The database.
+    Database,
+    /// The cache.
+    Cache,
+    /// The registry of this spec name.
+    Registry(String),
+    /// The secret holding a data service's credential.
+    Credential(crate::spec::Connection),
+}
+
+impl fmt::Display for StackPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cluster => f.write_str("cluster"),
+            Self::Database => f.write_str("database"),
+            Self::Cache => f.write_str("cache"),
+            Self::Registry(name) => write!(f, "registry `{name}`"),
+            Self::Credential(service) => write!(f, "{} credential secret", service.as_str()),
+        }
+    }
 }
 
 impl From<StateError> for Error {

@@ -53,6 +53,29 @@ pub struct ServiceAnchor {
     pub credential: Option<ResourceId>,
 }
 
+impl ServiceAnchor {
+    /// The neutral resource of `service` (`database/main`, `cache/main`) without a
+    /// credential node, if `spec` declares the service: the default of
+    /// [`CloudProvider::data_service`](crate::provider::CloudProvider::data_service).
+    pub fn neutral(spec: &StackSpec, service: Connection) -> Option<Self> {
+        let (declared, kind) = match service {
+            Connection::Database => (spec.database.is_some(), ResourceKind::DATABASE),
+            Connection::Cache => (spec.cache.is_some(), ResourceKind::CACHE),
+        };
+        declared.then(|| Self {
+            resource: ResourceId::single(kind),
+            credential: None,
+        })
+    }
+
+    /// The same service with its credential in the `secret` node `credential`.
+    #[must_use]
+    pub fn with_credential(mut self, credential: ResourceId) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+}
+
 impl WorkloadAnchors {
     /// The anchor of `service`.
     pub fn service(&self, service: Connection) -> Option<&ServiceAnchor> {

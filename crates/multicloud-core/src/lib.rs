@@ -124,6 +124,7 @@ pub mod events;
 mod executor;
 pub mod expand;
 pub mod kind;
+pub mod kubeconfig;
 pub mod observation;
 pub mod outputs;
 pub mod plan;
@@ -144,7 +145,7 @@ pub mod testing;
 pub use executor::ApplyOptions;
 pub use stack::Stack;
 
-pub use engine::{Error, ResourceFailure};
+pub use engine::{Error, ResourceFailure, StackPart};
 pub use error::{ErrorKind, ProviderError};
 pub use secret::SecretString;
 pub use spec::StackSpec;
@@ -152,7 +153,7 @@ pub use spec::StackSpec;
 /// The names most programs need.
 pub mod prelude {
     pub use crate::ApplyOptions;
-    pub use crate::engine::Error;
+    pub use crate::engine::{Error, StackPart};
     pub use crate::error::{ErrorKind, ProviderError};
     pub use crate::events::Event;
     pub use crate::kind::ResourceKind;

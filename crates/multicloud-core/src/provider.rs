@@ -28,13 +28,14 @@ pub use crate::access::{
     ClusterAccess, ClusterCredential, ClusterCredentials, ClusterOps, CredentialSource,
 };
 use crate::error::{ErrorKind, ProviderError};
+use crate::expand::ServiceAnchor;
 use crate::kind::KindDef;
 pub use crate::observation::{Observation, Observed, Readiness};
 pub use crate::outputs::Outputs;
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 pub use crate::secret::SecretRef;
 use crate::secret::SecretString;
-use crate::spec::{NamingRules, StackSpec};
+use crate::spec::{Connection, NamingRules, StackSpec};
 pub use crate::tags::Owner;
 use crate::tags::Ownership;
 
@@ -300,6 +301,18 @@ pub trait CloudProvider: Send + Sync {
     /// planning, so a provider need not.
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError>;
 
+    /// Data service `service` of `spec` as apps reach it: the resource whose outputs say
+    /// where it is and the `secret` node holding its credential (password, AUTH token,
+    /// access key); `None` when `spec` has no such service. A provider builds its
+    /// expansion's [`WorkloadAnchors`](crate::expand::WorkloadAnchors) with the function it
+    /// answers this with, so the apps' connections and
+    /// [`Stack::cache_url`](crate::Stack::cache_url) read the same secret. Default:
+    /// [`ServiceAnchor::neutral`] (`database/main`, `cache/main`, no credential node: the
+    /// database's password at its outputs' `password_secret`, the cache without a key).
+    fn data_service(&self, spec: &StackSpec, service: Connection) -> Option<ServiceAnchor> {
+        ServiceAnchor::neutral(spec, service)
+    }
+
     /// Credentials of the stack's cluster.
     fn cluster(&self) -> &dyn ClusterOps;
     /// Registry pull credentials.
@@ -325,6 +338,9 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     }
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
         (**self).expand(spec)
+    }
+    fn data_service(&self, spec: &StackSpec, service: Connection) -> Option<ServiceAnchor> {
+        (**self).data_service(spec, service)
     }
     fn cluster(&self) -> &dyn ClusterOps {
         (**self).cluster()

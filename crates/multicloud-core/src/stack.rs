@@ -19,6 +19,8 @@ use crate::spec::StackSpec;
 use crate::state::{LocalStateStore, LockInfo, StackState, StateKey, StateLock, StateStore};
 use crate::tags::Ownership;
 
+mod access_info;
+
 /// A stack: what to build ([`StackSpec`]), where ([`CloudProvider`]), and where its state
 /// lives ([`StateStore`], `.multicloud/` by default).
 ///

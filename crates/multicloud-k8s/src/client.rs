@@ -11,47 +11,15 @@ use kube::{Client, Config};
 use multicloud_core::provider::{ClusterCredential, ClusterCredentials, OpContext};
 use multicloud_core::secret::SecretString;
 use multicloud_core::{ErrorKind, ProviderError};
-use serde_json::json;
 
 /// The name of the cluster, user and context in the kubeconfigs this crate writes.
-pub const KUBECONFIG_CONTEXT: &str = "multicloud";
+pub const KUBECONFIG_CONTEXT: &str = multicloud_core::kubeconfig::CONTEXT;
 
-/// A kubeconfig (YAML) for `creds`. It holds the credential itself (token or client key), so
-/// it is returned as a secret.
+/// A kubeconfig (YAML) for `creds` ([`multicloud_core::kubeconfig::Kubeconfig`], the same
+/// document `Stack::kubeconfig` gives). It holds the credential itself (token or client key),
+/// so it is returned as a secret.
 pub fn kubeconfig_yaml(creds: &ClusterCredentials) -> Result<SecretString, ProviderError> {
-    let user = match &creds.credential {
-        ClusterCredential::Bearer { token, .. } => json!({ "token": token.expose() }),
-        ClusterCredential::ClientCertificate {
-            certificate_pem,
-            key_pem,
-            ..
-        } => json!({
-            "client-certificate-data": STANDARD.encode(certificate_pem),
-            "client-key-data": STANDARD.encode(key_pem.expose()),
-        }),
-        other => {
-            return Err(ProviderError::new(
-                ErrorKind::Unsupported,
-                format!("no kubeconfig for the cluster credential {other:?}"),
-            ));
-        }
-    };
-    let doc = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{ "name": KUBECONFIG_CONTEXT, "cluster": {
-            "server": creds.endpoint,
-            "certificate-authority-data": creds.ca_data,
-        }}],
-        "users": [{ "name": KUBECONFIG_CONTEXT, "user": user }],
-        "contexts": [{ "name": KUBECONFIG_CONTEXT, "context": {
-            "cluster": KUBECONFIG_CONTEXT, "user": KUBECONFIG_CONTEXT,
-        }}],
-        "current-context": KUBECONFIG_CONTEXT,
-    });
-    // JSON is YAML; serde_yaml_ng makes it the block style kubectl users expect.
-    let yaml = serde_yaml_ng::to_string(&doc).unwrap_or_else(|_| doc.to_string());
-    Ok(SecretString::new(yaml))
+    Ok(multicloud_core::kubeconfig::Kubeconfig::new(creds.clone()).to_yaml())
 }
 
 /// The credentials of a kubeconfig's current context (its cluster's server and CA data, its

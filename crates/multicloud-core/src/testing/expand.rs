@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use crate::kind::{KindDef, NEUTRAL_CLOUD_KINDS, ServiceFamily};
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use crate::spec::{SecretSource, StackSpec};
+use crate::spec::{Connection, SecretSource, StackSpec};
 use crate::tags::{NameStyle, Naming};
 
 /// The kinds the memory cloud declares itself (the AWS-shaped network and IAM kinds), as a
@@ -72,16 +72,10 @@ pub fn expand(spec: &StackSpec) -> Expanded<ResourceGraph> {
     let mut anchors = cluster(spec, &name, &private, &mut g)?;
     data_services(spec, &name, &private, &mut g)?;
     // The memory database keeps its password in the memory secret store under the name its
-    // outputs give (`password_secret`); the memory cache has no key.
-    let service = |kind: ResourceKind| ServiceAnchor {
-        resource: ResourceId::single(kind),
-        credential: None,
-    };
-    anchors.database = spec
-        .database
-        .is_some()
-        .then(|| service(ResourceKind::DATABASE));
-    anchors.cache = spec.cache.is_some().then(|| service(ResourceKind::CACHE));
+    // outputs give (`password_secret`); the memory cache has no key: the neutral anchors,
+    // what the memory provider's `data_service` answers (the trait's default).
+    anchors.database = ServiceAnchor::neutral(spec, Connection::Database);
+    anchors.cache = ServiceAnchor::neutral(spec, Connection::Cache);
     registries_secrets_identities(spec, &name, &mut g)?;
     if !spec.apps.is_empty() {
         if anchors.cluster_ready.is_empty() {
