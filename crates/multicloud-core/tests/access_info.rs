@@ -166,9 +166,10 @@ async fn parts_a_stack_does_not_have_are_named() {
     assert_eq!(part(e), StackPart::Registry("nope".into()));
 }
 
-/// The memory cloud whose cache's credential is the spec secret `api-token`: what a
-/// provider with a keyed cache declares through `data_service`.
-struct KeyedCache(InMemoryProvider);
+/// The memory cloud whose cache's credential is the `secret` node of the given name (the
+/// spec secret `api-token` below): what a provider with a keyed cache declares through
+/// `data_service`.
+struct KeyedCache(InMemoryProvider, &'static str);
 
 impl CloudProvider for KeyedCache {
     fn name(&self) -> &str {
@@ -190,7 +191,7 @@ impl CloudProvider for KeyedCache {
         let anchor = ServiceAnchor::neutral(spec, service)?;
         Some(match service {
             Connection::Cache => {
-                anchor.with_credential(ResourceId::new(ResourceKind::SECRET, "api-token"))
+                anchor.with_credential(ResourceId::new(ResourceKind::SECRET, self.1))
             }
             Connection::Database => anchor,
         })
@@ -211,7 +212,7 @@ async fn the_cache_url_carries_the_credential_the_provider_declares_and_follows_
     let dir = tempfile::tempdir().expect("tempdir");
     let memory = provider();
     // Through an `Arc<dyn CloudProvider>`: the forwarding impl keeps the provider's answer.
-    let shared: Arc<dyn CloudProvider> = Arc::new(KeyedCache(memory.clone()));
+    let shared: Arc<dyn CloudProvider> = Arc::new(KeyedCache(memory.clone(), "api-token"));
     let stack = Stack::new(multicloud_core::testing::example_spec(), shared)
         .workloads(memory.workloads())
         .state(LocalStateStore::new(dir.path()));
@@ -235,4 +236,24 @@ async fn the_cache_url_carries_the_credential_the_provider_declares_and_follows_
         .expect("rotate");
     let url = stack.database_url().await.expect("database url");
     assert!(url.expose().contains(":rotated-0123456789@"));
+}
+
+#[tokio::test]
+async fn a_declared_credential_that_is_not_recorded_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let memory = provider();
+    let stack = Stack::new(
+        multicloud_core::testing::example_spec(),
+        KeyedCache(memory.clone(), "cache-key"),
+    )
+    .workloads(memory.workloads())
+    .state(LocalStateStore::new(dir.path()));
+    stack.up().await.expect("up");
+    match stack.cache_url().await {
+        Err(Error::NoSuchPart { part, .. }) => {
+            assert_eq!(part, StackPart::Credential(Connection::Cache));
+            assert_eq!(part.to_string(), "cache credential secret");
+        }
+        other => panic!("expected NoSuchPart, got {other:?}"),
+    }
 }
