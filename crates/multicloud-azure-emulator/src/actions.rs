@@ -105,6 +105,7 @@ pub(crate) fn enrich(inner: &Inner, rtype: &str, id: &str, req: &mut Map<String,
                 json!(format!("{name}.{location}.redis.azure.net")),
             );
         }
+        "microsoft.network/privateendpoints" => private_endpoint(id, &name, p),
         "microsoft.authorization/roleassignments" => {
             let scope = id
                 .rsplit_once("/providers/Microsoft.Authorization/")
@@ -113,6 +114,26 @@ pub(crate) fn enrich(inner: &Inner, rtype: &str, id: &str, req: &mut Map<String,
             p.insert("scope".into(), json!(scope));
         }
         _ => {}
+    }
+}
+
+/// What ARM adds to a private endpoint (after `PrivateEndpointCreate.json`): its network
+/// interface, and its connections auto-approved (the target is in the same subscription).
+fn private_endpoint(id: &str, name: &str, p: &mut Map<String, Value>) {
+    let group = id.split("/providers/").next().unwrap_or_default();
+    p.insert(
+        "networkInterfaces".into(),
+        json!([{"id": format!("{group}/providers/Microsoft.Network/networkInterfaces/{name}.nic.{}", guid(id))}]),
+    );
+    if let Some(Value::Array(connections)) = p.get_mut("privateLinkServiceConnections") {
+        for c in connections.iter_mut() {
+            if let Some(props) = c.get_mut("properties").and_then(Value::as_object_mut) {
+                props.insert(
+                    "privateLinkServiceConnectionState".into(),
+                    json!({"status": "Approved", "description": "Auto-Approved", "actionsRequired": "None"}),
+                );
+            }
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use crate::naming::{AzureNamingRules, NameOverrides};
 use crate::resources::network::POSTGRES_DELEGATION;
 
 pub mod compute;
+mod private;
 pub mod resolve;
 
 /// What the provider was told beyond the spec (names, sizes, switches).
@@ -119,6 +120,22 @@ pub mod ids {
     pub fn redis_database() -> ResourceId {
         ResourceId::new(kinds::REDIS_DATABASE, "default")
     }
+    /// `private_dns_zone/redis`: `privatelink.redis.azure.net`.
+    pub fn redis_zone() -> ResourceId {
+        ResourceId::new(kinds::PRIVATE_DNS_ZONE, "redis")
+    }
+    /// `dns_zone_link/redis`.
+    pub fn redis_zone_link() -> ResourceId {
+        ResourceId::new(kinds::DNS_ZONE_LINK, "redis")
+    }
+    /// `private_endpoint/cache`.
+    pub fn cache_endpoint() -> ResourceId {
+        ResourceId::new(kinds::PRIVATE_ENDPOINT, "cache")
+    }
+    /// `private_dns_zone_group/cache`.
+    pub fn cache_zone_group() -> ResourceId {
+        ResourceId::new(kinds::PRIVATE_DNS_ZONE_GROUP, "cache")
+    }
 }
 
 /// The Key Vault secret holding the database administrator password.
@@ -192,6 +209,7 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
     let mut cluster_ready = compute::cluster(spec, &n, settings, &mut g)?;
     compute::database(spec, &n, settings, &mut g)?;
     compute::cache(spec, &n, settings, &mut g)?;
+    private::cache(spec, &n, &mut g)?;
     compute::identities(spec, &n, &mut g)?;
     if !spec.apps.is_empty() {
         if cluster_ready.is_empty() {
@@ -448,5 +466,52 @@ mod tests {
             }
             other => panic!("expected a spec error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_cache_is_private_with_a_network_and_public_without_one() {
+        use multicloud_core::spec::Redis;
+        let spec = |network: bool| {
+            let b = StackSpec::builder("shop")
+                .environment("dev")
+                .region("westeurope")
+                .cache(Redis::new("7.4"));
+            let b = if network {
+                b.network(Network::default())
+            } else {
+                b
+            };
+            b.build_unchecked()
+        };
+        let private =
+            expand(&spec(true), &AzureSettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        let cache = private
+            .get(&ids::cache())
+            .unwrap_or_else(|| panic!("cache"));
+        let config: crate::model::CacheConfig = cache.config_as().unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.private);
+        assert_eq!(
+            deps(&private, "private_endpoint/cache"),
+            ["cache/main", "virtual_network/main"]
+        );
+        assert_eq!(
+            deps(&private, "private_dns_zone_group/cache"),
+            [
+                "private_endpoint/cache",
+                "private_dns_zone/redis",
+                "dns_zone_link/redis"
+            ]
+        );
+        let zone = private
+            .get(&ids::redis_zone())
+            .unwrap_or_else(|| panic!("zone"));
+        assert_eq!(zone.name, "privatelink.redis.azure.net");
+
+        let public =
+            expand(&spec(false), &AzureSettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        let cache = public.get(&ids::cache()).unwrap_or_else(|| panic!("cache"));
+        let config: crate::model::CacheConfig = cache.config_as().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!config.private, "no network: no way in but the public one");
+        assert!(public.get(&ids::cache_endpoint()).is_none());
     }
 }

@@ -12,17 +12,23 @@ use multicloud_core::provider::KindTable;
 use crate::arm_ops::Arm;
 use crate::context::AzureContext;
 use crate::resources::{
-    cluster, dns, group, identity, network, postgres, redis, registry, role, secret, vault,
+    cluster, dns, endpoint, group, identity, network, postgres, redis, registry, role, secret,
+    vault,
 };
 
 /// A resource group: everything of the stack lives in it.
 pub const RESOURCE_GROUP: ResourceKind = ResourceKind::new("resource_group");
 /// A virtual network with its subnets (cluster, and one delegated to PostgreSQL).
 pub const VIRTUAL_NETWORK: ResourceKind = ResourceKind::new("virtual_network");
-/// A private DNS zone (`<name>.private.postgres.database.azure.com`).
+/// A private DNS zone (`<name>.private.postgres.database.azure.com`,
+/// `privatelink.redis.azure.net`).
 pub const PRIVATE_DNS_ZONE: ResourceKind = ResourceKind::new("private_dns_zone");
 /// The link of a private DNS zone to the virtual network.
 pub const DNS_ZONE_LINK: ResourceKind = ResourceKind::new("dns_zone_link");
+/// A private endpoint to a service of the stack (Azure Managed Redis), in the cluster subnet.
+pub const PRIVATE_ENDPOINT: ResourceKind = ResourceKind::new("private_endpoint");
+/// The DNS zone group of a private endpoint: its `A` records in a `privatelink` zone.
+pub const PRIVATE_DNS_ZONE_GROUP: ResourceKind = ResourceKind::new("private_dns_zone_group");
 /// A Key Vault (RBAC authorization, soft delete on).
 pub const KEY_VAULT: ResourceKind = ResourceKind::new("key_vault");
 /// The purge of the Key Vault's name: created before the vault (a soft-deleted vault of ours
@@ -61,6 +67,12 @@ pub const PRIVATE_DNS_ZONE_DEF: KindDef =
 /// The declaration of [`DNS_ZONE_LINK`].
 pub const DNS_ZONE_LINK_DEF: KindDef =
     KindDef::new(DNS_ZONE_LINK, ServiceFamily::Network).expected(secs(30));
+/// The declaration of [`PRIVATE_ENDPOINT`].
+pub const PRIVATE_ENDPOINT_DEF: KindDef =
+    KindDef::new(PRIVATE_ENDPOINT, ServiceFamily::Network).expected(secs(60));
+/// The declaration of [`PRIVATE_DNS_ZONE_GROUP`].
+pub const PRIVATE_DNS_ZONE_GROUP_DEF: KindDef =
+    KindDef::new(PRIVATE_DNS_ZONE_GROUP, ServiceFamily::Network).expected(secs(10));
 /// The declaration of [`KEY_VAULT`].
 pub const KEY_VAULT_DEF: KindDef =
     KindDef::new(KEY_VAULT, ServiceFamily::Secrets).expected(secs(20));
@@ -90,6 +102,8 @@ pub const OWN: &[KindDef] = &[
     VIRTUAL_NETWORK_DEF,
     PRIVATE_DNS_ZONE_DEF,
     DNS_ZONE_LINK_DEF,
+    PRIVATE_ENDPOINT_DEF,
+    PRIVATE_DNS_ZONE_GROUP_DEF,
     KEY_VAULT_DEF,
     VAULT_PURGE_DEF,
     CONTAINER_REGISTRY_DEF,
@@ -135,6 +149,14 @@ pub(crate) fn table(ops: &Ops) -> KindTable {
             Arm::new(a.clone(), dns::PrivateDnsZone),
         )
         .row(DNS_ZONE_LINK_DEF, Arm::new(a.clone(), dns::DnsZoneLink))
+        .row(
+            PRIVATE_ENDPOINT_DEF,
+            Arm::new(a.clone(), endpoint::PrivateEndpoint),
+        )
+        .row(
+            PRIVATE_DNS_ZONE_GROUP_DEF,
+            Arm::new(a.clone(), endpoint::DnsZoneGroup),
+        )
         .row(KEY_VAULT_DEF, Arm::new(a.clone(), vault::KeyVault))
         .row(VAULT_PURGE_DEF, vault::VaultPurge::new(a.clone()))
         .row(

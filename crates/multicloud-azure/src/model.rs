@@ -294,6 +294,38 @@ pub struct CacheConfig {
     pub sku: String,
     /// The database (see [`RedisDatabaseConfig`]).
     pub database: String,
+    /// Reached only through a private endpoint in the stack's virtual network
+    /// (`publicNetworkAccess: Disabled`); a stack without a network keeps the public one.
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// Config of [`PRIVATE_ENDPOINT`](crate::kinds::PRIVATE_ENDPOINT): a private endpoint in the
+/// cluster subnet to a service of the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateEndpointConfig {
+    /// Its resource group.
+    pub resource_group: String,
+    /// The service it reaches (a dependency: its `id` output is the private link target).
+    pub target: ResourceId,
+    /// The target's private link sub-resource (`redisEnterprise`).
+    pub group_id: String,
+    /// The virtual network whose cluster subnet it sits in (a dependency).
+    pub virtual_network: ResourceId,
+}
+
+/// Config of [`PRIVATE_DNS_ZONE_GROUP`](crate::kinds::PRIVATE_DNS_ZONE_GROUP): the records of
+/// a private endpoint in a private DNS zone, kept by Azure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsZoneGroupConfig {
+    /// Its resource group.
+    pub resource_group: String,
+    /// The private endpoint's name (its parent).
+    pub endpoint: String,
+    /// The private DNS zone (a dependency).
+    pub zone: ResourceId,
 }
 
 /// Config of [`REDIS_DATABASE`](crate::kinds::REDIS_DATABASE).

@@ -130,6 +130,66 @@ fn assert_identity_wiring(world: &World, issuer: &str) -> TestResult {
     Ok(())
 }
 
+/// The cache of stack `<name>/e2e` takes no public traffic and is reached through a private
+/// endpoint in the cluster subnet whose DNS zone group names the `privatelink` zone, which
+/// is linked to the stack's virtual network.
+fn assert_cache_private(world: &World, name: &str) -> TestResult {
+    let rg = format!(
+        "/subscriptions/{}/resourceGroups/{name}-e2e-rg/providers",
+        world.emu.subscription()
+    );
+    let one = |path: String| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let ids = world.emu.children(&path);
+        let [id] = ids.as_slice() else {
+            return Err(format!("one resource expected under {path}: {ids:?}").into());
+        };
+        world.emu.resource(id).ok_or_else(|| id.to_string().into())
+    };
+    let cache = one(format!("{rg}/Microsoft.Cache/redisEnterprise"))?;
+    assert_eq!(cache["properties"]["publicNetworkAccess"], "Disabled");
+    let vnet = one(format!("{rg}/Microsoft.Network/virtualNetworks"))?;
+    let endpoint = one(format!("{rg}/Microsoft.Network/privateEndpoints"))?;
+    let props = &endpoint["properties"];
+    assert_eq!(
+        props["subnet"]["id"],
+        format!("{}/subnets/cluster", vnet["id"].as_str().ok_or("vnet id")?)
+    );
+    let connection = &props["privateLinkServiceConnections"][0]["properties"];
+    assert_eq!(connection["privateLinkServiceId"], cache["id"]);
+    assert_eq!(
+        connection["groupIds"],
+        serde_json::json!(["redisEnterprise"])
+    );
+    assert_eq!(
+        connection["privateLinkServiceConnectionState"]["status"],
+        "Approved"
+    );
+    let zone = world
+        .emu
+        .resource(&format!(
+            "{rg}/Microsoft.Network/privateDnsZones/privatelink.redis.azure.net"
+        ))
+        .ok_or("privatelink zone")?;
+    let group = one(format!(
+        "{}/privateDnsZoneGroups",
+        endpoint["id"].as_str().ok_or("endpoint id")?
+    ))?;
+    assert_eq!(
+        group["properties"]["privateDnsZoneConfigs"][0]["properties"]["privateDnsZoneId"],
+        zone["id"]
+    );
+    let links = world.emu.children(&format!(
+        "{}/virtualNetworkLinks",
+        zone["id"].as_str().ok_or("zone id")?
+    ));
+    let [link] = links.as_slice() else {
+        return Err(format!("one link expected: {links:?}").into());
+    };
+    let link = world.emu.resource(link).ok_or("link")?;
+    assert_eq!(link["properties"]["virtualNetwork"]["id"], vnet["id"]);
+    Ok(())
+}
+
 #[tokio::test]
 async fn up_noop_adopt_down_sweep_and_the_vault_name_again() -> TestResult {
     let world = World::start(config(Duration::from_millis(400)), |b| b).await?;
@@ -166,6 +226,7 @@ async fn up_noop_adopt_down_sweep_and_the_vault_name_again() -> TestResult {
         Some("system:serviceaccount:shop:api")
     );
     assert_identity_wiring(&world, &issuer)?;
+    assert_cache_private(&world, "full")?;
 
     // Re-up: a no-op, one read per resource.
     world.provider.api_calls().reset();

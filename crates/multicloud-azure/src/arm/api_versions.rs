@@ -65,11 +65,12 @@ pub const PRIVATE_DNS: &str = "2024-06-01";
 
 /// `Microsoft.Cache` Azure Managed Redis (`redisEnterprise` clusters and their databases).
 /// Follows
-/// `specification/redisenterprise/resource-manager/Microsoft.Cache/stable/2025-04-01/examples/RedisEnterpriseCreate.json`,
+/// `specification/redisenterprise/resource-manager/Microsoft.Cache/RedisEnterprise/stable/2025-07-01/examples/RedisEnterpriseCreate.json`
+/// (the first stable version whose example sets `properties.publicNetworkAccess`),
 /// `RedisEnterpriseDatabasesCreate.json` and `RedisEnterpriseDatabasesListKeys.json`: `sku.name`
 /// (`Balanced_B0`), `properties.hostName`, database `port` 10000 and `listKeys` ->
 /// `primaryKey`/`secondaryKey`.
-pub const REDIS_ENTERPRISE: &str = "2025-04-01";
+pub const REDIS_ENTERPRISE: &str = "2025-07-01";
 
 /// Every pinned version with its provider namespace, for the docs and the emulator.
 pub const ALL: &[(&str, &str)] = &[

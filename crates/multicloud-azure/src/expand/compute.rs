@@ -205,6 +205,8 @@ pub(super) fn cache(
                 resource_group: n.group.clone(),
                 sku,
                 database: "default".into(),
+                // With a network, reached through its private endpoint only.
+                private: spec.network.is_some(),
             })?,
     )?;
     g.add(

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod dns;
+pub mod endpoint;
 pub mod group;
 pub mod identity;
 pub mod network;

@@ -3,6 +3,8 @@
 //! `RedisEnterpriseCreate.json`, `RedisEnterpriseDatabasesCreate.json` and
 //! `RedisEnterpriseDatabasesListKeys.json`): the cluster (the stack's `cache`) and its
 //! database; the access key is read with `listKeys` into a Key Vault secret, never state.
+//! With a network the cluster takes no public traffic (`publicNetworkAccess: Disabled`):
+//! apps reach it through a private endpoint ([`crate::resources::endpoint`]).
 
 use async_trait::async_trait;
 use multicloud_core::ProviderError;
@@ -40,12 +42,18 @@ impl ArmResource for RedisCluster {
     }
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: CacheConfig = ctx.config()?;
+        let access = if c.private { "Disabled" } else { "Enabled" };
         Ok(json!({
             "location": ctx.stack.region,
             "tags": tags(ctx),
             "sku": {"name": c.sku},
-            "properties": {"minimumTlsVersion": "1.2", "highAvailability": "Disabled"},
+            "properties": {"minimumTlsVersion": "1.2", "highAvailability": "Disabled",
+                           "publicNetworkAccess": access},
         }))
+    }
+    fn drift_checked(&self) -> &'static [&'static str] {
+        // Public access turned on by hand opens the cache to the internet.
+        &["/properties/publicNetworkAccess"]
     }
     fn outputs(&self, _ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         Outputs::of(&CacheOutputs {
