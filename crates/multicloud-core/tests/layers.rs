@@ -30,6 +30,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("retry", 2),
     // 3: what a provider implements and how operations reach the cluster.
     ("access", 3),
+    // A kubeconfig document of cluster credentials (what `Stack::kubeconfig` returns).
+    ("kubeconfig", 3),
     ("provider", 3),
     ("expand", 3),
     ("events", 3),

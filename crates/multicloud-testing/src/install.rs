@@ -148,7 +148,11 @@ mod tests {
     /// The repository's `scripts/install-*.sh` are the embedded scripts (links to them).
     #[test]
     fn the_repository_scripts_are_the_embedded_ones() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts");
+        // The directory at run time (cargo sets it): a binary built in another checkout
+        // sharing the target directory carries that checkout's compile-time path.
+        let manifest = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let root = Path::new(&manifest).join("../../scripts");
         for script in [MOTO_INSTALL, AZURITE_INSTALL, K8S_INSTALL] {
             let text = std::fs::read_to_string(root.join(script.name())).expect("script");
             assert_eq!(text, script.text(), "{}", script.name());
