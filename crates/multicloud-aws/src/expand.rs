@@ -20,6 +20,7 @@ use crate::model::{
     SubnetConfig, SubnetGroupConfig, VpcConfig, WorkloadIdentityConfig,
 };
 
+mod existing;
 pub mod resolve;
 
 /// AWS managed policies attached to the EKS cluster role.
@@ -169,12 +170,14 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, ExpandError> {
     let mut g = ResourceGraph::new();
     let Subnets { private, egress } = network(spec, &n, &mut g)?;
     let mut cluster_ready = cluster(spec, &n, &private, &egress, &mut g)?;
+    cluster_ready.extend(existing::cluster(spec, &mut g)?);
     database(spec, &n, &private, &mut g)?;
     cache(spec, &n, &private, &mut g)?;
     registries_and_secrets(spec, &n, &mut g)?;
     identities(spec, &n, &mut g)?;
     if !spec.apps.is_empty() {
-        if cluster_ready.is_empty() {
+        // (An attached cluster is not part of the graph: nothing to wait for.)
+        if cluster_ready.is_empty() && spec.cluster.is_some() {
             cluster_ready.push(ids::cluster());
         }
         let anchors = WorkloadAnchors {

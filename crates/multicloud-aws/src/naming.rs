@@ -120,6 +120,18 @@ impl NamingRules for AwsNamingRules {
                 ("node_type", "aws.node_type"),
             );
         }
+        if let Some(id) = spec.existing_cluster.as_ref().and_then(|c| c.cloud_id())
+            && !eks_cluster_name(id)
+        {
+            r.push(
+                "spec.existing_cluster.id".into(),
+                Rule::Name,
+                format!(
+                    "`{id}` is not an EKS cluster name (1-100 letters, digits, `-` or `_`, \
+                     starting with a letter or digit)"
+                ),
+            );
+        }
         for key in spec.tags.keys() {
             if key.to_ascii_lowercase().starts_with("aws:") {
                 r.push(
@@ -130,6 +142,16 @@ impl NamingRules for AwsNamingRules {
             }
         }
     }
+}
+
+/// An EKS cluster name: 1-100 letters, digits, hyphens and underscores, starting with a
+/// letter or digit.
+fn eks_cluster_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The AWS region (the spec's or its per-cloud override) is an AWS region name.

@@ -21,6 +21,7 @@ use crate::naming::{AzureNamingRules, NameOverrides};
 use crate::resources::network::POSTGRES_DELEGATION;
 
 pub mod compute;
+pub(crate) mod existing;
 mod private;
 pub mod resolve;
 
@@ -207,12 +208,14 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
     secrets(spec, &n, settings, &location, &mut g)?;
     registries(spec, &n, settings, &mut g)?;
     let mut cluster_ready = compute::cluster(spec, &n, settings, &mut g)?;
+    cluster_ready.extend(existing::cluster(spec, &n, &mut g)?);
     compute::database(spec, &n, settings, &mut g)?;
     compute::cache(spec, &n, settings, &mut g)?;
     private::cache(spec, &n, &mut g)?;
     compute::identities(spec, &n, &mut g)?;
     if !spec.apps.is_empty() {
-        if cluster_ready.is_empty() {
+        // (An attached cluster is not part of the graph: nothing to wait for.)
+        if cluster_ready.is_empty() && spec.cluster.is_some() {
             cluster_ready.push(ids::cluster());
         }
         let anchors = WorkloadAnchors {

@@ -149,6 +149,18 @@ impl NamingRules for AzureNamingRules {
         check_node_pools(spec, &mut r);
         check_data_services(spec, &mut r);
         check_tags(spec, &mut r);
+        if let Some(id) = spec.existing_cluster.as_ref().and_then(|c| c.cloud_id())
+            && !crate::expand::existing::is_aks_id(id)
+        {
+            r.push(
+                "spec.existing_cluster.id".into(),
+                Rule::Format,
+                format!(
+                    "`{id}` is not an AKS cluster's ARM id (`/subscriptions/<id>/resourceGroups/\
+                     <group>/providers/Microsoft.ContainerService/managedClusters/<name>`)"
+                ),
+            );
+        }
     }
 }
 

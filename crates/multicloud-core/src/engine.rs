@@ -74,6 +74,13 @@ pub enum Error {
         /// Resource ids and the physical names found.
         resources: Vec<(ResourceId, String)>,
     },
+    /// Resources the spec names as existing (an existing cluster) do not exist: nothing was
+    /// changed.
+    #[error("existing resources named in the spec do not exist: {}", resources.iter().map(|(id, name)| format!("{id} ({name})")).collect::<Vec<_>>().join(", "))]
+    MissingExisting {
+        /// Resource ids and the names looked for.
+        resources: Vec<(ResourceId, String)>,
+    },
     /// Observing a resource while planning failed.
     #[error("could not observe {resource}: {source}")]
     Observe {

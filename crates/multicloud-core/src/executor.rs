@@ -483,6 +483,10 @@ impl Executor<'_> {
         deps: &BTreeMap<ResourceId, Outputs>,
         recorded: Option<&Outputs>,
     ) -> Result<(), ProviderError> {
+        if r.read_only {
+            // Not the stack's: forgotten (dropped from state), never deleted.
+            return Ok(());
+        }
         let ctx = self.ctx(r, deps, recorded);
         self.options
             .retry

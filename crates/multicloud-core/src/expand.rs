@@ -86,6 +86,15 @@ impl WorkloadAnchors {
     }
 }
 
+/// Config of a read-only node for something that exists outside the stack (an existing
+/// cluster, see [`ExistingCluster`](crate::spec::ExistingCluster)): the id it was named by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingConfig {
+    /// The cloud id (an EKS cluster name, an AKS cluster's ARM id).
+    pub existing: String,
+}
+
 /// Config of [`ResourceKind::CONNECTION`]: the Kubernetes Secret holding an app's connection
 /// to a data service (its variables, [`crate::connect`]), and what a Deployment reads of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

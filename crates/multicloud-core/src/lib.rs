@@ -162,8 +162,8 @@ pub mod prelude {
     pub use crate::provider::CloudProvider;
     pub use crate::secret::SecretString;
     pub use crate::spec::{
-        App, Cluster, Expose, Nat, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec,
-        StackSpec, WorkloadIdentity,
+        App, Cluster, ExistingCluster, Expose, Nat, Network, NodePool, Postgres, Redis,
+        RegistrySpec, SecretSpec, StackSpec, WorkloadIdentity,
     };
     pub use crate::stack::Stack;
     pub use crate::state::{LocalStateStore, StateStore};

@@ -214,6 +214,8 @@ struct Decisions {
     to_delete: BTreeMap<ResourceId, ResourceRecord>,
     known_outputs: BTreeMap<ResourceId, (Option<String>, Outputs)>,
     foreign: Vec<(ResourceId, String)>,
+    /// Read-only resources (an existing cluster) that do not exist.
+    missing: Vec<(ResourceId, String)>,
 }
 
 /// Computes the plan from the [`expanded`] graph.
@@ -250,6 +252,11 @@ pub(crate) async fn plan(
     if !d.foreign.is_empty() {
         return Err(Error::ForeignResources {
             resources: d.foreign,
+        });
+    }
+    if !d.missing.is_empty() {
+        return Err(Error::MissingExisting {
+            resources: d.missing,
         });
     }
     let desired = match mode {
@@ -314,6 +321,9 @@ fn decide(
     recorded: Option<&ResourceRecord>,
     d: &mut Decisions,
 ) -> Option<(Action, String)> {
+    if r.read_only {
+        return read_only(r, obs, recorded, d);
+    }
     // An internal step not yet recorded (or whose work is due again) is planned as what it
     // is, never as the adoption of something that is not there.
     if let Some(what) = inputs.backends.def(r.kind).and_then(|d| d.step)
@@ -381,6 +391,32 @@ fn decide(
     })
 }
 
+/// The action for a read-only resource (an existing cluster): adopted as found whoever owns
+/// it — never created, updated, replaced or deleted; absent, it stops the plan.
+fn read_only(
+    r: &Resource,
+    obs: &Observation,
+    recorded: Option<&ResourceRecord>,
+    d: &mut Decisions,
+) -> Option<(Action, String)> {
+    let Observation::Present(o) = obs else {
+        d.missing.push((r.id.clone(), r.name.clone()));
+        return None;
+    };
+    d.known_outputs
+        .insert(r.id.clone(), (o.provider_id.clone(), o.outputs.clone()));
+    Some(match recorded {
+        Some(rec) if rec.config_hash == r.config_hash() => (
+            Action::NoOp,
+            "exists outside the stack; used read-only".into(),
+        ),
+        _ => (
+            Action::Adopt,
+            "exists outside the stack: used read-only, never modified or deleted".into(),
+        ),
+    })
+}
+
 /// The action for a resource of ours found unusable as it is (`why`): an update where the
 /// kind can re-apply in place, else a replacement; never an adoption or a no-op.
 fn repair(
@@ -428,12 +464,17 @@ fn plan_down(
     d: &mut Decisions,
 ) {
     for (id, rec) in state.iter().flat_map(|s| &s.resources) {
+        let reason = if rec.read_only {
+            "used read-only: forgotten, never deleted"
+        } else {
+            "recorded in state"
+        };
         d.actions.push(delete_action(
             id,
             rec.kind,
             &rec.name,
             &rec.depends_on,
-            "recorded in state",
+            reason,
         ));
         d.to_delete.insert(id.clone(), rec.clone());
     }
@@ -444,6 +485,7 @@ fn plan_down(
         }
         if let Some(Observation::Present(o)) = &observations[i]
             && o.owner == Owner::Us
+            && !r.read_only
         {
             let mut rec = ResourceRecord::new(r, o.provider_id.clone(), o.outputs.clone());
             rec.depends_on.retain(|dep| graph.get(dep).is_some());

@@ -105,6 +105,14 @@ pub struct Resource {
     /// Tags to put on it: the spec's tags plus the ownership tags.
     #[serde(default)]
     pub tags: Tags,
+    /// Something that exists outside the stack (an existing cluster): adopted read-only,
+    /// never created, modified or deleted — `down` forgets it; absent, the plan fails.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Resource {
@@ -117,7 +125,14 @@ impl Resource {
             depends_on: Vec::new(),
             config: Value::Null,
             tags: Tags::new(),
+            read_only: false,
         }
+    }
+
+    /// Marks it read-only (see [`Resource::read_only`](Resource#structfield.read_only)).
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
     }
     /// Adds a dependency.
     #[must_use]

@@ -197,11 +197,30 @@ impl Stack {
         &self,
         backends: &Backends,
     ) -> Result<(Option<StackState>, crate::resource::ResourceGraph), Error> {
+        self.check_attached()?;
         let key = self.key();
         let (state, graph) = tokio::join!(self.store.load(&key), async {
             planner::expanded(backends, &self.spec)
         });
         Ok((state?, graph?))
+    }
+
+    /// An attached cluster (`existing_cluster: attached`) is reached only through the
+    /// credentials the program attaches: without them, a typed spec error before anything.
+    fn check_attached(&self) -> Result<(), Error> {
+        if self.spec.existing_cluster == Some(crate::spec::ExistingCluster::Attached)
+            && self.cluster_access.is_none()
+        {
+            return Err(Error::Spec(crate::spec::SpecErrors::new(vec![
+                crate::spec::ValidationError::new(
+                    "spec.existing_cluster",
+                    crate::spec::Rule::Required,
+                    "an attached cluster needs its credentials: attach them with \
+                     `Stack::cluster_access` (e.g. multicloud_k8s::credentials_from_kubeconfig)",
+                ),
+            ])));
+        }
+        Ok(())
     }
 
     async fn plan_on(

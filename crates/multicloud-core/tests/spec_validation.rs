@@ -17,6 +17,8 @@ mod apps;
 mod cloud;
 #[path = "spec_validation/clouds.rs"]
 mod clouds;
+#[path = "spec_validation/existing.rs"]
+mod existing;
 #[path = "spec_validation/resources.rs"]
 mod resources;
 #[path = "spec_validation/yaml.rs"]

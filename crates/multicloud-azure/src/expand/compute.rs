@@ -108,6 +108,17 @@ pub(super) fn cluster(
         pools.push(r.id.clone());
         g.add(r)?;
     }
+    kubelet_acr_pull(spec, n, g)?;
+    Ok(pools)
+}
+
+/// `AcrPull` on the stack's ACR for the cluster's kubelet identity, when there are
+/// registries (the stack's own cluster or an existing one).
+pub(super) fn kubelet_acr_pull(
+    spec: &StackSpec,
+    n: &Names,
+    g: &mut ResourceGraph,
+) -> Result<(), ExpandError> {
     if !spec.registries.is_empty() {
         g.add(role(
             n,
@@ -120,7 +131,7 @@ pub(super) fn cluster(
             &[ids::cluster()],
         )?)?;
     }
-    Ok(pools)
+    Ok(())
 }
 
 /// The PostgreSQL tier of SKU `sku` (`Standard_B1ms` -> `Burstable`).

@@ -18,7 +18,9 @@ use crate::arm::api_versions;
 use crate::arm_ops::{Arm, ArmResource, field, tags};
 use crate::context::AzureContext;
 use crate::error::{Op, classify};
+use crate::expand::existing::resource_group_of;
 use crate::model::{AksOutputs, ClusterConfig, NetworkOutputs, NodePoolConfig, PoolConfig};
+use multicloud_core::expand::ExistingConfig;
 
 /// The scope of Entra tokens for AKS API servers (the AKS server application).
 pub const AKS_SERVER_SCOPE: &str = "6dae42f8-4368-4678-94ff-3960e28e3630/.default";
@@ -57,6 +59,10 @@ impl ArmResource for ManagedCluster {
         api_versions::CONTAINER_SERVICE
     }
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
+        // An existing cluster (read-only) is where its ARM id says.
+        if let Ok(e) = ctx.config::<ExistingConfig>() {
+            return Ok(e.existing);
+        }
         let c: ClusterConfig = ctx.config()?;
         Ok(az.resource_path(&c.resource_group, CLUSTERS, &ctx.resource.name))
     }
@@ -83,7 +89,12 @@ impl ArmResource for ManagedCluster {
         }))
     }
     fn outputs(&self, ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
-        let c: ClusterConfig = ctx.config()?;
+        let resource_group = match ctx.config::<ExistingConfig>() {
+            Ok(e) => resource_group_of(&e.existing)
+                .map(str::to_string)
+                .ok_or_else(|| ProviderError::invalid(format!("`{}` is no ARM id", e.existing)))?,
+            Err(_) => ctx.config::<ClusterConfig>()?.resource_group,
+        };
         let f = |p: &str| field(body, p, "managed cluster").map(str::to_string);
         let mut outputs = Outputs::of(&AksOutputs {
             cluster: ClusterOutputs {
@@ -94,7 +105,7 @@ impl ArmResource for ManagedCluster {
                 oidc_issuer: Some(f("/properties/oidcIssuerProfile/issuerURL")?),
             },
             kubelet_object_id: f("/properties/identityProfile/kubeletidentity/objectId")?,
-            resource_group: c.resource_group,
+            resource_group,
         })?;
         // The CA comes only with the kubeconfig (see `finish`).
         outputs.as_map_mut().remove("ca_data");

@@ -16,6 +16,7 @@ mod cidr;
 pub mod clouds;
 mod connect;
 mod duration;
+mod existing;
 mod manifest;
 mod network;
 mod report;
@@ -33,6 +34,7 @@ pub use clouds::{
     AzureStack, NodeSize, Resolved, Source, Tier,
 };
 pub use connect::Connection;
+pub use existing::ExistingCluster;
 pub use manifest::ManifestSpec;
 pub use network::{Nat, Network};
 pub use report::NamingReport;
@@ -68,9 +70,12 @@ pub struct StackSpec {
     /// The network; `None` only for stacks without cluster, database or cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
-    /// The Kubernetes cluster.
+    /// The Kubernetes cluster the stack creates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
+    /// A cluster the stack deploys onto without creating it (instead of `cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_cluster: Option<ExistingCluster>,
     /// The PostgreSQL database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<Postgres>,
@@ -135,6 +140,7 @@ impl StackSpec {
                 azure: AzureStack::default(),
                 network: None,
                 cluster: None,
+                existing_cluster: None,
                 database: None,
                 cache: None,
                 registries: Vec::new(),
@@ -224,6 +230,11 @@ impl StackSpecBuilder {
     /// Sets the cluster.
     pub fn cluster(mut self, cluster: Cluster) -> Self {
         self.spec.cluster = Some(cluster);
+        self
+    }
+    /// Deploys onto a cluster the stack does not create (see [`ExistingCluster`]).
+    pub fn existing_cluster(mut self, cluster: ExistingCluster) -> Self {
+        self.spec.existing_cluster = Some(cluster);
         self
     }
     /// Sets the database.

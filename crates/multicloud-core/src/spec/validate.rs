@@ -147,6 +147,7 @@ pub fn validate(spec: &StackSpec, rules: Option<&dyn NamingRules>) -> Result<(),
     let mut errors = Vec::new();
     check_identity(spec, &mut errors);
     check_dependencies(spec, &mut errors);
+    super::existing::check_existing(spec, &mut errors);
     if let Some(net) = &spec.network {
         cidr::check_network(net, spec.cluster.is_some(), &mut errors);
     }
@@ -245,7 +246,7 @@ fn check_dependencies(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
             ));
         }
     }
-    if spec.cluster.is_none() {
+    if spec.cluster.is_none() && spec.existing_cluster.is_none() {
         let what = match (spec.apps.is_empty(), spec.workload_identities.is_empty()) {
             (true, true) => None,
             (false, true) => Some("apps need"),
@@ -256,7 +257,7 @@ fn check_dependencies(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
             errors.push(ValidationError::new(
                 "spec.cluster",
                 Rule::Unsupported,
-                format!("{what} a cluster; add one"),
+                format!("{what} a cluster; add one, or name an `existing_cluster`"),
             ));
         }
     }

@@ -88,6 +88,9 @@ pub struct ResourceRecord {
     /// Its outputs.
     #[serde(default)]
     pub outputs: Outputs,
+    /// Adopted read-only (an existing cluster): `down` forgets it, never deletes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     /// When it was first recorded.
     pub created_at: DateTime<Utc>,
     /// When it was last recorded.
@@ -108,6 +111,7 @@ impl ResourceRecord {
             depends_on: resource.depends_on.clone(),
             tags: resource.tags.clone(),
             outputs,
+            read_only: resource.read_only,
             created_at: now,
             updated_at: now,
         }
@@ -122,6 +126,7 @@ impl ResourceRecord {
             depends_on: self.depends_on.clone(),
             config: self.config.value(),
             tags: self.tags.clone(),
+            read_only: self.read_only,
         }
     }
 }

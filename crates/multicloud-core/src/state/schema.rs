@@ -242,6 +242,9 @@ mod stored {
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         tags: BTreeMap<&'a str, &'a str>,
         outputs: &'a Outputs,
+        /// Left out unless set (an existing cluster, adopted read-only).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        read_only: bool,
         created_at: DateTime<Utc>,
         /// Left out when it is `created_at`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -292,6 +295,7 @@ mod stored {
                         depends_on: &r.depends_on,
                         tags: own,
                         outputs: &r.outputs,
+                        read_only: r.read_only,
                         created_at: r.created_at,
                         updated_at: (r.updated_at != r.created_at).then_some(r.updated_at),
                     };
@@ -348,6 +352,8 @@ mod stored {
         tags: BTreeMap<String, String>,
         #[serde(default)]
         outputs: Outputs,
+        #[serde(default)]
+        read_only: bool,
         created_at: DateTime<Utc>,
         #[serde(default)]
         updated_at: Option<DateTime<Utc>>,
@@ -382,6 +388,7 @@ mod stored {
                         config: r.config,
                         config_hash: r.config_hash,
                         depends_on: r.depends_on,
+                        read_only: r.read_only,
                         tags,
                         outputs: r.outputs,
                         created_at: r.created_at,
