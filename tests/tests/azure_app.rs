@@ -10,14 +10,11 @@
 
 mod support;
 
-use std::time::Duration;
+#[path = "emulated/mod.rs"]
+mod emulated;
 
 use kube::ResourceExt;
-use multicloud_azure::AzureProvider;
-use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
-use multicloud_core::ApplyOptions;
 use multicloud_core::prelude::*;
-use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_k8s::KubernetesWorkloads;
 use multicloud_k8s::testing::ControlPlane;
 
@@ -44,41 +41,17 @@ fn spec() -> StackSpec {
         .expect("valid spec")
 }
 
-fn options() -> ApplyOptions {
-    ApplyOptions {
-        retry: RetryPolicy {
-            max_attempts: 12,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(400),
-        },
-        poller: Poller {
-            interval: Duration::from_millis(50),
-            max_interval: Duration::from_millis(300),
-        },
-        ..ApplyOptions::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_stack_with_its_app_through_the_aks_credentials_path() {
     let plane = ControlPlane::start()
         .await
         .expect("the local control plane must start");
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let bearer = plane.bearer_credentials();
-    emu.set_cluster_access(ClusterAccess {
-        server: bearer.endpoint.clone(),
-        ca_data: bearer.ca_data.clone(),
-        token: bearer.token().expect("a token").expose().to_string(),
-    });
-    let provider = AzureProvider::emulator(&emu).build().expect("provider");
+    let (_emu, provider) = emulated::emulator_for(&plane).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let stack = Stack::new(spec(), provider)
         .workloads(KubernetesWorkloads::new())
         .state(LocalStateStore::new(dir.path()))
-        .options(options());
+        .options(emulated::fast_options());
 
     let out = stack.up().await.expect("up");
     let client = plane.client().await.expect("client");

@@ -7,9 +7,11 @@
 //! come one call each (`Stack::database_url`, `cache_url`, `registry_login`, `kubeconfig`)
 //! and equal what the cloud holds; a client built from the kubeconfig reaches the plane.
 
+#[path = "emulated/mod.rs"]
+mod emulated;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -18,15 +20,11 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig as KubeKubeconfig};
 use multicloud_aws::AwsProvider;
 use multicloud_aws::testing::MotoServer;
-use multicloud_azure::AzureProvider;
-use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
-use multicloud_core::ApplyOptions;
 use multicloud_core::kubeconfig::Kubeconfig;
 use multicloud_core::plan::Action;
 use multicloud_core::prelude::*;
 use multicloud_core::provider::Outputs;
 use multicloud_core::resource::{ResourceId, ResourceKind};
-use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_k8s::KubernetesWorkloads;
 use multicloud_k8s::testing::ControlPlane;
 
@@ -359,40 +357,17 @@ async fn an_aws_app_gets_the_master_password_and_auth_token_the_stack_created() 
     // sweeper's tests); the Azure test below takes its stack down.
 }
 
-fn azure_options() -> ApplyOptions {
-    ApplyOptions {
-        retry: RetryPolicy {
-            max_attempts: 12,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(400),
-        },
-        poller: Poller {
-            interval: Duration::from_millis(50),
-            max_interval: Duration::from_millis(300),
-        },
-        ..ApplyOptions::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_azure_app_gets_the_admin_password_and_access_key_the_stack_created() {
     let plane = ControlPlane::start().await.expect("control plane");
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
+    let (emu, provider) = emulated::emulator_for(&plane).await;
     let bearer = plane.bearer_credentials();
-    emu.set_cluster_access(ClusterAccess {
-        server: bearer.endpoint.clone(),
-        ca_data: bearer.ca_data.clone(),
-        token: bearer.token().expect("a token").expose().to_string(),
-    });
-    let provider = Arc::new(AzureProvider::emulator(&emu).build().expect("provider"));
     let dir = tempfile::tempdir().expect("tempdir");
     let pool = NodePool::new("general", "Standard_D4s_v5", 1, 3);
     let stack = Stack::new(spec("conn", "westeurope", pool), provider.clone())
         .workloads(KubernetesWorkloads::new())
         .state(LocalStateStore::new(dir.path()))
-        .options(azure_options());
+        .options(emulated::fast_options());
     assert_not_up(&stack).await;
     let out = stack.up().await.expect("up");
     let client = plane.client().await.expect("client");

@@ -5,6 +5,9 @@
 //! pool, its `down` leaves the cluster exactly as it was (the platform's plan stays a
 //! no-op), and a cluster that does not exist stops the plan before any change.
 
+#[path = "emulated/mod.rs"]
+mod emulated;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,13 +15,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use multicloud_aws::AwsProvider;
 use multicloud_aws::testing::MotoServer;
-use multicloud_azure::AzureProvider;
-use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
+use multicloud_core::Error;
 use multicloud_core::plan::{Action, Plan};
 use multicloud_core::prelude::*;
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{ExistingCluster, Rule};
-use multicloud_core::{ApplyOptions, Error};
 use multicloud_k8s::KubernetesWorkloads;
 use multicloud_k8s::testing::ControlPlane;
 
@@ -169,29 +170,9 @@ async fn an_app_stack_deploys_onto_an_existing_eks_cluster_and_leaves_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_stack_deploys_onto_an_existing_aks_cluster_and_leaves_it() {
     let plane = ControlPlane::start().await.expect("control plane");
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let bearer = plane.bearer_credentials();
-    emu.set_cluster_access(ClusterAccess {
-        server: bearer.endpoint.clone(),
-        ca_data: bearer.ca_data.clone(),
-        token: bearer.token().expect("a token").expose().to_string(),
-    });
-    let provider = Arc::new(AzureProvider::emulator(&emu).build().expect("provider"));
+    let (emu, provider) = emulated::emulator_for(&plane).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = ApplyOptions {
-        retry: multicloud_core::retry::RetryPolicy {
-            max_attempts: 12,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(400),
-        },
-        poller: multicloud_core::retry::Poller {
-            interval: Duration::from_millis(50),
-            max_interval: Duration::from_millis(300),
-        },
-        ..ApplyOptions::default()
-    };
+    let options = emulated::fast_options();
     let platform = Stack::new(
         platform(
             "westeurope",

@@ -95,20 +95,9 @@ async fn describe_subnet_group(
     let Some(arn) = group.arn() else {
         return Ok(None);
     };
-    let subnets = group
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_identifier().map(str::to_string))
-        .collect();
     let tags = list_tags(clients, arn).await?;
-    let tags = tag_pairs(&tags)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Ok(Some(Described {
-        arn: arn.to_string(),
-        tags,
-        subnets,
-    }))
+    let subnets = group.subnets().iter().map(|s| s.subnet_identifier());
+    Ok(Some(Described::new(arn, tag_pairs(&tags), subnets)))
 }
 
 /// Deletes cache subnet group `name`. Succeeds if it does not exist;

@@ -90,11 +90,6 @@ async fn describe_subnet_group(
     let Some(arn) = group.db_subnet_group_arn() else {
         return Ok(None);
     };
-    let subnets = group
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_identifier().map(str::to_string))
-        .collect();
     let tags = clients
         .rds
         .list_tags_for_resource()
@@ -102,14 +97,12 @@ async fn describe_subnet_group(
         .send()
         .await
         .map_err(|e| classify(e, Op::Read, "rds ListTagsForResource"))?;
-    let tags = tag_pairs(tags.tag_list())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Ok(Some(Described {
-        arn: arn.to_string(),
-        tags,
+    let subnets = group.subnets().iter().map(|s| s.subnet_identifier());
+    Ok(Some(Described::new(
+        arn,
+        tag_pairs(tags.tag_list()),
         subnets,
-    }))
+    )))
 }
 
 /// Deletes DB subnet group `name`. Succeeds if it does not exist; an

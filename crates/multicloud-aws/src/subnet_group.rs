@@ -23,6 +23,21 @@ pub(crate) struct Described {
     pub subnets: Vec<String>,
 }
 
+impl Described {
+    /// A group with ARN `arn`, `tags` and the subnets whose ids `subnets` gives.
+    pub(crate) fn new<'a>(
+        arn: &str,
+        tags: impl Iterator<Item = (&'a str, &'a str)>,
+        subnets: impl Iterator<Item = Option<&'a str>>,
+    ) -> Self {
+        Self {
+            arn: arn.to_string(),
+            tags: tags.map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            subnets: subnets.flatten().map(str::to_string).collect(),
+        }
+    }
+}
+
 /// The calls of one service's subnet groups.
 #[async_trait]
 pub(crate) trait SubnetGroupApi: Send + Sync {

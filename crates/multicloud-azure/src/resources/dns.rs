@@ -14,7 +14,8 @@ use crate::model::{ArmOutputs, DnsZoneLinkConfig, PrivateDnsZoneConfig};
 
 const ZONES: &str = "Microsoft.Network/privateDnsZones";
 
-fn arm_outputs(body: &Value, what: &str) -> Result<Outputs, ProviderError> {
+/// Outputs `id` and `name` of an ARM body (`what` names it in errors).
+pub(crate) fn arm_outputs(body: &Value, what: &str) -> Result<Outputs, ProviderError> {
     Outputs::of(&ArmOutputs {
         id: field(body, "/id", what)?.to_string(),
         name: field(body, "/name", what)?.to_string(),

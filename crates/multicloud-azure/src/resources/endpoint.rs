@@ -12,10 +12,11 @@ use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs, Owner};
 use serde_json::{Value, json};
 
+use super::dns::arm_outputs;
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{ArmResource, tags};
 use crate::context::AzureContext;
-use crate::model::{ArmOutputs, DnsZoneGroupConfig, NetworkOutputs, PrivateEndpointConfig};
+use crate::model::{DnsZoneGroupConfig, NetworkOutputs, PrivateEndpointConfig};
 
 const ENDPOINTS: &str = "Microsoft.Network/privateEndpoints";
 
@@ -23,13 +24,6 @@ const ENDPOINTS: &str = "Microsoft.Network/privateEndpoints";
 pub const REDIS_PRIVATE_ZONE: &str = "privatelink.redis.azure.net";
 /// The private link sub-resource of an Azure Managed Redis cluster.
 pub const REDIS_GROUP_ID: &str = "redisEnterprise";
-
-fn arm_outputs(body: &Value, what: &str) -> Result<Outputs, ProviderError> {
-    Outputs::of(&ArmOutputs {
-        id: field(body, "/id", what)?.to_string(),
-        name: field(body, "/name", what)?.to_string(),
-    })
-}
 
 /// [`PRIVATE_ENDPOINT`](crate::kinds::PRIVATE_ENDPOINT).
 #[derive(Debug, Clone, Copy, Default)]
