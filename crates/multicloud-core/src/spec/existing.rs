@@ -22,8 +22,18 @@ use serde::{Deserialize, Serialize};
 use super::StackSpec;
 use super::validate::{Rule, ValidationError};
 
-/// A cluster the stack deploys onto without creating it (see the [module](self)). In YAML:
-/// `existing_cluster: {id: <id>}` or `existing_cluster: attached`.
+/// A cluster the stack deploys onto without creating it, paying only for the app and its
+/// per-environment pieces. In YAML: `existing_cluster: {id: <id>}` or
+/// `existing_cluster: attached`.
+///
+/// - [`ExistingCluster::Id`] is adopted **read-only**: read for its endpoint, CA and OIDC
+///   issuer, never modified or deleted (`down` forgets it); one that does not exist stops the
+///   plan with [`Error::MissingExisting`](crate::Error::MissingExisting) before any change.
+/// - [`ExistingCluster::Attached`] is the cluster whose credentials the program attaches with
+///   [`Stack::cluster_access`](crate::Stack::cluster_access): no cloud cluster in the stack.
+///
+/// A spec with one has no `cluster:` block; a database or cache on it, or workload
+/// identities on an attached cluster, are refused by validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Repr", into = "Repr")]
 pub enum ExistingCluster {
