@@ -18,8 +18,30 @@
 
 pub use multicloud_azure_emulator::*;
 
+use std::time::Duration;
+
+use multicloud_core::ApplyOptions;
+use multicloud_core::retry::{Poller, RetryPolicy};
+
 use crate::arm::ArmClient;
 use crate::error::ArmError;
+
+/// Engine options fit for the emulator's millisecond operations: polls from 50 ms up to
+/// 300 ms (ARM's `Retry-After` still wins) and 12 attempts with backoff from 20 ms to 400 ms.
+pub fn engine_options() -> ApplyOptions {
+    ApplyOptions {
+        retry: RetryPolicy {
+            max_attempts: 12,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(400),
+        },
+        poller: Poller {
+            interval: Duration::from_millis(50),
+            max_interval: Duration::from_millis(300),
+        },
+        ..ApplyOptions::default()
+    }
+}
 
 /// The provider's [`ArmClient`] on an [`Emulator`].
 pub trait EmulatorArmClient {

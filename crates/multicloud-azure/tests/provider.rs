@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use azure_core::http::Method;
 use multicloud_azure::sweeper::{DELETED_VAULT_TYPE, RESOURCE_GROUP_TYPE, SweepFilter};
-use multicloud_core::retry::Poller;
 use multicloud_core::spec::{Cluster, Network, NodePool, RegistrySpec, Rule, SecretSpec};
 use multicloud_core::{Error, StackSpec};
 use serde_json::json;
@@ -148,10 +147,7 @@ async fn the_sweeper_finds_expired_stacks_and_purges_their_vaults() -> TestResul
     let mut s = spec("old", "apps", "westeurope");
     s.ttl = Some(Duration::from_secs(600));
     world.stack(s).up().await?;
-    let poller = Poller {
-        interval: Duration::from_millis(50),
-        max_interval: Duration::from_millis(300),
-    };
+    let poller = multicloud_azure::emulator::engine_options().poller;
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let none = world
         .provider

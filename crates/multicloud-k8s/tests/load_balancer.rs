@@ -16,7 +16,7 @@ use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{App, Expose};
 use multicloud_core::{ApplyOptions, Error};
 use multicloud_k8s::KubernetesWorkloads;
-use multicloud_k8s::testing::{ControlPlane, LOAD_BALANCER_FINALIZER, PlaneOptions};
+use multicloud_k8s::testing::{ControlPlane, LOAD_BALANCER_FINALIZER, PlaneOptions, ingress_ips};
 use support::{Env, builder, client, web_app};
 
 fn has_finalizer(service: &Service) -> bool {
@@ -24,16 +24,6 @@ fn has_finalizer(service: &Service) -> bool {
         .finalizers()
         .iter()
         .any(|f| f == LOAD_BALANCER_FINALIZER)
-}
-
-fn ingress_ips(service: &Service) -> Vec<String> {
-    service
-        .status
-        .as_ref()
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.as_ref())
-        .map(|i| i.iter().filter_map(|i| i.ip.clone()).collect())
-        .unwrap_or_default()
 }
 
 /// The Service `name` once `done` holds for it (10 s at most).

@@ -3,12 +3,10 @@
 //! `existing_cluster.rs`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use multicloud_azure::AzureProvider;
 use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
 use multicloud_core::ApplyOptions;
-use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_k8s::testing::ControlPlane;
 
 /// An emulator whose AKS credentials point at `plane`, and a provider on it.
@@ -28,16 +26,5 @@ pub async fn emulator_for(plane: &ControlPlane) -> (Emulator, Arc<AzureProvider>
 
 /// Retries and polls fit for the emulator's millisecond operations.
 pub fn fast_options() -> ApplyOptions {
-    ApplyOptions {
-        retry: RetryPolicy {
-            max_attempts: 12,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(400),
-        },
-        poller: Poller {
-            interval: Duration::from_millis(50),
-            max_interval: Duration::from_millis(300),
-        },
-        ..ApplyOptions::default()
-    }
+    multicloud_azure::emulator::engine_options()
 }

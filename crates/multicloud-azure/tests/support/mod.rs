@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use multicloud_azure::AzureProvider;
 use multicloud_azure::emulator::{Emulator, EmulatorConfig};
-use multicloud_core::retry::{Poller, RetryPolicy};
 use multicloud_core::state::LocalStateStore;
 use multicloud_core::{ApplyOptions, Stack, StackSpec};
 
@@ -48,18 +47,7 @@ pub fn config(unit: Duration) -> EmulatorConfig {
 
 /// Engine options for tests: short polls (ARM's `Retry-After` still wins), many retries.
 pub fn options() -> ApplyOptions {
-    ApplyOptions {
-        retry: RetryPolicy {
-            max_attempts: 12,
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(400),
-        },
-        poller: Poller {
-            interval: Duration::from_millis(50),
-            max_interval: Duration::from_millis(300),
-        },
-        ..ApplyOptions::default()
-    }
+    multicloud_azure::emulator::engine_options()
 }
 
 /// An emulator, a provider on it and a state directory.

@@ -142,8 +142,8 @@ fn is_load_balancer(service: &Service) -> bool {
     service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
 }
 
-/// The ingress IPs the Service's status carries.
-fn ingress_ips(service: &Service) -> Vec<String> {
+/// The ingress IPs a Service's status carries (what the controller assigned).
+pub fn ingress_ips(service: &Service) -> Vec<String> {
     service
         .status
         .as_ref()

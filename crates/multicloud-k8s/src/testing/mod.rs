@@ -30,7 +30,7 @@ mod certs;
 mod load_balancer;
 mod start;
 
-pub use load_balancer::LOAD_BALANCER_FINALIZER;
+pub use load_balancer::{LOAD_BALANCER_FINALIZER, ingress_ips};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
