@@ -100,6 +100,14 @@ pub trait CredentialSource: Send + Sync {
     async fn credentials(&self) -> Result<ClusterCredentials, ProviderError>;
 }
 
+/// A shared source is one, so one source can serve several stacks.
+#[async_trait]
+impl<C: CredentialSource + ?Sized> CredentialSource for Arc<C> {
+    async fn credentials(&self) -> Result<ClusterCredentials, ProviderError> {
+        (**self).credentials().await
+    }
+}
+
 /// Fixed credentials (a local control plane's admin certificate, a long-lived token).
 #[async_trait]
 impl CredentialSource for ClusterCredentials {

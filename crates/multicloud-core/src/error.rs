@@ -41,6 +41,11 @@ pub enum ErrorKind {
     Failed,
     /// A readiness or deletion wait ran out of time.
     Timeout,
+    /// `delete` leaves the resource in place because deleting it would delete what is not
+    /// ours (a namespace holding objects multicloud did not make). Not a failure of a
+    /// teardown: the engine forgets the resource, reports it as left behind
+    /// ([`DownReport`](crate::down::DownReport)) and goes on; anywhere else it is not retried.
+    LeftBehind,
     /// Anything else; not retried.
     Other,
 }

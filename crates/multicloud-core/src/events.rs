@@ -64,6 +64,20 @@ pub enum Event {
         /// The error's text.
         error: String,
     },
+    /// A resource's `delete` left it in place ([`ErrorKind::LeftBehind`]): it is forgotten
+    /// (dropped from state) and the run goes on; `down` reports it in its
+    /// [`DownReport`](crate::down::DownReport).
+    ///
+    /// [`ErrorKind::LeftBehind`]: crate::error::ErrorKind::LeftBehind
+    ResourceLeftBehind {
+        /// Resource.
+        id: ResourceId,
+        /// Why (the kind's message).
+        reason: String,
+        /// Whether it is still there after the run (not inside a cluster the same run
+        /// deletes).
+        remains: bool,
+    },
     /// This run took over the state lock of another whose lease had run out (or whose
     /// process was gone).
     LockTakenOver {

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::backends::Backends;
 use crate::dag::{self, NodeState};
+use crate::down::{Fate, LeftBehind};
 use crate::engine::{Error, ResourceFailure};
 use crate::error::{ErrorKind, ProviderError};
 use crate::events::{Event, EventBus};
@@ -22,6 +23,9 @@ use crate::provider::{OpContext, Outputs, ResourceOps, StackContext};
 use crate::resource::{Resource, ResourceId, ResourceKind};
 use crate::retry::{Poller, RetryPolicy};
 use crate::state::{ResourceRecord, StackState, StateStore};
+
+mod nodes;
+use nodes::dependency_nodes;
 
 /// How plans are applied.
 #[derive(Debug, Clone)]
@@ -94,11 +98,25 @@ struct Shared {
     save_error: Mutex<Option<crate::state::StateError>>,
     outputs: Mutex<BTreeMap<ResourceId, Outputs>>,
     failures: Mutex<Vec<ResourceFailure>>,
+    /// What `delete` left in place ([`ErrorKind::LeftBehind`]), forgotten.
+    left_behind: Mutex<Vec<LeftBehind>>,
+    /// Whether the run deletes the stack's own cluster (what is inside goes with it).
+    deletes_cluster: bool,
+}
+
+/// What a run did: the final state and what its deletions left in place.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// The state after the run.
+    pub state: StackState,
+    /// The resources left behind (forgotten, not deleted).
+    pub left_behind: Vec<LeftBehind>,
 }
 
 impl Executor<'_> {
-    /// Applies `plan` to `state`; returns the final state or the failures.
-    pub(crate) async fn apply(&self, plan: &Plan, state: StackState) -> Result<StackState, Error> {
+    /// Applies `plan` to `state`; returns the final state (and what was left behind) or the
+    /// failures.
+    pub(crate) async fn apply(&self, plan: &Plan, state: StackState) -> Result<Applied, Error> {
         let started = Instant::now();
         let n = plan.actions.len();
         let (deps, phase_of) = dependency_nodes(plan, |k| self.is_workload(k));
@@ -131,6 +149,8 @@ impl Executor<'_> {
             save_error: Mutex::new(None),
             outputs: Mutex::new(outputs),
             failures: Mutex::new(Vec::new()),
+            left_behind: Mutex::new(Vec::new()),
+            deletes_cluster: deletes_cluster(plan),
         };
         let run = async {
             let result = dag::run(&deps, self.options.parallelism, self.cancel, |node| {
@@ -168,7 +188,7 @@ impl Executor<'_> {
         cancelled: bool,
         shared: Shared,
         started: Instant,
-    ) -> Result<StackState, Error> {
+    ) -> Result<Applied, Error> {
         let succeeded = states
             .iter()
             .zip(&plan.actions)
@@ -200,7 +220,10 @@ impl Executor<'_> {
                 completed: succeeded,
             });
         }
-        Ok(state)
+        Ok(Applied {
+            state,
+            left_behind: shared.left_behind.into_inner().unwrap_or_default(),
+        })
     }
 
     /// Runs action `i`; for a Replace, `removing_old` selects the deletion of the old resource
@@ -247,6 +270,9 @@ impl Executor<'_> {
                 if let Err(e) = self.record(shared, &resource, provider_id, outputs) {
                     return self.fail(shared, action, &a.id, e);
                 }
+                if action == Action::Delete && left_behind(shared, &a.id) {
+                    return true;
+                }
                 self.events.emit(Event::ResourceSucceeded {
                     id: a.id.clone(),
                     action,
@@ -290,10 +316,12 @@ impl Executor<'_> {
                 .update(ops, resource, &deps, recorded.as_ref())
                 .await
                 .map(Some),
-            Action::Delete => self
-                .delete(ops, resource, &deps, recorded.as_ref())
-                .await
-                .map(|()| None),
+            Action::Delete => {
+                if let Some(why) = self.delete(ops, resource, &deps, recorded.as_ref()).await? {
+                    self.leave_behind(shared, resource, why);
+                }
+                Ok(None)
+            }
             Action::NoOp => Ok(recorded),
         }
     }
@@ -476,22 +504,29 @@ impl Executor<'_> {
         Ok(outputs)
     }
 
+    /// Deletes `r` and waits until it is gone; `Some(why)` when its `delete` left it in
+    /// place ([`ErrorKind::LeftBehind`]): then there is nothing to wait for.
     async fn delete(
         &self,
         ops: &dyn ResourceOps,
         r: &Resource,
         deps: &BTreeMap<ResourceId, Outputs>,
         recorded: Option<&Outputs>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Option<ProviderError>, ProviderError> {
         if r.read_only {
             // Not the stack's: forgotten (dropped from state), never deleted.
-            return Ok(());
+            return Ok(None);
         }
         let ctx = self.ctx(r, deps, recorded);
-        self.options
+        match self
+            .options
             .retry
             .run(|| ops.delete(&ctx), self.on_retry(&r.id))
-            .await?;
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::LeftBehind => return Ok(Some(e)),
+            other => other?,
+        }
         self.options
             .poller
             .await_condition(
@@ -507,70 +542,50 @@ impl Executor<'_> {
                 },
             )
             .await?;
-        Ok(())
+        Ok(None)
+    }
+
+    /// Records that `r` was left in place (it is forgotten like a deleted resource) and
+    /// says so.
+    fn leave_behind(&self, shared: &Shared, r: &Resource, why: ProviderError) {
+        let fate = if shared.deletes_cluster && self.is_workload(r.kind) {
+            Fate::GoneWithCluster
+        } else {
+            Fate::Remains
+        };
+        let reason = why.message().to_string();
+        tracing::warn!(id = %r.id, %reason, ?fate, "left behind, not deleted");
+        self.events.emit(Event::ResourceLeftBehind {
+            id: r.id.clone(),
+            reason: reason.clone(),
+            remains: fate == Fate::Remains,
+        });
+        if let Ok(mut list) = shared.left_behind.lock() {
+            list.push(LeftBehind {
+                id: r.id.clone(),
+                kind: r.kind,
+                name: r.name.clone(),
+                reason,
+                fate,
+            });
+        }
     }
 }
 
-/// The DAG of a plan: nodes `0..n` are the actions; a Replace gets a second node (`n..`)
-/// for deleting the old resource, which runs with the deletions. Forward actions wait for
-/// their dependencies (and a replacement for its own deletion); deletions wait for the
-/// deletion of everything that depends on them (reverse order). Returns each node's
-/// dependencies and, for the extra nodes, the action they belong to.
-/// The DAG of the plan's actions: creations after what they depend on, removals before what
-/// their resource depended on. Removals of Kubernetes objects (`is_workload`) also come before
-/// every other removal: the cluster must still answer for them, and what they made in the
-/// cloud (load balancers, volumes, network interfaces) must be gone before the network is.
-fn dependency_nodes(
-    plan: &Plan,
-    is_workload: impl Fn(ResourceKind) -> bool,
-) -> (Vec<Vec<usize>>, Vec<usize>) {
-    let n = plan.actions.len();
-    let index: HashMap<&ResourceId, usize> = plan
-        .actions
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (&a.id, i))
-        .collect();
-    let mut delete_node: HashMap<usize, usize> = HashMap::new();
-    let mut phase_of = Vec::new();
-    for (i, a) in plan.actions.iter().enumerate() {
-        if a.action == Action::Replace {
-            delete_node.insert(i, n + phase_of.len());
-            phase_of.push(i);
-        }
-    }
-    let removal = |j: usize| match plan.actions[j].action {
-        Action::Delete => Some(j),
-        Action::Replace => delete_node.get(&j).copied(),
-        _ => None,
-    };
-    let mut deps = vec![Vec::new(); n + phase_of.len()];
-    for (i, a) in plan.actions.iter().enumerate() {
-        // The node that removes this resource, if it is removed.
-        if let Some(me) = removal(i) {
-            for d in &a.depends_on {
-                if let Some(other) = index.get(d).and_then(|&j| removal(j)) {
-                    deps[other].push(me);
-                }
-            }
-        }
-        if a.action != Action::Delete {
-            deps[i] = a
-                .depends_on
-                .iter()
-                .filter_map(|d| index.get(d).copied())
-                .filter(|&j| plan.actions[j].action != Action::Delete)
-                .collect();
-            if let Some(&k) = delete_node.get(&i) {
-                deps[i].push(k);
-            }
-        }
-    }
-    let removals = (0..n).filter_map(|i| removal(i).map(|node| (i, node)));
-    let (apps, infra): (Vec<_>, Vec<_>) =
-        removals.partition(|&(i, _)| is_workload(plan.actions[i].kind));
-    for &(_, node) in &infra {
-        deps[node].extend(apps.iter().map(|&(_, app)| app));
-    }
-    (deps, phase_of)
+/// Whether `id` was left behind in this run.
+fn left_behind(shared: &Shared, id: &ResourceId) -> bool {
+    shared
+        .left_behind
+        .lock()
+        .is_ok_and(|list| list.iter().any(|l| &l.id == id))
+}
+
+/// Whether `plan` deletes the stack's own cluster (not an existing one it only forgets):
+/// Kubernetes objects left behind inside it go with it.
+fn deletes_cluster(plan: &Plan) -> bool {
+    plan.actions.iter().any(|a| {
+        a.kind == ResourceKind::CLUSTER
+            && a.action == Action::Delete
+            && resource_of(plan, &a.id).is_some_and(|r| !r.read_only)
+    })
 }

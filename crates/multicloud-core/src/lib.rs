@@ -118,7 +118,9 @@ mod backends;
 pub mod calls;
 pub mod connect;
 mod dag;
+pub mod down;
 mod engine;
+pub mod ephemeral;
 pub mod error;
 pub mod events;
 mod executor;
@@ -142,6 +144,8 @@ pub mod teardown;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use down::DownReport;
+pub use ephemeral::EphemeralEnv;
 pub use executor::ApplyOptions;
 pub use stack::Stack;
 

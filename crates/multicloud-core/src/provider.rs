@@ -13,6 +13,11 @@
 //! - **Idempotency**: `create` on a resource that already exists with our ownership tags
 //!   returns its outputs (it adopts), and fails with [`ErrorKind::ForeignResource`] when it
 //!   exists without them. `delete` of a resource that is already gone succeeds.
+//! - **Never delete what is not ours**: when deleting a resource would delete what the stack
+//!   does not own (a namespace holding objects multicloud did not make), `delete` leaves it
+//!   in place and returns an [`ErrorKind::LeftBehind`] error saying why. That is not a
+//!   failure of the teardown: the engine forgets the resource, reports it in `down`'s
+//!   [`DownReport`](crate::down::DownReport) and goes on.
 //! - **Errors are classified**: throttling, eventual consistency and "dependency still in use"
 //!   are returned with a retryable [`ErrorKind`], so the engine retries them with backoff; a
 //!   server-suggested delay goes in [`ProviderError::with_retry_after`].
@@ -197,7 +202,10 @@ pub trait ResourceOps: Send + Sync {
         false
     }
 
-    /// Starts deleting the resource. Succeeds if it is already gone.
+    /// Starts deleting the resource. Succeeds if it is already gone. Returns an
+    /// [`ErrorKind::LeftBehind`] error, without deleting anything, when deleting it would
+    /// delete what is not ours (see the module docs): the engine then forgets it and reports
+    /// it as left behind instead of failing.
     async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError>;
 
     /// Readiness check after create/update/adopt; the engine polls it until `Ready`.
@@ -263,6 +271,13 @@ pub trait WorkloadOps: Send + Sync {
     /// The workload kinds and their ops (by default the kinds of
     /// [`WORKLOAD_KINDS`](crate::kind::WORKLOAD_KINDS)).
     fn kind_table(&self) -> &KindTable;
+}
+
+/// A shared workloads backend is one, so a backend can be attached to several stacks.
+impl<W: WorkloadOps + ?Sized> WorkloadOps for std::sync::Arc<W> {
+    fn kind_table(&self) -> &KindTable {
+        (**self).kind_table()
+    }
 }
 
 /// One cloud.

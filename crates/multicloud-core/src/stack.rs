@@ -8,9 +8,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{ClusterAccess, CredentialSource};
 use crate::backends::Backends;
+use crate::down::DownReport;
 use crate::engine::Error;
 use crate::events::{Event, EventBus};
-use crate::executor::{ApplyOptions, Executor};
+use crate::executor::{Applied, ApplyOptions, Executor};
 use crate::outputs::StackOutputs;
 use crate::plan::Plan;
 use crate::planner::{self, Mode, PlanInputs};
@@ -291,7 +292,7 @@ impl Stack {
             });
             let state = match state {
                 Some(s) if plan.is_noop() => s,
-                state => self.execute(&backends, &plan, state, &cancel).await?,
+                state => self.execute(&backends, &plan, state, &cancel).await?.state,
             };
             Ok(StackOutputs::from_state(&state)?)
         })
@@ -309,7 +310,10 @@ impl Stack {
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
-            let state = self.execute(&self.backends(), plan, state, &cancel).await?;
+            let state = self
+                .execute(&self.backends(), plan, state, &cancel)
+                .await?
+                .state;
             Ok(StackOutputs::from_state(&state)?)
         })
         .await
@@ -320,8 +324,10 @@ impl Stack {
     }
 
     /// Deletes everything the stack owns, in reverse dependency order, waiting for each
-    /// deletion; removes the state when done.
-    pub async fn down(&self) -> Result<(), Error> {
+    /// deletion; removes the state when done. What a kind does not delete without deleting
+    /// what is not ours (a namespace holding objects multicloud did not make) is left in
+    /// place, forgotten and listed in the [`DownReport`] instead of failing the teardown.
+    pub async fn down(&self) -> Result<DownReport, Error> {
         self.locked("down", async |cancel| {
             let backends = self.backends();
             let (state, graph) = self.load_and_expand(&backends).await?;
@@ -335,13 +341,14 @@ impl Stack {
                 if state.is_some() {
                     self.store.delete(&self.key()).await?;
                 }
-                return Ok(());
+                return Ok(DownReport::default());
             }
-            let state = self.execute(&backends, &plan, state, &cancel).await?;
+            let Applied { state, left_behind } =
+                self.execute(&backends, &plan, state, &cancel).await?;
             if state.resources.is_empty() {
                 self.store.delete(&self.key()).await?;
             }
-            Ok(())
+            Ok(DownReport::new(left_behind))
         })
         .await
     }
@@ -365,7 +372,7 @@ impl Stack {
         plan: &Plan,
         state: Option<StackState>,
         cancel: &CancellationToken,
-    ) -> Result<StackState, Error> {
+    ) -> Result<Applied, Error> {
         let ctx = self.context(state.as_ref());
         let mut state = state.unwrap_or_else(|| {
             StackState::new(

@@ -26,6 +26,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("state", 2),
     ("plan", 2),
     ("teardown", 2),
+    // What `down` left in place (a `DownReport`).
+    ("down", 2),
     // The retry policy and poller every remote call shares (state stores included).
     ("retry", 2),
     // 3: what a provider implements and how operations reach the cluster.
@@ -42,6 +44,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("executor", 4),
     ("stack", 4),
     ("engine", 4),
+    // Stacks for the length of a test, and the reaper of expired ones.
+    ("ephemeral", 4),
 ];
 
 /// The in-memory test kit may use anything; nothing else may use it.

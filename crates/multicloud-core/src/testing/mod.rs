@@ -7,11 +7,13 @@
 //! and failures. It records every call so tests can check ordering, concurrency and call
 //! counts. It tests the engine; it is not a stand-in for a real cloud.
 
+mod cluster;
 mod expand;
 pub mod lock_contract;
 mod provider;
 pub mod spec_checks;
 pub mod store_contract;
+mod sweeper;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,6 +62,7 @@ pub fn example_spec() -> crate::spec::StackSpec {
         .build_unchecked()
 }
 pub use provider::{InMemoryProvider, MemoryNaming, MemoryOps, MemoryWorkloads};
+pub use sweeper::MemorySweeper;
 
 /// A [`Stack`](crate::Stack) of `spec` on the memory cloud, its Kubernetes side attached.
 pub fn memory_stack(spec: crate::StackSpec, provider: InMemoryProvider) -> crate::Stack {
@@ -189,6 +192,8 @@ struct Inner {
     dependency_violations: u32,
     throttle_probability: f64,
     failures: Vec<(ResourceId, Op, u32)>,
+    /// Objects someone else made in a namespace, by the namespace's key.
+    foreign_objects: BTreeMap<String, Vec<String>>,
     rng: StdRng,
 }
 
@@ -216,12 +221,17 @@ fn joined(parts: &[&str]) -> String {
     key
 }
 
-/// The memory cloud's key of a resource: Kubernetes objects are namespaced, so two
-/// namespaces may hold objects of the same name.
+/// The memory cloud's key of a resource: Kubernetes objects live in their stack's cluster
+/// ([`cluster::of`]) and are namespaced, and node pools are named within their cluster, so
+/// two clusters or two namespaces may hold objects of the same name.
 fn res_key(r: &crate::resource::Resource) -> String {
     match r.config.get("namespace").and_then(Value::as_str) {
-        Some(ns) if crate::kind::WORKLOAD_KINDS.iter().any(|d| d.kind == r.kind) => {
-            joined(&[r.kind.as_str(), ns, &r.name])
+        Some(ns) if cluster::is_object(r.kind) => {
+            joined(&[r.kind.as_str(), &cluster::of(&r.tags), ns, &r.name])
+        }
+        // Node pools are named within their cluster, as EKS node groups and AKS agent pools.
+        _ if r.kind == ResourceKind::NODE_POOL => {
+            joined(&[r.kind.as_str(), &cluster::of(&r.tags), &r.name])
         }
         _ => key(r.kind, &r.name),
     }
@@ -244,6 +254,7 @@ impl MemoryCloud {
                 dependency_violations: 0,
                 throttle_probability: 0.0,
                 failures: Vec::new(),
+                foreign_objects: BTreeMap::new(),
                 rng: StdRng::seed_from_u64(7),
             }),
             latencies,

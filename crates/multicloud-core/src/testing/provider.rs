@@ -298,12 +298,15 @@ impl ResourceOps for MemoryOps {
             };
         }
         // The memory cloud checks what a real one would: dependencies exist and are ready.
+        // They are of the same stack instance (another environment has the same ids).
+        let instance = super::cluster::of(&r.tags);
+        let same_instance = |m: &MemResource| super::cluster::of(&m.tags) == instance;
         let mut dep_keys = Vec::new();
         for d in &r.depends_on {
             let dep = i
                 .resources
                 .values()
-                .find(|m| &m.id == d && m.deleting_until.is_none());
+                .find(|m| &m.id == d && m.deleting_until.is_none() && same_instance(m));
             match dep {
                 Some(m) if m.ready_at <= now => dep_keys.push(dep_key(m)),
                 Some(_) => {
@@ -394,12 +397,10 @@ impl ResourceOps for MemoryOps {
         if !i.resources.contains_key(&k) {
             return Ok(());
         }
-        let users: Vec<String> = i
-            .resources
-            .iter()
-            .filter(|(_, m)| m.depends_on.contains(&k))
-            .map(|(n, _)| n.clone())
-            .collect();
+        if let Some(left) = i.left_behind(&k) {
+            return Err(left);
+        }
+        let users = i.blocking_users(&k, r.kind);
         if !users.is_empty() {
             i.dependency_violations += 1;
             return Err(ProviderError::new(
@@ -429,7 +430,11 @@ impl ResourceOps for MemoryOps {
                 retry_after: Some(t - now),
             }),
             _ => {
-                i.resources.remove(&k);
+                if let Some(gone) = i.resources.remove(&k)
+                    && r.kind == ResourceKind::CLUSTER
+                {
+                    i.remove_contents(&gone);
+                }
                 if r.kind == ResourceKind::SECRET {
                     i.secrets.remove(&r.name);
                 }
