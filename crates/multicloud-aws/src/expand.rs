@@ -8,20 +8,21 @@ use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{
-    Connection, Nat, SecretSource, SpecErrors, StackSpec, ValidationError,
+    Connection, SecretSource, SpecErrors, StackSpec, ValidationError,
 };
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
 use crate::model::{
-    CacheConfig, ClusterConfig, DatabaseConfig, ElasticIpConfig, IngressRule,
-    InternetGatewayConfig, NatGatewayConfig, NodePoolConfig, OidcConfig, RegistryConfig,
-    RoleConfig, RouteTableConfig, SecretConfig, SecretSourceConfig, SecurityGroupConfig,
-    SubnetConfig, SubnetGroupConfig, VpcConfig, WorkloadIdentityConfig,
+    CacheConfig, ClusterConfig, DatabaseConfig, NodePoolConfig, OidcConfig, RegistryConfig,
+    RoleConfig, SecretConfig, SecretSourceConfig, SubnetGroupConfig, WorkloadIdentityConfig,
 };
 
 mod existing;
+mod network;
 pub mod resolve;
+
+use network::{Subnets, network};
 
 /// AWS managed policies attached to the EKS cluster role.
 pub const CLUSTER_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"];
@@ -78,7 +79,11 @@ pub mod ids {
             None => ResourceId::new(kinds::ROUTE_TABLE, "private"),
         }
     }
-    /// `security_group/<role>` with role `cluster`, `database` or `cache`.
+    /// `vpc_endpoint/<service>`: the VPC endpoint of AWS service `service` (`ecr.api`, `s3`…).
+    pub fn vpc_endpoint(service: &str) -> ResourceId {
+        ResourceId::new(kinds::VPC_ENDPOINT, service)
+    }
+    /// `security_group/<role>` with role `cluster`, `database`, `cache` or `endpoints`.
     pub fn sg(role: &str) -> ResourceId {
         ResourceId::new(kinds::SECURITY_GROUP, role)
     }
@@ -194,150 +199,6 @@ pub fn expand(spec: &StackSpec) -> Result<ResourceGraph, ExpandError> {
 /// A value the spec lacks for AWS, as the typed spec error validation gives.
 fn spec_error(error: ValidationError) -> ExpandError {
     ExpandError::Spec(SpecErrors::new(vec![error]))
-}
-
-/// What the rest of the graph builds on: the private subnets, and the private route tables
-/// that give them a way out (what node groups need before their nodes can join).
-#[derive(Debug, Default)]
-struct Subnets {
-    private: Vec<ResourceId>,
-    egress: Vec<ResourceId>,
-}
-
-/// VPC, subnets, internet gateway, public route table, NAT gateways with their addresses
-/// and private route tables, and security groups.
-fn network(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<Subnets, ExpandError> {
-    let Some(net) = &spec.network else {
-        return Ok(Subnets::default());
-    };
-    let name = |part: &str| n.name(part, NameStyle::hyphenated(255));
-    let cluster_name = cluster_name(spec);
-    g.add(
-        Resource::new(kinds::VPC, "main", name("vpc")).with_config(&VpcConfig {
-            cidr: net.cidr.clone(),
-        })?,
-    )?;
-    let (mut public, mut private) = (Vec::new(), Vec::new());
-    for (is_public, list) in [(true, &net.public_subnets), (false, &net.private_subnets)] {
-        for (i, cidr) in list.iter().enumerate() {
-            let id = ids::subnet(is_public, i);
-            g.add(
-                Resource::new(kinds::SUBNET, id.key(), name(id.key()))
-                    .depends_on(&ids::vpc())
-                    .with_config(&SubnetConfig {
-                        cidr: cidr.clone(),
-                        zone_index: i,
-                        public: is_public,
-                        cluster_name: cluster_name.clone(),
-                    })?,
-            )?;
-            if is_public {
-                public.push(id)
-            } else {
-                private.push(id)
-            }
-        }
-    }
-    g.add(
-        Resource::new(kinds::INTERNET_GATEWAY, "main", name("igw"))
-            .depends_on(&ids::vpc())
-            .with_config(&InternetGatewayConfig {})?,
-    )?;
-    g.add(
-        Resource::new(kinds::ROUTE_TABLE, "public", name("public"))
-            .depends_on(&ids::vpc())
-            .depends_on(&ids::igw())
-            .depends_on_all(&public)
-            .with_config(&RouteTableConfig {
-                destination: "0.0.0.0/0".into(),
-                subnets: public.clone(),
-                via: None,
-            })?,
-    )?;
-    let egress = nat(net.nat, &public, &private, n, g)?;
-    g.add(
-        Resource::new(kinds::SECURITY_GROUP, "cluster", name("cluster"))
-            .depends_on(&ids::vpc())
-            .with_config(&SecurityGroupConfig {
-                description: "EKS cluster and nodes".into(),
-                ingress: Vec::new(),
-            })?,
-    )?;
-    for (role, port, wanted) in [
-        ("database", 5432, spec.database.is_some()),
-        ("cache", 6379, spec.cache.is_some()),
-    ] {
-        if wanted {
-            g.add(
-                Resource::new(kinds::SECURITY_GROUP, role, name(role))
-                    .depends_on(&ids::vpc())
-                    .depends_on(&ids::sg("cluster"))
-                    .with_config(&SecurityGroupConfig {
-                        description: format!("{role}: port {port} from the cluster only"),
-                        ingress: vec![IngressRule {
-                            port,
-                            from: ids::sg("cluster"),
-                        }],
-                    })?,
-            )?;
-        }
-    }
-    Ok(Subnets { private, egress })
-}
-
-/// The private subnets' way out: an Elastic IP and a NAT gateway in the public subnet of
-/// each zone (or of the first zone only, shared, with [`Nat::Single`]), each behind the
-/// internet gateway; a private route table per gateway sending `0.0.0.0/0` to it, associated
-/// with the private subnets it serves. Returns the private route tables.
-fn nat(
-    mode: Nat,
-    public: &[ResourceId],
-    private: &[ResourceId],
-    n: &Naming,
-    g: &mut ResourceGraph,
-) -> Result<Vec<ResourceId>, ExpandError> {
-    let name = |part: &str| n.name(part, NameStyle::hyphenated(255));
-    // (gateway zone, route table, the private subnets it serves)
-    let tables: Vec<(usize, ResourceId, Vec<ResourceId>)> = match mode {
-        Nat::PerZone => (0..private.len().min(public.len()))
-            .map(|i| (i, ids::private_routes(Some(i)), vec![private[i].clone()]))
-            .collect(),
-        Nat::Single if !public.is_empty() => vec![(0, ids::private_routes(None), private.to_vec())],
-        Nat::Single => Vec::new(),
-    };
-    let mut egress = Vec::new();
-    for (i, table, served) in tables {
-        let (eip, gateway) = (ids::elastic_ip(i), ids::nat_gateway(i));
-        g.add(
-            Resource::new(kinds::ELASTIC_IP, eip.key(), name(&format!("nat-{i}")))
-                .with_config(&ElasticIpConfig {})?,
-        )?;
-        g.add(
-            Resource::new(kinds::NAT_GATEWAY, gateway.key(), name(&format!("nat-{i}")))
-                .depends_on(&public[i])
-                .depends_on(&eip)
-                // A public NAT gateway needs the VPC's internet gateway (AWS docs), and
-                // goes before it on teardown.
-                .depends_on(&ids::igw())
-                .with_config(&NatGatewayConfig {
-                    subnet: public[i].clone(),
-                    address: eip,
-                })?,
-        )?;
-        g.add(
-            Resource::new(kinds::ROUTE_TABLE, table.key(), name(table.key()))
-                .depends_on(&ids::vpc())
-                .depends_on(&gateway)
-                .depends_on_all(&served)
-                .with_config(&RouteTableConfig {
-                    destination: "0.0.0.0/0".into(),
-                    subnets: served,
-                    via: Some(gateway),
-                })?,
-        )?;
-        egress.push(table);
-    }
-    Ok(egress)
 }
 
 /// Roles, the EKS cluster, its OIDC provider and the node groups; returns the node groups

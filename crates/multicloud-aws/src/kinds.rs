@@ -17,7 +17,7 @@ use crate::database::{DbSubnetGroup, RdsInstance};
 use crate::identity::{IrsaRole, OidcProvider, ServiceRole};
 use crate::network::{
     ElasticIp, InternetGateway, LeftoverLoadBalancer, NatGateway, RouteTable, SecurityGroup,
-    Subnet, Vpc,
+    Subnet, Vpc, VpcEndpoint,
 };
 use crate::registry::EcrRegistry;
 use crate::secrets::SecretsManager;
@@ -33,6 +33,8 @@ pub const INTERNET_GATEWAY: ResourceKind = ResourceKind::new("internet_gateway")
 pub const ELASTIC_IP: ResourceKind = ResourceKind::new("elastic_ip");
 /// A public NAT gateway: the private subnets' way out.
 pub const NAT_GATEWAY: ResourceKind = ResourceKind::new("nat_gateway");
+/// A VPC endpoint: an AWS service reached from the private subnets without the internet.
+pub const VPC_ENDPOINT: ResourceKind = ResourceKind::new("vpc_endpoint");
 /// A route table with its routes and subnet associations.
 pub const ROUTE_TABLE: ResourceKind = ResourceKind::new("route_table");
 /// A security group with its rules.
@@ -67,6 +69,10 @@ pub const OWN: &[KindDef] = &[
         .timeout(secs(15 * 60)),
     KindDef::new(ROUTE_TABLE, ServiceFamily::Network).expected(secs(3)),
     KindDef::new(SECURITY_GROUP, ServiceFamily::Network).expected(secs(3)),
+    // Interface endpoints are pending for a minute or two, about as long to delete.
+    KindDef::new(VPC_ENDPOINT, ServiceFamily::Network)
+        .expected(secs(90))
+        .timeout(secs(10 * 60)),
     KindDef::new(CLUSTER_ROLE, ServiceFamily::Identity).expected(secs(10)),
     KindDef::new(NODE_ROLE, ServiceFamily::Identity).expected(secs(10)),
     KindDef::new(OIDC_PROVIDER, ServiceFamily::Identity).expected(secs(5)),
@@ -121,6 +127,7 @@ impl AwsKinds {
             .row(NAT_GATEWAY, Arc::new(NatGateway::new(c)))
             .row(ROUTE_TABLE, Arc::new(RouteTable::new(c)))
             .row(SECURITY_GROUP, Arc::new(SecurityGroup::new(c)))
+            .row(VPC_ENDPOINT, Arc::new(VpcEndpoint::new(c)))
             .row(CLUSTER_ROLE, Arc::new(ServiceRole::new(c)))
             .row(NODE_ROLE, Arc::new(ServiceRole::new(c)))
             .row(OIDC_PROVIDER, Arc::new(OidcProvider::new(c)))

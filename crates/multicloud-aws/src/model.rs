@@ -50,12 +50,15 @@ pub struct NatGatewayConfig {
     pub address: ResourceId,
 }
 
-/// `route_table`: one default route, associated with subnets.
+/// `route_table`: one default route (or none: an isolated private table), associated with
+/// subnets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteTableConfig {
-    /// Destination of the route (`0.0.0.0/0`).
-    pub destination: String,
+    /// Destination of the route (`0.0.0.0/0`); `None`: no route beyond the VPC's own range
+    /// (private subnets without NAT; gateway endpoints add their routes themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     /// Subnets to associate (subnet resource ids).
     pub subnets: Vec<ResourceId>,
     /// Where the route goes: a `nat_gateway` resource id (a private table); `None`, the
@@ -70,7 +73,8 @@ pub struct RouteTableConfig {
 pub struct IngressRule {
     /// TCP port.
     pub port: u16,
-    /// The security group (resource id) allowed in.
+    /// Who is allowed in: the members of a security group (its resource id), or, given the
+    /// VPC's resource id, any address of the VPC's range.
     pub from: ResourceId,
 }
 
@@ -84,10 +88,29 @@ pub struct SecurityGroupConfig {
     pub ingress: Vec<IngressRule>,
 }
 
+/// `vpc_endpoint`: a VPC endpoint for one AWS service, interface (an address in each of
+/// `subnets`, private DNS, behind `security_group`) or gateway (routes in `route_tables`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcEndpointConfig {
+    /// The service's short name (`ecr.api`, `s3`…): `com.amazonaws.<region>.<service>`.
+    pub service: String,
+    /// A gateway endpoint (S3) rather than an interface endpoint.
+    pub gateway: bool,
+    /// The subnets an interface endpoint has an address in (subnet resource ids).
+    pub subnets: Vec<ResourceId>,
+    /// The route tables a gateway endpoint adds its routes to (route table resource ids).
+    pub route_tables: Vec<ResourceId>,
+    /// The security group of an interface endpoint (a security group resource id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group: Option<ResourceId>,
+}
+
 /// Outputs of the EC2 network kinds (VPC, subnet, gateway, route table, security group).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkOutputs {
-    /// EC2 id (`vpc-…`, `subnet-…`, `igw-…`, `rtb-…`, `sg-…`, `eipalloc-…`, `nat-…`).
+    /// EC2 id (`vpc-…`, `subnet-…`, `igw-…`, `rtb-…`, `sg-…`, `eipalloc-…`, `nat-…`,
+    /// `vpce-…`).
     pub id: String,
     /// The VPC it is in (all but the VPC).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,6 @@
 //! The EC2 network kinds, one type each: [`Vpc`], [`Subnet`], [`InternetGateway`],
-//! [`ElasticIp`], [`NatGateway`], [`RouteTable`] and [`SecurityGroup`], sharing one
-//! lifecycle.
+//! [`ElasticIp`], [`NatGateway`], [`RouteTable`], [`SecurityGroup`] and [`VpcEndpoint`],
+//! sharing one lifecycle.
 //!
 //! Every resource is tagged at creation (`TagSpecifications`: `Name` = the resource's
 //! physical name plus the stack's ownership tags), found again by its recorded id or else by
@@ -22,6 +22,7 @@
 //! engine retries it with backoff.
 
 mod classic_elb;
+mod endpoints;
 mod enis;
 mod k8s_security_groups;
 pub(crate) mod load_balancers;
@@ -33,14 +34,16 @@ mod vpc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Tag;
-use multicloud_core::ProviderError;
+use multicloud_core::expand::ExistingConfig;
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, Readiness};
+use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::expand::ids;
 use crate::model::NetworkOutputs;
 use crate::support::foreign;
 use crate::tagging::{TAG_NAME, ec2_tag_map, judge};
 
+pub use endpoints::VpcEndpoint;
 pub(crate) use enis::delete_leftover_enis;
 pub(crate) use k8s_security_groups::delete_kubernetes_security_groups;
 pub(crate) use load_balancers::LeftoverLoadBalancer;
@@ -94,16 +97,67 @@ trait Ec2Kind: Send + Sync {
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError>;
     /// Deletes resource `id` of ours, with what blocks it.
     async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError>;
+    /// Where a found resource stands: usable once it exists (the default); NAT gateways and
+    /// VPC endpoints have states of their own.
+    fn progress(live: &Self::Live) -> Progress {
+        let _ = live;
+        Progress::Ready
+    }
 }
 
-/// The candidate for the resource of `ctx`, the one of ours first.
-async fn find<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Option<K::Live>, ProviderError> {
+/// Where an EC2 resource stands ([`Ec2Kind::progress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Progress {
+    /// Usable.
+    Ready,
+    /// On its way up (AWS's state).
+    Pending(String),
+    /// Failed (AWS's reason): an error, not something to wait for.
+    Failed(String),
+    /// Being deleted: no longer a candidate to adopt, not yet gone.
+    Deleting(String),
+}
+
+/// `state`, a lifecycle state as EC2 spells it (`available`, `pending`…; NAT gateways and
+/// VPC endpoints, whose SDK enums do not always parse AWS's spelling), as a [`Progress`].
+fn progress_of(what: &str, id: &str, state: &str, reason: impl FnOnce() -> String) -> Progress {
+    match state.to_ascii_lowercase().as_str() {
+        "available" => Progress::Ready,
+        "failed" | "rejected" | "expired" => {
+            Progress::Failed(format!("{what} {id} is {state}: {}", reason()))
+        }
+        "deleting" | "deleted" => Progress::Deleting(format!("{what} {id} is {state}")),
+        _ => Progress::Pending(format!("{what} {id} is {state}")),
+    }
+}
+
+/// The candidate for the resource of `ctx`, the one of ours first; one being deleted only
+/// when `deleting` says so.
+async fn find_any<K: Ec2Kind>(
+    k: &K,
+    ctx: &OpContext<'_>,
+    deleting: bool,
+) -> Result<Option<K::Live>, ProviderError> {
+    // A read-only resource (an existing network's) is found by the id the spec names.
+    let existing = ctx
+        .resource
+        .read_only
+        .then(|| ctx.config::<ExistingConfig>().ok())
+        .flatten();
     let lookup = Lookup {
-        id: ctx.recorded_str("id"),
+        id: existing
+            .as_ref()
+            .map(|e| e.existing.as_str())
+            .or(ctx.recorded_str("id")),
         name: &ctx.resource.name,
         vpc: ctx.dep_str(&ids::vpc(), "id").ok(),
     };
-    let found = k.find(lookup).await?;
+    let found: Vec<K::Live> = k
+        .find(lookup)
+        .await?
+        .into_iter()
+        .filter(|l| deleting || !matches!(K::progress(l), Progress::Deleting(_)))
+        .collect();
     // Several resources may carry the same Name tag: prefer ours.
     let ours = found
         .iter()
@@ -112,6 +166,11 @@ async fn find<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Option<K::Live>,
         Some(i) => found.into_iter().nth(i),
         None => found.into_iter().next(),
     })
+}
+
+/// The candidate for the resource of `ctx` (not being deleted), the one of ours first.
+async fn find<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Option<K::Live>, ProviderError> {
+    find_any(k, ctx, false).await
 }
 
 fn owner_of<K: Ec2Kind>(ctx: &OpContext<'_>, live: &K::Live) -> Owner {
@@ -161,12 +220,31 @@ async fn delete<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<(), ProviderEr
     k.delete_id(ctx, &id).await
 }
 
-/// Gone when it is not found any more.
+/// Gone when it is not found any more, not even being deleted.
 async fn gone<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-    Ok(match observe(k, ctx).await? {
-        Observation::Absent => Readiness::ready(),
-        Observation::Present(_) => Readiness::pending("deleting"),
+    Ok(match find_any(k, ctx, true).await? {
+        None => Readiness::ready(),
+        Some(live) => Readiness::pending(match K::progress(&live) {
+            Progress::Deleting(state) | Progress::Pending(state) | Progress::Failed(state) => state,
+            Progress::Ready => format!("{} is still there", K::id(&live)),
+        }),
     })
 }
 
-crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, ElasticIp, RouteTable, SecurityGroup);
+/// Ready when AWS says it is usable ([`Ec2Kind::progress`]); a failed one is an error with
+/// AWS's reason.
+async fn ready<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+    let Some(live) = find(k, ctx).await? else {
+        return Ok(Readiness::pending(format!(
+            "{} not visible yet",
+            ctx.resource.id
+        )));
+    };
+    match K::progress(&live) {
+        Progress::Ready => Ok(Readiness::Ready(Outputs::of(&K::outputs(&live))?)),
+        Progress::Pending(state) | Progress::Deleting(state) => Ok(Readiness::pending(state)),
+        Progress::Failed(reason) => Err(ProviderError::new(ErrorKind::Other, reason)),
+    }
+}
+
+crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, ElasticIp, RouteTable, SecurityGroup; with ready: NatGateway, VpcEndpoint);

@@ -200,10 +200,12 @@ macro_rules! kind_ops {
 pub(crate) use kind_ops;
 
 /// Implements `ResourceOps` for per-kind types whose lifecycle is one generic lifecycle of
-/// module `$m` (`self` or a module name in scope; its `observe`, `create`, `delete` and `gone` functions, generic over the
-/// kind): the EC2 network kinds, the RDS and ElastiCache subnet groups.
+/// module `$m` (`self` or a module name in scope; its `observe`, `create`, `delete` and
+/// `gone` functions, generic over the kind): the EC2 network kinds, the RDS and
+/// ElastiCache subnet groups. The types after `; with ready:` also wait on `$m::ready`
+/// (resources with a state of their own: NAT gateways, VPC endpoints).
 macro_rules! generic_resource_ops {
-    ($m:tt: $($t:ty),+ $(,)?) => {$(
+    (@impl $m:tt, $t:ty, $($ready:tt)*) => {
         #[async_trait::async_trait]
         impl multicloud_core::provider::ResourceOps for $t {
             async fn observe(
@@ -230,8 +232,23 @@ macro_rules! generic_resource_ops {
             ) -> Result<multicloud_core::provider::Readiness, multicloud_core::ProviderError> {
                 $m::gone(self, ctx).await
             }
+            $($ready)*
         }
+    };
+    ($m:tt: $($t:ty),+ $(,)?) => {$(
+        crate::support::generic_resource_ops!(@impl $m, $t,);
     )+};
+    ($m:tt: $($t:ty),+ ; with ready: $($w:ty),+ $(,)?) => {
+        $(crate::support::generic_resource_ops!(@impl $m, $t,);)+
+        $(crate::support::generic_resource_ops!(@impl $m, $w,
+            async fn ready(
+                &self,
+                ctx: &multicloud_core::provider::OpContext<'_>,
+            ) -> Result<multicloud_core::provider::Readiness, multicloud_core::ProviderError> {
+                $m::ready(self, ctx).await
+            }
+        );)+
+    };
 }
 pub(crate) use generic_resource_ops;
 

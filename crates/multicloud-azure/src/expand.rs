@@ -245,6 +245,10 @@ pub fn data_service(spec: &StackSpec, service: Connection) -> Option<ServiceAnch
 /// The virtual network (cluster subnet, database subnet delegated to PostgreSQL) and, with a
 /// database, the private DNS zone and its link.
 fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), ExpandError> {
+    if let Some(existing) = &spec.existing_network {
+        existing::network(spec, existing, g)?;
+        return private_dns(spec, n, g);
+    }
     let Some(net) = &spec.network else {
         return Ok(());
     };
@@ -274,6 +278,12 @@ fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), Exp
                 subnets,
             })?,
     )?;
+    private_dns(spec, n, g)
+}
+
+/// With a database, the private DNS zone of its private access and the zone's link to the
+/// virtual network.
+fn private_dns(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), ExpandError> {
     if spec.database.is_none() {
         return Ok(());
     }

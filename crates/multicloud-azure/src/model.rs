@@ -39,6 +39,20 @@ pub struct VirtualNetworkConfig {
     pub subnets: Vec<SubnetConfig>,
 }
 
+/// Config of a read-only [`VIRTUAL_NETWORK`](crate::kinds::VIRTUAL_NETWORK): an existing
+/// virtual network (spec `existing_network`) and the subnets of it the stack uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingNetworkConfig {
+    /// The virtual network's ARM id.
+    pub existing: String,
+    /// The subnet (ARM id) of the cluster's nodes and the cache's private endpoint.
+    pub cluster_subnet: String,
+    /// The subnet (ARM id) delegated to PostgreSQL, with a database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_subnet: Option<String>,
+}
+
 /// Config of [`PRIVATE_DNS_ZONE`](crate::kinds::PRIVATE_DNS_ZONE).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

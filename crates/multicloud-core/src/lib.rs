@@ -166,8 +166,8 @@ pub mod prelude {
     pub use crate::provider::CloudProvider;
     pub use crate::secret::SecretString;
     pub use crate::spec::{
-        App, Cluster, ExistingCluster, Expose, Nat, Network, NodePool, Postgres, Redis,
-        RegistrySpec, SecretSpec, StackSpec, WorkloadIdentity,
+        App, Cluster, ExistingCluster, ExistingNetwork, Expose, Nat, Network, NodePool, Postgres,
+        Redis, RegistrySpec, SecretSpec, ServiceEndpoint, StackSpec, WorkloadIdentity,
     };
     pub use crate::stack::Stack;
     pub use crate::state::{LocalStateStore, StateStore};

@@ -83,7 +83,7 @@ pub fn full_spec(region: &str, node_size: &str, redis_version: &str) -> StackSpe
     let mut spec = StackSpec::builder("order")
         .environment("all")
         .region(region)
-        .network(Network::default())
+        .network(Network::default().private_endpoints())
         .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", node_size, 1, 2)))
         .database(Postgres::new("16"))
         .cache(Redis::new(redis_version))

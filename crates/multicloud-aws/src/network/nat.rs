@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     self as ec2, ConnectivityType, DomainType, NatGatewayState, ResourceType, Tag,
 };
-use multicloud_core::provider::{OpContext, Outputs, Readiness, ResourceOps};
-use multicloud_core::{ErrorKind, ProviderError};
+use multicloud_core::ProviderError;
+use multicloud_core::provider::{OpContext, Outputs};
 
-use super::{Ec2Kind, Lookup};
+use super::{Ec2Kind, Lookup, Progress, progress_of};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::{NatGatewayConfig, NetworkOutputs};
@@ -69,11 +69,10 @@ pub(crate) async fn release_address(
 }
 
 /// NAT gateways matching `lookup` (by recorded id, else by `Name` tag within the VPC) that
-/// are not deleted, nor being deleted unless `deleting` says to keep those.
+/// are not deleted (those being deleted too: [`Ec2Kind::progress`] tells them apart).
 pub(super) async fn find_nat_gateways(
     c: &AwsClients,
     lookup: Lookup<'_>,
-    deleting: bool,
 ) -> Result<Vec<ec2::NatGateway>, ProviderError> {
     let req = c.ec2.describe_nat_gateways();
     let req = match lookup.id {
@@ -96,11 +95,7 @@ pub(super) async fn find_nat_gateways(
         .unwrap_or_default()
         .into_iter()
         .filter(|g| lookup.admits(g.tags()) && lookup.vpc.is_none_or(|v| g.vpc_id() == Some(v)))
-        .filter(|g| match g.state() {
-            Some(NatGatewayState::Deleted) => false,
-            Some(NatGatewayState::Deleting) => deleting,
-            _ => true,
-        })
+        .filter(|g| g.state() != Some(&NatGatewayState::Deleted))
         .collect())
 }
 
@@ -141,7 +136,7 @@ pub(crate) async fn live_nat_gateway(
         name: "",
         vpc: None,
     };
-    Ok(find_nat_gateways(c, lookup, true).await?.into_iter().next())
+    Ok(find_nat_gateways(c, lookup).await?.into_iter().next())
 }
 
 kind_ops! {
@@ -199,7 +194,7 @@ impl Ec2Kind for ElasticIp {
 impl Ec2Kind for NatGateway {
     type Live = ec2::NatGateway;
     async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::NatGateway>, ProviderError> {
-        find_nat_gateways(&self.clients, lookup, false).await
+        find_nat_gateways(&self.clients, lookup).await
     }
     fn id(live: &ec2::NatGateway) -> &str {
         live.nat_gateway_id().unwrap_or_default()
@@ -235,60 +230,17 @@ impl Ec2Kind for NatGateway {
     async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
         delete_nat_gateway(&self.clients, id).await
     }
-}
-
-/// Whether the NAT gateway of `ctx` is `available` (pending while AWS brings it up; a
-/// `failed` gateway is an error with AWS's reason).
-async fn nat_ready(k: &NatGateway, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-    let Some(live) = super::find(k, ctx).await? else {
-        return Ok(Readiness::pending("NAT gateway not visible yet"));
-    };
-    match live.state() {
-        Some(NatGatewayState::Available) => Ok(Readiness::Ready(Outputs::of(&nat_outputs(&live))?)),
-        Some(NatGatewayState::Failed) => Err(ProviderError::new(
-            ErrorKind::Other,
+    fn progress(live: &ec2::NatGateway) -> Progress {
+        let state = live
+            .state()
+            .map(NatGatewayState::as_str)
+            .unwrap_or("pending");
+        progress_of("NAT gateway", Self::id(live), state, || {
             format!(
-                "NAT gateway {} failed: {} {}",
-                NatGateway::id(&live),
+                "{} {}",
                 live.failure_code().unwrap_or_default(),
                 live.failure_message().unwrap_or_default()
-            ),
-        )),
-        state => Ok(Readiness::pending(format!(
-            "NAT gateway {} is {}",
-            NatGateway::id(&live),
-            state.map(NatGatewayState::as_str).unwrap_or("pending")
-        ))),
-    }
-}
-
-#[async_trait]
-impl ResourceOps for NatGateway {
-    async fn observe(
-        &self,
-        ctx: &OpContext<'_>,
-    ) -> Result<multicloud_core::provider::Observation, ProviderError> {
-        super::observe(self, ctx).await
-    }
-    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        super::create(self, ctx).await
-    }
-    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        super::delete(self, ctx).await
-    }
-    async fn ready(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        nat_ready(self, ctx).await
-    }
-    async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        let Some(id) = ctx.recorded_str("id") else {
-            return super::gone(self, ctx).await;
-        };
-        Ok(match live_nat_gateway(&self.clients, id).await? {
-            None => Readiness::ready(),
-            Some(g) => Readiness::pending(format!(
-                "NAT gateway {id} is {}",
-                g.state().map(NatGatewayState::as_str).unwrap_or("deleting")
-            )),
+            )
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Route tables: the public one (a default route to the internet gateway, associated with
 //! the public subnets) and the private ones (a default route to a NAT gateway, associated
-//! with the private subnets it serves).
+//! with the private subnets it serves; or, without NAT, no default route at all: only the
+//! VPC's range and the routes gateway endpoints add).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag};
@@ -69,13 +70,20 @@ impl Target {
     }
 }
 
-/// The desired route: (destination, target), and the subnet ids to associate.
-fn desired(ctx: &OpContext<'_>) -> Result<(String, Target, Vec<String>), ProviderError> {
+/// The desired route, (destination, target) or none, and the subnet ids to associate.
+type Desired = (Option<(String, Target)>, Vec<String>);
+
+/// The desired route and associations of the table of `ctx`.
+fn desired(ctx: &OpContext<'_>) -> Result<Desired, ProviderError> {
     let RouteTableConfig {
         destination,
         subnets,
         via,
     } = ctx.config()?;
+    let subnets = dep_ids(ctx, &subnets)?;
+    let Some(destination) = destination else {
+        return Ok((None, subnets));
+    };
     let target = match via {
         Some(nat) => Target::Nat(ctx.dep_str(&nat, "id")?.to_string()),
         None => Target::Internet(match ctx.dep_str(&ids::igw(), "id") {
@@ -87,18 +95,18 @@ fn desired(ctx: &OpContext<'_>) -> Result<(String, Target, Vec<String>), Provide
                 .ok_or(e)?,
         }),
     };
-    let subnets = dep_ids(ctx, &subnets)?;
-    Ok((destination, target, subnets))
+    Ok((Some((destination, target)), subnets))
 }
 
-/// Creates the route table in the VPC, tagged, with config `destination` routed to the
-/// internet gateway or the config's NAT gateway and associated with each subnet of config `subnets`.
+/// Creates the route table in the VPC, tagged, with config `destination` (if any) routed to
+/// the internet gateway or the config's NAT gateway and associated with each subnet of config
+/// `subnets`.
 pub(super) async fn create_route_table(
     c: &AwsClients,
     ctx: &OpContext<'_>,
 ) -> Result<Outputs, ProviderError> {
     let vpc_id = ctx.dep_str(&ids::vpc(), "id")?;
-    let (destination, target, subnets) = desired(ctx)?;
+    let (route, subnets) = desired(ctx)?;
     let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
     let out = c
         .ec2
@@ -112,7 +120,9 @@ pub(super) async fn create_route_table(
         .route_table
         .ok_or_else(|| ProviderError::invalid("ec2 CreateRouteTable returned no route table"))?;
     let rt_id = table.route_table_id().unwrap_or_default();
-    add_route(c, rt_id, &destination, &target).await?;
+    if let Some((destination, target)) = &route {
+        add_route(c, rt_id, destination, target).await?;
+    }
     for subnet in &subnets {
         associate(c, rt_id, subnet).await?;
     }
@@ -125,15 +135,17 @@ pub(super) async fn ensure_routes(
     ctx: &OpContext<'_>,
     r: &ec2::RouteTable,
 ) -> Result<(), ProviderError> {
-    let (destination, target, subnets) = desired(ctx)?;
+    let (route, subnets) = desired(ctx)?;
     let rt_id = r.route_table_id().unwrap_or_default();
-    let has_route = r.routes().iter().any(|route| {
-        (route.destination_cidr_block() == Some(destination.as_str())
-            || route.destination_ipv6_cidr_block() == Some(destination.as_str()))
-            && target.is_target_of(route)
-    });
-    if !has_route {
-        add_route(c, rt_id, &destination, &target).await?;
+    if let Some((destination, target)) = &route {
+        let has_route = r.routes().iter().any(|route| {
+            (route.destination_cidr_block() == Some(destination.as_str())
+                || route.destination_ipv6_cidr_block() == Some(destination.as_str()))
+                && target.is_target_of(route)
+        });
+        if !has_route {
+            add_route(c, rt_id, destination, target).await?;
+        }
     }
     for subnet in &subnets {
         if !r

@@ -1,9 +1,10 @@
 //! Security groups with ingress rules `{port, from}`: TCP `port` from the members of another
-//! security group only (the database accepts 5432 and the cache 6379 from the cluster's
-//! group, nothing else).
+//! security group (the database accepts 5432 and the cache 6379 from the cluster's group,
+//! nothing else) or from the VPC's own range (the VPC endpoints accept 443 from anything in
+//! the VPC).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, IpPermission, ResourceType, Tag, UserIdGroupPair};
+use aws_sdk_ec2::types::{self as ec2, IpPermission, IpRange, ResourceType, Tag, UserIdGroupPair};
 use multicloud_core::provider::{OpContext, Outputs};
 use multicloud_core::{ErrorKind, ProviderError};
 
@@ -11,6 +12,7 @@ use super::{Ec2Kind, Lookup};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
+use crate::kinds;
 use crate::model::{NetworkOutputs, SecurityGroupConfig};
 use crate::support::dep_id;
 use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
@@ -66,49 +68,77 @@ pub(super) fn sg_outputs(g: &ec2::SecurityGroup) -> NetworkOutputs {
     }
 }
 
-/// The desired ingress rules as (TCP port, source security group id), resolved through the
-/// dependencies' outputs.
-fn desired_ingress(ctx: &OpContext<'_>) -> Result<Vec<(i32, String)>, ProviderError> {
+/// Who an ingress rule lets in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// The members of security group (id).
+    Group(String),
+    /// Any address of a range (the VPC's).
+    Range(String),
+}
+
+/// The desired ingress rules as (TCP port, source), resolved through the dependencies'
+/// outputs: a security group's id, or the VPC's range.
+fn desired_ingress(ctx: &OpContext<'_>) -> Result<Vec<(i32, Source)>, ProviderError> {
     let config: SecurityGroupConfig = ctx.config()?;
     config
         .ingress
         .iter()
-        .map(|rule| Ok((i32::from(rule.port), dep_id(ctx, &rule.from)?)))
+        .map(|rule| {
+            let source = if rule.from.kind_name() == kinds::VPC.as_str() {
+                Source::Range(ctx.dep_str(&rule.from, "cidr")?.to_string())
+            } else {
+                Source::Group(dep_id(ctx, &rule.from)?)
+            };
+            Ok((i32::from(rule.port), source))
+        })
         .collect()
 }
 
-fn permission(port: i32, group: &str) -> IpPermission {
-    IpPermission::builder()
+fn permission(port: i32, source: &Source) -> IpPermission {
+    let p = IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)
-        .to_port(port)
-        .user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
-        .build()
+        .to_port(port);
+    match source {
+        Source::Group(group) => {
+            p.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
+        }
+        Source::Range(cidr) => p.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
+    }
+    .build()
 }
 
-/// Whether `g` already allows TCP `port` from group `source`.
-fn allows(g: &ec2::SecurityGroup, port: i32, source: &str) -> bool {
+/// Whether `g` already allows TCP `port` from `source`.
+fn allows(g: &ec2::SecurityGroup, port: i32, source: &Source) -> bool {
     g.ip_permissions().iter().any(|p| {
         p.ip_protocol() == Some("tcp")
             && p.from_port() == Some(port)
             && p.to_port() == Some(port)
-            && p.user_id_group_pairs()
-                .iter()
-                .any(|u| u.group_id() == Some(source))
+            && match source {
+                Source::Group(id) => p
+                    .user_id_group_pairs()
+                    .iter()
+                    .any(|u| u.group_id() == Some(id.as_str())),
+                Source::Range(cidr) => p
+                    .ip_ranges()
+                    .iter()
+                    .any(|r| r.cidr_ip() == Some(cidr.as_str())),
+            }
     })
 }
 
 async fn authorize(
     c: &AwsClients,
     group_id: &str,
-    rules: &[(i32, String)],
+    rules: &[(i32, Source)],
 ) -> Result<(), ProviderError> {
     if rules.is_empty() {
         return Ok(());
     }
     let perms = rules
         .iter()
-        .map(|(port, src)| permission(*port, src))
+        .map(|(port, source)| permission(*port, source))
         .collect();
     match c
         .ec2
@@ -163,7 +193,7 @@ pub(super) async fn ensure_ingress(
     ctx: &OpContext<'_>,
     g: &ec2::SecurityGroup,
 ) -> Result<(), ProviderError> {
-    let missing: Vec<(i32, String)> = desired_ingress(ctx)?
+    let missing: Vec<(i32, Source)> = desired_ingress(ctx)?
         .into_iter()
         .filter(|(port, src)| !allows(g, *port, src))
         .collect();

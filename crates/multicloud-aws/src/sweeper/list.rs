@@ -100,8 +100,8 @@ fn ec2_named(
     swept(kind, &name, id, tags)
 }
 
-/// VPCs, subnets, internet gateways, route tables, NAT gateways, Elastic IPs and security
-/// groups carrying our tag.
+/// VPCs, subnets, internet gateways, route tables, NAT gateways, Elastic IPs, VPC endpoints
+/// and security groups carrying our tag.
 async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
     let vpcs = c
         .ec2
@@ -164,6 +164,7 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         out.push(ec2_named(kinds::ROUTE_TABLE, r.route_table_id(), r.tags()));
     }
     nat(c, out).await?;
+    endpoints(c, out).await?;
     let groups = c
         .ec2
         .describe_security_groups()
@@ -208,6 +209,32 @@ async fn nat(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         .map_err(|e| classify(e, Op::Read, "ec2 DescribeAddresses"))?;
     for a in addresses.addresses() {
         out.push(ec2_named(kinds::ELASTIC_IP, a.allocation_id(), a.tags()));
+    }
+    Ok(())
+}
+
+/// VPC endpoints (not deleted) carrying our tag.
+async fn endpoints(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
+    let endpoints = c
+        .ec2
+        .describe_vpc_endpoints()
+        .filters(ec2_owned_filter())
+        .into_paginator()
+        .items()
+        .send();
+    for e in endpoints
+        .try_collect()
+        .await
+        .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcEndpoints"))?
+    {
+        let state = e.state().map(|s| s.as_str()).unwrap_or_default();
+        if !state.eq_ignore_ascii_case("deleted") {
+            out.push(ec2_named(
+                kinds::VPC_ENDPOINT,
+                e.vpc_endpoint_id(),
+                e.tags(),
+            ));
+        }
     }
     Ok(())
 }

@@ -217,7 +217,7 @@ pub(super) fn cache(
                 sku,
                 database: "default".into(),
                 // With a network, reached through its private endpoint only.
-                private: spec.network.is_some(),
+                private: spec.has_network(),
             })?,
     )?;
     g.add(

@@ -2,13 +2,53 @@
 //! adopted read-only by its ARM id — read for its endpoint, OIDC issuer, kubelet identity
 //! and (with the user kubeconfig) CA, never modified or deleted — plus `AcrPull` on the
 //! stack's ACR for its kubelet identity when the stack has registries (a role assignment of
-//! the stack, deleted with it).
+//! the stack, deleted with it). An existing virtual network (spec `existing_network`):
+//! `virtual_network/main` adopted read-only the same way, its outputs naming the subnets the
+//! spec gives.
 
 use multicloud_core::expand::{ExistingConfig, ExpandError};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{ExistingCluster, StackSpec};
+use multicloud_core::spec::{ExistingCluster, ExistingNetwork, Rule, StackSpec, ValidationError};
 
-use super::{Names, compute, ids};
+use super::{Names, compute, ids, spec_error};
+use crate::kinds;
+use crate::model::ExistingNetworkConfig;
+
+/// The read-only virtual network of `existing`: its first private subnet is the cluster's;
+/// a database needs the spec's `database_subnet` (delegated to PostgreSQL).
+pub(super) fn network(
+    spec: &StackSpec,
+    existing: &ExistingNetwork,
+    g: &mut ResourceGraph,
+) -> Result<(), ExpandError> {
+    let at = "spec.existing_network";
+    if spec.database.is_some() && existing.database_subnet.is_none() {
+        return Err(spec_error(ValidationError::new(
+            format!("{at}.database_subnet"),
+            Rule::Required,
+            "on Azure a database needs a subnet delegated to \
+             Microsoft.DBforPostgreSQL/flexibleServers: name it with `database_subnet`",
+        )));
+    }
+    let Some(cluster_subnet) = existing.private_subnets.first() else {
+        return Err(spec_error(ValidationError::new(
+            format!("{at}.private_subnets"),
+            Rule::Required,
+            "name the subnet of the cluster's nodes",
+        )));
+    };
+    let name = existing.id.rsplit('/').next().unwrap_or(&existing.id);
+    g.add(
+        Resource::new(kinds::VIRTUAL_NETWORK, ids::vnet().key(), name)
+            .read_only()
+            .with_config(&ExistingNetworkConfig {
+                existing: existing.id.clone(),
+                cluster_subnet: cluster_subnet.clone(),
+                database_subnet: existing.database_subnet.clone(),
+            })?,
+    )?;
+    Ok(())
+}
 
 /// The read-only cluster node and the kubelet's `AcrPull`; returns what apps wait for.
 pub(super) fn cluster(

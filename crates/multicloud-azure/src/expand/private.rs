@@ -19,7 +19,7 @@ use crate::resources::endpoint::{REDIS_GROUP_ID, REDIS_PRIVATE_ZONE};
 /// The cache's zone, its link, the private endpoint and its zone group, when the stack has
 /// both a cache and a network.
 pub(super) fn cache(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), ExpandError> {
-    if spec.cache.is_none() || spec.network.is_none() {
+    if spec.cache.is_none() || !spec.has_network() {
         return Ok(());
     }
     let rg = || n.group.clone();

@@ -1,7 +1,9 @@
 //! The virtual network with its subnets inline (`Microsoft.Network/virtualNetworks`,
 //! api-version [`NETWORK`](crate::arm::api_versions::NETWORK), after
 //! `VirtualNetworkCreateSubnetWithDelegation.json`): the cluster subnet and the subnet
-//! delegated to `Microsoft.DBforPostgreSQL/flexibleServers`.
+//! delegated to `Microsoft.DBforPostgreSQL/flexibleServers`. An existing network (spec
+//! `existing_network`) is read where its ARM id says, never written: its outputs name the
+//! subnets the spec gives.
 
 use async_trait::async_trait;
 use multicloud_core::ProviderError;
@@ -11,7 +13,7 @@ use serde_json::{Value, json};
 use crate::arm::api_versions;
 use crate::arm_ops::{ArmResource, field, tags};
 use crate::context::AzureContext;
-use crate::model::{NetworkOutputs, SubnetConfig, VirtualNetworkConfig};
+use crate::model::{ExistingNetworkConfig, NetworkOutputs, SubnetConfig, VirtualNetworkConfig};
 
 /// The service the database subnet is delegated to.
 pub const POSTGRES_DELEGATION: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
@@ -41,6 +43,10 @@ impl ArmResource for VirtualNetwork {
         api_versions::NETWORK
     }
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
+        // An existing network (read-only) is where its ARM id says.
+        if let Ok(e) = ctx.config::<ExistingNetworkConfig>() {
+            return Ok(e.existing);
+        }
         let c: VirtualNetworkConfig = ctx.config()?;
         Ok(az.resource_path(&c.resource_group, self.provider_type(), &ctx.resource.name))
     }
@@ -56,8 +62,16 @@ impl ArmResource for VirtualNetwork {
         }))
     }
     fn outputs(&self, ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
-        let c: VirtualNetworkConfig = ctx.config()?;
         let id = field(body, "/id", "virtual network")?.to_string();
+        if let Ok(e) = ctx.config::<ExistingNetworkConfig>() {
+            return Outputs::of(&NetworkOutputs {
+                cluster_subnet_id: e.cluster_subnet,
+                database_subnet_id: e.database_subnet,
+                name: field(body, "/name", "virtual network")?.to_string(),
+                id,
+            });
+        }
+        let c: VirtualNetworkConfig = ctx.config()?;
         let subnet_id = |s: &SubnetConfig| format!("{id}/subnets/{}", s.name);
         Outputs::of(&NetworkOutputs {
             cluster_subnet_id: c.subnets.first().map(subnet_id).unwrap_or_default(),

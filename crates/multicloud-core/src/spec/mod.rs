@@ -34,9 +34,9 @@ pub use clouds::{
     AzureStack, NodeSize, Resolved, Source, Tier,
 };
 pub use connect::Connection;
-pub use existing::ExistingCluster;
+pub use existing::{ExistingCluster, ExistingNetwork};
 pub use manifest::ManifestSpec;
-pub use network::{Nat, Network};
+pub use network::{Nat, Network, ServiceEndpoint};
 pub use report::NamingReport;
 pub use types::{
     App, AppResources, Cluster, EnvFromSecret, Expose, ImageRef, NodePool, Postgres, Redis,
@@ -67,9 +67,13 @@ pub struct StackSpec {
     /// What only Azure reads (`location`).
     #[serde(default, skip_serializing_if = "AzureStack::is_empty")]
     pub azure: AzureStack,
-    /// The network; `None` only for stacks without cluster, database or cache.
+    /// The network; `None` only for stacks without cluster, database or cache, or with an
+    /// `existing_network`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
+    /// A network the stack uses without creating it (instead of `network`), read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_network: Option<ExistingNetwork>,
     /// The Kubernetes cluster the stack creates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
@@ -139,6 +143,7 @@ impl StackSpec {
                 aws: AwsStack::default(),
                 azure: AzureStack::default(),
                 network: None,
+                existing_network: None,
                 cluster: None,
                 existing_cluster: None,
                 database: None,
@@ -152,6 +157,12 @@ impl StackSpec {
                 tags: BTreeMap::new(),
             },
         }
+    }
+
+    /// Whether the stack has a network: one it creates (`network`) or an existing one
+    /// (`existing_network`).
+    pub fn has_network(&self) -> bool {
+        self.network.is_some() || self.existing_network.is_some()
     }
 
     /// Parses YAML and validates the result; both kinds of error come back as
@@ -232,7 +243,13 @@ impl StackSpecBuilder {
         self.spec.cluster = Some(cluster);
         self
     }
-    /// Deploys onto a cluster the stack does not create (see [`ExistingCluster`]).
+    /// Uses a network the stack does not create (see [`ExistingNetwork`]).
+    pub fn existing_network(mut self, network: ExistingNetwork) -> Self {
+        self.spec.existing_network = Some(network);
+        self
+    }
+
+    /// Deploys onto `cluster`, which the stack does not create (see [`ExistingCluster`]).
     pub fn existing_cluster(mut self, cluster: ExistingCluster) -> Self {
         self.spec.existing_cluster = Some(cluster);
         self

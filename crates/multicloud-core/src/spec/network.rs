@@ -20,6 +20,11 @@ pub struct Network {
     /// the cluster): one NAT gateway per zone by default.
     #[serde(default, skip_serializing_if = "Nat::is_default")]
     pub nat: Nat,
+    /// Cloud services reached privately from inside the network, without the internet (on
+    /// AWS, VPC endpoints in the private subnets); none by default. With [`Nat::None`] they
+    /// are the nodes' only way to the services they need.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<ServiceEndpoint>,
 }
 
 fn default_zones() -> u8 {
@@ -36,6 +41,7 @@ impl Default for Network {
             public_subnets: vec!["10.0.0.0/24".into(), "10.0.1.0/24".into()],
             private_subnets: vec!["10.0.16.0/20".into(), "10.0.32.0/20".into()],
             nat: Nat::default(),
+            endpoints: Vec::new(),
         }
     }
 }
@@ -49,6 +55,7 @@ impl Network {
             public_subnets: public.iter().map(|s| s.to_string()).collect(),
             private_subnets: private.iter().map(|s| s.to_string()).collect(),
             nat: Nat::default(),
+            endpoints: Vec::new(),
         }
     }
 
@@ -56,6 +63,29 @@ impl Network {
     pub fn nat(mut self, nat: Nat) -> Self {
         self.nat = nat;
         self
+    }
+
+    /// Reaches `endpoint` privately from inside the network (added once).
+    pub fn endpoint(mut self, endpoint: ServiceEndpoint) -> Self {
+        if !self.endpoints.contains(&endpoint) {
+            self.endpoints.push(endpoint);
+        }
+        self
+    }
+
+    /// Every endpoint a private cluster's nodes and workloads need
+    /// ([`ServiceEndpoint::PRIVATE_CLUSTER`]): with [`Nat::None`], a network with no way to
+    /// the internet whose nodes still pull images, join the cluster, assume their workload
+    /// roles and read their secrets.
+    pub fn private_endpoints(self) -> Self {
+        ServiceEndpoint::PRIVATE_CLUSTER
+            .iter()
+            .fold(self, |net, e| net.endpoint(*e))
+    }
+
+    /// Whether the private subnets have a route to the internet.
+    pub fn has_internet_egress(&self) -> bool {
+        self.nat != Nat::None
     }
 }
 
@@ -75,11 +105,92 @@ pub enum Nat {
     /// gateway, one address), for ephemeral and test environments; cross-zone traffic and
     /// one zone's outage cut the others' egress.
     Single,
+    /// No NAT gateway: the private subnets have no route to the internet (their route table
+    /// holds only the network's own range and the [`ServiceEndpoint`]s' routes). For private
+    /// clusters: the nodes reach the cloud's services through
+    /// [`Network::private_endpoints`], which validation then requires.
+    None,
 }
 
 impl Nat {
     /// Whether this is the default ([`Nat::PerZone`]), left out when serialized.
     pub fn is_default(&self) -> bool {
         *self == Nat::default()
+    }
+}
+
+/// A cloud service the network reaches privately, without the internet. On AWS each is one or
+/// more VPC endpoints in the private subnets (interface endpoints with private DNS behind a
+/// security group open on 443 to the VPC's range; S3 as a gateway endpoint on the private
+/// route tables). Azure ignores them: AKS nodes leave through the cluster's load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceEndpoint {
+    /// The container registry: `ecr.api`, `ecr.dkr`, and the S3 gateway (image layers are
+    /// S3 objects).
+    Registry,
+    /// The compute API (`ec2`): what the nodes' network plugin and bootstrap call.
+    Compute,
+    /// The token service (`sts`): workload identities (IRSA) exchange their tokens there.
+    Identity,
+    /// The secret store (`secretsmanager`).
+    Secrets,
+    /// The load balancer API (`elasticloadbalancing`), for in-cluster load balancer
+    /// controllers.
+    LoadBalancing,
+    /// The log service (`logs`), for node and workload log shippers.
+    Logs,
+}
+
+impl ServiceEndpoint {
+    /// What a private cluster needs (the EKS private-cluster requirements): the registry,
+    /// the compute API, the token service and the secret store.
+    pub const PRIVATE_CLUSTER: &'static [ServiceEndpoint] = &[
+        ServiceEndpoint::Registry,
+        ServiceEndpoint::Compute,
+        ServiceEndpoint::Identity,
+        ServiceEndpoint::Secrets,
+    ];
+
+    /// Its name in a spec (`registry`, `load_balancing`…).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ServiceEndpoint::Registry => "registry",
+            ServiceEndpoint::Compute => "compute",
+            ServiceEndpoint::Identity => "identity",
+            ServiceEndpoint::Secrets => "secrets",
+            ServiceEndpoint::LoadBalancing => "load_balancing",
+            ServiceEndpoint::Logs => "logs",
+        }
+    }
+}
+
+/// Nodes in private subnets without NAT must reach the registry and the compute API through
+/// endpoints (they pull images and join the cluster through them).
+pub(super) fn check_egress(
+    net: &Network,
+    has_nodes: bool,
+    errors: &mut Vec<super::ValidationError>,
+) {
+    if net.has_internet_egress() || !has_nodes {
+        return;
+    }
+    let missing: Vec<String> = [ServiceEndpoint::Registry, ServiceEndpoint::Compute]
+        .into_iter()
+        .filter(|e| !net.endpoints.contains(e))
+        .map(|e| e.as_str().to_string())
+        .collect();
+    if !missing.is_empty() {
+        errors.push(super::ValidationError::new(
+            "spec.network.endpoints",
+            super::Rule::Unsupported,
+            format!(
+                "nat is none, so the cluster's nodes have no way to the internet: they need the \
+                 endpoints {} to pull images and join the cluster (add them, e.g. \
+                 `Network::private_endpoints()` / `endpoints: [registry, compute, identity, \
+                 secrets]`, or choose nat single)",
+                missing.join(", ")
+            ),
+        ));
     }
 }

@@ -148,8 +148,14 @@ pub fn validate(spec: &StackSpec, rules: Option<&dyn NamingRules>) -> Result<(),
     check_identity(spec, &mut errors);
     check_dependencies(spec, &mut errors);
     super::existing::check_existing(spec, &mut errors);
+    super::existing::check_existing_network(spec, &mut errors);
     if let Some(net) = &spec.network {
         cidr::check_network(net, spec.cluster.is_some(), &mut errors);
+        super::network::check_egress(
+            net,
+            spec.cluster.as_ref().is_some_and(|c| !c.node_pools.is_empty()),
+            &mut errors,
+        );
     }
     if let Some(cluster) = &spec.cluster {
         check_cluster(cluster, &mut errors);
@@ -224,7 +230,7 @@ fn check_identity(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
 }
 
 fn check_dependencies(spec: &StackSpec, errors: &mut Vec<ValidationError>) {
-    if spec.network.is_none() {
+    if !spec.has_network() {
         let mut needy: Vec<&str> = [
             (spec.cluster.is_some(), "a cluster"),
             (spec.database.is_some(), "a database"),
