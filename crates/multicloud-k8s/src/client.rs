@@ -1,16 +1,18 @@
 //! From [`ClusterCredentials`] to a `kube::Client`: a kubeconfig document (what users get to
 //! point `kubectl` at the same cluster) and a client built from it, with kube's own retries
-//! off (the engine's `RetryPolicy` is the one retry layer).
+//! off (the engine's `RetryPolicy` is the one retry layer); [`KubeClientExt`] gives a
+//! stack's or an ephemeral environment's client in one call.
 
 use std::sync::Mutex;
 
+use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use multicloud_core::provider::{ClusterCredential, ClusterCredentials, OpContext};
 use multicloud_core::secret::SecretString;
-use multicloud_core::{ErrorKind, ProviderError};
+use multicloud_core::{EphemeralEnv, ErrorKind, ProviderError, Stack};
 
 /// The name of the cluster, user and context in the kubeconfigs this crate writes.
 pub const KUBECONFIG_CONTEXT: &str = multicloud_core::kubeconfig::CONTEXT;
@@ -100,6 +102,42 @@ fn invalid_credentials(e: &dyn std::fmt::Display) -> ProviderError {
         ErrorKind::InvalidInput,
         format!("the cluster credentials do not make a usable kubeconfig: {e}"),
     )
+}
+
+/// A `kube::Client` of a stack's cluster: `env.kube_client().await?` on an
+/// [`EphemeralEnv`] or a [`Stack`], from its [`kubeconfig`](Stack::kubeconfig) (a fresh
+/// credential each call: an EKS token lasts 15 minutes, so a long test asks again), with
+/// kube's own retries off.
+///
+/// ```no_run
+/// # async fn test(env: multicloud_core::EphemeralEnv) -> Result<(), Box<dyn std::error::Error>> {
+/// use k8s_openapi::api::apps::v1::Deployment;
+/// use multicloud_k8s::KubeClientExt;
+///
+/// let kube: kube::Client = env.kube_client().await?;
+/// let web = kube::Api::<Deployment>::namespaced(kube, "shop").get("api").await?;
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait KubeClientExt {
+    /// A client of the stack's cluster, built from a kubeconfig with a fresh credential.
+    async fn kube_client(&self) -> Result<Client, multicloud_core::Error>;
+}
+
+#[async_trait]
+impl KubeClientExt for Stack {
+    async fn kube_client(&self) -> Result<Client, multicloud_core::Error> {
+        let kubeconfig = self.kubeconfig().await?;
+        Ok(client_for(kubeconfig.credentials()).await?)
+    }
+}
+
+#[async_trait]
+impl KubeClientExt for EphemeralEnv {
+    async fn kube_client(&self) -> Result<Client, multicloud_core::Error> {
+        let kubeconfig = self.kubeconfig().await?;
+        Ok(client_for(kubeconfig.credentials()).await?)
+    }
 }
 
 /// One client per set of credentials: operations of a run share it (and its connections)

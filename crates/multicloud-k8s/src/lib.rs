@@ -37,6 +37,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In a test, [`KubeClientExt::kube_client`] gives a client of the stack's cluster (of a
+//! `Stack` or of a `multicloud_core::EphemeralEnv`, the stack a test brings up and always
+//! tears down):
+//!
+//! ```no_run
+//! # async fn test(spec: multicloud_core::spec::StackSpec,
+//! #               provider: std::sync::Arc<dyn multicloud_core::provider::CloudProvider>)
+//! #               -> Result<(), multicloud_core::Error> {
+//! use multicloud_core::EphemeralEnv;
+//! use multicloud_k8s::{KubeClientExt, KubernetesWorkloads};
+//!
+//! let env = EphemeralEnv::builder(spec, provider)
+//!     .workloads(KubernetesWorkloads::new())
+//!     .up()
+//!     .await?;
+//! let kube: kube::Client = env.kube_client().await?; // the stack's cluster, app deployed
+//! // ... the test ...
+//! env.down().await?; // or drop it: the teardown still runs
+//! # Ok(()) }
+//! ```
+//!
 //! Feature `testing` adds [`testing::ControlPlane`], a real local control plane (etcd,
 //! kube-apiserver, controller-manager, scheduler and kwok) for tests.
 
@@ -49,5 +70,5 @@ pub mod object;
 pub mod testing;
 pub mod workloads;
 
-pub use client::{client_for, credentials_from_kubeconfig, kubeconfig_yaml};
+pub use client::{KubeClientExt, client_for, credentials_from_kubeconfig, kubeconfig_yaml};
 pub use workloads::KubernetesWorkloads;

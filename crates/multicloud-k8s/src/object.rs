@@ -71,7 +71,8 @@ pub(crate) trait ObjectKind: Send + Sync {
     fn ready(live: &Self::K) -> Result<Readiness, ProviderError> {
         Ok(Readiness::Ready(Self::outputs(live)?))
     }
-    /// Checks before deleting (the namespace refuses when it holds objects not ours).
+    /// Checks before deleting (the namespace is left in place, an `ErrorKind::LeftBehind`
+    /// error, when it holds objects not ours).
     async fn before_delete(ctx: &OpContext<'_>, client: &Client) -> Result<(), ProviderError> {
         let _ = (ctx, client);
         Ok(())

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceA
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use multicloud_core::Error;
+use multicloud_core::down::Fate;
 use multicloud_core::plan::Action;
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use multicloud_core::spec::{App, Expose, ManifestSpec};
@@ -318,13 +319,25 @@ async fn objects_without_our_labels_are_never_touched() {
         .await
         .expect("create theirs");
 
-    let err = stack
-        .down()
-        .await
-        .expect_err("the namespace holds a foreign object");
-    assert!(err.to_string().contains("configmap/theirs"), "{err}");
+    // The namespace is left behind (never deleted with their object in it), and the
+    // teardown goes on: the cluster, network and the rest of the stack are gone.
+    let report = stack.down().await.expect("down completes");
+    assert_eq!(report.left_behind.len(), 1, "{report}");
+    let left = &report.left_behind[0];
+    assert_eq!(left.id, ResourceId::new(ResourceKind::NAMESPACE, "foreign"));
+    assert!(left.reason.contains("configmap/theirs"), "{}", left.reason);
+    assert_eq!(
+        left.fate,
+        Fate::GoneWithCluster,
+        "the stack's cluster was deleted"
+    );
+    assert!(
+        env.cloud.owned_by("foreign", "test").is_empty(),
+        "the infrastructure is gone"
+    );
     let kept = maps.get("theirs").await.expect("their configmap is intact");
     assert_eq!(kept.data.expect("data")["k"], "v");
+    // (The local plane is not the memory cloud's cluster: the namespace is still on it.)
     assert!(
         Api::<Namespace>::all(c.clone())
             .get_opt("foreign")
@@ -333,11 +346,15 @@ async fn objects_without_our_labels_are_never_touched() {
             .is_some()
     );
 
-    // Once it is gone, down finishes.
+    // Clean the shared plane as the report says a user would (here the plane outlives the
+    // stack's cluster): their object, then the namespace.
     maps.delete("theirs", &Default::default())
         .await
         .expect("delete theirs");
-    env.stack(spec("foreign", app)).down().await.expect("down");
+    Api::<Namespace>::all(c)
+        .delete("foreign", &Default::default())
+        .await
+        .expect("delete the namespace left behind");
 }
 
 const EXTRAS: &str = "\

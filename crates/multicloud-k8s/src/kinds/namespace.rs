@@ -1,5 +1,7 @@
 //! `namespace/<ns>`: the app's namespace, labelled with the stack's ownership. Deleting it
-//! deletes everything inside, so it is deleted only when nothing in it lacks our labels.
+//! deletes everything inside, so it is deleted only when nothing in it lacks our labels;
+//! otherwise its delete leaves it in place ([`ErrorKind::LeftBehind`]) and `down` reports it
+//! as left behind while the rest of the teardown goes on.
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -64,8 +66,10 @@ impl ObjectKind for NamespaceKind {
         if foreign.is_empty() {
             return Ok(());
         }
+        // Left behind, not a failure: the engine forgets it and the teardown goes on (a
+        // cluster the same `down` deletes takes it and their objects with it).
         Err(ProviderError::new(
-            ErrorKind::ForeignResource,
+            ErrorKind::LeftBehind,
             format!(
                 "namespace {ns} is not deleted: it holds objects multicloud does not own ({}); \
                  they and the namespace are left alone",
