@@ -74,7 +74,7 @@ pub struct IngressRule {
     /// TCP port.
     pub port: u16,
     /// Who is allowed in: the members of a security group (its resource id), or, given the
-    /// VPC's resource id, any address of the VPC's range.
+    /// resource id of the VPC or of a subnet, any address of its range.
     pub from: ResourceId,
 }
 

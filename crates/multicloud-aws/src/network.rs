@@ -247,4 +247,4 @@ async fn ready<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Readiness, Prov
     }
 }
 
-crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, ElasticIp, RouteTable, SecurityGroup; with ready: NatGateway, VpcEndpoint);
+crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, ElasticIp, RouteTable; with ready: NatGateway, VpcEndpoint);

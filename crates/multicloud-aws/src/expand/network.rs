@@ -63,7 +63,7 @@ pub(super) fn network(
     )?;
     let mut egress = nat(net.nat, &public, &private, n, g)?;
     egress.extend(endpoints(net, &private, &egress, n, g)?);
-    security_groups(spec, n, g)?;
+    security_groups(spec, &private, n, g)?;
     Ok(Subnets { private, egress })
 }
 
@@ -105,7 +105,7 @@ fn existing_network(
             }
         }
     }
-    security_groups(spec, n, g)?;
+    security_groups(spec, &private, n, g)?;
     Ok(Subnets {
         private,
         egress: Vec::new(),
@@ -148,9 +148,15 @@ fn subnets(
     Ok((public, private))
 }
 
-/// The cluster's security group, and the database's and cache's (their port from the
-/// cluster's group only).
-fn security_groups(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Result<(), ExpandError> {
+/// The cluster's security group, and the database's and cache's: their port from the
+/// cluster's group and from the private subnets' ranges, where the nodes and pods are (EKS
+/// managed nodes carry the cluster security group EKS makes, not ours).
+fn security_groups(
+    spec: &StackSpec,
+    private: &[ResourceId],
+    n: &Naming,
+    g: &mut ResourceGraph,
+) -> Result<(), ExpandError> {
     let name = |part: &str| n.name(part, NameStyle::hyphenated(255));
     g.add(
         Resource::new(kinds::SECURITY_GROUP, "cluster", name("cluster"))
@@ -164,20 +170,23 @@ fn security_groups(spec: &StackSpec, n: &Naming, g: &mut ResourceGraph) -> Resul
         ("database", 5432, spec.database.is_some()),
         ("cache", 6379, spec.cache.is_some()),
     ] {
-        if wanted {
-            g.add(
-                Resource::new(kinds::SECURITY_GROUP, role, name(role))
-                    .depends_on(&ids::vpc())
-                    .depends_on(&ids::sg("cluster"))
-                    .with_config(&SecurityGroupConfig {
-                        description: format!("{role}: port {port} from the cluster only"),
-                        ingress: vec![IngressRule {
-                            port,
-                            from: ids::sg("cluster"),
-                        }],
-                    })?,
-            )?;
+        if !wanted {
+            continue;
         }
+        let ingress = std::iter::once(ids::sg("cluster"))
+            .chain(private.iter().cloned())
+            .map(|from| IngressRule { port, from })
+            .collect();
+        g.add(
+            Resource::new(kinds::SECURITY_GROUP, role, name(role))
+                .depends_on(&ids::vpc())
+                .depends_on(&ids::sg("cluster"))
+                .depends_on_all(private)
+                .with_config(&SecurityGroupConfig {
+                    description: format!("{role}: port {port} from the cluster only"),
+                    ingress,
+                })?,
+        )?;
     }
     Ok(())
 }

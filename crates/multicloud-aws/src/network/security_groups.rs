@@ -1,12 +1,14 @@
 //! Security groups with ingress rules `{port, from}`: TCP `port` from the members of another
-//! security group (the database accepts 5432 and the cache 6379 from the cluster's group,
-//! nothing else) or from the VPC's own range (the VPC endpoints accept 443 from anything in
-//! the VPC).
+//! security group, or from the range of the VPC or of a subnet. The database accepts 5432
+//! and the cache 6379 from the cluster's group and from the private subnets' ranges only
+//! (EKS managed nodes carry the cluster security group EKS makes, not ours: the ranges are
+//! what lets the nodes and their pods in); the VPC endpoints accept 443 from the VPC.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, IpPermission, IpRange, ResourceType, Tag, UserIdGroupPair};
-use multicloud_core::provider::{OpContext, Outputs};
+use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
 use multicloud_core::{ErrorKind, ProviderError};
+use serde_json::Value;
 
 use super::{Ec2Kind, Lookup};
 use crate::clients::AwsClients;
@@ -14,7 +16,7 @@ use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::kinds;
 use crate::model::{NetworkOutputs, SecurityGroupConfig};
-use crate::support::dep_id;
+use crate::support::{any_changed, dep_id};
 use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
@@ -78,14 +80,15 @@ enum Source {
 }
 
 /// The desired ingress rules as (TCP port, source), resolved through the dependencies'
-/// outputs: a security group's id, or the VPC's range.
+/// outputs: a security group's id, or the range of the VPC or subnet.
 fn desired_ingress(ctx: &OpContext<'_>) -> Result<Vec<(i32, Source)>, ProviderError> {
     let config: SecurityGroupConfig = ctx.config()?;
     config
         .ingress
         .iter()
         .map(|rule| {
-            let source = if rule.from.kind_name() == kinds::VPC.as_str() {
+            let ranged = [kinds::VPC.as_str(), kinds::SUBNET.as_str()];
+            let source = if ranged.contains(&rule.from.kind_name()) {
                 Source::Range(ctx.dep_str(&rule.from, "cidr")?.to_string())
             } else {
                 Source::Group(dep_id(ctx, &rule.from)?)
@@ -278,6 +281,41 @@ impl Ec2Kind for SecurityGroup {
     }
     async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
         delete_security_group(&self.clients, id).await
+    }
+}
+
+/// Security groups: the generic EC2 lifecycle, plus an update that adds the ingress rules
+/// a changed config asks for (a new description, which EC2 cannot change, replaces the
+/// group).
+#[async_trait]
+impl ResourceOps for SecurityGroup {
+    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+        super::observe(self, ctx).await
+    }
+    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        super::create(self, ctx).await
+    }
+    async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+        let Some(live) = super::find(self, ctx).await? else {
+            return Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!("{}: the security group to update is gone", ctx.resource.id),
+            ));
+        };
+        ensure_ingress(&self.clients, ctx, &live).await?;
+        Outputs::of(&sg_outputs(&live))
+    }
+    fn supports_update(&self) -> bool {
+        true
+    }
+    fn requires_replacement(&self, old: &Value, new: &Value) -> bool {
+        any_changed(&["description"], old, new)
+    }
+    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+        super::delete(self, ctx).await
+    }
+    async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+        super::gone(self, ctx).await
     }
 }
 
