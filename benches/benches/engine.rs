@@ -46,7 +46,8 @@ fn plan_1000(c: &mut Criterion) {
         )
     });
     rt.block_on(stack.up()).expect("up");
-    print_state_load(&rt, &store, &stack.key());
+    let key = rt.block_on(stack.key()).expect("key");
+    print_state_load(&rt, &store, &key);
     c.bench_function(&format!("plan_{n}_resources_noop"), |b| {
         b.to_async(&rt).iter_batched(
             reset,

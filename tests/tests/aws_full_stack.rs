@@ -34,7 +34,11 @@ fn builder(region: &str) -> multicloud_core::spec::StackSpecBuilder {
 }
 
 fn state(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("shop.pr-1234.json")).expect("state file");
+    let text = std::fs::read_to_string(
+        dir.join("shop.pr-1234")
+            .join("aws.123456789012.us-east-1.json"),
+    )
+    .expect("state file");
     serde_json::from_str(&text).expect("state json")
 }
 
@@ -147,7 +151,12 @@ async fn full_stack_without_cache_on_moto_up_noop_adopt_down_and_sweep_finds_not
     );
 
     // State file deleted: everything is adopted, nothing duplicated.
-    std::fs::remove_file(dir.path().join("shop.pr-1234.json")).expect("delete state");
+    std::fs::remove_file(
+        dir.path()
+            .join("shop.pr-1234")
+            .join("aws.123456789012.us-east-1.json"),
+    )
+    .expect("delete state");
     let adopt = stack.plan().await.expect("plan after state loss");
     assert_eq!(adopt.summary().adopt, adopt.actions.len(), "{adopt}");
     calls.reset();
@@ -193,7 +202,12 @@ async fn full_stack_without_cache_on_moto_up_noop_adopt_down_and_sweep_finds_not
     // Down, then the sweeper finds nothing of this stack (NAT gateways and addresses
     // included).
     stack.down().await.expect("down");
-    assert!(!dir.path().join("shop.pr-1234.json").exists());
+    assert!(
+        !dir.path()
+            .join("shop.pr-1234")
+            .join("aws.123456789012.us-east-1.json")
+            .exists()
+    );
     let left = provider
         .sweeper()
         .find(&SweepFilter::stack("shop", "pr-1234"))

@@ -88,7 +88,7 @@ async fn s3_a_sigkilled_holder_is_taken_over_after_its_lease() {
     kill_9(child);
     let killed = Instant::now();
     // Until the lease runs out the lock is held by the dead run...
-    let key = multicloud_core::state::StateKey::new("shop", "pr-1234");
+    let key = multicloud_core::testing::example_key();
     match store()
         .lock(
             &key,

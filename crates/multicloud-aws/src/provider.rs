@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use multicloud_core::provider::{CloudProvider, ClusterOps, KindTable, Registry, SecretBackend};
+use multicloud_core::provider::{
+    CloudProvider, ClusterOps, KindTable, ProviderScope, Registry, ScopeFuture, SecretBackend,
+};
 use multicloud_core::resource::ResourceGraph;
 use multicloud_core::spec::{NamingRules, StackSpec};
 
@@ -112,6 +114,13 @@ impl CloudProvider for AwsProvider {
     }
     fn region(&self, spec: &StackSpec) -> String {
         crate::expand::resolve::region(spec).map_or_else(|_| spec.region.clone(), |r| r.value)
+    }
+    /// The account id (STS, once per provider) and the region of `spec`.
+    fn scope<'a>(&'a self, spec: &'a StackSpec) -> ScopeFuture<'a> {
+        Box::pin(async move {
+            let account = self.clients.account_id().await?;
+            Ok(ProviderScope::new("aws", account).in_region(self.region(spec)))
+        })
     }
     fn expand(
         &self,

@@ -28,8 +28,8 @@ pub use self::objects::S3Objects;
 mod objects;
 
 multicloud_core::object_state_store! {
-    /// State in an S3 bucket: `<prefix>/<stack>/<env>/state.json`, locked by
-    /// `<prefix>/<stack>/<env>/lock.json` (see the [module docs](self) for the protocol).
+    /// State in an S3 bucket: `<prefix>/<stack>/<env>/<scope>/state.json`, locked by
+    /// `<prefix>/<stack>/<env>/<scope>/lock.json` (see the [module docs](self) for the protocol).
     ///
     /// The bucket must exist. Saves of one key through one store instance should follow a
     /// load (or an earlier save) of that key by the same instance, as
@@ -39,9 +39,9 @@ multicloud_core::object_state_store! {
     /// Neither the stack nor the environment may be empty or contain `/` or control
     /// characters.
     pub struct S3StateStore(S3Objects);
-    /// The object key of the state of `key`: `<prefix>/<stack>/<env>/state.json`.
+    /// The object key of the state of `key`: `<prefix>/<stack>/<env>/<scope>/state.json`.
     state_name: state_key;
-    /// The object key of the lock of `key`: `<prefix>/<stack>/<env>/lock.json`.
+    /// The object key of the lock of `key`: `<prefix>/<stack>/<env>/<scope>/lock.json`.
     lock_name: lock_key;
 }
 

@@ -109,13 +109,14 @@ async fn stack_up_replan_down_with_s3_state() {
     let w = World::new("state-e2e").await;
     let cloud = MemoryCloud::new(Latencies::zero());
     let spec = example_spec();
-    let stack_key = StateKey::new(&spec.name, &spec.environment);
-    let object = w.store().state_key(&stack_key).unwrap();
-    let lock_object = w.store().lock_key(&stack_key).unwrap();
     let memory = InMemoryProvider::new(cloud.clone());
     let stack = Stack::new(spec, memory.clone())
         .workloads(memory.workloads())
         .state(w.store());
+    let stack_key = stack.key().await.expect("key");
+    assert_eq!(stack_key, multicloud_core::testing::example_key());
+    let object = w.store().state_key(&stack_key).unwrap();
+    let lock_object = w.store().lock_key(&stack_key).unwrap();
 
     let outputs = stack.up().await.expect("up");
     drop(outputs);

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
 use azure_core::http::HttpClient;
-use multicloud_core::provider::{CloudProvider, ClusterOps, KindTable, Registry, SecretBackend};
+use multicloud_core::provider::{
+    CloudProvider, ClusterOps, KindTable, ProviderScope, Registry, ScopeFuture, SecretBackend,
+};
 use multicloud_core::resource::ResourceGraph;
 use multicloud_core::spec::{NamingRules, StackSpec};
 
@@ -225,6 +227,11 @@ impl CloudProvider for AzureProvider {
     }
     fn region(&self, spec: &StackSpec) -> String {
         crate::expand::resolve::location(spec).map_or_else(|_| spec.region.clone(), |r| r.value)
+    }
+    /// The subscription (resource names are unique across its locations).
+    fn scope<'a>(&'a self, _spec: &'a StackSpec) -> ScopeFuture<'a> {
+        let scope = ProviderScope::new("azure", &self.ops.az.subscription);
+        Box::pin(std::future::ready(Ok(scope)))
     }
     fn expand(
         &self,

@@ -57,8 +57,8 @@ pub use self::builder::{BlobStateStoreBuilder, BuildError, DEFAULT_SERVICE_VERSI
 pub use self::objects::BlobObjects;
 
 multicloud_core::object_state_store! {
-    /// State in an Azure Blob container: `<prefix>/<stack>/<env>/state.json`, locked by
-    /// `<prefix>/<stack>/<env>/lock.json` (see the [module docs](self) for the protocol).
+    /// State in an Azure Blob container: `<prefix>/<stack>/<env>/<scope>/state.json`, locked by
+    /// `<prefix>/<stack>/<env>/<scope>/lock.json` (see the [module docs](self) for the protocol).
     ///
     /// Made by [`BlobStateStore::builder`]. The container must exist. Saves of one key
     /// through one store instance should follow a load (or an earlier save) of that key by
@@ -68,9 +68,9 @@ multicloud_core::object_state_store! {
     /// Neither the stack nor the environment may be empty or contain `/` or control
     /// characters.
     pub struct BlobStateStore(BlobObjects);
-    /// The blob name of the state of `key`: `<prefix>/<stack>/<env>/state.json`.
+    /// The blob name of the state of `key`: `<prefix>/<stack>/<env>/<scope>/state.json`.
     state_name: state_blob;
-    /// The blob name of the lock of `key`: `<prefix>/<stack>/<env>/lock.json`.
+    /// The blob name of the lock of `key`: `<prefix>/<stack>/<env>/<scope>/lock.json`.
     lock_name: lock_blob;
 }
 

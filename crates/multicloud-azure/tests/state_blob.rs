@@ -179,7 +179,7 @@ mod sigkill {
                 .expect("store")
         };
         let spec = example_spec();
-        let key = StateKey::new(&spec.name, &spec.environment);
+        let key = multicloud_core::testing::example_key();
         let lock_blob = store().lock_blob(&key).expect("name");
         assert_eq!(w.lease_state(&lock_blob).await, "leased", "left leased");
         // Until the lease runs out the lock is held by the dead run...

@@ -62,6 +62,19 @@ pub enum Error {
     /// Reading or writing state failed.
     #[error(transparent)]
     State(StateError),
+    /// The state under this stack's key was recorded by another provider (or in another
+    /// region of its scope): refused before any plan or change.
+    #[error(
+        "the state of {key} was recorded by {recorded}, not by this run's provider {current}; refusing to use another cloud's state"
+    )]
+    ProviderMismatch {
+        /// Which stack.
+        key: crate::state::StateKey,
+        /// The provider and region the state records (`aws (us-east-1)`).
+        recorded: String,
+        /// This run's provider and region.
+        current: String,
+    },
     /// The state changed between `plan` and `apply`; plan again.
     #[error("the state of {key} changed since the plan was made; plan again")]
     StalePlan {

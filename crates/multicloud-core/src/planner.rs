@@ -199,6 +199,8 @@ async fn observe_all(
 
 /// What the planner needs besides the spec and the state.
 pub(crate) struct PlanInputs<'a> {
+    /// The stack's state key (the plan's).
+    pub key: &'a StateKey,
     pub backends: &'a Backends,
     pub stack: &'a StackContext,
     pub parallelism: usize,
@@ -264,7 +266,7 @@ pub(crate) async fn plan(
         Mode::Down => ResourceGraph::new(),
     };
     Ok(Plan {
-        key: StateKey::new(&spec.name, &spec.environment),
+        key: inputs.key.clone(),
         provider: inputs.backends.provider.name().to_string(),
         actions: d.actions,
         desired,

@@ -26,6 +26,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -41,6 +42,7 @@ use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 pub use crate::secret::SecretRef;
 use crate::secret::SecretString;
 use crate::spec::{Connection, NamingRules, StackSpec};
+pub use crate::state::ProviderScope;
 pub use crate::tags::Owner;
 use crate::tags::Ownership;
 
@@ -273,6 +275,9 @@ pub trait WorkloadOps: Send + Sync {
     fn kind_table(&self) -> &KindTable;
 }
 
+/// What [`CloudProvider::scope`] returns: the provider's scope, once known.
+pub type ScopeFuture<'a> = BoxFuture<'a, Result<ProviderScope, ProviderError>>;
+
 /// A shared workloads backend is one, so a backend can be attached to several stacks.
 impl<W: WorkloadOps + ?Sized> WorkloadOps for std::sync::Arc<W> {
     fn kind_table(&self) -> &KindTable {
@@ -308,6 +313,17 @@ pub trait CloudProvider: Send + Sync {
     /// `spec.region`. Recorded in state and in [`StackContext::region`].
     fn region(&self, spec: &StackSpec) -> String {
         spec.region.clone()
+    }
+
+    /// Where this provider deploys `spec`, as the stack's state key names it: the cloud
+    /// (this provider's [`name`](Self::name)), the account and, where the same stack name
+    /// is another stack in each region, the [`region`](Self::region). AWS answers its
+    /// account id (one STS call, cached) and region, Azure its subscription. Default: the
+    /// account `default` in the region of `spec`.
+    fn scope<'a>(&'a self, spec: &'a StackSpec) -> ScopeFuture<'a> {
+        Box::pin(async move {
+            Ok(ProviderScope::new(self.name(), "default").in_region(self.region(spec)))
+        })
     }
 
     /// Expands a (validated) spec into this cloud's resources with their dependencies and
@@ -350,6 +366,9 @@ impl<P: CloudProvider + ?Sized> CloudProvider for std::sync::Arc<P> {
     }
     fn region(&self, spec: &StackSpec) -> String {
         (**self).region(spec)
+    }
+    fn scope<'a>(&'a self, spec: &'a StackSpec) -> ScopeFuture<'a> {
+        (**self).scope(spec)
     }
     fn expand(&self, spec: &StackSpec) -> Result<ResourceGraph, crate::expand::ExpandError> {
         (**self).expand(spec)

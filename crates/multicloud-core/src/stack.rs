@@ -21,6 +21,7 @@ use crate::state::{LocalStateStore, LockInfo, StackState, StateKey, StateLock, S
 use crate::tags::Ownership;
 
 mod access_info;
+mod state_key;
 
 /// A stack: what to build ([`StackSpec`]), where ([`CloudProvider`]), and where its state
 /// lives ([`StateStore`], `.multicloud/` by default).
@@ -36,6 +37,8 @@ pub struct Stack {
     options: ApplyOptions,
     events: EventBus,
     cancel: CancellationToken,
+    /// The state key, once the provider said its scope ([`Stack::key`]).
+    key: tokio::sync::OnceCell<StateKey>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -61,6 +64,7 @@ impl Stack {
             options: ApplyOptions::default(),
             events: EventBus::default(),
             cancel: CancellationToken::new(),
+            key: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -128,11 +132,6 @@ impl Stack {
         &self.provider
     }
 
-    /// The state key of this stack.
-    pub fn key(&self) -> StateKey {
-        StateKey::new(&self.spec.name, &self.spec.environment)
-    }
-
     /// A stream of progress events of every later run.
     pub fn events(&self) -> BoxStream<'static, Event> {
         self.events.stream()
@@ -188,19 +187,22 @@ impl Stack {
 
     async fn plan_with(&self, mode: Mode) -> Result<Plan, Error> {
         let backends = self.backends();
-        let (state, graph) = self.load_and_expand(&backends).await?;
-        self.plan_on(&backends, graph, state.as_ref(), mode).await
+        let key = self.key().await?;
+        let (state, graph) = self.load_and_expand(&backends, &key, false).await?;
+        self.plan_on(&backends, &key, graph, state.as_ref(), mode)
+            .await
     }
 
-    /// Loads the state and expands the spec at the same time (the load runs on the blocking
-    /// pool while the expansion runs here).
+    /// Loads the state of `key` (the run `holds` its lock, or not) and expands the spec at
+    /// the same time (the load runs on the blocking pool while the expansion runs here).
     async fn load_and_expand(
         &self,
         backends: &Backends,
+        key: &StateKey,
+        holds: bool,
     ) -> Result<(Option<StackState>, crate::resource::ResourceGraph), Error> {
         self.check_attached()?;
-        let key = self.key();
-        let (state, graph) = tokio::join!(self.store.load(&key), async {
+        let (state, graph) = tokio::join!(self.load_state(key, holds), async {
             planner::expanded(backends, &self.spec)
         });
         Ok((state?, graph?))
@@ -227,12 +229,14 @@ impl Stack {
     async fn plan_on(
         &self,
         backends: &Backends,
+        key: &StateKey,
         graph: crate::resource::ResourceGraph,
         state: Option<&StackState>,
         mode: Mode,
     ) -> Result<Plan, Error> {
         let ctx = self.context(state);
         let inputs = PlanInputs {
+            key,
             backends,
             stack: &ctx,
             parallelism: self.options.parallelism,
@@ -250,7 +254,7 @@ impl Stack {
         operation: &str,
         f: impl AsyncFnOnce(CancellationToken) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let key = self.key();
+        let key = self.key().await?;
         let info = LockInfo::for_current_process(operation).with_lease(self.options.lock_lease);
         let mut lock: Box<dyn StateLock> = self.store.lock(&key, info).await?;
         if let Some(previous) = lock.taken_over() {
@@ -283,9 +287,10 @@ impl Stack {
     pub async fn up(&self) -> Result<StackOutputs, Error> {
         self.locked("up", async |cancel| {
             let backends = self.backends();
-            let (state, graph) = self.load_and_expand(&backends).await?;
+            let key = self.key().await?;
+            let (state, graph) = self.load_and_expand(&backends, &key, true).await?;
             let plan = self
-                .plan_on(&backends, graph, state.as_ref(), Mode::Up)
+                .plan_on(&backends, &key, graph, state.as_ref(), Mode::Up)
                 .await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
@@ -303,9 +308,10 @@ impl Stack {
     /// [`Error::StalePlan`] if the state changed since.
     pub async fn apply(&self, plan: &Plan) -> Result<StackOutputs, Error> {
         self.locked("apply", async |cancel| {
-            let state = self.store.load(&self.key()).await?;
-            if !self.matches(plan, state.as_ref()) {
-                return Err(Error::StalePlan { key: self.key() });
+            let key = self.key().await?;
+            let state = self.load_state(&key, true).await?;
+            if plan.key != key || plan.state_serial != state.as_ref().map(|s| s.serial) {
+                return Err(Error::StalePlan { key });
             }
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
@@ -319,10 +325,6 @@ impl Stack {
         .await
     }
 
-    fn matches(&self, plan: &Plan, state: Option<&StackState>) -> bool {
-        plan.key == self.key() && plan.state_serial == state.map(|s| s.serial)
-    }
-
     /// Deletes everything the stack owns, in reverse dependency order, waiting for each
     /// deletion; removes the state when done. What a kind does not delete without deleting
     /// what is not ours (a namespace holding objects multicloud did not make) is left in
@@ -330,23 +332,24 @@ impl Stack {
     pub async fn down(&self) -> Result<DownReport, Error> {
         self.locked("down", async |cancel| {
             let backends = self.backends();
-            let (state, graph) = self.load_and_expand(&backends).await?;
+            let key = self.key().await?;
+            let (state, graph) = self.load_and_expand(&backends, &key, true).await?;
             let plan = self
-                .plan_on(&backends, graph, state.as_ref(), Mode::Down)
+                .plan_on(&backends, &key, graph, state.as_ref(), Mode::Down)
                 .await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
             });
             if plan.actions.is_empty() {
                 if state.is_some() {
-                    self.store.delete(&self.key()).await?;
+                    self.store.delete(&key).await?;
                 }
                 return Ok(DownReport::default());
             }
             let Applied { state, left_behind } =
                 self.execute(&backends, &plan, state, &cancel).await?;
             if state.resources.is_empty() {
-                self.store.delete(&self.key()).await?;
+                self.store.delete(&key).await?;
             }
             Ok(DownReport::new(left_behind))
         })
@@ -355,7 +358,7 @@ impl Stack {
 
     /// The outputs recorded in state (no cloud call).
     pub async fn outputs(&self) -> Result<StackOutputs, Error> {
-        match self.store.load(&self.key()).await? {
+        match self.load_state(&self.key().await?, false).await? {
             Some(state) => Ok(StackOutputs::from_state(&state)?),
             None => Ok(StackOutputs::default()),
         }
@@ -363,7 +366,7 @@ impl Stack {
 
     /// Breaks the state lock whoever holds it (after a crash); returns who held it.
     pub async fn force_unlock(&self) -> Result<Option<LockInfo>, Error> {
-        Ok(self.store.force_unlock(&self.key()).await?)
+        Ok(self.store.force_unlock(&self.key().await?).await?)
     }
 
     async fn execute(
@@ -376,7 +379,7 @@ impl Stack {
         let ctx = self.context(state.as_ref());
         let mut state = state.unwrap_or_else(|| {
             StackState::new(
-                self.key(),
+                plan.key.clone(),
                 self.provider.region(&self.spec),
                 self.provider.name(),
             )

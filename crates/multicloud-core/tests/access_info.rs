@@ -36,7 +36,11 @@ async fn before_up_every_call_says_the_stack_is_not_up() {
     not_up(stack.write_kubeconfig(&path).await.expect_err("not up"));
     assert!(!path.exists(), "nothing written");
     let e = stack.database_url().await.expect_err("not up");
-    assert!(e.to_string().contains("shop/pr-1234 is not up"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("shop/pr-1234 (memory local) is not up"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -161,7 +165,7 @@ async fn parts_a_stack_does_not_have_are_named() {
     let e = stack.registry_login("nope").await.expect_err("none");
     assert_eq!(
         e.to_string(),
-        "stack bare/dev has no registry `nope` (not in its spec, or not made by `up` yet)"
+        "stack bare/dev (memory local) has no registry `nope` (not in its spec, or not made by `up` yet)"
     );
     assert_eq!(part(e), StackPart::Registry("nope".into()));
 }

@@ -9,7 +9,7 @@ use multicloud_core::events::Event;
 use multicloud_core::plan::Action;
 use multicloud_core::prelude::*;
 use multicloud_core::resource::{ResourceId, ResourceKind};
-use multicloud_core::state::{LockInfo, StateKey};
+use multicloud_core::state::LockInfo;
 use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, Op, kinds, memory_stack};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,7 @@ fn stack_of(spec: StackSpec, cloud: &Arc<MemoryCloud>, dir: &std::path::Path) ->
 }
 
 fn state_file(dir: &std::path::Path) -> std::path::PathBuf {
-    dir.join("shop.pr-1234.json")
+    dir.join("shop.pr-1234").join("memory.local.json")
 }
 
 /// How many resources the state file in `dir` records.
@@ -372,7 +372,7 @@ async fn a_second_writer_gets_locked_naming_the_holder() {
     let store = LocalStateStore::new(dir.path());
     let held = store
         .lock(
-            &StateKey::new("shop", "pr-1234"),
+            &multicloud_core::testing::example_key(),
             LockInfo::for_current_process("someone else's up"),
         )
         .await

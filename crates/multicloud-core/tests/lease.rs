@@ -11,7 +11,7 @@ use multicloud_core::testing::lock_contract::remote_holder;
 use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud, memory_stack};
 
 fn key() -> StateKey {
-    StateKey::new("shop", "pr-1234")
+    multicloud_core::testing::example_key()
 }
 
 #[tokio::test(start_paused = true)]

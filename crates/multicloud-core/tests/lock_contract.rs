@@ -106,11 +106,23 @@ async fn local_list_and_migrate() {
     );
 }
 
+/// The cloud in the key (`testing::scope_contract`): two clouds keep two states, bad scopes
+/// are refused, a state under the old key migrates.
+#[tokio::test]
+async fn local_scope_contract() {
+    use multicloud_core::testing::scope_contract;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalStateStore::new(dir.path());
+    scope_contract::clouds_keep_separate_states(&store).await;
+    scope_contract::bad_scopes_are_refused(&store).await;
+    scope_contract::unscoped_state_migrates(&store).await;
+}
+
 #[tokio::test]
 async fn local_no_secret_value_is_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn StateStore> = Arc::new(LocalStateStore::new(dir.path()));
-    let file = dir.path().join("shop.pr-1234.json");
+    let file = dir.path().join("shop.pr-1234").join("memory.local.json");
     lock_contract::no_secret_value_is_stored(store, || {
         let file = file.clone();
         async move { std::fs::read(file).expect("state file") }

@@ -85,7 +85,12 @@ async fn a_kind_declared_outside_core_runs_through_plan_apply_and_destroy() {
             .any(|r| r.id == id && r.kind == DNS_RECORD)
     };
     assert!(exists(&cloud), "the dns record was created");
-    let state = std::fs::read_to_string(dir.path().join("shop.pr-1234.json")).expect("state");
+    let state = std::fs::read_to_string(
+        dir.path()
+            .join("shop.pr-1234")
+            .join("memory+dns.default.us-east-1.json"),
+    )
+    .expect("state");
     assert!(
         state.contains("\"kind\":\"dns_record\""),
         "recorded by name"
@@ -253,7 +258,7 @@ async fn a_state_file_of_schema_1_migrates_and_plans_as_a_noop() {
     let outputs = stack.up().await.expect("up");
 
     // Rewrite the file as version 1 wrote it: ARNs under `arn`, no neutral `id`.
-    let path = dir.path().join("shop.pr-1234.json");
+    let path = dir.path().join("shop.pr-1234").join("memory.local.json");
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
     v["schema_version"] = 1.into();

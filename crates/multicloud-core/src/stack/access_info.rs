@@ -36,16 +36,17 @@ impl RegistryCredentials {
 impl Stack {
     /// The recorded state, or [`Error::NotUp`] when there is none.
     async fn recorded(&self) -> Result<StackState, Error> {
-        match self.store.load(&self.key()).await? {
+        let key = self.key().await?;
+        match self.load_state(&key, false).await? {
             Some(state) if !state.resources.is_empty() => Ok(state),
-            _ => Err(Error::NotUp { key: self.key() }),
+            _ => Err(Error::NotUp { key }),
         }
     }
 
     /// [`Error::NoSuchPart`] for `part`.
     fn no_such(&self, part: StackPart) -> Error {
         Error::NoSuchPart {
-            key: self.key(),
+            key: self.known_key(),
             part,
         }
     }

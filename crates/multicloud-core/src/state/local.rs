@@ -1,11 +1,16 @@
 //! [`LocalStateStore`]: JSON files in a directory.
 //!
-//! Layout, for the key `stack`/`env`:
+//! Layout, for the key `stack`/`env` on the scope `scope` (its
+//! [`segment`](super::ProviderScope::segment), such as `aws.123456789012.us-east-1`):
 //!
-//! * `<dir>/<stack>.<env>.json`: the state, replaced atomically on every save (written to a
-//!   temporary file in the same directory, synced, then renamed over the old one);
-//! * `<dir>/<stack>.<env>.json.backup`: the version before the last save;
-//! * `<dir>/<stack>.<env>.lock`: the lock, holding the holder's [`LockInfo`] as JSON.
+//! * `<dir>/<stack>.<env>/<scope>.json`: the state, replaced atomically on every save
+//!   (written to a temporary file in the same directory, synced, then renamed over the old
+//!   one);
+//! * `<dir>/<stack>.<env>/<scope>.json.backup`: the version before the last save;
+//! * `<dir>/<stack>.<env>/<scope>.lock`: the lock, holding the holder's [`LockInfo`] as JSON.
+//!
+//! A key without a scope (written before keys named their cloud) has its files in `<dir>`
+//! itself: `<dir>/<stack>.<env>.json`, `.json.backup` and `.lock`.
 //!
 //! The lock files live in [`super::local_lock`].
 
@@ -19,10 +24,13 @@ use async_trait::async_trait;
 
 use super::local_lock::{self, LocalLock};
 use super::schema::parse_state;
-use super::{LockInfo, StackListing, StackState, StateError, StateKey, StateLock, StateStore};
+use super::{
+    LockInfo, ProviderScope, StackListing, StackState, StateError, StateKey, StateLock, StateStore,
+};
 
-/// State as JSON files in a directory: `<dir>/<stack>.<env>.json` (previous version in
-/// `<dir>/<stack>.<env>.json.backup`), locked by `<dir>/<stack>.<env>.lock`.
+/// State as JSON files in a directory: `<dir>/<stack>.<env>/<scope>.json` (previous version
+/// in `<scope>.json.backup` beside it), locked by `<dir>/<stack>.<env>/<scope>.lock` (see
+/// the [module docs](self) for keys without a scope).
 ///
 /// Saves are atomic: a reader sees the old or the new state, never a mix, even if the process
 /// dies mid-save. A state file that does not parse is reported as [`StateError::Corrupt`] and
@@ -62,14 +70,32 @@ impl LocalStateStore {
         local_lock::read_holder(&path)
     }
 
-    /// `<dir>/<stack>.<env>.json`.
-    fn state_path(&self, key: &StateKey) -> Result<PathBuf, StateError> {
-        Ok(self.dir.join(format!("{}.json", self.base_name(key)?)))
+    /// The file holding the state of `key`: `<dir>/<stack>.<env>/<scope>.json`, or
+    /// `<dir>/<stack>.<env>.json` for a key without a scope.
+    pub fn state_file(&self, key: &StateKey) -> Result<PathBuf, StateError> {
+        let (dir, base) = self.place(key)?;
+        Ok(dir.join(format!("{base}.json")))
     }
 
-    /// `<dir>/<stack>.<env>.lock`.
+    /// The lock file of `key`: the [`state_file`](Self::state_file) with `.lock` for `.json`.
     fn lock_path(&self, key: &StateKey) -> Result<PathBuf, StateError> {
-        Ok(self.dir.join(format!("{}.lock", self.base_name(key)?)))
+        let (dir, base) = self.place(key)?;
+        Ok(dir.join(format!("{base}.lock")))
+    }
+
+    /// The directory of `key`'s files and their base name: `<dir>/<stack>.<env>` and the
+    /// scope's segment, or `<dir>` and `<stack>.<env>` without a scope.
+    fn place(&self, key: &StateKey) -> Result<(PathBuf, String), StateError> {
+        let base = self.base_name(key)?;
+        match key.scope.as_deref().map(ProviderScope::segment) {
+            None => Ok((self.dir.clone(), base)),
+            Some(Some(segment)) => Ok((self.dir.join(base), segment)),
+            Some(None) => Err(self.invalid(
+                key,
+                "the cloud, account and region must not be empty or contain '.', path \
+                 separators, control characters or any of :*?\"<>|",
+            )),
+        }
     }
 
     /// `<stack>.<env>`, after checking both parts are safe in a file name.
@@ -89,33 +115,43 @@ impl LocalStateStore {
             None
         };
         match problem {
-            Some(problem) => Err(StateError::Io {
-                path: self.dir.clone(),
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("cannot store the state of {key:?} as a file: {problem}"),
-                ),
-            }),
+            Some(problem) => Err(self.invalid(key, problem)),
             None => Ok(format!("{}.{}", key.stack, key.environment)),
         }
     }
+
+    /// The error for a `key` that cannot name files, because of `problem`.
+    fn invalid(&self, key: &StateKey, problem: &str) -> StateError {
+        StateError::Io {
+            path: self.dir.clone(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot store the state of {key:?} as a file: {problem}"),
+            ),
+        }
+    }
+}
+
+/// The directory holding `path` (where its temporary files and backup go).
+fn parent(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 #[async_trait]
 impl StateStore for LocalStateStore {
     async fn load(&self, key: &StateKey) -> Result<Option<StackState>, StateError> {
-        let path = self.state_path(key)?;
+        let path = self.state_file(key)?;
         let key = key.clone();
         blocking(path.clone(), move || load_blocking(&path, &key)).await
     }
 
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
-        let path = self.state_path(&state.key)?;
+        let path = self.state_file(&state.key)?;
         let bytes = super::to_bytes(state).map_err(|e| StateError::Io {
             path: path.clone(),
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         })?;
-        let dir = self.dir.clone();
+        let dir = parent(&path);
         let serial = state.serial;
         blocking(path.clone(), move || {
             save_blocking(&dir, &path, &bytes, serial)
@@ -124,8 +160,8 @@ impl StateStore for LocalStateStore {
     }
 
     async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
-        let path = self.state_path(key)?;
-        let dir = self.dir.clone();
+        let path = self.state_file(key)?;
+        let dir = parent(&path);
         blocking(path.clone(), move || {
             remove_if_exists(&path)?;
             remove_if_exists(&backup_path(&path))?;
@@ -137,7 +173,7 @@ impl StateStore for LocalStateStore {
 
     async fn lock(&self, key: &StateKey, info: LockInfo) -> Result<Box<dyn StateLock>, StateError> {
         let path = self.lock_path(key)?;
-        let dir = self.dir.clone();
+        let dir = parent(&path);
         let key = key.clone();
         let lock = blocking(path.clone(), move || {
             LocalLock::acquire_blocking(&dir, path, key, info)
@@ -227,42 +263,79 @@ fn refuse_stale(path: &Path, serial: u64) -> Result<(), StateError> {
     }
 }
 
-/// The stacks of the store in `dir`: each `<stack>.<env>.json` state file (its serial) and
-/// `<stack>.<env>.lock` lock file (its holder).
+/// The stacks of the store in `dir`: each state file (its serial) and lock file (its
+/// holder), scoped ones in the `<stack>.<env>` directories, unscoped ones beside them.
 fn list_blocking(dir: &Path) -> Result<Vec<StackListing>, StateError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_err(dir)(e)),
-    };
     let mut stacks: std::collections::BTreeMap<StateKey, StackListing> = Default::default();
-    for entry in entries {
-        let path = entry.map_err(io_err(dir))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let (base, is_lock) = match (name.strip_suffix(".json"), name.strip_suffix(".lock")) {
-            (Some(base), _) => (base, false),
-            (None, Some(base)) => (base, true),
-            (None, None) => continue,
-        };
-        let Some((stack, env)) = base.split_once('.') else {
-            continue;
-        };
-        let key = StateKey::new(stack, env);
-        let listing = stacks.entry(key.clone()).or_insert_with(|| StackListing {
-            key: key.clone(),
-            serial: None,
-            lock: None,
-        });
-        if is_lock {
-            listing.lock = local_lock::read_holder(&path)?;
-        } else {
-            listing.serial = load_blocking(&path, &key)?.map(|s| s.serial);
+    for path in entries(dir)? {
+        let name = file_name(&path);
+        if path.is_dir() {
+            let Some((stack, env)) = name.split_once('.') else {
+                continue;
+            };
+            for inner in entries(&path)? {
+                let Some((segment, is_lock)) = split_kind(file_name(&inner)) else {
+                    continue;
+                };
+                if let Some(scope) = ProviderScope::from_segment(segment) {
+                    let key = StateKey::new(stack, env).on(scope);
+                    add_listing(&mut stacks, key, &inner, is_lock)?;
+                }
+            }
+        } else if let Some((base, is_lock)) = split_kind(name)
+            && let Some((stack, env)) = base.split_once('.')
+        {
+            add_listing(&mut stacks, StateKey::new(stack, env), &path, is_lock)?;
         }
     }
     Ok(stacks.into_values().collect())
+}
+
+/// The paths in `dir` (none if it does not exist).
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, StateError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.path()).map_err(io_err(dir)))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+/// The file name of `path` (empty if it is not UTF-8).
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+}
+
+/// `name` without `.json` (a state file) or `.lock` (a lock file: `true`).
+fn split_kind(name: &str) -> Option<(&str, bool)> {
+    match (name.strip_suffix(".json"), name.strip_suffix(".lock")) {
+        (Some(base), _) => Some((base, false)),
+        (None, Some(base)) => Some((base, true)),
+        (None, None) => None,
+    }
+}
+
+/// Records the state file or lock file `path` of `key` in `stacks`.
+fn add_listing(
+    stacks: &mut std::collections::BTreeMap<StateKey, StackListing>,
+    key: StateKey,
+    path: &Path,
+    is_lock: bool,
+) -> Result<(), StateError> {
+    let listing = stacks.entry(key.clone()).or_insert_with(|| StackListing {
+        key: key.clone(),
+        serial: None,
+        lock: None,
+    });
+    if is_lock {
+        listing.lock = local_lock::read_holder(path)?;
+    } else {
+        listing.serial = load_blocking(path, &key)?.map(|s| s.serial);
+    }
+    Ok(())
 }
 
 /// Removes `path`; absent is fine.
@@ -341,250 +414,4 @@ fn keep_backup(path: &Path) -> Result<(), StateError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::outputs::Outputs;
-    use crate::resource::Resource;
-    use crate::state::ResourceRecord;
-    use crate::state::SCHEMA_VERSION;
-    use serde_json::Value;
-
-    fn key() -> StateKey {
-        StateKey::new("app", "dev")
-    }
-
-    fn state(serial: u64) -> StackState {
-        let mut state = StackState::new(key(), "us-east-1", "aws");
-        state.serial = serial;
-        state
-    }
-
-    fn file_names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[tokio::test]
-    async fn save_then_load_round_trips() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path().join("nested").join("state"));
-        let mut saved = state(7);
-        let mut outputs = Outputs::new();
-        outputs
-            .as_map_mut()
-            .insert("cidr".into(), "10.0.0.0/16".into());
-        let mut config = serde_json::Map::new();
-        config.insert("cidr".into(), "10.0.0.0/16".into());
-        let mut resource = Resource::new(crate::testing::kinds::VPC, "main", "app-dev-vpc");
-        resource.config = Value::Object(config);
-        let record = ResourceRecord::new(&resource, Some("vpc-0123".into()), outputs);
-        saved.resources.insert(record.id.clone(), record);
-        saved.expires_at = Some(saved.created_at);
-
-        store.save(&saved).await.unwrap();
-        let loaded = store.load(&key()).await.unwrap();
-        assert_eq!(loaded, Some(saved));
-        assert!(store.dir().join("app.dev.json").is_file());
-    }
-
-    #[tokio::test]
-    async fn load_of_missing_state_is_none() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path().join("never-created"));
-        assert_eq!(store.load(&key()).await.unwrap(), None);
-        store.save(&state(1)).await.unwrap();
-        assert_eq!(
-            store.load(&StateKey::new("app", "prod")).await.unwrap(),
-            None
-        );
-    }
-
-    #[tokio::test]
-    async fn save_is_atomic_and_keeps_a_backup_of_the_previous_version() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        store.save(&state(1)).await.unwrap();
-        assert_eq!(file_names(tmp.path()), ["app.dev.json"]);
-        store.save(&state(2)).await.unwrap();
-        store.save(&state(3)).await.unwrap();
-        // No temporary file left behind, current version and the one before it kept.
-        assert_eq!(
-            file_names(tmp.path()),
-            ["app.dev.json", "app.dev.json.backup"]
-        );
-        let loaded = store.load(&key()).await.unwrap().unwrap();
-        assert_eq!(loaded.serial, 3);
-        let backup = fs::read(tmp.path().join("app.dev.json.backup")).unwrap();
-        let backup: StackState = serde_json::from_slice(&backup).unwrap();
-        assert_eq!(backup.serial, 2);
-        // One line per top-level field (and per record), for humans reading the file.
-        let text = fs::read_to_string(tmp.path().join("app.dev.json")).unwrap();
-        assert!(
-            text.contains(&format!("\n  \"schema_version\":{SCHEMA_VERSION},\n")),
-            "{text}"
-        );
-    }
-
-    #[tokio::test]
-    async fn failed_save_leaves_no_temp_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        // A directory where the state file should be: the final rename fails.
-        fs::create_dir(tmp.path().join("app.dev.json")).unwrap();
-        fs::write(tmp.path().join("app.dev.json").join("x"), "x").unwrap();
-        let err = store.save(&state(1)).await.unwrap_err();
-        assert!(matches!(err, StateError::Io { .. }), "{err:?}");
-        assert!(err.to_string().contains("app.dev.json"), "{err}");
-        assert_eq!(file_names(tmp.path()), ["app.dev.json"]);
-    }
-
-    #[tokio::test]
-    async fn corrupt_state_is_reported_and_left_untouched() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        let path = tmp.path().join("app.dev.json");
-        let garbage = "{\"schema_version\": 1, \"key\": ";
-        fs::write(&path, garbage).unwrap();
-
-        let err = store.load(&key()).await.unwrap_err();
-        match &err {
-            StateError::Corrupt { location, message } => {
-                assert_eq!(location, &path.display().to_string());
-                assert!(message.contains("EOF"), "{message}");
-            }
-            other => panic!("expected Corrupt, got {other:?}"),
-        }
-        assert!(err.to_string().contains("app.dev.json"), "{err}");
-        // Still there, byte for byte, and no backup or temp file appeared.
-        assert_eq!(fs::read_to_string(&path).unwrap(), garbage);
-        assert_eq!(file_names(tmp.path()), ["app.dev.json"]);
-    }
-
-    #[tokio::test]
-    async fn newer_schema_is_unsupported() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        let mut value = serde_json::to_value(state(1)).unwrap();
-        value["schema_version"] = (SCHEMA_VERSION + 1).into();
-        // A newer build may also have changed fields: the version is checked first.
-        value["resources"] = "something new".into();
-        let path = tmp.path().join("app.dev.json");
-        fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
-
-        match store.load(&key()).await.unwrap_err() {
-            StateError::UnsupportedVersion {
-                location,
-                found,
-                supported,
-            } => {
-                assert_eq!(location, path.display().to_string());
-                assert_eq!(found, SCHEMA_VERSION + 1);
-                assert_eq!(supported, SCHEMA_VERSION);
-            }
-            other => panic!("expected UnsupportedVersion, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn missing_or_zero_schema_version_is_corrupt() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        let path = tmp.path().join("app.dev.json");
-        let mut value = serde_json::to_value(state(1)).unwrap();
-        for version in [Some(Value::from(0)), None, Some(Value::from("1"))] {
-            match version {
-                Some(v) => value["schema_version"] = v,
-                None => {
-                    value.as_object_mut().unwrap().remove("schema_version");
-                }
-            }
-            fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
-            match store.load(&key()).await.unwrap_err() {
-                StateError::Corrupt { location, message } => {
-                    assert_eq!(location, path.display().to_string());
-                    assert!(message.contains("schema_version"), "{message}");
-                }
-                other => panic!("expected Corrupt, got {other:?}"),
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn state_of_another_key_is_corrupt() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        let other = StackState::new(StateKey::new("other", "dev"), "us-east-1", "aws");
-        fs::write(
-            tmp.path().join("app.dev.json"),
-            serde_json::to_vec(&other).unwrap(),
-        )
-        .unwrap();
-        let err = store.load(&key()).await.unwrap_err();
-        assert!(
-            matches!(&err, StateError::Corrupt { message, .. } if message.contains("other/dev")),
-            "{err:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn delete_removes_state_and_backup() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path());
-        store.delete(&key()).await.unwrap();
-        store.save(&state(1)).await.unwrap();
-        store.save(&state(2)).await.unwrap();
-        store
-            .save(&StackState::new(StateKey::new("app", "prod"), "r", "aws"))
-            .await
-            .unwrap();
-        store.delete(&key()).await.unwrap();
-        assert_eq!(store.load(&key()).await.unwrap(), None);
-        assert_eq!(file_names(tmp.path()), ["app.prod.json"]);
-        store.delete(&key()).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn unsafe_keys_are_rejected() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = LocalStateStore::new(tmp.path().join("state"));
-        for bad in [
-            StateKey::new("", "dev"),
-            StateKey::new("app", ""),
-            StateKey::new("../app", "dev"),
-            StateKey::new("app", "dev/../../x"),
-            StateKey::new("a.b", "dev"),
-            StateKey::new("app", "d\\ev"),
-        ] {
-            let err = store.load(&bad).await.unwrap_err();
-            assert!(
-                matches!(&err, StateError::Io { path, source }
-                    if path == store.dir() && source.kind() == io::ErrorKind::InvalidInput),
-                "{bad:?}: {err:?}"
-            );
-            assert!(
-                store
-                    .save(&StackState::new(bad.clone(), "r", "aws"))
-                    .await
-                    .is_err()
-            );
-            assert!(
-                store
-                    .lock(&bad, LockInfo::for_current_process("up"))
-                    .await
-                    .is_err()
-            );
-        }
-        // Dots are fine in the environment: the stack name ends at the first one.
-        let key = StateKey::new("app", "pr.42");
-        store
-            .save(&StackState::new(key.clone(), "r", "aws"))
-            .await
-            .unwrap();
-        assert!(store.load(&key).await.unwrap().is_some());
-        assert!(!tmp.path().join("x").exists());
-    }
-}
+mod tests;

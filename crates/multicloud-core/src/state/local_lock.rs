@@ -1,8 +1,8 @@
 //! The lock files of [`LocalStateStore`](super::LocalStateStore).
 //!
-//! A lock is the file `<dir>/<stack>.<env>.lock`, created with `create_new` (atomic on local
-//! file systems: exactly one creator wins) and holding the holder's [`LockInfo`] (with its
-//! lease) as JSON. Whoever finds it existing takes it over when its lease ran out or its
+//! A lock is the file `<dir>/<stack>.<env>/<scope>.lock` (see [`super::local`]), created
+//! with `create_new` (atomic on local file systems: exactly one creator wins) and holding
+//! the holder's [`LockInfo`] (with its lease) as JSON. Whoever finds it existing takes it over when its lease ran out or its
 //! process (on this machine) no longer exists, and is otherwise told who holds it
 //! ([`StateError::Locked`]). Every change to an existing lock file (take-over, renewal,
 //! release, force-unlock) happens under an exclusive OS lock on `<lock>.guard`, and the

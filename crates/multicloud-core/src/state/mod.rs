@@ -12,6 +12,7 @@ mod migrate;
 pub mod object;
 mod recorded;
 pub mod schema;
+mod scope;
 mod seen;
 
 use std::collections::BTreeMap;
@@ -29,36 +30,67 @@ use crate::secret::SecretRef;
 use crate::tags::Tags;
 
 pub use local::LocalStateStore;
-pub use migrate::migrate;
+pub use migrate::{migrate, migrate_unscoped};
 pub use recorded::RecordedConfig;
 pub use schema::{parse_state, to_bytes};
+pub use scope::ProviderScope;
 pub use seen::{Seen, SeenVersions};
 
 /// The state schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 3;
 
-/// Identifies one stack instance's state: stack name + environment.
+/// Identifies one stack instance's state: stack name + environment, and the cloud it is
+/// deployed to ([`ProviderScope`]), so one spec on several clouds keeps one state each.
+///
+/// A key without a scope ([`StateKey::new`]) names where stores kept a stack's state before
+/// keys named their cloud; [`Stack`](crate::Stack) moves such a state to its scoped key the
+/// first time it reads or locks it ([`migrate_unscoped`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StateKey {
     /// Stack name.
     pub stack: String,
     /// Environment.
     pub environment: String,
+    /// The cloud, account and (where it matters) region; `None` in keys written before
+    /// keys named their cloud. (Boxed: keys travel in errors, which stay small.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Box<ProviderScope>>,
 }
 
 impl StateKey {
-    /// The key of `stack` in `environment`.
+    /// The key of `stack` in `environment`, without a scope.
     pub fn new(stack: impl Into<String>, environment: impl Into<String>) -> Self {
         Self {
             stack: stack.into(),
             environment: environment.into(),
+            scope: None,
         }
+    }
+
+    /// The same key on `scope`.
+    #[must_use]
+    pub fn on(mut self, scope: ProviderScope) -> Self {
+        self.scope = Some(Box::new(scope));
+        self
+    }
+
+    /// The same key without its scope: where a store kept this stack's state before keys
+    /// named their cloud.
+    #[must_use]
+    pub fn unscoped(&self) -> Self {
+        Self::new(&self.stack, &self.environment)
     }
 }
 
 impl fmt::Display for StateKey {
+    /// `stack/environment`, then ` (<scope>)` when it has one:
+    /// `shop/dev (aws 123456789012 us-east-1)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.stack, self.environment)
+        write!(f, "{}/{}", self.stack, self.environment)?;
+        match &self.scope {
+            Some(scope) => write!(f, " ({scope})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -322,7 +354,8 @@ fn process_gone(pid: u32) -> Option<bool> {
 /// One stack a store holds state or a lock for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackListing {
-    /// Which stack.
+    /// Which stack, on which cloud (its [`StateKey::scope`]; none for a state written
+    /// before keys named their cloud).
     pub key: StateKey,
     /// The serial of its state; `None` when only a lock exists.
     pub serial: Option<u64>,

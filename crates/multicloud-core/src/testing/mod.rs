@@ -11,6 +11,7 @@ mod cluster;
 mod expand;
 pub mod lock_contract;
 mod provider;
+pub mod scope_contract;
 pub mod spec_checks;
 pub mod store_contract;
 mod sweeper;
@@ -61,6 +62,14 @@ pub fn example_spec() -> crate::spec::StackSpec {
         .ttl(Duration::from_secs(4 * 3600))
         .build_unchecked()
 }
+
+/// The state key of [`example_spec`] on an [`InMemoryProvider`] in its default scope
+/// (`shop`/`pr-1234` on `memory.local`).
+pub fn example_key() -> crate::state::StateKey {
+    crate::state::StateKey::new("shop", "pr-1234")
+        .on(crate::state::ProviderScope::new("memory", "local"))
+}
+
 pub use provider::{InMemoryProvider, MemoryNaming, MemoryOps, MemoryWorkloads};
 pub use sweeper::MemorySweeper;
 

@@ -15,8 +15,8 @@ use crate::outputs::{
 };
 use crate::provider::{
     CloudProvider, ClusterCredentials, ClusterOps, KindTable, Observation, Observed, OpContext,
-    Outputs, Readiness, Registry, RegistryCredentials, ResourceOps, SecretBackend, SecretRef,
-    WorkloadOps,
+    Outputs, ProviderScope, Readiness, Registry, RegistryCredentials, ResourceOps, SecretBackend,
+    SecretRef, WorkloadOps,
 };
 use crate::resource::{ResourceGraph, ResourceKind};
 use crate::secret::SecretString;
@@ -58,10 +58,11 @@ pub struct InMemoryProvider {
     table: Arc<KindTable>,
     token_lifetime: Option<chrono::Duration>,
     tokens_issued: Arc<std::sync::atomic::AtomicU64>,
+    scope: ProviderScope,
 }
 
 impl InMemoryProvider {
-    /// A provider on `cloud`.
+    /// A provider on `cloud`, named `memory`, in the scope `memory.local`.
     pub fn new(cloud: Arc<MemoryCloud>) -> Self {
         let table = with_rows(KindTable::new(), &cloud, &super::kind_defs());
         Self {
@@ -69,7 +70,15 @@ impl InMemoryProvider {
             table: Arc::new(table),
             token_lifetime: None,
             tokens_issued: Arc::default(),
+            scope: ProviderScope::new("memory", "local"),
         }
+    }
+    /// Plays another cloud: named `scope.cloud`, deploying to `scope` (so one spec on two
+    /// memory providers keeps two states in one store, as on AWS and Azure).
+    #[must_use]
+    pub fn with_scope(mut self, scope: ProviderScope) -> Self {
+        self.scope = scope;
+        self
     }
     /// Cluster tokens expire `lifetime` after they are issued (default: never).
     #[must_use]
@@ -127,7 +136,10 @@ impl NamingRules for MemoryNaming {
 
 impl CloudProvider for InMemoryProvider {
     fn name(&self) -> &str {
-        "memory"
+        &self.scope.cloud
+    }
+    fn scope<'a>(&'a self, _spec: &'a StackSpec) -> crate::provider::ScopeFuture<'a> {
+        Box::pin(std::future::ready(Ok(self.scope.clone())))
     }
     fn kind_table(&self) -> &KindTable {
         &self.table

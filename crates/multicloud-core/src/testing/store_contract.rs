@@ -1,6 +1,7 @@
 //! The contract of every object-backed [`StateStore`] (S3 on moto, Azure Blob on Azurite),
 //! written once: state round trips, conditional writes, corrupt and newer state, the lock
-//! object and its holder, force-unlock, key checks, listing and migration.
+//! object and its holder, force-unlock, key checks, listing and migration, and the cloud in
+//! the key ([`scope_contract`](super::scope_contract)).
 //!
 //! A backend's tests describe their bucket or container with an [`ObjectWorld`] (a fresh
 //! store on it, and raw access to its objects) and call [`store_contract_tests!`], which
@@ -420,6 +421,21 @@ pub async fn migrate_and_list<W: ObjectWorld>(w: &W, local: &dyn StateStore) {
     assert!(w.store().list().await.expect("list").is_empty());
 }
 
+/// The [`scope_contract`](super::scope_contract) on the world's store: a scoped key's
+/// objects are under `<stack>/<env>/<scope segment>/`, one spec on two clouds keeps two
+/// states, bad scopes are refused, and a state under the old key migrates.
+pub async fn clouds_keep_separate_states<W: ObjectWorld>(w: &W) {
+    use super::scope_contract as scope;
+    let store = w.store();
+    let aws = scope::aws_key();
+    let base = "teams/platform/app/dev/aws.123456789012.us-east-1";
+    assert_eq!(W::state_object(&store, &aws), format!("{base}/state.json"));
+    assert_eq!(W::lock_object(&store, &aws), format!("{base}/lock.json"));
+    scope::clouds_keep_separate_states(&store).await;
+    scope::bad_scopes_are_refused(&store).await;
+    scope::unscoped_state_migrates(&store).await;
+}
+
 /// [`lock_contract::lease_expiry_and_takeover`](super::lock_contract::lease_expiry_and_takeover)
 /// on the world's store; the lock object is gone at the end.
 pub async fn lease_expiry_and_takeover<W: ObjectWorld>(w: &W) {
@@ -431,7 +447,7 @@ pub async fn lease_expiry_and_takeover<W: ObjectWorld>(w: &W) {
 /// on the world's store, reading the example stack's state object raw.
 pub async fn no_secret_value_is_stored<W: ObjectWorld>(w: &W) {
     let store: Arc<dyn StateStore> = Arc::new(w.store());
-    let object = "teams/platform/shop/pr-1234/state.json";
+    let object = "teams/platform/shop/pr-1234/memory.local/state.json";
     super::lock_contract::no_secret_value_is_stored(store, || async {
         w.get(object).await.expect("state object").into_bytes()
     })
@@ -459,6 +475,7 @@ macro_rules! store_contract_tests {
             unsafe_keys_are_rejected = "contract-keys",
             lease_expiry_and_takeover = "contract-lease",
             no_secret_value_is_stored = "contract-secrets",
+            clouds_keep_separate_states = "contract-clouds",
         );
 
         #[::tokio::test]

@@ -1,10 +1,15 @@
 //! [`ObjectStateStore`]: stack state in object storage with conditional writes (S3, Azure
 //! Blob), the protocol written once over a small backend trait, [`ConditionalObjects`].
 //!
-//! Layout, for the key `stack`/`env` under the prefix `p`:
+//! Layout, for the key `stack`/`env` on the scope `scope` (its
+//! [`segment`](super::ProviderScope::segment), such as `aws.123456789012.us-east-1`) under
+//! the prefix `p`:
 //!
-//! * `p/stack/env/state.json`: the state (pretty JSON), replaced by every save;
-//! * `p/stack/env/lock.json`: the lock, holding the holder's [`LockInfo`] as JSON.
+//! * `p/stack/env/scope/state.json`: the state (pretty JSON), replaced by every save;
+//! * `p/stack/env/scope/lock.json`: the lock, holding the holder's [`LockInfo`] as JSON.
+//!
+//! A key without a scope (written before keys named their cloud) has its objects at
+//! `p/stack/env/state.json` and `p/stack/env/lock.json`.
 //!
 //! The protocol:
 //!
@@ -40,8 +45,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    LockInfo, SeenVersions, StackListing, StackState, StateError, StateKey, StateLock, StateStore,
-    parse_state,
+    LockInfo, ProviderScope, SeenVersions, StackListing, StackState, StateError, StateKey,
+    StateLock, StateStore, parse_state,
 };
 
 pub use send::{backend_error, send_retrying};
@@ -172,8 +177,9 @@ pub trait ConditionalObjects: Clone + fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// State in object storage: `<prefix>/<stack>/<env>/state.json`, locked by
-/// `<prefix>/<stack>/<env>/lock.json` (see the [module docs](self) for the protocol).
+/// State in object storage: `<prefix>/<stack>/<env>/<scope>/state.json`, locked by
+/// `<prefix>/<stack>/<env>/<scope>/lock.json` (see the [module docs](self) for the
+/// protocol, and keys without a scope).
 ///
 /// Saves of one key through one store instance should follow a load (or an earlier save)
 /// of that key by the same instance, as [`crate::Stack`] does: a save of a key the instance
@@ -223,12 +229,12 @@ impl<B: ConditionalObjects> ObjectStateStore<B> {
         &self.prefix
     }
 
-    /// The object name of the state of `key`: `<prefix>/<stack>/<env>/state.json`.
+    /// The object name of the state of `key`: `<prefix>/<stack>/<env>/<scope>/state.json`.
     pub fn state_name(&self, key: &StateKey) -> Result<String, StateError> {
         Ok(format!("{}/state.json", self.base(key)?))
     }
 
-    /// The object name of the lock of `key`: `<prefix>/<stack>/<env>/lock.json`.
+    /// The object name of the lock of `key`: `<prefix>/<stack>/<env>/<scope>/lock.json`.
     pub fn lock_name(&self, key: &StateKey) -> Result<String, StateError> {
         Ok(format!("{}/lock.json", self.base(key)?))
     }
@@ -239,14 +245,21 @@ impl<B: ConditionalObjects> ObjectStateStore<B> {
         Ok(read_lock(&self.objects, &name).await?.map(|(info, _)| info))
     }
 
-    /// The stack an object name `<prefix>/<stack>/<env>/{state,lock}.json` belongs to.
+    /// The stack an object name `<prefix>/<stack>/<env>[/<scope>]/{state,lock}.json`
+    /// belongs to.
     pub fn key_of(&self, name: &str) -> Option<StateKey> {
         let rest = name.strip_prefix(&self.list_prefix())?;
         let base = rest
             .strip_suffix("/state.json")
             .or_else(|| rest.strip_suffix("/lock.json"))?;
-        let (stack, env) = base.split_once('/')?;
-        (!env.contains('/')).then(|| StateKey::new(stack, env))
+        let parts: Vec<&str> = base.split('/').collect();
+        match parts[..] {
+            [stack, env] => Some(StateKey::new(stack, env)),
+            [stack, env, scope] => {
+                Some(StateKey::new(stack, env).on(ProviderScope::from_segment(scope)?))
+            }
+            _ => None,
+        }
     }
 
     /// Where the stacks' objects start: `<prefix>/` (nothing without a prefix).
@@ -258,25 +271,31 @@ impl<B: ConditionalObjects> ObjectStateStore<B> {
         }
     }
 
-    /// `<prefix>/<stack>/<env>`, after checking both parts are safe in a name.
+    /// `<prefix>/<stack>/<env>[/<scope>]`, after checking every part is safe in a name.
     fn base(&self, key: &StateKey) -> Result<String, StateError> {
         let bad = |s: &str| s.is_empty() || s.contains(|c: char| c == '/' || c.is_control());
-        if bad(&key.stack) || bad(&key.environment) {
-            return Err(StateError::Backend {
-                message: format!(
-                    "cannot store the state of {key:?} in {}: stack and environment must not \
-                     be empty or contain '/' or control characters",
-                    self.objects.location("").trim_end_matches('/')
-                ),
-                source: None,
-            });
-        }
-        Ok(format!(
-            "{}{}/{}",
-            self.list_prefix(),
-            key.stack,
-            key.environment
-        ))
+        let scope = key.scope.as_deref().map(ProviderScope::segment);
+        let problem = if bad(&key.stack) || bad(&key.environment) {
+            "stack and environment must not be empty or contain '/' or control characters"
+        } else if scope == Some(None) {
+            "the cloud, account and region must not be empty or contain '.', path separators, \
+             control characters or any of :*?\"<>|"
+        } else {
+            let scope = scope.flatten().map(|s| format!("/{s}")).unwrap_or_default();
+            return Ok(format!(
+                "{}{}/{}{scope}",
+                self.list_prefix(),
+                key.stack,
+                key.environment
+            ));
+        };
+        Err(StateError::Backend {
+            message: format!(
+                "cannot store the state of {key:?} in {}: {problem}",
+                self.objects.location("").trim_end_matches('/')
+            ),
+            source: None,
+        })
     }
 
     /// The state in the object `name`, if any, as read.

@@ -180,6 +180,16 @@ fn names_follow_the_layout_and_bad_keys_are_refused() {
     );
     assert_eq!(store.key_of("teams/platform/app/dev/other.json"), None);
     assert_eq!(store.key_of("teams/platform/app/dev/x/state.json"), None);
+    let aws = key
+        .clone()
+        .on(ProviderScope::new("aws", "123456789012").in_region("us-east-1"));
+    let name = "teams/platform/app/dev/aws.123456789012.us-east-1/state.json";
+    assert_eq!(store.state_name(&aws).unwrap(), name);
+    assert_eq!(store.key_of(name), Some(aws));
+    assert_eq!(
+        store.key_of("teams/platform/app/dev/a.b/c/state.json"),
+        None
+    );
     assert_eq!(store.key_of("elsewhere/app/dev/state.json"), None);
     let bare = ObjectStateStore::new(Memory::default(), "");
     assert_eq!(bare.state_name(&key).unwrap(), "app/dev/state.json");
@@ -206,6 +216,16 @@ async fn the_lock_contract_holds_with_and_without_backend_leases() {
             store.list().await.unwrap().is_empty(),
             "everything released"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_scope_contract_holds() {
+    use crate::testing::scope_contract;
+    for store in stores() {
+        scope_contract::clouds_keep_separate_states(&store).await;
+        scope_contract::bad_scopes_are_refused(&store).await;
+        scope_contract::unscoped_state_migrates(&store).await;
     }
 }
 
