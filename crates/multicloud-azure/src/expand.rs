@@ -7,15 +7,15 @@ use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{
-    Connection, SecretSource, SpecErrors, StackSpec, Tier, ValidationError,
+    AksOutbound, Connection, Network, SecretSource, SpecErrors, StackSpec, Tier, ValidationError,
 };
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;
 use crate::model::{
-    ContainerRegistryConfig, DnsZoneLinkConfig, KeyVaultConfig, PrivateDnsZoneConfig,
-    RepositoryConfig, ResourceGroupConfig, SecretConfig, SecretSourceConfig, SubnetConfig,
-    VaultPurgeConfig, VirtualNetworkConfig,
+    ContainerRegistryConfig, DnsZoneLinkConfig, KeyVaultConfig, NatGatewayConfig,
+    PrivateDnsZoneConfig, PublicIpConfig, RepositoryConfig, ResourceGroupConfig, SecretConfig,
+    SecretSourceConfig, SubnetConfig, VaultPurgeConfig, VirtualNetworkConfig,
 };
 use crate::naming::{AzureNamingRules, NameOverrides};
 use crate::resources::network::POSTGRES_DELEGATION;
@@ -76,6 +76,14 @@ pub mod ids {
     /// `resource_group/main`.
     pub fn group() -> ResourceId {
         ResourceId::single(kinds::RESOURCE_GROUP)
+    }
+    /// `public_ip/nat`: the NAT gateway's address.
+    pub fn public_ip() -> ResourceId {
+        ResourceId::new(kinds::PUBLIC_IP, "nat")
+    }
+    /// `nat_gateway/main`.
+    pub fn nat_gateway() -> ResourceId {
+        ResourceId::single(kinds::NAT_GATEWAY)
     }
     /// `virtual_network/main`.
     pub fn vnet() -> ResourceId {
@@ -257,21 +265,25 @@ fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), Exp
         .iter()
         .chain(&net.public_subnets)
         .collect();
+    let nat_gateway = nat_gateway(net, n, g)?;
     let mut subnets = vec![SubnetConfig {
         name: "cluster".into(),
         prefix: prefixes.first().map(|s| s.to_string()).unwrap_or_default(),
         delegation: None,
+        nat_gateway: nat_gateway.clone(),
     }];
     if spec.database.is_some() {
         subnets.push(SubnetConfig {
             name: "database".into(),
             prefix: prefixes.get(1).map(|s| s.to_string()).unwrap_or_default(),
             delegation: Some(POSTGRES_DELEGATION.into()),
+            nat_gateway: None,
         });
     }
     g.add(
         Resource::new(kinds::VIRTUAL_NETWORK, "main", n.name("vnet", 64))
             .depends_on(&ids::group())
+            .depends_on_all(nat_gateway.as_slice())
             .with_config(&VirtualNetworkConfig {
                 resource_group: n.group.clone(),
                 address_space: net.cidr.clone(),
@@ -279,6 +291,35 @@ fn network(spec: &StackSpec, n: &Names, g: &mut ResourceGraph) -> Result<(), Exp
             })?,
     )?;
     private_dns(spec, n, g)
+}
+
+/// With `network.azure.outbound: nat_gateway`, the nodes' NAT gateway and its public IP;
+/// returns the gateway.
+fn nat_gateway(
+    net: &Network,
+    n: &Names,
+    g: &mut ResourceGraph,
+) -> Result<Option<ResourceId>, ExpandError> {
+    if net.azure.outbound != AksOutbound::NatGateway {
+        return Ok(None);
+    }
+    g.add(
+        Resource::new(kinds::PUBLIC_IP, "nat", n.name("nat-ip", 80))
+            .depends_on(&ids::group())
+            .with_config(&PublicIpConfig {
+                resource_group: n.group.clone(),
+            })?,
+    )?;
+    g.add(
+        Resource::new(kinds::NAT_GATEWAY, "main", n.name("nat", 80))
+            .depends_on(&ids::group())
+            .depends_on(&ids::public_ip())
+            .with_config(&NatGatewayConfig {
+                resource_group: n.group.clone(),
+                public_ip: ids::public_ip(),
+            })?,
+    )?;
+    Ok(Some(ids::nat_gateway()))
 }
 
 /// With a database, the private DNS zone of its private access and the zone's link to the

@@ -12,7 +12,7 @@ use multicloud_core::provider::KindTable;
 use crate::arm_ops::Arm;
 use crate::context::AzureContext;
 use crate::resources::{
-    cluster, dns, endpoint, group, identity, network, postgres, redis, registry, role, secret,
+    cluster, dns, endpoint, group, identity, nat, network, postgres, redis, registry, role, secret,
     vault,
 };
 
@@ -20,6 +20,10 @@ use crate::resources::{
 pub const RESOURCE_GROUP: ResourceKind = ResourceKind::new("resource_group");
 /// A virtual network with its subnets (cluster, and one delegated to PostgreSQL).
 pub const VIRTUAL_NETWORK: ResourceKind = ResourceKind::new("virtual_network");
+/// A Standard static public IP address (the NAT gateway's).
+pub const PUBLIC_IP: ResourceKind = ResourceKind::new("public_ip");
+/// A NAT gateway: the AKS nodes' way out (spec `network.azure.outbound: nat_gateway`).
+pub const NAT_GATEWAY: ResourceKind = ResourceKind::new("nat_gateway");
 /// A private DNS zone (`<name>.private.postgres.database.azure.com`,
 /// `privatelink.redis.azure.net`).
 pub const PRIVATE_DNS_ZONE: ResourceKind = ResourceKind::new("private_dns_zone");
@@ -61,6 +65,12 @@ pub const RESOURCE_GROUP_DEF: KindDef = KindDef::new(RESOURCE_GROUP, ServiceFami
 /// The declaration of [`VIRTUAL_NETWORK`].
 pub const VIRTUAL_NETWORK_DEF: KindDef =
     KindDef::new(VIRTUAL_NETWORK, ServiceFamily::Network).expected(secs(10));
+/// The declaration of [`PUBLIC_IP`].
+pub const PUBLIC_IP_DEF: KindDef =
+    KindDef::new(PUBLIC_IP, ServiceFamily::Network).expected(secs(5));
+/// The declaration of [`NAT_GATEWAY`].
+pub const NAT_GATEWAY_DEF: KindDef =
+    KindDef::new(NAT_GATEWAY, ServiceFamily::Network).expected(secs(20));
 /// The declaration of [`PRIVATE_DNS_ZONE`].
 pub const PRIVATE_DNS_ZONE_DEF: KindDef =
     KindDef::new(PRIVATE_DNS_ZONE, ServiceFamily::Network).expected(secs(30));
@@ -99,6 +109,8 @@ pub const REDIS_DATABASE_DEF: KindDef =
 /// The Azure provider's own kinds, with their families and durations.
 pub const OWN: &[KindDef] = &[
     RESOURCE_GROUP_DEF,
+    PUBLIC_IP_DEF,
+    NAT_GATEWAY_DEF,
     VIRTUAL_NETWORK_DEF,
     PRIVATE_DNS_ZONE_DEF,
     DNS_ZONE_LINK_DEF,
@@ -140,6 +152,8 @@ pub(crate) fn table(ops: &Ops) -> KindTable {
             RESOURCE_GROUP_DEF,
             Arm::new(a.clone(), group::ResourceGroup),
         )
+        .row(PUBLIC_IP_DEF, Arm::new(a.clone(), nat::PublicIp))
+        .row(NAT_GATEWAY_DEF, Arm::new(a.clone(), nat::NatGateway))
         .row(
             VIRTUAL_NETWORK_DEF,
             Arm::new(a.clone(), network::VirtualNetwork),

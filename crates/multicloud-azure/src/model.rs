@@ -25,6 +25,9 @@ pub struct SubnetConfig {
     pub prefix: String,
     /// The service it is delegated to (`Microsoft.DBforPostgreSQL/flexibleServers`), if any.
     pub delegation: Option<String>,
+    /// The NAT gateway its traffic leaves through (a `nat_gateway` resource id), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<ResourceId>,
 }
 
 /// Config of [`VIRTUAL_NETWORK`](crate::kinds::VIRTUAL_NETWORK).
@@ -51,6 +54,24 @@ pub struct ExistingNetworkConfig {
     /// The subnet (ARM id) delegated to PostgreSQL, with a database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_subnet: Option<String>,
+}
+
+/// Config of [`PUBLIC_IP`](crate::kinds::PUBLIC_IP): a Standard static address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicIpConfig {
+    /// Its resource group.
+    pub resource_group: String,
+}
+
+/// Config of [`NAT_GATEWAY`](crate::kinds::NAT_GATEWAY).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatGatewayConfig {
+    /// Its resource group.
+    pub resource_group: String,
+    /// Its address (a `public_ip` resource id).
+    pub public_ip: ResourceId,
 }
 
 /// Config of [`PRIVATE_DNS_ZONE`](crate::kinds::PRIVATE_DNS_ZONE).
@@ -243,6 +264,10 @@ pub struct ClusterConfig {
     pub network: ResourceId,
     /// Local accounts (the admin kubeconfig) disabled.
     pub disable_local_accounts: bool,
+    /// The nodes leave through the cluster subnet's NAT gateway (`userAssignedNATGateway`)
+    /// rather than the cluster's load balancer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat_gateway: bool,
 }
 
 /// Config of [`ResourceKind::NODE_POOL`](multicloud_core::resource::ResourceKind::NODE_POOL)

@@ -6,14 +6,18 @@
 use std::sync::OnceLock;
 
 use multicloud_core::kind::ResourceKind;
-use multicloud_core::spec::StackSpec;
+use multicloud_core::spec::{AksOutbound, StackSpec};
 use multicloud_core::teardown::{self, kind_graph, reverse_kind_order};
 
 use crate::expand::AzureSettings;
 
 /// A spec with one of every Azure part, whose graph holds every Azure kind.
 pub fn full_spec() -> StackSpec {
-    teardown::full_spec("westeurope", "Standard_D4s_v5", "7.4")
+    let mut spec = teardown::full_spec("westeurope", "Standard_D4s_v5", "7.4");
+    if let Some(net) = spec.network.as_mut() {
+        net.azure.outbound = AksOutbound::NatGateway;
+    }
+    spec
 }
 
 /// The Azure kinds in deletion order ([`reverse_kind_order`] of [`full_spec`]'s graph).

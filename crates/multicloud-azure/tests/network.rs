@@ -86,3 +86,60 @@ async fn vnet_delegated_subnet_private_dns_zone_and_link() -> TestResult {
     assert!(world.emu.resource(&vnet_id).is_none());
     Ok(())
 }
+
+#[tokio::test]
+async fn nodes_leave_through_a_nat_gateway_when_the_spec_asks() -> TestResult {
+    use multicloud_core::plan::Action;
+    use multicloud_core::spec::{AksOutbound, Cluster, NodePool};
+    let spec = StackSpec::builder("nat")
+        .environment("t3")
+        .region("westeurope")
+        .network(Network::default().aks_outbound(AksOutbound::NatGateway))
+        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 2)))
+        .build()?;
+    let world = World::start(config(Duration::from_millis(300)), |b| b).await?;
+    let stack = world.stack(spec);
+    stack.up().await?;
+    let rg = format!(
+        "/subscriptions/{}/resourceGroups/nat-t3-rg",
+        world.emu.subscription()
+    );
+    let ip_id = format!("{rg}/providers/Microsoft.Network/publicIPAddresses/nat-t3-nat-ip");
+    let ip = world.emu.resource(&ip_id).ok_or("no public IP")?;
+    assert_eq!(ip["sku"]["name"], "Standard");
+    assert_eq!(ip["properties"]["publicIPAllocationMethod"], "Static");
+    assert_eq!(ip["tags"]["multicloud:stack"], "nat");
+    let nat_id = format!("{rg}/providers/Microsoft.Network/natGateways/nat-t3-nat");
+    let nat = world.emu.resource(&nat_id).ok_or("no NAT gateway")?;
+    assert_eq!(nat["sku"]["name"], "Standard");
+    assert_eq!(
+        nat["properties"]["publicIpAddresses"],
+        json!([{"id": ip_id}])
+    );
+    let vnet_id = format!("{rg}/providers/Microsoft.Network/virtualNetworks/nat-t3-vnet");
+    let vnet = world.emu.resource(&vnet_id).ok_or("no vnet")?;
+    assert_eq!(
+        vnet["properties"]["subnets"][0]["properties"]["natGateway"]["id"],
+        nat_id.as_str()
+    );
+    let aks = world
+        .emu
+        .resource(&format!(
+            "{rg}/providers/Microsoft.ContainerService/managedClusters/nat-t3"
+        ))
+        .ok_or("no cluster")?;
+    assert_eq!(
+        aks["properties"]["networkProfile"]["outboundType"],
+        "userAssignedNATGateway"
+    );
+    let again = stack.plan().await?;
+    assert!(
+        again.actions.iter().all(|a| a.action == Action::NoOp),
+        "{again}"
+    );
+
+    stack.down().await?;
+    assert!(world.emu.resource(&nat_id).is_none());
+    assert!(world.emu.resource(&ip_id).is_none());
+    Ok(())
+}

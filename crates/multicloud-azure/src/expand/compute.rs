@@ -4,7 +4,7 @@
 
 use multicloud_core::expand::ExpandError;
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::StackSpec;
+use multicloud_core::spec::{AksOutbound, StackSpec};
 use multicloud_core::tags::{NameStyle, fit};
 
 use super::{AzureSettings, CACHE_KEY_SECRET, DB_PASSWORD_SECRET, Names, ids, secret};
@@ -86,6 +86,10 @@ pub(super) fn cluster(
                 },
                 network: ids::vnet(),
                 disable_local_accounts: settings.disable_local_accounts,
+                nat_gateway: spec
+                    .network
+                    .as_ref()
+                    .is_some_and(|n| n.azure.outbound == AksOutbound::NatGateway),
             })?,
     )?;
     let mut pools = Vec::new();

@@ -28,6 +28,16 @@ pub const AKS_SERVER_SCOPE: &str = "6dae42f8-4368-4678-94ff-3960e28e3630/.defaul
 const CLUSTERS: &str = "Microsoft.ContainerService/managedClusters";
 
 /// An `agentPoolProfiles` entry / agent pool `properties`.
+/// The nodes' way out: the cluster's load balancer (AKS's default), or the NAT gateway of
+/// the cluster subnet.
+fn outbound_type(c: &ClusterConfig) -> &'static str {
+    if c.nat_gateway {
+        "userAssignedNATGateway"
+    } else {
+        "loadBalancer"
+    }
+}
+
 fn pool(p: &PoolConfig, mode: &str, version: Option<&str>, subnet: &str) -> Value {
     let mut v = json!({
         "count": p.count,
@@ -80,7 +90,7 @@ impl ArmResource for ManagedCluster {
                 "dnsPrefix": c.dns_prefix,
                 "agentPoolProfiles": [system],
                 "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay",
-                                   "outboundType": "loadBalancer"},
+                                   "outboundType": outbound_type(&c)},
                 "oidcIssuerProfile": {"enabled": true},
                 "securityProfile": {"workloadIdentity": {"enabled": true}},
                 "disableLocalAccounts": c.disable_local_accounts,

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod endpoint;
 pub mod group;
 pub mod identity;
+pub mod nat;
 pub mod network;
 pub mod postgres;
 pub mod redis;

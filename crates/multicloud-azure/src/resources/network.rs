@@ -1,7 +1,8 @@
 //! The virtual network with its subnets inline (`Microsoft.Network/virtualNetworks`,
 //! api-version [`NETWORK`](crate::arm::api_versions::NETWORK), after
 //! `VirtualNetworkCreateSubnetWithDelegation.json`): the cluster subnet and the subnet
-//! delegated to `Microsoft.DBforPostgreSQL/flexibleServers`. An existing network (spec
+//! delegated to `Microsoft.DBforPostgreSQL/flexibleServers`; the cluster subnet names the
+//! stack's NAT gateway when the nodes leave through one. An existing network (spec
 //! `existing_network`) is read where its ARM id says, never written: its outputs name the
 //! subnets the spec gives.
 
@@ -22,16 +23,17 @@ pub const POSTGRES_DELEGATION: &str = "Microsoft.DBforPostgreSQL/flexibleServers
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VirtualNetwork;
 
-fn subnet(s: &SubnetConfig) -> Value {
+fn subnet(ctx: &OpContext<'_>, s: &SubnetConfig) -> Result<Value, ProviderError> {
     let delegations: Vec<Value> = s
         .delegation
         .iter()
         .map(|service| json!({"name": "delegation", "properties": {"serviceName": service}}))
         .collect();
-    json!({
-        "name": s.name,
-        "properties": {"addressPrefix": s.prefix, "delegations": delegations},
-    })
+    let mut properties = json!({"addressPrefix": s.prefix, "delegations": delegations});
+    if let Some(nat) = &s.nat_gateway {
+        properties["natGateway"] = json!({"id": ctx.dep_str(nat, "id")?});
+    }
+    Ok(json!({"name": s.name, "properties": properties}))
 }
 
 #[async_trait]
@@ -52,12 +54,17 @@ impl ArmResource for VirtualNetwork {
     }
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: VirtualNetworkConfig = ctx.config()?;
+        let subnets = c
+            .subnets
+            .iter()
+            .map(|s| subnet(ctx, s))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(json!({
             "location": ctx.stack.region,
             "tags": tags(ctx),
             "properties": {
                 "addressSpace": {"addressPrefixes": [c.address_space]},
-                "subnets": c.subnets.iter().map(subnet).collect::<Vec<_>>(),
+                "subnets": subnets,
             }
         }))
     }

@@ -36,7 +36,7 @@ pub use clouds::{
 pub use connect::Connection;
 pub use existing::{ExistingCluster, ExistingNetwork};
 pub use manifest::ManifestSpec;
-pub use network::{Nat, Network, ServiceEndpoint};
+pub use network::{AksOutbound, AzureNetwork, Nat, Network, ServiceEndpoint};
 pub use report::NamingReport;
 pub use types::{
     App, AppResources, Cluster, EnvFromSecret, Expose, ImageRef, NodePool, Postgres, Redis,

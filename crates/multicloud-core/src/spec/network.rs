@@ -25,6 +25,9 @@ pub struct Network {
     /// are the nodes' only way to the services they need.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<ServiceEndpoint>,
+    /// What only Azure reads of the network (`azure:` in `network`).
+    #[serde(default, skip_serializing_if = "AzureNetwork::is_default")]
+    pub azure: AzureNetwork,
 }
 
 fn default_zones() -> u8 {
@@ -42,6 +45,7 @@ impl Default for Network {
             private_subnets: vec!["10.0.16.0/20".into(), "10.0.32.0/20".into()],
             nat: Nat::default(),
             endpoints: Vec::new(),
+            azure: AzureNetwork::default(),
         }
     }
 }
@@ -56,6 +60,7 @@ impl Network {
             private_subnets: private.iter().map(|s| s.to_string()).collect(),
             nat: Nat::default(),
             endpoints: Vec::new(),
+            azure: AzureNetwork::default(),
         }
     }
 
@@ -81,6 +86,12 @@ impl Network {
         ServiceEndpoint::PRIVATE_CLUSTER
             .iter()
             .fold(self, |net, e| net.endpoint(*e))
+    }
+
+    /// How AKS nodes reach the internet (Azure; [`AksOutbound::LoadBalancer`] by default).
+    pub fn aks_outbound(mut self, outbound: AksOutbound) -> Self {
+        self.azure.outbound = outbound;
+        self
     }
 
     /// Whether the private subnets have a route to the internet.
@@ -116,6 +127,45 @@ impl Nat {
     /// Whether this is the default ([`Nat::PerZone`]), left out when serialized.
     pub fn is_default(&self) -> bool {
         *self == Nat::default()
+    }
+}
+
+/// What only Azure reads of the network (`azure:` in `network`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureNetwork {
+    /// How the AKS nodes reach the internet.
+    #[serde(default, skip_serializing_if = "AksOutbound::is_default")]
+    pub outbound: AksOutbound,
+}
+
+impl AzureNetwork {
+    /// Whether nothing differs from the defaults (left out when serialized).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// How AKS nodes reach the internet (the cluster's `outboundType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AksOutbound {
+    /// Through the cluster's standard load balancer (`loadBalancer`, AKS's default): no extra
+    /// resource, outbound rules managed by AKS; its SNAT ports are shared by the nodes, which
+    /// busy clusters can run out of.
+    #[default]
+    LoadBalancer,
+    /// Through a NAT gateway of the stack (`userAssignedNATGateway`: a Standard public IP and
+    /// a NAT gateway associated with the cluster subnet; AKS's managed NAT gateway works only
+    /// with a network AKS creates itself, and ours is the stack's): up to 64,512 flows per
+    /// address, one stable egress address to allow-list.
+    NatGateway,
+}
+
+impl AksOutbound {
+    /// Whether this is the default ([`AksOutbound::LoadBalancer`]).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
     }
 }
 

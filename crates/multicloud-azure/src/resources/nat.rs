@@ -1,0 +1,87 @@
+//! The AKS nodes' NAT gateway (spec `network.azure.outbound: nat_gateway`): a Standard static
+//! public IP (`Microsoft.Network/publicIPAddresses`, after `PublicIpAddressCreateDefaults.json`)
+//! and a Standard NAT gateway using it (`Microsoft.Network/natGateways`, after
+//! `NatGatewayCreateOrUpdate.json`), both api-version [`NETWORK`](crate::arm::api_versions::NETWORK).
+//! The cluster subnet names the gateway and the cluster's `outboundType` is
+//! `userAssignedNATGateway`: the nodes leave through one stable address.
+
+use async_trait::async_trait;
+use multicloud_core::ProviderError;
+use multicloud_core::provider::{OpContext, Outputs};
+use serde_json::{Value, json};
+
+use super::dns::arm_outputs;
+use crate::arm::api_versions;
+use crate::arm_ops::{ArmResource, tags};
+use crate::context::AzureContext;
+use crate::model::{NatGatewayConfig, PublicIpConfig};
+
+const PUBLIC_IPS: &str = "Microsoft.Network/publicIPAddresses";
+const NAT_GATEWAYS: &str = "Microsoft.Network/natGateways";
+
+/// [`PUBLIC_IP`](crate::kinds::PUBLIC_IP).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicIp;
+
+#[async_trait]
+impl ArmResource for PublicIp {
+    fn provider_type(&self) -> &'static str {
+        PUBLIC_IPS
+    }
+    fn api_version(&self) -> &'static str {
+        api_versions::NETWORK
+    }
+    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
+        let c: PublicIpConfig = ctx.config()?;
+        Ok(az.resource_path(&c.resource_group, PUBLIC_IPS, &ctx.resource.name))
+    }
+    async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
+        Ok(json!({
+            "location": ctx.stack.region,
+            "tags": tags(ctx),
+            // A NAT gateway takes Standard static addresses only.
+            "sku": {"name": "Standard", "tier": "Regional"},
+            "properties": {
+                "publicIPAllocationMethod": "Static",
+                "publicIPAddressVersion": "IPv4",
+            },
+        }))
+    }
+    fn outputs(&self, _ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
+        arm_outputs(body, "public IP address")
+    }
+}
+
+/// [`NAT_GATEWAY`](crate::kinds::NAT_GATEWAY).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NatGateway;
+
+#[async_trait]
+impl ArmResource for NatGateway {
+    fn provider_type(&self) -> &'static str {
+        NAT_GATEWAYS
+    }
+    fn api_version(&self) -> &'static str {
+        api_versions::NETWORK
+    }
+    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
+        let c: NatGatewayConfig = ctx.config()?;
+        Ok(az.resource_path(&c.resource_group, NAT_GATEWAYS, &ctx.resource.name))
+    }
+    async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
+        let c: NatGatewayConfig = ctx.config()?;
+        let address = ctx.dep_str(&c.public_ip, "id")?;
+        Ok(json!({
+            "location": ctx.stack.region,
+            "tags": tags(ctx),
+            "sku": {"name": "Standard"},
+            "properties": {
+                "idleTimeoutInMinutes": 4,
+                "publicIpAddresses": [{"id": address}],
+            },
+        }))
+    }
+    fn outputs(&self, _ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
+        arm_outputs(body, "NAT gateway")
+    }
+}
