@@ -29,8 +29,9 @@ use super::{
 };
 
 /// State as JSON files in a directory: `<dir>/<stack>.<env>/<scope>.json` (previous version
-/// in `<scope>.json.backup` beside it), locked by `<dir>/<stack>.<env>/<scope>.lock` (see
-/// the [module docs](self) for keys without a scope).
+/// in `<scope>.json.backup` beside it), locked by `<dir>/<stack>.<env>/<scope>.lock`, where
+/// `<scope>` is the key's [`ProviderScope::segment`]. A key without a scope (written before
+/// keys named their cloud) has its files in `<dir>` itself: `<dir>/<stack>.<env>.json`.
 ///
 /// Saves are atomic: a reader sees the old or the new state, never a mix, even if the process
 /// dies mid-save. A state file that does not parse is reported as [`StateError::Corrupt`] and
