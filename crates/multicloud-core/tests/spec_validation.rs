@@ -23,6 +23,8 @@ mod existing;
 mod resources;
 #[path = "spec_validation/yaml.rs"]
 mod yaml;
+#[path = "spec_validation/yaml_forms.rs"]
+mod yaml_forms;
 
 /// The example changed by `change` is valid.
 #[track_caller]

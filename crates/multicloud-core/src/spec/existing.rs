@@ -144,8 +144,8 @@ pub(super) fn check_existing_network(spec: &StackSpec, errors: &mut Vec<Validati
 ///
 /// A spec with one has no `cluster:` block; a database or cache on it, or workload
 /// identities on an attached cluster, are refused by validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Repr", into = "Repr")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "Repr")]
 pub enum ExistingCluster {
     /// A cloud cluster by id: an EKS cluster name (AWS), or an AKS cluster's ARM id
     /// `/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<name>`
@@ -170,31 +170,18 @@ impl ExistingCluster {
     }
 }
 
-/// The YAML/JSON form: a map `{id: ...}` or the word `attached` (no YAML tags).
-#[derive(Serialize, Deserialize)]
+/// The YAML/JSON form written: a map `{id: ...}` or the word `attached` (no YAML tags; read
+/// back by hand, so an unknown key is reported at its line).
+#[derive(Serialize)]
 #[serde(untagged)]
 enum Repr {
     Word(String),
     Id(IdRepr),
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Serialize)]
 struct IdRepr {
     id: String,
-}
-
-impl TryFrom<Repr> for ExistingCluster {
-    type Error = String;
-    fn try_from(r: Repr) -> Result<Self, String> {
-        match r {
-            Repr::Id(IdRepr { id }) => Ok(Self::Id(id)),
-            Repr::Word(w) if w == "attached" => Ok(Self::Attached),
-            Repr::Word(w) => Err(format!(
-                "`{w}`: expected `attached` or a map `{{id: <cluster id>}}`"
-            )),
-        }
-    }
 }
 
 impl From<ExistingCluster> for Repr {

@@ -12,9 +12,12 @@ pub struct Network {
     /// Number of availability zones the subnets are spread over (2 by default).
     #[serde(default = "default_zones")]
     pub zones: u8,
-    /// Public subnets, one per zone.
+    /// Public subnets, one per zone. In YAML, leaving out both lists derives them from
+    /// `cidr` as [`Network::from_cidr`] does.
+    #[serde(default)]
     pub public_subnets: Vec<String>,
     /// Private subnets, one per zone (cluster nodes, database, cache).
+    #[serde(default)]
     pub private_subnets: Vec<String>,
     /// How the private subnets reach the internet (cluster nodes pulling images, joining
     /// the cluster): one NAT gateway per zone by default.

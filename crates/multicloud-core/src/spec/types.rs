@@ -246,9 +246,10 @@ impl RegistrySpec {
     }
 }
 
-/// A secret kept in the cloud's secret store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A secret kept in the cloud's secret store. In YAML: `name` and `generated: {length: N}`
+/// or `from_env: VAR` (or `source: {generated: {length: N}}`; the tagged forms of earlier
+/// releases, `source: !generated {length: N}`, still load).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretSpec {
     /// Logical name (`db-password`).
     pub name: String,
@@ -257,8 +258,8 @@ pub struct SecretSpec {
 }
 
 /// Where a secret's value comes from. The value itself never appears in a spec or state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// Written as a one-key map: `{generated: {length: N}}` or `{from_env: VAR}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
     /// Generated once at creation, `length` characters.
     Generated {
@@ -353,7 +354,8 @@ pub enum Expose {
     LoadBalancer,
 }
 
-/// The image an app runs.
+/// The image an app runs. (In a spec's YAML, an app's `image` is a plain string or
+/// `{registry, tag}`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ImageRef {
@@ -393,7 +395,8 @@ pub struct App {
     /// Service account (defaults to the app name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
-    /// The image.
+    /// The image: `nginx:1.27`, or `{registry: shop-api, tag: v1}` in YAML.
+    #[serde(with = "super::plain::image")]
     pub image: ImageRef,
     /// Container port.
     #[serde(default = "default_port")]

@@ -46,6 +46,10 @@ pub struct ValidationError {
     pub rule: Rule,
     /// What is wrong, for a person.
     pub message: String,
+    /// Line and column of the field in the YAML the spec was loaded from
+    /// ([`StackSpec::from_yaml`](super::StackSpec::from_yaml)), or of the nearest field the
+    /// YAML has; `None` for a spec built in code.
+    pub location: Option<(usize, usize)>,
 }
 
 impl ValidationError {
@@ -55,13 +59,19 @@ impl ValidationError {
             path: path.into(),
             rule,
             message: message.into(),
+            location: None,
         }
     }
 }
 
 impl fmt::Display for ValidationError {
+    /// `path: message`, or `path (line L, column C): message` when loaded from YAML.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
+        write!(f, "{}", self.path)?;
+        if let Some((line, column)) = self.location {
+            write!(f, " (line {line}, column {column})")?;
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
