@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod polling;
+
 use multicloud_core::prelude::*;
 use multicloud_core::provider::CloudProvider;
 use multicloud_core::testing::{InMemoryProvider, Latencies, MemoryCloud};

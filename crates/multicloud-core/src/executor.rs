@@ -17,6 +17,7 @@ use crate::engine::{Error, ResourceFailure};
 use crate::error::{ErrorKind, ProviderError};
 use crate::events::{Event, EventBus};
 use crate::kind::ServiceFamily;
+use crate::pacing::Phase;
 use crate::plan::{Action, Plan};
 use crate::planner::resource_of;
 use crate::provider::{OpContext, Outputs, ResourceOps, StackContext};
@@ -25,6 +26,7 @@ use crate::retry::{Poller, RetryPolicy};
 use crate::state::{ResourceRecord, StackState, StateStore};
 
 mod nodes;
+mod waits;
 use nodes::dependency_nodes;
 
 /// How plans are applied.
@@ -308,7 +310,7 @@ impl Executor<'_> {
             Action::Create | Action::Replace => self.create(ops, resource, &deps).await.map(Some),
             Action::Adopt => {
                 let observed = recorded.unwrap_or_default();
-                self.wait_ready(ops, resource, &deps, observed)
+                self.wait_ready(ops, resource, &deps, observed, None)
                     .await
                     .map(Some)
             }
@@ -454,7 +456,8 @@ impl Executor<'_> {
             .retry
             .run(|| ops.create(&ctx), self.on_retry(&r.id))
             .await?;
-        self.wait_ready(ops, r, deps, outputs).await
+        self.wait_ready(ops, r, deps, outputs, Some(Phase::Create))
+            .await
     }
 
     async fn update(
@@ -472,7 +475,7 @@ impl Executor<'_> {
             .run(|| ops.update(&ctx), self.on_retry(&r.id))
             .await?;
         outputs.merge(updated);
-        self.wait_ready(ops, r, deps, outputs).await
+        self.wait_ready(ops, r, deps, outputs, None).await
     }
 
     async fn wait_ready(
@@ -481,25 +484,11 @@ impl Executor<'_> {
         r: &Resource,
         deps: &BTreeMap<ResourceId, Outputs>,
         mut outputs: Outputs,
+        phase: Option<Phase>,
     ) -> Result<Outputs, ProviderError> {
         let snapshot = outputs.clone();
         let ctx = self.ctx(r, deps, Some(&snapshot));
-        let more = self
-            .options
-            .poller
-            .await_condition(
-                self.backends
-                    .timeout(r.kind, &self.options.timeouts, self.options.default_timeout),
-                &self.options.retry,
-                || ops.ready(&ctx),
-                |status| {
-                    self.events.emit(Event::ResourceProgress {
-                        id: r.id.clone(),
-                        status: status.to_string(),
-                    })
-                },
-            )
-            .await?;
+        let more = self.wait_for(r, phase, || ops.ready(&ctx)).await?;
         outputs.merge(more);
         Ok(outputs)
     }
@@ -527,20 +516,7 @@ impl Executor<'_> {
             Err(e) if e.kind() == ErrorKind::LeftBehind => return Ok(Some(e)),
             other => other?,
         }
-        self.options
-            .poller
-            .await_condition(
-                self.backends
-                    .timeout(r.kind, &self.options.timeouts, self.options.default_timeout),
-                &self.options.retry,
-                || ops.gone(&ctx),
-                |status| {
-                    self.events.emit(Event::ResourceProgress {
-                        id: r.id.clone(),
-                        status: status.to_string(),
-                    })
-                },
-            )
+        self.wait_for(r, Some(Phase::Delete), || ops.gone(&ctx))
             .await?;
         Ok(None)
     }

@@ -129,6 +129,7 @@ pub mod kind;
 pub mod kubeconfig;
 pub mod observation;
 pub mod outputs;
+pub mod pacing;
 pub mod plan;
 mod planner;
 pub mod provider;

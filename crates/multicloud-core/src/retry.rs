@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::error::{ErrorKind, ProviderError};
 use crate::observation::Readiness;
 use crate::outputs::Outputs;
+use crate::pacing::{self, Expectation};
 
 /// How retryable errors are retried: attempt `n` (from 0) sleeps a random time in
 /// `[0, min(cap, base * 2^n)]` ("full jitter"), but at least a server-suggested delay.
@@ -132,6 +133,25 @@ impl Poller {
         &self,
         timeout: Duration,
         retry: &RetryPolicy,
+        check: F,
+        on_pending: impl FnMut(&str),
+    ) -> Result<Outputs, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Readiness, ProviderError>>,
+    {
+        self.await_expected(Expectation::default(), timeout, retry, check, on_pending)
+            .await
+    }
+
+    /// [`Poller::await_condition`] for an operation expected to take about `expect`: its
+    /// checks are placed after that duration ([`crate::pacing`]) when no `Retry-After` says
+    /// otherwise.
+    pub async fn await_expected<F, Fut>(
+        &self,
+        expect: Expectation,
+        timeout: Duration,
+        retry: &RetryPolicy,
         mut check: F,
         mut on_pending: impl FnMut(&str),
     ) -> Result<Outputs, ProviderError>
@@ -159,7 +179,9 @@ impl Poller {
                         tracing::info!(%status, waited_s, "waiting");
                     }
                     last_status = Some(status);
-                    let wait = retry_after.unwrap_or(interval);
+                    let wait = retry_after.unwrap_or_else(|| {
+                        pacing::next_wait(self.interval, expect, started.elapsed(), interval)
+                    });
                     interval = interval.mul_f64(1.5).min(self.max_interval);
                     wait
                 }

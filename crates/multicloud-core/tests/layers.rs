@@ -15,6 +15,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("dag", 0),
     ("calls", 0),
+    // How long operations take and where waits place their checks.
+    ("pacing", 0),
     // 1: tags, resources, outputs and what the cloud reports of one resource.
     ("tags", 1),
     ("resource", 1),

@@ -105,6 +105,9 @@ pub struct Latencies {
     pub units: HashMap<ResourceKind, f64>,
     /// Units of unlisted kinds.
     pub default_units: f64,
+    /// Whether pending answers say when to look again (`Retry-After`, as ARM does); without
+    /// it the engine's poller paces its checks itself.
+    pub retry_after: bool,
 }
 
 impl Latencies {
@@ -128,6 +131,7 @@ impl Latencies {
             unit,
             units,
             default_units: 0.5,
+            retry_after: true,
         }
     }
     /// Everything instant.
@@ -136,7 +140,14 @@ impl Latencies {
             unit: Duration::ZERO,
             units: HashMap::new(),
             default_units: 0.0,
+            retry_after: true,
         }
+    }
+    /// Pending answers without `Retry-After` (as EC2 and EKS describe calls): the poller
+    /// decides when to look again.
+    pub fn without_retry_after(mut self) -> Self {
+        self.retry_after = false;
+        self
     }
     /// The latency of `kind`.
     pub fn of(&self, kind: ResourceKind) -> Duration {

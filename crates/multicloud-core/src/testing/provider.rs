@@ -390,7 +390,11 @@ impl ResourceOps for MemoryOps {
         if m.ready_at > now {
             return Ok(Readiness::Pending {
                 status: "creating".into(),
-                retry_after: Some(m.ready_at - now),
+                retry_after: self
+                    .cloud
+                    .latencies
+                    .retry_after
+                    .then(|| m.ready_at - now),
             });
         }
         if !i.ready_seen.contains_key(&r.id) {
@@ -439,7 +443,7 @@ impl ResourceOps for MemoryOps {
         match until {
             Some(t) if t > now => Ok(Readiness::Pending {
                 status: "deleting".into(),
-                retry_after: Some(t - now),
+                retry_after: self.cloud.latencies.retry_after.then(|| t - now),
             }),
             _ => {
                 if let Some(gone) = i.resources.remove(&k)
