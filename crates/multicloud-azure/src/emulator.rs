@@ -21,6 +21,7 @@ pub use multicloud_azure_emulator::*;
 use std::time::Duration;
 
 use multicloud_core::ApplyOptions;
+use multicloud_core::access::ClusterCredentials;
 use multicloud_core::retry::{Poller, RetryPolicy};
 
 use crate::arm::ArmClient;
@@ -40,6 +41,39 @@ pub fn engine_options() -> ApplyOptions {
             max_interval: Duration::from_millis(300),
         },
         ..ApplyOptions::default()
+    }
+}
+
+/// An emulator paced like a real cloud, in units of `unit`: managed clusters take 3 units,
+/// agent pools, PostgreSQL servers and Managed Redis 2, virtual networks, vaults and
+/// registries 1 (everything else answers at once). What the demo and `multicloud --local`
+/// run, so that progress shows.
+pub fn paced_config(unit: Duration) -> EmulatorConfig {
+    EmulatorConfig::default()
+        .duration("Microsoft.ContainerService/managedClusters", unit * 3)
+        .duration(
+            "Microsoft.ContainerService/managedClusters/agentPools",
+            unit * 2,
+        )
+        .duration("Microsoft.DBforPostgreSQL/flexibleServers", unit * 2)
+        .duration("Microsoft.Cache/redisEnterprise", unit * 2)
+        .duration("Microsoft.Network/virtualNetworks", unit)
+        .duration("Microsoft.KeyVault/vaults", unit)
+        .duration("Microsoft.ContainerRegistry/registries", unit)
+}
+
+/// What the emulated AKS clusters hand out as their user credential
+/// ([`Emulator::set_cluster_access`]) so that apps land on another API server, such as a
+/// local control plane (its bearer credentials), as real AKS hands out its own: the
+/// endpoint, CA and bearer token of `credentials` (an empty token when they carry none).
+pub fn cluster_access(credentials: &ClusterCredentials) -> ClusterAccess {
+    ClusterAccess {
+        server: credentials.endpoint.clone(),
+        ca_data: credentials.ca_data.clone(),
+        token: credentials
+            .token()
+            .map(|t| t.expose().to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -167,11 +167,24 @@ impl AzureProvider {
     /// real-URL transport.
     #[cfg(feature = "emulator")]
     pub fn emulator(emu: &crate::emulator::Emulator) -> AzureProviderBuilder {
+        Self::emulator_at(emu.port(), emu.subscription(), emu.tenant())
+    }
+
+    /// A builder for an emulator another process runs on `port` of 127.0.0.1 (a
+    /// `multicloud local` session), with the subscription and tenant it pretends to be.
+    #[cfg(feature = "emulator")]
+    pub fn emulator_at(
+        port: u16,
+        subscription: impl Into<String>,
+        tenant: impl Into<String>,
+    ) -> AzureProviderBuilder {
         Self::builder()
-            .subscription(emu.subscription())
-            .tenant(emu.tenant())
+            .subscription(subscription)
+            .tenant(tenant)
             .token_credential(crate::emulator::FakeCredential::new())
-            .transport(emu.transport())
+            .transport(std::sync::Arc::new(
+                crate::emulator::EmulatorTransport::new(port),
+            ))
     }
 
     /// The ARM client.

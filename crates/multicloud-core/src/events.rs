@@ -1,17 +1,39 @@
 //! Progress events: a broadcast stream callers subscribe to (besides `tracing` spans per
 //! resource). Events carry ids, actions and error texts, never secret values.
+//!
+//! An event serializes to one JSON object tagged by `event` (`resource_started`…), with
+//! durations in seconds (`elapsed_s`, `delay_s`): what `multicloud --json` prints a line of.
+//!
+//! ```
+//! use std::time::Duration;
+//! use multicloud_core::events::Event;
+//! use multicloud_core::plan::Action;
+//! use multicloud_core::resource::{ResourceId, ResourceKind};
+//!
+//! let done = Event::ResourceSucceeded {
+//!     id: ResourceId::single(ResourceKind::REGISTRY),
+//!     action: Action::Create,
+//!     elapsed: Duration::from_millis(1500),
+//! };
+//! assert_eq!(
+//!     serde_json::to_string(&done).unwrap(),
+//!     r#"{"event":"resource_succeeded","id":"registry/main","action":"create","elapsed_s":1.5}"#
+//! );
+//! ```
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use serde::{Serialize, Serializer};
 use tokio::sync::broadcast;
 
 use crate::plan::{Action, PlanSummary};
 use crate::resource::{ResourceId, ResourceKind};
 
 /// One progress event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// A plan was computed.
@@ -42,6 +64,7 @@ pub enum Event {
         /// Retry number (1 = first retry).
         attempt: u32,
         /// Sleep before the retry.
+        #[serde(rename = "delay_s", serialize_with = "seconds")]
         delay: Duration,
         /// The error's text.
         error: String,
@@ -53,6 +76,7 @@ pub enum Event {
         /// What was done.
         action: Action,
         /// How long it took.
+        #[serde(rename = "elapsed_s", serialize_with = "seconds")]
         elapsed: Duration,
     },
     /// A resource failed.
@@ -93,8 +117,71 @@ pub enum Event {
         /// Resources that failed.
         failed: usize,
         /// Wall time.
+        #[serde(rename = "elapsed_s", serialize_with = "seconds")]
         elapsed: Duration,
     },
+}
+
+impl std::fmt::Display for Event {
+    /// One line for a person: `create  vpc/main ...`, `create  vpc/main done in 1.20s`,
+    /// `retry   vpc/main #1 in 200ms: <error>`, `finished: 12 done, 0 failed in 9.81s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PlanReady { summary } => write!(f, "plan: {summary}"),
+            Self::ResourceStarted { id, action, .. } => {
+                write!(f, "{:<7} {id} ...", action.as_str())
+            }
+            Self::ResourceProgress { id, status } => write!(f, "waiting {id}: {status}"),
+            Self::ResourceRetrying {
+                id,
+                attempt,
+                delay,
+                error,
+            } => write!(f, "retry   {id} #{attempt} in {delay:?}: {error}"),
+            Self::ResourceSucceeded {
+                id,
+                action,
+                elapsed,
+            } => write!(
+                f,
+                "{:<7} {id} done in {:.2}s",
+                action.as_str(),
+                elapsed.as_secs_f64()
+            ),
+            Self::ResourceFailed { id, action, error } => {
+                write!(f, "{:<7} {id} FAILED: {error}", action.as_str())
+            }
+            Self::ResourceLeftBehind {
+                id,
+                reason,
+                remains,
+            } => {
+                let remains = if *remains {
+                    ""
+                } else {
+                    " (gone with its container)"
+                };
+                write!(f, "left    {id}: {reason}{remains}")
+            }
+            Self::LockTakenOver { stack, previous } => {
+                write!(f, "took over the state lock of {stack} from {previous}")
+            }
+            Self::Finished {
+                succeeded,
+                failed,
+                elapsed,
+            } => write!(
+                f,
+                "finished: {succeeded} done, {failed} failed in {:.2}s",
+                elapsed.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// A duration as seconds (JSON has no duration type).
+fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// The sending side, shared by a stack and its runs.
@@ -135,5 +222,34 @@ impl EventBus {
             }
         })
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_reads_as_one_line_and_serializes_tagged() {
+        let id = crate::resource::ResourceId::single(ResourceKind::CACHE);
+        let failed = Event::ResourceFailed {
+            id: id.clone(),
+            action: Action::Delete,
+            error: "boom".into(),
+        };
+        assert_eq!(failed.to_string(), "delete  cache/main FAILED: boom");
+        let retry = Event::ResourceRetrying {
+            id,
+            attempt: 2,
+            delay: Duration::from_millis(250),
+            error: "throttled".into(),
+        };
+        assert_eq!(
+            retry.to_string(),
+            "retry   cache/main #2 in 250ms: throttled"
+        );
+        let json = serde_json::to_value(&retry).expect("serializes");
+        assert_eq!(json["event"], "resource_retrying");
+        assert_eq!(json["delay_s"], 0.25);
     }
 }

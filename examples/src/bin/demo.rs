@@ -86,45 +86,17 @@ fn print_events(stack: &Stack, verbose: bool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(ev) = events.next().await {
             let t = start.elapsed().as_secs_f64();
-            match ev {
-                Event::ResourceStarted { id, action, .. } => {
-                    println!("  [{t:7.2}s] {action:<7} {id} ...")
-                }
-                Event::ResourceSucceeded {
-                    id,
-                    action,
-                    elapsed,
-                } => {
-                    println!(
-                        "  [{t:7.2}s] {action:<7} {id} done in {:.2}s",
-                        elapsed.as_secs_f64()
-                    )
-                }
-                Event::ResourceFailed { id, action, error } => {
-                    println!("  [{t:7.2}s] {action:<7} {id} FAILED: {error}")
-                }
-                Event::ResourceRetrying {
-                    id,
-                    attempt,
-                    delay,
-                    error,
-                } => {
-                    println!("  [{t:7.2}s] retry   {id} #{attempt} in {delay:?}: {error}")
-                }
-                Event::ResourceProgress { id, status } if verbose => {
-                    println!("  [{t:7.2}s] waiting {id}: {status}")
-                }
-                Event::Finished {
-                    succeeded,
-                    failed,
-                    elapsed,
-                } => {
-                    println!(
-                        "  [{t:7.2}s] finished: {succeeded} done, {failed} failed in {:.2}s",
-                        elapsed.as_secs_f64()
-                    )
-                }
-                _ => {}
+            let shown = match ev {
+                Event::ResourceProgress { .. } => verbose,
+                Event::ResourceStarted { .. }
+                | Event::ResourceSucceeded { .. }
+                | Event::ResourceFailed { .. }
+                | Event::ResourceRetrying { .. }
+                | Event::Finished { .. } => true,
+                _ => false,
+            };
+            if shown {
+                println!("  [{t:7.2}s] {ev}");
             }
         }
     })
@@ -266,40 +238,20 @@ async fn aws_demo(verbose: bool) -> anyhow::Result<()> {
 
 async fn azure_demo(verbose: bool) -> anyhow::Result<()> {
     use multicloud_azure::AzureProvider;
-    use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
+    use multicloud_azure::emulator::{Emulator, cluster_access, paced_config};
     use multicloud_azure::sweeper::SweepFilter;
 
     println!(
         "\n=== Azure on the ARM + Key Vault emulator (azure_core pipeline, official SecretClient) ==="
     );
-    let unit = Duration::from_millis(500);
-    let config = EmulatorConfig::default()
-        .duration("Microsoft.ContainerService/managedClusters", unit * 3)
-        .duration(
-            "Microsoft.ContainerService/managedClusters/agentPools",
-            unit * 2,
-        )
-        .duration("Microsoft.DBforPostgreSQL/flexibleServers", unit * 2)
-        .duration("Microsoft.Cache/redisEnterprise", unit * 2)
-        .duration("Microsoft.Network/virtualNetworks", unit)
-        .duration("Microsoft.KeyVault/vaults", unit)
-        .duration("Microsoft.ContainerRegistry/registries", unit);
-    let emu = Emulator::start(config)
+    let emu = Emulator::start(paced_config(Duration::from_millis(500)))
         .await
         .context("starting the emulator")?;
     let plane = ControlPlane::start()
         .await
         .context("starting the local Kubernetes control plane (scripts/install-k8s.sh)")?;
     // The emulated AKS hands out a kubeconfig for the local plane, as real AKS does for its own.
-    let bearer = plane.bearer_credentials();
-    emu.set_cluster_access(ClusterAccess {
-        server: bearer.endpoint.clone(),
-        ca_data: bearer.ca_data.clone(),
-        token: bearer
-            .token()
-            .map(|t| t.expose().to_string())
-            .unwrap_or_default(),
-    });
+    emu.set_cluster_access(cluster_access(&plane.bearer_credentials()));
     let provider = Arc::new(AzureProvider::emulator(&emu).build()?);
     // The same spec as the AWS run: `azure.location` and the neutral sizes apply here.
     let spec = spec(Some(Expose::ClusterIp), true)?;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use multicloud_azure::AzureProvider;
-use multicloud_azure::emulator::{ClusterAccess, Emulator, EmulatorConfig};
+use multicloud_azure::emulator::{Emulator, EmulatorConfig, cluster_access};
 use multicloud_core::ApplyOptions;
 use multicloud_k8s::testing::ControlPlane;
 
@@ -15,11 +15,11 @@ pub async fn emulator_for(plane: &ControlPlane) -> (Emulator, Arc<AzureProvider>
         .await
         .expect("emulator");
     let bearer = plane.bearer_credentials();
-    emu.set_cluster_access(ClusterAccess {
-        server: bearer.endpoint.clone(),
-        ca_data: bearer.ca_data.clone(),
-        token: bearer.token().expect("a token").expose().to_string(),
-    });
+    assert!(
+        bearer.token().is_some(),
+        "the plane's bearer credentials carry a token"
+    );
+    emu.set_cluster_access(cluster_access(&bearer));
     let provider = Arc::new(AzureProvider::emulator(&emu).build().expect("provider"));
     (emu, provider)
 }

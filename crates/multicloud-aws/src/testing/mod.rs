@@ -77,6 +77,26 @@ use multicloud_testing::{
 
 use self::install::ensure_moto;
 
+/// An SDK configuration for `region` that sends every request to the moto server at
+/// `endpoint` (`http://127.0.0.1:PORT`, one this process did not start: another process's
+/// [`MotoServer`]), with static test credentials ([`TEST_ACCESS_KEY_ID`]) and adaptive
+/// retries. [`MotoServer::sdk_config`] is this for its own server.
+pub async fn sdk_config_at(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            TEST_ACCESS_KEY_ID,
+            TEST_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "moto",
+        ))
+        .region(Region::new(region.to_owned()))
+        .retry_config(RetryConfig::adaptive())
+        .load()
+        .await
+}
+
 /// Access key id of the static credentials handed out by [`MotoServer::sdk_config`].
 pub const TEST_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 
@@ -266,19 +286,7 @@ impl MotoServer {
     ///
     /// For S3 use [`s3_config`](Self::s3_config), which adds path-style addressing.
     pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .credentials_provider(Credentials::new(
-                TEST_ACCESS_KEY_ID,
-                TEST_SECRET_ACCESS_KEY,
-                None,
-                None,
-                "moto",
-            ))
-            .region(Region::new(region.to_owned()))
-            .retry_config(RetryConfig::adaptive())
-            .load()
-            .await
+        sdk_config_at(&self.endpoint(), region).await
     }
 
     /// An S3 client configuration for `region` pointing at this server. moto serves S3
