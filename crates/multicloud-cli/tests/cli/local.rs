@@ -1,0 +1,155 @@
+//! `plan`, `up`, `outputs`, `state` and `down` with `--local`: moto and the Azure emulator,
+//! started and stopped by each run.
+
+use multicloud_core::state::{LocalStateStore, LockInfo, StateKey, StateStore};
+use serde_json::Value;
+
+use crate::support::{LocalSession, NET_SPEC, Scratch, code, events};
+
+/// Where a `multicloud local` session writes where its stand-ins listen.
+mod session {
+    pub fn path(state: &std::path::Path) -> std::path::PathBuf {
+        state.join("local-session.json")
+    }
+}
+
+#[test]
+fn plan_json_on_moto_lists_every_resource_to_create() {
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let run = scratch
+        .run(&["plan", "--local", "--cloud", "aws", "--json"])
+        .expect(code::OK);
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 1, "one plan per cloud");
+    let plan = &lines[0];
+    assert_eq!(plan["cloud"], "aws");
+    assert_eq!(plan["key"]["stack"], "netreg");
+    assert_eq!(plan["key"]["scope"]["cloud"], "aws");
+    let actions = plan["actions"].as_array().expect("actions");
+    assert!(actions.iter().all(|a| a["action"] == "create"), "{plan}");
+    assert_eq!(
+        plan["summary"]["create"].as_u64(),
+        Some(actions.len() as u64)
+    );
+    for id in ["vpc/main", "registry/web", "secret/api-token"] {
+        assert!(
+            actions.iter().any(|a| a["id"] == id),
+            "{id} not planned: {plan}"
+        );
+    }
+    assert!(!scratch.state().exists(), "plan wrote state");
+}
+
+/// `up --json`, `outputs --json`, `state list`, `down`, `sweep --dry-run`, `state list` on
+/// `cloud`'s stand-in, kept by a `multicloud local` session so that every command sees what
+/// the previous one did.
+fn up_outputs_down(cloud: &str) {
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let session = LocalSession::start(&scratch, &["--cloud", cloud]);
+    assert!(
+        session.ready["session"][cloud].is_object(),
+        "{}",
+        session.ready
+    );
+    assert!(session::path(&scratch.state()).exists());
+    let local = ["--local", "--cloud", cloud];
+    let with = |cmd: &[&'static str]| -> Vec<&str> { cmd.iter().copied().chain(local).collect() };
+
+    let up = scratch.run(&with(&["up", "--json"])).expect(code::OK);
+    let lines = up.json_lines();
+    let finished = events(&lines, "finished");
+    assert_eq!(finished.len(), 1, "{}", up.stdout);
+    assert_eq!(finished[0]["failed"], 0);
+    assert_eq!(finished[0]["cloud"], cloud);
+    let succeeded = events(&lines, "resource_succeeded").len() as u64;
+    assert_eq!(finished[0]["succeeded"].as_u64(), Some(succeeded));
+    assert!(succeeded >= 3, "{}", up.stdout);
+    assert_eq!(events(&lines, "outputs").len(), 1);
+
+    let outputs = scratch.run(&with(&["outputs", "--json"])).expect(code::OK);
+    let doc: Value = serde_json::from_str(outputs.stdout.trim()).expect("one JSON document");
+    let ours = &doc[cloud];
+    assert!(
+        ours["registries"]["web"]["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("web")),
+        "{doc}"
+    );
+    assert_eq!(ours["secret_values"]["api-token"], "[REDACTED]");
+    assert!(ours["secrets"]["api-token"]["id"].is_string(), "{doc}");
+
+    let listed = scratch.run(&["state", "list", "--json"]).expect(code::OK);
+    assert_eq!(listed.json_lines().len(), 1, "{}", listed.stdout);
+    let found = scratch
+        .run(&with(&["sweep", "--dry-run", "--json"]))
+        .expect(code::OK);
+    assert!(
+        events(&found.json_lines(), "swept").len() >= 3,
+        "{}",
+        found.stdout
+    );
+
+    scratch.run(&with(&["down"])).expect(code::OK);
+    let left = scratch
+        .run(&with(&["sweep", "--dry-run", "--json"]))
+        .expect(code::OK);
+    assert!(
+        events(&left.json_lines(), "swept").is_empty(),
+        "{}",
+        left.stdout
+    );
+    let listed = scratch.run(&["state", "list", "--json"]).expect(code::OK);
+    assert!(
+        listed.stdout.trim().is_empty(),
+        "state left: {}",
+        listed.stdout
+    );
+
+    assert_eq!(session.stop(), code::OK);
+    assert!(
+        !session::path(&scratch.state()).exists(),
+        "the session file is removed"
+    );
+}
+
+#[test]
+fn up_outputs_down_on_moto() {
+    up_outputs_down("aws");
+}
+
+#[test]
+fn up_outputs_down_on_the_azure_emulator() {
+    up_outputs_down("azure");
+}
+
+#[test]
+fn a_locked_state_exits_with_locked_and_changes_nothing() {
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let local = ["--local", "--cloud", "azure"];
+    let plan = scratch
+        .run(&["plan", "--json", local[0], local[1], local[2]])
+        .expect(code::OK);
+    let key: StateKey =
+        serde_json::from_value(plan.json_lines()[0]["key"].clone()).expect("the plan's key");
+    let store = LocalStateStore::new(scratch.state());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let lock = runtime
+        .block_on(store.lock(&key, LockInfo::for_current_process("test holds it")))
+        .expect("the test takes the lock");
+
+    let up = scratch
+        .run(&["up", local[0], local[1], local[2]])
+        .expect(code::LOCKED);
+    assert!(up.stderr.contains("locked"), "{}", up.stderr);
+    assert!(
+        up.stderr.contains("test holds it") || up.stderr.contains("pid"),
+        "{}",
+        up.stderr
+    );
+    let listed = scratch.run(&["state", "list", "--json"]).expect(code::OK);
+    let listing = &listed.json_lines()[0];
+    assert!(listing["serial"].is_null(), "nothing recorded: {listing}");
+    assert!(listing["lock"]["pid"].is_number(), "{listing}");
+
+    runtime.block_on(lock.release()).expect("release");
+}
