@@ -153,3 +153,96 @@ fn a_locked_state_exits_with_locked_and_changes_nothing() {
 
     runtime.block_on(lock.release()).expect("release");
 }
+
+#[test]
+fn both_clouds_at_once_in_one_session() {
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let session = LocalSession::start(&scratch, &["--cloud", "both"]);
+    let both = ["--local", "--cloud", "both"];
+
+    // Not a terminal: one line per event, each naming its cloud, both clouds interleaved.
+    let up = scratch
+        .run(&["up", both[0], both[1], both[2]])
+        .expect(code::OK);
+    let log: Vec<&str> = up.stdout.lines().filter(|l| l.starts_with('[')).collect();
+    for cloud in ["aws", "azure"] {
+        let finished = format!("] {cloud:<5} finished: ");
+        assert!(log.iter().any(|l| l.contains(&finished)), "{}", up.stdout);
+    }
+    let header = up
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("output"))
+        .expect("the outputs table");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["output", "aws", "azure"]
+    );
+
+    let outputs = scratch
+        .run(&["outputs", "--json", both[0], both[1], both[2]])
+        .expect(code::OK);
+    let doc: Value = serde_json::from_str(outputs.stdout.trim()).expect("JSON");
+    let url = |cloud: &str| {
+        doc[cloud]["registries"]["web"]["url"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert!(url("aws").is_some_and(|u| u.contains(".dkr.ecr.")), "{doc}");
+    assert!(
+        url("azure").is_some_and(|u| u.contains(".azurecr.io/")),
+        "{doc}"
+    );
+
+    scratch
+        .run(&["down", both[0], both[1], both[2]])
+        .expect(code::OK);
+    assert_eq!(session.stop(), code::OK);
+}
+
+#[test]
+fn graph_state_unlock_and_migrate() {
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let azure = ["--local", "--cloud", "azure"];
+    let graph = scratch
+        .run(&["graph", "--mermaid", azure[0], azure[1], azure[2]])
+        .expect(code::OK);
+    assert!(graph.stdout.starts_with("flowchart LR"), "{}", graph.stdout);
+    assert!(graph.stdout.contains("registry_web"), "{}", graph.stdout);
+
+    scratch
+        .run(&["up", azure[0], azure[1], azure[2]])
+        .expect(code::OK);
+    let unlock = scratch
+        .run(&["state", "unlock", azure[0], azure[1], azure[2]])
+        .expect(code::OK);
+    assert!(
+        unlock.stdout.contains("was not locked"),
+        "{}",
+        unlock.stdout
+    );
+
+    let elsewhere = scratch.path().join("moved");
+    let to = elsewhere.to_str().expect("a UTF-8 path");
+    let migrate = scratch
+        .run(&["state", "migrate", "--to", to, azure[0], azure[1], azure[2]])
+        .expect(code::OK);
+    assert!(
+        migrate.stdout.contains("moved the state of netreg/cli"),
+        "{}",
+        migrate.stdout
+    );
+    let here = scratch.run(&["state", "list", "--json"]).expect(code::OK);
+    assert!(here.stdout.trim().is_empty(), "{}", here.stdout);
+    let there = std::process::Command::new(env!("CARGO_BIN_EXE_multicloud"))
+        .args(["state", "list", "--json", "--state", to])
+        .output()
+        .expect("run");
+    let listed = String::from_utf8_lossy(&there.stdout);
+    let listing: Value = serde_json::from_str(listed.trim()).expect("one stack");
+    assert_eq!(listing["key"]["stack"], "netreg");
+    assert!(
+        listing["serial"].as_u64().is_some_and(|s| s > 0),
+        "{listing}"
+    );
+}
