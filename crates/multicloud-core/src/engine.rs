@@ -94,6 +94,15 @@ pub enum Error {
         /// Resource ids and the names looked for.
         resources: Vec<(ResourceId, String)>,
     },
+    /// A plan option (`--target`, `--replace`) names a resource it cannot apply to; nothing
+    /// was observed or changed.
+    #[error("plan option on {resource}: {message}")]
+    PlanOption {
+        /// The resource named.
+        resource: ResourceId,
+        /// Why it does not apply.
+        message: String,
+    },
     /// Observing a resource while planning failed.
     #[error("could not observe {resource}: {source}")]
     Observe {

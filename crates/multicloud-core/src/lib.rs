@@ -133,6 +133,7 @@ pub mod pacing;
 pub mod plan;
 mod planner;
 pub mod provider;
+pub mod refresh;
 pub mod resource;
 pub mod retry;
 pub mod secret;
@@ -163,7 +164,7 @@ pub mod prelude {
     pub use crate::events::Event;
     pub use crate::kind::ResourceKind;
     pub use crate::outputs::StackOutputs;
-    pub use crate::plan::{Action, Plan};
+    pub use crate::plan::{Action, Plan, PlanOptions};
     pub use crate::provider::CloudProvider;
     pub use crate::secret::SecretString;
     pub use crate::spec::{

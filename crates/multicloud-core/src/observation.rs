@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::outputs::Outputs;
 use crate::tags::Owner;
 
+mod drift;
+pub use drift::{Drift, FieldDrift, JsonCompare, json_drift, pointer_path, render};
+
 /// What the provider saw of an existing resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
@@ -17,9 +20,10 @@ pub struct Observed {
     pub owner: Owner,
     /// Its current outputs.
     pub outputs: Outputs,
-    /// Whether its live configuration differs from the desired one in a way the provider
-    /// can tell.
-    pub drifted: bool,
+    /// How its live configuration differs from the desired one, field by field, where the
+    /// provider can tell (`None`: as desired). The plan shows it and `up` repairs it: an
+    /// update, or a replacement when a drifted field cannot change in place.
+    pub drift: Option<Drift>,
     /// When what it holds expires (a registry token in a pull secret, a certificate): the
     /// planner plans an update ("renew") once this is closer than
     /// [`ApplyOptions::renew_before`](crate::ApplyOptions::renew_before).
@@ -37,10 +41,15 @@ impl Observed {
             provider_id: None,
             owner: Owner::Us,
             outputs,
-            drifted: false,
+            drift: None,
             expires_at: None,
             unhealthy: None,
         }
+    }
+
+    /// Whether its live configuration drifted from the desired one.
+    pub fn drifted(&self) -> bool {
+        self.drift.is_some()
     }
 }
 

@@ -88,6 +88,41 @@ pub struct PlannedAction {
     pub depends_on: Vec<ResourceId>,
 }
 
+/// How to plan `up` beyond the spec and the state, as Terraform's and Pulumi's `--target`
+/// and `--replace` ([`Stack::plan_with`](crate::Stack::plan_with),
+/// [`Stack::up_with`](crate::Stack::up_with)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Plan only this resource and what it depends on; nothing else is planned (left as it
+    /// is, in the cloud and in state). A resource that is replaced still takes what depends
+    /// on it along. A resource only recorded (no longer in the spec) is deleted alone.
+    pub target: Option<ResourceId>,
+    /// Replace these resources (delete, then create again) whatever their state, with the
+    /// reason `replacement requested`; what depends on them is replaced too.
+    pub replace: Vec<ResourceId>,
+}
+
+impl PlanOptions {
+    /// No target, nothing forced: a plain plan.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Plans only `id` and what it depends on.
+    #[must_use]
+    pub fn target(mut self, id: impl Into<ResourceId>) -> Self {
+        self.target = Some(id.into());
+        self
+    }
+
+    /// Also replaces `id`.
+    #[must_use]
+    pub fn replace(mut self, id: impl Into<ResourceId>) -> Self {
+        self.replace.push(id.into());
+        self
+    }
+}
+
 /// Counts per action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PlanSummary {

@@ -11,13 +11,16 @@ use crate::backends::Backends;
 use crate::dag;
 use crate::engine::Error;
 use crate::error::ProviderError;
-use crate::plan::{Action, Plan, PlannedAction};
+use crate::observation::Drift;
+use crate::plan::{Action, Plan, PlanOptions, PlannedAction};
 use crate::provider::{Observation, Observed, OpContext, Outputs, Owner, StackContext};
 use crate::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use crate::retry::RetryPolicy;
 use crate::spec::StackSpec;
 use crate::state::{ResourceRecord, StackState, StateKey};
 use crate::tags::Tags;
+
+mod options;
 
 /// Whether the plan brings the stack up or takes it down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +134,7 @@ fn recorded_of<'s>(
 /// can use its dependencies' outputs. A resource whose dependency is absent is absent too
 /// (no call made). With `skip_recorded`, resources in state are not observed. Returns the
 /// observations by position (`None`: not observed).
-async fn observe_all(
+pub(crate) async fn observe_all(
     backends: &Backends,
     graph: &ResourceGraph,
     recorded: &[Option<&ResourceRecord>],
@@ -207,6 +210,8 @@ pub(crate) struct PlanInputs<'a> {
     pub retry: &'a RetryPolicy,
     /// Resources whose holdings expire sooner than this are renewed (updated).
     pub renew_before: Duration,
+    /// The target and the replacements asked for (`up` plans only).
+    pub options: &'a PlanOptions,
 }
 
 /// What the walk over the desired graph found.
@@ -229,6 +234,9 @@ pub(crate) async fn plan(
     mode: Mode,
 ) -> Result<Plan, Error> {
     let graph = tagged(graph, spec, inputs.stack);
+    if mode == Mode::Up {
+        options::check(inputs.options, &graph, state)?;
+    }
     inputs.backends.remember_cluster(state);
     let recorded = recorded_of(&graph, state);
     let observations = observe_all(
@@ -300,6 +308,7 @@ fn plan_up(
             });
         }
     }
+    options::request_replacements(inputs.options, &mut d.actions);
     cascade_replacements(&mut d.actions);
     for (id, rec) in state.iter().flat_map(|s| &s.resources) {
         if graph.get(id).is_none() {
@@ -312,6 +321,9 @@ fn plan_up(
             ));
             d.to_delete.insert(id.clone(), rec.clone());
         }
+    }
+    if let Some(target) = &inputs.options.target {
+        options::narrow_to(target, graph, d);
     }
 }
 
@@ -354,16 +366,19 @@ fn decide(
     let Some(rec) = recorded else {
         d.known_outputs
             .insert(r.id.clone(), (o.provider_id.clone(), o.outputs.clone()));
-        return Some(match (o.drifted, renew) {
-            (true, _) => (
-                Action::Update,
-                "exists with our tags, not in state, and drifted".into(),
-            ),
-            (false, Some(why)) => (
+        return Some(match (&o.drift, renew) {
+            (Some(drift), _) => {
+                let (action, why) = repair_drift(inputs, r, drift);
+                (
+                    action,
+                    format!("exists with our tags, not in state, and {why}"),
+                )
+            }
+            (None, Some(why)) => (
                 Action::Update,
                 format!("exists with our tags, not in state; {why}"),
             ),
-            (false, None) => (
+            (None, None) => (
                 Action::Adopt,
                 "exists with our tags but not in state".into(),
             ),
@@ -381,16 +396,41 @@ fn decide(
             .backends
             .ops_for(r.kind)
             .is_some_and(|ops| ops.requires_replacement(&rec.config.value(), &r.config));
-    Some(match (changed, o.drifted, renew) {
-        (false, false, None) => (Action::NoOp, "up to date".into()),
+    Some(match (changed, &o.drift, renew) {
+        (false, None, None) => (Action::NoOp, "up to date".into()),
         _ if replace => (
             Action::Replace,
             "config changed; cannot be updated in place".into(),
         ),
-        (true, _, _) => (Action::Update, "config changed".into()),
-        (false, true, _) => (Action::Update, "drifted from the desired config".into()),
-        (false, false, Some(why)) => (Action::Update, why),
+        (true, None, _) => (Action::Update, "config changed".into()),
+        (true, Some(drift), _) => {
+            let (action, why) = repair_drift(inputs, r, drift);
+            (action, format!("config changed, and {why}"))
+        }
+        (false, Some(drift), _) => repair_drift(inputs, r, drift),
+        (false, None, Some(why)) => (Action::Update, why),
     })
+}
+
+/// The action that repairs `drift` of `r`, with its reason (`drifted outside the stack:
+/// spec.replicas: 2 -> 5`): an update, or a replacement when a drifted field cannot change
+/// in place or the kind cannot update at all.
+fn repair_drift(inputs: &PlanInputs<'_>, r: &Resource, drift: &Drift) -> (Action, String) {
+    let updatable = inputs
+        .backends
+        .ops_for(r.kind)
+        .is_some_and(|ops| ops.supports_update());
+    if updatable && !drift.requires_replacement() {
+        (
+            Action::Update,
+            format!("drifted outside the stack: {drift}"),
+        )
+    } else {
+        (
+            Action::Replace,
+            format!("drifted outside the stack: {drift}; replacing"),
+        )
+    }
 }
 
 /// The action for a read-only resource (an existing cluster): adopted as found whoever owns

@@ -13,7 +13,7 @@ use crate::engine::Error;
 use crate::events::{Event, EventBus};
 use crate::executor::{Applied, ApplyOptions, Executor};
 use crate::outputs::StackOutputs;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanOptions};
 use crate::planner::{self, Mode, PlanInputs};
 use crate::provider::{CloudProvider, StackContext, WorkloadOps};
 use crate::spec::StackSpec;
@@ -21,6 +21,7 @@ use crate::state::{LocalStateStore, LockInfo, StackState, StateKey, StateLock, S
 use crate::tags::Ownership;
 
 mod access_info;
+mod refresh;
 mod state_key;
 
 /// A stack: what to build ([`StackSpec`]), where ([`CloudProvider`]), and where its state
@@ -165,12 +166,20 @@ impl Stack {
     /// What `up` would do, without changing anything (reads state and observes each
     /// resource once; takes no lock).
     pub async fn plan(&self) -> Result<Plan, Error> {
-        self.plan_with(Mode::Up).await
+        self.plan_mode(Mode::Up, &PlanOptions::default()).await
+    }
+
+    /// What `up` would do with `options`: only a target and what it depends on
+    /// ([`PlanOptions::target`]), resources replaced on request ([`PlanOptions::replace`]).
+    /// An id the options name that the spec and state do not hold (or a read-only resource
+    /// to replace) is [`Error::PlanOption`] before anything is read.
+    pub async fn plan_with(&self, options: &PlanOptions) -> Result<Plan, Error> {
+        self.plan_mode(Mode::Up, options).await
     }
 
     /// What `down` would do.
     pub async fn plan_down(&self) -> Result<Plan, Error> {
-        self.plan_with(Mode::Down).await
+        self.plan_mode(Mode::Down, &PlanOptions::default()).await
     }
 
     /// The backends of one run.
@@ -185,11 +194,11 @@ impl Stack {
         )
     }
 
-    async fn plan_with(&self, mode: Mode) -> Result<Plan, Error> {
+    async fn plan_mode(&self, mode: Mode, options: &PlanOptions) -> Result<Plan, Error> {
         let backends = self.backends();
         let key = self.key().await?;
         let (state, graph) = self.load_and_expand(&backends, &key, false).await?;
-        self.plan_on(&backends, &key, graph, state.as_ref(), mode)
+        self.plan_on(&backends, &key, (graph, options), state.as_ref(), mode)
             .await
     }
 
@@ -230,7 +239,7 @@ impl Stack {
         &self,
         backends: &Backends,
         key: &StateKey,
-        graph: crate::resource::ResourceGraph,
+        (graph, options): (crate::resource::ResourceGraph, &PlanOptions),
         state: Option<&StackState>,
         mode: Mode,
     ) -> Result<Plan, Error> {
@@ -242,6 +251,7 @@ impl Stack {
             parallelism: self.options.parallelism,
             retry: &self.options.retry,
             renew_before: self.options.renew_before,
+            options,
         };
         planner::plan(&inputs, &self.spec, graph, state, mode).await
     }
@@ -285,12 +295,18 @@ impl Stack {
     /// Takes the state lock; on an unchanged stack it is a pure no-op (one read per
     /// resource, nothing written).
     pub async fn up(&self) -> Result<StackOutputs, Error> {
+        self.up_with(&PlanOptions::default()).await
+    }
+
+    /// [`up`](Stack::up) with `options` ([`Stack::plan_with`]): only the target and what it
+    /// depends on are worked on, and the resources to replace are replaced.
+    pub async fn up_with(&self, options: &PlanOptions) -> Result<StackOutputs, Error> {
         self.locked("up", async |cancel| {
             let backends = self.backends();
             let key = self.key().await?;
             let (state, graph) = self.load_and_expand(&backends, &key, true).await?;
             let plan = self
-                .plan_on(&backends, &key, graph, state.as_ref(), Mode::Up)
+                .plan_on(&backends, &key, (graph, options), state.as_ref(), Mode::Up)
                 .await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),
@@ -335,7 +351,13 @@ impl Stack {
             let key = self.key().await?;
             let (state, graph) = self.load_and_expand(&backends, &key, true).await?;
             let plan = self
-                .plan_on(&backends, &key, graph, state.as_ref(), Mode::Down)
+                .plan_on(
+                    &backends,
+                    &key,
+                    (graph, &PlanOptions::default()),
+                    state.as_ref(),
+                    Mode::Down,
+                )
                 .await?;
             self.events.emit(Event::PlanReady {
                 summary: plan.summary(),

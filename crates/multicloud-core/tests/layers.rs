@@ -30,6 +30,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("teardown", 2),
     // What `down` left in place (a `DownReport`).
     ("down", 2),
+    // What a refresh found (a `RefreshReport`).
+    ("refresh", 2),
     // The retry policy and poller every remote call shares (state stores included).
     ("retry", 2),
     // 3: what a provider implements and how operations reach the cluster.

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProviderError;
+use crate::observation::Drift;
 use crate::outputs::{Outputs, SecretOutputs, StackOutputs};
 use crate::resource::{Resource, ResourceId, ResourceKind};
 use crate::secret::SecretRef;
@@ -123,6 +124,11 @@ pub struct ResourceRecord {
     /// Adopted read-only (an existing cluster): `down` forgets it, never deletes it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// How the live resource differed from what was applied when
+    /// [`Stack::refresh`](crate::Stack::refresh) last read it (cleared when it is applied
+    /// again, which repairs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
     /// When it was first recorded.
     pub created_at: DateTime<Utc>,
     /// When it was last recorded.
@@ -144,6 +150,7 @@ impl ResourceRecord {
             tags: resource.tags.clone(),
             outputs,
             read_only: resource.read_only,
+            drift: None,
             created_at: now,
             updated_at: now,
         }

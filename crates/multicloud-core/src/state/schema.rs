@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 1 | first released schema |
 //! | 2 | outputs carry one cloud-neutral id field `id` (an ARN on AWS, a resource id on Azure); version 1 kept ARNs under `arn` |
-//! | 3 | compact: the tags every resource carries are written once (`common_tags`); a record leaves out its `provider_id` when it is its outputs' `id`, its `updated_at` when it is its `created_at`, and empty `depends_on`. Version 3 reads version 2 as it is |
+//! | 3 | compact: the tags every resource carries are written once (`common_tags`); a record leaves out its `provider_id` when it is its outputs' `id`, its `updated_at` when it is its `created_at`, and empty `depends_on`; a record may note the `drift` a refresh found (optional: older version-3 readers ignore it). Version 3 reads version 2 as it is |
 
 use serde_json::Value;
 
@@ -204,6 +204,7 @@ mod stored {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+    use crate::observation::Drift;
     use crate::outputs::Outputs;
     use crate::resource::{ResourceId, ResourceKind};
     use crate::state::{RecordedConfig, ResourceRecord, StackState, StateKey};
@@ -245,6 +246,9 @@ mod stored {
         /// Left out unless set (an existing cluster, adopted read-only).
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         read_only: bool,
+        /// Left out unless a refresh noted drift.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        drift: Option<&'a Drift>,
         created_at: DateTime<Utc>,
         /// Left out when it is `created_at`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -296,6 +300,7 @@ mod stored {
                         tags: own,
                         outputs: &r.outputs,
                         read_only: r.read_only,
+                        drift: r.drift.as_ref(),
                         created_at: r.created_at,
                         updated_at: (r.updated_at != r.created_at).then_some(r.updated_at),
                     };
@@ -354,6 +359,8 @@ mod stored {
         outputs: Outputs,
         #[serde(default)]
         read_only: bool,
+        #[serde(default)]
+        drift: Option<Drift>,
         created_at: DateTime<Utc>,
         #[serde(default)]
         updated_at: Option<DateTime<Utc>>,
@@ -389,6 +396,7 @@ mod stored {
                         config_hash: r.config_hash,
                         depends_on: r.depends_on,
                         read_only: r.read_only,
+                        drift: r.drift,
                         tags,
                         outputs: r.outputs,
                         created_at: r.created_at,

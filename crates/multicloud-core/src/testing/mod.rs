@@ -180,6 +180,10 @@ pub struct MemResource {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Its key in the cloud (`kind/name`, or `kind/namespace/name` for Kubernetes objects).
     pub key: String,
+    /// Settings changed behind the engine's back ([`MemoryCloud::edit`]): JSON pointers
+    /// into its config with their live values. `observe` reports those that differ from the
+    /// desired config as drift; an update puts the config back (clears them).
+    pub edits: BTreeMap<String, Value>,
 }
 
 /// A recorded call.
@@ -313,6 +317,7 @@ impl MemoryCloud {
                 deleting_until: None,
                 expires_at: None,
                 key: key(kind, name),
+                edits: BTreeMap::new(),
             },
         );
     }
@@ -400,6 +405,18 @@ impl MemoryCloud {
         match self.lock().resources.get_mut(&key(kind, name)) {
             Some(m) => {
                 m.expires_at = at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes setting `pointer` (a JSON pointer into its config, `/cidr`) of resource
+    /// `kind`/`name` to `value` behind the engine's back (drift); false if absent.
+    pub fn edit(&self, kind: ResourceKind, name: &str, pointer: &str, value: Value) -> bool {
+        match self.lock().resources.get_mut(&key(kind, name)) {
+            Some(m) => {
+                m.edits.insert(pointer.to_string(), value);
                 true
             }
             None => false,

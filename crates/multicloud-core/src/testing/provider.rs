@@ -1,5 +1,6 @@
 //! [`InMemoryProvider`]: the provider traits on a [`MemoryCloud`], one [`MemoryOps`] per kind.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,6 +10,7 @@ use tokio::time::Instant;
 use super::{MemResource, MemoryCloud, Op, expand, res_key};
 use crate::error::{ErrorKind, ProviderError};
 use crate::kind::{KindDef, WORKLOAD_KINDS};
+use crate::observation::{Drift, FieldDrift, pointer_path, render};
 use crate::outputs::{
     CacheOutputs, ClusterOutputs, DatabaseOutputs, IdentityOutputs, NodePoolOutputs,
     RegistryOutputs, SecretOutputs, ServiceOutputs,
@@ -266,6 +268,15 @@ fn secret_outputs(ctx: &OpContext<'_>, cloud: &MemoryCloud) -> Result<Outputs, P
     })
 }
 
+/// The settings of `m` edited behind the engine's back that differ from `desired`.
+fn drift_of(desired: &Value, m: &MemResource) -> Option<Drift> {
+    Drift::of(m.edits.iter().filter_map(|(pointer, live)| {
+        let want = desired.pointer(pointer)?;
+        (want != live)
+            .then(|| FieldDrift::changed(pointer_path(pointer), render(want), render(live)))
+    }))
+}
+
 #[async_trait]
 impl ResourceOps for MemoryOps {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
@@ -281,7 +292,7 @@ impl ResourceOps for MemoryOps {
                     .ownership
                     .judge(m.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
                 outputs: m.outputs.clone(),
-                drifted: false,
+                drift: drift_of(&r.config, m),
                 expires_at: m.expires_at,
                 unhealthy: None,
             }),
@@ -353,6 +364,7 @@ impl ResourceOps for MemoryOps {
                 deleting_until: None,
                 expires_at: None,
                 key: k.clone(),
+                edits: BTreeMap::new(),
             },
         );
         *i.creations.entry(k).or_default() += 1;
@@ -374,6 +386,7 @@ impl ResourceOps for MemoryOps {
             .get_mut(&res_key(r))
             .ok_or_else(|| ProviderError::not_found(format!("{} does not exist", r.id)))?;
         m.tags = r.tags.clone();
+        m.edits.clear();
         Ok(m.outputs.clone())
     }
 
@@ -390,11 +403,7 @@ impl ResourceOps for MemoryOps {
         if m.ready_at > now {
             return Ok(Readiness::Pending {
                 status: "creating".into(),
-                retry_after: self
-                    .cloud
-                    .latencies
-                    .retry_after
-                    .then(|| m.ready_at - now),
+                retry_after: self.cloud.latencies.retry_after.then(|| m.ready_at - now),
             });
         }
         if !i.ready_seen.contains_key(&r.id) {
