@@ -13,6 +13,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{self as elasticache, Tag};
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::{CacheOutputs, SecretOutputs};
 use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
 use multicloud_core::resource::ResourceId;
@@ -226,9 +227,18 @@ fn group_outputs(g: &elasticache::ReplicationGroup) -> Result<Outputs, ProviderE
     }
 }
 
-fn group_drifted(cfg: &CacheConfig, g: &elasticache::ReplicationGroup) -> bool {
-    let nodes = usize::try_from(cfg.replicas).ok().map(|r| r + 1);
-    Some(cfg.node_type.as_str()) != g.cache_node_type() || nodes != Some(g.member_clusters().len())
+/// How the live group differs from the config: its node type, its number of nodes.
+fn group_drift(cfg: &CacheConfig, g: &elasticache::ReplicationGroup) -> Option<Drift> {
+    let nodes = u64::from(cfg.replicas) + 1;
+    let live = u64::try_from(g.member_clusters().len()).unwrap_or(u64::MAX);
+    Drift::of(
+        [
+            FieldDrift::compare_live("node_type", cfg.node_type.as_str(), g.cache_node_type()),
+            FieldDrift::compare("nodes", &nodes, &live),
+        ]
+        .into_iter()
+        .flatten(),
+    )
 }
 
 impl ReplicationGroup {
@@ -303,15 +313,16 @@ impl ReplicationGroup {
             return Ok(Observation::Absent);
         };
         let tags = list_tags(&self.clients, g.arn().unwrap_or_default()).await?;
-        let drifted = ctx
+        let drift = ctx
             .config::<CacheConfig>()
-            .is_ok_and(|cfg| group_drifted(&cfg, &g));
+            .ok()
+            .and_then(|cfg| group_drift(&cfg, &g));
         Ok(observed(
             ctx,
             g.arn(),
             tag_pairs(&tags),
             group_outputs(&g)?,
-            drifted,
+            drift,
         ))
     }
 }

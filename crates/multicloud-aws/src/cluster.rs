@@ -23,6 +23,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{self as eks, VpcConfigRequest};
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::ClusterOutputs;
 use multicloud_core::provider::{
     ClusterCredentials, ClusterOps, Observation, OpContext, Outputs, Readiness, ResourceOps,
@@ -140,15 +141,15 @@ impl ResourceOps for EksCluster {
         let Some(c) = describe_cluster(&self.clients, name).await? else {
             return Ok(Observation::Absent);
         };
-        let drifted = ctx
-            .config::<ClusterConfig>()
-            .is_ok_and(|cfg| c.version() != Some(cfg.version.as_str()));
+        let drift = ctx.config::<ClusterConfig>().ok().and_then(|cfg| {
+            FieldDrift::compare_live("version", cfg.version.as_str(), c.version()).map(Drift::field)
+        });
         Ok(observed(
             ctx,
             c.arn(),
             c.tags().into_iter().flatten(),
             cluster_outputs(name, &c)?,
-            drifted,
+            drift,
         ))
     }
 

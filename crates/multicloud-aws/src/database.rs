@@ -23,6 +23,7 @@ mod password;
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, Tag};
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::{DatabaseOutputs, SecretOutputs};
 use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
 use multicloud_core::resource::ResourceId;
@@ -268,13 +269,33 @@ fn instance_outputs(
     DatabaseFacts::of(db, password_secret).outputs()
 }
 
-/// Whether the live instance differs from the config in what [`ResourceOps::update`] can
+/// How the live instance differs from the config in what [`ResourceOps::update`] can
 /// change.
-fn drifted(cfg: &DatabaseConfig, db: &DbInstance) -> bool {
-    i32::try_from(cfg.storage_gb).ok() != db.allocated_storage()
-        || Some(cfg.instance_class.as_str()) != db.db_instance_class()
-        || Some(cfg.deletion_protection) != db.deletion_protection()
-        || !version_matches(db.engine_version().unwrap_or_default(), &cfg.engine_version)
+fn drift(cfg: &DatabaseConfig, db: &DbInstance) -> Option<Drift> {
+    let version = db.engine_version().unwrap_or_default();
+    Drift::of(
+        [
+            FieldDrift::compare_live(
+                "allocated_storage",
+                &i64::from(cfg.storage_gb),
+                db.allocated_storage().map(i64::from).as_ref(),
+            ),
+            FieldDrift::compare_live(
+                "instance_class",
+                cfg.instance_class.as_str(),
+                db.db_instance_class(),
+            ),
+            FieldDrift::compare_live(
+                "deletion_protection",
+                &cfg.deletion_protection,
+                db.deletion_protection().as_ref(),
+            ),
+            (!version_matches(version, &cfg.engine_version))
+                .then(|| FieldDrift::changed("engine_version", &cfg.engine_version, version)),
+        ]
+        .into_iter()
+        .flatten(),
+    )
 }
 
 /// `16.3` matches `16` and `16.3`.
@@ -416,15 +437,16 @@ impl RdsInstance {
         let Some(db) = describe_instance(&self.clients, &ctx.resource.name).await? else {
             return Ok(Observation::Absent);
         };
-        let drifted = ctx
+        let drift = ctx
             .config::<DatabaseConfig>()
-            .is_ok_and(|cfg| drifted(&cfg, &db));
+            .ok()
+            .and_then(|cfg| drift(&cfg, &db));
         Ok(observed(
             ctx,
             db.db_instance_arn(),
             tag_pairs(db.tag_list()),
             instance_outputs(&db, password::secret_arn(ctx).as_deref())?,
-            drifted,
+            drift,
         ))
     }
 }

@@ -15,6 +15,7 @@ mod roles;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Role;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::IdentityOutputs;
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, ResourceOps};
 use multicloud_core::{ErrorKind, ProviderError};
@@ -182,12 +183,13 @@ fn trusts(role: &Role, trust: &Value) -> bool {
         .is_some_and(|d| d == *trust)
 }
 
-/// Observes the role of `ctx`, with `outputs` of the live role and whether it `drifted`.
+/// Observes the role of `ctx`, with `outputs` of the live role and how it drifted
+/// (`drift`).
 async fn observe_role(
     c: &AwsClients,
     ctx: &OpContext<'_>,
     outputs: impl Fn(&Role) -> Result<Outputs, ProviderError>,
-    drifted: impl Fn(&Role) -> bool,
+    drift: impl Fn(&Role) -> Option<Drift>,
 ) -> Result<Observation, ProviderError> {
     let Some(live) = roles::find_role(c, role_name(ctx)).await? else {
         return Ok(Observation::Absent);
@@ -196,7 +198,7 @@ async fn observe_role(
         provider_id: Some(live.role.arn().to_string()),
         owner: judge(&ctx.stack.ownership, &live.tags),
         outputs: outputs(&live.role)?,
-        drifted: drifted(&live.role),
+        drift: drift(&live.role),
         expires_at: None,
         unhealthy: None,
     }))
@@ -259,7 +261,7 @@ async fn delete_role_of(c: &AwsClients, ctx: &OpContext<'_>) -> Result<(), Provi
 #[async_trait]
 impl ResourceOps for ServiceRole {
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        observe_role(&self.clients, ctx, role_outputs, |_| false).await
+        observe_role(&self.clients, ctx, role_outputs, |_| None).await
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
@@ -330,15 +332,21 @@ impl ResourceOps for IrsaRole {
     /// Drift: a trust policy that is not the desired one.
     async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
         let desired = Self::irsa(ctx).ok();
-        let drifted = |role: &Role| {
-            desired.as_ref().is_some_and(|irsa| {
-                role.assume_role_policy_document()
-                    .and_then(|d| decode_policy_document(d).ok())
-                    .is_some_and(|d| d != irsa.trust)
+        let drift = |role: &Role| {
+            let irsa = desired.as_ref()?;
+            let live = role
+                .assume_role_policy_document()
+                .and_then(|d| decode_policy_document(d).ok())?;
+            (live != irsa.trust).then(|| {
+                Drift::field(FieldDrift::changed(
+                    "assume_role_policy_document",
+                    &irsa.trust,
+                    &live,
+                ))
             })
         };
         let outputs = |role: &Role| Self::outputs(ctx, role);
-        observe_role(&self.clients, ctx, outputs, drifted).await
+        observe_role(&self.clients, ctx, outputs, drift).await
     }
 
     async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {

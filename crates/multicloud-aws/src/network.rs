@@ -35,6 +35,7 @@ mod vpc;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Tag;
 use multicloud_core::expand::ExistingConfig;
+use multicloud_core::observation::Drift;
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, Readiness};
 use multicloud_core::{ErrorKind, ProviderError};
 
@@ -97,6 +98,17 @@ trait Ec2Kind: Send + Sync {
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError>;
     /// Deletes resource `id` of ours, with what blocks it.
     async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError>;
+    /// How a resource of ours drifted from its config, field by field: the settings the
+    /// kind sets (default: none). An update repairs it with [`Ec2Kind::complete`]; a field
+    /// that cannot change in place ([`FieldDrift::replacing`](multicloud_core::observation::FieldDrift::replacing)) replaces the resource.
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &Self::Live,
+    ) -> Result<Option<Drift>, ProviderError> {
+        let _ = (ctx, live);
+        Ok(None)
+    }
     /// Where a found resource stands: usable once it exists (the default); NAT gateways and
     /// VPC endpoints have states of their own.
     fn progress(live: &Self::Live) -> Progress {
@@ -177,18 +189,38 @@ fn owner_of<K: Ec2Kind>(ctx: &OpContext<'_>, live: &K::Live) -> Owner {
     judge(&ctx.stack.ownership, &ec2_tag_map(K::tags(live)))
 }
 
+/// One read; the drift of a resource of ours that the stack manages (not a read-only one).
 async fn observe<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-    Ok(match find(k, ctx).await? {
-        None => Observation::Absent,
-        Some(live) => Observation::Present(Observed {
-            provider_id: Some(K::id(&live).to_string()),
-            owner: owner_of::<K>(ctx, &live),
-            outputs: Outputs::of(&K::outputs(&live))?,
-            drifted: false,
-            expires_at: None,
-            unhealthy: None,
-        }),
-    })
+    let Some(live) = find(k, ctx).await? else {
+        return Ok(Observation::Absent);
+    };
+    let owner = owner_of::<K>(ctx, &live);
+    let drift = if owner == Owner::Us && !ctx.resource.read_only {
+        k.drift(ctx, &live).await?
+    } else {
+        None
+    };
+    Ok(Observation::Present(Observed {
+        provider_id: Some(K::id(&live).to_string()),
+        owner,
+        outputs: Outputs::of(&K::outputs(&live))?,
+        drift,
+        expires_at: None,
+        unhealthy: None,
+    }))
+}
+
+/// Repairs a resource of ours in place (what drifted and can change: an attribute, a route,
+/// a rule, an association) with [`Ec2Kind::complete`].
+async fn update<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+    let Some(live) = find(k, ctx).await? else {
+        return Err(ProviderError::new(
+            ErrorKind::NotFound,
+            format!("{}: the resource to repair is gone", ctx.resource.id),
+        ));
+    };
+    k.complete(ctx, &live).await?;
+    Outputs::of(&K::outputs(&live))
 }
 
 async fn create<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
@@ -247,4 +279,48 @@ async fn ready<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Readiness, Prov
     }
 }
 
-crate::support::generic_resource_ops!(self: Vpc, Subnet, InternetGateway, ElasticIp, RouteTable; with ready: NatGateway, VpcEndpoint);
+/// The network kinds' [`ResourceOps`](multicloud_core::provider::ResourceOps): the
+/// lifecycle above; an update repairs drift ([`update`]) while any config change still
+/// replaces (the config holds what EC2 cannot change: ranges, zones, targets).
+macro_rules! ec2_ops {
+    ($($t:ty),+ ; with ready: $($w:ty),+) => {
+        $(ec2_ops!(@impl $t,);)+
+        $(ec2_ops!(@impl $w,
+            async fn ready(
+                &self,
+                ctx: &OpContext<'_>,
+            ) -> Result<Readiness, ProviderError> {
+                ready(self, ctx).await
+            }
+        );)+
+    };
+    (@impl $t:ty, $($ready:tt)*) => {
+        #[async_trait]
+        impl multicloud_core::provider::ResourceOps for $t {
+            async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
+                observe(self, ctx).await
+            }
+            async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+                create(self, ctx).await
+            }
+            async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
+                update(self, ctx).await
+            }
+            fn supports_update(&self) -> bool {
+                true
+            }
+            fn requires_replacement(&self, _: &serde_json::Value, _: &serde_json::Value) -> bool {
+                true
+            }
+            async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
+                delete(self, ctx).await
+            }
+            async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
+                gone(self, ctx).await
+            }
+            $($ready)*
+        }
+    };
+}
+
+ec2_ops!(Vpc, Subnet, InternetGateway, ElasticIp, RouteTable; with ready: NatGateway, VpcEndpoint);

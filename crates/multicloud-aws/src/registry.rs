@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, Repository, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::RegistryOutputs;
 use multicloud_core::provider::{
     Observation, OpContext, Outputs, Registry, RegistryCredentials, ResourceOps,
@@ -186,13 +187,15 @@ impl ResourceOps for EcrRegistry {
                     let scan = repo
                         .image_scanning_configuration()
                         .is_some_and(|c| c.scan_on_push());
-                    let drifted = scan != Self::scan_on_push(ctx)?;
+                    let drift =
+                        FieldDrift::compare("scan_on_push", &Self::scan_on_push(ctx)?, &scan)
+                            .map(Drift::field);
                     observed(
                         ctx,
                         repo.repository_arn(),
                         tag_pairs(&tags),
                         repo_outputs(&repo)?,
-                        drifted,
+                        drift,
                     )
                 }
             },

@@ -297,7 +297,7 @@ impl ResourceOps for SecretsManager {
                     Some(&info.arn),
                     tag_pairs(&info.tags),
                     secret_outputs(&info.secret_ref())?,
-                    false,
+                    None,
                 ),
                 _ => Observation::Absent,
             },

@@ -117,7 +117,7 @@ pub(crate) async fn observe<A: SubnetGroupApi>(
                 Some(&live.arn),
                 tag_pairs(&live.tags),
                 SubnetGroupOutputs::of(name, &live.arn)?,
-                false,
+                None,
             );
             if let Observation::Present(found) = &mut o {
                 found.unhealthy = mismatch::<A>(ctx, &live);

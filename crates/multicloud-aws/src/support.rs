@@ -3,6 +3,7 @@
 //! observations, dependency lookups, the tags of the SDKs whose tag type is a key/value
 //! pair, and the declaration of the per-kind ops types ([`kind_ops!`]).
 
+use multicloud_core::observation::Drift;
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner};
 use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
@@ -141,7 +142,7 @@ pub(crate) fn observed<'a, K, V>(
     provider_id: Option<&str>,
     tags: impl IntoIterator<Item = (&'a K, &'a V)>,
     outputs: Outputs,
-    drifted: bool,
+    drift: Option<Drift>,
 ) -> Observation
 where
     K: AsRef<str> + ?Sized + 'a,
@@ -151,7 +152,7 @@ where
         provider_id: provider_id.map(str::to_string),
         owner: owner(ctx, tags),
         outputs,
-        drifted,
+        drift,
         expires_at: None,
         unhealthy: None,
     })

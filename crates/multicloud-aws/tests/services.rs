@@ -319,7 +319,7 @@ pub async fn assert_ours_and_adopted(
 ) -> Result<(Observed, Outputs), Box<dyn std::error::Error>> {
     let seen = present(ops.observe(ctx).await?)?;
     assert_eq!(seen.owner, Owner::Us);
-    assert!(!seen.drifted, "{seen:?}");
+    assert_eq!(seen.drift, None, "{seen:?}");
     assert_eq!(seen.unhealthy, None);
     let adopted = ops.create(ctx).await?;
     assert_eq!(out_str(&adopted, "id")?, id);

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig};
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::NodePoolOutputs;
 use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
 use multicloud_core::resource::ResourceId;
@@ -97,17 +98,29 @@ fn scaling(cfg: &NodePoolConfig, id: &ResourceId) -> Result<NodegroupScalingConf
         .build())
 }
 
-/// Whether the live scaling config differs from the desired one.
-fn scaling_drifted(cfg: &NodePoolConfig, ng: &Nodegroup) -> bool {
+/// How the live scaling config differs from the desired one.
+fn scaling_drift(cfg: &NodePoolConfig, ng: &Nodegroup) -> Option<Drift> {
     let live = ng.scaling_config();
     let pairs = [
-        (cfg.min, live.and_then(|s| s.min_size())),
-        (cfg.max, live.and_then(|s| s.max_size())),
-        (cfg.desired, live.and_then(|s| s.desired_size())),
+        (
+            "scaling_config.min_size",
+            cfg.min,
+            live.and_then(|s| s.min_size()),
+        ),
+        (
+            "scaling_config.max_size",
+            cfg.max,
+            live.and_then(|s| s.max_size()),
+        ),
+        (
+            "scaling_config.desired_size",
+            cfg.desired,
+            live.and_then(|s| s.desired_size()),
+        ),
     ];
-    pairs
-        .iter()
-        .any(|(want, have)| i32::try_from(*want).ok() != *have)
+    Drift::of(pairs.iter().filter_map(|(field, want, have)| {
+        FieldDrift::compare_live(field, &i64::from(*want), have.map(i64::from).as_ref())
+    }))
 }
 
 /// The health issues of a node group, as `CODE: message`.
@@ -174,15 +187,16 @@ impl ResourceOps for NodeGroup {
         let Some(ng) = describe_nodegroup(&self.clients, cluster, name).await? else {
             return Ok(Observation::Absent);
         };
-        let drifted = ctx
+        let drift = ctx
             .config::<NodePoolConfig>()
-            .is_ok_and(|cfg| scaling_drifted(&cfg, &ng));
+            .ok()
+            .and_then(|cfg| scaling_drift(&cfg, &ng));
         Ok(observed(
             ctx,
             ng.nodegroup_arn(),
             ng.tags().into_iter().flatten(),
             nodegroup_outputs(cluster, name, Some(&ng))?,
-            drifted,
+            drift,
         ))
     }
 

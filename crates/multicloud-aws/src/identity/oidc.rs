@@ -232,7 +232,7 @@ impl ResourceOps for OidcProvider {
                 provider_id: Some(p.arn.clone()),
                 owner: judge(&ctx.stack.ownership, &p.tags),
                 outputs: oidc_outputs(&p.arn, &p.url)?,
-                drifted: false,
+                drift: None,
                 expires_at: None,
                 unhealthy: None,
             }),

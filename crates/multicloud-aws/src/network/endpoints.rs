@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag, VpcEndpointType};
 use multicloud_core::ProviderError;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
 use super::{Ec2Kind, Lookup, Progress, progress_of};
@@ -144,6 +145,13 @@ impl Ec2Kind for VpcEndpoint {
     ) -> Result<(), ProviderError> {
         complete_endpoint(&self.clients, ctx, live).await
     }
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::VpcEndpoint,
+    ) -> Result<Option<Drift>, ProviderError> {
+        endpoint_drift(ctx, live)
+    }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         create_endpoint(&self.clients, ctx).await
     }
@@ -213,6 +221,26 @@ async fn create_endpoint(c: &AwsClients, ctx: &OpContext<'_>) -> Result<Outputs,
         .vpc_endpoint
         .ok_or_else(|| ProviderError::invalid("ec2 CreateVpcEndpoint returned no endpoint"))?;
     Outputs::of(&endpoint_outputs(&endpoint))
+}
+
+/// The subnets (interface endpoint) or route tables (gateway endpoint) of the config of
+/// `ctx` that endpoint `live` lacks.
+fn endpoint_drift(
+    ctx: &OpContext<'_>,
+    live: &ec2::VpcEndpoint,
+) -> Result<Option<Drift>, ProviderError> {
+    let config: VpcEndpointConfig = ctx.config()?;
+    let (subnets, tables, _) = attachments(ctx, &config)?;
+    let (field, want, have) = if config.gateway {
+        ("route_tables", tables, live.route_table_ids())
+    } else {
+        ("subnets", subnets, live.subnet_ids())
+    };
+    Ok(Drift::of(
+        want.into_iter()
+            .filter(|w| !have.contains(w))
+            .map(|w| FieldDrift::missing(format!("{field}[{w}]"), "attached")),
+    ))
 }
 
 /// Adds the subnets or route tables an interrupted run (or a hand edit) left off an adopted

@@ -14,6 +14,7 @@ use aws_sdk_ec2::types::{
     self as ec2, ConnectivityType, DomainType, NatGatewayState, ResourceType, Tag,
 };
 use multicloud_core::ProviderError;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
 use super::{Ec2Kind, Lookup, Progress, progress_of};
@@ -207,6 +208,19 @@ impl Ec2Kind for NatGateway {
     }
     async fn complete(&self, _: &OpContext<'_>, _: &ec2::NatGateway) -> Result<(), ProviderError> {
         Ok(())
+    }
+    /// In another subnet than its config's (a gateway cannot move: it is replaced).
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::NatGateway,
+    ) -> Result<Option<Drift>, ProviderError> {
+        let NatGatewayConfig { subnet, .. } = ctx.config()?;
+        let Ok(want) = ctx.dep_str(&subnet, "id") else {
+            return Ok(None);
+        };
+        Ok(FieldDrift::compare_live("subnet", want, live.subnet_id())
+            .map(|f| Drift::field(f.replacing())))
     }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let NatGatewayConfig { subnet, address } = ctx.config()?;

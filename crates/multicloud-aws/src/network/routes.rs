@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag};
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 use multicloud_core::{ErrorKind, ProviderError};
 
@@ -68,6 +69,63 @@ impl Target {
             Target::Nat(id) => route.nat_gateway_id() == Some(id.as_str()),
         }
     }
+
+    /// The gateway id.
+    fn id(&self) -> &str {
+        match self {
+            Target::Internet(id) | Target::Nat(id) => id,
+        }
+    }
+}
+
+/// The route of `r` to `destination`, if any.
+fn route_to<'r>(r: &'r ec2::RouteTable, destination: &str) -> Option<&'r ec2::Route> {
+    r.routes().iter().find(|route| {
+        route.destination_cidr_block() == Some(destination)
+            || route.destination_ipv6_cidr_block() == Some(destination)
+    })
+}
+
+/// Where `route` goes (a gateway, NAT gateway, interface… id).
+fn target_of(route: &ec2::Route) -> &str {
+    route
+        .gateway_id()
+        .or(route.nat_gateway_id())
+        .or(route.network_interface_id())
+        .or(route.transit_gateway_id())
+        .or(route.vpc_peering_connection_id())
+        .or(route.instance_id())
+        .unwrap_or("(unknown target)")
+}
+
+/// How table `r` drifted from the config of `ctx`: its route missing or going elsewhere,
+/// subnets no longer associated.
+fn route_drift(ctx: &OpContext<'_>, r: &ec2::RouteTable) -> Result<Option<Drift>, ProviderError> {
+    let (route, subnets) = desired(ctx)?;
+    let mut fields = Vec::new();
+    if let Some((destination, target)) = &route {
+        let field = format!("routes[{destination}]");
+        match route_to(r, destination) {
+            None => fields.push(FieldDrift::missing(field, target.id())),
+            Some(live) if !target.is_target_of(live) => {
+                fields.push(FieldDrift::changed(field, target.id(), target_of(live)));
+            }
+            Some(_) => {}
+        }
+    }
+    for subnet in &subnets {
+        if !r
+            .associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.as_str()))
+        {
+            fields.push(FieldDrift::missing(
+                format!("associations[{subnet}]"),
+                "associated",
+            ));
+        }
+    }
+    Ok(Drift::of(fields))
 }
 
 /// The desired route, (destination, target) or none, and the subnet ids to associate.
@@ -129,7 +187,8 @@ pub(super) async fn create_route_table(
     Outputs::of(&route_table_outputs(&table))
 }
 
-/// Adds the route and associations an interrupted run left out of an adopted table.
+/// Adds the route and associations an interrupted run (or a hand edit) left out of a table
+/// of ours, and points its route back at its target when someone pointed it elsewhere.
 pub(super) async fn ensure_routes(
     c: &AwsClients,
     ctx: &OpContext<'_>,
@@ -138,13 +197,12 @@ pub(super) async fn ensure_routes(
     let (route, subnets) = desired(ctx)?;
     let rt_id = r.route_table_id().unwrap_or_default();
     if let Some((destination, target)) = &route {
-        let has_route = r.routes().iter().any(|route| {
-            (route.destination_cidr_block() == Some(destination.as_str())
-                || route.destination_ipv6_cidr_block() == Some(destination.as_str()))
-                && target.is_target_of(route)
-        });
-        if !has_route {
-            add_route(c, rt_id, destination, target).await?;
+        match route_to(r, destination) {
+            None => add_route(c, rt_id, destination, target).await?,
+            Some(live) if !target.is_target_of(live) => {
+                replace_route(c, rt_id, destination, target).await?;
+            }
+            Some(_) => {}
         }
     }
     for subnet in &subnets {
@@ -183,6 +241,30 @@ async fn add_route(
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         r => r.map(|_| ()),
     }
+}
+
+/// Points the route of table `rt_id` to `destination` at `target` (someone pointed it
+/// elsewhere).
+async fn replace_route(
+    c: &AwsClients,
+    rt_id: &str,
+    destination: &str,
+    target: &Target,
+) -> Result<(), ProviderError> {
+    let req = c.ec2.replace_route().route_table_id(rt_id);
+    let req = match target {
+        Target::Internet(igw) => req.gateway_id(igw),
+        Target::Nat(nat) => req.nat_gateway_id(nat),
+    };
+    let req = if destination.contains(':') {
+        req.destination_ipv6_cidr_block(destination)
+    } else {
+        req.destination_cidr_block(destination)
+    };
+    req.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(e, Op::Update, "ec2 ReplaceRoute"))
 }
 
 async fn associate(c: &AwsClients, rt_id: &str, subnet_id: &str) -> Result<(), ProviderError> {
@@ -271,6 +353,13 @@ impl Ec2Kind for RouteTable {
         live: &ec2::RouteTable,
     ) -> Result<(), ProviderError> {
         ensure_routes(&self.clients, ctx, live).await
+    }
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::RouteTable,
+    ) -> Result<Option<Drift>, ProviderError> {
+        route_drift(ctx, live)
     }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         create_route_table(&self.clients, ctx).await

@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, IpPermission, IpRange, ResourceType, Tag, UserIdGroupPair};
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::Value;
@@ -190,7 +191,29 @@ pub(super) async fn create_security_group(
     })
 }
 
-/// Adds the ingress rules an interrupted run left out of an adopted group.
+/// `tcp/5432 from sg-123`.
+fn describe_rule(port: i32, source: &Source) -> String {
+    match source {
+        Source::Group(id) | Source::Range(id) => format!("tcp/{port} from {id}"),
+    }
+}
+
+/// The ingress rules of the config of `ctx` that group `g` lacks.
+fn ingress_drift(
+    ctx: &OpContext<'_>,
+    g: &ec2::SecurityGroup,
+) -> Result<Option<Drift>, ProviderError> {
+    Ok(Drift::of(
+        desired_ingress(ctx)?
+            .into_iter()
+            .filter(|(port, src)| !allows(g, *port, src))
+            .map(|(port, src)| {
+                FieldDrift::missing(format!("ingress[{}]", describe_rule(port, &src)), "allowed")
+            }),
+    ))
+}
+
+/// Adds the ingress rules an interrupted run (or a hand edit) left out of a group of ours.
 pub(super) async fn ensure_ingress(
     c: &AwsClients,
     ctx: &OpContext<'_>,
@@ -276,6 +299,13 @@ impl Ec2Kind for SecurityGroup {
     ) -> Result<(), ProviderError> {
         ensure_ingress(&self.clients, ctx, live).await
     }
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::SecurityGroup,
+    ) -> Result<Option<Drift>, ProviderError> {
+        ingress_drift(ctx, live)
+    }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         create_security_group(&self.clients, ctx).await
     }
@@ -296,14 +326,7 @@ impl ResourceOps for SecurityGroup {
         super::create(self, ctx).await
     }
     async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        let Some(live) = super::find(self, ctx).await? else {
-            return Err(ProviderError::new(
-                ErrorKind::NotFound,
-                format!("{}: the security group to update is gone", ctx.resource.id),
-            ));
-        };
-        ensure_ingress(&self.clients, ctx, &live).await?;
-        Outputs::of(&sg_outputs(&live))
+        super::update(self, ctx).await
     }
     fn supports_update(&self) -> bool {
         true

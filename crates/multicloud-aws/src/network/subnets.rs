@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag};
 use multicloud_core::ProviderError;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
 use super::load_balancers::{self, Scope};
@@ -139,16 +140,17 @@ pub(super) async fn create_subnet(
         .subnet
         .ok_or_else(|| ProviderError::invalid("ec2 CreateSubnet returned no subnet"))?;
     if public {
-        map_public_ips(c, subnet.subnet_id().unwrap_or_default()).await?;
+        map_public_ips(c, subnet.subnet_id().unwrap_or_default(), true).await?;
     }
     Outputs::of(&subnet_outputs(&subnet))
 }
 
-async fn map_public_ips(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderError> {
+/// Sets whether instances launched in subnet `subnet_id` get a public address.
+async fn map_public_ips(c: &AwsClients, subnet_id: &str, on: bool) -> Result<(), ProviderError> {
     c.ec2
         .modify_subnet_attribute()
         .subnet_id(subnet_id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
         .send()
         .await
         .map(|_| ())
@@ -161,16 +163,49 @@ async fn map_public_ips(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderE
         })
 }
 
-/// Maps public IPs on an adopted public subnet an interrupted run left without.
+/// Maps public IPs on an adopted public subnet an interrupted run left without (and stops
+/// mapping them on a private one where someone turned it on).
 pub(super) async fn ensure_subnet(
     c: &AwsClients,
     ctx: &OpContext<'_>,
     s: &ec2::Subnet,
 ) -> Result<(), ProviderError> {
-    if is_public(ctx)? && s.map_public_ip_on_launch() != Some(true) {
-        map_public_ips(c, s.subnet_id().unwrap_or_default()).await?;
+    let public = is_public(ctx)?;
+    if s.map_public_ip_on_launch().unwrap_or(false) != public {
+        map_public_ips(c, s.subnet_id().unwrap_or_default(), public).await?;
     }
     Ok(())
+}
+
+/// How subnet `s` drifted from the config of `ctx`: its range and zone (which replace it),
+/// whether it maps public addresses (public subnets only).
+async fn subnet_drift(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    s: &ec2::Subnet,
+) -> Result<Option<Drift>, ProviderError> {
+    let SubnetConfig {
+        cidr,
+        zone_index,
+        public,
+        ..
+    } = ctx.config()?;
+    let zones = availability_zones(c).await?;
+    let zone = zones.get(zone_index).map(String::as_str);
+    let live_public = s.map_public_ip_on_launch().unwrap_or(false);
+    Ok(Drift::of(
+        [
+            FieldDrift::compare_live("cidr", cidr.as_str(), s.cidr_block())
+                .map(FieldDrift::replacing),
+            zone.and_then(|z| {
+                FieldDrift::compare_live("availability_zone", z, s.availability_zone())
+            })
+            .map(FieldDrift::replacing),
+            FieldDrift::compare("map_public_ip_on_launch", &public, &live_public),
+        ]
+        .into_iter()
+        .flatten(),
+    ))
 }
 
 /// Deletes subnet `subnet_id` after removing the network interfaces left `available` in it.
@@ -211,6 +246,13 @@ impl Ec2Kind for Subnet {
     }
     async fn complete(&self, ctx: &OpContext<'_>, live: &ec2::Subnet) -> Result<(), ProviderError> {
         ensure_subnet(&self.clients, ctx, live).await
+    }
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::Subnet,
+    ) -> Result<Option<Drift>, ProviderError> {
+        subnet_drift(&self.clients, ctx, live).await
     }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         create_subnet(&self.clients, ctx).await

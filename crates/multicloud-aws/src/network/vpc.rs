@@ -1,8 +1,9 @@
 //! The VPC ([`Vpc`]) and its internet gateway ([`InternetGateway`]).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag};
+use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag, VpcAttributeName};
 use multicloud_core::ProviderError;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
 use super::load_balancers::{self, Scope};
@@ -86,6 +87,42 @@ pub(super) async fn ensure_vpc_attributes(
         .await
         .map_err(|e| classify(e, Op::Update, "ec2 ModifyVpcAttribute enableDnsHostnames"))?;
     Ok(())
+}
+
+/// How VPC `live` drifted from the config of `ctx`: its range (which replaces it), its DNS
+/// support and host names (one read each: EC2 describes attributes one at a time).
+async fn vpc_drift(
+    c: &AwsClients,
+    ctx: &OpContext<'_>,
+    live: &ec2::Vpc,
+) -> Result<Option<Drift>, ProviderError> {
+    let VpcConfig { cidr } = ctx.config()?;
+    let id = live.vpc_id().unwrap_or_default();
+    let mut fields: Vec<FieldDrift> =
+        FieldDrift::compare_live("cidr", cidr.as_str(), live.cidr_block())
+            .map(FieldDrift::replacing)
+            .into_iter()
+            .collect();
+    for attribute in [
+        VpcAttributeName::EnableDnsSupport,
+        VpcAttributeName::EnableDnsHostnames,
+    ] {
+        let out = c
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcAttribute"))?;
+        let (field, value) = match attribute {
+            VpcAttributeName::EnableDnsSupport => ("enable_dns_support", out.enable_dns_support()),
+            _ => ("enable_dns_hostnames", out.enable_dns_hostnames()),
+        };
+        let on = value.and_then(AttributeBooleanValue::value);
+        fields.extend(FieldDrift::compare_live(field, &true, on.as_ref()));
+    }
+    Ok(Drift::of(fields))
 }
 
 /// Deletes VPC `vpc_id` after removing the network interfaces left `available` in it.
@@ -266,6 +303,13 @@ impl Ec2Kind for Vpc {
     async fn complete(&self, _: &OpContext<'_>, live: &ec2::Vpc) -> Result<(), ProviderError> {
         ensure_vpc_attributes(&self.clients, live.vpc_id().unwrap_or_default()).await
     }
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::Vpc,
+    ) -> Result<Option<Drift>, ProviderError> {
+        vpc_drift(&self.clients, ctx, live).await
+    }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         create_vpc(&self.clients, ctx).await
     }
@@ -300,6 +344,23 @@ impl Ec2Kind for InternetGateway {
         live: &ec2::InternetGateway,
     ) -> Result<(), ProviderError> {
         ensure_igw_attached(&self.clients, ctx, live).await
+    }
+    /// Detached from the stack's VPC.
+    async fn drift(
+        &self,
+        ctx: &OpContext<'_>,
+        live: &ec2::InternetGateway,
+    ) -> Result<Option<Drift>, ProviderError> {
+        let Ok(vpc) = ctx.dep_str(&ids::vpc(), "id") else {
+            return Ok(None);
+        };
+        let attached = live.attachments().iter().any(|a| a.vpc_id() == Some(vpc));
+        Ok((!attached).then(|| {
+            Drift::field(FieldDrift::missing(
+                format!("attachments[{vpc}]"),
+                "attached",
+            ))
+        }))
     }
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         create_igw(&self.clients, ctx).await

@@ -151,7 +151,11 @@ async fn cluster_and_node_group_lifecycle_with_credentials() -> TestResult {
     let mut bigger = pool.clone();
     bigger.config["instance_type"] = Value::from("m5.large");
     assert!(ops.requires_replacement(&pool.config, &bigger.config));
-    assert!(present(ops.observe(&t.ctx(&scaled)).await?)?.drifted);
+    let drift = present(ops.observe(&t.ctx(&scaled)).await?)?.drift;
+    assert_eq!(
+        drift.map(|d| d.to_string()).as_deref(),
+        Some("scaling_config.max_size: 6 -> 5; scaling_config.desired_size: 4 -> 2")
+    );
     ops.update(&t.ctx(&scaled)).await?;
     let live = live_node_group(&t).await?;
     let scaling = live.scaling_config().ok_or("no scaling config")?;
@@ -238,7 +242,11 @@ async fn cluster_version_change_is_in_place_moto_lacks_update_cluster_version() 
     let mut moved = cluster.clone();
     moved.config["security_group"] = Value::from("security_group/other");
     assert!(ops.requires_replacement(&cluster.config, &moved.config));
-    assert!(present(ops.observe(&t.ctx(&newer)).await?)?.drifted);
+    let drift = present(ops.observe(&t.ctx(&newer)).await?)?.drift;
+    assert_eq!(
+        drift.map(|d| d.to_string()).as_deref(),
+        Some("version: 1.32 -> 1.31")
+    );
 
     // Same version: nothing to call.
     assert_eq!(out_str(&ops.update(&ctx).await?, "id")?, arn);
