@@ -352,6 +352,26 @@ impl Emulator {
             .cloned()
     }
 
+    /// Changes the stored body of the resource with this ARM id behind ARM's back (no
+    /// operation, no validation), as a portal click or another tool would: `edit` gets the
+    /// body (without its provisioning state). For tests of drift; false if there is none.
+    pub fn edit_resource(
+        &self,
+        resource_id: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> bool {
+        let Ok(mut s) = self.inner.store.lock() else {
+            return false;
+        };
+        match s.resources.get_mut(&resource_id.to_ascii_lowercase()) {
+            Some(r) => {
+                edit(&mut r.body);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The current body of the resource with this ARM id, as GET would show it (hidden
     /// resources included).
     pub fn resource(&self, resource_id: &str) -> Option<serde_json::Value> {

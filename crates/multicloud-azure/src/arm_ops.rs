@@ -13,6 +13,7 @@
 
 use async_trait::async_trait;
 use azure_core::http::{Method, Url};
+use multicloud_core::observation::{Drift, JsonCompare, json_drift};
 use multicloud_core::provider::{
     Observation, Observed, OpContext, Outputs, Owner, Readiness, ResourceOps,
 };
@@ -56,27 +57,31 @@ pub trait ArmResource: Send + Sync {
         owner_by_tags(ctx, body)
     }
     /// Settings of its PUT body (JSON pointers, `/properties/adminUserEnabled`) that must
-    /// hold on the live resource: one changed out of band makes the observation `drifted`,
-    /// and the next `up` puts the body back (default: none). Only settings that matter for
-    /// security or for the stack's wiring, and that a policy would not own, are listed.
+    /// hold on the live resource: one changed out of band is the observation's drift, field
+    /// by field, and the next `up` puts the body back (default: none). Only settings the
+    /// stack decides (its sizes, versions, ranges, and what matters for security or for the
+    /// stack's wiring), not ones a policy or the service would own, are listed.
     fn drift_checked(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The body the [`drift_checked`](ArmResource::drift_checked) settings are read from
+    /// (default: the PUT [`body`](ArmResource::body); a kind whose body carries a secret read
+    /// from the cloud gives it without).
+    async fn drift_body(
+        &self,
+        az: &AzureContext,
+        ctx: &OpContext<'_>,
+    ) -> Result<Value, ProviderError> {
+        self.body(az, ctx).await
+    }
 }
 
-/// Whether the `live` body lost one of the `checked` settings of the `desired` one. Strings
-/// compare case-insensitively (ARM normalizes the casing of enum values); a setting the
-/// service does not return is not drift.
-pub fn drifted(checked: &[&str], desired: &Value, live: &Value) -> bool {
-    checked
-        .iter()
-        .any(|p| match (desired.pointer(p), live.pointer(p)) {
-            (Some(Value::String(want)), Some(Value::String(have))) => {
-                !want.eq_ignore_ascii_case(have)
-            }
-            (Some(want), Some(have)) => want != have,
-            _ => false,
-        })
+/// How the `live` body differs from the `checked` settings of the `desired` one, field by
+/// field ([`json_drift`]): what the desired body sets must hold (named array items, such as a
+/// vnet's subnets, matched by name); strings compare case-insensitively (ARM normalizes the
+/// casing of enum values and ids); a setting the service does not return is not drift.
+pub fn drift(checked: &[&str], desired: &Value, live: &Value) -> Option<Drift> {
+    json_drift(checked, desired, live, JsonCompare { ignore_case: true })
 }
 
 /// The owner of `body` judged from its `tags`.
@@ -205,14 +210,18 @@ impl<R: ArmResource> ResourceOps for Arm<R> {
         let Some(body) = self.get(&url, ctx).await? else {
             return Ok(Observation::Absent);
         };
+        let owner = self.kind.owner(ctx, &body);
         let checked = self.kind.drift_checked();
-        let drifted =
-            !checked.is_empty() && drifted(checked, &self.kind.body(&self.az, ctx).await?, &body);
+        let drift = if checked.is_empty() || owner != Owner::Us || ctx.resource.read_only {
+            None
+        } else {
+            drift(checked, &self.kind.drift_body(&self.az, ctx).await?, &body)
+        };
         Ok(Observation::Present(Observed {
             provider_id: body.get("id").and_then(Value::as_str).map(str::to_string),
-            owner: self.kind.owner(ctx, &body),
+            owner,
             outputs: self.outputs_or_id(ctx, &body),
-            drifted,
+            drift,
             expires_at: None,
             unhealthy: failed(&body),
         }))
@@ -326,7 +335,7 @@ pub fn foreign(ctx: &OpContext<'_>, owner: &Owner) -> ProviderError {
 mod tests {
     use serde_json::json;
 
-    use super::drifted;
+    use super::drift;
 
     #[test]
     fn only_a_checked_setting_that_changed_is_drift() {
@@ -337,18 +346,23 @@ mod tests {
         let desired =
             json!({"properties": {"adminUserEnabled": false, "publicNetworkAccess": "Enabled"}});
         let same = json!({"properties": {"adminUserEnabled": false, "publicNetworkAccess": "enabled", "loginServer": "x"}});
-        assert!(
-            !drifted(&checked, &desired, &same),
+        assert_eq!(
+            drift(&checked, &desired, &same),
+            None,
             "enum casing is not drift"
         );
         let changed =
             json!({"properties": {"adminUserEnabled": true, "publicNetworkAccess": "Enabled"}});
-        assert!(drifted(&checked, &desired, &changed));
+        assert_eq!(
+            drift(&checked, &desired, &changed).map(|d| d.to_string()),
+            Some("properties.adminUserEnabled: false -> true".to_string())
+        );
         let unreported = json!({"properties": {}});
-        assert!(
-            !drifted(&checked, &desired, &unreported),
+        assert_eq!(
+            drift(&checked, &desired, &unreported),
+            None,
             "not returned is not drift"
         );
-        assert!(!drifted(&[], &desired, &changed), "nothing checked");
+        assert_eq!(drift(&[], &desired, &changed), None, "nothing checked");
     }
 }

@@ -98,6 +98,13 @@ impl ArmResource for ManagedCluster {
             }
         }))
     }
+    /// The Kubernetes version and the nodes' way out.
+    fn drift_checked(&self) -> &'static [&'static str] {
+        &[
+            "/properties/kubernetesVersion",
+            "/properties/networkProfile/outboundType",
+        ]
+    }
     fn outputs(&self, ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         let resource_group = match ctx.config::<ExistingConfig>() {
             Ok(e) => resource_group_of(&e.existing)

@@ -68,6 +68,10 @@ impl ArmResource for VirtualNetwork {
             }
         }))
     }
+    /// The address space and each subnet's range, delegation and NAT gateway.
+    fn drift_checked(&self) -> &'static [&'static str] {
+        &["/properties/addressSpace", "/properties/subnets"]
+    }
     fn outputs(&self, ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         let id = field(body, "/id", "virtual network")?.to_string();
         if let Ok(e) = ctx.config::<ExistingNetworkConfig>() {

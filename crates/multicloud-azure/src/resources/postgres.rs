@@ -21,6 +21,35 @@ pub const PORT: u16 = 5432;
 
 const SERVERS: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
 
+/// The server's PUT body but for its administrator password.
+fn settings(ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
+    let c: DatabaseConfig = ctx.config()?;
+    let net: NetworkOutputs = ctx.dep(&c.network)?;
+    let subnet = net.database_subnet_id.ok_or_else(|| {
+        ProviderError::invalid(format!("{}: no delegated subnet", ctx.resource.id))
+    })?;
+    let zone = ctx.dep_str(&c.dns_zone, "id")?;
+    Ok(json!({
+        "location": ctx.stack.region,
+        "tags": tags(ctx),
+        "sku": {"name": c.sku, "tier": c.tier},
+        "properties": {
+            "createMode": "Create",
+            "version": c.version,
+            "administratorLogin": c.username,
+            "storage": {"storageSizeGB": c.storage_gb},
+            "network": {
+                "publicNetworkAccess": "Disabled",
+                "delegatedSubnetResourceId": subnet,
+                "privateDnsZoneArmResourceId": zone,
+            },
+            "highAvailability": {"mode": "Disabled"},
+            "backup": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled"},
+            "authConfig": {"passwordAuth": "Enabled", "activeDirectoryAuth": "Disabled"},
+        }
+    }))
+}
+
 /// [`ResourceKind::DATABASE`](multicloud_core::resource::ResourceKind::DATABASE).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FlexibleServer;
@@ -39,34 +68,28 @@ impl ArmResource for FlexibleServer {
     }
     async fn body(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: DatabaseConfig = ctx.config()?;
-        let net: NetworkOutputs = ctx.dep(&c.network)?;
-        let subnet = net.database_subnet_id.ok_or_else(|| {
-            ProviderError::invalid(format!("{}: no delegated subnet", ctx.resource.id))
-        })?;
-        let zone = ctx.dep_str(&c.dns_zone, "id")?;
         let secret: SecretOutputs = ctx.dep(&c.password_secret)?;
         let (vault, name) = super::secret::split_name(&secret.name)?;
         let password = super::secret::value(az, vault, name).await?;
-        Ok(json!({
-            "location": ctx.stack.region,
-            "tags": tags(ctx),
-            "sku": {"name": c.sku, "tier": c.tier},
-            "properties": {
-                "createMode": "Create",
-                "version": c.version,
-                "administratorLogin": c.username,
-                "administratorLoginPassword": password.expose(),
-                "storage": {"storageSizeGB": c.storage_gb},
-                "network": {
-                    "publicNetworkAccess": "Disabled",
-                    "delegatedSubnetResourceId": subnet,
-                    "privateDnsZoneArmResourceId": zone,
-                },
-                "highAvailability": {"mode": "Disabled"},
-                "backup": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled"},
-                "authConfig": {"passwordAuth": "Enabled", "activeDirectoryAuth": "Disabled"},
-            }
-        }))
+        let mut body = settings(ctx)?;
+        body["properties"]["administratorLoginPassword"] = json!(password.expose());
+        Ok(body)
+    }
+    /// The version and the size (what the spec decides, and what `up` can put back).
+    fn drift_checked(&self) -> &'static [&'static str] {
+        &[
+            "/sku",
+            "/properties/version",
+            "/properties/storage/storageSizeGB",
+        ]
+    }
+    /// The body without the administrator password (no Key Vault read to observe).
+    async fn drift_body(
+        &self,
+        _az: &AzureContext,
+        ctx: &OpContext<'_>,
+    ) -> Result<Value, ProviderError> {
+        settings(ctx)
     }
     fn outputs(&self, ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         let c: DatabaseConfig = ctx.config()?;

@@ -52,8 +52,9 @@ impl ArmResource for RedisCluster {
         }))
     }
     fn drift_checked(&self) -> &'static [&'static str] {
-        // Public access turned on by hand opens the cache to the internet.
-        &["/properties/publicNetworkAccess"]
+        // Public access turned on by hand opens the cache to the internet; the size is the
+        // spec's.
+        &["/sku", "/properties/publicNetworkAccess"]
     }
     fn outputs(&self, _ctx: &OpContext<'_>, body: &Value) -> Result<Outputs, ProviderError> {
         Outputs::of(&CacheOutputs {

@@ -119,7 +119,7 @@ impl ResourceOps for Repository {
                 provider_id: None,
                 owner: owner_by_tags(ctx, &body),
                 outputs: self.outputs(ctx)?,
-                drifted: false,
+                drift: None,
                 expires_at: None,
                 unhealthy: None,
             }),

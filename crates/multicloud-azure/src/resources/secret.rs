@@ -293,7 +293,7 @@ impl ResourceOps for KeyVaultSecret {
                     provider_id: Some(r.id.clone()),
                     owner: self.owner(ctx, &s),
                     outputs: self.outputs(&r)?,
-                    drifted: false,
+                    drift: None,
                     expires_at: None,
                     unhealthy: None,
                 })
