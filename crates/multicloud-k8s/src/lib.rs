@@ -62,6 +62,7 @@
 //! kube-apiserver, controller-manager, scheduler and kwok) for tests.
 
 pub mod client;
+mod drift;
 mod dynamic;
 pub mod error;
 pub mod kinds;

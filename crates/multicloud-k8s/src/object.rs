@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::client::ClientCache;
+use crate::drift;
 use crate::error::{Op, classify};
 
 /// The field manager of every apply.
@@ -170,7 +171,8 @@ pub(crate) fn owner_of<K: Resource>(ctx: &OpContext<'_>, live: &K) -> Owner {
         .judge_labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
-/// One read: absent, or present with owner, outputs, drift (fingerprint) and expiry.
+/// One read: absent, or present with owner, outputs, expiry and, for an object of ours, its
+/// drift in the fields we apply ([`drift::object_drift`]: one dry run of our apply).
 pub(crate) async fn observe<T: ObjectKind>(
     ctx: &OpContext<'_>,
     client: &Client,
@@ -178,14 +180,19 @@ pub(crate) async fn observe<T: ObjectKind>(
     let Some(live) = get::<T>(ctx, client).await? else {
         return Ok(Observation::Absent);
     };
-    let want = desired::<T>(ctx)?;
-    let drifted = live.annotations().get(ANNOTATION_FINGERPRINT)
-        != want.annotations().get(ANNOTATION_FINGERPRINT);
+    let owner = owner_of(ctx, &live);
+    let drift = if owner == Owner::Us {
+        let want = desired::<T>(ctx)?;
+        let api = api_for::<T>(client, ctx)?;
+        drift::of(drift::object_drift(&api, &want, &live, &describe::<T>(ctx)).await?)
+    } else {
+        None
+    };
     Ok(Observation::Present(Observed {
         provider_id: None,
-        owner: owner_of(ctx, &live),
+        owner,
         outputs: T::outputs(&live)?,
-        drifted,
+        drift,
         expires_at: T::expires_at(&live),
         unhealthy: None,
     }))

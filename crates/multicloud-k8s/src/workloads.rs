@@ -8,8 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::kind::{KindDef, ServiceFamily};
+use multicloud_core::observation::Drift;
 use multicloud_core::provider::{
-    KindTable, Observation, OpContext, Outputs, Readiness, ResourceOps, WorkloadOps,
+    KindTable, Observation, OpContext, Outputs, Owner, Readiness, ResourceOps, WorkloadOps,
 };
 use multicloud_core::resource::ResourceKind;
 
@@ -151,9 +152,10 @@ impl ResourceOps for SyncedSecrets {
         let mut observation = object::observe::<SyncedSecretKind>(ctx, &client).await?;
         if self.external_secrets
             && let Observation::Present(observed) = &mut observation
-            && !observed.drifted
+            && observed.owner == Owner::Us
         {
-            observed.drifted = external_secrets::drifted(ctx, &client).await?;
+            let companions = external_secrets::drift(ctx, &client).await?;
+            observed.drift = Drift::join(observed.drift.take(), companions);
         }
         Ok(observation)
     }

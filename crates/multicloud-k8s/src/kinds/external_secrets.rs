@@ -20,19 +20,21 @@
 //! (`spec.workload_identities[].read_secrets`). Without one, or on another cloud, no ESO objects
 //! are emitted for that secret (the reason is logged) and the direct sync alone keeps it.
 
+use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::{Client, ResourceExt};
 use multicloud_core::ProviderError;
 use multicloud_core::expand::SyncedSecretConfig;
+use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::outputs::SecretOutputs;
-use multicloud_core::provider::OpContext;
+use multicloud_core::provider::{OpContext, Owner};
 use multicloud_core::resource::{ResourceId, ResourceKind};
 use serde_json::{Value, json};
 
 use super::synced_secret::VALUE_KEY;
+use crate::drift;
 use crate::dynamic::{Target, apply_all, delete_ours, still_ours};
-use crate::object::{ANNOTATION_FINGERPRINT, stamp};
+use crate::object::{owner_of, stamp};
 
 /// The API group and version of the objects.
 pub const API_VERSION: &str = "external-secrets.io/v1";
@@ -208,25 +210,38 @@ fn desired(
     Ok(Ok(targets))
 }
 
-/// Whether the companions differ from what is wanted: one missing or with another
-/// fingerprint, or ours still there when none are wanted.
-pub(crate) async fn drifted(ctx: &OpContext<'_>, client: &Client) -> Result<bool, ProviderError> {
-    match desired(ctx, client)? {
-        Ok(targets) => {
-            for t in &targets {
-                let Some(live) = t.live().await? else {
-                    return Ok(true);
-                };
-                if live.annotations().get(ANNOTATION_FINGERPRINT)
-                    != t.object.annotations().get(ANNOTATION_FINGERPRINT)
-                {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
+/// How the companions differ from what is wanted: one missing or drifted in the fields we
+/// apply, or ours still there when none are wanted.
+pub(crate) async fn drift(
+    ctx: &OpContext<'_>,
+    client: &Client,
+) -> Result<Option<Drift>, ProviderError> {
+    let targets = match desired(ctx, client)? {
+        Ok(targets) => targets,
+        Err(_) => {
+            return Ok(pending_ours(ctx, client).await?.map(|still| {
+                Drift::field(FieldDrift {
+                    field: "External Secrets companions".into(),
+                    expected: None,
+                    live: Some(still),
+                    note: None,
+                    replaces: false,
+                })
+            }));
         }
-        Err(_) => Ok(pending_ours(ctx, client).await?.is_some()),
+    };
+    let mut fields = Vec::new();
+    for t in &targets {
+        match t.live().await? {
+            None => fields.push(FieldDrift::missing(&t.what, "present")),
+            Some(live) if owner_of(ctx, &live) == Owner::Us => {
+                let found = drift::object_drift(&t.api, &t.object, &live, &t.what).await?;
+                fields.extend(drift::prefixed(&t.what, found));
+            }
+            Some(_) => {}
+        }
     }
+    Ok(Drift::of(fields))
 }
 
 /// Applies the companions (refusing any that exists without our labels); when none are

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::deployment::rollout;
+use crate::drift;
 use crate::dynamic::{Target, apply_all, delete_ours, still_ours};
 use crate::error::{Op, classify};
 use crate::object::{ANNOTATION_FINGERPRINT, Lifecycle, fingerprint, owner_of};
@@ -90,11 +91,12 @@ fn outputs(targets: &[Target]) -> Result<Outputs, ProviderError> {
     })
 }
 
-/// Present when every object is; owned by us only when every object carries our labels.
+/// Present when every object is; owned by us only when every object carries our labels;
+/// drifted in the fields we apply to any of them (each field named with its object).
 async fn observe(ctx: &OpContext<'_>, client: &Client) -> Result<Observation, ProviderError> {
     let targets = targets(ctx, client).await?;
     let mut owner = Owner::Us;
-    let mut drifted = false;
+    let mut fields = Vec::new();
     for t in &targets {
         let Some(live) = t.live().await? else {
             return Ok(Observation::Absent);
@@ -102,12 +104,14 @@ async fn observe(ctx: &OpContext<'_>, client: &Client) -> Result<Observation, Pr
         let o = owner_of(ctx, &live);
         if o != Owner::Us {
             owner = o;
+            continue;
         }
-        drifted |= live.annotations().get(ANNOTATION_FINGERPRINT)
-            != t.object.annotations().get(ANNOTATION_FINGERPRINT);
+        let found = drift::object_drift(&t.api, &t.object, &live, &t.what).await?;
+        fields.extend(drift::prefixed(&t.what, found));
     }
+    let drift = (owner == Owner::Us).then(|| drift::of(fields)).flatten();
     Ok(Observation::Present(Observed {
-        drifted,
+        drift,
         owner,
         ..Observed::ours(outputs(&targets)?)
     }))
