@@ -77,14 +77,12 @@ pub enum Command {
     /// Show what `up` (or `down`) would do, without changing anything.
     Plan(PlanArgs),
     /// Create, adopt and update whatever the spec needs; prints the outputs.
-    Up,
+    Up(UpArgs),
     /// Delete everything the stack owns and its state.
     Down,
-    /// Read every resource's live state and report what changed outside multicloud.
-    ///
-    /// The engine has no refresh of its own yet: this is a plan (one read of each
-    /// resource), reporting what is missing, drifted or unrecorded. It records nothing;
-    /// `up` repairs what it reports.
+    /// Read every recorded resource and record what changed outside multicloud: what
+    /// vanished is dropped from state, drift is noted (the next plan shows it field by
+    /// field, `up` repairs it).
     Refresh,
     /// The stack's recorded outputs (no cloud call unless --show-secrets).
     Outputs(OutputsArgs),
@@ -109,11 +107,33 @@ pub struct LocalArgs {
     pub apps: bool,
 }
 
+/// Which resources `plan` and `up` work on.
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct Selection {
+    /// Only this resource (`registry/web`) and what it depends on.
+    #[arg(long, value_name = "ID")]
+    pub target: Option<String>,
+    /// Replace this resource (delete, then create again) and what depends on it; repeatable.
+    #[arg(long, value_name = "ID")]
+    pub replace: Vec<String>,
+}
+
+/// `up`'s options.
+#[derive(Debug, ClapArgs)]
+pub struct UpArgs {
+    /// Which resources.
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
 /// `plan`'s options.
 #[derive(Debug, ClapArgs)]
 pub struct PlanArgs {
+    /// Which resources.
+    #[command(flatten)]
+    pub selection: Selection,
     /// Plan `down` instead of `up`.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["target", "replace"])]
     pub destroy: bool,
     /// Print the plan as Graphviz DOT.
     #[arg(long, conflicts_with = "mermaid")]

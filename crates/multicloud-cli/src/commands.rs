@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use multicloud_core::observation::Observation;
-use multicloud_core::plan::{Action, Plan, PlannedAction};
+use multicloud_core::plan::{Plan, PlanOptions};
+use multicloud_core::refresh::RefreshReport;
 use multicloud_core::state::StateStore;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Args, Cloud, Command, GraphArgs, PlanArgs, StateCommand};
+use crate::cli::{Args, Cloud, Command, GraphArgs, PlanArgs, Selection, StateCommand};
 use crate::exit::{CliError, Exit};
 use crate::progress::{Mode, Progress, print_line};
 use crate::render::{self, PlanFormat};
@@ -92,9 +92,10 @@ async fn dispatch(command: Command, cx: &Context) -> Result<Exit, CliError> {
     let cancel = &cx.cancel;
     match command {
         Command::Plan(plan_args) => until_cancelled(cancel, plan(cx, &plan_args)).await,
-        Command::Up => Ok(up(cx).await),
+        Command::Up(up_args) => Ok(up(cx, &up_args.selection).await),
         Command::Down => Ok(down(cx).await),
-        Command::Refresh => until_cancelled(cancel, refresh(cx)).await,
+        // One read per resource under the lock, then one save: let it finish.
+        Command::Refresh => refresh(cx).await,
         Command::Outputs(o) => until_cancelled(cancel, outputs::run(cx, o.show_secrets)).await,
         Command::Sweep(s) => until_cancelled(cancel, sweep::run(cx, &s)).await,
         Command::Graph(g) => until_cancelled(cancel, graph(cx, &g)).await,
@@ -168,11 +169,23 @@ pub fn settle<T>(
     exit
 }
 
-async fn plan_of(t: &Target, destroy: bool) -> Result<Plan, CliError> {
+/// The engine's plan options of `--target` and `--replace`.
+fn options(selection: &Selection) -> PlanOptions {
+    let mut options = PlanOptions::new();
+    if let Some(target) = &selection.target {
+        options = options.target(target.as_str());
+    }
+    for id in &selection.replace {
+        options = options.replace(id.as_str());
+    }
+    options
+}
+
+async fn plan_of(t: &Target, destroy: bool, selection: &Selection) -> Result<Plan, CliError> {
     let plan = if destroy {
         t.stack.plan_down().await?
     } else {
-        t.stack.plan().await?
+        t.stack.plan_with(&options(selection)).await?
     };
     Ok(plan)
 }
@@ -184,7 +197,10 @@ async fn plan(cx: &Context, args: &PlanArgs) -> Result<Exit, CliError> {
         (_, _, true) => PlanFormat::Mermaid,
         _ => PlanFormat::Table,
     };
-    let results = each(&cx.session.targets, |t| plan_of(t, args.destroy)).await;
+    let results = each(&cx.session.targets, |t| {
+        plan_of(t, args.destroy, &args.selection)
+    })
+    .await;
     Ok(settle(results, cx.json, |cloud, plan| {
         print_line(&render::plan(cloud, &plan, format));
     }))
@@ -196,7 +212,8 @@ async fn graph(cx: &Context, args: &GraphArgs) -> Result<Exit, CliError> {
     } else {
         (PlanFormat::Dot, "//")
     };
-    let results = each(&cx.session.targets, |t| plan_of(t, args.destroy)).await;
+    let all = Selection::default();
+    let results = each(&cx.session.targets, |t| plan_of(t, args.destroy, &all)).await;
     let several = cx.session.targets.len() > 1;
     Ok(settle(results, false, |cloud, plan| {
         if several {
@@ -206,9 +223,13 @@ async fn graph(cx: &Context, args: &GraphArgs) -> Result<Exit, CliError> {
     }))
 }
 
-async fn up(cx: &Context) -> Exit {
+async fn up(cx: &Context, selection: &Selection) -> Exit {
+    let options = options(selection);
     let progress = Progress::start(Mode::pick(cx.json), &cx.session.targets);
-    let results = each(&cx.session.targets, |t| async { Ok(t.stack.up().await?) }).await;
+    let results = each(&cx.session.targets, |t| async {
+        Ok(t.stack.up_with(&options).await?)
+    })
+    .await;
     progress.finish().await;
     let mut shown = BTreeMap::new();
     let exit = settle(results, cx.json, |cloud, outputs| {
@@ -245,59 +266,31 @@ async fn down(cx: &Context) -> Exit {
     })
 }
 
-/// What `refresh` says of one planned action: how the live resource differs from state.
-fn finding(action: &PlannedAction, observed: Option<&Observation>) -> Option<&'static str> {
-    match (action.action, observed) {
-        (Action::NoOp, _) => None,
-        (Action::Create, _) => Some("missing"),
-        (Action::Adopt, _) => Some("unrecorded"),
-        (Action::Update | Action::Replace, _) => Some("drifted"),
-        (Action::Delete, Some(Observation::Absent)) => Some("vanished"),
-        (Action::Delete, _) => Some("not in spec"),
-    }
-}
-
 async fn refresh(cx: &Context) -> Result<Exit, CliError> {
-    let results = each(&cx.session.targets, |t| plan_of(t, false)).await;
-    Ok(settle(results, cx.json, |cloud, plan| {
-        refresh_report(cloud, &plan, cx.json)
+    let results = each(&cx.session.targets, |t| async {
+        Ok(t.stack.refresh().await?)
+    })
+    .await;
+    Ok(settle(results, cx.json, |cloud, report| {
+        refresh_report(cloud, &report, cx.json)
     }))
 }
 
-fn refresh_report(cloud: Cloud, plan: &Plan, json: bool) {
-    let mut rows = vec![vec![
-        "resource".to_owned(),
-        "found".to_owned(),
-        "up would".to_owned(),
-        "why".to_owned(),
-    ]];
-    for a in &plan.actions {
-        let Some(found) = finding(a, plan.observation(&a.id)) else {
-            continue;
-        };
-        if json {
-            let line = serde_json::json!({
-                "event": "refresh", "cloud": cloud.name(), "id": a.id.as_str(),
-                "found": found, "action": a.action, "reason": a.reason,
-            });
-            print_line(&line.to_string());
-        } else {
-            rows.push(vec![
-                a.id.to_string(),
-                found.to_owned(),
-                a.action.to_string(),
-                a.reason.clone(),
-            ]);
-        }
-    }
+/// Each resource that changed outside the stack (a JSON line each with `--json`), then
+/// the count.
+fn refresh_report(cloud: Cloud, report: &RefreshReport, json: bool) {
     if !json {
-        let count = rows.len() - 1;
-        print_line(&format!(
-            "{cloud}: {count} of {} resource(s) differ from state (nothing recorded; `up` repairs)",
-            plan.actions.len()
-        ));
-        if count > 0 {
-            print_line(render::table(&rows).trim_end());
+        for line in report.to_string().lines() {
+            print_line(&format!("{cloud:<5} {}", line.trim_start()));
         }
+        return;
+    }
+    for r in report.changes() {
+        let mut line = serde_json::to_value(r).unwrap_or_default();
+        if let Some(object) = line.as_object_mut() {
+            object.insert("event".into(), "refreshed".into());
+            object.insert("cloud".into(), cloud.name().into());
+        }
+        print_line(&line.to_string());
     }
 }

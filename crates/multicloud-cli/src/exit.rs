@@ -9,7 +9,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    ok
   1    error: a cloud, state or stand-in failure, or a refusal (foreign resources, another cloud's state)
-  2    usage: bad arguments, or a spec file that cannot be read
+  2    usage: bad arguments (a --target or --replace the plan does not have), or a spec file that cannot be read
   3    invalid spec: malformed YAML or a spec breaking the rules (every error is printed; nothing is created)
   4    failed resources: some resources (or swept resources) failed; the ones that completed are recorded
   5    locked: another run holds the stack's state lock
@@ -115,6 +115,7 @@ impl CliError {
 fn engine_exit(e: &Error) -> Exit {
     match e {
         Error::Spec(_) | Error::Yaml { .. } => Exit::InvalidSpec,
+        Error::PlanOption { .. } => Exit::Usage,
         Error::Locked { .. } => Exit::Locked,
         Error::Apply { .. } => Exit::Failed,
         Error::Cancelled { .. } => Exit::Cancelled,

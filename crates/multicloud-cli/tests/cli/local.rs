@@ -246,3 +246,79 @@ fn graph_state_unlock_and_migrate() {
         "{listing}"
     );
 }
+
+/// The ids of a `plan --json` line's actions, each with its action.
+fn planned(run: &crate::support::Run) -> Vec<(String, String)> {
+    run.json_lines()[0]["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap_or_default().to_owned(),
+                a["action"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn target_replace_and_refresh() {
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let azure = ["--local", "--cloud", "azure"];
+    let run = |args: &[&'static str], code: i32| {
+        let args: Vec<&str> = args.iter().copied().chain(azure).collect();
+        scratch.run(&args).expect(code)
+    };
+    let session = LocalSession::start(&scratch, &["--cloud", "azure"]);
+    run(&["refresh"], code::ERROR);
+    run(&["up"], code::OK);
+
+    let target = run(&["plan", "--json", "--target", "registry/web"], code::OK);
+    let ids: Vec<String> = planned(&target).into_iter().map(|(id, _)| id).collect();
+    assert!(ids.contains(&"registry/web".to_owned()), "{ids:?}");
+    assert!(
+        !ids.contains(&"virtual_network/main".to_owned()),
+        "not a dependency: {ids:?}"
+    );
+    run(&["plan", "--target", "registry/nope"], code::USAGE);
+
+    let replace = run(&["plan", "--json", "--replace", "registry/web"], code::OK);
+    let web = planned(&replace)
+        .into_iter()
+        .find(|(id, _)| id == "registry/web");
+    assert_eq!(web.map(|(_, a)| a), Some("\"replace\"".to_owned()));
+
+    let unchanged = run(&["refresh", "--json"], code::OK);
+    assert!(unchanged.stdout.trim().is_empty(), "{}", unchanged.stdout);
+    assert_eq!(session.stop(), code::OK);
+
+    // Without the session a command's emulator starts empty: what it reads has vanished,
+    // and is dropped from state.
+    let recorded = || -> Vec<String> {
+        let show = run(&["state", "show", "--json"], code::OK);
+        let state: Value = serde_json::from_str(show.stdout.trim()).expect("state");
+        let ids = state["resources"].as_array().expect("resources").iter();
+        ids.filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let before = recorded();
+    let vanished = run(&["refresh", "--json"], code::OK);
+    let lines = vanished.json_lines();
+    assert!(lines.len() >= 3, "{}", vanished.stdout);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["status"] == "vanished" && l["cloud"] == "azure")
+    );
+    let gone: Vec<&str> = lines.iter().filter_map(|l| l["id"].as_str()).collect();
+    let kept: Vec<String> = before
+        .into_iter()
+        .filter(|id| !gone.contains(&id.as_str()))
+        .collect();
+    assert_eq!(
+        recorded(),
+        kept,
+        "what vanished is dropped from state, nothing else"
+    );
+}

@@ -24,6 +24,7 @@ secrets:
 /// The exit codes `multicloud --help` documents.
 pub mod code {
     pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const INVALID_SPEC: i32 = 3;
     pub const LOCKED: i32 = 5;
