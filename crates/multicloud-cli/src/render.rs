@@ -58,21 +58,43 @@ pub fn colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// The plan's own table, each action's row in its colour: the table lists the header, one
-/// row per action in order, then the summary.
+/// The plan's own table, each action's row in its colour (a row is `  <symbol> <action> …`;
+/// the title, the header and the summary stay plain).
 fn coloured_table(plan: &Plan) -> String {
     let text = plan.to_string();
     let mut out = String::with_capacity(text.len() + plan.actions.len() * 10);
-    for (i, line) in text.lines().enumerate() {
-        let action = i.checked_sub(2).and_then(|row| plan.actions.get(row));
-        match action {
-            Some(a) => out.push_str(&format!("{}{line}\x1b[0m", ansi(a.action))),
+    for line in text.lines() {
+        match row_action(line) {
+            Some(action) => out.push_str(&format!("{}{line}\x1b[0m", ansi(action))),
             None => out.push_str(line),
         }
         out.push('\n');
     }
     out.pop();
     out
+}
+
+/// The action of a table row: its first word, or the second after the action's symbol.
+fn row_action(line: &str) -> Option<Action> {
+    const ACTIONS: [Action; 6] = [
+        Action::Create,
+        Action::Adopt,
+        Action::Update,
+        Action::Replace,
+        Action::Delete,
+        Action::NoOp,
+    ];
+    if !line.starts_with("  ") {
+        return None;
+    }
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    let word = if ["+", "&", "~", "-/+", "-"].contains(&first) {
+        words.next()?
+    } else {
+        first
+    };
+    ACTIONS.into_iter().find(|a| a.as_str() == word)
 }
 
 /// The ANSI colour of an action.
@@ -181,6 +203,28 @@ fn flatten_object(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn plan_rows_are_told_by_their_action() {
+        assert_eq!(
+            row_action("  +   create  vpc/main  vpc  shop-vpc  does not exist"),
+            Some(Action::Create)
+        );
+        assert_eq!(
+            row_action("  -/+ replace subnet/a  subnet  a  drifted"),
+            Some(Action::Replace)
+        );
+        assert_eq!(
+            row_action("      no-op   vpc/main  vpc  shop-vpc  unchanged"),
+            Some(Action::NoOp)
+        );
+        assert_eq!(
+            row_action("      action  resource  kind  name  reason"),
+            None
+        );
+        assert_eq!(row_action("Plan for shop/dev (aws):"), None);
+        assert_eq!(row_action("1 to create, 0 to adopt"), None);
+    }
 
     #[test]
     fn outputs_of_two_clouds_sit_side_by_side() {
