@@ -2,7 +2,7 @@
 //! for it: `up --json`, `outputs` (JSON and text), `state show --json`, `down --json`. Run
 //! against a moto server this test owns, reached as a real AWS endpoint is (the AWS
 //! environment variables, no `--local`), so that the test can read the value the run
-//! generated.
+//! generated. And state in S3 (`--state s3://…`) through the same environment.
 
 use multicloud_aws::testing::{MotoServer, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
 use serde_json::Value;
@@ -11,7 +11,12 @@ use crate::support::{NET_SPEC, Run, Scratch, code, events};
 
 /// Runs `multicloud <args> --cloud aws` against `endpoint` with moto's test credentials.
 fn aws(scratch: &Scratch, endpoint: &str, args: &[&str]) -> Run {
-    let mut cmd = scratch.command(args);
+    aws_at(scratch, endpoint, args, scratch.state().as_os_str())
+}
+
+/// [`aws`] with state at `state`.
+fn aws_at(scratch: &Scratch, endpoint: &str, args: &[&str], state: &std::ffi::OsStr) -> Run {
+    let mut cmd = scratch.command_at(args, state);
     cmd.args(["--cloud", "aws"])
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
@@ -85,4 +90,44 @@ fn no_generated_secret_value_is_printed_unless_asked_for() {
         "{}",
         swept.stdout
     );
+}
+
+#[test]
+fn state_in_s3_through_the_aws_environment() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let moto = runtime.block_on(MotoServer::start()).expect("moto");
+    let endpoint = moto.endpoint();
+    let s3 = aws_sdk_s3::Client::from_conf(runtime.block_on(moto.s3_config("us-east-1")));
+    runtime
+        .block_on(s3.create_bucket().bucket("cli-state").send())
+        .expect("bucket");
+    let scratch = Scratch::with_spec(NET_SPEC);
+    let state = std::ffi::OsStr::new("s3://cli-state/team");
+
+    aws_at(&scratch, &endpoint, &["up"], state).expect(code::OK);
+    let listed = aws_at(&scratch, &endpoint, &["state", "list", "--json"], state).expect(code::OK);
+    let lines = listed.json_lines();
+    assert_eq!(lines.len(), 1, "{}", listed.stdout);
+    assert_eq!(lines[0]["key"]["scope"]["cloud"], "aws");
+    assert!(lines[0]["serial"].as_u64().is_some_and(|s| s > 0));
+    let objects = runtime
+        .block_on(
+            s3.list_objects_v2()
+                .bucket("cli-state")
+                .prefix("team/")
+                .send(),
+        )
+        .expect("list");
+    assert!(
+        objects
+            .contents()
+            .iter()
+            .any(|o| o.key().is_some_and(|k| k.ends_with("state.json"))),
+        "{objects:?}"
+    );
+    assert!(!scratch.state().exists(), "nothing written locally");
+
+    aws_at(&scratch, &endpoint, &["down"], state).expect(code::OK);
+    let listed = aws_at(&scratch, &endpoint, &["state", "list", "--json"], state).expect(code::OK);
+    assert!(listed.stdout.trim().is_empty(), "{}", listed.stdout);
 }

@@ -57,11 +57,16 @@ impl Scratch {
 
     /// `multicloud <args> -f stack.yaml --state <dir>/state`, run in the directory.
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_at(args, self.state().as_os_str())
+    }
+
+    /// `multicloud <args> -f stack.yaml --state <state>`, run in the directory.
+    pub fn command_at(&self, args: &[&str], state: &std::ffi::OsStr) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicloud"));
         cmd.current_dir(self.path())
             .args(args)
             .args(["-f", "stack.yaml", "--state"])
-            .arg(self.state())
+            .arg(state)
             .stdin(Stdio::null())
             .env_remove("MULTICLOUD_LOG");
         cmd
