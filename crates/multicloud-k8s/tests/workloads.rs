@@ -70,15 +70,17 @@ async fn each_kind_is_exact_reapplies_nothing_updates_only_the_deployment_and_le
     let auth = &doc["auths"][registry_url];
     assert_eq!(auth["username"], "memory");
     let password = auth["password"].as_str().expect("password");
-    let state_text = std::fs::read_to_string(
-        std::fs::read_dir(env.state.path())
-            .expect("state dir")
-            .filter_map(Result::ok)
-            .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .expect("a state file")
-            .path(),
-    )
-    .expect("state");
+    // State lives in `<stack>.<env>/<scope>.json` under the store's directory.
+    let state_file = std::fs::read_dir(env.state.path())
+        .expect("state dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .flat_map(|d| std::fs::read_dir(d.path()).expect("stack dir"))
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .expect("a state file")
+        .path();
+    let state_text = std::fs::read_to_string(state_file).expect("state");
     assert!(
         !state_text.contains(password),
         "a registry password in state"
@@ -163,7 +165,12 @@ async fn each_kind_is_exact_reapplies_nothing_updates_only_the_deployment_and_le
     // State lost: every object is adopted as it is (the new expiry label is no drift, and
     // no rollout), nothing is written.
     for entry in std::fs::read_dir(env.state.path()).expect("state dir") {
-        std::fs::remove_file(entry.expect("entry").path()).expect("remove state");
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).expect("remove state");
+        } else {
+            std::fs::remove_file(&path).expect("remove state");
+        }
     }
     let adopt = env.stack(spec("kinds", web_app()));
     let plan = adopt.plan().await.expect("plan");
