@@ -7,9 +7,7 @@
 use multicloud_core::expand::ExpandError;
 use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
-use multicloud_core::spec::{
-    Connection, SecretSource, SpecErrors, StackSpec, ValidationError,
-};
+use multicloud_core::spec::{Connection, SecretSource, SpecErrors, StackSpec, ValidationError};
 use multicloud_core::tags::{NameStyle, Naming};
 
 use crate::kinds;

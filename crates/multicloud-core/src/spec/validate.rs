@@ -163,7 +163,9 @@ pub fn validate(spec: &StackSpec, rules: Option<&dyn NamingRules>) -> Result<(),
         cidr::check_network(net, spec.cluster.is_some(), &mut errors);
         super::network::check_egress(
             net,
-            spec.cluster.as_ref().is_some_and(|c| !c.node_pools.is_empty()),
+            spec.cluster
+                .as_ref()
+                .is_some_and(|c| !c.node_pools.is_empty()),
             &mut errors,
         );
     }
