@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod fault;
 pub mod http;
 mod install;
 mod ports;
