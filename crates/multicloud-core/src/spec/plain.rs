@@ -17,7 +17,7 @@
 //! The tagged forms of earlier releases (`source: !generated {length: 32}`,
 //! `image: !registry {registry: shop-api, tag: v1}`, `!external {image: ...}`) and the
 //! one-key maps of their JSON (`{registry: {registry: .., tag: ..}}`) keep loading; what is
-//! written is the plain form. Every key is read through [`Fields`], so an unknown one is
+//! written is the plain form. Every key is read through [`Names`], so an unknown one is
 //! reported at its own line, with the fields it could have been.
 
 use std::fmt;
@@ -29,52 +29,52 @@ use serde::{Deserialize, Serialize};
 use super::existing::ExistingCluster;
 use super::types::{ImageRef, SecretSource, SecretSpec};
 
-/// A key of a map read by hand: deserialized as an identifier, so an unknown one is an
-/// error raised at the key itself (`unknown field`, with the expected names).
-struct Fields(&'static [&'static str]);
+/// A key of a map read by hand ([`Names::fields`]) or the variant of a tagged value
+/// (`!generated`, [`Names::variants`]): deserialized as an identifier, so an unknown one is
+/// an error raised at the key itself (`unknown field` or `unknown variant`, with the
+/// expected names).
+#[derive(Clone, Copy)]
+struct Names {
+    names: &'static [&'static str],
+    variant: bool,
+}
 
-impl<'de> DeserializeSeed<'de> for Fields {
+impl Names {
+    /// The keys of a map.
+    fn fields(names: &'static [&'static str]) -> Self {
+        Self {
+            names,
+            variant: false,
+        }
+    }
+
+    /// The variants of a tagged value.
+    fn variants(names: &'static [&'static str]) -> Self {
+        Self {
+            names,
+            variant: true,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Names {
     type Value = &'static str;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
         d.deserialize_identifier(self)
     }
 }
 
-impl<'de> de::Visitor<'de> for Fields {
+impl<'de> de::Visitor<'de> for Names {
     type Value = &'static str;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "one of {:?}", self.0)
+        write!(f, "one of {:?}", self.names)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
-        self.0
-            .iter()
-            .find(|f| **f == v)
-            .copied()
-            .ok_or_else(|| E::unknown_field(v, self.0))
-    }
-}
-
-/// The variant of a tagged value (`!generated`), checked like [`Fields`].
-struct Variants(&'static [&'static str]);
-
-impl<'de> DeserializeSeed<'de> for Variants {
-    type Value = &'static str;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
-        d.deserialize_identifier(self)
-    }
-}
-
-impl<'de> de::Visitor<'de> for Variants {
-    type Value = &'static str;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "one of {:?}", self.0)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
-        self.0
-            .iter()
-            .find(|f| **f == v)
-            .copied()
-            .ok_or_else(|| E::unknown_variant(v, self.0))
+        let found = self.names.iter().find(|f| **f == v).copied();
+        found.ok_or_else(|| match self.variant {
+            false => E::unknown_field(v, self.names),
+            true => E::unknown_variant(v, self.names),
+        })
     }
 }
 
@@ -85,6 +85,22 @@ fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, what: &str) -> Result<(
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// The value of the map `{<field>: value}` of one field, given once.
+fn only_field<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    mut map: A,
+    field: &'static [&'static str; 1],
+) -> Result<T, A::Error> {
+    let mut value = None;
+    while map.next_key_seed(Names::fields(field))?.is_some() {
+        once(
+            &mut value,
+            map.next_value::<T>()?,
+            &format!("`{}`", field[0]),
+        )?;
+    }
+    value.ok_or_else(|| de::Error::missing_field(field[0]))
 }
 
 /// `{length: N}`: a generated secret's content.
@@ -113,13 +129,8 @@ impl<'de> de::Visitor<'de> for EnvVarVisitor {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<EnvVar, E> {
         Ok(EnvVar(v.to_owned()))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EnvVar, A::Error> {
-        let mut var = None;
-        while map.next_key_seed(Fields(&["var"]))?.is_some() {
-            once(&mut var, map.next_value::<String>()?, "`var`")?;
-        }
-        var.map(EnvVar)
-            .ok_or_else(|| de::Error::missing_field("var"))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EnvVar, A::Error> {
+        only_field(map, &["var"]).map(EnvVar)
     }
 }
 
@@ -137,16 +148,24 @@ fn source_from<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<SecretS
     })
 }
 
+impl SecretSource {
+    /// Writes the source into `map` as its one entry: `generated: {length: N}` or
+    /// `from_env: VAR`.
+    fn serialize_entry<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        match self {
+            Self::Generated { length } => {
+                map.serialize_entry("generated", &Length { length: *length })
+            }
+            Self::FromEnv { var } => map.serialize_entry("from_env", var),
+        }
+    }
+}
+
 impl Serialize for SecretSource {
     /// `generated: {length: N}` or `from_env: VAR`, as a one-key map.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(1))?;
-        match self {
-            Self::Generated { length } => {
-                map.serialize_entry("generated", &Length { length: *length })?
-            }
-            Self::FromEnv { var } => map.serialize_entry("from_env", var)?,
-        }
+        self.serialize_entry(&mut map)?;
         map.end()
     }
 }
@@ -168,7 +187,7 @@ impl<'de> de::Visitor<'de> for SourceVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretSource, A::Error> {
         let mut source = None;
-        while let Some(key) = map.next_key_seed(Fields(SOURCES))? {
+        while let Some(key) = map.next_key_seed(Names::fields(SOURCES))? {
             once(
                 &mut source,
                 source_from(key, &mut map)?,
@@ -178,7 +197,7 @@ impl<'de> de::Visitor<'de> for SourceVisitor {
         source.ok_or_else(|| de::Error::custom("give `generated: {length: N}` or `from_env: VAR`"))
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<SecretSource, A::Error> {
-        let (variant, access) = data.variant_seed(Variants(SOURCES))?;
+        let (variant, access) = data.variant_seed(Names::variants(SOURCES))?;
         Ok(match variant {
             "generated" => SecretSource::Generated {
                 length: access.newtype_variant::<Length>()?.length,
@@ -195,12 +214,7 @@ impl Serialize for SecretSpec {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(2))?;
         map.serialize_entry("name", &self.name)?;
-        match &self.source {
-            SecretSource::Generated { length } => {
-                map.serialize_entry("generated", &Length { length: *length })?;
-            }
-            SecretSource::FromEnv { var } => map.serialize_entry("from_env", var)?,
-        }
+        self.source.serialize_entry(&mut map)?;
         map.end()
     }
 }
@@ -224,7 +238,7 @@ impl<'de> de::Visitor<'de> for SecretVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretSpec, A::Error> {
         const FIELDS: &[&str] = &["name", "generated", "from_env", "source"];
         let (mut name, mut source) = (None, None);
-        while let Some(key) = map.next_key_seed(Fields(FIELDS))? {
+        while let Some(key) = map.next_key_seed(Names::fields(FIELDS))? {
             match key {
                 "name" => once(&mut name, map.next_value::<String>()?, "`name`")?,
                 "source" => once(&mut source, map.next_value()?, "the secret's source")?,
@@ -325,7 +339,7 @@ impl<'de> de::Visitor<'de> for ImageVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ImageRef, A::Error> {
         const FIELDS: &[&str] = &["registry", "tag", "external"];
         let (mut registry, mut tag, mut external) = (None, None, None);
-        while let Some(key) = map.next_key_seed(Fields(FIELDS))? {
+        while let Some(key) = map.next_key_seed(Names::fields(FIELDS))? {
             match key {
                 "registry" => once(
                     &mut registry,
@@ -357,7 +371,7 @@ impl<'de> de::Visitor<'de> for ImageVisitor {
         }
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<ImageRef, A::Error> {
-        let (variant, access) = data.variant_seed(Variants(&["registry", "external"]))?;
+        let (variant, access) = data.variant_seed(Names::variants(&["registry", "external"]))?;
         Ok(match variant {
             "registry" => {
                 let r = access.newtype_variant::<RegistryImage>()?;
@@ -393,12 +407,7 @@ impl<'de> de::Visitor<'de> for ExistingClusterVisitor {
             other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
         }
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExistingCluster, A::Error> {
-        let mut id = None;
-        while map.next_key_seed(Fields(&["id"]))?.is_some() {
-            once(&mut id, map.next_value::<String>()?, "`id`")?;
-        }
-        id.map(ExistingCluster::Id)
-            .ok_or_else(|| de::Error::missing_field("id"))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ExistingCluster, A::Error> {
+        only_field(map, &["id"]).map(ExistingCluster::Id)
     }
 }
