@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::ProviderError;
+use crate::error::{ErrorKind, ProviderError};
 use crate::tags::{TAG_ENV, TAG_STACK, expired};
 
 /// Which tagged resources to sweep. Only resources carrying a `multicloud:stack` tag are
@@ -146,12 +146,54 @@ pub trait Sweeper: Send + Sync {
     /// Every resource carrying our ownership tags that `filter` selects, in deletion order.
     async fn find(&self, filter: &SweepFilter) -> Result<Vec<SweptResource>, ProviderError>;
 
-    /// Finds what `filter` selects and, unless `dry_run`, deletes it.
+    /// Finds what `filter` selects and, unless `dry_run`, deletes it. The default deletes
+    /// what [`find`](Sweeper::find) found in its order, one resource at a time with
+    /// [`delete_swept`](Sweeper::delete_swept): a failure is recorded in the report (and
+    /// logged) and the sweep goes on; only a failure to list is an error.
     async fn sweep(
         &self,
         filter: &SweepFilter,
         dry_run: bool,
-    ) -> Result<SweepReport, ProviderError>;
+    ) -> Result<SweepReport, ProviderError> {
+        let found = self.find(filter).await?;
+        let mut report = SweepReport {
+            dry_run,
+            found,
+            ..SweepReport::default()
+        };
+        if dry_run {
+            return Ok(report);
+        }
+        for r in &report.found {
+            match self.delete_swept(r, &report.found).await {
+                Ok(true) => report.deleted.push(r.clone()),
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(kind = %r.kind, name = %r.name, %error, "sweep: could not delete");
+                    report.failed.push(SweepFailure {
+                        resource: r.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes `r`, one of the resources the sweep `found` (deleted in that order), for the
+    /// default [`sweep`](Sweeper::sweep): `Ok(false)` when it was gone already. The default
+    /// deletes nothing (a sweeper with a sweep of its own need not give one).
+    async fn delete_swept(
+        &self,
+        r: &SweptResource,
+        found: &[SweptResource],
+    ) -> Result<bool, ProviderError> {
+        let _ = found;
+        Err(ProviderError::new(
+            ErrorKind::Unsupported,
+            format!("this sweeper does not delete {} resources", r.kind),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use super::{MemoryCloud, cluster};
 use crate::error::ProviderError;
 use crate::resource::ResourceKind;
-use crate::sweep::{SweepFilter, SweepReport, Sweeper, SweptResource};
+use crate::sweep::{SweepFilter, Sweeper, SweptResource};
 
 /// The memory cloud's sweeper: every resource whose tags the filter selects (Kubernetes
-/// objects first), deleted at once.
+/// objects first), deleted at once (the default [`Sweeper::sweep`]).
 #[derive(Debug, Clone)]
 pub struct MemorySweeper {
     cloud: Arc<MemoryCloud>,
@@ -50,30 +50,21 @@ impl Sweeper for MemorySweeper {
         Ok(found)
     }
 
-    async fn sweep(
+    /// Removes `r` from the cloud (with the secrets of its name, and a cluster's contents);
+    /// one gone already (with its cluster) is not reported.
+    async fn delete_swept(
         &self,
-        filter: &SweepFilter,
-        dry_run: bool,
-    ) -> Result<SweepReport, ProviderError> {
-        let found = self.find(filter).await?;
-        let mut deleted = Vec::new();
-        if !dry_run {
-            let mut inner = self.cloud.lock();
-            for r in &found {
-                if let Some(gone) = inner.resources.remove(&r.id) {
-                    inner.secrets.remove(&gone.name);
-                    if gone.kind == ResourceKind::CLUSTER {
-                        inner.remove_contents(&gone);
-                    }
-                    deleted.push(r.clone());
-                }
-            }
+        r: &SweptResource,
+        _found: &[SweptResource],
+    ) -> Result<bool, ProviderError> {
+        let mut inner = self.cloud.lock();
+        let Some(gone) = inner.resources.remove(&r.id) else {
+            return Ok(false);
+        };
+        inner.secrets.remove(&gone.name);
+        if gone.kind == ResourceKind::CLUSTER {
+            inner.remove_contents(&gone);
         }
-        Ok(SweepReport {
-            dry_run,
-            found,
-            deleted,
-            failed: Vec::new(),
-        })
+        Ok(true)
     }
 }
