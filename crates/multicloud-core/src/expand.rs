@@ -194,6 +194,32 @@ pub struct ManifestConfig {
     pub objects: Vec<serde_json::Value>,
 }
 
+/// Adds the app resources of `spec` ([`workloads`]) when it declares apps, hung off
+/// `cluster_ready` (else the cluster, when the spec declares one: an attached cluster is not
+/// part of the graph, there is nothing to wait for) and off the data services as
+/// `data_service` (a provider's
+/// [`CloudProvider::data_service`](crate::provider::CloudProvider::data_service)) locates
+/// them.
+pub fn apps(
+    spec: &StackSpec,
+    graph: &mut ResourceGraph,
+    mut cluster_ready: Vec<ResourceId>,
+    data_service: impl Fn(&StackSpec, Connection) -> Option<ServiceAnchor>,
+) -> Result<(), ExpandError> {
+    if spec.apps.is_empty() {
+        return Ok(());
+    }
+    if cluster_ready.is_empty() && spec.cluster.is_some() {
+        cluster_ready.push(ResourceId::single(ResourceKind::CLUSTER));
+    }
+    let anchors = WorkloadAnchors {
+        cluster_ready,
+        database: data_service(spec, Connection::Database),
+        cache: data_service(spec, Connection::Cache),
+    };
+    workloads(spec, graph, &anchors)
+}
+
 /// Adds the app resources of `spec` to `graph`:
 /// `namespace/<ns>` → `pull_secret/<ns>` and `service_account/<ns>.<sa>` (annotated with the
 /// workload identity when one is declared for it) → `synced_secret/<ns>.<secret>` →
