@@ -14,13 +14,13 @@ use multicloud_aws::testing::MotoServer;
 use multicloud_core::prelude::*;
 
 fn spec() -> StackSpec {
-    // The full stack without the cache (moto never finishes deleting ElastiCache) and without
-    // apps (no Kubernetes backend on moto).
+    // The full stack without apps (no Kubernetes backend on moto).
     StackSpec::builder("bench")
         .environment("aws")
         .network(Network::default())
         .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "t3.medium", 2, 5)))
         .database(Postgres::new("16"))
+        .cache(Redis::new("7.1"))
         .registry(RegistrySpec::new("api"))
         .secret(SecretSpec::generated("db-password", 32))
         .workload_identity(WorkloadIdentity::new("bench", "api").can_read_secret("db-password"))

@@ -55,7 +55,14 @@ impl TestStack {
     /// Expands `spec` and tags every resource with the stack's ownership tags (and the
     /// spec's tags).
     pub async fn new(spec: &StackSpec) -> Result<Self, Box<dyn std::error::Error>> {
-        let moto = MotoServer::shared().await?;
+        Self::new_on(spec, MotoServer::shared().await?).await
+    }
+
+    /// As [`new`](Self::new), on server `moto`.
+    pub async fn new_on(
+        spec: &StackSpec,
+        moto: Arc<MotoServer>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let sdk = moto.sdk_config(REGION).await;
         let provider = Arc::new(AwsProvider::from_sdk_config(&sdk));
         let ownership = Ownership {

@@ -12,8 +12,9 @@ use tokio::process::Command;
 use crate::process::unique_suffix;
 use crate::{CACHE_ENV, Error, LOG_TAIL_LINES, cache_dir, last_lines};
 
-/// An install script: idempotent, progress on stderr, and on stdout one line saying where
-/// the installed thing is (a venv, an executable, a directory).
+/// A script embedded in this crate. The install scripts are idempotent, report progress on
+/// stderr, and print on stdout one line saying where the installed thing is (a venv, an
+/// executable, a directory); [`MOTO_SERVER`] is a server the moto harness runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Script {
     name: &'static str,
@@ -36,6 +37,14 @@ pub const AZURITE_INSTALL: Script = Script {
 pub const K8S_INSTALL: Script = Script {
     name: "install-k8s.sh",
     text: include_str!("../scripts/install-k8s.sh"),
+};
+
+/// moto's server with the AWS behaviour moto 5.2.5 lacks (ElastiCache deletions that
+/// complete, `DeleteCacheSubnetGroup`, and with `MULTICLOUD_MOTO_PACE_MS` creations that take
+/// time), run with the moto venv's python and moto_server's arguments.
+pub const MOTO_SERVER: Script = Script {
+    name: "moto-server.py",
+    text: include_str!("../scripts/moto-server.py"),
 };
 
 /// Successful runs of this process, by script and environment; the lock serialises runs.

@@ -40,7 +40,7 @@ mod wait;
 use std::io;
 use std::path::PathBuf;
 
-pub use install::{AZURITE_INSTALL, K8S_INSTALL, MOTO_INSTALL, Script};
+pub use install::{AZURITE_INSTALL, K8S_INSTALL, MOTO_INSTALL, MOTO_SERVER, Script};
 pub use ports::{LocalServer, free_port, start_on_free_port};
 pub use process::{Builder, LocalProcess};
 pub use shared::Shared;

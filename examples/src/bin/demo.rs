@@ -49,7 +49,7 @@ struct Args {
     verbose: bool,
 }
 
-fn spec(app: Option<Expose>, with_cache: bool) -> anyhow::Result<StackSpec> {
+fn spec(app: Option<Expose>) -> anyhow::Result<StackSpec> {
     let mut b = StackSpec::builder("shop")
         .environment("demo")
         // One spec for every cloud: a region per cloud and neutral sizes each maps.
@@ -58,13 +58,11 @@ fn spec(app: Option<Expose>, with_cache: bool) -> anyhow::Result<StackSpec> {
         .network(Network::default())
         .cluster(Cluster::new("1.31").node_pool(NodePool::sized("general", NodeSize::Medium, 2, 5)))
         .database(Postgres::new("16").storage_gb(20))
+        .cache(Redis::new("7.1"))
         .registry(RegistrySpec::new("shop-api"))
         .secret(SecretSpec::generated("api-token", 32))
         .workload_identity(WorkloadIdentity::new("shop", "api").can_read_secret("api-token"))
         .ttl(Duration::from_secs(4 * 3600));
-    if with_cache {
-        b = b.cache(Redis::new("7.1"));
-    }
     if let Some(expose) = app {
         // The app gets DATABASE_URL, PG* (and REDIS_* with a cache) from the stack's own
         // database and cache, read from the cloud's secret store at apply time.
@@ -75,7 +73,7 @@ fn spec(app: Option<Expose>, with_cache: bool) -> anyhow::Result<StackSpec> {
             .connect_database()
             .resources("250m", "256Mi")
             .expose(expose);
-        b = b.app(if with_cache { api.connect_cache() } else { api });
+        b = b.app(api.connect_cache());
     }
     Ok(b.build()?)
 }
@@ -107,7 +105,7 @@ async fn memory_demo(verbose: bool) -> anyhow::Result<()> {
     let latencies = Latencies::realistic(Duration::from_millis(50));
     let cloud = MemoryCloud::new(latencies.clone());
     let provider = Arc::new(InMemoryProvider::new(cloud.clone()));
-    let spec = spec(Some(Expose::LoadBalancer), true)?;
+    let spec = spec(Some(Expose::LoadBalancer))?;
     let graph = provider.expand(&spec)?;
     let critical = graph.critical_path(|r| latencies.of(r.kind).as_secs_f64());
     let sequential: f64 = graph
@@ -161,16 +159,14 @@ async fn aws_demo(verbose: bool) -> anyhow::Result<()> {
         &moto.sdk_config("us-east-1").await,
     ));
     // moto's EKS endpoint is not a Kubernetes server: the app goes onto a real local control
-    // plane instead (`cluster_access`). moto never finishes deleting an ElastiCache
-    // replication group nor implements DeleteCacheSubnetGroup: the AWS run leaves the cache
-    // out. The Service is a LoadBalancer: the plane's own load-balancer controller plays the
-    // cloud (a loopback address and the cleanup finalizer that `down` waits for).
+    // plane instead (`cluster_access`). The Service is a LoadBalancer: the plane's own
+    // load-balancer controller plays the cloud (a loopback address and the cleanup finalizer
+    // that `down` waits for).
     let plane = ControlPlane::start()
         .await
         .context("starting the local Kubernetes control plane (scripts/install-k8s.sh)")?;
     println!("Kubernetes control plane listening on {}", plane.endpoint());
-    println!("(without the cache: moto never finishes deleting it)");
-    let spec = spec(Some(Expose::LoadBalancer), false)?;
+    let spec = spec(Some(Expose::LoadBalancer))?;
     let dir = tempfile::tempdir()?;
     let stack = Stack::new(spec, provider.clone())
         .workloads(KubernetesWorkloads::new())
@@ -254,7 +250,7 @@ async fn azure_demo(verbose: bool) -> anyhow::Result<()> {
     emu.set_cluster_access(cluster_access(&plane.bearer_credentials()));
     let provider = Arc::new(AzureProvider::emulator(&emu).build()?);
     // The same spec as the AWS run: `azure.location` and the neutral sizes apply here.
-    let spec = spec(Some(Expose::ClusterIp), true)?;
+    let spec = spec(Some(Expose::ClusterIp))?;
     let dir = tempfile::tempdir()?;
     let stack = Stack::new(spec, provider.clone())
         .workloads(KubernetesWorkloads::new())

@@ -97,6 +97,7 @@ mod tests {
                 install: false,
                 keep: false,
             },
+            pace: None,
         };
         let error = MotoServer::start_with(options)
             .await
@@ -124,6 +125,7 @@ mod tests {
                 install: false,
                 keep: false,
             },
+            pace: None,
         };
         let Err(MotoError::NotInstalled { hint, .. }) = ensure_moto(&options).await else {
             panic!("no moto in a nonexistent venv");

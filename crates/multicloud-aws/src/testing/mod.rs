@@ -1,9 +1,17 @@
 //! A local [moto](https://github.com/getmoto/moto) server for integration tests.
 //!
 //! moto implements the AWS APIs (EC2, EKS, IAM, RDS, S3, STS, ...) in memory. A
-//! [`MotoServer`] runs `python -m moto.server` from a Python virtual environment on a free
-//! port of 127.0.0.1, waits until it answers, and hands out SDK configurations that point at
-//! it with static test credentials. Dropping the server stops the process.
+//! [`MotoServer`] runs moto's server from a Python virtual environment on a free port of
+//! 127.0.0.1, waits until it answers, and hands out SDK configurations that point at it with
+//! static test credentials. Dropping the server stops the process.
+//!
+//! The server is moto's with what moto 5.2.5 lacks and the stack needs
+//! ([`multicloud_testing::MOTO_SERVER`], a short Python file): ElastiCache replication groups
+//! that are gone once deleted (moto keeps them `deleting` forever) and
+//! `DeleteCacheSubnetGroup` (with `CacheSubnetGroupInUse` while a group uses it), so a stack
+//! with a cache comes down; and, with [`MotoServer::start_paced`], creations that take time
+//! (EKS clusters and node groups, RDS instances, replication groups and NAT gateways go
+//! through their transitional status for a few units, in AWS's proportions).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,7 +80,7 @@ use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
 use multicloud_testing::{
-    LocalProcess, LocalServer, Shared, Switches, WaitFor, env_path, start_on_free_port,
+    LocalProcess, LocalServer, MOTO_SERVER, Shared, Switches, WaitFor, env_path, start_on_free_port,
 };
 
 use self::install::ensure_moto;
@@ -111,6 +119,10 @@ pub const VENV_ENV: &str = "MULTICLOUD_MOTO_VENV";
 
 /// Environment variable that, set to `1`, forbids installing moto.
 pub const NO_INSTALL_ENV: &str = multicloud_testing::NO_INSTALL_ENV;
+
+/// The unit of a paced server's creations, in milliseconds, as the server reads it
+/// ([`MotoServer::start_paced`] sets it; 0 or unset: ready at once).
+pub const PACE_ENV: &str = "MULTICLOUD_MOTO_PACE_MS";
 
 /// Environment variable that, set to `1`, keeps emulator processes running after drop.
 pub const KEEP_ENV: &str = multicloud_testing::KEEP_ENV;
@@ -200,6 +212,8 @@ impl std::ops::Deref for MotoServer {
 struct Options {
     venv: PathBuf,
     switches: Switches,
+    /// The unit of creations that take time (none: ready at once).
+    pace: Option<Duration>,
 }
 
 impl Options {
@@ -208,6 +222,7 @@ impl Options {
             venv: env_path(VENV_ENV)
                 .unwrap_or_else(|| multicloud_testing::cache_dir().join("venv")),
             switches: Switches::from_env(),
+            pace: None,
         }
     }
 }
@@ -219,6 +234,18 @@ impl MotoServer {
     /// `MULTICLOUD_NO_INSTALL=1`).
     pub async fn start() -> Result<MotoServer, MotoError> {
         Self::start_with(Options::from_env()).await
+    }
+
+    /// Starts a server (as [`start`](Self::start) does) whose creations take time, in units
+    /// of `unit`: an EKS cluster is `CREATING` for 4 units, a node group, an RDS instance and
+    /// an ElastiCache replication group 3 (a deleted group `deleting` 2), a NAT gateway
+    /// `pending` 1. For demos and progress displays; tests want [`start`](Self::start).
+    pub async fn start_paced(unit: Duration) -> Result<MotoServer, MotoError> {
+        let options = Options {
+            pace: Some(unit),
+            ..Options::from_env()
+        };
+        Self::start_with(options).await
     }
 
     /// One server per process, started on first use and shared by every caller (for test
@@ -233,18 +260,15 @@ impl MotoServer {
 
     async fn start_with(options: Options) -> Result<MotoServer, MotoError> {
         let python = ensure_moto(&options).await?;
+        let script = MOTO_SERVER.write()?;
+        let pace_ms = options.pace.map_or(0, |unit| unit.as_millis()).to_string();
         let server = start_on_free_port(START_ATTEMPTS, "Address already in use", |port| {
             Ok(LocalProcess::builder("moto", &python)
-                .args([
-                    "-m",
-                    "moto.server",
-                    "-H",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                ])
+                .arg(&script)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .env("PYTHONUNBUFFERED", "1")
+                .env(PACE_ENV, &pace_ms)
                 .keep(options.switches.keep)
                 .wait_for(WaitFor::http_status(port, "/moto-api/", 200)))
         })

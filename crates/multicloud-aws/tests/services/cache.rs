@@ -1,10 +1,12 @@
 //! ElastiCache: cache subnet group and Redis replication group.
 
+use std::time::Duration;
+
 use aws_sdk_elasticache::types::ReplicationGroup;
 use aws_sdk_elasticache::types::{AutomaticFailoverStatus, MultiAzStatus};
 use multicloud_aws::expand::cache_auth_token_id;
 use multicloud_aws::kinds;
-use multicloud_core::ErrorKind;
+use multicloud_aws::testing::MotoServer;
 use multicloud_core::StackSpec;
 use multicloud_core::provider::Readiness;
 use multicloud_core::resource::{ResourceId, ResourceKind};
@@ -13,7 +15,7 @@ use serde_json::Value;
 
 use crate::{
     TestResult, TestStack, assert_foreign_refused, assert_ours_and_adopted, create_from_absent,
-    kind_ops, out_str, present, ready_outputs,
+    kind_ops, out_str, ready_outputs,
 };
 
 /// The ARN of a cache subnet group on moto, but for its name.
@@ -42,7 +44,7 @@ fn spec(name: &str, replicas: u32) -> Result<StackSpec, Box<dyn std::error::Erro
 }
 
 #[tokio::test]
-async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult {
+async fn cache_lifecycle_then_delete_and_gone() -> TestResult {
     let mut t = TestStack::new(&spec("cache1", 0)?).await?;
     t.network(41).await?;
     let provider = t.provider.clone();
@@ -98,15 +100,14 @@ async fn cache_lifecycle_and_delete_accepted_moto_keeps_deleting() -> TestResult
         .filter(|g| g.replication_group_id() == Some(&cache.name));
     assert_eq!(same.count(), 1);
 
-    // moto accepts the delete but keeps the group `deleting` forever (real ElastiCache
-    // removes it after a few minutes), so `gone` stays pending here.
+    // Deleted, the group is gone (moto through multicloud_testing::MOTO_SERVER, as
+    // ElastiCache after a few minutes); deleting it again succeeds; then its subnet group goes.
     ops.delete(&ctx).await?;
-    match ops.gone(&ctx).await? {
-        Readiness::Pending { status, .. } => assert_eq!(status, "deleting"),
-        other => return Err(format!("expected pending deletion, got {other:?}").into()),
-    }
-    // Deleting a group that is already being deleted succeeds.
+    assert_eq!(ops.gone(&ctx).await?, Readiness::ready());
     ops.delete(&ctx).await?;
+    let group = t.resource("cache_subnet_group/main")?;
+    gops.delete(&t.ctx(&group)).await?;
+    assert_eq!(gops.gone(&t.ctx(&group)).await?, Readiness::ready());
     Ok(())
 }
 
@@ -176,27 +177,63 @@ async fn foreign_cache_and_subnet_group_are_refused() -> TestResult {
 }
 
 #[tokio::test]
-async fn cache_subnet_group_delete_is_not_implemented_by_moto() -> TestResult {
-    let mut t = TestStack::new(&spec("cache4", 0)?).await?;
+async fn a_subnet_group_in_use_is_kept_until_its_cache_is_gone() -> TestResult {
+    // A paced server: the group is `creating`, then `available`; deleted, it stays
+    // `deleting` for a while, and its subnet group cannot go before it
+    // (`CacheSubnetGroupInUse`, retryable, as on ElastiCache).
+    let moto = std::sync::Arc::new(MotoServer::start_paced(Duration::from_millis(150)).await?);
+    let mut t = TestStack::new_on(&spec("cache4", 0)?, moto).await?;
     t.network(44).await?;
     let provider = t.provider.clone();
     let gops = kind_ops(&provider, kinds::CACHE_SUBNET_GROUP)?;
-    let group = t.resource("cache_subnet_group/main")?;
-    let ctx = t.ctx(&group);
-    gops.create(&ctx).await?;
-    // moto has no DeleteCacheSubnetGroup: it answers HTTP 500 with an HTML page, which the
-    // SDK reports with code `Unknown`. The error is passed on (not retried by the engine),
-    // not turned into a fake success.
-    let err =
-        gops.delete(&ctx).await.err().ok_or(
-            "moto now implements DeleteCacheSubnetGroup: turn this into a real delete test",
-        )?;
-    assert_eq!(err.kind(), ErrorKind::Other);
-    assert_eq!(err.code(), Some("Unknown"));
-    assert!(!err.retryable());
-    assert!(
-        present(gops.observe(&ctx).await?).is_ok(),
-        "the group is still there"
-    );
+    let ops = kind_ops(&provider, ResourceKind::CACHE)?;
+    let group = t
+        .create_subnet_group(gops, "cache_subnet_group/main", GROUP_ARN)
+        .await?;
+    t.create_dep(&cache_auth_token_id()).await?;
+    let cache = t.resource("cache/main")?;
+    let ctx = t.ctx(&cache);
+    ops.create(&ctx).await?;
+    assert_eq!(pending(ops.ready(&ctx).await?), Some("creating".into()));
+    until(|| async { Ok(pending(ops.ready(&ctx).await?).is_none()) }).await?;
+
+    ops.delete(&ctx).await?;
+    assert_eq!(pending(ops.gone(&ctx).await?), Some("deleting".into()));
+    let group_ctx = t.ctx(&group);
+    let in_use = gops
+        .delete(&group_ctx)
+        .await
+        .err()
+        .ok_or("a subnet group in use was deleted")?;
+    assert_eq!(in_use.code(), Some("CacheSubnetGroupInUse"), "{in_use}");
+    assert!(in_use.retryable(), "{in_use}");
+    until(|| async { Ok(ops.gone(&ctx).await? == Readiness::ready()) }).await?;
+    gops.delete(&group_ctx).await?;
+    assert_eq!(gops.gone(&group_ctx).await?, Readiness::ready());
+    // Deleting what is gone succeeds.
+    gops.delete(&group_ctx).await?;
     Ok(())
+}
+
+/// The status of a pending readiness, `None` when ready.
+fn pending(r: Readiness) -> Option<String> {
+    match r {
+        Readiness::Pending { status, .. } => Some(status),
+        _ => None,
+    }
+}
+
+/// Checks `f` every 50 ms until it holds (up to 5 s).
+async fn until<F, Fut>(f: F) -> TestResult
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, Box<dyn std::error::Error>>>,
+{
+    for _ in 0..100 {
+        if f().await? {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("not within 5 s".into())
 }
