@@ -243,142 +243,98 @@ where
     pe
 }
 
+/// An SDK error [`classify`] converts: the errors of every AWS SDK call.
+pub trait Classify {
+    /// The classified [`ProviderError`] of a call of kind `op` described by `what`.
+    fn classify(self, op: Op, what: &str) -> ProviderError;
+}
+
+impl<E, R> Classify for SdkError<E, R>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn classify(self, op: Op, what: &str) -> ProviderError {
+        classify(self, op, what)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ErrorKind::{
+        AlreadyExists, DependencyViolation, EventualConsistency, InvalidInput, LimitExceeded,
+        NotFound, Throttling, Unauthorized,
+    };
+    use Op::{Create, Delete, Read};
 
-    #[test]
-    fn the_dependency_codes_of_the_issue_are_retryable_with_wait() {
-        for code in [
-            "DependencyViolation",
+    /// One row a code: how it is classified in the context of each of the calls named.
+    const CASES: &[(&str, &[Op], ErrorKind)] = &[
+        // The dependency codes of the issue: retryable with a wait.
+        ("DependencyViolation", &[Delete], DependencyViolation),
+        (
             "InvalidDBSubnetGroupStateFault",
-            "CacheSubnetGroupInUse",
-            "DeleteConflict",
-        ] {
-            assert_eq!(
-                classify_code(code, Op::Delete),
-                ErrorKind::DependencyViolation,
-                "{code}"
-            );
-            assert!(classify_code(code, Op::Delete).retryable());
-        }
-        assert_eq!(
-            classify_code("ResourceInUseException", Op::Delete),
-            ErrorKind::DependencyViolation
-        );
-        assert_eq!(
-            classify_code("ResourceInUseException", Op::Create),
-            ErrorKind::AlreadyExists
-        );
-        assert_eq!(
-            classify_code("ResourceInUse", Op::Delete),
-            ErrorKind::DependencyViolation
-        );
-    }
+            &[Delete],
+            DependencyViolation,
+        ),
+        ("CacheSubnetGroupInUse", &[Delete], DependencyViolation),
+        ("DeleteConflict", &[Delete], DependencyViolation),
+        // EKS: "node groups still attached" on delete, "exists" on create.
+        ("ResourceInUseException", &[Delete], DependencyViolation),
+        ("ResourceInUseException", &[Create], AlreadyExists),
+        ("ResourceInUse", &[Delete], DependencyViolation),
+        // ELBv2 and Classic ELB: absent.
+        ("LoadBalancerNotFound", &[Read, Delete], NotFound),
+        ("TargetGroupNotFound", &[Read, Delete], NotFound),
+        ("ListenerNotFound", &[Read, Delete], NotFound),
+        ("AccessPointNotFound", &[Read, Delete], NotFound),
+        ("AccessPointNotFoundException", &[Read, Delete], NotFound),
+        // NAT gateways and Elastic IPs: an address still held; a NAT gateway on a
+        // just-allocated address, a route to a just-created gateway.
+        ("InvalidIPAddress.InUse", &[Delete], DependencyViolation),
+        (
+            "InvalidAllocationID.NotFound",
+            &[Create],
+            EventualConsistency,
+        ),
+        ("InvalidAllocationID.NotFound", &[Read], NotFound),
+        (
+            "InvalidNatGatewayID.NotFound",
+            &[Create],
+            EventualConsistency,
+        ),
+        ("InvalidNatGatewayID.NotFound", &[Read], NotFound),
+        ("NatGatewayNotFound", &[Read], NotFound),
+        // The context decides what "not found" means.
+        ("InvalidVpcID.NotFound", &[Read], NotFound),
+        ("InvalidVpcID.NotFound", &[Create], EventualConsistency),
+        ("DBInstanceNotFound", &[Read], NotFound),
+        ("InvalidKeyPair.NotFound", &[Read], NotFound),
+        // Throttling, credentials, input, existence and quotas are told apart.
+        ("RequestLimitExceeded", &[Create], Throttling),
+        ("ThrottlingException", &[Read], Throttling),
+        ("UnauthorizedOperation", &[Create], Unauthorized),
+        ("InvalidParameterValue", &[Create], InvalidInput),
+        ("EntityAlreadyExists", &[Create], AlreadyExists),
+        ("VpcLimitExceeded", &[Create], LimitExceeded),
+    ];
 
     #[test]
-    fn elbv2_not_found_codes_mean_absent() {
-        for code in [
-            "LoadBalancerNotFound",
-            "TargetGroupNotFound",
-            "ListenerNotFound",
-        ] {
-            assert_eq!(
-                classify_code(code, Op::Delete),
-                ErrorKind::NotFound,
-                "{code}"
-            );
-            assert_eq!(classify_code(code, Op::Read), ErrorKind::NotFound, "{code}");
-        }
-    }
-
-    #[test]
-    fn classic_elb_not_found_codes_mean_absent() {
-        for code in [
-            "LoadBalancerNotFound",
-            "AccessPointNotFound",
-            "AccessPointNotFoundException",
-        ] {
-            for op in [Op::Read, Op::Delete] {
-                assert_eq!(
-                    classify_code(code, op),
-                    ErrorKind::NotFound,
-                    "{code} {op:?}"
-                );
+    fn codes_are_classified_in_the_context_of_the_call() {
+        for (code, ops, kind) in CASES {
+            for op in *ops {
+                assert_eq!(classify_code(code, *op), *kind, "{code} {op:?}");
             }
         }
     }
 
     #[test]
-    fn nat_gateway_and_elastic_ip_codes() {
-        assert_eq!(
-            classify_code("InvalidIPAddress.InUse", Op::Delete),
-            ErrorKind::DependencyViolation
-        );
-        for code in [
-            "InvalidAllocationID.NotFound",
-            "InvalidNatGatewayID.NotFound",
-        ] {
-            // A NAT gateway on a just-allocated address, a route to a just-created gateway.
-            assert_eq!(
-                classify_code(code, Op::Create),
-                ErrorKind::EventualConsistency,
-                "{code}"
-            );
-            assert_eq!(classify_code(code, Op::Read), ErrorKind::NotFound, "{code}");
+    fn dependency_codes_are_retryable_and_invalid_input_is_not() {
+        for (code, ops, kind) in CASES {
+            if *kind == DependencyViolation {
+                assert!(classify_code(code, ops[0]).retryable(), "{code}");
+            }
         }
-        assert_eq!(
-            classify_code("NatGatewayNotFound", Op::Read),
-            ErrorKind::NotFound
-        );
-    }
-
-    #[test]
-    fn context_decides_not_found() {
-        assert_eq!(
-            classify_code("InvalidVpcID.NotFound", Op::Read),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            classify_code("InvalidVpcID.NotFound", Op::Create),
-            ErrorKind::EventualConsistency
-        );
-        assert_eq!(
-            classify_code("DBInstanceNotFound", Op::Read),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            classify_code("InvalidKeyPair.NotFound", Op::Read),
-            ErrorKind::NotFound
-        );
-    }
-
-    #[test]
-    fn throttling_auth_and_input_are_told_apart() {
-        assert_eq!(
-            classify_code("RequestLimitExceeded", Op::Create),
-            ErrorKind::Throttling
-        );
-        assert_eq!(
-            classify_code("ThrottlingException", Op::Read),
-            ErrorKind::Throttling
-        );
-        assert_eq!(
-            classify_code("UnauthorizedOperation", Op::Create),
-            ErrorKind::Unauthorized
-        );
-        assert_eq!(
-            classify_code("InvalidParameterValue", Op::Create),
-            ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            classify_code("EntityAlreadyExists", Op::Create),
-            ErrorKind::AlreadyExists
-        );
-        assert_eq!(
-            classify_code("VpcLimitExceeded", Op::Create),
-            ErrorKind::LimitExceeded
-        );
-        assert!(!classify_code("InvalidParameterValue", Op::Create).retryable());
+        assert!(!classify_code("InvalidParameterValue", Create).retryable());
     }
 }
