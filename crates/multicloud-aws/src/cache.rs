@@ -23,10 +23,9 @@ use serde::Serialize;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::{CacheConfig, SubnetGroupOutputs};
-use crate::subnet_group::{self, Described, SubnetGroupApi};
+use crate::subnet_group::{self};
 use crate::support::{
-    dep_id, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with,
-    tag_pairs,
+    deleted, dep_id, ensure_ours, kind_ops, observed, read_or_none, sweep_with, tag_pairs,
 };
 
 kind_ops! {
@@ -77,83 +76,19 @@ fn replicas(cfg: &CacheConfig, id: &ResourceId) -> Result<i32, ProviderError> {
 
 // ----- subnet group -----
 
-async fn describe_subnet_group(
-    clients: &AwsClients,
-    name: &str,
-) -> Result<Option<Described>, ProviderError> {
-    let res = clients
-        .elasticache
-        .describe_cache_subnet_groups()
-        .cache_subnet_group_name(name)
-        .send()
-        .await;
-    let out = none_if_not_found(
-        res.map_err(|e| classify(e, Op::Read, "elasticache DescribeCacheSubnetGroups")),
-    )?;
-    let Some(group) = out.as_ref().and_then(|o| o.cache_subnet_groups().first()) else {
-        return Ok(None);
-    };
-    let Some(arn) = group.arn() else {
-        return Ok(None);
-    };
-    let tags = list_tags(clients, arn).await?;
-    let subnets = group.subnets().iter().map(|s| s.subnet_identifier());
-    Ok(Some(Described::new(arn, tag_pairs(&tags), subnets)))
+subnet_group::subnet_group_api! {
+    CacheSubnetGroup, "cache subnet group", client elasticache, tags tags;
+    describe describe_cache_subnet_groups(cache_subnet_group_name)
+        -> cache_subnet_groups.arn, "elasticache DescribeCacheSubnetGroups";
+    list_tags "elasticache ListTagsForResource";
+    create create_cache_subnet_group(cache_subnet_group_name, cache_subnet_group_description)
+        -> cache_subnet_group, "elasticache CreateCacheSubnetGroup";
+    /// Deletes cache subnet group `name`. Succeeds if it does not exist;
+    /// `CacheSubnetGroupInUse` is retryable. (moto does not implement this call: the error
+    /// it returns is passed on as is.)
+    delete delete_cache_subnet_group = delete_cache_subnet_group(cache_subnet_group_name),
+        "elasticache DeleteCacheSubnetGroup";
 }
-
-/// Deletes cache subnet group `name`. Succeeds if it does not exist;
-/// `CacheSubnetGroupInUse` is retryable. (moto does not implement this call: the error it
-/// returns is passed on as is.)
-pub(crate) async fn delete_cache_subnet_group(
-    clients: &AwsClients,
-    name: &str,
-) -> Result<(), ProviderError> {
-    let res = clients
-        .elasticache
-        .delete_cache_subnet_group()
-        .cache_subnet_group_name(name)
-        .send()
-        .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "elasticache DeleteCacheSubnetGroup")),
-    )
-}
-
-#[async_trait]
-impl SubnetGroupApi for CacheSubnetGroup {
-    const WHAT: &'static str = "cache subnet group";
-    async fn describe(&self, name: &str) -> Result<Option<Described>, ProviderError> {
-        describe_subnet_group(&self.clients, name).await
-    }
-    async fn create_group(
-        &self,
-        ctx: &OpContext<'_>,
-        subnets: Vec<String>,
-    ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .clients
-            .elasticache
-            .create_cache_subnet_group()
-            .cache_subnet_group_name(&ctx.resource.name)
-            .cache_subnet_group_description(subnet_group::description(ctx))
-            .set_subnet_ids(Some(subnets))
-            .set_tags(Some(tags(ctx)))
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Create, "elasticache CreateCacheSubnetGroup"))?;
-        Ok(out
-            .cache_subnet_group()
-            .and_then(|g| g.arn())
-            .map(str::to_string))
-    }
-    async fn delete_group(&self, name: &str) -> Result<(), ProviderError> {
-        delete_cache_subnet_group(&self.clients, name).await
-    }
-}
-
-crate::support::generic_resource_ops!(subnet_group: CacheSubnetGroup);
-sweep_with!(CacheSubnetGroup => delete_cache_subnet_group(name));
 
 // ----- replication group -----
 
@@ -167,9 +102,7 @@ async fn describe_group(
         .replication_group_id(name)
         .send()
         .await;
-    let out = none_if_not_found(
-        res.map_err(|e| classify(e, Op::Read, "elasticache DescribeReplicationGroups")),
-    )?;
+    let out = read_or_none(res, "elasticache DescribeReplicationGroups")?;
     Ok(out.and_then(|o| o.replication_groups().first().cloned()))
 }
 
@@ -191,10 +124,7 @@ pub(crate) async fn delete_replication_group(
         .retain_primary_cluster(false)
         .send()
         .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "elasticache DeleteReplicationGroup")),
-    )
+    deleted(res, "elasticache DeleteReplicationGroup")
 }
 
 /// What a group records before its endpoint is known: its ARN, if known.

@@ -37,8 +37,8 @@ use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::model::{ClusterConfig, RoleOutputs};
 use crate::support::{
-    any_changed, dep_id, dep_ids, ensure_ours, kind_ops, none_if_not_found, observed,
-    ok_if_not_found, sweep_with,
+    any_changed, deleted, dep_id, dep_ids, ensure_ours, kind_ops, none_if_not_found, observed,
+    sweep_with,
 };
 
 pub use node_group::NodeGroup;
@@ -74,10 +74,7 @@ pub(crate) async fn delete_cluster_by_name(
     name: &str,
 ) -> Result<(), ProviderError> {
     let res = clients.eks.delete_cluster().name(name).send().await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "eks DeleteCluster")),
-    )
+    deleted(res, "eks DeleteCluster")
 }
 
 fn hash_tags(ctx: &OpContext<'_>) -> HashMap<String, String> {

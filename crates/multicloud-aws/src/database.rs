@@ -34,10 +34,10 @@ use serde_json::Value;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::{DatabaseConfig, SubnetGroupOutputs};
-use crate::subnet_group::{self, Described, SubnetGroupApi};
+use crate::subnet_group::{self};
 use crate::support::{
-    any_changed, dep_id, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found,
-    sweep_with, tag_pairs,
+    any_changed, deleted, dep_id, ensure_ours, kind_ops, observed, read_or_none, sweep_with,
+    tag_pairs,
 };
 
 kind_ops! {
@@ -69,95 +69,18 @@ fn storage(cfg: &DatabaseConfig, id: &ResourceId) -> Result<i32, ProviderError> 
 
 // ----- subnet group -----
 
-/// `DescribeDBSubnetGroups` + `ListTagsForResource`: ARN and tags, `None` if absent.
-async fn describe_subnet_group(
-    clients: &AwsClients,
-    name: &str,
-) -> Result<Option<Described>, ProviderError> {
-    let res = clients
-        .rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(name)
-        .send()
-        .await;
-    let Some(out) =
-        none_if_not_found(res.map_err(|e| classify(e, Op::Read, "rds DescribeDBSubnetGroups")))?
-    else {
-        return Ok(None);
-    };
-    let Some(group) = out.db_subnet_groups().first() else {
-        return Ok(None);
-    };
-    let Some(arn) = group.db_subnet_group_arn() else {
-        return Ok(None);
-    };
-    let tags = clients
-        .rds
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .map_err(|e| classify(e, Op::Read, "rds ListTagsForResource"))?;
-    let subnets = group.subnets().iter().map(|s| s.subnet_identifier());
-    Ok(Some(Described::new(
-        arn,
-        tag_pairs(tags.tag_list()),
-        subnets,
-    )))
+subnet_group::subnet_group_api! {
+    DbSubnetGroup, "DB subnet group", client rds, tags rds_tags;
+    describe describe_db_subnet_groups(db_subnet_group_name)
+        -> db_subnet_groups.db_subnet_group_arn, "rds DescribeDBSubnetGroups";
+    list_tags "rds ListTagsForResource";
+    create create_db_subnet_group(db_subnet_group_name, db_subnet_group_description)
+        -> db_subnet_group, "rds CreateDBSubnetGroup";
+    /// Deletes DB subnet group `name`. Succeeds if it does not exist; an
+    /// `InvalidDBSubnetGroupStateFault` (an instance still in it) is retryable.
+    delete delete_db_subnet_group = delete_db_subnet_group(db_subnet_group_name),
+        "rds DeleteDBSubnetGroup";
 }
-
-/// Deletes DB subnet group `name`. Succeeds if it does not exist; an
-/// `InvalidDBSubnetGroupStateFault` (an instance still in it) is retryable.
-pub(crate) async fn delete_db_subnet_group(
-    clients: &AwsClients,
-    name: &str,
-) -> Result<(), ProviderError> {
-    let res = clients
-        .rds
-        .delete_db_subnet_group()
-        .db_subnet_group_name(name)
-        .send()
-        .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "rds DeleteDBSubnetGroup")),
-    )
-}
-
-#[async_trait]
-impl SubnetGroupApi for DbSubnetGroup {
-    const WHAT: &'static str = "DB subnet group";
-    async fn describe(&self, name: &str) -> Result<Option<Described>, ProviderError> {
-        describe_subnet_group(&self.clients, name).await
-    }
-    async fn create_group(
-        &self,
-        ctx: &OpContext<'_>,
-        subnets: Vec<String>,
-    ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .clients
-            .rds
-            .create_db_subnet_group()
-            .db_subnet_group_name(&ctx.resource.name)
-            .db_subnet_group_description(subnet_group::description(ctx))
-            .set_subnet_ids(Some(subnets))
-            .set_tags(Some(rds_tags(ctx)))
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Create, "rds CreateDBSubnetGroup"))?;
-        Ok(out
-            .db_subnet_group()
-            .and_then(|g| g.db_subnet_group_arn())
-            .map(str::to_string))
-    }
-    async fn delete_group(&self, name: &str) -> Result<(), ProviderError> {
-        delete_db_subnet_group(&self.clients, name).await
-    }
-}
-
-crate::support::generic_resource_ops!(subnet_group: DbSubnetGroup);
-sweep_with!(DbSubnetGroup => delete_db_subnet_group(name));
 
 // ----- instance -----
 
@@ -171,7 +94,7 @@ async fn describe_instance(
         .db_instance_identifier(name)
         .send()
         .await;
-    let out = none_if_not_found(res.map_err(|e| classify(e, Op::Read, "rds DescribeDBInstances")))?;
+    let out = read_or_none(res, "rds DescribeDBInstances")?;
     Ok(out.and_then(|o| o.db_instances().first().cloned()))
 }
 
@@ -204,10 +127,7 @@ pub(crate) async fn delete_db_instance(
         .delete_automated_backups(true)
         .send()
         .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "rds DeleteDBInstance")),
-    )
+    deleted(res, "rds DeleteDBInstance")
 }
 
 /// What is known of an instance; recorded as [`DatabaseOutputs`] once complete (the

@@ -33,7 +33,7 @@ mod subnets;
 mod vpc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Tag;
+use aws_sdk_ec2::types::{Filter, Tag};
 use multicloud_core::expand::ExistingConfig;
 use multicloud_core::observation::Drift;
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner, Readiness};
@@ -42,7 +42,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 use crate::expand::ids;
 use crate::model::NetworkOutputs;
 use crate::support::foreign;
-use crate::tagging::{TAG_NAME, ec2_tag_map, judge};
+use crate::tagging::{TAG_NAME, ec2_filter, ec2_tag_map, judge};
 
 pub use endpoints::VpcEndpoint;
 pub(crate) use enis::delete_leftover_enis;
@@ -65,6 +65,16 @@ struct Lookup<'a> {
 }
 
 impl Lookup<'_> {
+    /// The filters of a describe call by `Name` tag: the name, and the VPC when `in_vpc`
+    /// and it is known.
+    fn filters(&self, in_vpc: bool) -> Vec<Filter> {
+        let mut filters = vec![ec2_filter("tag:Name", self.name)];
+        if let Some(vpc) = self.vpc.filter(|_| in_vpc) {
+            filters.push(ec2_filter("vpc-id", vpc));
+        }
+        filters
+    }
+
     /// Whether a resource with `tags` is one this lookup asks for: any, by recorded id;
     /// else one whose `Name` tag is the name (checked here too, as not every EC2 describe
     /// call of every EC2 implementation honours a `tag:Name` filter).
@@ -92,8 +102,12 @@ trait Ec2Kind: Send + Sync {
     fn tags(live: &Self::Live) -> &[Tag];
     /// Its outputs.
     fn outputs(live: &Self::Live) -> NetworkOutputs;
-    /// Finishes the set-up of an adopted resource (steps an interrupted run left undone).
-    async fn complete(&self, ctx: &OpContext<'_>, live: &Self::Live) -> Result<(), ProviderError>;
+    /// Finishes the set-up of an adopted resource (steps an interrupted run left undone;
+    /// default: none).
+    async fn complete(&self, ctx: &OpContext<'_>, live: &Self::Live) -> Result<(), ProviderError> {
+        let _ = (ctx, live);
+        Ok(())
+    }
     /// Creates it (nothing of that name exists).
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError>;
     /// Deletes resource `id` of ours, with what blocks it.
@@ -115,7 +129,68 @@ trait Ec2Kind: Send + Sync {
         let _ = live;
         Progress::Ready
     }
+    /// Whether a change of the config from `old` to `new` replaces the resource (default:
+    /// any change does; the config holds what EC2 cannot change: ranges, zones, targets).
+    fn requires_replacement(old: &serde_json::Value, new: &serde_json::Value) -> bool {
+        let _ = (old, new);
+        true
+    }
 }
+
+/// The resources an EC2 describe request `$req` finds for `$lookup`: by recorded id (the
+/// request's `$ids` setter), else by `Name` tag (its `$filters` setter; within the VPC
+/// when `in_vpc` is true and the VPC is known); none when EC2 says the id does not exist.
+/// The list is the output's `$field`; `$what` names the call in errors.
+macro_rules! describe_lookup {
+    ($lookup:expr, $req:expr, $ids:ident, $filters:ident, in_vpc: $in_vpc:expr,
+     $field:ident, $what:literal) => {{
+        let lookup: super::Lookup<'_> = $lookup;
+        let req = $req;
+        let req = match lookup.id {
+            Some(id) => req.$ids(id),
+            None => req.$filters(Some(lookup.filters($in_vpc))),
+        };
+        crate::support::none_if_not_found(
+            req.send()
+                .await
+                .map_err(|e| crate::error::classify(e, crate::error::Op::Read, $what)),
+        )?
+        .and_then(|o| o.$field)
+        .unwrap_or_default()
+    }};
+}
+use describe_lookup;
+
+/// Implements [`Ec2Kind`] for `$kind`, whose live resource `$live` is found by `$find` (a
+/// function of the clients and a [`Lookup`]), known by its `$id` accessor and described by
+/// `$outputs`; the kind's own methods follow (`create_new`, `delete_id`, and where it has
+/// them `complete`, `drift`, `progress`, `requires_replacement`).
+macro_rules! ec2_kind {
+    ($kind:ty: $live:ty, find $find:ident, id $id:ident, outputs $outputs:ident;
+     $($methods:tt)*) => {
+        #[async_trait::async_trait]
+        impl super::Ec2Kind for $kind {
+            type Live = $live;
+            async fn find(
+                &self,
+                lookup: super::Lookup<'_>,
+            ) -> Result<Vec<$live>, multicloud_core::ProviderError> {
+                $find(&self.clients, lookup).await
+            }
+            fn id(live: &$live) -> &str {
+                live.$id().unwrap_or_default()
+            }
+            fn tags(live: &$live) -> &[aws_sdk_ec2::types::Tag] {
+                live.tags()
+            }
+            fn outputs(live: &$live) -> crate::model::NetworkOutputs {
+                $outputs(live)
+            }
+            $($methods)*
+        }
+    };
+}
+use ec2_kind;
 
 /// Where an EC2 resource stands ([`Ec2Kind::progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,8 +355,8 @@ async fn ready<K: Ec2Kind>(k: &K, ctx: &OpContext<'_>) -> Result<Readiness, Prov
 }
 
 /// The network kinds' [`ResourceOps`](multicloud_core::provider::ResourceOps): the
-/// lifecycle above; an update repairs drift ([`update`]) while any config change still
-/// replaces (the config holds what EC2 cannot change: ranges, zones, targets).
+/// lifecycle above; an update repairs drift ([`update`]) while a config change replaces
+/// as [`Ec2Kind::requires_replacement`] says.
 macro_rules! ec2_ops {
     ($($t:ty),+ ; with ready: $($w:ty),+) => {
         $(ec2_ops!(@impl $t,);)+
@@ -309,8 +384,12 @@ macro_rules! ec2_ops {
             fn supports_update(&self) -> bool {
                 true
             }
-            fn requires_replacement(&self, _: &serde_json::Value, _: &serde_json::Value) -> bool {
-                true
+            fn requires_replacement(
+                &self,
+                old: &serde_json::Value,
+                new: &serde_json::Value,
+            ) -> bool {
+                <$t as Ec2Kind>::requires_replacement(old, new)
             }
             async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
                 delete(self, ctx).await
@@ -323,4 +402,7 @@ macro_rules! ec2_ops {
     };
 }
 
-ec2_ops!(Vpc, Subnet, InternetGateway, ElasticIp, RouteTable; with ready: NatGateway, VpcEndpoint);
+ec2_ops!(
+    Vpc, Subnet, InternetGateway, ElasticIp, RouteTable, SecurityGroup;
+    with ready: NatGateway, VpcEndpoint
+);

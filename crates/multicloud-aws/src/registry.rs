@@ -22,7 +22,7 @@ use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::RegistryConfig;
 use crate::support::{
-    ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with, tag_pairs,
+    deleted, ensure_ours, kind_ops, observed, read_or_none, sweep_with, tag_pairs,
 };
 
 kind_ops! {
@@ -62,8 +62,7 @@ async fn describe_repository(
         .repository_names(name)
         .send()
         .await;
-    let out =
-        none_if_not_found(res.map_err(|e| classify(e, Op::Read, "ecr DescribeRepositories")))?;
+    let out = read_or_none(res, "ecr DescribeRepositories")?;
     let Some(repo) = out.and_then(|o| o.repositories().first().cloned()) else {
         return Ok(None);
     };
@@ -98,10 +97,7 @@ pub(crate) async fn delete_repository_force(
         .force(true)
         .send()
         .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ecr DeleteRepository")),
-    )
+    deleted(res, "ecr DeleteRepository")
 }
 
 impl EcrRegistry {

@@ -23,7 +23,7 @@ use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::{SecretConfig, SecretSourceConfig};
 use crate::support::{
-    ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found, sweep_with, tag_pairs,
+    deleted, ensure_ours, kind_ops, observed, read_or_none, sweep_with, tag_pairs,
 };
 
 /// Recovery window of a secret deleted without `force_delete`.
@@ -91,9 +91,7 @@ pub(crate) async fn describe_secret(
         .secret_id(name)
         .send()
         .await;
-    let Some(out) =
-        none_if_not_found(res.map_err(|e| classify(e, Op::Read, "secretsmanager DescribeSecret")))?
-    else {
+    let Some(out) = read_or_none(res, "secretsmanager DescribeSecret")? else {
         return Ok(None);
     };
     Ok(Some(SecretInfo {
@@ -214,10 +212,7 @@ pub(crate) async fn delete_secret(
         .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
         .send()
         .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "secretsmanager DeleteSecret")),
-    )
+    deleted(res, "secretsmanager DeleteSecret")
 }
 
 /// Deletes secret `name` at once, without recovery window (also one already scheduled for
@@ -233,10 +228,7 @@ pub(crate) async fn delete_secret_force(
         .force_delete_without_recovery(true)
         .send()
         .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "secretsmanager DeleteSecret")),
-    )
+    deleted(res, "secretsmanager DeleteSecret")
 }
 
 /// The value a secret resource is created with, from its config `source`. A missing

@@ -167,3 +167,100 @@ pub(crate) async fn gone<A: SubnetGroupApi>(
         Some(_) => Readiness::pending("exists"),
     })
 }
+
+/// Declares one service's subnet-group calls for `$kind` (a [`kind_ops!`] type): the
+/// describe function (`describe_subnet_group`: the group, its tags read with
+/// `ListTagsForResource` on its ARN, and its subnets), the delete function `$delete_fn`
+/// (succeeds if the group does not exist), their [`SubnetGroupApi`], the generic lifecycle
+/// of this module as its `ResourceOps`, and its sweep. The SDKs of RDS and ElastiCache
+/// name the same calls apart: each name is given (`describe_db_subnet_groups`...), with
+/// the call's name in errors (`rds DescribeDBSubnetGroups`...).
+///
+/// [`kind_ops!`]: crate::support::kind_ops
+macro_rules! subnet_group_api {
+    (
+        $kind:ident, $what:literal, client $client:ident, tags $tags:ident;
+        describe $describe:ident($describe_name:ident) -> $groups:ident . $arn:ident, $describe_what:literal;
+        list_tags $list_what:literal;
+        create $create:ident($create_name:ident, $create_description:ident)
+            -> $created:ident, $create_what:literal;
+        $(#[$delete_doc:meta])*
+        delete $delete_fn:ident = $delete:ident($delete_name:ident), $delete_what:literal;
+    ) => {
+        /// The group `name` (ARN, tags, subnets), `None` if it does not exist.
+        async fn describe_subnet_group(
+            clients: &crate::clients::AwsClients,
+            name: &str,
+        ) -> Result<Option<crate::subnet_group::Described>, multicloud_core::ProviderError> {
+            let res = clients.$client.$describe().$describe_name(name).send().await;
+            let out = crate::support::read_or_none(res, $describe_what)?;
+            let Some(group) = out.as_ref().and_then(|o| o.$groups().first()) else {
+                return Ok(None);
+            };
+            let Some(arn) = group.$arn() else {
+                return Ok(None);
+            };
+            let tags = clients
+                .$client
+                .list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+                .await
+                .map_err(|e| crate::error::classify(e, crate::error::Op::Read, $list_what))?;
+            let subnets = group.subnets().iter().map(|s| s.subnet_identifier());
+            Ok(Some(crate::subnet_group::Described::new(
+                arn,
+                crate::support::tag_pairs(tags.tag_list()),
+                subnets,
+            )))
+        }
+
+        $(#[$delete_doc])*
+        pub(crate) async fn $delete_fn(
+            clients: &crate::clients::AwsClients,
+            name: &str,
+        ) -> Result<(), multicloud_core::ProviderError> {
+            let res = clients.$client.$delete().$delete_name(name).send().await;
+            crate::support::deleted(res, $delete_what)
+        }
+
+        #[async_trait::async_trait]
+        impl crate::subnet_group::SubnetGroupApi for $kind {
+            const WHAT: &'static str = $what;
+            async fn describe(
+                &self,
+                name: &str,
+            ) -> Result<Option<crate::subnet_group::Described>, multicloud_core::ProviderError>
+            {
+                describe_subnet_group(&self.clients, name).await
+            }
+            async fn create_group(
+                &self,
+                ctx: &multicloud_core::provider::OpContext<'_>,
+                subnets: Vec<String>,
+            ) -> Result<Option<String>, multicloud_core::ProviderError> {
+                let out = self
+                    .clients
+                    .$client
+                    .$create()
+                    .$create_name(&ctx.resource.name)
+                    .$create_description(crate::subnet_group::description(ctx))
+                    .set_subnet_ids(Some(subnets))
+                    .set_tags(Some($tags(ctx)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        crate::error::classify(e, crate::error::Op::Create, $create_what)
+                    })?;
+                Ok(out.$created().and_then(|g| g.$arn()).map(str::to_string))
+            }
+            async fn delete_group(&self, name: &str) -> Result<(), multicloud_core::ProviderError> {
+                $delete_fn(&self.clients, name).await
+            }
+        }
+
+        crate::support::generic_resource_ops!(subnet_group: $kind);
+        crate::support::sweep_with!($kind => $delete_fn(name));
+    };
+}
+pub(crate) use subnet_group_api;

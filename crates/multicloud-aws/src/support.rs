@@ -3,11 +3,15 @@
 //! observations, dependency lookups, the tags of the SDKs whose tag type is a key/value
 //! pair, and the declaration of the per-kind ops types ([`kind_ops!`]).
 
+use std::collections::BTreeMap;
+
 use multicloud_core::observation::Drift;
 use multicloud_core::provider::{Observation, Observed, OpContext, Outputs, Owner};
 use multicloud_core::resource::ResourceId;
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::Value;
+
+use crate::error::{Classify, Op};
 
 /// Whether `e` says "does not exist": [`ErrorKind::NotFound`], or an EC2 `*.NotFound` code.
 ///
@@ -40,6 +44,23 @@ pub(crate) fn ok_if_not_found(r: Result<(), ProviderError>) -> Result<(), Provid
     none_if_not_found(r).map(|_| ())
 }
 
+/// The outcome of a deleting SDK call `what` (`ec2 DeleteSubnet`): done, also when what it
+/// deletes does not exist ([`ok_if_not_found`]); any other error classified as the failure
+/// of a delete.
+pub(crate) fn deleted<T>(res: Result<T, impl Classify>, what: &str) -> Result<(), ProviderError> {
+    ok_if_not_found(res.map(|_| ()).map_err(|e| e.classify(Op::Delete, what)))
+}
+
+/// The output of a reading SDK call `what` (`ec2 DescribeVpcs`), `None` when what it reads
+/// does not exist ([`none_if_not_found`]); any other error classified as the failure of a
+/// read.
+pub(crate) fn read_or_none<T>(
+    res: Result<T, impl Classify>,
+    what: &str,
+) -> Result<Option<T>, ProviderError> {
+    none_if_not_found(res.map_err(|e| e.classify(Op::Read, what)))
+}
+
 /// The [`ErrorKind::ForeignResource`] error for resource `what` (`vpc/main`) found as `found`
 /// (`vpc-0abc`, a name or an ARN) owned by `owner`.
 pub(crate) fn foreign(what: &str, found: &str, owner: &Owner) -> ProviderError {
@@ -67,21 +88,37 @@ pub(crate) trait TagPair {
     fn pair(&self) -> (&str, &str);
 }
 
-impl TagPair for aws_sdk_rds::types::Tag {
+/// Implements [`TagPair`] for SDK tag types whose key and value are both optional.
+macro_rules! optional_tag_pair {
+    ($($t:ty),+) => {$(
+        impl TagPair for $t {
+            fn pair(&self) -> (&str, &str) {
+                (
+                    self.key().unwrap_or_default(),
+                    self.value().unwrap_or_default(),
+                )
+            }
+        }
+    )+};
+}
+
+optional_tag_pair!(
+    aws_sdk_rds::types::Tag,
+    aws_sdk_elasticache::types::Tag,
+    aws_sdk_ec2::types::Tag,
+    aws_sdk_elasticloadbalancingv2::types::Tag,
+    aws_sdk_secretsmanager::types::Tag
+);
+
+impl TagPair for aws_sdk_elasticloadbalancing::types::Tag {
     fn pair(&self) -> (&str, &str) {
-        (
-            self.key().unwrap_or_default(),
-            self.value().unwrap_or_default(),
-        )
+        (self.key(), self.value().unwrap_or_default())
     }
 }
 
-impl TagPair for aws_sdk_elasticache::types::Tag {
+impl TagPair for aws_sdk_iam::types::Tag {
     fn pair(&self) -> (&str, &str) {
-        (
-            self.key().unwrap_or_default(),
-            self.value().unwrap_or_default(),
-        )
+        (self.key(), self.value())
     }
 }
 
@@ -100,6 +137,14 @@ impl TagPair for (String, String) {
 /// `tags` as `(key, value)` pairs, to judge ownership from.
 pub(crate) fn tag_pairs<T: TagPair>(tags: &[T]) -> impl Iterator<Item = (&str, &str)> {
     tags.iter().map(TagPair::pair)
+}
+
+/// `tags` as a map (tags without a key left out).
+pub(crate) fn tag_map<T: TagPair>(tags: &[T]) -> BTreeMap<String, String> {
+    tag_pairs(tags)
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Who owns a resource with these tags, from the stack's point of view.
@@ -178,6 +223,20 @@ pub(crate) fn dep_id(ctx: &OpContext<'_>, id: &ResourceId) -> Result<String, Pro
 pub(crate) fn any_changed(fields: &[&str], old: &Value, new: &Value) -> bool {
     fields.iter().any(|k| old.get(k) != new.get(k))
 }
+
+/// Every item of the paginated SDK listing `$req` (a request builder), or its error
+/// classified as the failed read `$what` (`iam ListRoles`).
+macro_rules! all_items {
+    ($req:expr, $what:expr) => {
+        $req.into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| $crate::error::classify(e, $crate::error::Op::Read, $what))
+    };
+}
+pub(crate) use all_items;
 
 /// Declares per-kind ops types: each a struct holding the shared SDK clients, built with
 /// `new(&Arc<AwsClients>)` (see [`crate::kinds`], where they are put in the kind table).

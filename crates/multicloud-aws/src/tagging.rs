@@ -48,14 +48,7 @@ pub fn ec2_tag_spec(
 
 /// EC2 tags as a map.
 pub fn ec2_tag_map(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
+    crate::support::tag_map(tags)
 }
 
 /// An EC2 filter `name` = `value`.
@@ -85,9 +78,7 @@ pub fn iam_tags(
 
 /// IAM tags as a map.
 pub fn iam_tag_map(tags: &[aws_sdk_iam::types::Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
+    crate::support::tag_map(tags)
 }
 
 /// Who owns a resource carrying `tags`, from the point of view of `ownership`.

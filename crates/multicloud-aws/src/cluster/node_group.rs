@@ -16,7 +16,7 @@ use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::model::{NodePoolConfig, RoleOutputs};
 use crate::support::{
-    any_changed, dep_ids, ensure_ours, kind_ops, none_if_not_found, observed, ok_if_not_found,
+    any_changed, deleted, dep_ids, ensure_ours, kind_ops, none_if_not_found, observed,
 };
 use crate::sweeper::{SweepOps, SweptResource};
 
@@ -78,10 +78,7 @@ pub(crate) async fn delete_nodegroup(
         .nodegroup_name(name)
         .send()
         .await;
-    ok_if_not_found(
-        res.map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "eks DeleteNodegroup")),
-    )
+    deleted(res, "eks DeleteNodegroup")
 }
 
 /// A size of the config as the `i32` EKS takes; [`ErrorKind::InvalidInput`] when too large.

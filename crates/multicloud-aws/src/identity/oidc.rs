@@ -11,7 +11,7 @@ use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::model::{OidcConfig, OidcOutputs};
-use crate::support::{foreign, kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
+use crate::support::{deleted, foreign, kind_ops, none_if_not_found, read_or_none, sweep_with};
 use crate::tagging::{desired_tags, iam_tag_map, iam_tags, judge};
 
 /// The thumbprint registered with the provider: the SHA-1 of the root CA of the EKS issuer
@@ -79,13 +79,13 @@ pub(crate) async fn get_provider(
     c: &AwsClients,
     arn: &str,
 ) -> Result<Option<LiveProvider>, ProviderError> {
-    let out = none_if_not_found(
+    let out = read_or_none(
         c.iam
             .get_open_id_connect_provider()
             .open_id_connect_provider_arn(arn)
             .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "iam GetOpenIDConnectProvider")),
+            .await,
+        "iam GetOpenIDConnectProvider",
     )?;
     let Some(out) = out else {
         return Ok(None);
@@ -163,14 +163,13 @@ pub(crate) async fn ensure_audience(
 
 /// Deletes the provider with `arn`; a missing one is not an error.
 pub(crate) async fn delete_oidc_provider(c: &AwsClients, arn: &str) -> Result<(), ProviderError> {
-    ok_if_not_found(
+    deleted(
         c.iam
             .delete_open_id_connect_provider()
             .open_id_connect_provider_arn(arn)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "iam DeleteOpenIDConnectProvider")),
+            .await,
+        "iam DeleteOpenIDConnectProvider",
     )
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{all_items, deleted, none_if_not_found, read_or_none};
 use crate::tagging::{iam_tag_map, iam_tags};
 
 /// IAM is eventually consistent: a role or OIDC provider created a moment ago may be
@@ -40,14 +40,7 @@ pub(crate) async fn find_role(
     c: &AwsClients,
     name: &str,
 ) -> Result<Option<LiveRole>, ProviderError> {
-    let out = none_if_not_found(
-        c.iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "iam GetRole")),
-    )?;
+    let out = read_or_none(c.iam.get_role().role_name(name).send().await, "iam GetRole")?;
     let Some(role) = out.and_then(|o| o.role) else {
         return Ok(None);
     };
@@ -64,16 +57,7 @@ pub(crate) async fn role_tags(
     c: &AwsClients,
     name: &str,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let tags = c
-        .iam
-        .list_role_tags()
-        .role_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "iam ListRoleTags"))?;
+    let tags = all_items!(c.iam.list_role_tags().role_name(name), "iam ListRoleTags")?;
     Ok(iam_tag_map(&tags))
 }
 
@@ -133,16 +117,10 @@ pub(crate) async fn attached_policies(
     c: &AwsClients,
     name: &str,
 ) -> Result<Vec<String>, ProviderError> {
-    let items = c
-        .iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "iam ListAttachedRolePolicies"))?;
+    let items = all_items!(
+        c.iam.list_attached_role_policies().role_name(name),
+        "iam ListAttachedRolePolicies"
+    )?;
     Ok(items
         .iter()
         .filter_map(|p| p.policy_arn().map(str::to_string))
@@ -173,15 +151,14 @@ pub(crate) async fn delete_inline_policy(
     name: &str,
     policy_name: &str,
 ) -> Result<(), ProviderError> {
-    ok_if_not_found(
+    deleted(
         c.iam
             .delete_role_policy()
             .role_name(name)
             .policy_name(policy_name)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "iam DeleteRolePolicy")),
+            .await,
+        "iam DeleteRolePolicy",
     )
 }
 
@@ -209,64 +186,43 @@ pub(crate) async fn delete_role(c: &AwsClients, name: &str) -> Result<(), Provid
         return Ok(());
     };
     for arn in attached {
-        ok_if_not_found(
+        deleted(
             c.iam
                 .detach_role_policy()
                 .role_name(name)
                 .policy_arn(&arn)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, Op::Delete, "iam DetachRolePolicy")),
+                .await,
+            "iam DetachRolePolicy",
         )?;
     }
-    let inline = none_if_not_found(
-        c.iam
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify(e, Op::Read, "iam ListRolePolicies")),
-    )?
+    let inline = none_if_not_found(all_items!(
+        c.iam.list_role_policies().role_name(name),
+        "iam ListRolePolicies"
+    ))?
     .unwrap_or_default();
     for policy in inline {
         delete_inline_policy(c, name, &policy).await?;
     }
-    let profiles = none_if_not_found(
-        c.iam
-            .list_instance_profiles_for_role()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify(e, Op::Read, "iam ListInstanceProfilesForRole")),
-    )?
+    let profiles = none_if_not_found(all_items!(
+        c.iam.list_instance_profiles_for_role().role_name(name),
+        "iam ListInstanceProfilesForRole"
+    ))?
     .unwrap_or_default();
     for profile in profiles {
-        ok_if_not_found(
+        deleted(
             c.iam
                 .remove_role_from_instance_profile()
                 .instance_profile_name(profile.instance_profile_name())
                 .role_name(name)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, Op::Delete, "iam RemoveRoleFromInstanceProfile")),
+                .await,
+            "iam RemoveRoleFromInstanceProfile",
         )?;
     }
-    ok_if_not_found(
-        c.iam
-            .delete_role()
-            .role_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "iam DeleteRole")),
+    deleted(
+        c.iam.delete_role().role_name(name).send().await,
+        "iam DeleteRole",
     )
 }
 

@@ -11,12 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticloadbalancing::types::{LoadBalancerDescription, Tag};
+use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
 use multicloud_core::ProviderError;
 
 use super::load_balancers::{Api, Candidate};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
+use crate::support::all_items;
 
 /// The `Scheme` of an internet-facing classic ELB.
 const INTERNET_FACING: &str = "internet-facing";
@@ -36,28 +37,12 @@ impl Candidate {
     }
 }
 
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|t| {
-            (
-                t.key().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// Every classic ELB of the region.
 pub(super) async fn list(c: &AwsClients) -> Result<Vec<Candidate>, ProviderError> {
-    let all: Vec<LoadBalancerDescription> = c
-        .elb_classic
-        .describe_load_balancers()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "elb DescribeLoadBalancers"))?;
+    let all: Vec<LoadBalancerDescription> = all_items!(
+        c.elb_classic.describe_load_balancers(),
+        "elb DescribeLoadBalancers"
+    )?;
     Ok(all.iter().filter_map(Candidate::from_classic).collect())
 }
 
@@ -77,7 +62,12 @@ pub(super) async fn describe_tags(
     Ok(out
         .tag_descriptions()
         .iter()
-        .filter_map(|d| Some((d.load_balancer_name()?.to_string(), tag_map(d.tags()))))
+        .filter_map(|d| {
+            Some((
+                d.load_balancer_name()?.to_string(),
+                crate::support::tag_map(d.tags()),
+            ))
+        })
         .collect())
 }
 

@@ -10,19 +10,19 @@
 //! it is `deleting`. EC2 spells endpoint states in lower case (`available`), which the SDK's
 //! `State` enum does not parse: they are compared as text.
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag, VpcEndpointType};
+use aws_sdk_ec2::types::{self as ec2, ResourceType, VpcEndpointType};
 use multicloud_core::ProviderError;
 use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
 use super::{Ec2Kind, Lookup, Progress, progress_of};
+use super::{describe_lookup, ec2_kind};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify, classify_code};
 use crate::expand::ids;
 use crate::model::{NetworkOutputs, VpcEndpointConfig};
 use crate::support::{dep_ids, kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
-use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+use crate::tagging::{desired_tags, ec2_tag_spec};
 
 /// VPC endpoints matching `lookup` (by recorded id, else by `Name` tag within the VPC) that
 /// are not deleted.
@@ -30,25 +30,16 @@ pub(crate) async fn find_vpc_endpoints(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::VpcEndpoint>, ProviderError> {
-    let req = c.ec2.describe_vpc_endpoints();
-    let req = match lookup.id {
-        Some(id) => req.vpc_endpoint_ids(id),
-        None => {
-            let req = req.filters(ec2_filter("tag:Name", lookup.name));
-            match lookup.vpc {
-                Some(vpc) => req.filters(ec2_filter("vpc-id", vpc)),
-                None => req,
-            }
-        }
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcEndpoints")),
-    )?;
-    Ok(out
-        .map(|o| o.vpc_endpoints.unwrap_or_default())
-        .unwrap_or_default()
+    let all = describe_lookup!(
+        lookup,
+        c.ec2.describe_vpc_endpoints(),
+        vpc_endpoint_ids,
+        set_filters,
+        in_vpc: true,
+        vpc_endpoints,
+        "ec2 DescribeVpcEndpoints"
+    );
+    Ok(all
         .into_iter()
         .filter(|e| lookup.admits(e.tags()) && lookup.vpc.is_none_or(|v| e.vpc_id() == Some(v)))
         .filter(|e| !state_of(e).eq_ignore_ascii_case("deleted"))
@@ -123,21 +114,8 @@ kind_ops! {
     VpcEndpoint;
 }
 
-#[async_trait]
-impl Ec2Kind for VpcEndpoint {
-    type Live = ec2::VpcEndpoint;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::VpcEndpoint>, ProviderError> {
-        find_vpc_endpoints(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::VpcEndpoint) -> &str {
-        live.vpc_endpoint_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::VpcEndpoint) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::VpcEndpoint) -> NetworkOutputs {
-        endpoint_outputs(live)
-    }
+ec2_kind! {
+    VpcEndpoint: ec2::VpcEndpoint, find find_vpc_endpoints, id vpc_endpoint_id, outputs endpoint_outputs;
     async fn complete(
         &self,
         ctx: &OpContext<'_>,

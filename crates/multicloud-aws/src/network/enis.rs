@@ -12,7 +12,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{all_items, deleted, none_if_not_found, ok_if_not_found};
 use crate::tagging::ec2_filter;
 
 /// The description prefix of the VPC CNI's interfaces.
@@ -24,17 +24,13 @@ pub(crate) async fn list_enis(
     filter: &str,
     value: &str,
 ) -> Result<Vec<NetworkInterface>, ProviderError> {
-    let pages = c
-        .ec2
-        .describe_network_interfaces()
-        .filters(ec2_filter(filter, value))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await;
-    none_if_not_found(pages.map_err(|e| classify(e, Op::Read, "ec2 DescribeNetworkInterfaces")))
-        .map(Option::unwrap_or_default)
+    none_if_not_found(all_items!(
+        c.ec2
+            .describe_network_interfaces()
+            .filters(ec2_filter(filter, value)),
+        "ec2 DescribeNetworkInterfaces"
+    ))
+    .map(Option::unwrap_or_default)
 }
 
 /// Deletes the interfaces matching `filter` = `value` that are `available`, and force-detaches
@@ -59,15 +55,14 @@ pub(crate) async fn delete_leftover_enis(
                     && eni.requester_managed() != Some(true) =>
             {
                 if let Some(attachment) = eni.attachment().and_then(|a| a.attachment_id()) {
-                    ok_if_not_found(
+                    deleted(
                         c.ec2
                             .detach_network_interface()
                             .attachment_id(attachment)
                             .force(true)
                             .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| classify(e, Op::Delete, "ec2 DetachNetworkInterface")),
+                            .await,
+                        "ec2 DetachNetworkInterface",
                     )?;
                     detaching.push(eni_id.to_string());
                 }

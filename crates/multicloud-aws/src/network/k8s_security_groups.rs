@@ -16,7 +16,7 @@ use multicloud_core::ProviderError;
 use super::load_balancers::{K8S_CLUSTER_TAG_PREFIX, LBC_CLUSTER_TAG, made_by_kubernetes};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{deleted, none_if_not_found, ok_if_not_found};
 use crate::tagging::{ec2_filter, ec2_tag_map};
 
 /// The security groups of VPC `vpc_id`, narrowed by `tag_keys` (any of them) when given.
@@ -159,15 +159,14 @@ pub(crate) async fn delete_kubernetes_security_groups(
             true,
         )
         .await?;
-        ok_if_not_found(
+        deleted(
             clients
                 .ec2
                 .delete_security_group()
                 .group_id(group_id)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSecurityGroup")),
+                .await,
+            "ec2 DeleteSecurityGroup",
         )?;
     }
     Ok(selected.len())

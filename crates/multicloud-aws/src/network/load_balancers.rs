@@ -32,13 +32,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_eks::types::ClusterStatus;
-use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, LoadBalancerSchemeEnum, Tag};
+use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, LoadBalancerSchemeEnum};
 use multicloud_core::{ErrorKind, ProviderError};
 
 use super::classic_elb;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
-use crate::support::{none_if_not_found, ok_if_not_found};
+use crate::support::{all_items, deleted, none_if_not_found, ok_if_not_found, read_or_none};
 
 /// The prefix of the in-tree cloud provider's cluster tag, `kubernetes.io/cluster/<name>`.
 pub(crate) const K8S_CLUSTER_TAG_PREFIX: &str = "kubernetes.io/cluster/";
@@ -164,28 +164,12 @@ pub(crate) struct KubernetesLoadBalancer {
     pub tags: BTreeMap<String, String>,
 }
 
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
-}
-
 /// Every load balancer of the region, of both APIs.
 async fn list_load_balancers(c: &AwsClients) -> Result<Vec<Candidate>, ProviderError> {
-    let v2: Vec<LoadBalancer> = c
-        .elb
-        .describe_load_balancers()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "elbv2 DescribeLoadBalancers"))?;
+    let v2: Vec<LoadBalancer> = all_items!(
+        c.elb.describe_load_balancers(),
+        "elbv2 DescribeLoadBalancers"
+    )?;
     let mut all: Vec<Candidate> = v2.iter().filter_map(Candidate::from_v2).collect();
     all.extend(classic_elb::list(c).await?);
     Ok(all)
@@ -211,7 +195,12 @@ async fn describe_tags(
     Ok(out
         .tag_descriptions()
         .iter()
-        .filter_map(|d| Some((d.resource_arn()?.to_string(), tag_map(d.tags()))))
+        .filter_map(|d| {
+            Some((
+                d.resource_arn()?.to_string(),
+                crate::support::tag_map(d.tags()),
+            ))
+        })
         .collect())
 }
 
@@ -349,15 +338,7 @@ async fn delete_cluster_target_groups(
     cluster: Option<&str>,
     remaining: &BTreeSet<&str>,
 ) -> Result<(), ProviderError> {
-    let groups = c
-        .elb
-        .describe_target_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "elbv2 DescribeTargetGroups"))?;
+    let groups = all_items!(c.elb.describe_target_groups(), "elbv2 DescribeTargetGroups")?;
     let candidates: Vec<_> = groups
         .iter()
         .filter(|tg| tg.vpc_id() == Some(vpc_id))
@@ -383,14 +364,13 @@ async fn delete_cluster_target_groups(
             continue;
         }
         tracing::info!(target_group = %name, vpc = %vpc_id, "deleting a target group Kubernetes left in the VPC");
-        ok_if_not_found(
+        deleted(
             c.elb
                 .delete_target_group()
                 .target_group_arn(arn)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, Op::Delete, "elbv2 DeleteTargetGroup")),
+                .await,
+            "elbv2 DeleteTargetGroup",
         )?;
     }
     Ok(())
@@ -398,13 +378,9 @@ async fn delete_cluster_target_groups(
 
 /// Whether EKS cluster `name` exists and is neither being deleted nor failed.
 async fn cluster_is_running(c: &AwsClients, name: &str) -> Result<bool, ProviderError> {
-    let out = none_if_not_found(
-        c.eks
-            .describe_cluster()
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "eks DescribeCluster")),
+    let out = read_or_none(
+        c.eks.describe_cluster().name(name).send().await,
+        "eks DescribeCluster",
     )?;
     Ok(out.and_then(|o| o.cluster).is_some_and(|cluster| {
         !matches!(

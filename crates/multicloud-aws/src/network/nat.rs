@@ -9,39 +9,35 @@
 //! gateway. Deleted gateways stay visible for about an hour in state `deleted`: they are
 //! never found again.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    self as ec2, ConnectivityType, DomainType, NatGatewayState, ResourceType, Tag,
+    self as ec2, ConnectivityType, DomainType, NatGatewayState, ResourceType,
 };
 use multicloud_core::ProviderError;
 use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
-use super::{Ec2Kind, Lookup, Progress, progress_of};
+use super::{Lookup, Progress, progress_of};
+use super::{describe_lookup, ec2_kind};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::model::{NatGatewayConfig, NetworkOutputs};
-use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
-use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+use crate::support::{deleted, kind_ops, sweep_with};
+use crate::tagging::{desired_tags, ec2_tag_spec};
 
 /// Elastic IPs matching `lookup` (by recorded allocation id, else by `Name` tag).
 pub(super) async fn find_addresses(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::Address>, ProviderError> {
-    let req = c.ec2.describe_addresses();
-    let req = match lookup.id {
-        Some(id) => req.allocation_ids(id),
-        None => req.filters(ec2_filter("tag:Name", lookup.name)),
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeAddresses")),
-    )?;
-    Ok(out
-        .map(|o| o.addresses.unwrap_or_default())
-        .unwrap_or_default())
+    Ok(describe_lookup!(
+        lookup,
+        c.ec2.describe_addresses(),
+        allocation_ids,
+        set_filters,
+        in_vpc: false,
+        addresses,
+        "ec2 DescribeAddresses"
+    ))
 }
 
 fn address_outputs(a: &ec2::Address) -> NetworkOutputs {
@@ -58,14 +54,13 @@ pub(crate) async fn release_address(
     c: &AwsClients,
     allocation_id: &str,
 ) -> Result<(), ProviderError> {
-    ok_if_not_found(
+    deleted(
         c.ec2
             .release_address()
             .allocation_id(allocation_id)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 ReleaseAddress")),
+            .await,
+        "ec2 ReleaseAddress",
     )
 }
 
@@ -75,25 +70,16 @@ pub(super) async fn find_nat_gateways(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::NatGateway>, ProviderError> {
-    let req = c.ec2.describe_nat_gateways();
-    let req = match lookup.id {
-        Some(id) => req.nat_gateway_ids(id),
-        None => {
-            let req = req.filter(ec2_filter("tag:Name", lookup.name));
-            match lookup.vpc {
-                Some(vpc) => req.filter(ec2_filter("vpc-id", vpc)),
-                None => req,
-            }
-        }
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeNatGateways")),
-    )?;
-    Ok(out
-        .map(|o| o.nat_gateways.unwrap_or_default())
-        .unwrap_or_default()
+    let all = describe_lookup!(
+        lookup,
+        c.ec2.describe_nat_gateways(),
+        nat_gateway_ids,
+        set_filter,
+        in_vpc: true,
+        nat_gateways,
+        "ec2 DescribeNatGateways"
+    );
+    Ok(all
         .into_iter()
         .filter(|g| lookup.admits(g.tags()) && lookup.vpc.is_none_or(|v| g.vpc_id() == Some(v)))
         .filter(|g| g.state() != Some(&NatGatewayState::Deleted))
@@ -115,14 +101,9 @@ fn nat_outputs(g: &ec2::NatGateway) -> NetworkOutputs {
 
 /// Deletes NAT gateway `id` (its address stays associated until it is `deleted`).
 pub(crate) async fn delete_nat_gateway(c: &AwsClients, id: &str) -> Result<(), ProviderError> {
-    ok_if_not_found(
-        c.ec2
-            .delete_nat_gateway()
-            .nat_gateway_id(id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteNatGateway")),
+    deleted(
+        c.ec2.delete_nat_gateway().nat_gateway_id(id).send().await,
+        "ec2 DeleteNatGateway",
     )
 }
 
@@ -151,24 +132,8 @@ kind_ops! {
     NatGateway;
 }
 
-#[async_trait]
-impl Ec2Kind for ElasticIp {
-    type Live = ec2::Address;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::Address>, ProviderError> {
-        find_addresses(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::Address) -> &str {
-        live.allocation_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::Address) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::Address) -> NetworkOutputs {
-        address_outputs(live)
-    }
-    async fn complete(&self, _: &OpContext<'_>, _: &ec2::Address) -> Result<(), ProviderError> {
-        Ok(())
-    }
+ec2_kind! {
+    ElasticIp: ec2::Address, find find_addresses, id allocation_id, outputs address_outputs;
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
         let out = self
@@ -191,24 +156,8 @@ impl Ec2Kind for ElasticIp {
     }
 }
 
-#[async_trait]
-impl Ec2Kind for NatGateway {
-    type Live = ec2::NatGateway;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::NatGateway>, ProviderError> {
-        find_nat_gateways(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::NatGateway) -> &str {
-        live.nat_gateway_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::NatGateway) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::NatGateway) -> NetworkOutputs {
-        nat_outputs(live)
-    }
-    async fn complete(&self, _: &OpContext<'_>, _: &ec2::NatGateway) -> Result<(), ProviderError> {
-        Ok(())
-    }
+ec2_kind! {
+    NatGateway: ec2::NatGateway, find find_nat_gateways, id nat_gateway_id, outputs nat_outputs;
     /// In another subnet than its config's (a gateway cannot move: it is replaced).
     async fn drift(
         &self,

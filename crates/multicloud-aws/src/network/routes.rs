@@ -3,46 +3,36 @@
 //! with the private subnets it serves; or, without NAT, no default route at all: only the
 //! VPC's range and the routes gateway endpoints add).
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, ResourceType, Tag};
+use aws_sdk_ec2::types::{self as ec2, ResourceType};
 use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 use multicloud_core::{ErrorKind, ProviderError};
 
-use super::{Ec2Kind, Lookup};
+use super::Lookup;
+use super::{describe_lookup, ec2_kind};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::kinds;
 use crate::model::{NetworkOutputs, RouteTableConfig};
 use crate::support::dep_ids;
-use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
-use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+use crate::support::{deleted, kind_ops, read_or_none, sweep_with};
+use crate::tagging::{desired_tags, ec2_tag_spec};
 
 /// Route tables matching `lookup` (by `Name` tag within the VPC when it is known).
 pub(super) async fn find_route_tables(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::RouteTable>, ProviderError> {
-    let req = c.ec2.describe_route_tables();
-    let req = match lookup.id {
-        Some(id) => req.route_table_ids(id),
-        None => {
-            let req = req.filters(ec2_filter("tag:Name", lookup.name));
-            match lookup.vpc {
-                Some(vpc) => req.filters(ec2_filter("vpc-id", vpc)),
-                None => req,
-            }
-        }
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables")),
-    )?;
-    Ok(out
-        .map(|o| o.route_tables.unwrap_or_default())
-        .unwrap_or_default())
+    Ok(describe_lookup!(
+        lookup,
+        c.ec2.describe_route_tables(),
+        route_table_ids,
+        set_filters,
+        in_vpc: true,
+        route_tables,
+        "ec2 DescribeRouteTables"
+    ))
 }
 
 /// Outputs of a route table: `id`, `vpc_id`.
@@ -217,22 +207,35 @@ pub(super) async fn ensure_routes(
     Ok(())
 }
 
+/// `$req` (a `CreateRoute` or `ReplaceRoute` request) sending `$destination` (an IPv4 or
+/// IPv6 range) to `$target` (a [`Target`]).
+macro_rules! routed {
+    ($req:expr, $destination:expr, $target:expr) => {{
+        let req = $req;
+        let req = match $target {
+            Target::Internet(igw) => req.gateway_id(igw),
+            Target::Nat(nat) => req.nat_gateway_id(nat),
+        };
+        let destination: &str = $destination;
+        if destination.contains(':') {
+            req.destination_ipv6_cidr_block(destination)
+        } else {
+            req.destination_cidr_block(destination)
+        }
+    }};
+}
+
 async fn add_route(
     c: &AwsClients,
     rt_id: &str,
     destination: &str,
     target: &Target,
 ) -> Result<(), ProviderError> {
-    let req = c.ec2.create_route().route_table_id(rt_id);
-    let req = match target {
-        Target::Internet(igw) => req.gateway_id(igw),
-        Target::Nat(nat) => req.nat_gateway_id(nat),
-    };
-    let req = if destination.contains(':') {
-        req.destination_ipv6_cidr_block(destination)
-    } else {
-        req.destination_cidr_block(destination)
-    };
+    let req = routed!(
+        c.ec2.create_route().route_table_id(rt_id),
+        destination,
+        target
+    );
     match req
         .send()
         .await
@@ -251,16 +254,11 @@ async fn replace_route(
     destination: &str,
     target: &Target,
 ) -> Result<(), ProviderError> {
-    let req = c.ec2.replace_route().route_table_id(rt_id);
-    let req = match target {
-        Target::Internet(igw) => req.gateway_id(igw),
-        Target::Nat(nat) => req.nat_gateway_id(nat),
-    };
-    let req = if destination.contains(':') {
-        req.destination_ipv6_cidr_block(destination)
-    } else {
-        req.destination_cidr_block(destination)
-    };
+    let req = routed!(
+        c.ec2.replace_route().route_table_id(rt_id),
+        destination,
+        target
+    );
     req.send()
         .await
         .map(|_| ())
@@ -285,13 +283,13 @@ async fn associate(c: &AwsClients, rt_id: &str, subnet_id: &str) -> Result<(), P
 /// Disassociates route table `rt_id` from its subnets, then deletes it (its routes go with
 /// it).
 pub(crate) async fn delete_route_table(c: &AwsClients, rt_id: &str) -> Result<(), ProviderError> {
-    let found = none_if_not_found(
+    let found = read_or_none(
         c.ec2
             .describe_route_tables()
             .route_table_ids(rt_id)
             .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables")),
+            .await,
+        "ec2 DescribeRouteTables",
     )?;
     let Some(table) = found.and_then(|o| o.route_tables.unwrap_or_default().into_iter().next())
     else {
@@ -305,24 +303,22 @@ pub(crate) async fn delete_route_table(c: &AwsClients, rt_id: &str) -> Result<()
         let Some(assoc_id) = assoc.route_table_association_id() else {
             continue;
         };
-        ok_if_not_found(
+        deleted(
             c.ec2
                 .disassociate_route_table()
                 .association_id(assoc_id)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, Op::Delete, "ec2 DisassociateRouteTable")),
+                .await,
+            "ec2 DisassociateRouteTable",
         )?;
     }
-    ok_if_not_found(
+    deleted(
         c.ec2
             .delete_route_table()
             .route_table_id(rt_id)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteRouteTable")),
+            .await,
+        "ec2 DeleteRouteTable",
     )
 }
 
@@ -332,21 +328,8 @@ kind_ops! {
     RouteTable;
 }
 
-#[async_trait]
-impl Ec2Kind for RouteTable {
-    type Live = ec2::RouteTable;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::RouteTable>, ProviderError> {
-        find_route_tables(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::RouteTable) -> &str {
-        live.route_table_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::RouteTable) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::RouteTable) -> NetworkOutputs {
-        route_table_outputs(live)
-    }
+ec2_kind! {
+    RouteTable: ec2::RouteTable, find find_route_tables, id route_table_id, outputs route_table_outputs;
     async fn complete(
         &self,
         ctx: &OpContext<'_>,

@@ -4,21 +4,21 @@
 //! (EKS managed nodes carry the cluster security group EKS makes, not ours: the ranges are
 //! what lets the nodes and their pods in); the VPC endpoints accept 443 from the VPC.
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, IpPermission, IpRange, ResourceType, Tag, UserIdGroupPair};
+use aws_sdk_ec2::types::{self as ec2, IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use multicloud_core::observation::{Drift, FieldDrift};
-use multicloud_core::provider::{Observation, OpContext, Outputs, Readiness, ResourceOps};
+use multicloud_core::provider::{OpContext, Outputs};
 use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::Value;
 
-use super::{Ec2Kind, Lookup};
+use super::Lookup;
+use super::ec2_kind;
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::kinds;
 use crate::model::{NetworkOutputs, SecurityGroupConfig};
-use crate::support::{any_changed, dep_id};
-use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
+use crate::support::{any_changed, deleted, dep_id};
+use crate::support::{kind_ops, none_if_not_found, sweep_with};
 use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
 
 /// Security groups matching `lookup`: by id, else by `Name` tag within the VPC, else by group
@@ -239,15 +239,14 @@ pub(crate) async fn revoke_security_group_ingress(
     if group.ip_permissions().is_empty() {
         return Ok(());
     }
-    ok_if_not_found(
+    deleted(
         c.ec2
             .revoke_security_group_ingress()
             .group_id(group_id)
             .set_ip_permissions(Some(group.ip_permissions().to_vec()))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 RevokeSecurityGroupIngress")),
+            .await,
+        "ec2 RevokeSecurityGroupIngress",
     )
 }
 
@@ -260,14 +259,13 @@ pub(crate) async fn delete_security_group(
 ) -> Result<(), ProviderError> {
     super::delete_leftover_enis(c, "group-id", group_id).await?;
     revoke_security_group_ingress(c, group_id).await?;
-    ok_if_not_found(
+    deleted(
         c.ec2
             .delete_security_group()
             .group_id(group_id)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSecurityGroup")),
+            .await,
+        "ec2 DeleteSecurityGroup",
     )
 }
 
@@ -277,21 +275,8 @@ kind_ops! {
     SecurityGroup;
 }
 
-#[async_trait]
-impl Ec2Kind for SecurityGroup {
-    type Live = ec2::SecurityGroup;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::SecurityGroup>, ProviderError> {
-        find_security_groups(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::SecurityGroup) -> &str {
-        live.group_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::SecurityGroup) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::SecurityGroup) -> NetworkOutputs {
-        sg_outputs(live)
-    }
+ec2_kind! {
+    SecurityGroup: ec2::SecurityGroup, find find_security_groups, id group_id, outputs sg_outputs;
     async fn complete(
         &self,
         ctx: &OpContext<'_>,
@@ -312,33 +297,10 @@ impl Ec2Kind for SecurityGroup {
     async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
         delete_security_group(&self.clients, id).await
     }
-}
-
-/// Security groups: the generic EC2 lifecycle, plus an update that adds the ingress rules
-/// a changed config asks for (a new description, which EC2 cannot change, replaces the
-/// group).
-#[async_trait]
-impl ResourceOps for SecurityGroup {
-    async fn observe(&self, ctx: &OpContext<'_>) -> Result<Observation, ProviderError> {
-        super::observe(self, ctx).await
-    }
-    async fn create(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        super::create(self, ctx).await
-    }
-    async fn update(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        super::update(self, ctx).await
-    }
-    fn supports_update(&self) -> bool {
-        true
-    }
-    fn requires_replacement(&self, old: &Value, new: &Value) -> bool {
+    /// A new description, which EC2 cannot change, replaces the group; an update adds the
+    /// ingress rules a changed config asks for.
+    fn requires_replacement(old: &Value, new: &Value) -> bool {
         any_changed(&["description"], old, new)
-    }
-    async fn delete(&self, ctx: &OpContext<'_>) -> Result<(), ProviderError> {
-        super::delete(self, ctx).await
-    }
-    async fn gone(&self, ctx: &OpContext<'_>) -> Result<Readiness, ProviderError> {
-        super::gone(self, ctx).await
     }
 }
 

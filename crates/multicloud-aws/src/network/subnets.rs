@@ -1,45 +1,35 @@
 //! Subnets, spread over the region's availability zones and tagged for Kubernetes load
 //! balancer discovery.
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag};
+use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType};
 use multicloud_core::ProviderError;
 use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
+use super::Lookup;
 use super::load_balancers::{self, Scope};
-use super::{Ec2Kind, Lookup};
+use super::{describe_lookup, ec2_kind};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::ids;
 use crate::model::{NetworkOutputs, SubnetConfig};
-use crate::support::{kind_ops, none_if_not_found, ok_if_not_found, sweep_with};
-use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+use crate::support::{deleted, kind_ops, sweep_with};
+use crate::tagging::{desired_tags, ec2_tag_spec};
 
 /// Subnets matching `lookup` (by `Name` tag within the VPC when it is known).
 pub(super) async fn find_subnets(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::Subnet>, ProviderError> {
-    let req = c.ec2.describe_subnets();
-    let req = match lookup.id {
-        Some(id) => req.subnet_ids(id),
-        None => {
-            let req = req.filters(ec2_filter("tag:Name", lookup.name));
-            match lookup.vpc {
-                Some(vpc) => req.filters(ec2_filter("vpc-id", vpc)),
-                None => req,
-            }
-        }
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeSubnets")),
-    )?;
-    Ok(out
-        .map(|o| o.subnets.unwrap_or_default())
-        .unwrap_or_default())
+    Ok(describe_lookup!(
+        lookup,
+        c.ec2.describe_subnets(),
+        subnet_ids,
+        set_filters,
+        in_vpc: true,
+        subnets,
+        "ec2 DescribeSubnets"
+    ))
 }
 
 /// Outputs of a subnet: `id`, `zone`, `vpc_id`, `cidr`.
@@ -211,14 +201,9 @@ async fn subnet_drift(
 /// Deletes subnet `subnet_id` after removing the network interfaces left `available` in it.
 pub(crate) async fn delete_subnet(c: &AwsClients, subnet_id: &str) -> Result<(), ProviderError> {
     super::delete_leftover_enis(c, "subnet-id", subnet_id).await?;
-    ok_if_not_found(
-        c.ec2
-            .delete_subnet()
-            .subnet_id(subnet_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteSubnet")),
+    deleted(
+        c.ec2.delete_subnet().subnet_id(subnet_id).send().await,
+        "ec2 DeleteSubnet",
     )
 }
 
@@ -229,21 +214,8 @@ kind_ops! {
     Subnet;
 }
 
-#[async_trait]
-impl Ec2Kind for Subnet {
-    type Live = ec2::Subnet;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::Subnet>, ProviderError> {
-        find_subnets(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::Subnet) -> &str {
-        live.subnet_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::Subnet) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::Subnet) -> NetworkOutputs {
-        subnet_outputs(live)
-    }
+ec2_kind! {
+    Subnet: ec2::Subnet, find find_subnets, id subnet_id, outputs subnet_outputs;
     async fn complete(&self, ctx: &OpContext<'_>, live: &ec2::Subnet) -> Result<(), ProviderError> {
         ensure_subnet(&self.clients, ctx, live).await
     }

@@ -1,37 +1,34 @@
 //! The VPC ([`Vpc`]) and its internet gateway ([`InternetGateway`]).
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, Tag, VpcAttributeName};
+use aws_sdk_ec2::types::{self as ec2, AttributeBooleanValue, ResourceType, VpcAttributeName};
 use multicloud_core::ProviderError;
 use multicloud_core::observation::{Drift, FieldDrift};
 use multicloud_core::provider::{OpContext, Outputs};
 
 use super::load_balancers::{self, Scope};
-use super::{Ec2Kind, Lookup, delete_cluster_load_balancers, delete_kubernetes_security_groups};
+use super::{Lookup, delete_cluster_load_balancers, delete_kubernetes_security_groups};
+use super::{describe_lookup, ec2_kind};
 use crate::clients::AwsClients;
 use crate::error::{Op, classify};
 use crate::expand::{cluster_name_of, ids};
 use crate::model::{NetworkOutputs, VpcConfig};
-use crate::support::{kind_ops, sweep_with};
-use crate::support::{none_if_not_found, ok_if_not_found};
-use crate::tagging::{desired_tags, ec2_filter, ec2_tag_spec};
+use crate::support::{deleted, kind_ops, read_or_none, sweep_with};
+use crate::tagging::{desired_tags, ec2_tag_spec};
 
 /// VPCs matching `lookup`.
 pub(super) async fn find_vpcs(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::Vpc>, ProviderError> {
-    let req = c.ec2.describe_vpcs();
-    let req = match lookup.id {
-        Some(id) => req.vpc_ids(id),
-        None => req.filters(ec2_filter("tag:Name", lookup.name)),
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs")),
-    )?;
-    Ok(out.map(|o| o.vpcs.unwrap_or_default()).unwrap_or_default())
+    Ok(describe_lookup!(
+        lookup,
+        c.ec2.describe_vpcs(),
+        vpc_ids,
+        set_filters,
+        in_vpc: false,
+        vpcs,
+        "ec2 DescribeVpcs"
+    ))
 }
 
 /// Outputs of a VPC: `id`, `cidr`.
@@ -130,14 +127,9 @@ async fn vpc_drift(
 /// order); otherwise EC2 answers `DependencyViolation`, classified retryable.
 pub(crate) async fn delete_vpc(c: &AwsClients, vpc_id: &str) -> Result<(), ProviderError> {
     super::delete_leftover_enis(c, "vpc-id", vpc_id).await?;
-    ok_if_not_found(
-        c.ec2
-            .delete_vpc()
-            .vpc_id(vpc_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteVpc")),
+    deleted(
+        c.ec2.delete_vpc().vpc_id(vpc_id).send().await,
+        "ec2 DeleteVpc",
     )
 }
 
@@ -146,19 +138,15 @@ pub(super) async fn find_igws(
     c: &AwsClients,
     lookup: Lookup<'_>,
 ) -> Result<Vec<ec2::InternetGateway>, ProviderError> {
-    let req = c.ec2.describe_internet_gateways();
-    let req = match lookup.id {
-        Some(id) => req.internet_gateway_ids(id),
-        None => req.filters(ec2_filter("tag:Name", lookup.name)),
-    };
-    let out = none_if_not_found(
-        req.send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways")),
-    )?;
-    let all = out
-        .map(|o| o.internet_gateways.unwrap_or_default())
-        .unwrap_or_default();
+    let all = describe_lookup!(
+        lookup,
+        c.ec2.describe_internet_gateways(),
+        internet_gateway_ids,
+        set_filters,
+        in_vpc: false,
+        internet_gateways,
+        "ec2 DescribeInternetGateways"
+    );
     // A gateway attached to another VPC is not the one of this stack's VPC.
     Ok(match (lookup.id, lookup.vpc) {
         (None, Some(vpc)) => all
@@ -239,38 +227,36 @@ pub(crate) async fn delete_internet_gateway(
     c: &AwsClients,
     igw_id: &str,
 ) -> Result<(), ProviderError> {
-    let found = none_if_not_found(
+    let found = read_or_none(
         c.ec2
             .describe_internet_gateways()
             .internet_gateway_ids(igw_id)
             .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways")),
+            .await,
+        "ec2 DescribeInternetGateways",
     )?;
     let Some(igw) = found.and_then(|o| o.internet_gateways.unwrap_or_default().into_iter().next())
     else {
         return Ok(());
     };
     for vpc in igw.attachments().iter().filter_map(|a| a.vpc_id()) {
-        ok_if_not_found(
+        deleted(
             c.ec2
                 .detach_internet_gateway()
                 .internet_gateway_id(igw_id)
                 .vpc_id(vpc)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, Op::Delete, "ec2 DetachInternetGateway")),
+                .await,
+            "ec2 DetachInternetGateway",
         )?;
     }
-    ok_if_not_found(
+    deleted(
         c.ec2
             .delete_internet_gateway()
             .internet_gateway_id(igw_id)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, Op::Delete, "ec2 DeleteInternetGateway")),
+            .await,
+        "ec2 DeleteInternetGateway",
     )
 }
 
@@ -285,21 +271,8 @@ kind_ops! {
     InternetGateway;
 }
 
-#[async_trait]
-impl Ec2Kind for Vpc {
-    type Live = ec2::Vpc;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::Vpc>, ProviderError> {
-        find_vpcs(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::Vpc) -> &str {
-        live.vpc_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::Vpc) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::Vpc) -> NetworkOutputs {
-        vpc_outputs(live)
-    }
+ec2_kind! {
+    Vpc: ec2::Vpc, find find_vpcs, id vpc_id, outputs vpc_outputs;
     async fn complete(&self, _: &OpContext<'_>, live: &ec2::Vpc) -> Result<(), ProviderError> {
         ensure_vpc_attributes(&self.clients, live.vpc_id().unwrap_or_default()).await
     }
@@ -323,21 +296,8 @@ impl Ec2Kind for Vpc {
     }
 }
 
-#[async_trait]
-impl Ec2Kind for InternetGateway {
-    type Live = ec2::InternetGateway;
-    async fn find(&self, lookup: Lookup<'_>) -> Result<Vec<ec2::InternetGateway>, ProviderError> {
-        find_igws(&self.clients, lookup).await
-    }
-    fn id(live: &ec2::InternetGateway) -> &str {
-        live.internet_gateway_id().unwrap_or_default()
-    }
-    fn tags(live: &ec2::InternetGateway) -> &[Tag] {
-        live.tags()
-    }
-    fn outputs(live: &ec2::InternetGateway) -> NetworkOutputs {
-        igw_outputs(live)
-    }
+ec2_kind! {
+    InternetGateway: ec2::InternetGateway, find find_igws, id internet_gateway_id, outputs igw_outputs;
     async fn complete(
         &self,
         ctx: &OpContext<'_>,

@@ -15,7 +15,7 @@ use crate::error::{Op, classify};
 use crate::identity::{decode_policy_document, get_provider, list_provider_arns, role_tags};
 use crate::kinds;
 use crate::network::find_kubernetes_load_balancers;
-use crate::support::none_if_not_found;
+use crate::support::{all_items, none_if_not_found, read_or_none, tag_map};
 use crate::tagging::{TAG_NAME, ec2_owned_filter, ec2_tag_map};
 
 /// One service's listing; `find` runs each, retrying it as a whole.
@@ -103,80 +103,42 @@ fn ec2_named(
 /// VPCs, subnets, internet gateways, route tables, NAT gateways, Elastic IPs, VPC endpoints
 /// and security groups carrying our tag.
 async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let vpcs = c
-        .ec2
-        .describe_vpcs()
-        .filters(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for v in vpcs
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcs"))?
-    {
+    for v in all_items!(
+        c.ec2.describe_vpcs().filters(ec2_owned_filter()),
+        "ec2 DescribeVpcs"
+    )? {
         out.push(ec2_named(kinds::VPC, v.vpc_id(), v.tags()));
     }
-    let subnets = c
-        .ec2
-        .describe_subnets()
-        .filters(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for s in subnets
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeSubnets"))?
-    {
+    for s in all_items!(
+        c.ec2.describe_subnets().filters(ec2_owned_filter()),
+        "ec2 DescribeSubnets"
+    )? {
         out.push(ec2_named(kinds::SUBNET, s.subnet_id(), s.tags()));
     }
-    let igws = c
-        .ec2
-        .describe_internet_gateways()
-        .filters(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for g in igws
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeInternetGateways"))?
-    {
+    for g in all_items!(
+        c.ec2
+            .describe_internet_gateways()
+            .filters(ec2_owned_filter()),
+        "ec2 DescribeInternetGateways"
+    )? {
         out.push(ec2_named(
             kinds::INTERNET_GATEWAY,
             g.internet_gateway_id(),
             g.tags(),
         ));
     }
-    let tables = c
-        .ec2
-        .describe_route_tables()
-        .filters(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for r in tables
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeRouteTables"))?
-    {
+    for r in all_items!(
+        c.ec2.describe_route_tables().filters(ec2_owned_filter()),
+        "ec2 DescribeRouteTables"
+    )? {
         out.push(ec2_named(kinds::ROUTE_TABLE, r.route_table_id(), r.tags()));
     }
     nat(c, out).await?;
     endpoints(c, out).await?;
-    let groups = c
-        .ec2
-        .describe_security_groups()
-        .filters(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for g in groups
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeSecurityGroups"))?
-    {
+    for g in all_items!(
+        c.ec2.describe_security_groups().filters(ec2_owned_filter()),
+        "ec2 DescribeSecurityGroups"
+    )? {
         out.push(ec2_named(kinds::SECURITY_GROUP, g.group_id(), g.tags()));
     }
     Ok(())
@@ -184,18 +146,10 @@ async fn ec2(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
 
 /// NAT gateways (not deleted) and Elastic IPs carrying our tag.
 async fn nat(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let gateways = c
-        .ec2
-        .describe_nat_gateways()
-        .filter(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for g in gateways
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeNatGateways"))?
-    {
+    for g in all_items!(
+        c.ec2.describe_nat_gateways().filter(ec2_owned_filter()),
+        "ec2 DescribeNatGateways"
+    )? {
         if g.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted) {
             out.push(ec2_named(kinds::NAT_GATEWAY, g.nat_gateway_id(), g.tags()));
         }
@@ -215,18 +169,10 @@ async fn nat(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
 
 /// VPC endpoints (not deleted) carrying our tag.
 async fn endpoints(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let endpoints = c
-        .ec2
-        .describe_vpc_endpoints()
-        .filters(ec2_owned_filter())
-        .into_paginator()
-        .items()
-        .send();
-    for e in endpoints
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ec2 DescribeVpcEndpoints"))?
-    {
+    for e in all_items!(
+        c.ec2.describe_vpc_endpoints().filters(ec2_owned_filter()),
+        "ec2 DescribeVpcEndpoints"
+    )? {
         let state = e.state().map(|s| s.as_str()).unwrap_or_default();
         if !state.eq_ignore_ascii_case("deleted") {
             out.push(ec2_named(
@@ -284,23 +230,11 @@ fn hash_tags(tags: Option<&std::collections::HashMap<String, String>>) -> BTreeM
 
 /// EKS clusters and their node groups (with the cluster as `parent`).
 async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let names = c
-        .eks
-        .list_clusters()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "eks ListClusters"))?;
+    let names = all_items!(c.eks.list_clusters(), "eks ListClusters")?;
     for name in names {
-        let described = none_if_not_found(
-            c.eks
-                .describe_cluster()
-                .name(&name)
-                .send()
-                .await
-                .map_err(|e| classify(e, Op::Read, "eks DescribeCluster")),
+        let described = read_or_none(
+            c.eks.describe_cluster().name(&name).send().await,
+            "eks DescribeCluster",
         )?;
         let Some(cluster) = described.and_then(|o| o.cluster) else {
             continue;
@@ -314,27 +248,20 @@ async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
             cluster.arn().unwrap_or(&name),
             hash_tags(cluster.tags()),
         ));
-        let groups = none_if_not_found(
-            c.eks
-                .list_nodegroups()
-                .cluster_name(&name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify(e, Op::Read, "eks ListNodegroups")),
-        )?
+        let groups = none_if_not_found(all_items!(
+            c.eks.list_nodegroups().cluster_name(&name),
+            "eks ListNodegroups"
+        ))?
         .unwrap_or_default();
         for group in groups {
-            let described = none_if_not_found(
+            let described = read_or_none(
                 c.eks
                     .describe_nodegroup()
                     .cluster_name(&name)
                     .nodegroup_name(&group)
                     .send()
-                    .await
-                    .map_err(|e| classify(e, Op::Read, "eks DescribeNodegroup")),
+                    .await,
+                "eks DescribeNodegroup",
             )?;
             let Some(ng) = described.and_then(|o| o.nodegroup) else {
                 continue;
@@ -355,39 +282,21 @@ async fn eks(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
     Ok(())
 }
 
-fn pairs<'a>(
-    tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
-) -> BTreeMap<String, String> {
-    tags.into_iter()
-        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
-        .collect()
-}
-
 async fn rds_tags(c: &AwsClients, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-    let out = none_if_not_found(
+    let out = read_or_none(
         c.rds
             .list_tags_for_resource()
             .resource_name(arn)
             .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "rds ListTagsForResource")),
+            .await,
+        "rds ListTagsForResource",
     )?;
-    Ok(out
-        .map(|o| pairs(o.tag_list().iter().map(|t| (t.key(), t.value()))))
-        .unwrap_or_default())
+    Ok(out.map(|o| tag_map(o.tag_list())).unwrap_or_default())
 }
 
 /// RDS instances and DB subnet groups.
 async fn rds(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let instances = c
-        .rds
-        .describe_db_instances()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "rds DescribeDBInstances"))?;
+    let instances = all_items!(c.rds.describe_db_instances(), "rds DescribeDBInstances")?;
     for db in instances {
         let (Some(name), Some(arn)) = (db.db_instance_identifier(), db.db_instance_arn()) else {
             continue;
@@ -398,19 +307,14 @@ async fn rds(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Provide
         let tags = if db.tag_list().is_empty() {
             rds_tags(c, arn).await?
         } else {
-            pairs(db.tag_list().iter().map(|t| (t.key(), t.value())))
+            tag_map(db.tag_list())
         };
         out.push(swept(ResourceKind::DATABASE, name, arn, tags));
     }
-    let groups = c
-        .rds
-        .describe_db_subnet_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "rds DescribeDBSubnetGroups"))?;
+    let groups = all_items!(
+        c.rds.describe_db_subnet_groups(),
+        "rds DescribeDBSubnetGroups"
+    )?;
     for g in groups {
         let (Some(name), Some(arn)) = (g.db_subnet_group_name(), g.db_subnet_group_arn()) else {
             continue;
@@ -431,30 +335,23 @@ async fn elasticache_tags(
     c: &AwsClients,
     arn: &str,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let out = none_if_not_found(
+    let out = read_or_none(
         c.elasticache
             .list_tags_for_resource()
             .resource_name(arn)
             .send()
-            .await
-            .map_err(|e| classify(e, Op::Read, "elasticache ListTagsForResource")),
+            .await,
+        "elasticache ListTagsForResource",
     )?;
-    Ok(out
-        .map(|o| pairs(o.tag_list().iter().map(|t| (t.key(), t.value()))))
-        .unwrap_or_default())
+    Ok(out.map(|o| tag_map(o.tag_list())).unwrap_or_default())
 }
 
 /// ElastiCache replication groups and cache subnet groups.
 async fn elasticache(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let groups = c
-        .elasticache
-        .describe_replication_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "elasticache DescribeReplicationGroups"))?;
+    let groups = all_items!(
+        c.elasticache.describe_replication_groups(),
+        "elasticache DescribeReplicationGroups"
+    )?;
     for g in groups {
         let (Some(name), Some(arn)) = (g.replication_group_id(), g.arn()) else {
             continue;
@@ -469,15 +366,10 @@ async fn elasticache(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(),
             elasticache_tags(c, arn).await?,
         ));
     }
-    let subnet_groups = c
-        .elasticache
-        .describe_cache_subnet_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "elasticache DescribeCacheSubnetGroups"))?;
+    let subnet_groups = all_items!(
+        c.elasticache.describe_cache_subnet_groups(),
+        "elasticache DescribeCacheSubnetGroups"
+    )?;
     for g in subnet_groups {
         let (Some(name), Some(arn)) = (g.cache_subnet_group_name(), g.arn()) else {
             continue;
@@ -496,35 +388,20 @@ async fn elasticache(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(),
 
 /// ECR repositories.
 async fn ecr(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let repos = c
-        .ecr
-        .describe_repositories()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "ecr DescribeRepositories"))?;
+    let repos = all_items!(c.ecr.describe_repositories(), "ecr DescribeRepositories")?;
     for repo in repos {
         let (Some(name), Some(arn)) = (repo.repository_name(), repo.repository_arn()) else {
             continue;
         };
-        let listed = none_if_not_found(
+        let listed = read_or_none(
             c.ecr
                 .list_tags_for_resource()
                 .resource_arn(arn)
                 .send()
-                .await
-                .map_err(|e| classify(e, Op::Read, "ecr ListTagsForResource")),
+                .await,
+            "ecr ListTagsForResource",
         )?;
-        let tags = listed
-            .map(|o| {
-                o.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tags = listed.map(|o| tag_map(o.tags())).unwrap_or_default();
         out.push(swept(ResourceKind::REGISTRY, name, arn, tags));
     }
     Ok(())
@@ -551,7 +428,7 @@ async fn secrets(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), Pro
         let (Some(name), Some(arn)) = (s.name(), s.arn()) else {
             continue;
         };
-        let tags = pairs(s.tags().iter().map(|t| (t.key(), t.value())));
+        let tags = tag_map(s.tags());
         out.push(swept(ResourceKind::SECRET, name, arn, tags));
     }
     Ok(())
@@ -572,15 +449,7 @@ fn role_kind(trust: Option<&str>) -> ResourceKind {
 
 /// IAM roles (outside the service-linked and SSO paths) and OIDC providers.
 async fn iam(c: &AwsClients, out: &mut Vec<SweptResource>) -> Result<(), ProviderError> {
-    let roles = c
-        .iam
-        .list_roles()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| classify(e, Op::Read, "iam ListRoles"))?;
+    let roles = all_items!(c.iam.list_roles(), "iam ListRoles")?;
     for role in roles {
         if role.path().starts_with("/aws-service-role/")
             || role.path().starts_with("/aws-reserved/")
