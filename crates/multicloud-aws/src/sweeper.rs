@@ -146,42 +146,21 @@ impl Sweeper for AwsSweeper {
         Ok(found)
     }
 
-    /// Finds the resources matching `filter` and, unless `dry_run`, deletes them in
-    /// dependency order. A failure is recorded in the report and the sweep goes on; only a
-    /// failure to list is an error.
-    async fn sweep(
+    /// Deletes `r` (the default [`Sweeper::sweep`] deletes what it found in dependency
+    /// order): first, before the first network resource of `found`, what Kubernetes left in
+    /// the network ([`AwsSweeper::prepare_network`]).
+    async fn delete_swept(
         &self,
-        filter: &SweepFilter,
-        dry_run: bool,
-    ) -> Result<SweepReport, ProviderError> {
-        let found = self.find(filter).await?;
-        let mut report = SweepReport {
-            dry_run,
-            found,
-            ..SweepReport::default()
-        };
-        if dry_run {
-            return Ok(report);
+        r: &SweptResource,
+        found: &[SweptResource],
+    ) -> Result<bool, ProviderError> {
+        let first_network = found
+            .iter()
+            .find(|f| rank(kind_of(f)) >= rank(kinds::LOAD_BALANCER));
+        if first_network.is_some_and(|f| f.kind == r.kind && f.id == r.id) {
+            self.prepare_network(found).await;
         }
-        let mut network_prepared = false;
-        let found = report.found.clone();
-        for r in &found {
-            if !network_prepared && rank(kind_of(r)) >= rank(kinds::LOAD_BALANCER) {
-                self.prepare_network(&report.found).await;
-                network_prepared = true;
-            }
-            match self.delete(r).await {
-                Ok(()) => report.deleted.push(r.clone()),
-                Err(error) => {
-                    tracing::warn!(kind = %r.kind, name = %r.name, %error, "sweep: could not delete");
-                    report.failed.push(SweepFailure {
-                        resource: r.clone(),
-                        error,
-                    });
-                }
-            }
-        }
-        Ok(report)
+        self.delete(r).await.map(|()| true)
     }
 }
 
