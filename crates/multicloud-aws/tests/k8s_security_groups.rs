@@ -97,18 +97,6 @@ impl World {
     async fn group_exists(&self, id: &str) -> bool {
         self.groups(Some(("group-id", id))).await.len() == 1
     }
-
-    async fn vpc_exists(&self, vpc: &str) -> bool {
-        !self
-            .ec2
-            .describe_vpcs()
-            .filters(Filter::builder().name("vpc-id").values(vpc).build())
-            .send()
-            .await
-            .expect("DescribeVpcs")
-            .vpcs()
-            .is_empty()
-    }
 }
 
 fn references(g: &SecurityGroup, id: &str) -> bool {

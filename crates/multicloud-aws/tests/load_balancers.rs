@@ -15,16 +15,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use multicloud_aws::expand::ids;
-use multicloud_aws::kinds;
-use multicloud_aws::sweeper::{SweepFilter, Sweeper};
-use multicloud_core::ErrorKind;
-use multicloud_core::provider::Outputs;
-use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
 #[path = "support/network_world.rs"]
 mod network_world;
 
-use network_world::{World, world};
+use network_world::{World, assert_held_by, names, world};
 
 const IN_TREE: &str = "kubernetes.io/cluster/";
 const CONTROLLER: &str = "elbv2.k8s.aws/cluster";
@@ -137,38 +132,6 @@ impl World {
         names.sort();
         names
     }
-
-    async fn vpc_exists(&self, vpc: &str) -> bool {
-        let out = self
-            .ec2
-            .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("DescribeVpcs");
-        !out.vpcs().is_empty()
-    }
-
-    /// An EKS cluster `name` in `subnets` (moto makes it `ACTIVE` at once).
-    async fn eks_cluster(&self, name: &str, subnets: &[String]) {
-        self.eks
-            .create_cluster()
-            .name(name)
-            .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
-            .resources_vpc_config(
-                aws_sdk_eks::types::VpcConfigRequest::builder()
-                    .set_subnet_ids(Some(subnets.to_vec()))
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("CreateCluster");
-    }
 }
 
 fn elb_tags(tags: &[(&str, &str)]) -> Option<Vec<Tag>> {
@@ -179,26 +142,11 @@ fn elb_tags(tags: &[(&str, &str)]) -> Option<Vec<Tag>> {
     })
 }
 
-fn names(list: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
-fn recorded_id(id: &str) -> Outputs {
-    let mut o = Outputs::new();
-    o.as_map_mut().insert("id".into(), serde_json::json!(id));
-    o
-}
-
 #[tokio::test]
 async fn deleting_the_vpc_removes_the_clusters_load_balancers_and_target_groups() {
     let w = world("shop").await;
     let cluster_tag = format!("{IN_TREE}shop-dev");
-    let mut vpc_tags = w.stack.ownership.tags();
-    vpc_tags.insert("Name".into(), w.resource(&ids::vpc()).name.clone());
-    let (vpc, subnets) = w.raw_vpc("10.0.0.0/16", &vpc_tags).await;
-    let (other_vpc, other_subnets) = w.raw_vpc("10.9.0.0/16", &BTreeMap::new()).await;
+    let (vpc, subnets, other_vpc, other_subnets) = w.ours_and_other_vpc().await;
 
     // Kubernetes' NLB for a Service of cluster shop-dev, with its listener's target group,
     // and a target group the AWS Load Balancer Controller left unattached.
@@ -238,31 +186,14 @@ async fn deleting_the_vpc_removes_the_clusters_load_balancers_and_target_groups(
         names(&["k8s-shop-web", "someone-else"])
     );
 
-    // moto refuses to delete a VPC that has subnets (as AWS does), but not a subnet that a
-    // load balancer uses (AWS refuses it): delete them directly, to leave the load balancer
-    // for the VPC deletion to find.
-    for s in &subnets {
-        w.ec2
-            .delete_subnet()
-            .subnet_id(s)
-            .send()
-            .await
-            .expect("DeleteSubnet");
-    }
-    let recorded = recorded_id(&vpc);
-    w.delete(&ids::vpc(), Some(&recorded))
-        .await
-        .unwrap_or_else(|e| panic!("delete the VPC: {e}"));
+    w.delete_raw_subnets(&subnets).await;
+    w.delete_recorded_vpc(&vpc, &other_vpc).await;
 
     assert_eq!(w.load_balancers().await, names(&["someone-else"]));
     assert_eq!(w.target_groups().await, names(&["someone-else-80"]));
-    assert!(!w.vpc_exists(&vpc).await, "the VPC is gone");
-    assert!(w.vpc_exists(&other_vpc).await, "the other VPC stays");
 
     // Deleting again succeeds.
-    w.delete(&ids::vpc(), Some(&recorded))
-        .await
-        .unwrap_or_else(|e| panic!("delete the VPC again: {e}"));
+    w.delete_recorded_vpc(&vpc, &other_vpc).await;
 }
 
 #[tokio::test]
@@ -311,25 +242,16 @@ async fn deleting_a_subnet_or_gateway_removes_its_load_balancers_once_the_cluste
         .delete(&ids::igw(), None)
         .await
         .expect_err("the gateway holds a running cluster's load balancer");
-    assert_eq!(e.kind(), ErrorKind::DependencyViolation, "{e}");
-    assert!(e.retryable());
-    assert!(e.message().contains("k8s-shop-public"), "{e}");
-    assert!(!e.message().contains("k8s-other-public"), "{e}");
+    assert_held_by(&e, "k8s-shop-public", "k8s-other-public");
     let e = w
         .delete(&ids::subnet(false, 1), None)
         .await
         .expect_err("the subnet holds a running cluster's load balancer");
-    assert_eq!(e.kind(), ErrorKind::DependencyViolation, "{e}");
-    assert!(e.message().contains("k8s-shop-internal"), "{e}");
+    assert_held_by(&e, "k8s-shop-internal", "k8s-other-public");
     assert_eq!(w.load_balancers().await, all);
 
     // Once the cluster is gone: the gateway takes the internet-facing one of the cluster...
-    w.eks
-        .delete_cluster()
-        .name("shop-dev")
-        .send()
-        .await
-        .expect("DeleteCluster");
+    w.delete_eks_cluster("shop-dev").await;
     w.delete(&ids::igw(), None)
         .await
         .unwrap_or_else(|e| panic!("delete the gateway: {e}"));
@@ -394,43 +316,10 @@ async fn the_sweeper_lists_and_deletes_kubernetes_load_balancers_in_the_vpcs_it_
     )
     .await;
 
-    let sweeper = multicloud_aws::testing::fast_sweeper(w.provider.clients());
-    let alpha = SweepFilter::stack("alpha", "dev");
-    let found = sweeper.find(&alpha).await.expect("find");
-    let lbs: Vec<_> = found
-        .iter()
-        .filter(|r| r.kind == kinds::LOAD_BALANCER.as_str())
-        .collect();
-    assert_eq!(lbs.len(), 1, "{found:#?}");
-    assert_eq!(lbs[0].name, "k8s-alpha-web");
-    assert_eq!(lbs[0].id, web);
-    assert_eq!(lbs[0].parent.as_deref(), Some(vpc.as_str()));
-    assert_eq!(
-        lbs[0].tags.get(TAG_STACK).map(String::as_str),
-        Some("alpha")
-    );
-    assert_eq!(lbs[0].tags.get(TAG_ENV).map(String::as_str), Some("dev"));
-    // Deleted after the roles, before the network.
-    let rank = |kind: multicloud_core::resource::ResourceKind| {
-        found
-            .iter()
-            .position(|r| r.kind == kind.as_str())
-            .expect("found")
-    };
-    assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
-    let beta = SweepFilter::every_environment_of("beta");
-    assert!(sweeper.find(&beta).await.expect("find").is_empty());
-
-    let report = sweeper.sweep(&alpha, false).await.expect("sweep");
-    assert!(report.is_clean(), "{:#?}", report.failed);
-    assert!(
-        report
-            .deleted
-            .iter()
-            .any(|r| r.kind == kinds::LOAD_BALANCER.as_str() && r.name == "k8s-alpha-web")
-    );
+    let lb = w
+        .sweep_one_load_balancer("alpha", "k8s-alpha-web", &vpc, &other_vpc)
+        .await;
+    assert_eq!(lb.id, web);
     assert_eq!(w.load_balancers().await, names(&["k8s-x-web"]));
     assert_eq!(w.target_groups().await, names(&["k8s-x-web-80"]));
-    assert!(!w.vpc_exists(&vpc).await, "the swept VPC is gone");
-    assert!(w.vpc_exists(&other_vpc).await, "the other VPC stays");
 }

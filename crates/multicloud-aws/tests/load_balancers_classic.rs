@@ -11,16 +11,11 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancing::types::{Listener, Tag};
 use multicloud_aws::expand::ids;
-use multicloud_aws::kinds;
-use multicloud_aws::sweeper::{SweepFilter, Sweeper};
-use multicloud_core::ErrorKind;
-use multicloud_core::provider::Outputs;
-use multicloud_core::tags::{TAG_ENV, TAG_STACK};
 
 #[path = "support/network_world.rs"]
 mod network_world;
 
-use network_world::{World, world};
+use network_world::{World, assert_held_by, names, world};
 
 const IN_TREE: &str = "kubernetes.io/cluster/";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -89,22 +84,6 @@ impl World {
         names.sort();
         names
     }
-
-    async fn vpc_exists(&self, vpc: &str) -> bool {
-        let out = self
-            .ec2
-            .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("DescribeVpcs");
-        !out.vpcs().is_empty()
-    }
 }
 
 fn elb_tags(tags: &[(&str, &str)]) -> Option<Vec<Tag>> {
@@ -115,26 +94,11 @@ fn elb_tags(tags: &[(&str, &str)]) -> Option<Vec<Tag>> {
     })
 }
 
-fn names(list: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
-fn recorded_id(id: &str) -> Outputs {
-    let mut o = Outputs::new();
-    o.as_map_mut().insert("id".into(), serde_json::json!(id));
-    o
-}
-
 #[tokio::test]
 async fn deleting_the_vpc_removes_the_clusters_classic_elbs() {
     let w = world("shop").await;
     let cluster_tag = format!("{IN_TREE}shop-dev");
-    let mut vpc_tags = w.stack.ownership.tags();
-    vpc_tags.insert("Name".into(), w.resource(&ids::vpc()).name.clone());
-    let (vpc, subnets) = w.raw_vpc("10.0.0.0/16", &vpc_tags).await;
-    let (other_vpc, other_subnets) = w.raw_vpc("10.9.0.0/16", &BTreeMap::new()).await;
+    let (vpc, subnets, other_vpc, other_subnets) = w.ours_and_other_vpc().await;
 
     // The in-tree provider's classic ELBs of cluster shop-dev (one tagged at creation, one
     // with AddTags), one of another cluster beside them, and an untagged one elsewhere.
@@ -169,34 +133,17 @@ async fn deleting_the_vpc_removes_the_clusters_classic_elbs() {
         names(&["a0shopweb", "a1shopapi", "a2otherweb", "someone-else"])
     );
 
-    // moto refuses to delete a VPC that has subnets (as AWS does), but not a subnet a
-    // balancer uses (AWS refuses it): delete them directly, to leave the balancers for the
-    // VPC deletion to find.
-    for s in &subnets {
-        w.ec2
-            .delete_subnet()
-            .subnet_id(s)
-            .send()
-            .await
-            .expect("DeleteSubnet");
-    }
-    let recorded = recorded_id(&vpc);
+    w.delete_raw_subnets(&subnets).await;
     // The other cluster's balancer stays in the VPC: moto deletes the VPC all the same.
-    w.delete(&ids::vpc(), Some(&recorded))
-        .await
-        .unwrap_or_else(|e| panic!("delete the VPC: {e}"));
+    w.delete_recorded_vpc(&vpc, &other_vpc).await;
 
     assert_eq!(
         w.classic_elbs().await,
         names(&["a2otherweb", "someone-else"])
     );
-    assert!(!w.vpc_exists(&vpc).await, "the VPC is gone");
-    assert!(w.vpc_exists(&other_vpc).await, "the other VPC stays");
 
     // Deleting again succeeds.
-    w.delete(&ids::vpc(), Some(&recorded))
-        .await
-        .unwrap_or_else(|e| panic!("delete the VPC again: {e}"));
+    w.delete_recorded_vpc(&vpc, &other_vpc).await;
 }
 
 #[tokio::test]
@@ -218,35 +165,16 @@ async fn deleting_a_subnet_removes_its_classic_elbs_once_the_cluster_is_gone() {
     w.classic_elb("untagged", &public, true, &[], &[]).await;
 
     // While the cluster runs, the balancer is its Service's: refused (retryably), naming it.
-    w.eks
-        .create_cluster()
-        .name("shop-dev")
-        .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
-        .resources_vpc_config(
-            aws_sdk_eks::types::VpcConfigRequest::builder()
-                .set_subnet_ids(Some(public.clone()))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateCluster");
+    w.eks_cluster("shop-dev", &public).await;
     let e = w
         .delete(&ids::subnet(true, 0), None)
         .await
         .expect_err("the subnet holds a running cluster's classic ELB");
-    assert_eq!(e.kind(), ErrorKind::DependencyViolation, "{e}");
-    assert!(e.retryable());
-    assert!(e.message().contains("a0shopweb"), "{e}");
-    assert!(!e.message().contains("untagged"), "{e}");
+    assert_held_by(&e, "a0shopweb", "untagged");
     assert_eq!(w.classic_elbs().await, names(&["a0shopweb", "untagged"]));
 
     // Once the cluster is gone, the subnet takes it; the untagged one is never taken.
-    w.eks
-        .delete_cluster()
-        .name("shop-dev")
-        .send()
-        .await
-        .expect("DeleteCluster");
+    w.delete_eks_cluster("shop-dev").await;
     for i in 0..2 {
         w.delete(&ids::subnet(true, i), None)
             .await
@@ -282,43 +210,13 @@ async fn the_sweeper_lists_and_deletes_classic_elbs_in_the_vpcs_it_sweeps() {
     )
     .await;
 
-    let sweeper = multicloud_aws::testing::fast_sweeper(w.provider.clients());
-    let alpha = SweepFilter::stack("alpha", "dev");
-    let found = sweeper.find(&alpha).await.expect("find");
-    let lbs: Vec<_> = found
-        .iter()
-        .filter(|r| r.kind == kinds::LOAD_BALANCER.as_str())
-        .collect();
-    assert_eq!(lbs.len(), 1, "{found:#?}");
-    assert_eq!(lbs[0].name, "a0alphaweb");
-    assert_eq!(lbs[0].id, "a0alphaweb", "a classic ELB's id is its name");
-    assert_eq!(lbs[0].parent.as_deref(), Some(vpc.as_str()));
+    let lb = w
+        .sweep_one_load_balancer("alpha", "a0alphaweb", &vpc, &other_vpc)
+        .await;
+    assert_eq!(lb.id, "a0alphaweb", "a classic ELB's id is its name");
     assert_eq!(
-        lbs[0].tags.get(TAG_STACK).map(String::as_str),
-        Some("alpha")
-    );
-    assert_eq!(lbs[0].tags.get(TAG_ENV).map(String::as_str), Some("dev"));
-    assert_eq!(
-        lbs[0].tags.get(SERVICE_NAME).map(String::as_str),
+        lb.tags.get(SERVICE_NAME).map(String::as_str),
         Some("alpha/web")
     );
-    let rank = |kind: multicloud_core::resource::ResourceKind| {
-        found
-            .iter()
-            .position(|r| r.kind == kind.as_str())
-            .expect("found")
-    };
-    assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
-
-    let report = sweeper.sweep(&alpha, false).await.expect("sweep");
-    assert!(report.is_clean(), "{:#?}", report.failed);
-    assert!(
-        report
-            .deleted
-            .iter()
-            .any(|r| r.kind == kinds::LOAD_BALANCER.as_str() && r.name == "a0alphaweb")
-    );
     assert_eq!(w.classic_elbs().await, names(&["a1xweb"]));
-    assert!(!w.vpc_exists(&vpc).await, "the swept VPC is gone");
-    assert!(w.vpc_exists(&other_vpc).await, "the other VPC stays");
 }

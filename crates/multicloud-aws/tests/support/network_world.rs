@@ -10,13 +10,15 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{ResourceType, Tag as Ec2Tag, TagSpecification};
 use chrono::Utc;
 use multicloud_aws::AwsProvider;
-use multicloud_aws::expand::expand;
+use multicloud_aws::expand::{expand, ids};
+use multicloud_aws::kinds;
+use multicloud_aws::sweeper::{SweepFilter, Sweeper, SweptResource};
 use multicloud_aws::testing::MotoServer;
-use multicloud_core::ProviderError;
 use multicloud_core::provider::{CloudProvider, OpContext, Outputs, ResourceOps, StackContext};
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{Network, StackSpec};
-use multicloud_core::tags::Ownership;
+use multicloud_core::tags::{Ownership, TAG_ENV, TAG_STACK};
+use multicloud_core::{ErrorKind, ProviderError};
 
 /// The region of every test.
 pub const REGION: &str = "us-east-1";
@@ -235,5 +237,156 @@ impl World {
             );
         }
         (vpc_id, subnets)
+    }
+}
+
+/// `list` as owned names, sorted (what the listing helpers return).
+pub fn names(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Outputs recording `id` as the cloud id.
+pub fn recorded_id(id: &str) -> Outputs {
+    let mut o = Outputs::new();
+    o.as_map_mut().insert("id".into(), serde_json::json!(id));
+    o
+}
+
+/// Asserts that `e` refuses a deletion retryably because of a running cluster's load
+/// balancer, naming `holding` and not `not_named`.
+pub fn assert_held_by(e: &ProviderError, holding: &str, not_named: &str) {
+    assert_eq!(e.kind(), ErrorKind::DependencyViolation, "{e}");
+    assert!(e.retryable());
+    assert!(e.message().contains(holding), "{e}");
+    assert!(!e.message().contains(not_named), "{e}");
+}
+
+impl World {
+    /// Whether VPC `vpc` exists.
+    pub async fn vpc_exists(&self, vpc: &str) -> bool {
+        let out = self
+            .ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeVpcs");
+        !out.vpcs().is_empty()
+    }
+
+    /// The stack's VPC made with the EC2 client (tagged as ours, with the name the graph
+    /// gives it) and another, untagged one, each with two subnets: `(vpc, subnets,
+    /// other_vpc, other_subnets)`.
+    pub async fn ours_and_other_vpc(&self) -> (String, Vec<String>, String, Vec<String>) {
+        let mut vpc_tags = self.stack.ownership.tags();
+        vpc_tags.insert("Name".into(), self.resource(&ids::vpc()).name.clone());
+        let (vpc, subnets) = self.raw_vpc("10.0.0.0/16", &vpc_tags).await;
+        let (other_vpc, other_subnets) = self.raw_vpc("10.9.0.0/16", &BTreeMap::new()).await;
+        (vpc, subnets, other_vpc, other_subnets)
+    }
+
+    /// Deletes `subnets` with the EC2 client (moto refuses to delete a VPC that has
+    /// subnets, as AWS does, but not a subnet a load balancer uses, which AWS refuses:
+    /// this leaves the load balancers for the VPC deletion to find).
+    pub async fn delete_raw_subnets(&self, subnets: &[String]) {
+        for s in subnets {
+            self.ec2
+                .delete_subnet()
+                .subnet_id(s)
+                .send()
+                .await
+                .expect("DeleteSubnet");
+        }
+    }
+
+    /// Deletes VPC `vpc` through the provider, with `vpc` recorded; then checks that it is
+    /// gone and that `other_vpc` stays.
+    pub async fn delete_recorded_vpc(&self, vpc: &str, other_vpc: &str) {
+        self.delete(&ids::vpc(), Some(&recorded_id(vpc)))
+            .await
+            .unwrap_or_else(|e| panic!("delete the VPC {vpc}: {e}"));
+        assert!(!self.vpc_exists(vpc).await, "the VPC is gone");
+        assert!(self.vpc_exists(other_vpc).await, "the other VPC stays");
+    }
+
+    /// An EKS cluster `name` in `subnets` (moto makes it `ACTIVE` at once).
+    pub async fn eks_cluster(&self, name: &str, subnets: &[String]) {
+        self.eks
+            .create_cluster()
+            .name(name)
+            .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
+            .resources_vpc_config(
+                aws_sdk_eks::types::VpcConfigRequest::builder()
+                    .set_subnet_ids(Some(subnets.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateCluster");
+    }
+
+    /// Deletes EKS cluster `name`.
+    pub async fn delete_eks_cluster(&self, name: &str) {
+        self.eks
+            .delete_cluster()
+            .name(name)
+            .send()
+            .await
+            .expect("DeleteCluster");
+    }
+
+    /// Sweeps `<stack>/dev` with a fast sweeper after checking what it finds: exactly one
+    /// load balancer, `name`, in VPC `vpc`, tagged with the stack and environment, deleted
+    /// before the subnets; the sweep deletes it and is clean, and the VPC is gone while
+    /// `other_vpc` stays. Returns the load balancer as found.
+    pub async fn sweep_one_load_balancer(
+        &self,
+        stack: &str,
+        name: &str,
+        vpc: &str,
+        other_vpc: &str,
+    ) -> SweptResource {
+        let sweeper = multicloud_aws::testing::fast_sweeper(self.provider.clients());
+        let filter = SweepFilter::stack(stack, "dev");
+        let found = sweeper.find(&filter).await.expect("find");
+        let lbs: Vec<_> = found
+            .iter()
+            .filter(|r| r.kind == kinds::LOAD_BALANCER.as_str())
+            .collect();
+        assert_eq!(lbs.len(), 1, "{found:#?}");
+        let lb = lbs[0].clone();
+        assert_eq!(lb.name, name);
+        assert_eq!(lb.parent.as_deref(), Some(vpc));
+        assert_eq!(lb.tags.get(TAG_STACK).map(String::as_str), Some(stack));
+        assert_eq!(lb.tags.get(TAG_ENV).map(String::as_str), Some("dev"));
+        // Deleted after the roles, before the network.
+        let rank = |kind: ResourceKind| {
+            found
+                .iter()
+                .position(|r| r.kind == kind.as_str())
+                .expect("found")
+        };
+        assert!(rank(kinds::LOAD_BALANCER) < rank(kinds::SUBNET));
+        let beta = SweepFilter::every_environment_of("beta");
+        assert!(sweeper.find(&beta).await.expect("find").is_empty());
+
+        let report = sweeper.sweep(&filter, false).await.expect("sweep");
+        assert!(report.is_clean(), "{:#?}", report.failed);
+        assert!(
+            report
+                .deleted
+                .iter()
+                .any(|r| r.kind == kinds::LOAD_BALANCER.as_str() && r.name == name)
+        );
+        assert!(!self.vpc_exists(vpc).await, "the swept VPC is gone");
+        assert!(self.vpc_exists(other_vpc).await, "the other VPC stays");
+        lb
     }
 }
