@@ -15,25 +15,17 @@ use multicloud_core::{ApplyOptions, Stack, StackSpec};
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// An emulator where every operation on these types takes `unit` (the cluster 3 units, the
-/// database and cache 2), answered with the three LRO patterns.
+/// database and cache 2): [`paced_config`](multicloud_azure::emulator::paced_config), with
+/// Redis databases, private DNS zones and resource groups taking a unit too, `Retry-After:
+/// 1`, and the three LRO patterns.
 pub fn config(unit: Duration) -> EmulatorConfig {
     use multicloud_azure::emulator::LroPattern::*;
     EmulatorConfig {
         retry_after: 1,
-        ..EmulatorConfig::default()
+        ..multicloud_azure::emulator::paced_config(unit)
     }
-    .duration("Microsoft.ContainerService/managedClusters", unit * 3)
-    .duration(
-        "Microsoft.ContainerService/managedClusters/agentPools",
-        unit * 2,
-    )
-    .duration("Microsoft.DBforPostgreSQL/flexibleServers", unit * 2)
-    .duration("Microsoft.Cache/redisEnterprise", unit * 2)
     .duration("Microsoft.Cache/redisEnterprise/databases", unit)
-    .duration("Microsoft.Network/virtualNetworks", unit)
     .duration("Microsoft.Network/privateDnsZones", unit)
-    .duration("Microsoft.ContainerRegistry/registries", unit)
-    .duration("Microsoft.KeyVault/vaults", unit)
     .duration("Microsoft.Resources/resourceGroups", unit)
     .patterns(
         "Microsoft.Network/virtualNetworks",
