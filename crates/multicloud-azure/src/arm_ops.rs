@@ -76,6 +76,44 @@ pub trait ArmResource: Send + Sync {
     }
 }
 
+/// Declares a kind's [`ArmResource`] type `$name` (a unit struct) of ARM type `$type` at
+/// api-version `$version`, with the kind's own methods (`body`, `outputs`…); with
+/// `named in the group of $cfg`, its ARM id is the resource's name in the resource group
+/// of its config `$cfg`, else the methods give its `path` too.
+macro_rules! arm_kind {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $type:expr, $version:expr $(, named in the group of $cfg:ty)?;
+        $($methods:tt)*
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name;
+
+        #[async_trait::async_trait]
+        impl crate::arm_ops::ArmResource for $name {
+            fn provider_type(&self) -> &'static str {
+                $type
+            }
+            fn api_version(&self) -> &'static str {
+                $version
+            }
+            $(
+                fn path(
+                    &self,
+                    az: &crate::context::AzureContext,
+                    ctx: &multicloud_core::provider::OpContext<'_>,
+                ) -> Result<String, multicloud_core::ProviderError> {
+                    let c: $cfg = ctx.config()?;
+                    Ok(az.resource_path(&c.resource_group, $type, &ctx.resource.name))
+                }
+            )?
+            $($methods)*
+        }
+    };
+}
+pub(crate) use arm_kind;
+
 /// How the `live` body differs from the `checked` settings of the `desired` one, field by
 /// field ([`json_drift`]): what the desired body sets must hold (named array items, such as a
 /// vnet's subnets, matched by name); strings compare case-insensitively (ARM normalizes the

@@ -15,7 +15,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{Arm, ArmResource, field, tags};
+use crate::arm_ops::{Arm, arm_kind, field, tags};
 use crate::context::AzureContext;
 use crate::error::{Op, classify};
 use crate::expand::existing::resource_group_of;
@@ -56,18 +56,9 @@ fn pool(p: &PoolConfig, mode: &str, version: Option<&str>, subnet: &str) -> Valu
     v
 }
 
-/// [`ResourceKind::CLUSTER`](multicloud_core::resource::ResourceKind::CLUSTER).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ManagedCluster;
-
-#[async_trait]
-impl ArmResource for ManagedCluster {
-    fn provider_type(&self) -> &'static str {
-        CLUSTERS
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::CONTAINER_SERVICE
-    }
+arm_kind! {
+    /// [`ResourceKind::CLUSTER`](multicloud_core::resource::ResourceKind::CLUSTER).
+    ManagedCluster: CLUSTERS, api_versions::CONTAINER_SERVICE;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         // An existing cluster (read-only) is where its ARM id says.
         if let Ok(e) = ctx.config::<ExistingConfig>() {
@@ -145,19 +136,10 @@ impl ArmResource for ManagedCluster {
     }
 }
 
-/// [`ResourceKind::NODE_POOL`](multicloud_core::resource::ResourceKind::NODE_POOL): a user
-/// agent pool. Agent pools take no tags of their own; they live in our cluster.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AgentPool;
-
-#[async_trait]
-impl ArmResource for AgentPool {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.ContainerService/managedClusters/agentPools"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::CONTAINER_SERVICE
-    }
+arm_kind! {
+    /// [`ResourceKind::NODE_POOL`](multicloud_core::resource::ResourceKind::NODE_POOL): a user
+    /// agent pool. Agent pools take no tags of their own; they live in our cluster.
+    AgentPool: "Microsoft.ContainerService/managedClusters/agentPools", api_versions::CONTAINER_SERVICE;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         let c: NodePoolConfig = ctx.config()?;
         let cluster = az.resource_path(&c.resource_group, CLUSTERS, &c.cluster);

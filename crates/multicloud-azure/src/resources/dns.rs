@@ -2,13 +2,12 @@
 //! [`PRIVATE_DNS`](crate::arm::api_versions::PRIVATE_DNS), after `PrivateZonePut.json`) and
 //! its link to the virtual network (`virtualNetworkLinks`, after `VirtualNetworkLinkPut.json`).
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{arm_kind, field, tags};
 use crate::context::AzureContext;
 use crate::model::{ArmOutputs, DnsZoneLinkConfig, PrivateDnsZoneConfig};
 
@@ -22,22 +21,9 @@ pub(crate) fn arm_outputs(body: &Value, what: &str) -> Result<Outputs, ProviderE
     })
 }
 
-/// [`PRIVATE_DNS_ZONE`](crate::kinds::PRIVATE_DNS_ZONE).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PrivateDnsZone;
-
-#[async_trait]
-impl ArmResource for PrivateDnsZone {
-    fn provider_type(&self) -> &'static str {
-        ZONES
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::PRIVATE_DNS
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: PrivateDnsZoneConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, ZONES, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`PRIVATE_DNS_ZONE`](crate::kinds::PRIVATE_DNS_ZONE).
+    PrivateDnsZone: ZONES, api_versions::PRIVATE_DNS, named in the group of PrivateDnsZoneConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         Ok(json!({"location": "global", "tags": tags(ctx), "properties": {}}))
     }
@@ -46,18 +32,9 @@ impl ArmResource for PrivateDnsZone {
     }
 }
 
-/// [`DNS_ZONE_LINK`](crate::kinds::DNS_ZONE_LINK).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DnsZoneLink;
-
-#[async_trait]
-impl ArmResource for DnsZoneLink {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::PRIVATE_DNS
-    }
+arm_kind! {
+    /// [`DNS_ZONE_LINK`](crate::kinds::DNS_ZONE_LINK).
+    DnsZoneLink: "Microsoft.Network/privateDnsZones/virtualNetworkLinks", api_versions::PRIVATE_DNS;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         let c: DnsZoneLinkConfig = ctx.config()?;
         let zone = az.resource_path(&c.resource_group, ZONES, &c.zone);

@@ -7,14 +7,13 @@
 //! record in the `privatelink` zone linked to the virtual network, so the service's usual
 //! host name resolves to the private address inside the network.
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs, Owner};
 use serde_json::{Value, json};
 
 use super::dns::arm_outputs;
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, tags};
+use crate::arm_ops::{arm_kind, tags};
 use crate::context::AzureContext;
 use crate::model::{DnsZoneGroupConfig, NetworkOutputs, PrivateEndpointConfig};
 
@@ -25,22 +24,9 @@ pub const REDIS_PRIVATE_ZONE: &str = "privatelink.redis.azure.net";
 /// The private link sub-resource of an Azure Managed Redis cluster.
 pub const REDIS_GROUP_ID: &str = "redisEnterprise";
 
-/// [`PRIVATE_ENDPOINT`](crate::kinds::PRIVATE_ENDPOINT).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PrivateEndpoint;
-
-#[async_trait]
-impl ArmResource for PrivateEndpoint {
-    fn provider_type(&self) -> &'static str {
-        ENDPOINTS
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::NETWORK
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: PrivateEndpointConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, ENDPOINTS, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`PRIVATE_ENDPOINT`](crate::kinds::PRIVATE_ENDPOINT).
+    PrivateEndpoint: ENDPOINTS, api_versions::NETWORK, named in the group of PrivateEndpointConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: PrivateEndpointConfig = ctx.config()?;
         let target = ctx.dep_str(&c.target, "id")?;
@@ -62,18 +48,9 @@ impl ArmResource for PrivateEndpoint {
     }
 }
 
-/// [`PRIVATE_DNS_ZONE_GROUP`](crate::kinds::PRIVATE_DNS_ZONE_GROUP) (no tags of its own).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DnsZoneGroup;
-
-#[async_trait]
-impl ArmResource for DnsZoneGroup {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::NETWORK
-    }
+arm_kind! {
+    /// [`PRIVATE_DNS_ZONE_GROUP`](crate::kinds::PRIVATE_DNS_ZONE_GROUP) (no tags of its own).
+    DnsZoneGroup: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", api_versions::NETWORK;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         let c: DnsZoneGroupConfig = ctx.config()?;
         let endpoint = az.resource_path(&c.resource_group, ENDPOINTS, &c.endpoint);

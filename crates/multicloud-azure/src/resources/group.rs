@@ -1,28 +1,18 @@
 //! The resource group (`Microsoft.Resources/resourceGroups`, api-version
 //! [`RESOURCES`](crate::arm::api_versions::RESOURCES), after `CreateResourceGroup.json`).
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{arm_kind, field, tags};
 use crate::context::AzureContext;
 use crate::model::{ArmOutputs, ResourceGroupConfig};
 
-/// [`RESOURCE_GROUP`](crate::kinds::RESOURCE_GROUP).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ResourceGroup;
-
-#[async_trait]
-impl ArmResource for ResourceGroup {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.Resources/resourceGroups"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::RESOURCES
-    }
+arm_kind! {
+    /// [`RESOURCE_GROUP`](crate::kinds::RESOURCE_GROUP).
+    ResourceGroup: "Microsoft.Resources/resourceGroups", api_versions::RESOURCES;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         Ok(az.group_path(&ctx.resource.name))
     }

@@ -6,14 +6,13 @@
 //! `system:serviceaccount:<ns>:<sa>` with audience `api://AzureADTokenExchange` (after
 //! `FederatedIdentityCredentialCreate.json`).
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::outputs::ClusterOutputs;
 use multicloud_core::provider::{OpContext, Outputs, Owner};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{arm_kind, field, tags};
 use crate::context::AzureContext;
 use crate::model::{
     FederatedCredentialConfig, FederatedCredentialOutputs, ManagedIdentityOutputs,
@@ -25,22 +24,9 @@ pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 
 const IDENTITIES: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
 
-/// [`ResourceKind::WORKLOAD_IDENTITY`](multicloud_core::resource::ResourceKind::WORKLOAD_IDENTITY).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ManagedIdentity;
-
-#[async_trait]
-impl ArmResource for ManagedIdentity {
-    fn provider_type(&self) -> &'static str {
-        IDENTITIES
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::MANAGED_IDENTITY
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: WorkloadIdentityConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, IDENTITIES, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`ResourceKind::WORKLOAD_IDENTITY`](multicloud_core::resource::ResourceKind::WORKLOAD_IDENTITY).
+    ManagedIdentity: IDENTITIES, api_versions::MANAGED_IDENTITY, named in the group of WorkloadIdentityConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         Ok(json!({"location": ctx.stack.region, "tags": tags(ctx)}))
     }
@@ -58,19 +44,10 @@ impl ArmResource for ManagedIdentity {
     }
 }
 
-/// [`FEDERATED_CREDENTIAL`](crate::kinds::FEDERATED_CREDENTIAL). It takes no tags; it lives
-/// under our identity, which is judged by its own.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FederatedCredential;
-
-#[async_trait]
-impl ArmResource for FederatedCredential {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::MANAGED_IDENTITY
-    }
+arm_kind! {
+    /// [`FEDERATED_CREDENTIAL`](crate::kinds::FEDERATED_CREDENTIAL). It takes no tags; it lives
+    /// under our identity, which is judged by its own.
+    FederatedCredential: "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials", api_versions::MANAGED_IDENTITY;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         let c: FederatedCredentialConfig = ctx.config()?;
         let identity = match ctx.dep_str(&c.identity, "id") {

@@ -5,36 +5,22 @@
 //! The cluster subnet names the gateway and the cluster's `outboundType` is
 //! `userAssignedNATGateway`: the nodes leave through one stable address.
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::provider::{OpContext, Outputs};
 use serde_json::{Value, json};
 
 use super::dns::arm_outputs;
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, tags};
+use crate::arm_ops::{arm_kind, tags};
 use crate::context::AzureContext;
 use crate::model::{NatGatewayConfig, PublicIpConfig};
 
 const PUBLIC_IPS: &str = "Microsoft.Network/publicIPAddresses";
 const NAT_GATEWAYS: &str = "Microsoft.Network/natGateways";
 
-/// [`PUBLIC_IP`](crate::kinds::PUBLIC_IP).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PublicIp;
-
-#[async_trait]
-impl ArmResource for PublicIp {
-    fn provider_type(&self) -> &'static str {
-        PUBLIC_IPS
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::NETWORK
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: PublicIpConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, PUBLIC_IPS, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`PUBLIC_IP`](crate::kinds::PUBLIC_IP).
+    PublicIp: PUBLIC_IPS, api_versions::NETWORK, named in the group of PublicIpConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         Ok(json!({
             "location": ctx.stack.region,
@@ -52,22 +38,9 @@ impl ArmResource for PublicIp {
     }
 }
 
-/// [`NAT_GATEWAY`](crate::kinds::NAT_GATEWAY).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NatGateway;
-
-#[async_trait]
-impl ArmResource for NatGateway {
-    fn provider_type(&self) -> &'static str {
-        NAT_GATEWAYS
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::NETWORK
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: NatGatewayConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, NAT_GATEWAYS, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`NAT_GATEWAY`](crate::kinds::NAT_GATEWAY).
+    NatGateway: NAT_GATEWAYS, api_versions::NETWORK, named in the group of NatGatewayConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: NatGatewayConfig = ctx.config()?;
         let address = ctx.dep_str(&c.public_ip, "id")?;

@@ -5,14 +5,13 @@
 //! the private DNS zone, public network access disabled. Its administrator password is read
 //! from Key Vault (the `secret` it depends on) for the PUT and never recorded.
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::outputs::{DatabaseOutputs, SecretOutputs};
 use multicloud_core::provider::{OpContext, Outputs, Owner};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{arm_kind, field, tags};
 use crate::context::AzureContext;
 use crate::model::{ArmOutputs, DatabaseConfig, NetworkOutputs, PostgresDatabaseConfig};
 
@@ -50,22 +49,9 @@ fn settings(ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
     }))
 }
 
-/// [`ResourceKind::DATABASE`](multicloud_core::resource::ResourceKind::DATABASE).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FlexibleServer;
-
-#[async_trait]
-impl ArmResource for FlexibleServer {
-    fn provider_type(&self) -> &'static str {
-        SERVERS
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::POSTGRESQL
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: DatabaseConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, SERVERS, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`ResourceKind::DATABASE`](multicloud_core::resource::ResourceKind::DATABASE).
+    FlexibleServer: SERVERS, api_versions::POSTGRESQL, named in the group of DatabaseConfig;
     async fn body(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: DatabaseConfig = ctx.config()?;
         let secret: SecretOutputs = ctx.dep(&c.password_secret)?;
@@ -113,19 +99,10 @@ impl ArmResource for FlexibleServer {
     }
 }
 
-/// [`POSTGRES_DATABASE`](crate::kinds::POSTGRES_DATABASE): the spec's database in the
-/// server (no tags of its own; it lives in our server).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PostgresDatabase;
-
-#[async_trait]
-impl ArmResource for PostgresDatabase {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.DBforPostgreSQL/flexibleServers/databases"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::POSTGRESQL
-    }
+arm_kind! {
+    /// [`POSTGRES_DATABASE`](crate::kinds::POSTGRES_DATABASE): the spec's database in the
+    /// server (no tags of its own; it lives in our server).
+    PostgresDatabase: "Microsoft.DBforPostgreSQL/flexibleServers/databases", api_versions::POSTGRESQL;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         let c: PostgresDatabaseConfig = ctx.config()?;
         let server = az.resource_path(&c.resource_group, SERVERS, &c.server);

@@ -6,7 +6,6 @@
 //! With a network the cluster takes no public traffic (`publicNetworkAccess: Disabled`):
 //! apps reach it through a private endpoint ([`crate::resources::endpoint`]).
 
-use async_trait::async_trait;
 use multicloud_core::ProviderError;
 use multicloud_core::outputs::CacheOutputs;
 use multicloud_core::provider::{OpContext, Outputs, Owner};
@@ -14,7 +13,7 @@ use multicloud_core::secret::SecretString;
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, tags};
+use crate::arm_ops::{arm_kind, field, tags};
 use crate::context::AzureContext;
 use crate::error::{Op, classify};
 use crate::model::{ArmOutputs, CacheConfig, RedisDatabaseConfig};
@@ -24,22 +23,9 @@ pub const PORT: u16 = 10000;
 
 const CLUSTERS: &str = "Microsoft.Cache/redisEnterprise";
 
-/// [`ResourceKind::CACHE`](multicloud_core::resource::ResourceKind::CACHE).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RedisCluster;
-
-#[async_trait]
-impl ArmResource for RedisCluster {
-    fn provider_type(&self) -> &'static str {
-        CLUSTERS
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::REDIS_ENTERPRISE
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: CacheConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, CLUSTERS, &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`ResourceKind::CACHE`](multicloud_core::resource::ResourceKind::CACHE).
+    RedisCluster: CLUSTERS, api_versions::REDIS_ENTERPRISE, named in the group of CacheConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: CacheConfig = ctx.config()?;
         let access = if c.private { "Disabled" } else { "Enabled" };
@@ -67,18 +53,9 @@ impl ArmResource for RedisCluster {
     }
 }
 
-/// [`REDIS_DATABASE`](crate::kinds::REDIS_DATABASE) (no tags of its own).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RedisDatabase;
-
-#[async_trait]
-impl ArmResource for RedisDatabase {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.Cache/redisEnterprise/databases"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::REDIS_ENTERPRISE
-    }
+arm_kind! {
+    /// [`REDIS_DATABASE`](crate::kinds::REDIS_DATABASE) (no tags of its own).
+    RedisDatabase: "Microsoft.Cache/redisEnterprise/databases", api_versions::REDIS_ENTERPRISE;
     fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
         let c: RedisDatabaseConfig = ctx.config()?;
         let cluster = az.resource_path(&c.resource_group, CLUSTERS, &c.cluster);

@@ -16,7 +16,7 @@ use multicloud_core::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 
 use crate::arm::api_versions;
-use crate::arm_ops::{ArmResource, field, owner_by_tags, tags};
+use crate::arm_ops::{arm_kind, field, owner_by_tags, tags};
 use crate::context::AzureContext;
 use crate::error::{Op, classify};
 use crate::model::{AcrOutputs, ContainerRegistryConfig, RepositoryConfig};
@@ -24,22 +24,9 @@ use crate::model::{AcrOutputs, ContainerRegistryConfig, RepositoryConfig};
 /// The user name of ACR refresh tokens.
 pub const TOKEN_USER: &str = "00000000-0000-0000-0000-000000000000";
 
-/// [`CONTAINER_REGISTRY`](crate::kinds::CONTAINER_REGISTRY).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ContainerRegistry;
-
-#[async_trait]
-impl ArmResource for ContainerRegistry {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.ContainerRegistry/registries"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::CONTAINER_REGISTRY
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: ContainerRegistryConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, self.provider_type(), &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`CONTAINER_REGISTRY`](crate::kinds::CONTAINER_REGISTRY).
+    ContainerRegistry: "Microsoft.ContainerRegistry/registries", api_versions::CONTAINER_REGISTRY, named in the group of ContainerRegistryConfig;
     async fn body(&self, _az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: ContainerRegistryConfig = ctx.config()?;
         Ok(json!({

@@ -14,27 +14,14 @@ use serde_json::{Value, json};
 
 use crate::arm::api_versions;
 use crate::arm::lro::{self, LroHandle, LroMethod};
-use crate::arm_ops::{ArmResource, field, foreign, owner_by_tags, tags};
+use crate::arm_ops::{arm_kind, field, foreign, owner_by_tags, tags};
 use crate::context::AzureContext;
 use crate::error::{Op, classify};
 use crate::model::{KeyVaultConfig, VaultOutputs, VaultPurgeConfig};
 
-/// [`KEY_VAULT`](crate::kinds::KEY_VAULT).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyVault;
-
-#[async_trait]
-impl ArmResource for KeyVault {
-    fn provider_type(&self) -> &'static str {
-        "Microsoft.KeyVault/vaults"
-    }
-    fn api_version(&self) -> &'static str {
-        api_versions::KEY_VAULT
-    }
-    fn path(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<String, ProviderError> {
-        let c: KeyVaultConfig = ctx.config()?;
-        Ok(az.resource_path(&c.resource_group, self.provider_type(), &ctx.resource.name))
-    }
+arm_kind! {
+    /// [`KEY_VAULT`](crate::kinds::KEY_VAULT).
+    KeyVault: "Microsoft.KeyVault/vaults", api_versions::KEY_VAULT, named in the group of KeyVaultConfig;
     async fn body(&self, az: &AzureContext, ctx: &OpContext<'_>) -> Result<Value, ProviderError> {
         let c: KeyVaultConfig = ctx.config()?;
         Ok(json!({
