@@ -4,7 +4,7 @@
 //! and the sweeper's order ([`crate::order`]) come from it.
 
 use multicloud_core::expand::ExpandError;
-use multicloud_core::expand::{ServiceAnchor, WorkloadAnchors, workloads};
+use multicloud_core::expand::ServiceAnchor;
 use multicloud_core::resource::{Resource, ResourceGraph, ResourceId, ResourceKind};
 use multicloud_core::spec::{
     AksOutbound, Connection, Network, SecretSource, SpecErrors, StackSpec, Tier, ValidationError,
@@ -221,18 +221,7 @@ pub fn expand(spec: &StackSpec, settings: &AzureSettings) -> Result<ResourceGrap
     compute::cache(spec, &n, settings, &mut g)?;
     private::cache(spec, &n, &mut g)?;
     compute::identities(spec, &n, &mut g)?;
-    if !spec.apps.is_empty() {
-        // (An attached cluster is not part of the graph: nothing to wait for.)
-        if cluster_ready.is_empty() && spec.cluster.is_some() {
-            cluster_ready.push(ids::cluster());
-        }
-        let anchors = WorkloadAnchors {
-            cluster_ready,
-            database: data_service(spec, Connection::Database),
-            cache: data_service(spec, Connection::Cache),
-        };
-        workloads(spec, &mut g, &anchors)?;
-    }
+    multicloud_core::expand::apps(spec, &mut g, cluster_ready, data_service)?;
     // The engine checks the graph (known dependencies, no cycle) before planning.
     Ok(g)
 }
