@@ -163,10 +163,14 @@ use describe_lookup;
 
 /// Implements [`Ec2Kind`] for `$kind`, whose live resource `$live` is found by `$find` (a
 /// function of the clients and a [`Lookup`]), known by its `$id` accessor and described by
-/// `$outputs`; the kind's own methods follow (`create_new`, `delete_id`, and where it has
-/// them `complete`, `drift`, `progress`, `requires_replacement`).
+/// `$outputs`; created by `create` (a function of the clients and the context), completed
+/// by `complete` (of the clients, the context and the live resource) and deleted by
+/// `delete` (of the clients and the id) where the kind names them; its other methods
+/// follow (those of `create_new`, `complete` and `delete_id` it does not name, `drift`,
+/// `progress`, `requires_replacement`).
 macro_rules! ec2_kind {
-    ($kind:ty: $live:ty, find $find:ident, id $id:ident, outputs $outputs:ident;
+    ($kind:ty: $live:ty, find $find:ident, id $id:ident, outputs $outputs:ident
+     $(, create $create:ident)? $(, complete $complete:ident)? $(, delete $delete:ident)?;
      $($methods:tt)*) => {
         #[async_trait::async_trait]
         impl super::Ec2Kind for $kind {
@@ -186,6 +190,32 @@ macro_rules! ec2_kind {
             fn outputs(live: &$live) -> crate::model::NetworkOutputs {
                 $outputs(live)
             }
+            $(
+                async fn create_new(
+                    &self,
+                    ctx: &multicloud_core::provider::OpContext<'_>,
+                ) -> Result<multicloud_core::provider::Outputs, multicloud_core::ProviderError> {
+                    $create(&self.clients, ctx).await
+                }
+            )?
+            $(
+                async fn complete(
+                    &self,
+                    ctx: &multicloud_core::provider::OpContext<'_>,
+                    live: &$live,
+                ) -> Result<(), multicloud_core::ProviderError> {
+                    $complete(&self.clients, ctx, live).await
+                }
+            )?
+            $(
+                async fn delete_id(
+                    &self,
+                    _: &multicloud_core::provider::OpContext<'_>,
+                    id: &str,
+                ) -> Result<(), multicloud_core::ProviderError> {
+                    $delete(&self.clients, id).await
+                }
+            )?
             $($methods)*
         }
     };

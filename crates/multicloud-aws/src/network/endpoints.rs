@@ -115,26 +115,15 @@ kind_ops! {
 }
 
 ec2_kind! {
-    VpcEndpoint: ec2::VpcEndpoint, find find_vpc_endpoints, id vpc_endpoint_id, outputs endpoint_outputs;
-    async fn complete(
-        &self,
-        ctx: &OpContext<'_>,
-        live: &ec2::VpcEndpoint,
-    ) -> Result<(), ProviderError> {
-        complete_endpoint(&self.clients, ctx, live).await
-    }
+    VpcEndpoint: ec2::VpcEndpoint, find find_vpc_endpoints, id vpc_endpoint_id,
+    outputs endpoint_outputs, create create_endpoint, complete complete_endpoint,
+    delete delete_vpc_endpoint;
     async fn drift(
         &self,
         ctx: &OpContext<'_>,
         live: &ec2::VpcEndpoint,
     ) -> Result<Option<Drift>, ProviderError> {
         endpoint_drift(ctx, live)
-    }
-    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        create_endpoint(&self.clients, ctx).await
-    }
-    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
-        delete_vpc_endpoint(&self.clients, id).await
     }
     fn progress(live: &ec2::VpcEndpoint) -> Progress {
         progress_of("VPC endpoint", Self::id(live), state_of(live), || {

@@ -133,7 +133,8 @@ kind_ops! {
 }
 
 ec2_kind! {
-    ElasticIp: ec2::Address, find find_addresses, id allocation_id, outputs address_outputs;
+    ElasticIp: ec2::Address, find find_addresses, id allocation_id, outputs address_outputs,
+    delete release_address;
     async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
         let tags = desired_tags(&ctx.resource.name, &ctx.resource.tags, &[]);
         let out = self
@@ -151,13 +152,11 @@ ec2_kind! {
             ..NetworkOutputs::default()
         })
     }
-    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
-        release_address(&self.clients, id).await
-    }
 }
 
 ec2_kind! {
-    NatGateway: ec2::NatGateway, find find_nat_gateways, id nat_gateway_id, outputs nat_outputs;
+    NatGateway: ec2::NatGateway, find find_nat_gateways, id nat_gateway_id, outputs nat_outputs,
+    delete delete_nat_gateway;
     /// In another subnet than its config's (a gateway cannot move: it is replaced).
     async fn drift(
         &self,
@@ -189,9 +188,6 @@ ec2_kind! {
             .nat_gateway
             .ok_or_else(|| ProviderError::invalid("ec2 CreateNatGateway returned no gateway"))?;
         Outputs::of(&nat_outputs(&gateway))
-    }
-    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
-        delete_nat_gateway(&self.clients, id).await
     }
     fn progress(live: &ec2::NatGateway) -> Progress {
         let state = live

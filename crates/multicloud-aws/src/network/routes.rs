@@ -329,26 +329,15 @@ kind_ops! {
 }
 
 ec2_kind! {
-    RouteTable: ec2::RouteTable, find find_route_tables, id route_table_id, outputs route_table_outputs;
-    async fn complete(
-        &self,
-        ctx: &OpContext<'_>,
-        live: &ec2::RouteTable,
-    ) -> Result<(), ProviderError> {
-        ensure_routes(&self.clients, ctx, live).await
-    }
+    RouteTable: ec2::RouteTable, find find_route_tables, id route_table_id,
+    outputs route_table_outputs, create create_route_table, complete ensure_routes,
+    delete delete_route_table;
     async fn drift(
         &self,
         ctx: &OpContext<'_>,
         live: &ec2::RouteTable,
     ) -> Result<Option<Drift>, ProviderError> {
         route_drift(ctx, live)
-    }
-    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        create_route_table(&self.clients, ctx).await
-    }
-    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
-        delete_route_table(&self.clients, id).await
     }
 }
 

@@ -276,26 +276,14 @@ kind_ops! {
 }
 
 ec2_kind! {
-    SecurityGroup: ec2::SecurityGroup, find find_security_groups, id group_id, outputs sg_outputs;
-    async fn complete(
-        &self,
-        ctx: &OpContext<'_>,
-        live: &ec2::SecurityGroup,
-    ) -> Result<(), ProviderError> {
-        ensure_ingress(&self.clients, ctx, live).await
-    }
+    SecurityGroup: ec2::SecurityGroup, find find_security_groups, id group_id, outputs sg_outputs,
+    create create_security_group, complete ensure_ingress, delete delete_security_group;
     async fn drift(
         &self,
         ctx: &OpContext<'_>,
         live: &ec2::SecurityGroup,
     ) -> Result<Option<Drift>, ProviderError> {
         ingress_drift(ctx, live)
-    }
-    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        create_security_group(&self.clients, ctx).await
-    }
-    async fn delete_id(&self, _: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
-        delete_security_group(&self.clients, id).await
     }
     /// A new description, which EC2 cannot change, replaces the group; an update adds the
     /// ingress rules a changed config asks for.

@@ -215,19 +215,14 @@ kind_ops! {
 }
 
 ec2_kind! {
-    Subnet: ec2::Subnet, find find_subnets, id subnet_id, outputs subnet_outputs;
-    async fn complete(&self, ctx: &OpContext<'_>, live: &ec2::Subnet) -> Result<(), ProviderError> {
-        ensure_subnet(&self.clients, ctx, live).await
-    }
+    Subnet: ec2::Subnet, find find_subnets, id subnet_id, outputs subnet_outputs,
+    create create_subnet, complete ensure_subnet;
     async fn drift(
         &self,
         ctx: &OpContext<'_>,
         live: &ec2::Subnet,
     ) -> Result<Option<Drift>, ProviderError> {
         subnet_drift(&self.clients, ctx, live).await
-    }
-    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        create_subnet(&self.clients, ctx).await
     }
     async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
         let config: SubnetConfig = ctx.config()?;

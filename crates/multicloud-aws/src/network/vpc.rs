@@ -272,7 +272,7 @@ kind_ops! {
 }
 
 ec2_kind! {
-    Vpc: ec2::Vpc, find find_vpcs, id vpc_id, outputs vpc_outputs;
+    Vpc: ec2::Vpc, find find_vpcs, id vpc_id, outputs vpc_outputs, create create_vpc;
     async fn complete(&self, _: &OpContext<'_>, live: &ec2::Vpc) -> Result<(), ProviderError> {
         ensure_vpc_attributes(&self.clients, live.vpc_id().unwrap_or_default()).await
     }
@@ -282,9 +282,6 @@ ec2_kind! {
         live: &ec2::Vpc,
     ) -> Result<Option<Drift>, ProviderError> {
         vpc_drift(&self.clients, ctx, live).await
-    }
-    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        create_vpc(&self.clients, ctx).await
     }
     async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
         let c = &self.clients;
@@ -297,14 +294,8 @@ ec2_kind! {
 }
 
 ec2_kind! {
-    InternetGateway: ec2::InternetGateway, find find_igws, id internet_gateway_id, outputs igw_outputs;
-    async fn complete(
-        &self,
-        ctx: &OpContext<'_>,
-        live: &ec2::InternetGateway,
-    ) -> Result<(), ProviderError> {
-        ensure_igw_attached(&self.clients, ctx, live).await
-    }
+    InternetGateway: ec2::InternetGateway, find find_igws, id internet_gateway_id,
+    outputs igw_outputs, create create_igw, complete ensure_igw_attached;
     /// Detached from the stack's VPC.
     async fn drift(
         &self,
@@ -321,9 +312,6 @@ ec2_kind! {
                 "attached",
             ))
         }))
-    }
-    async fn create_new(&self, ctx: &OpContext<'_>) -> Result<Outputs, ProviderError> {
-        create_igw(&self.clients, ctx).await
     }
     async fn delete_id(&self, ctx: &OpContext<'_>, id: &str) -> Result<(), ProviderError> {
         let c = &self.clients;
