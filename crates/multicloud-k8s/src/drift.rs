@@ -75,7 +75,7 @@ where
 }
 
 /// The fingerprint annotation of `live` when it is not the one of `want`.
-fn fingerprint_drift<K: kube::Resource>(want: &K, live: &K) -> Option<FieldDrift> {
+pub(crate) fn fingerprint_drift<K: kube::Resource>(want: &K, live: &K) -> Option<FieldDrift> {
     let want = want.annotations().get(ANNOTATION_FINGERPRINT)?;
     let field = format!("metadata.annotations[{ANNOTATION_FINGERPRINT}]");
     FieldDrift::compare_live(&field, want, live.annotations().get(ANNOTATION_FINGERPRINT))

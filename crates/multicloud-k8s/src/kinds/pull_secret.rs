@@ -72,6 +72,8 @@ pub(crate) fn docker_config(creds: &[RegistryCredentials]) -> serde_json::Value 
 impl ObjectKind for PullSecretKind {
     type K = Secret;
     const WHAT: &'static str = "pull secret";
+    // Refused without its `.dockerconfigjson`, which only `fill` reads (from the cloud).
+    const DRIFT_BY_DRY_RUN: bool = false;
 
     fn api(client: Client, namespace: &str) -> Api<Secret> {
         Api::namespaced(client, namespace)
