@@ -86,6 +86,10 @@ pub enum Command {
     Refresh,
     /// The stack's recorded outputs (no cloud call unless --show-secrets).
     Outputs(OutputsArgs),
+    /// How the apps run on the stack's cluster (replicas available, Service address) and
+    /// whether the Secrets they read point at the stack's own database and cache; exits 4
+    /// when one is not running or points elsewhere.
+    Status,
     /// Find (and delete) what carries the stack's ownership tags, whatever state says.
     Sweep(SweepArgs),
     /// The plan's dependency graph, coloured by action (Graphviz DOT, or Mermaid).

@@ -16,7 +16,7 @@ use crate::progress::{Mode, Progress, print_line};
 use crate::render::{self, PlanFormat};
 use crate::state_store::Location;
 use crate::targets::{Session, Setup, Target};
-use crate::{outputs, session, spec_file, state_cmd, sweep};
+use crate::{outputs, session, spec_file, state_cmd, status, sweep};
 
 /// What a command needs besides its own arguments.
 pub struct Context {
@@ -97,6 +97,7 @@ async fn dispatch(command: Command, cx: &Context) -> Result<Exit, CliError> {
         // One read per resource under the lock, then one save: let it finish.
         Command::Refresh => refresh(cx).await,
         Command::Outputs(o) => until_cancelled(cancel, outputs::run(cx, o.show_secrets)).await,
+        Command::Status => until_cancelled(cancel, status::run(cx)).await,
         Command::Sweep(s) => until_cancelled(cancel, sweep::run(cx, &s)).await,
         Command::Graph(g) => until_cancelled(cancel, graph(cx, &g)).await,
         Command::State(s) => until_cancelled(cancel, state_cmd::run(cx, &s.command)).await,

@@ -11,7 +11,8 @@ Exit codes:
   1    error: a cloud, state or stand-in failure, or a refusal (foreign resources, another cloud's state)
   2    usage: bad arguments (a --target or --replace the plan does not have), or a spec file that cannot be read
   3    invalid spec: malformed YAML or a spec breaking the rules (every error is printed; nothing is created)
-  4    failed resources: some resources (or swept resources) failed; the ones that completed are recorded
+  4    failed resources: some resources (or swept resources) failed; the ones that completed are recorded;
+       `status`: an app not running, or not reaching the stack's database or cache
   5    locked: another run holds the stack's state lock
   6    cancelled: Ctrl-C; running operations finished and are recorded
   130  interrupted: a second Ctrl-C stopped at once (operations in flight may be unrecorded)";

@@ -13,6 +13,7 @@ mod session;
 mod spec_file;
 mod state_cmd;
 mod state_store;
+mod status;
 mod sweep;
 mod targets;
 

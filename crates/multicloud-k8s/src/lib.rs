@@ -58,6 +58,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`status::apps_status`] reads how the apps run (replicas available, Service address) and
+//! where the connection Secrets they read point, to compare with the stack's outputs.
+//!
 //! Feature `testing` adds [`testing::ControlPlane`], a real local control plane (etcd,
 //! kube-apiserver, controller-manager, scheduler and kwok) for tests.
 
@@ -67,6 +70,7 @@ mod dynamic;
 pub mod error;
 pub mod kinds;
 pub mod object;
+pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod workloads;

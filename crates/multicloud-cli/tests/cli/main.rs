@@ -2,6 +2,7 @@
 //! output, `up` / `outputs` / `down` on the local stand-ins (moto, the Azure emulator),
 //! Ctrl-C, the state lock, and no secret value in what it prints.
 
+mod apps;
 mod local;
 mod secrets;
 mod signals;

@@ -27,6 +27,7 @@ pub mod code {
     pub const ERROR: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const INVALID_SPEC: i32 = 3;
+    pub const FAILED: i32 = 4;
     pub const LOCKED: i32 = 5;
     pub const CANCELLED: i32 = 6;
     pub const INTERRUPTED: i32 = 130;
