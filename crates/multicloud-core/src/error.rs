@@ -7,6 +7,20 @@
 use std::fmt;
 use std::time::Duration;
 
+/// What kind of cloud call failed: the context a provider's error classification needs
+/// (the same code can mean "absent" on a read and "not visible yet" on a create).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    /// A read: describe, get, list (or a poll of a long-running operation).
+    Read,
+    /// A create: create, put, attach.
+    Create,
+    /// An update: modify, update, patch.
+    Update,
+    /// A delete: delete, detach, purge.
+    Delete,
+}
+
 /// How a provider error should be handled by the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
