@@ -8,18 +8,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use multicloud_core::{ErrorKind, ProviderError};
 
-/// What kind of call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// A describe / get / list call.
-    Read,
-    /// A create / put / attach call.
-    Create,
-    /// A modify / update call.
-    Update,
-    /// A delete / detach call.
-    Delete,
-}
+/// What kind of call failed (core's [`CallKind`](multicloud_core::error::CallKind)).
+pub use multicloud_core::error::CallKind as Op;
 
 /// Codes AWS uses for throttling.
 pub const THROTTLING: &[&str] = &[

@@ -4,18 +4,8 @@
 
 use multicloud_core::ErrorKind;
 
-/// What kind of call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// A GET / list call (or a poll of a long-running operation).
-    Read,
-    /// A PUT that creates.
-    Create,
-    /// A PUT / PATCH that updates.
-    Update,
-    /// A DELETE (or a purge).
-    Delete,
-}
+/// What kind of call failed (core's [`CallKind`](multicloud_core::error::CallKind)).
+pub use multicloud_core::error::CallKind as Op;
 
 /// Codes ARM uses for throttling (the status is 429).
 pub const THROTTLING: &[&str] = &[
