@@ -128,6 +128,12 @@ impl TagPair for aws_sdk_ecr::types::Tag {
     }
 }
 
+impl TagPair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
 impl TagPair for (String, String) {
     fn pair(&self) -> (&str, &str) {
         (&self.0, &self.1)

@@ -425,12 +425,7 @@ pub(crate) async fn delete_orphaned_load_balancers(
 mod tests {
     use super::*;
 
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::support::tag_map as tags;
 
     #[test]
     fn the_cluster_tags_select_what_kubernetes_made() {

@@ -169,7 +169,7 @@ pub(super) async fn create_route_table(
         .ok_or_else(|| ProviderError::invalid("ec2 CreateRouteTable returned no route table"))?;
     let rt_id = table.route_table_id().unwrap_or_default();
     if let Some((destination, target)) = &route {
-        add_route(c, rt_id, destination, target).await?;
+        put_route(c, rt_id, (destination.as_str(), target), false).await?;
     }
     for subnet in &subnets {
         associate(c, rt_id, subnet).await?;
@@ -188,9 +188,9 @@ pub(super) async fn ensure_routes(
     let rt_id = r.route_table_id().unwrap_or_default();
     if let Some((destination, target)) = &route {
         match route_to(r, destination) {
-            None => add_route(c, rt_id, destination, target).await?,
+            None => put_route(c, rt_id, (destination.as_str(), target), false).await?,
             Some(live) if !target.is_target_of(live) => {
-                replace_route(c, rt_id, destination, target).await?;
+                put_route(c, rt_id, (destination.as_str(), target), true).await?;
             }
             Some(_) => {}
         }
@@ -225,12 +225,27 @@ macro_rules! routed {
     }};
 }
 
-async fn add_route(
+/// Routes `destination` of table `rt_id` to `target`: a new route (one already there is
+/// fine), or with `replace` the existing route pointed back at it (someone pointed it
+/// elsewhere).
+async fn put_route(
     c: &AwsClients,
     rt_id: &str,
-    destination: &str,
-    target: &Target,
+    (destination, target): (&str, &Target),
+    replace: bool,
 ) -> Result<(), ProviderError> {
+    if replace {
+        let req = routed!(
+            c.ec2.replace_route().route_table_id(rt_id),
+            destination,
+            target
+        );
+        return req
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, Op::Update, "ec2 ReplaceRoute"));
+    }
     let req = routed!(
         c.ec2.create_route().route_table_id(rt_id),
         destination,
@@ -244,25 +259,6 @@ async fn add_route(
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         r => r.map(|_| ()),
     }
-}
-
-/// Points the route of table `rt_id` to `destination` at `target` (someone pointed it
-/// elsewhere).
-async fn replace_route(
-    c: &AwsClients,
-    rt_id: &str,
-    destination: &str,
-    target: &Target,
-) -> Result<(), ProviderError> {
-    let req = routed!(
-        c.ec2.replace_route().route_table_id(rt_id),
-        destination,
-        target
-    );
-    req.send()
-        .await
-        .map(|_| ())
-        .map_err(|e| classify(e, Op::Update, "ec2 ReplaceRoute"))
 }
 
 async fn associate(c: &AwsClients, rt_id: &str, subnet_id: &str) -> Result<(), ProviderError> {
