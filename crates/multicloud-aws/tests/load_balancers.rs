@@ -19,7 +19,7 @@ use multicloud_aws::expand::ids;
 #[path = "support/network_world.rs"]
 mod network_world;
 
-use network_world::{World, assert_held_by, names, world};
+use network_world::{World, assert_held_by, names, sorted, world};
 
 const IN_TREE: &str = "kubernetes.io/cluster/";
 const CONTROLLER: &str = "elbv2.k8s.aws/cluster";
@@ -101,36 +101,20 @@ impl World {
 
     /// The names of the load balancers left, sorted.
     async fn load_balancers(&self) -> Vec<String> {
-        let out = self
-            .elb()
-            .describe_load_balancers()
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        let mut names: Vec<String> = out
-            .load_balancers()
-            .iter()
-            .filter_map(|lb| lb.load_balancer_name().map(str::to_string))
-            .collect();
-        names.sort();
-        names
+        let out = self.elb().describe_load_balancers().send().await;
+        let out = out.expect("DescribeLoadBalancers");
+        sorted(
+            out.load_balancers()
+                .iter()
+                .map(|lb| lb.load_balancer_name()),
+        )
     }
 
     /// The names of the target groups left, sorted.
     async fn target_groups(&self) -> Vec<String> {
-        let out = self
-            .elb()
-            .describe_target_groups()
-            .send()
-            .await
-            .expect("DescribeTargetGroups");
-        let mut names: Vec<String> = out
-            .target_groups()
-            .iter()
-            .filter_map(|tg| tg.target_group_name().map(str::to_string))
-            .collect();
-        names.sort();
-        names
+        let out = self.elb().describe_target_groups().send().await;
+        let out = out.expect("DescribeTargetGroups");
+        sorted(out.target_groups().iter().map(|tg| tg.target_group_name()))
     }
 }
 

@@ -15,7 +15,7 @@ use multicloud_aws::expand::ids;
 #[path = "support/network_world.rs"]
 mod network_world;
 
-use network_world::{World, assert_held_by, names, world};
+use network_world::{World, assert_held_by, names, sorted, world};
 
 const IN_TREE: &str = "kubernetes.io/cluster/";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -70,19 +70,13 @@ impl World {
 
     /// The names of the classic ELBs left, sorted.
     async fn classic_elbs(&self) -> Vec<String> {
-        let out = self
-            .elb()
-            .describe_load_balancers()
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        let mut names: Vec<String> = out
-            .load_balancer_descriptions()
-            .iter()
-            .filter_map(|lb| lb.load_balancer_name().map(str::to_string))
-            .collect();
-        names.sort();
-        names
+        let out = self.elb().describe_load_balancers().send().await;
+        let out = out.expect("DescribeLoadBalancers");
+        sorted(
+            out.load_balancer_descriptions()
+                .iter()
+                .map(|lb| lb.load_balancer_name()),
+        )
     }
 }
 

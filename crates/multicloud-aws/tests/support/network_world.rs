@@ -247,6 +247,13 @@ pub fn names(list: &[&str]) -> Vec<String> {
     v
 }
 
+/// The names given (those present), sorted (what the listing helpers return).
+pub fn sorted<'a>(found: impl IntoIterator<Item = Option<&'a str>>) -> Vec<String> {
+    let mut v: Vec<String> = found.into_iter().flatten().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
 /// Outputs recording `id` as the cloud id.
 pub fn recorded_id(id: &str) -> Outputs {
     let mut o = Outputs::new();
