@@ -261,24 +261,7 @@ impl ArmClient {
             request.insert_header("content-type", "application/json");
             request.set_body(bytes);
         }
-        let options = PipelineSendOptions {
-            skip_checks: true,
-            ..Default::default()
-        };
-        let response = self
-            .pipeline
-            .send(&Context::new(), &mut request, Some(options))
-            .await
-            .map_err(transport_error)?;
-        let (status, headers, body) = response.deconstruct();
-        Ok(ArmResponse {
-            status: u16::from(status),
-            azure_async_operation: headers.get_optional_string(&AZURE_ASYNC_OPERATION),
-            location: headers.get_optional_string(&LOCATION),
-            retry_after: retry_after(&headers),
-            error_code: headers.get_optional_string(&X_MS_ERROR_CODE),
-            body: body.to_vec(),
-        })
+        send_whole(&self.pipeline, &mut request).await
     }
 
     /// `GET <path>?api-version=..`: the 2xx response, or its error.
@@ -398,23 +381,7 @@ impl ArmClient {
         request.insert_header("content-type", "application/x-www-form-urlencoded");
         request.insert_header("accept", "application/json");
         request.set_body(form.into_bytes());
-        let options = PipelineSendOptions {
-            skip_checks: true,
-            ..Default::default()
-        };
-        let response = pipeline
-            .send(&Context::new(), &mut request, Some(options))
-            .await
-            .map_err(transport_error)?;
-        let (status, headers, body) = response.deconstruct();
-        Ok(ArmResponse {
-            status: u16::from(status),
-            azure_async_operation: None,
-            location: headers.get_optional_string(&LOCATION),
-            retry_after: retry_after(&headers),
-            error_code: headers.get_optional_string(&X_MS_ERROR_CODE),
-            body: body.to_vec(),
-        })
+        send_whole(&pipeline, &mut request).await
     }
 
     /// A Key Vault secrets client for the vault at `vault_url`
@@ -432,6 +399,28 @@ impl ArmClient {
             }
         })
     }
+}
+
+/// Sends `request` through `pipeline` whatever the answer's status (no status check) and
+/// reads the whole response: status, the LRO headers, the error code and the body.
+async fn send_whole(pipeline: &Pipeline, request: &mut Request) -> Result<ArmResponse, ArmError> {
+    let options = PipelineSendOptions {
+        skip_checks: true,
+        ..Default::default()
+    };
+    let response = pipeline
+        .send(&Context::new(), request, Some(options))
+        .await
+        .map_err(transport_error)?;
+    let (status, headers, body) = response.deconstruct();
+    Ok(ArmResponse {
+        status: u16::from(status),
+        azure_async_operation: headers.get_optional_string(&AZURE_ASYNC_OPERATION),
+        location: headers.get_optional_string(&LOCATION),
+        retry_after: retry_after(&headers),
+        error_code: headers.get_optional_string(&X_MS_ERROR_CODE),
+        body: body.to_vec(),
+    })
 }
 
 /// An error from the pipeline itself (no response): a credential that gave no token, or a
