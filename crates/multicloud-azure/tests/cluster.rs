@@ -11,14 +11,11 @@ use multicloud_azure::emulator::ClusterAccess;
 use multicloud_core::StackSpec;
 use multicloud_core::plan::Action;
 use multicloud_core::provider::{CloudProvider, Outputs};
-use multicloud_core::spec::{Cluster, Network, NodePool};
-use support::{TestResult, World, config};
+use multicloud_core::spec::{Cluster, NodePool};
+use support::{TestResult, World, config, spec_in};
 
 fn spec() -> StackSpec {
-    StackSpec::builder("aks")
-        .environment("t4")
-        .region("westeurope")
-        .network(Network::default())
+    spec_in("aks", "t4")
         .cluster(
             Cluster::new("1.31")
                 .node_pool(NodePool::new("general", "Standard_D4s_v5", 2, 5))

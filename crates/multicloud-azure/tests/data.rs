@@ -9,14 +9,11 @@ use std::time::Duration;
 
 use multicloud_core::StackSpec;
 use multicloud_core::provider::CloudProvider;
-use multicloud_core::spec::{Network, Postgres, Redis};
-use support::{TestResult, World, config};
+use multicloud_core::spec::{Postgres, Redis};
+use support::{TestResult, World, config, spec_in};
 
 fn spec() -> StackSpec {
-    StackSpec::builder("data")
-        .environment("t5")
-        .region("westeurope")
-        .network(Network::default())
+    spec_in("data", "t5")
         .database(Postgres::new("16"))
         .cache(Redis::new("7.4"))
         .build_unchecked()

@@ -12,16 +12,13 @@ use multicloud_core::plan::{Action, Plan};
 use multicloud_core::provider::Observation;
 use multicloud_core::refresh::RefreshStatus;
 use multicloud_core::resource::ResourceId;
-use multicloud_core::spec::{Cluster, Network, NodePool, Postgres, Redis};
+use multicloud_core::spec::{Postgres, Redis};
 use serde_json::json;
-use support::{TestResult, World, config};
+use support::{TestResult, World, config, small_cluster, spec_in};
 
 fn spec() -> StackSpec {
-    StackSpec::builder("drift")
-        .environment("e2e")
-        .region("westeurope")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 3)))
+    spec_in("drift", "e2e")
+        .cluster(small_cluster())
         .database(Postgres::new("16"))
         .cache(Redis::new("7.4"))
         .build_unchecked()

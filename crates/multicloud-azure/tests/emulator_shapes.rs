@@ -12,11 +12,9 @@ use azure_core::http::Method;
 use examples::{example, keys};
 use multicloud_azure::arm::api_versions;
 use multicloud_core::StackSpec;
-use multicloud_core::spec::{
-    Cluster, Network, NodePool, Postgres, RegistrySpec, SecretSpec, WorkloadIdentity,
-};
+use multicloud_core::spec::{Postgres, RegistrySpec, SecretSpec, WorkloadIdentity};
 use serde_json::Value;
-use support::{TestResult, World, config};
+use support::{TestResult, World, config, small_cluster, spec_in};
 
 /// Every key of `want` (an example body) at `pointer` is in `got` at the same place.
 fn has_keys(got: &Value, want: &Value, pointer: &str, wanted: &[&str]) {
@@ -33,11 +31,8 @@ fn has_keys(got: &Value, want: &Value, pointer: &str, wanted: &[&str]) {
 }
 
 fn spec() -> StackSpec {
-    StackSpec::builder("shape")
-        .environment("t7")
-        .region("westeurope")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 3)))
+    spec_in("shape", "t7")
+        .cluster(small_cluster())
         .database(Postgres::new("16"))
         .registry(RegistrySpec::new("api"))
         .secret(SecretSpec::generated("token", 16))

@@ -10,17 +10,12 @@ use std::time::Duration;
 use multicloud_azure::roles::AUDIENCE;
 use multicloud_azure::roles::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id};
 use multicloud_core::provider::CloudProvider;
-use multicloud_core::spec::{
-    Cluster, Network, NodePool, RegistrySpec, SecretSpec, WorkloadIdentity,
-};
+use multicloud_core::spec::{Cluster, NodePool, RegistrySpec, SecretSpec, WorkloadIdentity};
 use multicloud_core::{ErrorKind, StackSpec};
-use support::{TestResult, World, config};
+use support::{TestResult, World, config, spec_in};
 
 fn spec() -> StackSpec {
-    StackSpec::builder("idr")
-        .environment("t3")
-        .region("westeurope")
-        .network(Network::default())
+    spec_in("idr", "t3")
         .cluster(Cluster::new("1.31").node_pool(NodePool::new("apps", "Standard_D4s_v5", 1, 3)))
         .registry(RegistrySpec::new("api"))
         .secret(SecretSpec::generated("token", 20))

@@ -11,13 +11,10 @@ use std::time::Duration;
 use multicloud_core::StackSpec;
 use multicloud_core::spec::{Network, Postgres};
 use serde_json::json;
-use support::{TestResult, World, config};
+use support::{TestResult, World, config, spec_in};
 
 fn spec() -> StackSpec {
-    StackSpec::builder("net")
-        .environment("t2")
-        .region("westeurope")
-        .network(Network::default())
+    spec_in("net", "t2")
         .database(Postgres::new("16"))
         .build_unchecked()
 }

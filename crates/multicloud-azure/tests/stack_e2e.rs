@@ -13,18 +13,13 @@ use multicloud_azure::roles::{ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_
 use multicloud_azure::sweeper::SweepFilter;
 use multicloud_core::StackSpec;
 use multicloud_core::plan::Action;
-use multicloud_core::spec::{
-    Cluster, Network, NodePool, Postgres, Redis, RegistrySpec, SecretSpec, WorkloadIdentity,
-};
-use support::{TestResult, World, config, options};
+use multicloud_core::spec::{Postgres, Redis, RegistrySpec, SecretSpec, WorkloadIdentity};
+use support::{TestResult, World, config, options, small_cluster, spec_in};
 
 /// A spec with every part.
 pub fn full_spec(name: &str) -> StackSpec {
-    StackSpec::builder(name)
-        .environment("e2e")
-        .region("westeurope")
-        .network(Network::default())
-        .cluster(Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 3)))
+    spec_in(name, "e2e")
+        .cluster(small_cluster())
         .database(Postgres::new("16"))
         .cache(Redis::new("7.4"))
         .registry(RegistrySpec::new("api"))

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use multicloud_azure::AzureProvider;
 use multicloud_azure::emulator::{Emulator, EmulatorConfig};
+use multicloud_core::spec::{Cluster, Network, NodePool, StackSpecBuilder};
 use multicloud_core::state::LocalStateStore;
 use multicloud_core::{ApplyOptions, Stack, StackSpec};
 
@@ -35,6 +36,20 @@ pub fn config(unit: Duration) -> EmulatorConfig {
     .patterns("Microsoft.Network/privateDnsZones", Both, Both)
     .patterns("Microsoft.DBforPostgreSQL/flexibleServers", Both, Both)
     .patterns("Microsoft.Cache/redisEnterprise", Location, AsyncOperation)
+}
+
+/// The spec of stack `name` in environment `environment` of the tests: West Europe, with the
+/// default network.
+pub fn spec_in(name: &str, environment: &str) -> StackSpecBuilder {
+    StackSpec::builder(name)
+        .environment(environment)
+        .region("westeurope")
+        .network(Network::default())
+}
+
+/// A cluster of the tests: Kubernetes 1.31 with one pool `general` of 1 to 3 D4s v5 nodes.
+pub fn small_cluster() -> Cluster {
+    Cluster::new("1.31").node_pool(NodePool::new("general", "Standard_D4s_v5", 1, 3))
 }
 
 /// Engine options for tests: short polls (ARM's `Retry-After` still wins), many retries.
