@@ -76,6 +76,31 @@ fn route_to<'r>(r: &'r ec2::RouteTable, destination: &str) -> Option<&'r ec2::Ro
     })
 }
 
+/// Where table `r` stands against the desired route: `None` when it routes `destination`
+/// to `target`, else `Some` of its route going elsewhere (`None` when it has none).
+fn misrouted<'r>(
+    r: &'r ec2::RouteTable,
+    destination: &str,
+    target: &Target,
+) -> Option<Option<&'r ec2::Route>> {
+    match route_to(r, destination) {
+        Some(live) if target.is_target_of(live) => None,
+        live => Some(live),
+    }
+}
+
+/// The subnets of `subnets` table `r` is not associated with.
+fn unassociated<'a>(
+    r: &'a ec2::RouteTable,
+    subnets: &'a [String],
+) -> impl Iterator<Item = &'a String> + 'a {
+    subnets.iter().filter(|subnet| {
+        !r.associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.as_str()))
+    })
+}
+
 /// Where `route` goes (a gateway, NAT gateway, interface… id).
 fn target_of(route: &ec2::Route) -> &str {
     route
@@ -95,25 +120,19 @@ fn route_drift(ctx: &OpContext<'_>, r: &ec2::RouteTable) -> Result<Option<Drift>
     let mut fields = Vec::new();
     if let Some((destination, target)) = &route {
         let field = format!("routes[{destination}]");
-        match route_to(r, destination) {
-            None => fields.push(FieldDrift::missing(field, target.id())),
-            Some(live) if !target.is_target_of(live) => {
+        match misrouted(r, destination, target) {
+            None => {}
+            Some(None) => fields.push(FieldDrift::missing(field, target.id())),
+            Some(Some(live)) => {
                 fields.push(FieldDrift::changed(field, target.id(), target_of(live)));
             }
-            Some(_) => {}
         }
     }
-    for subnet in &subnets {
-        if !r
-            .associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(subnet.as_str()))
-        {
-            fields.push(FieldDrift::missing(
-                format!("associations[{subnet}]"),
-                "associated",
-            ));
-        }
+    for subnet in unassociated(r, &subnets) {
+        fields.push(FieldDrift::missing(
+            format!("associations[{subnet}]"),
+            "associated",
+        ));
     }
     Ok(Drift::of(fields))
 }
@@ -186,23 +205,14 @@ pub(super) async fn ensure_routes(
 ) -> Result<(), ProviderError> {
     let (route, subnets) = desired(ctx)?;
     let rt_id = r.route_table_id().unwrap_or_default();
-    if let Some((destination, target)) = &route {
-        match route_to(r, destination) {
-            None => put_route(c, rt_id, (destination.as_str(), target), false).await?,
-            Some(live) if !target.is_target_of(live) => {
-                put_route(c, rt_id, (destination.as_str(), target), true).await?;
-            }
-            Some(_) => {}
-        }
+    // A route going elsewhere is replaced; a missing one added.
+    if let Some((destination, target)) = &route
+        && let Some(live) = misrouted(r, destination, target)
+    {
+        put_route(c, rt_id, (destination.as_str(), target), live.is_some()).await?;
     }
-    for subnet in &subnets {
-        if !r
-            .associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(subnet.as_str()))
-        {
-            associate(c, rt_id, subnet).await?;
-        }
+    for subnet in unassociated(r, &subnets) {
+        associate(c, rt_id, subnet).await?;
     }
     Ok(())
 }
