@@ -181,12 +181,28 @@ fn flatten(path: &str, value: &Value, rows: &mut BTreeMap<String, String>) {
             }
         }
         Value::String(s) => {
-            rows.insert(path.to_owned(), s.clone());
+            rows.insert(path.to_owned(), cell(s));
         }
         other => {
             rows.insert(path.to_owned(), other.to_string());
         }
     }
+}
+
+/// Longest value a table cell shows whole.
+const CELL_MAX: usize = 160;
+
+/// `value`, or its start and its length when longer than [`CELL_MAX`] (a cluster's CA
+/// bundle): `--json` has every value whole.
+fn cell(value: &str) -> String {
+    if value.chars().count() <= CELL_MAX {
+        return value.to_owned();
+    }
+    let start: String = value.chars().take(24).collect();
+    format!(
+        "{start}... ({} chars; --json for all)",
+        value.chars().count()
+    )
 }
 
 fn flatten_object(
@@ -203,6 +219,22 @@ fn flatten_object(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_values_are_cut_in_tables_only() {
+        let ca = "A".repeat(1400);
+        let table = outputs_table(&BTreeMap::from([(
+            Cloud::Aws,
+            json!({"cluster": {"ca_data": ca, "name": "shop"}}),
+        )]));
+        assert!(
+            table.contains("AAAAAAAAAAAAAAAAAAAAAAAA... (1400 chars; --json for all)"),
+            "{table}"
+        );
+        assert!(table.contains("cluster.name"), "{table}");
+        let id = "x".repeat(CELL_MAX);
+        assert_eq!(cell(&id), id, "a long id stays whole");
+    }
 
     #[test]
     fn plan_rows_are_told_by_their_action() {

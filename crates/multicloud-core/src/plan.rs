@@ -297,7 +297,12 @@ impl fmt::Display for Plan {
             .max()
             .unwrap_or(4)
             .max(4);
-        writeln!(f, "Plan for {} ({}):", self.key, self.provider)?;
+        // A key with a scope names the cloud already (`shop/dev (aws 123456789012 us-east-1)`).
+        if self.key.scope.is_some() {
+            writeln!(f, "Plan for {}:", self.key)?;
+        } else {
+            writeln!(f, "Plan for {} ({}):", self.key, self.provider)?;
+        }
         writeln!(
             f,
             "  {:<3} {:<7} {:<w_id$}  {:<w_kind$}  {:<w_name$}  reason",
