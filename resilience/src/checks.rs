@@ -1,0 +1,140 @@
+//! The specs the CLI scenarios run, a seeded delay source, and the checks every scenario
+//! makes through the command line: a no-op plan and what the sweeper finds.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{Error, Mc};
+
+/// The small stack: network + registry + secret + database, on both clouds.
+pub fn small_spec(dir: &Path, environment: &str) -> Result<PathBuf, Error> {
+    let yaml = format!(
+        "name: resil\nenvironment: {environment}\naws:\n  region: us-east-1\nazure:\n  location: westeurope\n\
+         network:\n  cidr: 10.0.0.0/16\n  zones: 2\n  public_subnets: [10.0.0.0/24, 10.0.1.0/24]\n  \
+         private_subnets: [10.0.16.0/20, 10.0.32.0/20]\n\
+         database:\n  version: \"16\"\n  storage_gb: 20\n  tier: dev\n\
+         registries:\n  - name: api\n\
+         secrets:\n  - name: token\n    generated: {{length: 32}}\n"
+    );
+    let path = dir.join(format!("small-{environment}.yaml"));
+    std::fs::write(&path, yaml)?;
+    Ok(path)
+}
+
+/// The example spec with its app (examples/stacks/shop-multicloud.yaml of the checkout
+/// this binary was built from, or of the working directory).
+pub fn app_spec() -> Result<PathBuf, Error> {
+    let relative = Path::new("examples/stacks/shop-multicloud.yaml");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
+    [built, relative.to_path_buf()]
+        .into_iter()
+        .find(|p| p.exists())
+        .ok_or_else(|| format!("{} not found", relative.display()).into())
+}
+
+/// A seeded source of numbers (splitmix64): the same seed, the same kill points.
+#[derive(Debug, Clone)]
+pub struct Seeded(u64);
+
+impl Seeded {
+    /// The source of `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next number in `[0, 1)`.
+    pub fn next_unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A delay between 5 % and 95 % of `span`.
+    pub fn delay_within(&mut self, span: Duration) -> Duration {
+        span.mul_f64(0.05 + 0.9 * self.next_unit())
+    }
+}
+
+/// The changes a `plan --json` shows (0: a no-op), or why it could not be read.
+pub async fn plan_changes(mc: &Mc, spec: &Path) -> Result<usize, String> {
+    let out = mc.run(spec, &["plan"]).await.map_err(|e| e.to_string())?;
+    if !out.ok() {
+        return Err(format!(
+            "plan exited {:?}: {}",
+            out.code,
+            crate::report::tail(&out.stderr, 300)
+        ));
+    }
+    let lines = out.json_lines();
+    let summary = lines
+        .iter()
+        .find_map(|l| l.get("summary"))
+        .ok_or_else(|| format!("no plan in: {}", crate::report::tail(&out.stdout, 300)))?;
+    let count = |k: &str| {
+        summary
+            .get(k)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    let changes = ["create", "adopt", "update", "replace", "delete"]
+        .iter()
+        .map(|k| count(k))
+        .sum::<u64>();
+    Ok(usize::try_from(changes).unwrap_or(usize::MAX))
+}
+
+/// What `sweep --dry-run --json` finds of the spec's stack (`kind name` each).
+pub async fn swept(mc: &Mc, spec: &Path) -> Result<Vec<String>, String> {
+    let out = mc
+        .run(spec, &["sweep", "--dry-run"])
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.ok() {
+        return Err(format!(
+            "sweep exited {:?}: {}",
+            out.code,
+            crate::report::tail(&out.stderr, 300)
+        ));
+    }
+    Ok(out
+        .json_lines()
+        .iter()
+        .filter(|l| l.get("event").and_then(|e| e.as_str()) == Some("swept"))
+        .map(|l| {
+            let s = |k: &str| l.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+            format!("{} {}", s("kind"), s("name"))
+        })
+        .collect())
+}
+
+/// Seconds with one decimal.
+pub fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_delays_within_the_span() {
+        let span = Duration::from_secs(10);
+        let a: Vec<_> = (0..20)
+            .map({
+                let mut s = Seeded::new(18);
+                move |_| s.delay_within(span)
+            })
+            .collect();
+        let mut s = Seeded::new(18);
+        for d in &a {
+            assert_eq!(*d, s.delay_within(span));
+            assert!(*d >= span.mul_f64(0.05) && *d <= span.mul_f64(0.95));
+        }
+        assert!(a.windows(2).any(|w| w[0] != w[1]));
+    }
+}
