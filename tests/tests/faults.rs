@@ -15,7 +15,7 @@ use multicloud_aws::testing::{MotoServer, sdk_config_at};
 use multicloud_azure::AzureProvider;
 use multicloud_azure::emulator::{Emulator, EmulatorConfig};
 use multicloud_core::prelude::*;
-use multicloud_testing::fault::{Fault, FaultPlan, FaultProxy, FaultStats, Profile};
+use multicloud_testing::fault::{FaultPlan, FaultProxy, FaultStats, Profile};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
@@ -60,20 +60,10 @@ fn report(cloud: &str, clean: &Run, faulty: &Run) {
     );
 }
 
-/// The AWS faults of the faulted run: throttling, 500 and resets, 10 % in all.
-///
-/// Not 503 yet: EC2 answers 503 with the code `Unavailable`, and
-/// `multicloud_aws::error::classify_kind` classifies a service error by its code alone
-/// (the HTTP status is not looked at) while `TRANSIENT` lacks `Unavailable`: the SDK
-/// clients never retry (one retry layer), so the first 503 from EC2 ends the run as a
-/// non-retryable `ErrorKind::Other` (seen here on `CreateSecurityGroup` with seed 18).
-/// Once 5xx service errors are transient whatever their code, this is
-/// `FaultPlan::mixed(Profile::Aws, SEED, RATE)`.
+/// The AWS faults of the faulted run: throttling, 500, 503 (EC2's `Unavailable`, transient
+/// since `classify_kind` reads a 5xx status) and resets, 10 % in all.
 fn aws_plan() -> FaultPlan {
-    FaultPlan::new(Profile::Aws, SEED)
-        .rate(Fault::Throttle, RATE / 3.0)
-        .rate(Fault::ServerError, RATE / 3.0)
-        .rate(Fault::Reset, RATE / 3.0)
+    FaultPlan::mixed(Profile::Aws, SEED, RATE)
 }
 
 async fn aws_run(moto: SocketAddr, plan: FaultPlan, environment: &str) -> TestResult<Run> {

@@ -138,6 +138,8 @@ pub const TRANSIENT: &[&str] = &[
     "InternalError",
     "InternalFailure",
     "InternalServerError",
+    "InternalServiceError",
+    "Unavailable",
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "ServerException",
@@ -188,15 +190,35 @@ pub fn classify_code(code: &str, op: Op) -> ErrorKind {
     }
 }
 
+/// The HTTP status of a raw response, for [`classify_kind`].
+pub trait HttpStatus {
+    /// The status code.
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
 /// The [`ErrorKind`] of an SDK error from a call of kind `op`, as [`classify`] judges it:
-/// the service's code by [`classify_code`]; timeouts, dispatch failures and unreadable
-/// responses are transient; a request that could not be built is invalid input.
+/// the service's code by [`classify_code`], and a 5xx answer whose code says nothing more
+/// (EC2's 503 `Unavailable` under another name) is transient; timeouts, dispatch failures
+/// and unreadable responses are transient; a request that could not be built is invalid
+/// input.
 pub fn classify_kind<E, R>(err: &SdkError<E, R>, op: Op) -> ErrorKind
 where
     E: ProvideErrorMetadata,
+    R: HttpStatus,
 {
     match err {
-        SdkError::ServiceError(se) => classify_code(se.err().code().unwrap_or("Unknown"), op),
+        SdkError::ServiceError(se) => {
+            match classify_code(se.err().code().unwrap_or("Unknown"), op) {
+                ErrorKind::Other if se.raw().status_code() >= 500 => ErrorKind::Transient,
+                kind => kind,
+            }
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             ErrorKind::Transient
         }
@@ -211,7 +233,7 @@ where
 pub fn classify<E, R>(err: SdkError<E, R>, op: Op, what: &str) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: HttpStatus + std::fmt::Debug + Send + Sync + 'static,
 {
     let kind = classify_kind(&err, op);
     let (code, message) = match &err {
@@ -242,7 +264,7 @@ pub trait Classify {
 impl<E, R> Classify for SdkError<E, R>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: HttpStatus + std::fmt::Debug + Send + Sync + 'static,
 {
     fn classify(self, op: Op, what: &str) -> ProviderError {
         classify(self, op, what)
@@ -254,7 +276,7 @@ mod tests {
     use super::*;
     use ErrorKind::{
         AlreadyExists, DependencyViolation, EventualConsistency, InvalidInput, LimitExceeded,
-        NotFound, Throttling, Unauthorized,
+        NotFound, Throttling, Transient, Unauthorized,
     };
     use Op::{Create, Delete, Read};
 
@@ -307,7 +329,51 @@ mod tests {
         ("InvalidParameterValue", &[Create], InvalidInput),
         ("EntityAlreadyExists", &[Create], AlreadyExists),
         ("VpcLimitExceeded", &[Create], LimitExceeded),
+        // Server faults: EC2's 503, Secrets Manager's 500.
+        ("Unavailable", &[Create, Read, Delete], Transient),
+        ("InternalServiceError", &[Read], Transient),
     ];
+
+    /// A service error with `code` and HTTP `status`.
+    fn service_error(
+        code: &str,
+        status: u16,
+    ) -> SdkError<
+        aws_sdk_ec2::operation::create_vpc::CreateVpcError,
+        aws_smithy_runtime_api::http::Response,
+    > {
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let meta = ErrorMetadata::builder().code(code).build();
+        let err = aws_sdk_ec2::operation::create_vpc::CreateVpcError::generic(meta);
+        let status = status.try_into().expect("a status code");
+        let raw = aws_smithy_runtime_api::http::Response::new(status, SdkBody::empty());
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn an_unknown_code_is_transient_on_a_server_fault_only() {
+        assert_eq!(
+            classify_kind(&service_error("Brand.New", 503), Create),
+            Transient
+        );
+        assert_eq!(
+            classify_kind(&service_error("Brand.New", 500), Read),
+            Transient
+        );
+        assert_eq!(
+            classify_kind(&service_error("Brand.New", 400), Create),
+            ErrorKind::Other
+        );
+        // A known code keeps its meaning whatever the status.
+        assert_eq!(
+            classify_kind(&service_error("SlowDown", 503), Read),
+            Throttling
+        );
+        let pe = classify(service_error("Unavailable", 503), Create, "ec2 CreateVpc");
+        assert!(pe.retryable(), "{pe}");
+        assert_eq!(pe.code(), Some("Unavailable"));
+    }
 
     #[test]
     fn codes_are_classified_in_the_context_of_the_call() {
