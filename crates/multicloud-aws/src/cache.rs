@@ -84,8 +84,8 @@ subnet_group::subnet_group_api! {
     create create_cache_subnet_group(cache_subnet_group_name, cache_subnet_group_description)
         -> cache_subnet_group, "elasticache CreateCacheSubnetGroup";
     /// Deletes cache subnet group `name`. Succeeds if it does not exist;
-    /// `CacheSubnetGroupInUse` is retryable. (moto does not implement this call: the error
-    /// it returns is passed on as is.)
+    /// `CacheSubnetGroupInUse` (while a replication group, a deleting one included, uses it)
+    /// is retryable.
     delete delete_cache_subnet_group = delete_cache_subnet_group(cache_subnet_group_name),
         "elasticache DeleteCacheSubnetGroup";
 }
