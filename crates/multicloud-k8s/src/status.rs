@@ -100,12 +100,7 @@ pub async fn apps_status(
 /// The status of `app` of stack `stack`.
 async fn app_status(client: &Client, stack: &str, app: &App) -> Result<AppStatus, ProviderError> {
     let namespace = app.namespace_or(stack).to_string();
-    let what = format!("deployment {namespace}/{}", app.name);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
-    let live = deployments
-        .get_opt(&app.name)
-        .await
-        .map_err(|e| classify(e, Op::Read, &what))?;
+    let live: Option<Deployment> = read(client, &namespace, &app.name, "deployment").await?;
     let service = service_status(client, &namespace, &app.name).await?;
     let mut status = AppStatus {
         namespace,
@@ -160,18 +155,33 @@ fn env_from_secrets(live: &Deployment) -> Vec<String> {
         .collect()
 }
 
+/// Object `namespace/name` of type `K` (`what` in errors), if it exists.
+async fn read<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+) -> Result<Option<K>, ProviderError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| classify(e, Op::Read, &format!("{what} {namespace}/{name}")))
+}
+
 /// Where Secret `name` points, if it is one of our connection Secrets.
 async fn connection(
     client: &Client,
     namespace: &str,
     name: &str,
 ) -> Result<Option<ConnectionStatus>, ProviderError> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let Some(secret) = secrets
-        .get_opt(name)
-        .await
-        .map_err(|e| classify(e, Op::Read, &format!("secret {namespace}/{name}")))?
-    else {
+    let Some(secret) = read::<Secret>(client, namespace, name, "secret").await? else {
         return Ok(None);
     };
     let ours = secret
@@ -210,12 +220,7 @@ async fn service_status(
     namespace: &str,
     name: &str,
 ) -> Result<Option<ServiceStatus>, ProviderError> {
-    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let Some(svc) = services
-        .get_opt(name)
-        .await
-        .map_err(|e| classify(e, Op::Read, &format!("service {namespace}/{name}")))?
-    else {
+    let Some(svc) = read::<Service>(client, namespace, name, "service").await? else {
         return Ok(None);
     };
     let spec = svc.spec.unwrap_or_default();
