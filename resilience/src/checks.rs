@@ -60,8 +60,14 @@ impl Seeded {
     }
 }
 
-/// The changes a `plan --json` shows (0: a no-op), or why it could not be read.
-pub async fn plan_changes(mc: &Mc, spec: &Path) -> Result<usize, String> {
+/// moto's ECR answers every authorization token with this expiry (in the past), so the
+/// registry pull secret of a stack with apps is always due for renewal there: a stand-in
+/// artefact, not a change, left out of [`plan_changes`].
+const MOTO_TOKEN_EXPIRY: &str = "expires at 2015-01-01T00:00:00";
+
+/// The changes a `plan --json` shows (`id action (reason)` each; none: a no-op), or why it
+/// could not be read.
+pub async fn plan_changes(mc: &Mc, spec: &Path) -> Result<Vec<String>, String> {
     let out = mc.run(spec, &["plan"]).await.map_err(|e| e.to_string())?;
     if !out.ok() {
         return Err(format!(
@@ -71,21 +77,24 @@ pub async fn plan_changes(mc: &Mc, spec: &Path) -> Result<usize, String> {
         ));
     }
     let lines = out.json_lines();
-    let summary = lines
+    let actions = lines
         .iter()
-        .find_map(|l| l.get("summary"))
+        .find_map(|l| l.get("actions").and_then(|a| a.as_array()))
         .ok_or_else(|| format!("no plan in: {}", crate::report::tail(&out.stdout, 300)))?;
-    let count = |k: &str| {
-        summary
-            .get(k)
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0)
+    let s = |a: &serde_json::Value, k: &str| {
+        a.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
     };
-    let changes = ["create", "adopt", "update", "replace", "delete"]
+    Ok(actions
         .iter()
-        .map(|k| count(k))
-        .sum::<u64>();
-    Ok(usize::try_from(changes).unwrap_or(usize::MAX))
+        .filter(|a| s(a, "action") != "no_op")
+        .filter(|a| {
+            !(s(a, "kind") == "pull_secret" && s(a, "reason").starts_with(MOTO_TOKEN_EXPIRY))
+        })
+        .map(|a| format!("{} {} ({})", s(a, "id"), s(a, "action"), s(a, "reason")))
+        .collect())
 }
 
 /// What `sweep --dry-run --json` finds of the spec's stack (`kind name` each).

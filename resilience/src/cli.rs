@@ -15,6 +15,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// start builds it).
 const SESSION_START: Duration = Duration::from_secs(600);
 
+/// The number of the next command (in its log files' names), across every [`Mc`].
+static COMMANDS: AtomicUsize = AtomicUsize::new(0);
+
 /// The `multicloud` binary beside this one.
 pub fn binary() -> Result<PathBuf, Error> {
     let bin = std::env::current_exe()?.with_file_name("multicloud");
@@ -67,7 +70,6 @@ pub struct Mc {
     pub cloud: &'static str,
     logs: PathBuf,
     env: Vec<(String, String)>,
-    count: AtomicUsize,
 }
 
 impl Mc {
@@ -79,7 +81,6 @@ impl Mc {
             cloud,
             logs: logs.to_path_buf(),
             env: Vec::new(),
-            count: AtomicUsize::new(0),
         }
     }
 
@@ -90,7 +91,7 @@ impl Mc {
 
     /// Spawns `multicloud ARGS --cloud C --local --state S -f SPEC --json`.
     pub fn spawn(&self, spec: &Path, args: &[&str]) -> Result<Running, Error> {
-        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        let n = COMMANDS.fetch_add(1, Ordering::Relaxed);
         let base = self
             .logs
             .join(format!("{}-{n:04}-{}", self.cloud, args.join("-")));

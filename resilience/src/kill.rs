@@ -48,13 +48,13 @@ pub async fn run(
         let delay = rng.delay_within(t_up);
         kill_and_converge(mc, spec, "up", delay, &at, &scenario, &mut counts, report).await?;
         match plan_changes(mc, spec).await {
-            Ok(0) => {}
-            Ok(n) => {
+            Ok(changes) if changes.is_empty() => {}
+            Ok(changes) => {
                 counts.not_noop += 1;
                 report.defect(
                     &scenario,
                     format!("plan after up ({at})"),
-                    format!("{n} changes"),
+                    changes.join("; "),
                 );
             }
             Err(e) => report.defect(&scenario, format!("plan after up ({at})"), e),
@@ -118,8 +118,9 @@ async fn baseline(
         report.defect(scenario, "clean up", tail(&up.stderr, 400));
         return Ok(None);
     }
-    if let Ok(n @ 1..) = plan_changes(mc, spec).await {
-        report.defect(scenario, "plan after a clean up", format!("{n} changes"));
+    match plan_changes(mc, spec).await {
+        Ok(changes) if changes.is_empty() => {}
+        other => report.defect(scenario, "plan after a clean up", format!("{other:?}")),
     }
     let count = swept(mc, spec).await.map_err(Error::from)?.len();
     let down = mc.run(spec, &["down"]).await?;

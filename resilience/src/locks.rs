@@ -1,6 +1,8 @@
 //! Locks: two `multicloud up` of the same stack at once (exactly one proceeds, the other
 //! exits 5 naming the holder), then `up` while `down` runs (exit 5); the state intact
 //! afterwards (a no-op plan after the `up`, nothing found by the sweeper after the `down`).
+//! The second race runs on the example spec, whose `down` lasts long enough on the paced
+//! stand-ins for an `up` started once its lock file exists to meet it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,8 +14,8 @@ use crate::report::{Report, tail};
 /// The exit code of a run refused by the state lock.
 const LOCKED: i32 = 5;
 
-/// Runs both races on the stack of `spec`.
-pub async fn run(mc: &Mc, spec: &Path, report: &mut Report) -> Result<(), Error> {
+/// Runs the `up` race on `spec`, the `up`-while-`down` race on `long` (a stack that is down).
+pub async fn run(mc: &Mc, spec: &Path, long: &Path, report: &mut Report) -> Result<(), Error> {
     let scenario = format!("locks ({})", mc.cloud);
     let mut ok = true;
     let first = mc.spawn(spec, &["up"])?;
@@ -36,16 +38,32 @@ pub async fn run(mc: &Mc, spec: &Path, report: &mut Report) -> Result<(), Error>
         report.defect(&scenario, "two `multicloud up` at once", e);
     }
     match plan_changes(mc, spec).await {
-        Ok(0) => {}
+        Ok(changes) if changes.is_empty() => {}
         other => {
             ok = false;
             report.defect(&scenario, "plan after the two ups", format!("{other:?}"));
         }
     }
-    let down = mc.spawn(spec, &["down"])?;
-    // `down` takes the lock before its first read: let it start.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let up = mc.run(spec, &["up"]).await?;
+    let cleaned = mc.run(spec, &["down"]).await?;
+    if !cleaned.ok() || !swept(mc, spec).await.map_err(Error::from)?.is_empty() {
+        ok = false;
+        report.defect(
+            &scenario,
+            "down after the two ups",
+            tail(&cleaned.stderr, 300),
+        );
+    }
+    let long_up = mc.run(long, &["up"]).await?;
+    if !long_up.ok() {
+        report.defect(
+            &scenario,
+            "up of the example spec",
+            tail(&long_up.stderr, 300),
+        );
+    }
+    let down = mc.spawn(long, &["down"])?;
+    wait_for_lock(&mc.state).await;
+    let up = mc.run(long, &["up"]).await?;
     let down = down.finish(None).await?;
     let refused = if up.code == Some(LOCKED) {
         names_holder(&up, &down)
@@ -66,7 +84,7 @@ pub async fn run(mc: &Mc, spec: &Path, report: &mut Report) -> Result<(), Error>
         ok = false;
         report.defect(&scenario, "the `down` raced", tail(&down.stderr, 300));
     }
-    let left = swept(mc, spec).await.map_err(Error::from)?;
+    let left = swept(mc, long).await.map_err(Error::from)?;
     if !left.is_empty() {
         ok = false;
         report.defect(&scenario, "sweep after the raced down", format!("{left:?}"));
@@ -78,7 +96,7 @@ pub async fn run(mc: &Mc, spec: &Path, report: &mut Report) -> Result<(), Error>
         up.code,
         left.len()
     );
-    report.row(scenario, 4, ok, figures);
+    report.row(scenario, 6, ok, figures);
     Ok(())
 }
 
@@ -93,4 +111,28 @@ fn names_holder(refused: &Outcome, holder: &Outcome) -> Result<(), String> {
             tail(&refused.stderr, 300)
         ))
     }
+}
+
+/// Waits (up to 20 s) until a lock file exists in the state directory `dir`.
+async fn wait_for_lock(dir: &Path) {
+    for _ in 0..2000 {
+        if has_lock(dir) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn has_lock(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let path = e.path();
+        if path.is_dir() {
+            has_lock(&path)
+        } else {
+            path.extension().is_some_and(|x| x == "lock")
+        }
+    })
 }

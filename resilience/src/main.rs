@@ -159,7 +159,8 @@ async fn cli_scenarios(
             kill::run(&mc, &app, "example + app", app_points, config.seed, report).await?;
         }
         if config.wants("locks") {
-            locks::run(&mc, &checks::small_spec(&specs, "locks")?, report).await?;
+            let small = checks::small_spec(&specs, "locks")?;
+            locks::run(&mc, &small, &checks::app_spec()?, report).await?;
         }
         if config.wants("secrets") {
             let mut traced = Mc::new(bin, session.state.path(), cloud, logs);
