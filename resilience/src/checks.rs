@@ -121,6 +121,44 @@ pub async fn swept(mc: &Mc, spec: &Path) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The Kubernetes objects of a stack's apps on a control plane: what `kubectl` lists with
+/// the stack's labels.
+#[derive(Debug, Clone)]
+pub struct ApiServer {
+    /// The control plane's kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// `multicloud.dev/stack=NAME,multicloud.dev/env=ENV`.
+    pub selector: String,
+}
+
+impl ApiServer {
+    /// The objects carrying the stack's labels (`kind/name` each).
+    pub async fn objects(&self) -> Result<Vec<String>, String> {
+        let out = tokio::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args([
+                "get",
+                "namespaces,deployments,services,secrets,serviceaccounts,configmaps",
+                "--all-namespaces",
+                "-l",
+                &self.selector,
+                "-o",
+                "name",
+            ])
+            .output()
+            .await
+            .map_err(|e| format!("kubectl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("kubectl: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
 /// Seconds with one decimal.
 pub fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())

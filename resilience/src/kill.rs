@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::checks::{Seeded, plan_changes, secs, swept};
+use crate::checks::{ApiServer, Seeded, plan_changes, secs, swept};
 use crate::cli::{Error, Mc};
 use crate::report::{Report, tail};
 
@@ -27,17 +27,19 @@ struct Counts {
     rerun_time: [Duration; 2],
 }
 
-/// Runs `points` kill points during `up` and as many during `down` of `spec`.
+/// Runs `points` kill points during `up` and as many during `down` of `spec`; with `api`,
+/// the app's objects left on the control plane after each `down` count as leaks too.
 pub async fn run(
     mc: &Mc,
     spec: &Path,
     label: &str,
     points: usize,
     seed: u64,
+    api: Option<&ApiServer>,
     report: &mut Report,
 ) -> Result<(), Error> {
     let scenario = format!("kill points ({}, {label})", mc.cloud);
-    let Some((t_up, t_down, baseline)) = baseline(mc, spec, &scenario, report).await? else {
+    let Some((t_up, t_down, baseline)) = baseline(mc, spec, &scenario, api, report).await? else {
         report.row(scenario, 2, false, "the clean up/down failed".into());
         return Ok(());
     };
@@ -73,7 +75,10 @@ pub async fn run(
         }
         let delay = rng.delay_within(t_down);
         kill_and_converge(mc, spec, "down", delay, &at, &scenario, &mut counts, report).await?;
-        let left = swept(mc, spec).await.map_err(Error::from)?;
+        let mut left = swept(mc, spec).await.map_err(Error::from)?;
+        if let Some(api) = api {
+            left.extend(api.objects().await.map_err(Error::from)?);
+        }
         if !left.is_empty() {
             counts.leaks += left.len();
             report.defect(
@@ -88,7 +93,7 @@ pub async fn run(
             == 0;
     let mean = |i: usize| secs(counts.rerun_time[i] / u32::try_from(points.max(1)).unwrap_or(1));
     let figures = format!(
-        "{points}+{points} kills (landed {}/{}), re-runs failed {}, unlocks {}, dups {}, leaks {}, \
+        "{points}+{points} kills (landed {}/{}), re-runs failed {}, unlocks {}, dups {}, leaks {}{}, \
          plans not no-op {}; clean up {} down {}; mean re-run up {} down {}; {baseline} resources",
         counts.landed[0],
         counts.landed[1],
@@ -96,6 +101,11 @@ pub async fn run(
         counts.unlocks,
         counts.duplicates,
         counts.leaks,
+        if api.is_some() {
+            " (cloud + API server)"
+        } else {
+            ""
+        },
         counts.not_noop,
         secs(t_up),
         secs(t_down),
@@ -111,6 +121,7 @@ async fn baseline(
     mc: &Mc,
     spec: &Path,
     scenario: &str,
+    api: Option<&ApiServer>,
     report: &mut Report,
 ) -> Result<Option<(Duration, Duration, usize)>, Error> {
     let up = mc.run(spec, &["up"]).await?;
@@ -123,6 +134,17 @@ async fn baseline(
         other => report.defect(scenario, "plan after a clean up", format!("{other:?}")),
     }
     let count = swept(mc, spec).await.map_err(Error::from)?.len();
+    if let Some(api) = api {
+        let objects = api.objects().await.map_err(Error::from)?;
+        if objects.is_empty() {
+            report.defect(
+                scenario,
+                "the API server after a clean up",
+                "no object of the stack: the leak check would see nothing",
+            );
+            return Ok(None);
+        }
+    }
     let down = mc.run(spec, &["down"]).await?;
     if !down.ok() {
         report.defect(scenario, "clean down", tail(&down.stderr, 400));

@@ -154,9 +154,12 @@ async fn cli_scenarios(
         let (small_points, app_points) = config.kill_points();
         if config.wants("kill") {
             let small = checks::small_spec(&specs, "kill")?;
-            kill::run(&mc, &small, "small spec", small_points, config.seed, report).await?;
+            let seed = config.seed;
+            kill::run(&mc, &small, "small spec", small_points, seed, None, report).await?;
             let app = checks::app_spec()?;
-            kill::run(&mc, &app, "example + app", app_points, config.seed, report).await?;
+            let api = api_server(&session.file()?, cloud);
+            let label = "example + app";
+            kill::run(&mc, &app, label, app_points, seed, api.as_ref(), report).await?;
         }
         if config.wants("locks") {
             let small = checks::small_spec(&specs, "locks")?;
@@ -173,6 +176,16 @@ async fn cli_scenarios(
     .await;
     session.stop().await?;
     result
+}
+
+/// The control plane of `cloud`'s apps, where the session file says (AWS's: its
+/// kubeconfig; the emulator's AKS hands out its own, which the file does not name).
+fn api_server(session: &serde_json::Value, cloud: &str) -> Option<checks::ApiServer> {
+    let kubeconfig = session.get(cloud)?.get("kubeconfig")?.as_str()?;
+    Some(checks::ApiServer {
+        kubeconfig: PathBuf::from(kubeconfig),
+        selector: "multicloud.dev/stack=shop,multicloud.dev/env=pr-1234".into(),
+    })
 }
 
 #[cfg(test)]
