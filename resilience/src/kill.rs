@@ -49,30 +49,8 @@ pub async fn run(
         let at = format!("seed {seed} point {point}");
         let delay = rng.delay_within(t_up);
         kill_and_converge(mc, spec, "up", delay, &at, &scenario, &mut counts, report).await?;
-        match plan_changes(mc, spec).await {
-            Ok(changes) if changes.is_empty() => {}
-            Ok(changes) => {
-                counts.not_noop += 1;
-                report.defect(
-                    &scenario,
-                    format!("plan after up ({at})"),
-                    changes.join("; "),
-                );
-            }
-            Err(e) => report.defect(&scenario, format!("plan after up ({at})"), e),
-        }
-        let found = swept(mc, spec).await.map_err(Error::from)?;
-        if found.len() != baseline {
-            counts.duplicates += found.len().saturating_sub(baseline);
-            report.defect(
-                &scenario,
-                format!("sweep after up killed at {} ({at})", secs(delay)),
-                format!(
-                    "{} resources, a clean up has {baseline}: {found:?}",
-                    found.len()
-                ),
-            );
-        }
+        let after = format!("killed at {} ({at})", secs(delay));
+        check_up(mc, spec, &scenario, &after, baseline, &mut counts, report).await?;
         let delay = rng.delay_within(t_down);
         kill_and_converge(mc, spec, "down", delay, &at, &scenario, &mut counts, report).await?;
         let mut left = swept(mc, spec).await.map_err(Error::from)?;
@@ -113,6 +91,43 @@ pub async fn run(
         mean(1),
     );
     report.row(scenario, 2 + points * 4, ok, figures);
+    Ok(())
+}
+
+/// After a converged `up`: a no-op plan, and the sweeper's count of a clean `up`.
+async fn check_up(
+    mc: &Mc,
+    spec: &Path,
+    scenario: &str,
+    after: &str,
+    baseline: usize,
+    counts: &mut Counts,
+    report: &mut Report,
+) -> Result<(), Error> {
+    match plan_changes(mc, spec).await {
+        Ok(changes) if changes.is_empty() => {}
+        Ok(changes) => {
+            counts.not_noop += 1;
+            report.defect(
+                scenario,
+                format!("plan after up {after}"),
+                changes.join("; "),
+            );
+        }
+        Err(e) => report.defect(scenario, format!("plan after up {after}"), e),
+    }
+    let found = swept(mc, spec).await.map_err(Error::from)?;
+    if found.len() != baseline {
+        counts.duplicates += found.len().saturating_sub(baseline);
+        report.defect(
+            scenario,
+            format!("sweep after up {after}"),
+            format!(
+                "{} resources, a clean up has {baseline}: {found:?}",
+                found.len()
+            ),
+        );
+    }
     Ok(())
 }
 

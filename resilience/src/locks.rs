@@ -17,6 +17,23 @@ const LOCKED: i32 = 5;
 /// Runs the `up` race on `spec`, the `up`-while-`down` race on `long` (a stack that is down).
 pub async fn run(mc: &Mc, spec: &Path, long: &Path, report: &mut Report) -> Result<(), Error> {
     let scenario = format!("locks ({})", mc.cloud);
+    let (ups_ok, codes) = two_ups(mc, spec, &scenario, report).await?;
+    let (down_ok, code, left) = up_during_down(mc, long, &scenario, report).await?;
+    let figures = format!(
+        "up+up: exits {:?}/{:?}; up during down: exit {code:?}; leftovers {left}",
+        codes.0, codes.1
+    );
+    report.row(scenario, 6, ups_ok && down_ok, figures);
+    Ok(())
+}
+
+/// Two `up` at once, then a no-op plan and a clean `down`: whether all held, and the exits.
+async fn two_ups(
+    mc: &Mc,
+    spec: &Path,
+    scenario: &str,
+    report: &mut Report,
+) -> Result<(bool, (Option<i32>, Option<i32>)), Error> {
     let mut ok = true;
     let first = mc.spawn(spec, &["up"])?;
     let second = mc.spawn(spec, &["up"])?;
@@ -35,28 +52,40 @@ pub async fn run(mc: &Mc, spec: &Path, long: &Path, report: &mut Report) -> Resu
     };
     if let Err(e) = race {
         ok = false;
-        report.defect(&scenario, "two `multicloud up` at once", e);
+        report.defect(scenario, "two `multicloud up` at once", e);
     }
     match plan_changes(mc, spec).await {
         Ok(changes) if changes.is_empty() => {}
         other => {
             ok = false;
-            report.defect(&scenario, "plan after the two ups", format!("{other:?}"));
+            report.defect(scenario, "plan after the two ups", format!("{other:?}"));
         }
     }
     let cleaned = mc.run(spec, &["down"]).await?;
     if !cleaned.ok() || !swept(mc, spec).await.map_err(Error::from)?.is_empty() {
         ok = false;
         report.defect(
-            &scenario,
+            scenario,
             "down after the two ups",
             tail(&cleaned.stderr, 300),
         );
     }
+    Ok((ok, (a.code, b.code)))
+}
+
+/// `up` of `long`, then its `down` with an `up` started once the lock is held: whether all
+/// held, the raced `up`'s exit, and what the sweeper found afterwards.
+async fn up_during_down(
+    mc: &Mc,
+    long: &Path,
+    scenario: &str,
+    report: &mut Report,
+) -> Result<(bool, Option<i32>, usize), Error> {
+    let mut ok = true;
     let long_up = mc.run(long, &["up"]).await?;
     if !long_up.ok() {
         report.defect(
-            &scenario,
+            scenario,
             "up of the example spec",
             tail(&long_up.stderr, 300),
         );
@@ -78,26 +107,18 @@ pub async fn run(mc: &Mc, spec: &Path, long: &Path, report: &mut Report) -> Resu
     };
     if let Err(e) = refused {
         ok = false;
-        report.defect(&scenario, "`multicloud up` while `down` runs", e);
+        report.defect(scenario, "`multicloud up` while `down` runs", e);
     }
     if !down.ok() {
         ok = false;
-        report.defect(&scenario, "the `down` raced", tail(&down.stderr, 300));
+        report.defect(scenario, "the `down` raced", tail(&down.stderr, 300));
     }
     let left = swept(mc, long).await.map_err(Error::from)?;
     if !left.is_empty() {
         ok = false;
-        report.defect(&scenario, "sweep after the raced down", format!("{left:?}"));
+        report.defect(scenario, "sweep after the raced down", format!("{left:?}"));
     }
-    let figures = format!(
-        "up+up: exits {:?}/{:?}; up during down: exit {:?}; leftovers {}",
-        a.code,
-        b.code,
-        up.code,
-        left.len()
-    );
-    report.row(scenario, 6, ok, figures);
-    Ok(())
+    Ok((ok, up.code, left.len()))
 }
 
 /// Whether the refused run's error names the holder (its process id).

@@ -157,7 +157,7 @@ async fn cli_scenarios(
             let seed = config.seed;
             kill::run(&mc, &small, "small spec", small_points, seed, None, report).await?;
             let app = checks::app_spec()?;
-            let api = api_server(&session.file()?, cloud);
+            let api = api_server(&session.file()?, cloud, &app)?;
             let label = "example + app";
             kill::run(&mc, &app, label, app_points, seed, api.as_ref(), report).await?;
         }
@@ -178,14 +178,29 @@ async fn cli_scenarios(
     result
 }
 
-/// The control plane of `cloud`'s apps, where the session file says (AWS's: its
-/// kubeconfig; the emulator's AKS hands out its own, which the file does not name).
-fn api_server(session: &serde_json::Value, cloud: &str) -> Option<checks::ApiServer> {
-    let kubeconfig = session.get(cloud)?.get("kubeconfig")?.as_str()?;
-    Some(checks::ApiServer {
+/// The objects of `spec`'s apps on `cloud`'s control plane, where the session file says
+/// (AWS's: its kubeconfig; the emulator's AKS hands out its own, which the file does not
+/// name: `None`).
+fn api_server(
+    session: &serde_json::Value,
+    cloud: &str,
+    spec: &Path,
+) -> Result<Option<checks::ApiServer>, Error> {
+    let Some(kubeconfig) = session
+        .get(cloud)
+        .and_then(|side| side.get("kubeconfig"))
+        .and_then(|k| k.as_str())
+    else {
+        return Ok(None);
+    };
+    let spec = multicloud_core::StackSpec::from_yaml(&std::fs::read_to_string(spec)?)?;
+    Ok(Some(checks::ApiServer {
         kubeconfig: PathBuf::from(kubeconfig),
-        selector: "multicloud.dev/stack=shop,multicloud.dev/env=pr-1234".into(),
-    })
+        selector: format!(
+            "multicloud.dev/stack={},multicloud.dev/env={}",
+            spec.name, spec.environment
+        ),
+    }))
 }
 
 #[cfg(test)]
