@@ -129,12 +129,16 @@ pub(super) fn check_network(net: &Network, has_cluster: bool, errors: &mut Vec<V
         ));
     }
 
+    // Subnets left out of a range that does not parse could not be derived: that is the
+    // range's error, reported once at `cidr`, not again as missing subnets.
+    let underived =
+        range.is_none() && net.public_subnets.is_empty() && net.private_subnets.is_empty();
     let mut parsed: Vec<(String, Cidr)> = Vec::new();
     for (field, subnets) in [
         ("public_subnets", &net.public_subnets),
         ("private_subnets", &net.private_subnets),
     ] {
-        if subnets.len() != usize::from(net.zones) {
+        if subnets.len() != usize::from(net.zones) && !underived {
             errors.push(ValidationError::new(
                 format!("spec.network.{field}"),
                 Rule::Range,

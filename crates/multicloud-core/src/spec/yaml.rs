@@ -10,7 +10,7 @@
 use serde_path_to_error::Segment;
 
 use super::locate::{Step, Want, locate, steps};
-use super::validate::SpecErrors;
+use super::validate::{NamingRules, SpecErrors, ValidationError};
 use super::{SpecError, StackSpec};
 
 /// Parses `text`, derives what a short spec leaves out (a network's subnets from its
@@ -23,6 +23,37 @@ pub(super) fn from_yaml(text: &str) -> Result<StackSpec, SpecError> {
 }
 
 impl StackSpec {
+    /// [`StackSpec::from_yaml`] checked against the cloud-neutral rules and every one of
+    /// `clouds`' naming rules in one pass: every error of every rule set at once (a missing
+    /// network and a bad AKS pool name together), each once, with its field path, line and
+    /// column. What the tools run before any request.
+    pub fn from_yaml_for(text: &str, clouds: &[&dyn NamingRules]) -> Result<Self, SpecError> {
+        let spec = StackSpec::parse_yaml(text)?;
+        let mut errors: Vec<ValidationError> = match spec.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.errors().to_vec(),
+        };
+        for rules in clouds {
+            for e in spec
+                .validate_for(*rules)
+                .err()
+                .iter()
+                .flat_map(|e| e.errors())
+            {
+                if !errors
+                    .iter()
+                    .any(|known| known.path == e.path && known.message == e.message)
+                {
+                    errors.push(e.clone());
+                }
+            }
+        }
+        if errors.is_empty() {
+            return Ok(spec);
+        }
+        Err(SpecError::Invalid(SpecErrors::new(errors).located_in(text)))
+    }
+
     /// [`StackSpec::from_yaml`] without the validation: the spec as written, with what a
     /// short spec leaves out derived (to run a cloud's rules on a spec the neutral rules
     /// refuse, say). Locate its validation errors with [`SpecErrors::located_in`].

@@ -15,13 +15,32 @@ impl Stack {
     pub async fn key(&self) -> Result<StateKey, Error> {
         self.key
             .get_or_try_init(|| async {
-                self.check_attached()?;
-                self.spec.validate_for(self.provider.naming_rules())?;
+                self.check_spec()?;
                 let scope = self.provider.scope(&self.spec).await?;
                 Ok::<_, Error>(self.unscoped_key().on(scope))
             })
             .await
             .cloned()
+    }
+
+    /// Every problem of the spec at once: the cloud-neutral rules, the provider's naming
+    /// rules and a missing attachment of an attached cluster, as one [`Error::Spec`].
+    fn check_spec(&self) -> Result<(), Error> {
+        let mut errors = match self.check_attached() {
+            Err(Error::Spec(e)) => e.errors().to_vec(),
+            other => {
+                other?;
+                Vec::new()
+            }
+        };
+        if let Err(e) = self.spec.validate_for(self.provider.naming_rules()) {
+            errors.extend(e.errors().iter().cloned());
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Spec(crate::spec::SpecErrors::new(errors)))
+        }
     }
 
     /// The key as far as known without asking the provider: the scoped key once
