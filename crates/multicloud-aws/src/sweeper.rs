@@ -148,7 +148,7 @@ impl Sweeper for AwsSweeper {
 
     /// Deletes `r` (the default [`Sweeper::sweep`] deletes what it found in dependency
     /// order): first, before the first network resource of `found`, what Kubernetes left in
-    /// the network ([`AwsSweeper::prepare_network`]).
+    /// the network (load balancers, target groups, security groups and interfaces).
     async fn delete_swept(
         &self,
         r: &SweptResource,
