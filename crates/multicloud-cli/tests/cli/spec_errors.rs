@@ -52,6 +52,35 @@ fn an_invalid_spec_prints_every_error_and_creates_nothing() {
     assert!(!scratch.state().exists(), "an invalid spec wrote state");
 }
 
+/// Issue 18 §2's example: a cluster without a network and a pool name AKS refuses are
+/// reported together, neither hiding the other.
+#[test]
+fn a_missing_network_and_a_bad_aks_pool_name_are_reported_together() {
+    let scratch = Scratch::with_spec(
+        "name: shop\nenvironment: dev\naws: {region: us-east-1}\nazure: {location: westeurope}\n\
+         cluster:\n  version: \"1.31\"\n  node_pools:\n    - {name: General_Pool, size: small, min: 1, max: 3}\n",
+    );
+    let run = scratch
+        .run(&["plan", "--cloud", "both"])
+        .expect(code::INVALID_SPEC);
+    assert!(run.stderr.contains("2 error(s)"), "{}", run.stderr);
+    for (line, path) in [
+        (1, "spec.network:"),
+        (8, "spec.cluster.node_pools[0].name:"),
+    ] {
+        let found = run.stderr.lines().any(|l| {
+            l.trim_start().starts_with(&format!("stack.yaml:{line}:")) && l.contains(path)
+        });
+        assert!(found, "{path} at line {line} missing:\n{}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("(azure naming rules)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!scratch.state().exists());
+}
+
 #[test]
 fn malformed_yaml_points_at_its_line_and_column() {
     let scratch = Scratch::with_spec("name: shop\nenvironment: dev\nregistries: {name: [web\n");
